@@ -31,7 +31,7 @@ interface Frame { [k: string]: unknown }
 class WarmSandbox {
   uses = 0;
   dead = false;
-  private buffered = Buffer.alloc(0);
+  private buffered: Buffer = Buffer.alloc(0);
   private waiters: Array<{ resolve: (f: Frame) => void; reject: (e: Error) => void }> = [];
   private frames: Frame[] = [];
 

@@ -1,0 +1,55 @@
+// The activities a runtime worker serves. All I/O of an execution lives here; workflows only proxy them.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput } from '../workflows/shared.js';
+import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonSandboxPool } from './python-pool.js';
+
+export interface ActivityDeps {
+  python: PythonSandboxPool;
+  /** Counts executions in flight per runtime, for the worker's reports. */
+  inflight: Map<string, number>;
+}
+
+/** Heartbeats while `work` runs, so a dead host is noticed and a cancel reaches us. */
+async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const every = Math.max(200, Math.min(1000, (ctx.info.heartbeatTimeoutMs ?? 3000) / 3));
+  const timer = setInterval(() => ctx.heartbeat(), every);
+  try {
+    return await work(ctx.cancellationSignal);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function counted<T>(deps: ActivityDeps, runtime: string, work: () => Promise<T>): Promise<T> {
+  deps.inflight.set(runtime, (deps.inflight.get(runtime) ?? 0) + 1);
+  try {
+    return await work();
+  } finally {
+    deps.inflight.set(runtime, (deps.inflight.get(runtime) ?? 1) - 1);
+  }
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    async echo(input: EchoInput): Promise<EchoOutput> {
+      return { message: input.message };
+    },
+
+    async pythonExec(input: PythonExecInput): Promise<PythonExecOutput> {
+      return counted(deps, 'python', () => withHeartbeat(async (signal) => {
+        try {
+          const r = await deps.python.run(input.code, input.timeout_ms, signal);
+          return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };
+        } catch (e) {
+          if (e instanceof SandboxTimeout) throw ApplicationFailure.create({ type: 'timeout', message: e.message, nonRetryable: true });
+          if (e instanceof SandboxCancelled) throw Context.current().cancellationSignal.reason ?? e;
+          if (e instanceof SandboxBroken) throw ApplicationFailure.create({ type: 'sandbox_broken', message: e.message });
+          throw e; // Docker errors: Temporal retries them
+        }
+      }));
+    },
+  };
+}
+
+export type RuntimeActivities = ReturnType<typeof createActivities>;

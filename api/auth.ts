@@ -1,0 +1,57 @@
+// Who is calling: a bearer access token (API, MCP) or the dashboard's login cookie (console, workers).
+import type { Context, Next } from 'koa';
+import { randomBytes } from 'node:crypto';
+import type { AppDeps, AppState } from './context.js';
+import { HttpError } from './errors.js';
+import { keyedHash } from './security.js';
+import type { Account } from '../db/accounts.js';
+
+export const SESSION_COOKIE = 'durabox_session';
+const SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
+
+type Ctx = Context & { state: AppState };
+
+export function requireToken(deps: AppDeps) {
+  return async (ctx: Ctx, next: Next) => {
+    const header = ctx.get('authorization');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const account = m ? await deps.accounts.byTokenHash(keyedHash(deps.hashKey, m[1])) : undefined;
+    if (!account) {
+      ctx.set('WWW-Authenticate', 'Bearer');
+      throw new HttpError(401, m ? 'invalid access token' : 'missing access token: send Authorization: Bearer <token>');
+    }
+    ctx.state.account = account;
+    ctx.state.token = m![1];
+    await next();
+  };
+}
+
+export function requireLogin(deps: AppDeps, opts: { admin?: boolean } = {}) {
+  return async (ctx: Ctx, next: Next) => {
+    const account = await loginAccount(deps, ctx);
+    if (!account) throw new HttpError(401, 'not logged in');
+    if (opts.admin && !account.is_admin) throw new HttpError(403, 'admin only');
+    ctx.state.account = account;
+    await next();
+  };
+}
+
+export async function loginAccount(deps: AppDeps, ctx: Context): Promise<Account | undefined> {
+  const sid = ctx.cookies.get(SESSION_COOKIE);
+  if (!sid || sid.length > 128) return undefined;
+  return deps.accounts.accountOfLoginSession(keyedHash(deps.hashKey, sid));
+}
+
+/** Login sessions live in the database (keyed hash of the cookie), so an API restart logs no one out. */
+export async function startLoginSession(deps: AppDeps, ctx: Context, account: Account): Promise<void> {
+  const sid = randomBytes(32).toString('base64url');
+  const expires = new Date(Date.now() + SESSION_TTL_MS);
+  await deps.accounts.createLoginSession(keyedHash(deps.hashKey, sid), account.id, expires);
+  ctx.cookies.set(SESSION_COOKIE, sid, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, expires, path: '/', overwrite: true });
+}
+
+export async function endLoginSession(deps: AppDeps, ctx: Context): Promise<void> {
+  const sid = ctx.cookies.get(SESSION_COOKIE);
+  if (sid && sid.length <= 128) await deps.accounts.deleteLoginSession(keyedHash(deps.hashKey, sid));
+  ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'lax', expires: new Date(0), path: '/', overwrite: true });
+}

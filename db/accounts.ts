@@ -1,0 +1,91 @@
+// Accounts, their access tokens and their dashboard login sessions. Secrets arrive here already hashed.
+import type { Db } from './index.js';
+
+export interface Account { id: string; username: string; is_admin: boolean; created_at: Date; updated_at: Date }
+export interface AccountRow extends Account { password_hash: string }
+export interface TokenRow { id: string; account_id: string; name: string; token_masked: string; generated: boolean; created_at: Date; updated_at: Date }
+
+const ACCOUNT_COLUMNS = ['id', 'username', 'is_admin', 'created_at', 'updated_at'];
+
+export class UniqueViolation extends Error {
+  constructor(readonly constraint: string) { super(`unique violation: ${constraint}`); }
+}
+
+function rethrowUnique(e: unknown): never {
+  const err = e as { code?: string; constraint?: string };
+  if (err.code === '23505') throw new UniqueViolation(err.constraint ?? '');
+  throw e;
+}
+
+export class AccountStore {
+  constructor(private readonly db: Db) {}
+
+  async count(): Promise<number> {
+    const [{ n }] = await this.db('accounts').count<{ n: string }[]>({ n: '*' });
+    return Number(n);
+  }
+
+  async create(a: { id: string; username: string; passwordHash: string; isAdmin: boolean }): Promise<Account> {
+    try {
+      const [row] = await this.db('accounts')
+        .insert({ id: a.id, username: a.username, username_lower: a.username.toLowerCase(), password_hash: a.passwordHash, is_admin: a.isAdmin })
+        .returning(ACCOUNT_COLUMNS);
+      return row as Account;
+    } catch (e) {
+      rethrowUnique(e);
+    }
+  }
+
+  async byUsername(username: string): Promise<AccountRow | undefined> {
+    return this.db('accounts').where({ username_lower: username.toLowerCase() }).first();
+  }
+
+  async byId(id: string): Promise<Account | undefined> {
+    return this.db('accounts').select(ACCOUNT_COLUMNS).where({ id }).first();
+  }
+
+  async byTokenHash(tokenHash: string): Promise<Account | undefined> {
+    return this.db('access_tokens as t')
+      .join('accounts as a', 'a.id', 't.account_id')
+      .where('t.token_hash', tokenHash)
+      .first(ACCOUNT_COLUMNS.map((c) => `a.${c}`));
+  }
+
+  async createToken(t: { id: string; accountId: string; name: string; tokenHash: string; masked: string; generated: boolean }): Promise<TokenRow> {
+    try {
+      const [row] = await this.db('access_tokens')
+        .insert({ id: t.id, account_id: t.accountId, name: t.name, name_lower: t.name.toLowerCase(), token_hash: t.tokenHash, token_masked: t.masked, generated: t.generated })
+        .returning(['id', 'account_id', 'name', 'token_masked', 'generated', 'created_at', 'updated_at']);
+      return row as TokenRow;
+    } catch (e) {
+      rethrowUnique(e);
+    }
+  }
+
+  async listTokens(accountId: string): Promise<TokenRow[]> {
+    return this.db('access_tokens')
+      .select('id', 'account_id', 'name', 'token_masked', 'generated', 'created_at', 'updated_at')
+      .where({ account_id: accountId })
+      .orderBy('created_at', 'asc');
+  }
+
+  async deleteToken(accountId: string, id: string): Promise<boolean> {
+    return (await this.db('access_tokens').where({ id, account_id: accountId }).delete()) > 0;
+  }
+
+  async createLoginSession(idHash: string, accountId: string, expiresAt: Date): Promise<void> {
+    await this.db('console_sessions').insert({ id_hash: idHash, account_id: accountId, expires_at: expiresAt });
+  }
+
+  async accountOfLoginSession(idHash: string): Promise<Account | undefined> {
+    return this.db('console_sessions as s')
+      .join('accounts as a', 'a.id', 's.account_id')
+      .where('s.id_hash', idHash)
+      .andWhere('s.expires_at', '>', new Date())
+      .first(ACCOUNT_COLUMNS.map((c) => `a.${c}`));
+  }
+
+  async deleteLoginSession(idHash: string): Promise<void> {
+    await this.db('console_sessions').where({ id_hash: idHash }).delete();
+  }
+}

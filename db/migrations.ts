@@ -1,0 +1,49 @@
+// Schema migrations, kept in code so the compiled tree needs no migration folder on disk.
+import type { Knex } from 'knex';
+
+interface Migration { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> }
+
+const migrations: Record<string, Migration> = {
+  '001_accounts_tokens_sessions': {
+    async up(db) {
+      await db.schema.createTable('accounts', (t) => {
+        t.text('id').primary();
+        t.text('username').notNullable();
+        t.text('username_lower').notNullable().unique();
+        t.text('password_hash').notNullable();
+        t.boolean('is_admin').notNullable().defaultTo(false);
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+      });
+      await db.schema.createTable('access_tokens', (t) => {
+        t.text('id').primary();
+        t.text('account_id').notNullable().references('accounts.id').onDelete('CASCADE');
+        t.text('name').notNullable();
+        t.text('name_lower').notNullable();
+        t.text('token_hash').notNullable().unique();
+        t.text('token_masked').notNullable();
+        t.boolean('generated').notNullable();
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.unique(['account_id', 'name_lower']);
+      });
+      await db.schema.createTable('console_sessions', (t) => {
+        t.text('id_hash').primary();
+        t.text('account_id').notNullable().references('accounts.id').onDelete('CASCADE');
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.timestamp('expires_at', { useTz: true }).notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('console_sessions');
+      await db.schema.dropTable('access_tokens');
+      await db.schema.dropTable('accounts');
+    },
+  },
+};
+
+export const migrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => Object.values(migrations),
+  getMigrationName: (m) => Object.keys(migrations).find((k) => migrations[k] === m)!,
+  getMigration: async (m) => m,
+};

@@ -1,0 +1,80 @@
+// The local workflow engine: `temporal server start-dev` as a child process, its SQLite file (WAL) in the
+// data dir so workflows survive restarts, durabox's search attributes registered up front.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { SEARCH_ATTRIBUTES } from '../workflows/shared.js';
+
+export interface DevServerOptions {
+  dataDir: string;
+  port?: number;
+  uiPort?: number;
+  namespace?: string;
+  headless?: boolean;
+  cli?: string;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export function temporalCli(): string {
+  return process.env.DURABOX_TEMPORAL_CLI?.trim() || 'temporal';
+}
+
+export async function startTemporalDevServer(o: DevServerOptions): Promise<DevServer> {
+  const port = o.port ?? 7233;
+  const uiPort = o.uiPort ?? 8233;
+  mkdirSync(o.dataDir, { recursive: true });
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--ui-port', String(uiPort),
+    '--db-filename', join(o.dataDir, 'temporal.sqlite'),
+    '--sqlite-pragma', 'journal_mode=WAL',
+    '--sqlite-pragma', 'synchronous=NORMAL',
+    '--namespace', o.namespace ?? 'default',
+    '--log-level', 'error',
+    ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
+    ...(o.headless ? ['--headless'] : []),
+  ];
+  const log = openSync(join(o.dataDir, 'temporal.log'), 'a');
+  const child = spawn(o.cli ?? temporalCli(), args, { stdio: ['ignore', log, log], detached: false });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.once('error', (e) => console.error(`cannot start the Temporal CLI (${o.cli ?? temporalCli()}): ${e.message}; run deploy/setup-host.sh or set DURABOX_TEMPORAL_CLI`));
+  const ready = await Promise.race([waitForPort(port, 60_000), exited.then(() => false)]);
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(`Temporal dev server did not start on 127.0.0.1:${port}; see ${join(o.dataDir, 'temporal.log')}`);
+  }
+  return {
+    address: `127.0.0.1:${port}`,
+    uiUrl: `http://127.0.0.1:${uiPort}`,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export async function waitForPort(port: number, timeoutMs: number, host = '127.0.0.1'): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ port, host }, () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}

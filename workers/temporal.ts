@@ -1,0 +1,55 @@
+// Connecting to Temporal, and making the namespace ready for durabox: retention and search attributes.
+import { readFileSync } from 'node:fs';
+import { Client } from '@temporalio/client';
+import { msToTs } from '@temporalio/common';
+import { NativeConnection } from '@temporalio/worker';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
+import type { Config } from './config.js';
+import { SEARCH_ATTRIBUTES } from '../workflows/shared.js';
+
+export async function connectTemporal(config: Config, address = config.temporalAddress ?? '127.0.0.1:7233'): Promise<NativeConnection> {
+  const t = config.temporalTls;
+  return NativeConnection.connect({
+    address,
+    tls: t
+      ? {
+          serverRootCACertificate: t.ca ? readFileSync(t.ca) : undefined,
+          clientCertPair: t.cert && t.key ? { crt: readFileSync(t.cert), key: readFileSync(t.key) } : undefined,
+        }
+      : undefined,
+  });
+}
+
+/** One connection serves the client and the control worker, which lets workflow starts be eager. */
+export function temporalClient(connection: NativeConnection, config: Config): Client {
+  return new Client({ connection, namespace: config.temporalNamespace });
+}
+
+/**
+ * Creates the namespace when missing, sets its retention (how long finished tasks stay readable) and
+ * registers durabox's search attributes. Safe to call at every start.
+ */
+export async function prepareNamespace(connection: NativeConnection, config: Config): Promise<void> {
+  const namespace = config.temporalNamespace;
+  const retention = msToTs(config.taskRetentionDays * 86_400_000);
+  try {
+    const ns = await connection.workflowService.describeNamespace({ namespace });
+    const current = Number(ns.config?.workflowExecutionRetentionTtl?.seconds ?? 0);
+    if (current !== config.taskRetentionDays * 86400) {
+      await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: retention } });
+    }
+  } catch (e) {
+    if ((e as { code?: number }).code !== 5 /* NOT_FOUND */) throw e;
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: retention });
+  }
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));
+  if (missing.length > 0) {
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    });
+  }
+}

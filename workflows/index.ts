@@ -1,0 +1,2 @@
+// Every workflow type the control worker runs.
+export { taskWorkflow } from './task.js';

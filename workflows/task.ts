@@ -1,0 +1,62 @@
+// One workflow per task. The work itself is one activity on the runtime's task queue; Temporal gives
+// the retry (infrastructure failures only), the wait, cancellation and the record of the result.
+import {
+  ActivityFailure, ActivityCancellationType, ApplicationFailure, TimeoutFailure, proxyActivities, isCancellation, upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { RuntimeActivities } from '../activities/index.js';
+import {
+  CAPABILITY_RUNTIME, SA_ERROR, runtimeTaskQueue, type EchoInput, type PythonExecInput, type TaskErrorCode, type TaskWorkflowInput,
+} from './shared.js';
+
+/** Errors of the user's own doing or of the task's budget: a retry would give the same answer. */
+export const NON_RETRYABLE: TaskErrorCode[] = ['timeout', 'invalid_input', 'no_worker'];
+
+export async function taskWorkflow(task: TaskWorkflowInput): Promise<unknown> {
+  if (task.unavailable) {
+    throw failTask(ApplicationFailure.create({ type: task.unavailable, message: `no online worker serves runtime ${CAPABILITY_RUNTIME[task.capability]}`, nonRetryable: true }));
+  }
+  const act = proxyActivities<RuntimeActivities>({
+    taskQueue: runtimeTaskQueue(CAPABILITY_RUNTIME[task.capability]),
+    // Waiting longer than this for a free worker means the hosts are saturated: fail with no_capacity.
+    scheduleToStartTimeout: task.queueTimeoutMs,
+    // The user's budget plus room for a cold container start; the sandbox itself kills at timeoutMs.
+    startToCloseTimeout: task.timeoutMs + 30_000,
+    // A killed or cut-off host stops heartbeating; the next attempt goes to another worker.
+    heartbeatTimeout: task.heartbeatTimeoutMs,
+    // Cancel reports back only after the container is dead.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  });
+  try {
+    switch (task.capability) {
+      case 'pythonExec':
+        return await act.pythonExec(task.input as PythonExecInput);
+      case 'echo':
+        return await act.echo(task.input as EchoInput);
+    }
+  } catch (err) {
+    throw failTask(asTaskFailure(err));
+  }
+}
+
+/** Records the error code as a search attribute before the workflow fails with it. */
+function failTask(err: unknown): unknown {
+  if (err instanceof ApplicationFailure && err.type) upsertSearchAttributes([{ key: SA_ERROR, value: err.type }]);
+  return err;
+}
+
+/** Turns an activity failure into a workflow failure whose type is the task's error code. */
+export function asTaskFailure(err: unknown): unknown {
+  if (isCancellation(err)) return err;
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure && cause.type) {
+      return ApplicationFailure.create({ type: cause.type, message: cause.message, nonRetryable: true });
+    }
+    if (cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START') {
+      return ApplicationFailure.create({ type: 'no_capacity', message: 'no worker had capacity for the task in time', nonRetryable: true });
+    }
+    return ApplicationFailure.create({ type: 'execution_failed', message: cause?.message ?? err.message, nonRetryable: true });
+  }
+  return err;
+}
