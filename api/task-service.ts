@@ -84,7 +84,7 @@ export class TaskService {
         // (the id is remembered for the namespace's retention) and we answer with the finished task.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        requestEagerStart: true,
+        requestEagerStart: process.env.DURABOX_EAGER !== "0",
       });
       return { handle, createdAt, existing: false };
     } catch (e) {

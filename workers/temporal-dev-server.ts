@@ -40,6 +40,17 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     '--sqlite-pragma', 'synchronous=NORMAL',
     '--namespace', o.namespace ?? 'default',
     '--log-level', 'error',
+    // One partition per task queue: with a handful of pollers, more partitions only add matching hops.
+    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+    // The history queues read new tasks at most 20 times a second per shard by default, which puts
+    // ~50 ms on every hop (start → workflow task → activity → workflow task). Lift the limit.
+    '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=10000',
+    '--dynamic-config-value', 'history.transferProcessorMaxPollHostRPS=100000',
+    '--dynamic-config-value', 'history.timerProcessorMaxPollRPS=10000',
+    '--dynamic-config-value', 'history.timerProcessorMaxPollHostRPS=100000',
+    '--dynamic-config-value', 'history.visibilityProcessorMaxPollRPS=10000',
+    '--dynamic-config-value', 'history.visibilityProcessorMaxPollHostRPS=100000',
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
     ...(o.headless ? ['--headless'] : []),
   ];

@@ -2,14 +2,25 @@
 import { readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 import type { Config } from './config.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/shared.js';
 
+let runtimeInstalled = false;
+
+/** The SDK's own log lines below warnings are noise for operators; DURABOX_TEMPORAL_LOG_LEVEL raises them. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (process.env.DURABOX_TEMPORAL_LOG_LEVEL ?? 'WARN').toUpperCase() as 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  Runtime.install({ logger: new DefaultLogger(level) });
+}
+
 export async function connectTemporal(config: Config, address = config.temporalAddress ?? '127.0.0.1:7233'): Promise<NativeConnection> {
+  installRuntime();
   const t = config.temporalTls;
   return NativeConnection.connect({
     address,
