@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { call, login, newToken } from './support/http.js';
+import { platform } from './support/hooks.js';
+import { keyedHash, maskToken, newId, hashPassword } from '../api/security.js';
+import { HASH_KEY } from './support/infra.js';
+
+describe('bad input and auth answer 4xx naming the field', () => {
+  let token: string;
+  before(async () => { token = await newToken(); });
+
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['missing capability', { input: {} }, /capability/],
+    ['unknown capability', { capability: 'rmRf', input: {} }, /capability/],
+    ['capability of the wrong type', { capability: 7 }, /capability/],
+    ['input not an object', { capability: 'pythonExec', input: 'print(1)' }, /input/],
+    ['missing code', { capability: 'pythonExec', input: {} }, /code/],
+    ['code of the wrong type', { capability: 'pythonExec', input: { code: 42 } }, /code/],
+    ['timeout_ms too big', { capability: 'pythonExec', input: { code: 'print(1)' }, timeout_ms: 600001 }, /timeout_ms/],
+    ['timeout_ms zero', { capability: 'pythonExec', input: { code: 'print(1)' }, timeout_ms: 0 }, /timeout_ms/],
+    ['timeout_ms fractional', { capability: 'pythonExec', input: { code: 'print(1)' }, timeout_ms: 1.5 }, /timeout_ms/],
+    ['wait_ms out of range', { capability: 'echo', input: { message: 'x' }, wait_ms: 60001 }, /wait_ms/],
+    ['unknown mode', { capability: 'echo', input: { message: 'x' }, mode: 'later' }, /mode/],
+    ['blank echo message', { capability: 'echo', input: { message: '   ' } }, /message/],
+    ['body is an array', [1, 2], /body/],
+  ];
+  for (const [name, body, field] of cases) {
+    it(`POST /tasks: ${name} → 400`, async () => {
+      const r = await call('POST', '/api/v1/tasks', { token, body });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(r.body.error, field);
+    });
+  }
+
+  it('broken JSON → 400 invalid JSON', async () => {
+    const r = await call('POST', '/api/v1/tasks', { token, raw: '{"capability": "echo", ' });
+    assert.equal(r.status, 400);
+    assert.match(r.body.error, /JSON/);
+  });
+
+  it('oversize body → 413', async () => {
+    const r = await call('POST', '/api/v1/tasks', { token, raw: JSON.stringify({ capability: 'pythonExec', input: { code: '#'.repeat(5 * 1024 * 1024) } }) });
+    assert.equal(r.status, 413);
+    assert.match(r.body.error, /too large/);
+  });
+
+  it('echo command: blank message and out-of-range timeout → 400', async () => {
+    const a = await call('POST', '/api/v1/commands/echo', { token, body: { message: '' } });
+    assert.equal(a.status, 400);
+    assert.match(a.body.error, /message/);
+    const b = await call('POST', '/api/v1/commands/echo', { token, body: { message: 'x', timeout_ms: 60001 } });
+    assert.equal(b.status, 400);
+    assert.match(b.body.error, /timeout_ms/);
+  });
+
+  it('no token, a wrong token or a malformed header → 401', async () => {
+    for (const headers of [{}, { authorization: 'Bearer dbx_nope' }, { authorization: 'Basic abc' }] as Array<Record<string, string>>) {
+      const r = await call('POST', '/api/v1/tasks', { headers, body: { capability: 'echo', input: { message: 'x' } } });
+      assert.equal(r.status, 401);
+      assert.ok(r.body.error);
+    }
+    assert.equal((await call('GET', '/api/v1/tasks')).status, 401);
+  });
+
+  it('tokens are stored only as keyed hashes', async () => {
+    const rows = await platform.api.deps.db('access_tokens').select('token_hash', 'token_masked');
+    assert.ok(rows.some((r) => r.token_hash === keyedHash(HASH_KEY, token)));
+    assert.ok(rows.every((r) => !r.token_hash.includes(token) && r.token_masked !== token));
+  });
+
+  it('another account\'s task id answers 404', async () => {
+    const mine = await call('POST', '/api/v1/tasks', { token, body: { capability: 'echo', input: { message: 'mine' }, mode: 'sync' } });
+    const accounts = platform.api.deps.accounts;
+    const other = await accounts.create({ id: newId('acc'), username: `other-${Date.now()}`, passwordHash: await hashPassword('pw'), isAdmin: false });
+    const otherToken = `dbx_other_${Date.now()}`;
+    await accounts.createToken({ id: newId('tok'), accountId: other.id, name: 'x', tokenHash: keyedHash(HASH_KEY, otherToken), masked: maskToken(otherToken), generated: false });
+    assert.equal((await call('GET', `/api/v1/tasks/${mine.body.task_id}`, { token: otherToken })).status, 404);
+    assert.equal((await call('POST', `/api/v1/tasks/${mine.body.task_id}/cancel`, { token: otherToken })).status, 404);
+    const list = await call('GET', '/api/v1/tasks', { token: otherToken });
+    assert.equal(list.body.items.length, 0);
+  });
+
+  it('console: login with wrong password → 401, bad JSON → 400, token rules → 400/409/410', async () => {
+    assert.equal((await call('POST', '/api/v1/console/login', { body: { username: 'admin', password: 'wrong' } })).status, 401);
+    assert.equal((await call('POST', '/api/v1/console/login', { raw: '{' })).status, 400);
+    const cookie = await login();
+    const blank = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: '  ' } });
+    assert.equal(blank.status, 400);
+    assert.match(blank.body.error, /name/);
+    const long = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'n'.repeat(65) } });
+    assert.equal(long.status, 400);
+    const ws = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'ws', token: ' padded ' } });
+    assert.equal(ws.status, 400);
+    assert.match(ws.body.error, /token/);
+    const first = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'Dup-Name', token: `given-${Date.now()}` } });
+    assert.equal(first.status, 201);
+    assert.equal(first.body.generated, false);
+    assert.equal((await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'dup-name' } })).status, 409);
+    assert.equal((await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'other', token: first.body.token } })).status, 409);
+    assert.equal((await call('GET', `/api/v1/console/tokens/${first.body.id}/value`, { cookie })).status, 410);
+    const list = await call('GET', '/api/v1/console/tokens', { cookie });
+    assert.ok(list.body.items.every((t: Record<string, unknown>) => !('token' in t)));
+    assert.equal((await call('DELETE', `/api/v1/console/tokens/${first.body.id}`, { cookie })).status, 204);
+    assert.equal((await call('DELETE', `/api/v1/console/tokens/${first.body.id}`, { cookie })).status, 404);
+    assert.equal((await call('POST', '/api/v1/tasks', { token: first.body.token, body: { capability: 'echo', input: { message: 'x' } } })).status, 401);
+  });
+});

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApiPlatform } from '../api/platform.js';
+import { platform } from './support/hooks.js';
+
+describe('embedded database (PGlite, the `npm start` default without DATABASE_URL)', function () {
+  this.timeout(90_000);
+  const dataDir = mkdtempSync(join(tmpdir(), 'durabox-pglite-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('serves login, tokens and tasks, and keeps login sessions across a restart', async () => {
+    const config = { ...platform.config, databaseUrl: undefined, dataDir, httpPort: 0, adminPassword: 'embedded-pw' };
+    let api = await startApiPlatform(config);
+    try {
+      assert.equal(api.firstAdmin?.username, 'admin');
+      const login = await fetch(`${api.url}/api/v1/console/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'embedded-pw' }) });
+      assert.equal(login.status, 200);
+      const cookie = login.headers.get('set-cookie')!.split(';')[0];
+      const tok = await (await fetch(`${api.url}/api/v1/console/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify({ name: 'embedded' }) })).json();
+      const echo = await fetch(`${api.url}/api/v1/commands/echo`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tok.token}` }, body: JSON.stringify({ message: 'from pglite' }) });
+      assert.equal(echo.status, 200);
+      assert.deepEqual(await echo.json(), { message: 'from pglite' });
+
+      await api.close();
+      api = await startApiPlatform(config);
+      assert.equal(api.firstAdmin, undefined, 'the admin is created once');
+      const session = await fetch(`${api.url}/api/v1/console/session`, { headers: { cookie } });
+      assert.equal(session.status, 200, 'still logged in after a restart');
+      assert.equal((await session.json()).account.username, 'admin');
+    } finally {
+      await api.close();
+    }
+  });
+});

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { platform } from './support/hooks.js';
+import { newToken } from './support/http.js';
+
+describe('MCP over Streamable HTTP (the SDK\'s own client)', () => {
+  let client: Client;
+  let token: string;
+
+  before(async () => {
+    token = await newToken();
+    client = new Client({ name: 'durabox-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/mcp`), {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    }));
+  });
+  after(async () => { await client.close(); });
+
+  it('lists pythonExec and echo with descriptions and strict input schemas', async () => {
+    const { tools } = await client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    for (const name of ['pythonExec', 'echo']) {
+      const t = byName.get(name);
+      assert.ok(t, name);
+      assert.ok((t!.description ?? '').length > 60, `${name} explains when to use it`);
+      assert.equal(t!.inputSchema.additionalProperties, false);
+      assert.ok(t!.outputSchema);
+    }
+    assert.deepEqual(byName.get('pythonExec')!.inputSchema.required, ['code']);
+  });
+
+  it('pythonExec runs code and returns structured output', async () => {
+    const r = await client.callTool({ name: 'pythonExec', arguments: { code: 'print(6*7)' } });
+    assert.ok(!r.isError);
+    assert.deepEqual(r.structuredContent, { output: '42\n', stderr: '', exit_code: 0, stdout_truncated: false, stderr_truncated: false });
+  });
+
+  it('a non-zero exit is a normal tool result', async () => {
+    const r = await client.callTool({ name: 'pythonExec', arguments: { code: 'raise SystemExit(5)' } });
+    assert.ok(!r.isError);
+    assert.equal((r.structuredContent as { exit_code: number }).exit_code, 5);
+  });
+
+  it('an execution failure is a tool result with isError and a clear message', async () => {
+    const r = await client.callTool({ name: 'pythonExec', arguments: { code: 'while True: pass', timeout_ms: 1000 } });
+    assert.equal(r.isError, true);
+    assert.match((r.content as Array<{ text: string }>)[0].text, /timeout/);
+  });
+
+  it('echo round-trips', async () => {
+    const r = await client.callTool({ name: 'echo', arguments: { message: 'ping' } });
+    assert.deepEqual(r.structuredContent, { message: 'ping' });
+  });
+
+  it('an unknown argument is refused with -32602', async () => {
+    await assert.rejects(
+      client.callTool({ name: 'pythonExec', arguments: { code: 'print(1)', shell: true } }),
+      (e: unknown) => e instanceof McpError && e.code === -32602 && /shell/.test(e.message),
+    );
+  });
+
+  it('a wrong type is refused with -32602 naming the field', async () => {
+    await assert.rejects(
+      client.callTool({ name: 'pythonExec', arguments: { code: 'print(1)', timeout_ms: 'soon' } }),
+      (e: unknown) => e instanceof McpError && e.code === -32602 && /timeout_ms/.test(e.message),
+    );
+  });
+
+  it('answers 401 without a valid token and 405 to GET', async () => {
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const none = await fetch(`${platform.url}/mcp`, { method: 'POST', headers, body: JSON.stringify(init) });
+    assert.equal(none.status, 401);
+    const bad = await fetch(`${platform.url}/mcp`, { method: 'POST', headers: { ...headers, authorization: 'Bearer dbx_wrong' }, body: JSON.stringify(init) });
+    assert.equal(bad.status, 401);
+    const get = await fetch(`${platform.url}/mcp`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+  });
+});

@@ -1,0 +1,29 @@
+// Looking at the sandboxes themselves, as an operator would with `docker ps` and `docker top`.
+import { platform } from './hooks.js';
+import { LABEL_WORKER } from '../../activities/sandbox-profile.js';
+
+/** Containers of a worker that run anything besides their keeper: user code still alive. */
+export async function containersRunningUserCode(workerId: string): Promise<string[]> {
+  const list = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${workerId}`] } });
+  const busy: string[] = [];
+  for (const c of list) {
+    try {
+      const top = await platform.docker.getContainer(c.Id).top({ ps_args: '-o pid,args' });
+      if ((top.Processes ?? []).length > 1) busy.push(c.Id);
+    } catch {
+      // gone between list and top
+    }
+  }
+  return busy;
+}
+
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: T | undefined | false;
+  while (Date.now() < until) {
+    last = await probe();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
