@@ -27,7 +27,7 @@ describe('durability: Temporal carries tasks across lost workers', function () {
     await eventually('the activity to start on w-a', async () => {
       const d = await handle.describe();
       const act = d.raw.pendingActivities?.[0];
-      return act?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && act.lastWorkerIdentity === 'w-a';
+      return act?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && act.lastWorkerIdentity === platform.workerId('w-a');
     });
     await platform.startWorker('w-b');
     a.child.kill('SIGKILL');
@@ -45,11 +45,11 @@ describe('durability: Temporal carries tasks across lost workers', function () {
     assert.equal(completed.length, 1, 'one result');
     assert.equal(started.length, 1);
     assert.equal(started[0].activityTaskStartedEventAttributes!.attempt, 2, 'the second attempt ran it');
-    assert.equal(completed[0].activityTaskCompletedEventAttributes!.identity, 'w-b');
+    assert.equal(completed[0].activityTaskCompletedEventAttributes!.identity, platform.workerId('w-b'));
 
     // The killed worker's sandboxes end with it: their keeper sees stdin close and exits.
     await eventually('w-a containers to be gone', async () => {
-      const left = await platform.docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=w-a`] } });
+      const left = await platform.docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${platform.workerId('w-a')}`] } });
       return left.length === 0;
     }, 20_000);
   });

@@ -76,7 +76,7 @@ describe('REST tasks (pythonExec and echo as Temporal workflows)', () => {
 
   it('cancel answers 200, ends the task as canceled and kills its container', async () => {
     const r = await task({ capability: 'pythonExec', input: { code: 'import time; time.sleep(120)' }, mode: 'async' });
-    await eventually('code to be running', async () => (await containersRunningUserCode('w-main')).length > 0);
+    await eventually('code to be running', async () => (await containersRunningUserCode(platform.workerId('w-main'))).length > 0);
     const c = await call('POST', `/api/v1/tasks/${r.body.task_id}/cancel`, { token });
     assert.equal(c.status, 200);
     const g = await eventually('task to be canceled', async () => {
@@ -84,7 +84,7 @@ describe('REST tasks (pythonExec and echo as Temporal workflows)', () => {
       return x.body.status === 'canceled' && x;
     });
     assert.equal(g.body.error.code, 'canceled');
-    await eventually('the container to die', async () => (await containersRunningUserCode('w-main')).length === 0);
+    await eventually('the container to die', async () => (await containersRunningUserCode(platform.workerId('w-main'))).length === 0);
     const again = await call('POST', `/api/v1/tasks/${r.body.task_id}/cancel`, { token });
     assert.equal(again.status, 409);
     assert.equal(again.body.status, 'canceled');
@@ -95,7 +95,7 @@ describe('REST tasks (pythonExec and echo as Temporal workflows)', () => {
     assert.equal(r.status, 504);
     assert.equal(r.body.status, 'timeout');
     assert.equal(r.body.error.code, 'timeout');
-    await eventually('no code running', async () => (await containersRunningUserCode('w-main')).length === 0);
+    await eventually('no code running', async () => (await containersRunningUserCode(platform.workerId('w-main'))).length === 0);
     const history = await platform.api.deps.client.workflow.getHandle(r.body.task_id).fetchHistory();
     assert.equal(history.events!.filter((e) => e.activityTaskStartedEventAttributes).length, 1, 'user timeouts are not retried');
   });

@@ -17,7 +17,8 @@ import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 
-export const TEST_DATABASE_URL = process.env.DURABOX_TEST_DATABASE_URL ?? 'postgres://durabox:durabox@127.0.0.1:5432/durabox_test';
+/** A server where the test role may create databases; each run gets a database of its own. */
+export const TEST_DATABASE_SERVER = process.env.DURABOX_TEST_DATABASE_URL ?? 'postgres://durabox:durabox@127.0.0.1:5432/durabox_test';
 export const HASH_KEY = 'test-hash-key-0123456789abcdef';
 export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
 
@@ -32,16 +33,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Empties the test database so every run starts from the first admin. */
-export async function resetDatabase(url: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: TEST_DATABASE_SERVER });
   await c.connect();
   try {
-    await c.query('drop schema public cascade');
-    await c.query('create schema public');
+    await c.query(sql);
   } finally {
     await c.end();
   }
+}
+
+/** A fresh database for this run, so runs side by side never share state. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `durabox_run_${process.pid}_${Date.now()}`;
+  await admin(`create database ${name}`);
+  return { url: withDatabase(TEST_DATABASE_SERVER, name), drop: () => admin(`drop database if exists ${name} with (force)`) };
 }
 
 export interface RuntimeWorkerProcess {
@@ -54,20 +66,24 @@ export interface RuntimeWorkerProcess {
 export class TestPlatform {
   dataDir = mkdtempSync(join(tmpdir(), 'durabox-test-'));
   devServer!: DevServer;
+  database!: { url: string; drop(): Promise<void> };
   api!: ApiPlatform;
   config!: Config;
   docker = new Docker();
   workers = new Map<string, RuntimeWorkerProcess>();
+  private workerIds = new Set<string>();
+  /** Worker ids carry the run's pid: two runs on one Docker daemon never touch each other's sandboxes. */
+  readonly runTag = `r${process.pid}`;
 
   async start(): Promise<void> {
     const port = await freePort();
     this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port, uiPort: await freePort(), headless: true });
-    await resetDatabase(TEST_DATABASE_URL);
+    this.database = await createTestDatabase();
     this.config = {
       ...loadConfig({
         DURABOX_HTTP_ADDR: '127.0.0.1:0',
         DURABOX_DATA_DIR: this.dataDir,
-        DATABASE_URL: TEST_DATABASE_URL,
+        DATABASE_URL: this.database.url,
         TEMPORAL_ADDRESS: this.devServer.address,
         DURABOX_HASH_KEY: HASH_KEY,
         DURABOX_ADMIN_USERNAME: ADMIN.username,
@@ -84,7 +100,12 @@ export class TestPlatform {
   }
 
   /** Starts `npm run worker` as a separate process, as a host would, and waits until it polls. */
-  async startWorker(id: string, env: Record<string, string> = {}): Promise<RuntimeWorkerProcess> {
+  workerId(name: string): string {
+    return `${name}-${this.runTag}`;
+  }
+
+  async startWorker(name: string, env: Record<string, string> = {}): Promise<RuntimeWorkerProcess> {
+    const id = this.workerId(name);
     let out = '';
     const child = spawn(process.execPath, [join(repoRoot, 'dist', 'workers', 'runtime.js')], {
       env: {
@@ -108,10 +129,11 @@ export class TestPlatform {
       stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);
         await exited;
-        this.workers.delete(id);
+        this.workers.delete(name);
       },
     };
-    this.workers.set(id, w);
+    this.workers.set(name, w);
+    this.workerIds.add(id);
     await this.waitForPoller(id, 'python', () => (child.exitCode !== null ? `worker ${id} exited: ${out}` : undefined));
     return w;
   }
@@ -136,7 +158,8 @@ export class TestPlatform {
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     await this.api?.close();
     await this.devServer?.stop();
-    for (const id of ['w-main', 'w-a', 'w-b']) await removeLeftovers(this.docker, id).catch(() => undefined);
+    await this.database?.drop();
+    for (const id of this.workerIds) await removeLeftovers(this.docker, id).catch(() => undefined);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
