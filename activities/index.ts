@@ -1,24 +1,13 @@
 // The activities a runtime worker serves. All I/O of an execution lives here; workflows only proxy them.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput } from '../workflows/shared.js';
+import { withHeartbeat } from './heartbeat.js';
 import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonRunResult, type PythonSandboxPool } from './python-pool.js';
 
 export interface ActivityDeps {
   python: PythonSandboxPool;
   /** Counts executions in flight per runtime, for the worker's reports. */
   inflight: Map<string, number>;
-}
-
-/** Heartbeats while `work` runs, so a dead host is noticed and a cancel reaches us. */
-async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const every = Math.max(200, Math.min(1000, (ctx.info.heartbeatTimeoutMs ?? 3000) / 3));
-  const timer = setInterval(() => ctx.heartbeat(), every);
-  try {
-    return await work(ctx.cancellationSignal);
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 async function counted<T>(deps: ActivityDeps, runtime: string, work: () => Promise<T>): Promise<T> {

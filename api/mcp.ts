@@ -8,7 +8,11 @@ import { z } from 'zod';
 import type { AppDeps, AppState } from './context.js';
 import { requireToken } from './auth.js';
 import { HttpError } from './errors.js';
-import { describeIssues, echoInput, echoOutput, pythonExecInput, pythonExecOutput } from './schemas.js';
+import {
+  describeIssues, echoInput, echoOutput, listFilesInput, pythonExecInput, pythonExecOutput, readFileInput, readImageInput,
+  terminalExecInput, terminalExecOutput, writeFileInput,
+} from './schemas.js';
+import { SessionError } from './session-service.js';
 import { runCommand } from './routes/commands.js';
 import { CONSOLE_VERSION } from './routes/console.js';
 
@@ -25,20 +29,25 @@ function toolResult(structured: Record<string, unknown>): CallToolResult {
 }
 
 /** Execution failures are tool results with isError, so an agent reads the reason and can act on it. */
-async function asToolResult(work: () => Promise<Record<string, unknown>>): Promise<CallToolResult> {
+async function asToolResult(work: () => Promise<Record<string, unknown> | CallToolResult>): Promise<CallToolResult> {
   try {
-    return toolResult(await work());
+    const r = await work();
+    return CONTENT in r ? (r as CallToolResult) : toolResult(r as Record<string, unknown>);
   } catch (e) {
-    const msg = e instanceof HttpError ? `${e.message} (HTTP ${e.status})` : (e as Error).message;
+    const msg = e instanceof SessionError ? `${e.code}: ${e.message}` : e instanceof HttpError ? `${e.message} (HTTP ${e.status})` : (e as Error).message;
     return { content: [{ type: 'text', text: msg }], isError: true };
   }
 }
 
 interface ToolSpec {
-  config: { title: string; description: string; outputSchema: z.ZodObject; annotations: Record<string, boolean> };
+  config: { title: string; description: string; outputSchema?: z.ZodObject; annotations: Record<string, boolean> };
   input: z.ZodObject;
-  run(args: any, accountId: string): Promise<Record<string, unknown>>;
+  run(args: any, accountId: string): Promise<Record<string, unknown> | CallToolResult>;
 }
+
+/** A result already shaped as MCP content (readImage), as opposed to structured output. */
+const asContent = (r: CallToolResult) => Object.assign(r, { [CONTENT]: true });
+const CONTENT = Symbol('mcp-content');
 
 function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
   return {
@@ -66,6 +75,85 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
       },
       input: z.strictObject(pythonExecInput),
       run: async (args, accountId) => (await runCommand(deps, accountId, 'pythonExec', args, args.timeout_ms)) as Record<string, unknown>,
+    },
+    terminalExec: {
+      config: {
+        title: 'Run a shell command in a stateful session',
+        description:
+          'Runs a shell command (sh -lc) in a terminal session whose files persist between calls (bash, python3, pip/venv, git, curl, jq, ' +
+          'ripgrep, tree, file, zip/unzip, sqlite3). Omit session_id to create a session; pass the returned session_id to keep working in it. ' +
+          'Use it for multi-step work on files; use pythonExec for one-off computations. An unknown session_id fails with session_not_found ' +
+          'unless create_if_missing is true; a second command while one runs fails with session_busy. Each call extends the session\'s lease ' +
+          '(lease_ttl_sec, never shortened); an idle session ends when its lease runs out and its files are gone. No network. ' +
+          'A command past timeout_ms is killed; the session is kept. Output streams are capped (stdout_truncated/stderr_truncated).',
+        outputSchema: z.object(terminalExecOutput),
+        annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
+      },
+      input: z.strictObject(terminalExecInput),
+      run: async (args, accountId) => (await deps.sessions.exec(accountId, args)) as unknown as Record<string, unknown>,
+    },
+    readImage: {
+      config: {
+        title: 'Read an image from a session',
+        description:
+          'Returns an image file of a terminal session (PNG, JPEG, GIF, WebP, …) as an image the model can see, e.g. a chart made with ' +
+          `a command. Non-image files answer "unsupported mime type: <mime>; expected image/*": use readFile for text. Limit: ${deps.config.session.fileMaxBytes} bytes.`,
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      input: z.strictObject(readImageInput),
+      run: async (args, accountId) => {
+        const f = await deps.sessions.file(accountId, args.session_id, { op: 'read', path: args.file_path, maxBytes: deps.config.session.fileMaxBytes });
+        if (f.op !== 'read') return asContent({ content: [{ type: 'text', text: 'unsupported mime type: inode/directory; expected image/*' }] });
+        const mime = f.mime ?? 'application/octet-stream';
+        if (!mime.startsWith('image/')) return asContent({ content: [{ type: 'text', text: `unsupported mime type: ${mime}; expected image/*` }] });
+        return asContent({ content: [{ type: 'image', data: f.contentBase64, mimeType: mime }] });
+      },
+    },
+    readFile: {
+      config: {
+        title: 'Read a file from a session',
+        description: `Reads a file of a terminal session (relative to /workspace, or under /workspace or /tmp). Text comes back as utf8; other bytes as base64 (encoding tells). A directory answers with its listing. Limit: ${deps.config.session.fileMaxBytes} bytes.`,
+        outputSchema: z.object({ path: z.string(), size: z.number().optional(), encoding: z.enum(['utf8', 'base64']).optional(), content: z.string().optional(), mime: z.string().optional(), entries: z.array(z.any()).optional() }),
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      input: z.strictObject(readFileInput),
+      run: async (args, accountId) => {
+        const f = await deps.sessions.file(accountId, args.session_id, { op: 'read', path: args.path, maxBytes: deps.config.session.fileMaxBytes });
+        if (f.op === 'list') return { path: f.path, entries: f.entries };
+        if (f.op !== 'read') return { path: args.path };
+        const bytes = Buffer.from(f.contentBase64, 'base64');
+        const text = bytes.toString('utf8');
+        const isText = Buffer.from(text, 'utf8').equals(bytes) && !text.includes('\0');
+        return { path: f.path, size: f.size, mime: f.mime, encoding: isText ? 'utf8' : 'base64', content: isText ? text : f.contentBase64 };
+      },
+    },
+    writeFile: {
+      config: {
+        title: 'Write a file into a session',
+        description: `Creates or replaces a file in a terminal session (parent directories are created). Content is utf8 text, or base64 with encoding=base64. Limit: ${deps.config.session.fileMaxBytes} bytes.`,
+        outputSchema: z.object({ path: z.string(), size: z.number() }),
+        annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
+      },
+      input: z.strictObject(writeFileInput),
+      run: async (args, accountId) => {
+        const bytes = args.encoding === 'base64' ? Buffer.from(args.content, 'base64') : Buffer.from(args.content, 'utf8');
+        if (bytes.length > deps.config.session.fileMaxBytes) throw new Error(`file_too_large: content is ${bytes.length} bytes, more than ${deps.config.session.fileMaxBytes}`);
+        const f = await deps.sessions.file(accountId, args.session_id, { op: 'write', path: args.path, contentBase64: bytes.toString('base64') });
+        return f.op === 'write' ? { path: f.path, size: f.size } : { path: args.path, size: bytes.length };
+      },
+    },
+    listFiles: {
+      config: {
+        title: 'List files in a session',
+        description: 'Lists a directory of a terminal session (default /workspace): name, type, size, modification time.',
+        outputSchema: z.object({ path: z.string(), entries: z.array(z.object({ name: z.string(), type: z.string(), size: z.number(), modified: z.string() })) }),
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      input: z.strictObject(listFilesInput),
+      run: async (args, accountId) => {
+        const f = await deps.sessions.file(accountId, args.session_id, { op: 'list', path: args.path });
+        return f.op === 'list' ? { path: f.path, entries: f.entries } : { path: args.path, entries: [] };
+      },
     },
   };
 }

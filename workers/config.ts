@@ -39,6 +39,18 @@ export interface Config {
   activityHeartbeatTimeoutMs: number;
   python: RuntimeLimits;
   terminal: RuntimeLimits;
+  session: {
+    leaseDefaultSec: number;
+    leaseMinSec: number;
+    leaseMaxSec: number;
+    maxLifetimeSec: number;
+    /** A session step that no poll of its host's queue picks up within this long: the host is lost. */
+    hostTimeoutMs: number;
+    /** Largest file moved in or out of a session in one call (results travel through Temporal, 2 MB max). */
+    fileMaxBytes: number;
+    /** Commands per workflow run before continue-as-new (Temporal allows 2,000 updates per run). */
+    commandsPerRun: number;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -121,7 +133,20 @@ export function loadConfig(env: Env = process.env): Config {
     activityHeartbeatTimeoutMs: int(env, 'DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10000, 1000, 600000),
     python: runtimeLimits(env, 'PYTHON', 'durabox/python:1'),
     terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:1'),
+    session: {
+      leaseDefaultSec: int(env, 'DURABOX_SESSION_LEASE_DEFAULT_SEC', 60, 1, 86400),
+      leaseMinSec: int(env, 'DURABOX_SESSION_LEASE_MIN_SEC', 60, 1, 86400),
+      leaseMaxSec: int(env, 'DURABOX_SESSION_LEASE_MAX_SEC', 1800, 1, 86400),
+      maxLifetimeSec: int(env, 'DURABOX_SESSION_MAX_LIFETIME_SEC', 86400, 1, 30 * 86400),
+      hostTimeoutMs: int(env, 'DURABOX_SESSION_HOST_TIMEOUT_MS', 5000, 500, 600000),
+      fileMaxBytes: int(env, 'DURABOX_SESSION_FILE_MAX_BYTES', 1048576, 1, 1400000),
+      commandsPerRun: int(env, 'DURABOX_SESSION_COMMANDS_PER_RUN', 500, 2, 1500),
+    },
   };
+  const ls = config.session;
+  if (ls.leaseMinSec > ls.leaseMaxSec || ls.leaseDefaultSec < ls.leaseMinSec || ls.leaseDefaultSec > ls.leaseMaxSec) {
+    throw new ConfigError('session lease settings must satisfy MIN <= DEFAULT <= MAX');
+  }
   for (const r of runtimes) {
     if (!KNOWN_RUNTIMES.includes(r)) throw new ConfigError(`DURABOX_RUNTIMES: unknown runtime ${JSON.stringify(r)} (known: ${KNOWN_RUNTIMES.join(', ')})`);
   }

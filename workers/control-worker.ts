@@ -6,12 +6,14 @@ import type { Config } from './config.js';
 import { CONTROL_TASK_QUEUE } from '../workflows/shared.js';
 import { repoRoot, workflowBundlePath } from './paths.js';
 import { join } from 'node:path';
+import type { ControlActivities } from '../activities/control.js';
 
-export async function createControlWorker(connection: NativeConnection, config: Config): Promise<Worker> {
+export async function createControlWorker(connection: NativeConnection, config: Config, activities: ControlActivities): Promise<Worker> {
   return Worker.create({
     connection,
     namespace: config.temporalNamespace,
     taskQueue: CONTROL_TASK_QUEUE,
+    activities,
     identity: `durabox-control@${process.pid}`,
     // Built ahead of time by `npm run build`; bundling at start-up is the slow fallback.
     ...(existsSync(workflowBundlePath)

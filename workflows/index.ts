@@ -1,2 +1,3 @@
 // Every workflow type the control worker runs.
 export { taskWorkflow } from './task.js';
+export { sessionWorkflow } from './session.js';

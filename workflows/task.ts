@@ -1,15 +1,18 @@
 // One workflow per task. The work itself is one activity on the runtime's task queue; Temporal gives
 // the retry (infrastructure failures only), the wait, cancellation and the record of the result.
 import {
-  ActivityFailure, ActivityCancellationType, ApplicationFailure, TimeoutFailure, proxyActivities, isCancellation, upsertSearchAttributes,
+  ActivityFailure, ActivityCancellationType, ApplicationFailure, TimeoutFailure, proxyActivities, isCancellation, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { RuntimeActivities } from '../activities/index.js';
+import type { ControlActivities } from '../activities/control.js';
 import {
-  CAPABILITY_RUNTIME, SA_ERROR, runtimeTaskQueue, type EchoInput, type PythonExecInput, type TaskErrorCode, type TaskWorkflowInput,
+  CAPABILITY_RUNTIME, CONTROL_TASK_QUEUE, SA_ACCOUNT, SA_ERROR, runtimeTaskQueue, type EchoInput, type PythonExecInput, type TaskErrorCode,
+  type TaskWorkflowInput, type TerminalExecInput,
 } from './shared.js';
 
 /** Errors of the user's own doing or of the task's budget: a retry would give the same answer. */
 export const NON_RETRYABLE: TaskErrorCode[] = ['timeout', 'invalid_input', 'no_worker'];
+const SESSION_ERRORS = ['session_not_found', 'session_busy', 'session_lost', 'no_capacity', 'path_outside_session', 'file_not_found'];
 
 export async function taskWorkflow(task: TaskWorkflowInput): Promise<unknown> {
   if (task.unavailable) {
@@ -33,10 +36,22 @@ export async function taskWorkflow(task: TaskWorkflowInput): Promise<unknown> {
         return await act.pythonExec(task.input as PythonExecInput);
       case 'echo':
         return await act.echo(task.input as EchoInput);
+      case 'terminalExec':
+        return await control(task).terminalExecInSession({ accountId: workflowInfo().typedSearchAttributes.get(SA_ACCOUNT)!, input: task.input as TerminalExecInput });
     }
   } catch (err) {
     throw failTask(asTaskFailure(err));
   }
+}
+
+/** Steps that run in the control worker: they drive another workflow, not a sandbox. */
+function control(task: TaskWorkflowInput) {
+  return proxyActivities<ControlActivities>({
+    taskQueue: CONTROL_TASK_QUEUE,
+    // The command's own budget plus room for a session to start; the session enforces the timeout.
+    startToCloseTimeout: task.timeoutMs + 60_000,
+    retry: { initialInterval: '200ms', maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE, ...SESSION_ERRORS] },
+  });
 }
 
 /** Records the error code as a search attribute before the workflow fails with it. */

@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { platform } from './support/hooks.js';
+import { call, newToken } from './support/http.js';
+import { eventually } from './support/docker.js';
+import { LABEL_SESSION } from '../activities/sandbox-profile.js';
+import { keyedHash, maskToken, newId, hashPassword } from '../api/security.js';
+import { HASH_KEY } from './support/infra.js';
+
+type Out = { session_id: string; created: boolean; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; lease_expires_unix_ms: number };
+
+// A 2×1 PNG written by Python's standard library alone.
+const MAKE_PNG = `python3 - <<'PY'
+import struct, zlib
+def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+raw = b'\\x00\\xff\\x00\\x00\\x00\\x00\\xff'
+png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 2, 1, 8, 2, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b'')
+open('chart.png', 'wb').write(png)
+PY`;
+
+async function sessionContainer(sessionId: string) {
+  const list = await platform.docker.listContainers({ all: true, filters: { label: [`${LABEL_SESSION}=${sessionId}`] } });
+  return list[0];
+}
+
+describe('terminal sessions (a session is a workflow)', function () {
+  this.timeout(120_000);
+  let token: string;
+  before(async () => { token = await newToken(); });
+
+  const term = (body: Record<string, unknown>, t = token) => call<Out & { error?: string }>('POST', '/api/v1/commands/terminal', { token: t, body: { lease_ttl_sec: 120, ...body } });
+
+  it('keeps files between commands in the same container, and never shortens the lease', async () => {
+    const a = await term({ command: 'echo hello > notes.txt && pwd && id -u' });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    assert.equal(a.body.created, true);
+    assert.match(a.body.session_id, /^sess_[0-9a-f]{32}$/);
+    assert.equal(a.body.stdout, '/workspace\n1000\n');
+    const b = await term({ command: 'cat notes.txt; echo err >&2; exit 3', session_id: a.body.session_id, lease_ttl_sec: 1 });
+    assert.equal(b.status, 200);
+    assert.equal(b.body.created, false);
+    assert.equal(b.body.stdout, 'hello\n');
+    assert.equal(b.body.stderr, 'err\n');
+    assert.equal(b.body.exit_code, 3);
+    assert.ok(b.body.lease_expires_unix_ms >= a.body.lease_expires_unix_ms, 'a shorter lease_ttl_sec never shortens the lease');
+    const s = await call('GET', `/api/v1/sessions/${a.body.session_id}`, { token });
+    assert.equal(s.status, 200);
+    assert.equal(s.body.status, 'active');
+    assert.equal(s.body.commands, 2);
+    await call('DELETE', `/api/v1/sessions/${a.body.session_id}`, { token });
+  });
+
+  it('carries the session across continue-as-new: state, lease and count survive a new run', async () => {
+    const a = await term({ command: 'echo 0 > n' });
+    const sid = a.body.session_id;
+    for (let i = 1; i <= 12; i++) {
+      const r = await term({ command: `echo ${i} >> n`, session_id: sid });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+    const all = await term({ command: 'wc -l < n', session_id: sid });
+    assert.equal(all.body.stdout.trim(), '13');
+    const s = await call('GET', `/api/v1/sessions/${sid}`, { token });
+    assert.equal(s.body.commands, 14);
+    const acc = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
+    const runs = await platform.api.deps.client.workflow.count(`WorkflowId = '${platform.api.deps.sessions.workflowId(acc.id, sid)}'`);
+    assert.ok(runs.count >= 3, `expected several runs, got ${runs.count}`);
+    await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+  });
+
+  it('answers 409 session_busy while a command runs', async () => {
+    const a = await term({ command: 'true' });
+    const slow = term({ command: 'sleep 2; echo done', session_id: a.body.session_id });
+    await new Promise((r) => setTimeout(r, 500));
+    const busy = await term({ command: 'echo second', session_id: a.body.session_id });
+    assert.equal(busy.status, 409);
+    assert.equal(busy.body.error, 'session_busy');
+    assert.equal((await slow).body.stdout, 'done\n');
+    await call('DELETE', `/api/v1/sessions/${a.body.session_id}`, { token });
+  });
+
+  it('an unknown id answers 404 session_not_found, or creates the session with create_if_missing', async () => {
+    const id = `mine-${Date.now()}`;
+    const missing = await term({ command: 'true', session_id: id });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error, 'session_not_found');
+    const made = await term({ command: 'echo made', session_id: id, create_if_missing: true });
+    assert.equal(made.status, 200);
+    assert.equal(made.body.session_id, id);
+    assert.equal(made.body.created, true);
+    const joined = await term({ command: 'echo again', session_id: id, create_if_missing: true });
+    assert.equal(joined.body.created, false);
+    await call('DELETE', `/api/v1/sessions/${id}`, { token });
+    assert.equal((await term({ command: 'true', session_id: id })).status, 404, 'a closed session is gone');
+  });
+
+  it('an expired lease ends the session and removes its container', async () => {
+    const a = await term({ command: 'true', lease_ttl_sec: 1 });
+    assert.ok(await sessionContainer(a.body.session_id));
+    await eventually('the container to be removed', async () => !(await sessionContainer(a.body.session_id)), 20_000);
+    const s = await call('GET', `/api/v1/sessions/${a.body.session_id}`, { token });
+    assert.equal(s.body.status, 'ended');
+    assert.equal(s.body.ended_reason, 'lease_expired');
+    assert.equal((await term({ command: 'true', session_id: a.body.session_id })).status, 404);
+  });
+
+  it('a command past its timeout is killed and the session is kept', async () => {
+    const a = await term({ command: 'echo keep > k' });
+    const t = await term({ command: 'echo started; sleep 30', session_id: a.body.session_id, timeout_ms: 1000 });
+    assert.equal(t.status, 504);
+    assert.equal(t.body.error, 'timeout');
+    assert.equal((t.body as unknown as { stdout: string }).stdout, 'started\n');
+    const after = await term({ command: 'cat k; ps -eo args | grep -c "[s]leep 30"', session_id: a.body.session_id });
+    assert.equal(after.body.stdout, 'keep\n0\n');
+    await call('DELETE', `/api/v1/sessions/${a.body.session_id}`, { token });
+  });
+
+  it('files: upload and download a binary file, list, delete; traversal and symlink escapes are refused', async () => {
+    const a = await term({ command: 'mkdir -p sub && ln -s /etc/passwd sub/link && ln -s /etc sub/etc' });
+    const sid = a.body.session_id;
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37) % 256));
+    const put = await fetch(`${platform.url}/api/v1/sessions/${sid}/files?path=data/blob.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: bytes });
+    assert.equal(put.status, 201);
+    const get = await fetch(`${platform.url}/api/v1/sessions/${sid}/files?path=data/blob.bin`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(get.status, 200);
+    assert.ok(Buffer.from(await get.arrayBuffer()).equals(bytes));
+    const sum = await term({ command: 'sha256sum data/blob.bin | cut -c1-16', session_id: sid });
+    assert.equal(sum.body.stdout.trim().length, 16);
+    const list = await call('GET', `/api/v1/sessions/${sid}/files?path=/workspace`, { token });
+    assert.deepEqual(list.body.entries.map((e: { name: string }) => e.name), ['data', 'sub']);
+    for (const path of ['../etc/passwd', '/workspace/../etc/passwd', 'sub/link', 'sub/etc/hostname', '/etc/passwd', '/proc/self/environ']) {
+      const r = await call('GET', `/api/v1/sessions/${sid}/files?path=${encodeURIComponent(path)}`, { token });
+      assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body)}`);
+    }
+    const esc = await fetch(`${platform.url}/api/v1/sessions/${sid}/files?path=sub/etc/evil`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: 'x' });
+    assert.equal(esc.status, 400);
+    const big = await fetch(`${platform.url}/api/v1/sessions/${sid}/files?path=big`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: Buffer.alloc(platform.config.session.fileMaxBytes + 1) });
+    assert.equal(big.status, 413);
+    assert.equal((await call('DELETE', `/api/v1/sessions/${sid}/files?path=data`, { token })).status, 204);
+    assert.equal((await call('GET', `/api/v1/sessions/${sid}/files?path=data/blob.bin`, { token })).status, 404);
+    await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+  });
+
+  it('another account\'s session answers 404 everywhere', async () => {
+    const a = await term({ command: 'echo private > p' });
+    const other = await platform.api.deps.accounts.create({ id: newId('acc'), username: `s-other-${Date.now()}`, passwordHash: await hashPassword('pw'), isAdmin: false });
+    const otherToken = `dbx_sess_${Date.now()}`;
+    await platform.api.deps.accounts.createToken({ id: newId('tok'), accountId: other.id, name: 'x', tokenHash: keyedHash(HASH_KEY, otherToken), masked: maskToken(otherToken), generated: false });
+    const sid = a.body.session_id;
+    assert.equal((await term({ command: 'cat p', session_id: sid }, otherToken)).status, 404);
+    assert.equal((await call('GET', `/api/v1/sessions/${sid}`, { token: otherToken })).status, 404);
+    assert.equal((await call('GET', `/api/v1/sessions/${sid}/files?path=p`, { token: otherToken })).status, 404);
+    assert.equal((await call('DELETE', `/api/v1/sessions/${sid}`, { token: otherToken })).status, 404);
+    assert.equal((await call('GET', '/api/v1/sessions', { token: otherToken })).body.items.length, 0);
+    const mine = await eventually('session listed', async () => {
+      const l = await call('GET', '/api/v1/sessions?status=active', { token });
+      return l.body.items.some((s: { session_id: string }) => s.session_id === sid) && l;
+    });
+    assert.equal(mine.status, 200);
+    await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+  });
+
+  it('terminalExec runs as a REST task too', async () => {
+    const t = await call('POST', '/api/v1/tasks', { token, body: { capability: 'terminalExec', input: { command: 'echo via-task' }, mode: 'sync' } });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.equal(t.body.result.stdout, 'via-task\n');
+    const again = await call('POST', '/api/v1/tasks', { token, body: { capability: 'terminalExec', input: { command: 'echo $((1+1))', session_id: t.body.result.session_id }, mode: 'sync' } });
+    assert.equal(again.body.result.stdout, '2\n');
+    const missing = await call('POST', '/api/v1/tasks', { token, body: { capability: 'terminalExec', input: { command: 'true', session_id: 'nope' }, mode: 'sync' } });
+    assert.equal(missing.body.status, 'failed');
+    assert.equal(missing.body.error.code, 'session_not_found');
+    await call('DELETE', `/api/v1/sessions/${t.body.result.session_id}`, { token });
+  });
+
+  describe('through MCP', () => {
+    let client: Client;
+    before(async () => {
+      client = new Client({ name: 'durabox-test', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+    });
+    after(async () => { await client.close(); });
+
+    it('terminalExec, writeFile, readFile, listFiles and readImage work on one session', async () => {
+      const first = await client.callTool({ name: 'terminalExec', arguments: { command: MAKE_PNG, lease_ttl_sec: 120 } });
+      assert.ok(!first.isError, JSON.stringify(first.content));
+      const sid = (first.structuredContent as Out).session_id;
+      const w = await client.callTool({ name: 'writeFile', arguments: { session_id: sid, path: 'notes/a.txt', content: 'plain text\n' } });
+      assert.ok(!w.isError, JSON.stringify(w.content));
+      const r = await client.callTool({ name: 'readFile', arguments: { session_id: sid, path: 'notes/a.txt' } });
+      assert.equal((r.structuredContent as { content: string }).content, 'plain text\n');
+      const l = await client.callTool({ name: 'listFiles', arguments: { session_id: sid } });
+      assert.deepEqual((l.structuredContent as { entries: Array<{ name: string }> }).entries.map((e) => e.name), ['chart.png', 'notes']);
+      const img = await client.callTool({ name: 'readImage', arguments: { session_id: sid, file_path: 'chart.png' } });
+      const item = (img.content as Array<{ type: string; mimeType?: string; data?: string }>)[0];
+      assert.equal(item.type, 'image');
+      assert.equal(item.mimeType, 'image/png');
+      assert.equal(Buffer.from(item.data!, 'base64').subarray(1, 4).toString(), 'PNG');
+      const txt = await client.callTool({ name: 'readImage', arguments: { session_id: sid, file_path: 'notes/a.txt' } });
+      assert.deepEqual(txt.content, [{ type: 'text', text: 'unsupported mime type: text/plain; expected image/*' }]);
+      const bad = await client.callTool({ name: 'terminalExec', arguments: { command: 'true', session_id: 'does-not-exist' } });
+      assert.equal(bad.isError, true);
+      assert.match((bad.content as Array<{ text: string }>)[0].text, /session_not_found/);
+      await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+    });
+  });
+});
+
+describe('sessions across hosts and restarts', function () {
+  this.timeout(180_000);
+  let token: string;
+  before(async () => {
+    token = await newToken();
+    await platform.workers.get('w-main')?.stop();
+  });
+  after(async () => {
+    for (const id of ['h-a', 'h-b']) await platform.workers.get(id)?.stop();
+    if (!platform.workers.get('w-main')) await platform.startWorker('w-main');
+  });
+
+  const term = (body: Record<string, unknown>) => call<Out & { error?: string }>('POST', '/api/v1/commands/terminal', { token, body: { lease_ttl_sec: 300, ...body } });
+
+  it('with two hosts, every step of a session lands on the host that holds it; losing that host gives session_lost', async () => {
+    await platform.startWorker('h-a', { DURABOX_RUNTIMES: 'terminal' });
+    await platform.startWorker('h-b', { DURABOX_RUNTIMES: 'terminal' });
+    const a = await term({ command: 'hostname' });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    const sid = a.body.session_id;
+    const c = await sessionContainer(sid);
+    const holder = c.Labels['io.durabox.worker'];
+    for (let i = 0; i < 6; i++) {
+      const r = await term({ command: `echo ${i} >> log; hostname`, session_id: sid });
+      assert.equal(r.body.stdout, a.body.stdout, 'same container every time');
+    }
+    const handle = platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId((await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!.id, sid));
+    const events = (await handle.fetchHistory()).events!;
+    const identities = new Set(events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.identity));
+    assert.deepEqual([...identities], [holder], 'every activity of the session ran on its host');
+
+    const holderName = holder === platform.workerId('h-a') ? 'h-a' : 'h-b';
+    await platform.workers.get(holderName)!.stop('SIGKILL');
+    const started = Date.now();
+    const lost = await term({ command: 'cat log', session_id: sid });
+    assert.equal(lost.status, 502, JSON.stringify(lost.body));
+    assert.equal(lost.body.error, 'session_lost');
+    assert.ok(Date.now() - started < 15_000, 'fails fast, no hang');
+    const rec = await eventually('the session record to say lost', async () => {
+      const s = await call('GET', `/api/v1/sessions/${sid}`, { token });
+      return s.body.status === 'ended' && s.body;
+    });
+    assert.equal(rec.ended_reason, 'session_lost');
+    assert.equal((await term({ command: 'true', session_id: sid })).body.error, 'session_lost');
+
+    // The lost host's worker, started again, removes the container of the ended session.
+    assert.ok(await sessionContainer(sid), 'the container outlived its worker');
+    await platform.startWorker(holderName, { DURABOX_RUNTIMES: 'terminal' });
+    await eventually('the leftover container to be removed', async () => !(await sessionContainer(sid)), 20_000);
+  });
+
+  it('a Temporal dev server restart in the middle of a session leaves it usable', async () => {
+    if (!platform.workers.get('h-a')) await platform.startWorker('h-a', { DURABOX_RUNTIMES: 'terminal' });
+    const a = await term({ command: 'echo before > state' });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    await platform.restartTemporal();
+    const after = await eventually('the session to answer again', async () => {
+      const r = await term({ command: 'cat state; echo after >> state; cat state', session_id: a.body.session_id });
+      return r.status === 200 && r;
+    }, 60_000);
+    assert.equal(after.body.stdout, 'before\nbefore\nafter\n');
+    await call('DELETE', `/api/v1/sessions/${a.body.session_id}`, { token });
+  });
+});

@@ -1,0 +1,203 @@
+// A terminal session IS this workflow: its host, its container, its lease and its end live in workflow
+// state. The container is created on any host serving the terminal runtime; that host answers with its
+// own task queue, and every later step runs there (Temporal's worker-specific task queue pattern).
+import {
+  ActivityFailure, ApplicationFailure, TimeoutFailure, allHandlersFinished, condition, continueAsNew, defineQuery,
+  defineUpdate, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
+import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
+import {
+  SA_ERROR, runtimeTaskQueue, type FileOp, type FileResult, type SessionEndReason, type SessionExecRequest, type SessionState,
+  type SessionSummary, type SessionWorkflowInput, type TerminalExecOutput,
+} from './shared.js';
+
+export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
+export const fileUpdate = defineUpdate<FileResult, [FileOp]>('file');
+export const closeUpdate = defineUpdate<SessionSummary, []>('close');
+export const stateQuery = defineQuery<SessionSummary>('state');
+
+export async function sessionWorkflow(input: SessionWorkflowInput): Promise<SessionSummary> {
+  let state: SessionState | undefined = input.carried;
+  let busy = false;
+  let ended: SessionEndReason | undefined;
+  let closing = false;
+  let runCommands = 0;
+  let startError: { type: string; message: string } | undefined;
+  let firstCommandTaken = false;
+  const createdAtMs = state?.createdAtMs ?? Date.now();
+  const deadlineMs = createdAtMs + input.lease.maxLifetimeMs;
+
+  const summary = (): SessionSummary => ({
+    session_id: input.sessionId,
+    status: ended ? 'ended' : !state ? 'starting' : busy ? 'busy' : 'active',
+    host: state?.hostId ?? null,
+    created_at: new Date(createdAtMs).toISOString(),
+    lease_expires_unix_ms: state?.leaseExpiresAtMs ?? null,
+    commands: state?.commands ?? 0,
+    ...(ended ? { ended_reason: ended } : {}),
+  });
+
+  /** Extends the lease, never shortens it, within the policy's bounds and the hard lifetime. */
+  const extendLease = (ttlSec?: number) => {
+    if (!state) return;
+    const p = input.lease;
+    const ttl = Math.min(p.maxSec, Math.max(p.minSec, ttlSec ?? p.defaultSec));
+    state.leaseExpiresAtMs = Math.min(deadlineMs, Math.max(state.leaseExpiresAtMs, Date.now() + ttl * 1000));
+    upsertMemo({ lease_expires_unix_ms: state.leaseExpiresAtMs, host: state.hostId });
+  };
+
+  const host = () =>
+    proxyActivities<HostActivities>({
+      taskQueue: state!.hostQueue,
+      // The host's worker always polls its own queue; silence this long means the host is gone.
+      scheduleToStartTimeout: input.hostTimeoutMs,
+      startToCloseTimeout: '11m',
+      heartbeatTimeout: input.heartbeatTimeoutMs,
+      // A command must never run twice, and the container exists only on that host: no retries.
+      retry: { maximumAttempts: 1 },
+    });
+
+  /** Runs a step on the session's host; a host that does not answer ends the session as lost. */
+  const onHost = async <T>(step: () => Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (err) {
+      if (isHostLost(err)) {
+        ended = 'session_lost';
+        throw ApplicationFailure.create({ type: 'session_lost', message: `the host holding session ${input.sessionId} is gone`, nonRetryable: true });
+      }
+      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+        throw ApplicationFailure.create({ type: err.cause.type ?? 'execution_failed', message: err.cause.message, nonRetryable: true });
+      }
+      throw err;
+    }
+  };
+
+  const ready = async () => {
+    await condition(() => state !== undefined || ended !== undefined);
+    if (startError) throw ApplicationFailure.create({ ...startError, nonRetryable: true });
+    if (ended) throw ApplicationFailure.create({ type: ended === 'session_lost' ? 'session_lost' : 'session_not_found', message: `session ${input.sessionId} has ended (${ended})`, nonRetryable: true });
+  };
+
+  const rejectIfEnded = () => {
+    if (ended || closing) throw ApplicationFailure.create({ type: ended === 'session_lost' ? 'session_lost' : 'session_not_found', message: `session ${input.sessionId} has ended`, nonRetryable: true });
+  };
+
+  setHandler(stateQuery, summary);
+
+  setHandler(execUpdate, async (req) => {
+    await ready();
+    // The call that starts a session runs its first command; a later create_if_missing only joins it.
+    const createdThisCall = !input.carried && state!.commands === 0 && !firstCommandTaken;
+    firstCommandTaken = true;
+    busy = true;
+    extendLease(req.lease_ttl_sec);
+    try {
+      const r = await onHost(() => host().sessionExec({ containerId: state!.containerId, command: req.command, timeoutMs: req.timeout_ms }));
+      state!.commands++;
+      runCommands++;
+      if (r.timed_out) {
+        throw ApplicationFailure.create({
+          type: 'timeout',
+          message: `command exceeded timeout_ms=${req.timeout_ms} and was killed; the session is kept`,
+          nonRetryable: true,
+          details: [{ stdout: r.stdout, stderr: r.stderr }],
+        });
+      }
+      return {
+        session_id: input.sessionId,
+        created: req.created && createdThisCall,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        exit_code: r.exit_code,
+        stdout_truncated: r.stdout_truncated,
+        stderr_truncated: r.stderr_truncated,
+        lease_expires_unix_ms: state!.leaseExpiresAtMs,
+      };
+    } finally {
+      busy = false;
+      extendLease(req.lease_ttl_sec);
+    }
+  }, {
+    // Validators run before anything is written to history: a refused update costs nothing.
+    validator: (_req: SessionExecRequest) => {
+      rejectIfEnded();
+      if (busy) throw ApplicationFailure.create({ type: 'session_busy', message: `a command is already running in session ${input.sessionId}`, nonRetryable: true });
+    },
+  });
+
+  setHandler(fileUpdate, async (op) => {
+    await ready();
+    extendLease();
+    return onHost(() => host().sessionFile({ containerId: state!.containerId, op }));
+  }, { validator: (_op: FileOp) => rejectIfEnded() });
+
+  setHandler(closeUpdate, async () => {
+    closing = true;
+    await condition(() => ended !== undefined);
+    return summary();
+  }, { validator: rejectIfEnded });
+
+  if (!state) {
+    const start = proxyActivities<SessionStartActivities>({
+      taskQueue: runtimeTaskQueue('terminal'),
+      // No terminal host took the session in time: the hosts are saturated or there are none.
+      scheduleToStartTimeout: '30s',
+      startToCloseTimeout: '2m',
+      retry: { initialInterval: '200ms', maximumAttempts: 3 },
+    });
+    try {
+      const c = await start.createSessionContainer({ sessionId: input.sessionId, accountId: input.accountId });
+      state = { ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0 };
+      extendLease(input.initialLeaseSec);
+    } catch (err) {
+      startError = isScheduleTimeout(err)
+        ? { type: 'no_capacity', message: 'no terminal worker took the session in time' }
+        : { type: 'execution_failed', message: `session could not start: ${(err as Error).message}` };
+      ended = 'start_failed';
+      upsertSearchAttributes([{ key: SA_ERROR, value: 'start_failed' }]);
+      await condition(allHandlersFinished);
+      return summary();
+    }
+  }
+
+  // Live until closed, lost, or the lease runs out; never end while a command runs.
+  const continueSuggested = () => runCommands >= input.commandsPerRun || workflowInfo().continueAsNewSuggested;
+  for (;;) {
+    if (closing || ended) break;
+    if (busy) {
+      await condition(() => !busy || closing || ended !== undefined);
+      continue;
+    }
+    const expiry = Math.min(state.leaseExpiresAtMs, deadlineMs);
+    if (Date.now() >= expiry) break;
+    await condition(() => closing || ended !== undefined || busy || continueSuggested(), expiry - Date.now());
+    if (!closing && !ended && !busy && continueSuggested()) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof sessionWorkflow>({ ...input, carried: state });
+    }
+  }
+
+  if (!ended) ended = closing ? 'closed' : Date.now() >= deadlineMs ? 'max_lifetime' : 'lease_expired';
+  if (ended === 'session_lost') {
+    upsertSearchAttributes([{ key: SA_ERROR, value: 'session_lost' }]);
+  } else {
+    await host().removeSessionContainer({ containerId: state.containerId }).catch(() => {
+      // The host vanished before the cleanup; its worker removes the container when it starts again.
+      ended = 'session_lost';
+      upsertSearchAttributes([{ key: SA_ERROR, value: 'session_lost' }]);
+    });
+  }
+  await condition(allHandlersFinished);
+  return summary();
+}
+
+function isScheduleTimeout(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
+}
+
+/** No poll on the host's queue in time, or the host stopped heartbeating mid-step. */
+function isHostLost(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure
+    && (err.cause.timeoutType === 'SCHEDULE_TO_START' || err.cause.timeoutType === 'HEARTBEAT');
+}
