@@ -1,6 +1,7 @@
-// Who is calling: a bearer access token (API, MCP) or the dashboard's login cookie (console, workers).
+// Who is calling: a bearer access token (API, MCP), the dashboard's login cookie (console, workers) or a
+// runtime worker's credential (the host registry).
 import type { Context, Next } from 'koa';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AppDeps, AppState } from './context.js';
 import { HttpError } from './errors.js';
 import { keyedHash } from './security.js';
@@ -15,13 +16,30 @@ export function requireToken(deps: AppDeps) {
   return async (ctx: Ctx, next: Next) => {
     const header = ctx.get('authorization');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const account = m ? await deps.accounts.byTokenHash(keyedHash(deps.hashKey, m[1])) : undefined;
+    let account = m ? await deps.accounts.byTokenHash(keyedHash(deps.hashKey, m[1])) : undefined;
+    // The dashboard reads its account's tasks and sessions with the login cookie; any change needs a token.
+    if (!header && (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.path.startsWith('/api/')) account = await loginAccount(deps, ctx);
     if (!account) {
       ctx.set('WWW-Authenticate', 'Bearer');
       throw new HttpError(401, m ? 'invalid access token' : 'missing access token: send Authorization: Bearer <token>');
     }
     ctx.state.account = account;
-    ctx.state.token = m![1];
+    ctx.state.token = m?.[1];
+    await next();
+  };
+}
+
+/** A runtime worker: `Authorization: Bearer <worker_id>:<secret>`, checked against the secret's keyed hash. */
+export function requireWorkerCredential(deps: AppDeps) {
+  return async (ctx: Ctx, next: Next) => {
+    const m = /^Bearer\s+(\S+):(\S+?)\s*$/i.exec(ctx.get('authorization'));
+    const stored = m && m[1].length <= 128 ? await deps.workers.secretHashOf(m[1]) : undefined;
+    const given = m ? Buffer.from(keyedHash(deps.hashKey, m[2]), 'hex') : undefined;
+    if (!stored || !given || !timingSafeEqual(Buffer.from(stored, 'hex'), given)) {
+      ctx.set('WWW-Authenticate', 'Bearer');
+      throw new HttpError(401, m ? 'invalid worker credential' : 'missing worker credential: send Authorization: Bearer <worker_id>:<worker_secret>');
+    }
+    ctx.state.workerId = m![1];
     await next();
   };
 }

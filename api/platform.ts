@@ -8,7 +8,11 @@ import { connectTemporal, prepareNamespace, temporalClient } from '../workers/te
 import { createControlWorker } from '../workers/control-worker.js';
 import { openDb } from '../db/index.js';
 import { AccountStore } from '../db/accounts.js';
+import { WorkerStore } from '../db/workers.js';
+import { LoginLimiter } from './login-limiter.js';
 import { TaskService } from './task-service.js';
+import { SessionService } from './session-service.js';
+import { createControlActivities } from '../activities/control.js';
 import { createApp } from './server.js';
 import { generatePassword, hashPassword, newId } from './security.js';
 import type { AppDeps } from './context.js';
@@ -28,10 +32,15 @@ export async function startApiPlatform(config: Config, opts: { connection?: Nati
   await prepareNamespace(connection, config);
   const client = temporalClient(connection, config);
   const accounts = new AccountStore(db);
-  const deps: AppDeps = { config, hashKey: config.hashKey, db, accounts, tasks: new TaskService(client, connection, config), client, connection };
+  const workers = new WorkerStore(db);
+  const deps: AppDeps = {
+    config, hashKey: config.hashKey, db, accounts, workers, loginLimiter: new LoginLimiter(),
+    tasks: new TaskService(client, connection, config, workers), client, connection,
+  } as AppDeps;
+  deps.sessions = new SessionService(client, config, (runtime) => deps.tasks.runtimeHasWorker(runtime));
   const firstAdmin = await ensureFirstAdmin(accounts, config);
 
-  const controlWorker: Worker = await createControlWorker(connection, config);
+  const controlWorker: Worker = await createControlWorker(connection, config, createControlActivities({ sessions: deps.sessions }));
   const controlDone = controlWorker.run();
 
   const server: Server = createServer(createApp(deps).callback());

@@ -8,14 +8,73 @@ const timeoutMs = (max: number, dflt: number) =>
 
 const nonBlank = (what: string) => z.string().refine((s) => s.trim().length > 0, { message: `${what} must not be blank` });
 
+/** Largest program or command once JSON-encoded: it travels in Temporal payloads, which refuse anything over 2 MB. */
+export const SOURCE_MAX_JSON_BYTES = 1_500_000;
+// Characters alone are not enough: '€' is 3 bytes and a control character 6 once encoded.
+const source = () => z.string().min(1).max(1_000_000)
+  .refine((s) => Buffer.byteLength(JSON.stringify(s)) <= SOURCE_MAX_JSON_BYTES, { message: `must be at most ${SOURCE_MAX_JSON_BYTES} bytes once JSON-encoded (UTF-8; a control character counts 6)` });
+
 export const pythonExecInput = {
-  code: z.string().min(1).max(1_000_000).describe('Python 3 source to run as a script; its stdout and stderr are returned.'),
+  code: source().describe('Python 3 source to run as a script; its stdout and stderr are returned.'),
   timeout_ms: timeoutMs(600_000, 60_000),
 };
 export const echoInput = {
   message: nonBlank('message').pipe(z.string().max(65_536)).describe('Text to send through a worker and back.'),
   timeout_ms: timeoutMs(60_000, 5_000),
 };
+
+export const sessionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1..128 letters, digits, dot, dash or underscore');
+
+export const terminalExecInput = {
+  command: source().describe('Shell command, run as `sh -lc <command>` in the session\'s container.'),
+  session_id: sessionId.optional().describe('The session to run in; omitted: a new session is created.'),
+  create_if_missing: z.boolean().default(false).describe('Create the session with this id when it does not exist.'),
+  lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('Keep the session at least this long after the call (clamped to the configured bounds; never shortens).'),
+  timeout_ms: timeoutMs(600_000, 60_000),
+};
+
+/** A file path inside a session: relative to /workspace, or absolute under /workspace or /tmp. */
+export const sessionPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => !p.includes('\0'), { message: 'must not contain NUL bytes' })
+  .refine((p) => !p.split('/').includes('..'), { message: 'must not contain .. segments (path traversal)' });
+
+export const readImageInput = {
+  session_id: sessionId,
+  file_path: sessionPath.describe('Image file in the session, e.g. plot.png or /workspace/out/chart.png'),
+  timeout_ms: timeoutMs(60_000, 30_000),
+};
+export const readFileInput = { session_id: sessionId, path: sessionPath, timeout_ms: timeoutMs(60_000, 30_000) };
+export const writeFileInput = {
+  session_id: sessionId,
+  path: sessionPath,
+  content: z.string().max(1_400_000).describe('File content: text, or base64 when encoding is base64.'),
+  encoding: z.enum(['utf8', 'base64']).default('utf8'),
+  timeout_ms: timeoutMs(60_000, 30_000),
+};
+export const listFilesInput = { session_id: sessionId, path: sessionPath.default('/workspace'), timeout_ms: timeoutMs(60_000, 30_000) };
+
+export const terminalExecOutput = {
+  session_id: z.string(),
+  created: z.boolean(),
+  stdout: z.string(),
+  stderr: z.string(),
+  exit_code: z.int(),
+  stdout_truncated: z.boolean(),
+  stderr_truncated: z.boolean(),
+  lease_expires_unix_ms: z.number(),
+};
+
+export const TerminalExecInput = z.object(terminalExecInput);
+export const TerminalCommandBody = z.object({ ...terminalExecInput, request_id: z.string().min(1).max(128).optional() });
+export const FilePathQuery = z.object({ path: sessionPath });
+export const SessionListQuery = z.object({
+  status: z.enum(['active', 'ended', 'all']).default('all'),
+  page: z.coerce.number().pipe(z.int().min(1)).default(1),
+  page_size: z.coerce.number().pipe(z.int().min(1).max(100)).default(20),
+});
 
 export const PythonExecInput = z.object(pythonExecInput);
 export const EchoInput = z.object(echoInput);
@@ -74,6 +133,37 @@ export function describeIssues(error: z.ZodError): string {
 }
 
 /** The input schema of a capability, for POST /tasks. */
-export function inputSchemaOf(capability: 'pythonExec' | 'echo'): z.ZodType {
-  return capability === 'pythonExec' ? PythonExecInput : EchoInput;
+export function inputSchemaOf(capability: 'pythonExec' | 'echo' | 'terminalExec'): z.ZodType {
+  return { pythonExec: PythonExecInput, echo: EchoInput, terminalExec: TerminalExecInput }[capability];
 }
+
+// Accounts and the host registry (spec §4.1, §4.3).
+const page = z.coerce.number().pipe(z.int().min(1)).default(1);
+const pageSize = z.coerce.number().pipe(z.int().min(1).max(100)).default(20);
+
+export const RegisterBody = z.object({
+  username: z.string().trim().min(1, 'username must not be empty').max(64, 'username must be at most 64 characters'),
+  password: nonBlank('password').pipe(z.string().max(1024)),
+});
+export const AccountListQuery = z.object({ page, page_size: pageSize });
+
+export const WorkerListQuery = z.object({ page, page_size: pageSize, status: z.enum(['all', 'online', 'offline']).default('all') });
+export const WorkerStatsQuery = z.object({ stale_after_sec: z.coerce.number().pipe(z.int().min(1).max(31_536_000)).default(30) });
+/** The reference's clients send `{type: "normal"}`; durabox has one kind of worker. */
+export const WorkerCreateBody = z.object({ type: z.enum(['normal']).optional() }).default({});
+
+/** What a runtime worker reports at start (`event: start`) and on every heartbeat. */
+export const WorkerReportBody = z.object({
+  event: z.enum(['start', 'heartbeat']),
+  node_name: z.string().max(255),
+  executor_kind: z.string().max(64),
+  version: z.string().max(64),
+  labels: z.record(z.string().max(128), z.string().max(1024)).refine((l) => Object.keys(l).length <= 64, { message: 'at most 64 labels' }),
+  capabilities: z.array(z.object({
+    name: z.string().min(1).max(64),
+    max_inflight: z.int().min(0).max(1_000_000),
+    inflight: z.int().min(0).max(1_000_000),
+  })).max(32),
+  heartbeat_interval_sec: z.int().min(1).max(3600),
+  heartbeat_jitter_pct: z.int().min(0).max(100).default(0),
+});

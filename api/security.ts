@@ -18,6 +18,11 @@ export function generateToken(): string {
   return `dbx_${randomBytes(24).toString('hex')}`;
 }
 
+/** A runtime worker's secret (POST /workers); shown once, stored as its keyed hash. */
+export function generateWorkerSecret(): string {
+  return `dbxw_${randomBytes(24).toString('hex')}`;
+}
+
 export function maskToken(token: string): string {
   if (token.length <= 8) return '*'.repeat(token.length);
   return `${token.slice(0, 4)}${'*'.repeat(Math.min(16, token.length - 8))}${token.slice(-4)}`;

@@ -10,9 +10,11 @@ import proto from '@temporalio/proto';
 const { temporal } = proto;
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../workers/config.js';
+import { tasksStarted } from './routes/health.js';
+import type { WorkerStore } from '../db/workers.js';
 import { taskWorkflow } from '../workflows/task.js';
 import {
-  CAPABILITIES, CAPABILITY_RUNTIME, CONTROL_TASK_QUEUE, SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, runtimeTaskQueue,
+  CAPABILITIES, CAPABILITY_RUNTIME, CONTROL_TASK_QUEUE, SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME,
   type Capability, type TaskErrorCode,
 } from '../workflows/shared.js';
 
@@ -52,7 +54,12 @@ export function isCapability(c: string): c is Capability {
 export class TaskService {
   private readonly workerSeen = new Map<string, number>();
 
-  constructor(private readonly client: Client, private readonly connection: NativeConnection, private readonly config: Config) {}
+  constructor(
+    private readonly client: Client,
+    private readonly connection: NativeConnection,
+    private readonly config: Config,
+    private readonly workers: WorkerStore,
+  ) {}
 
   /** Starts the task's workflow, or finds the one already started with the same request_id. */
   async start(req: StartTaskRequest): Promise<{ handle: WorkflowHandle<typeof taskWorkflow>; createdAt: Date; existing: boolean }> {
@@ -86,6 +93,7 @@ export class TaskService {
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         requestEagerStart: process.env.DURABOX_EAGER !== "0",
       });
+      tasksStarted.inc({ capability: req.capability });
       return { handle, createdAt, existing: false };
     } catch (e) {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
@@ -178,19 +186,13 @@ export class TaskService {
     return { items, total: count, page: q.page, page_size: q.page_size };
   }
 
-  /** Whether some worker polled the runtime's queue lately; cached briefly to keep it off the hot path. */
+  /** Whether an online worker in the host registry serves the runtime; a yes is cached briefly to keep it off the hot path. */
   async runtimeHasWorker(runtime: string): Promise<boolean> {
     const seen = this.workerSeen.get(runtime) ?? 0;
     if (Date.now() - seen < 2000) return true;
-    const res = await this.connection.workflowService.describeTaskQueue({
-      namespace: this.config.temporalNamespace,
-      taskQueue: { name: runtimeTaskQueue(runtime), kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    });
-    // A long poll lasts about a minute, so a live worker's last access can be that old.
-    const fresh = (res.pollers ?? []).some((p) => Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 90_000);
-    if (fresh) this.workerSeen.set(runtime, Date.now());
-    return fresh;
+    const online = await this.workers.hasOnlineWorkerFor(runtime);
+    if (online) this.workerSeen.set(runtime, Date.now());
+    return online;
   }
 }
 

@@ -44,6 +44,15 @@ export class AccountStore {
     return this.db('accounts').select(ACCOUNT_COLUMNS).where({ id }).first();
   }
 
+  async list(page: number, pageSize: number): Promise<Account[]> {
+    return this.db('accounts').select(ACCOUNT_COLUMNS).orderBy([{ column: 'created_at' }, { column: 'id' }]).offset((page - 1) * pageSize).limit(pageSize);
+  }
+
+  /** Deletes the account with its tokens and login sessions (foreign keys cascade). */
+  async delete(id: string): Promise<boolean> {
+    return (await this.db('accounts').where({ id }).delete()) > 0;
+  }
+
   async byTokenHash(tokenHash: string): Promise<Account | undefined> {
     return this.db('access_tokens as t')
       .join('accounts as a', 'a.id', 't.account_id')

@@ -40,6 +40,29 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('accounts');
     },
   },
+  '002_workers': {
+    async up(db) {
+      // One row per worker credential (secret as a keyed hash); its reports fill in the rest.
+      await db.schema.createTable('workers', (t) => {
+        t.text('node_id').primary();
+        t.text('secret_hash').notNullable();
+        t.text('created_by').nullable().references('accounts.id').onDelete('SET NULL');
+        t.text('node_name').notNullable().defaultTo('');
+        t.text('executor_kind').notNullable().defaultTo('');
+        t.text('version').notNullable().defaultTo('');
+        t.jsonb('labels').notNullable().defaultTo(db.raw(`'{}'::jsonb`));
+        t.jsonb('capabilities').notNullable().defaultTo(db.raw(`'[]'::jsonb`));
+        t.integer('offline_after_ms').nullable();
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.timestamp('registered_at', { useTz: true }).nullable();
+        t.timestamp('last_seen_at', { useTz: true }).nullable();
+        t.timestamp('stopped_at', { useTz: true }).nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('workers');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

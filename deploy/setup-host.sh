@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what durabox needs on a Debian host, from nothing: Docker Engine, PostgreSQL,
-# the Temporal CLI and the sandbox images. Every step checks first, so running it twice is harmless.
+# the Temporal CLI, the sandbox images (and Chromium for the dashboard test). Every step checks first,
+# so running it twice is harmless.
 #   deploy/setup-host.sh            everything
 #   deploy/setup-host.sh --no-pg    an execution host (Docker + images only, plus the CLI for `npm start`)
 set -euo pipefail
@@ -15,6 +16,8 @@ pkgs=()
 command -v dockerd >/dev/null || pkgs+=(docker.io)
 command -v debootstrap >/dev/null || pkgs+=(debootstrap)
 [ $want_pg = 0 ] || command -v pg_ctlcluster >/dev/null || pkgs+=(postgresql)
+# The dashboard test's headless browser (control plane and CI only).
+[ $want_pg = 0 ] || command -v chromium >/dev/null || pkgs+=(chromium)
 if [ ${#pkgs[@]} -gt 0 ]; then
   log "apt-get install ${pkgs[*]}"
   apt-get update -q >/dev/null

@@ -21,7 +21,8 @@ describe('durability: Temporal carries tasks across lost workers', function () {
 
   it('a runtime worker killed with -9 mid-pythonExec: another worker runs the task and it completes once', async () => {
     const a = await platform.startWorker('w-a');
-    const r = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', input: { code: 'import time\ntime.sleep(2)\nprint("survived")' }, mode: 'async' } });
+    // Long enough to outlast starting w-b (2-4 s with both runtimes), so w-a dies mid-execution.
+    const r = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', input: { code: 'import time\ntime.sleep(8)\nprint("survived")' }, mode: 'async' } });
     assert.equal(r.status, 202);
     const handle = platform.api.deps.client.workflow.getHandle(r.body.task_id);
     await eventually('the activity to start on w-a', async () => {

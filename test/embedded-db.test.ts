@@ -15,6 +15,9 @@ describe('embedded database (PGlite, the `npm start` default without DATABASE_UR
     let api = await startApiPlatform(config);
     try {
       assert.equal(api.firstAdmin?.username, 'admin');
+      // Workers report to the run's main API; tell this one that a python worker is online, as a heartbeat would.
+      await api.deps.workers.putCredential({ nodeId: 'embedded-python', secretHash: 'unused' });
+      await api.deps.workers.report('embedded-python', { node_name: 'test', executor_kind: 'docker', version: '0', labels: {}, capabilities: [{ name: 'python', max_inflight: 1, inflight: 0 }], offline_after_ms: 600_000 }, true);
       const login = await fetch(`${api.url}/api/v1/console/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'embedded-pw' }) });
       assert.equal(login.status, 200);
       const cookie = login.headers.get('set-cookie')!.split(';')[0];

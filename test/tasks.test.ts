@@ -132,4 +132,11 @@ describe('REST tasks (pythonExec and echo as Temporal workflows)', () => {
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body, { status: 'ready', database: true, temporal: true });
   });
+
+  it('exposes Prometheus metrics of requests and started tasks', async () => {
+    const r = await call('GET', '/metrics');
+    assert.equal(r.status, 200);
+    assert.match(r.body, /durabox_tasks_started_total\{capability="pythonExec"\} [1-9]/);
+    assert.match(r.body, /durabox_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/tasks\/?",status="200"\}/);
+  });
 });

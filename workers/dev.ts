@@ -9,7 +9,7 @@ import { startTemporalDevServer, type DevServer } from './temporal-dev-server.js
 import { startRuntimeWorker } from './runtime-worker.js';
 import { onShutdownSignal } from './lifecycle.js';
 import { startApiPlatform } from '../api/platform.js';
-import { generateToken, keyedHash, maskToken, newId } from '../api/security.js';
+import { generateToken, generateWorkerSecret, keyedHash, maskToken, newId } from '../api/security.js';
 
 /** Outside production a generated key is kept in the data dir, so tokens stay valid across restarts. */
 function localHashKey(dataDir: string): string {
@@ -32,10 +32,18 @@ const config: Config = {
 };
 
 const api = await startApiPlatform(config);
-const worker = await startRuntimeWorker({ ...config, apiUrl: api.url });
+// The local worker's credential is written straight into the database (a new secret each start, never
+// shown), so `npm start` needs no POST /workers; DURABOX_WORKER_SECRET, when given, is used instead.
+let workerSecret = config.workerSecret;
+if (!workerSecret) {
+  workerSecret = generateWorkerSecret();
+  await api.deps.workers.putCredential({ nodeId: config.workerId, secretHash: keyedHash(config.hashKey!, workerSecret) });
+}
+const worker = await startRuntimeWorker({ ...config, apiUrl: api.url, workerSecret });
 
 const lines = [
   `durabox is running`,
+  `  dashboard    ${api.url}/`,
   `  REST API     ${api.url}/api/v1`,
   `  MCP          ${api.url}/mcp   (Streamable HTTP, Authorization: Bearer <token>)`,
   `  Temporal UI  ${devServer?.uiUrl ?? config.temporalUiUrl}`,
@@ -55,7 +63,8 @@ if (api.firstAdmin) {
 console.log(lines.join('\n'));
 
 onShutdownSignal(async () => {
-  await worker.shutdown();
+  // One machine, one Ctrl+C: nothing of this platform is left running, session containers included.
+  await worker.shutdown({ removeSessions: true });
   await api.close();
   await devServer?.stop();
 });

@@ -16,14 +16,26 @@ export function consoleRoutes(deps: AppDeps): Router<AppState> {
     account: { account_id: a.id, username: a.username, is_admin: a.is_admin },
     registration_enabled: deps.config.enableRegistration,
     console_version: CONSOLE_VERSION,
+    // durabox additions: where the dashboard links each task's workflow.
+    temporal_ui_url: deps.config.temporalUiUrl,
+    temporal_namespace: deps.config.temporalNamespace,
   });
 
   r.post('/login', async (ctx) => {
     const body = parseOr400(LoginBody, ctx.request.body);
+    const retryAfter = deps.loginLimiter.retryAfterSec(body.username, ctx.ip);
+    if (retryAfter > 0) {
+      ctx.set('Retry-After', String(retryAfter));
+      throw new HttpError(429, `too many failed logins; try again in ${retryAfter} s`);
+    }
     const row = await deps.accounts.byUsername(body.username);
     // Verify against a dummy hash for unknown names too, so timing does not tell which names exist.
     const ok = await verifyPassword(body.password, row?.password_hash ?? DUMMY_HASH);
-    if (!row || !ok) throw new HttpError(401, 'invalid username or password');
+    if (!row || !ok) {
+      deps.loginLimiter.recordFailure(body.username, ctx.ip);
+      throw new HttpError(401, 'invalid username or password');
+    }
+    deps.loginLimiter.recordSuccess(body.username);
     await startLoginSession(deps, ctx, row);
     ctx.body = sessionBody(row);
   });

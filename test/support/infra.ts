@@ -13,6 +13,7 @@ import { startApiPlatform, type ApiPlatform } from '../../api/platform.js';
 import { repoRoot } from '../../workers/paths.js';
 import { runtimeTaskQueue } from '../../workflows/shared.js';
 import { removeLeftovers } from '../../workers/runtime-worker.js';
+import { generateWorkerSecret, keyedHash } from '../../api/security.js';
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
@@ -81,7 +82,8 @@ export class TestPlatform {
     this.database = await createTestDatabase();
     this.config = {
       ...loadConfig({
-        DURABOX_HTTP_ADDR: '127.0.0.1:0',
+        // A fixed port, so workers still reach the API after a test restarts it.
+        DURABOX_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
         DURABOX_DATA_DIR: this.dataDir,
         DATABASE_URL: this.database.url,
         TEMPORAL_ADDRESS: this.devServer.address,
@@ -90,6 +92,13 @@ export class TestPlatform {
         DURABOX_ADMIN_PASSWORD: ADMIN.password,
         // Short, so the test of a killed worker does not wait long for Temporal to notice.
         DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '3000',
+        // Short session bounds, so lease expiry and host loss are seen in seconds.
+        DURABOX_SESSION_LEASE_MIN_SEC: '1',
+        DURABOX_SESSION_LEASE_DEFAULT_SEC: '30',
+        DURABOX_SESSION_LEASE_MAX_SEC: '600',
+        DURABOX_SESSION_HOST_TIMEOUT_MS: '2000',
+        // Few commands per run, so continue-as-new happens within a test.
+        DURABOX_SESSION_COMMANDS_PER_RUN: '5',
       }),
     };
     this.api = await startApiPlatform(this.config);
@@ -105,14 +114,22 @@ export class TestPlatform {
   }
 
   async startWorker(name: string, env: Record<string, string> = {}): Promise<RuntimeWorkerProcess> {
-    const id = this.workerId(name);
+    const id = env.DURABOX_WORKER_ID ?? this.workerId(name);
+    // Each worker gets a credential, as POST /workers would give one; a test may bring its own instead.
+    let secret = env.DURABOX_WORKER_SECRET;
+    if (secret === undefined) {
+      secret = generateWorkerSecret();
+      await this.api.deps.workers.putCredential({ nodeId: id, secretHash: keyedHash(HASH_KEY, secret) });
+    }
     let out = '';
     const child = spawn(process.execPath, [join(repoRoot, 'dist', 'workers', 'runtime.js')], {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         TEMPORAL_ADDRESS: this.devServer.address,
+        DURABOX_API_URL: this.url,
         DURABOX_WORKER_ID: id,
-        DURABOX_RUNTIMES: 'python',
+        DURABOX_WORKER_SECRET: secret,
+        DURABOX_RUNTIMES: 'python,terminal',
         DURABOX_MAX_INFLIGHT: '2',
         DURABOX_DATA_DIR: this.dataDir,
         ...env,
@@ -134,7 +151,8 @@ export class TestPlatform {
     };
     this.workers.set(name, w);
     this.workerIds.add(id);
-    await this.waitForPoller(id, 'python', () => (child.exitCode !== null ? `worker ${id} exited: ${out}` : undefined));
+    const runtimes = (env.DURABOX_RUNTIMES ?? 'python,terminal').split(',');
+    for (const rt of runtimes) await this.waitForPoller(id, rt, () => (child.exitCode !== null ? `worker ${id} exited: ${out}` : undefined));
     return w;
   }
 
@@ -152,6 +170,13 @@ export class TestPlatform {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`worker ${identity} never polled ${runtime}`);
+  }
+
+  /** Stops the Temporal dev server and starts it again on the same port and SQLite file. */
+  async restartTemporal(): Promise<void> {
+    const [, port] = this.devServer.address.split(':');
+    await this.devServer.stop();
+    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port: Number(port), uiPort: await freePort(), headless: true });
   }
 
   async stop(): Promise<void> {

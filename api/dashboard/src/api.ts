@@ -1,0 +1,85 @@
+// The REST API as the dashboard calls it: same origin, the login cookie, `{error}` bodies.
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Set by the app: called when a call answers 401, so the page goes back to the login form. */
+export let onUnauthorized: () => void = () => undefined;
+export function setOnUnauthorized(f: () => void): void {
+  onUnauthorized = f;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 204) return undefined as T;
+  const data = (await res.json().catch(() => ({}))) as { error?: string };
+  if (!res.ok) {
+    if (res.status === 401 && !path.endsWith('/console/login')) onUnauthorized();
+    throw new ApiError(res.status, data.error ?? res.statusText);
+  }
+  return data as T;
+}
+
+export interface Session {
+  authenticated: boolean;
+  account: { account_id: string; username: string; is_admin: boolean };
+  registration_enabled: boolean;
+  console_version: string;
+  temporal_ui_url: string;
+  temporal_namespace: string;
+}
+
+export interface Token { id: string; name: string; token_masked: string; created_at: string; updated_at: string }
+export interface CreatedToken extends Token { token: string; generated: boolean }
+
+export interface AccountItem { account_id: string; username: string; is_admin: boolean; created_at: string; updated_at: string }
+
+export interface WorkerItem {
+  node_id: string;
+  node_name: string;
+  executor_kind: string;
+  capabilities: Array<{ name: string; max_inflight: number }>;
+  labels: Record<string, string>;
+  version: string;
+  status: 'online' | 'offline';
+  registered_at: string;
+  last_seen_at: string | null;
+}
+export interface WorkerStats { total: number; online: number; offline: number; stale: number; stale_after_sec: number; generated_at: string }
+export interface WorkerInflight { workers: Array<{ node_id: string; capabilities: Array<{ name: string; inflight: number; max_inflight: number }> }>; generated_at: string }
+
+export interface Task {
+  task_id: string;
+  request_id: string | null;
+  capability: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'timeout';
+  error?: { code: string; message: string };
+  created_at: string;
+  updated_at: string;
+  completed_at?: string;
+}
+
+export interface SessionItem {
+  session_id: string;
+  workflow_id?: string;
+  status: string;
+  host?: string | null;
+  created_at?: string | null;
+  ended_at?: string;
+  ended_reason?: string;
+}
+
+export interface Page<T> { items: T[]; total: number; page: number; page_size: number }
+
+/** Where an operator opens a workflow in the Temporal UI. */
+export function temporalLink(s: Session, workflowId: string): string {
+  return `${s.temporal_ui_url.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(s.temporal_namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

@@ -1,0 +1,94 @@
+// The REST API as a bench client sees it: an access token, JSON in and out, a time limit on every call.
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export class ApiError extends Error {}
+
+export class DuraboxApi {
+  constructor(readonly baseUrl: string, private readonly token: string, private readonly timeoutMs: number) {}
+
+  /** Logs in as a dashboard user and creates an access token for the bench. */
+  static async connect(baseUrl: string, creds: { username: string; password: string }, timeoutMs: number): Promise<DuraboxApi> {
+    const login = await fetch(`${baseUrl}/api/v1/console/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(creds),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (login.status !== 200) throw new ApiError(`login answered ${login.status}: ${await login.text()}`);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
+    const tokenRes = await fetch(`${baseUrl}/api/v1/console/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie },
+      body: JSON.stringify({ name: `bench-${process.pid}-${Date.now()}` }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = (await tokenRes.json()) as { token?: string };
+    if (tokenRes.status !== 201 || !body.token) throw new ApiError(`token create answered ${tokenRes.status}: ${JSON.stringify(body)}`);
+    return new DuraboxApi(baseUrl, body.token, timeoutMs);
+  }
+
+  async call<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text for the error message
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  /** `POST /tasks` pythonExec in sync mode; throws unless it succeeded with the expected output. */
+  async pythonExec(code: string, expectedOutput: string): Promise<void> {
+    const r = await this.call('POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code }, mode: 'sync' });
+    if (r.status !== 200 || r.body?.status !== 'succeeded') throw new ApiError(`pythonExec answered ${r.status}: ${brief(r.body)}`);
+    if (r.body.result?.output !== expectedOutput) throw new ApiError(`pythonExec printed ${JSON.stringify(r.body.result?.output)}, expected ${JSON.stringify(expectedOutput)}`);
+  }
+
+  /** `POST /commands/terminal`; throws on anything but 200 with exit code 0. */
+  async terminal(req: TerminalRequest): Promise<TerminalResult> {
+    const r = await this.call<TerminalResult>('POST', '/api/v1/commands/terminal', req);
+    if (r.status !== 200) throw new ApiError(`POST /commands/terminal answered ${r.status}: ${brief(r.body)}`);
+    if (r.body.exit_code !== 0) throw new ApiError(`terminal command exited ${r.body.exit_code}: ${brief(r.body)}`);
+    return r.body;
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    const r = await this.call('DELETE', `/api/v1/sessions/${encodeURIComponent(sessionId)}`);
+    if (r.status !== 204 && r.status !== 200) throw new ApiError(`DELETE /sessions/${sessionId} answered ${r.status}: ${brief(r.body)}`);
+  }
+}
+
+export interface TerminalRequest {
+  command: string;
+  session_id?: string;
+  create_if_missing?: boolean;
+  lease_ttl_sec?: number;
+  timeout_ms?: number;
+}
+
+export interface TerminalResult {
+  session_id: string;
+  created: boolean;
+  stdout: string;
+  stderr: string;
+  exit_code: number;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+  lease_expires_unix_ms: number;
+}
+
+function brief(body: unknown): string {
+  const s = typeof body === 'string' ? body : JSON.stringify(body);
+  return s === undefined ? '(empty)' : s.length > 300 ? `${s.slice(0, 300)}…` : s;
+}

@@ -1,0 +1,44 @@
+// Every figure the bench reports, with its target from spec §10: one table to check against the spec.
+import type { FigureSpec } from './figures.js';
+
+const baseline = (id: string, title: string, unit: string): FigureSpec => ({ id, title, unit, target: { kind: 'none' }, zeroErrors: true });
+
+export const COLD_P50 = baseline('cold p50', 'baseline cold: docker run --rm print(1), p50', 'ms');
+export const COLD_P99 = baseline('cold p99', 'baseline cold: docker run --rm print(1), p99', 'ms');
+export const COLD_THROUGHPUT = baseline('cold throughput', 'baseline cold: docker run --rm print(1), throughput', 'runs/s');
+export const EXEC_P50 = baseline('exec p50', 'baseline exec: docker exec (API) echo hi, p50', 'ms');
+
+export const PYTHON_P50: FigureSpec = {
+  id: 'python p50', title: 'pythonExec print(1), REST sync, one client, p50', unit: 'ms',
+  target: { kind: 'relative', op: '<=', factor: 0.25, baseline: COLD_P50.id }, zeroErrors: true,
+};
+export const PYTHON_P99: FigureSpec = {
+  id: 'python p99', title: 'pythonExec print(1), REST sync, one client, p99', unit: 'ms',
+  target: { kind: 'relative', op: '<=', factor: 0.6, baseline: COLD_P50.id }, zeroErrors: true,
+};
+export const PYTHON_THROUGHPUT: FigureSpec = {
+  id: 'python throughput', title: 'pythonExec print(1) throughput, concurrent clients, zero errors', unit: 'runs/s',
+  target: { kind: 'relative', op: '>=', factor: 4, baseline: COLD_THROUGHPUT.id }, zeroErrors: true,
+};
+export const TERMINAL_P50: FigureSpec = {
+  id: 'terminal p50', title: 'terminalExec echo hi on a live session, p50', unit: 'ms',
+  target: { kind: 'relative', op: '<=', factor: 1.5, baseline: EXEC_P50.id }, zeroErrors: true,
+};
+export const NEW_SESSION_P50: FigureSpec = {
+  id: 'new session p50', title: 'new session to first command result, p50', unit: 'ms',
+  target: { kind: 'relative', op: '<=', factor: 0.5, baseline: COLD_P50.id }, zeroErrors: true,
+};
+export const IDLE_SESSIONS_HELD: FigureSpec = {
+  id: 'idle sessions held', title: 'idle sessions held by one host', unit: 'sessions',
+  target: { kind: 'absolute', op: '>=', threshold: 200 }, zeroErrors: false,
+};
+export const IDLE_SESSION_MEMORY: FigureSpec = {
+  id: 'idle session memory', title: 'memory per idle session (containers + worker RSS)', unit: 'MiB',
+  target: { kind: 'none' }, zeroErrors: false,
+};
+
+/** Every figure, in report order: one that a run never reached is still listed, as an error. */
+export const ALL_FIGURES: FigureSpec[] = [
+  COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50,
+  PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, TERMINAL_P50, NEW_SESSION_P50, IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY,
+];

@@ -1,0 +1,139 @@
+// Two ways of driving an operation: one client after another (latency), and N clients in a closed
+// loop for a fixed window (throughput). An operation resolves on success and throws on any failure.
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { ErrorTally, summarize, type LatencySummary } from './stats.js';
+import { failed, type Measurement, type Outcome } from './figures.js';
+
+/** Resolves on success (optionally with an untimed clean-up step), throws on any failure. */
+export type Operation = () => Promise<void | (() => Promise<void>)>;
+
+export interface LatencyRun {
+  latency: LatencySummary;
+  errors: number;
+  errorMessages: { message: string; count: number }[];
+  /** 1-minute load average before and after: other work on the machine shows up here. */
+  load: [number, number];
+  /** Every timed sample in run order, so a later look can find outliers and trends. */
+  samplesMs: number[];
+}
+
+export interface ThroughputRun {
+  clients: number;
+  windowSec: number;
+  /** Successful operations that finished inside the window. */
+  completed: number;
+  perSec: number;
+  errors: number;
+  errorMessages: { message: string; count: number }[];
+  latency?: LatencySummary;
+  load: [number, number];
+}
+
+/** Gives up after this many failures in a row: the thing under test is broken, not slow. */
+const MAX_CONSECUTIVE_FAILURES = 5;
+
+export async function measureSequential(op: Operation, o: { samples: number; warmup: number }): Promise<LatencyRun> {
+  const loadBefore = loadavg()[0];
+  const tally = new ErrorTally();
+  let consecutive = 0;
+  const timed: number[] = [];
+  for (let i = 0; i < o.warmup + o.samples; i++) {
+    const started = performance.now();
+    try {
+      const cleanUp = await op();
+      const elapsed = performance.now() - started;
+      if (cleanUp) await cleanUp();
+      consecutive = 0;
+      if (i >= o.warmup) timed.push(elapsed);
+    } catch (err) {
+      if (i >= o.warmup) tally.add(err);
+      if (++consecutive >= MAX_CONSECUTIVE_FAILURES) throw err;
+    }
+  }
+  if (timed.length === 0) throw new Error(`all ${o.samples} runs failed: ${tally.top(1)[0]?.message}`);
+  return { latency: summarize(timed), errors: tally.count, errorMessages: tally.top(), load: [loadBefore, loadavg()[0]], samplesMs: timed.map((ms) => Math.round(ms * 100) / 100) };
+}
+
+export async function measureThroughput(op: Operation, o: { clients: number; windowSec: number }): Promise<ThroughputRun> {
+  // One untimed operation per client first, so the window starts with everything warm.
+  await Promise.all(Array.from({ length: o.clients }, () => op().catch(() => undefined)));
+  const loadBefore = loadavg()[0];
+  const tally = new ErrorTally();
+  const latencies: number[] = [];
+  const start = performance.now();
+  const end = start + o.windowSec * 1000;
+  let completed = 0;
+  // A broken endpoint fails fast; no need to hammer it for the whole window.
+  const hopeless = () => completed === 0 && tally.count >= 10 * o.clients;
+  const client = async () => {
+    while (performance.now() < end && !hopeless()) {
+      const started = performance.now();
+      try {
+        const cleanUp = await op();
+        const finished = performance.now();
+        if (cleanUp) await cleanUp();
+        if (finished <= end) {
+          completed++;
+          latencies.push(finished - started);
+        }
+      } catch (err) {
+        tally.add(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.clients }, client));
+  return {
+    clients: o.clients,
+    windowSec: o.windowSec,
+    completed,
+    perSec: completed / o.windowSec,
+    errors: tally.count,
+    errorMessages: tally.top(),
+    latency: latencies.length > 0 ? summarize(latencies) : undefined,
+    load: [loadBefore, loadavg()[0]],
+  };
+}
+
+/** Runs `op` for each item with at most `limit` at a time; never throws, returns each outcome. */
+export async function forEachLimited<T, R>(items: T[], limit: number, op: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = { status: 'fulfilled', value: await op(items[i]) };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/** One percentile of a latency run as a figure's measurement; the whole run goes into the details. */
+export function latencyMeasurement(run: Outcome<LatencyRun>, pick: 'p50' | 'p99'): Outcome<Measurement> {
+  if (failed(run)) return run;
+  return { value: run.latency[pick], errors: run.errors, details: { ...run } };
+}
+
+export function throughputMeasurement(run: Outcome<ThroughputRun>): Outcome<Measurement> {
+  if (failed(run)) return run;
+  if (run.completed === 0) return { error: `no operation succeeded in ${run.windowSec} s: ${run.errorMessages[0]?.message ?? 'no error either'}` };
+  return { value: run.perSec, errors: run.errors, details: { ...run } };
+}
+
+/** Rejects when `p` takes longer than `ms`, so one stuck call fails a sample instead of hanging the run. */
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

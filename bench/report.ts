@@ -1,0 +1,112 @@
+// The run's record: a JSON file with everything, and a Markdown table for people.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../workers/paths.js';
+import type { Environment } from './environment.js';
+import { formatNumber, formatRatio, type Figure } from './figures.js';
+import type { BenchSettings } from './settings.js';
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  durationSec: number;
+  settings: BenchSettings & { workerEnv: Record<string, string> };
+  environment?: Environment;
+  figures: Figure[];
+  /** Errors outside any figure (platform start, clean-up). */
+  runErrors: string[];
+  passed: boolean;
+}
+
+export const RESULTS_DIR = join(repoRoot, 'bench', 'results');
+
+export function writeReport(report: BenchReport, markdown: string): { json: string; md: string } {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  // Colons are legal on Linux but awkward in shells and on other systems' file shares.
+  const stem = report.startedAt.replace(/:/g, '-');
+  const json = join(RESULTS_DIR, `${stem}.json`);
+  const md = join(RESULTS_DIR, `${stem}.md`);
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(md, markdown);
+  return { json, md };
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+
+function valueCell(f: Figure): string {
+  return f.value === undefined ? '—' : `${formatNumber(f.value)} ${f.unit}`;
+}
+
+function baselineCell(f: Figure, byId: Map<string, Figure>): string {
+  if (!f.baseline) return '';
+  const b = byId.get(f.baseline.id);
+  return f.baseline.value === undefined ? `${f.baseline.id}: —` : `${f.baseline.id} = ${formatNumber(f.baseline.value)} ${b?.unit ?? ''}`.trim();
+}
+
+function resultCell(f: Figure): string {
+  if (f.value === undefined) return '**ERROR**';
+  if (f.pass === null) return f.error ? '**ERROR**' : 'measured';
+  return f.pass ? 'PASS' : '**FAIL**';
+}
+
+/** How the number was obtained, in a few words; the JSON has the rest. */
+function notesCell(f: Figure): string {
+  const d = f.details as Record<string, any>;
+  const parts: string[] = [];
+  if (d.latency && d.clients === undefined) parts.push(`n=${d.latency.n}, p90 ${formatNumber(d.latency.p90)} ms, max ${formatNumber(d.latency.max)} ms`);
+  if (d.clients !== undefined) parts.push(`${d.clients} clients × ${d.windowSec} s, ${d.completed} ok${d.latency ? `, latency p50 ${formatNumber(d.latency.p50)} ms` : ''}`);
+  if (d.held !== undefined && f.unit === 'sessions') parts.push(`requested ${d.requested}, opened ${d.opened} in ${formatNumber(d.openSec)} s, lease ${d.leaseTtlSecRequested} s asked, ${d.minLeaseLeftSecAfterRun} s left at the end`);
+  if (d.containerMiBPerSession !== undefined) parts.push(`containers ${formatNumber(d.containerMiBPerSession)} MiB + worker RSS ${formatNumber(d.workerRssMiBPerSession)} MiB per session; control plane (not counted): Temporal ${formatNumber(d.controlPlane.temporalRssMiBPerSession)} MiB, API ${formatNumber(d.controlPlane.apiRssMiBPerSession)} MiB per session`);
+  if (Array.isArray(d.load)) parts.push(`load ${d.load.map((l: number) => l.toFixed(1)).join('→')}`);
+  if (f.errors !== undefined) parts.push(`errors ${f.errors}`);
+  if (Array.isArray(d.errorMessages) && d.errorMessages.length > 0) parts.push(`first error: ${d.errorMessages[0].message}`);
+  if (Array.isArray(d.openErrors) && d.openErrors.length > 0) parts.push(`first open error: ${d.openErrors[0].message}`);
+  if (f.error) parts.push(f.error);
+  return parts.join('; ');
+}
+
+const HOW_MEASURED = [
+  'How each number was taken:',
+  '',
+  "- `cold`: `docker run --rm --network none durabox/python:1 python3 -c 'print(1)'` through the docker CLI, one after another; throughput with the same clients in a closed loop, counting runs that printed `1` and ended inside the window.",
+  '- `exec`: Docker API exec create + start + read output + inspect of `echo hi` in an already running `durabox/terminal:1` container.',
+  '- platform figures: REST calls with a bearer token to an API started in the bench process (`TestPlatform`), one runtime worker as a child process; pythonExec through `POST /tasks` mode `sync`, terminal commands through `POST /commands/terminal`; a call counts only with the expected output.',
+  '- memory per idle session: (change in the summed memory of the worker\'s containers, `docker stats` usage minus inactive file cache, + change in the worker\'s process-tree RSS) / sessions open; the control plane\'s change is in the notes, not in the figure.',
+];
+
+function tally(figures: Figure[]): string {
+  const judged = figures.filter((f) => f.pass !== null || f.error);
+  const passed = judged.filter((f) => f.pass === true).length;
+  const errors = figures.filter((f) => f.value === undefined || f.error).length;
+  return `${passed} of ${judged.length} targets met, ${errors} figure(s) with errors`;
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const byId = new Map(report.figures.map((f) => [f.id, f]));
+  const env = report.environment;
+  const s = report.settings;
+  const lines = [
+    `# durabox bench ${report.startedAt}`,
+    '',
+    env
+      ? [
+        `- machine: ${env.machine.nproc} cores (${env.machine.cpuModel}), ${env.machine.memoryMiB} MiB, Linux ${env.machine.kernel}, Node ${env.machine.node}, load average at start ${env.machine.loadAverageAtStart.join(' ')}`,
+        `- docker: ${env.docker.serverVersion ?? env.docker.error} (cgroup v${env.docker.cgroupVersion ?? '?'}, ${env.docker.storageDriver ?? '?'})`,
+        `- temporal: ${env.temporal.kind}, ${env.temporal.cliVersion}, at ${env.temporal.address}`,
+        `- database: ${env.database.version}, at ${env.database.server}`,
+        `- revision: ${env.revision}`,
+      ].join('\n')
+      : '- environment: not recorded (the platform did not start)',
+    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, idle sessions ${s.idleSessions} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `- duration: ${Math.round(report.durationSec)} s; result: ${report.passed ? 'all targets met' : 'NOT all targets met'} (${tally(report.figures)})`,
+    '',
+    '| figure | value | baseline | ratio | target | result | notes |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...report.figures.map((f) => `| ${[
+      f.title, valueCell(f), baselineCell(f, byId), f.ratio === undefined ? '' : formatRatio(f.ratio, f.baseline?.factor), f.target, resultCell(f), notesCell(f),
+    ].map(cell).join(' | ')} |`),
+  ];
+  lines.push('', ...HOW_MEASURED);
+  if (report.runErrors.length > 0) lines.push('', '**Run errors**', '', ...report.runErrors.map((e) => `- ${cell(e)}`));
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,103 @@
+// `npm run bench`: starts a throw-away platform (Temporal dev server, PostgreSQL database, API,
+// one runtime worker), measures every figure of spec §10 beside its Docker baselines in the same run,
+// writes bench/results/<timestamp>.{json,md}, prints the table, and exits non-zero unless every
+// figure was measured and met its target.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ADMIN, TestPlatform } from '../test/support/infra.js';
+import { DuraboxApi } from './api-client.js';
+import { measureColdBaseline, measureExecBaseline } from './baseline-figures.js';
+import { removeBenchContainers } from './bench-containers.js';
+import { ALL_FIGURES } from './catalog.js';
+import { addFigure, type BenchContext, type PlatformContext } from './context.js';
+import { record } from './figures.js';
+import { describeEnvironment, type Environment } from './environment.js';
+import { measureIdleSessions } from './idle-sessions.js';
+import { measurePythonExec } from './python-figures.js';
+import { renderMarkdown, writeReport, type BenchReport } from './report.js';
+import { readBenchSettings } from './settings.js';
+import { measureLiveSession, measureNewSession } from './terminal-figures.js';
+
+const WORKER_NAME = 'bench';
+
+async function main(): Promise<number> {
+  const settings = readBenchSettings();
+  const startedAt = new Date();
+  const platform = new TestPlatform();
+  const ctx: BenchContext = { settings, docker: platform.docker, runTag: platform.runTag, figures: [], byId: new Map() };
+  const workerEnv = { DURABOX_RUNTIMES: 'python,terminal', DURABOX_MAX_INFLIGHT: String(settings.maxInflight) };
+  const runErrors: string[] = [];
+  let environment: Environment | undefined;
+
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () => (cleaning ??= (async () => {
+    await platform.stop().catch((e: Error) => { runErrors.push(`stopping the platform: ${e.message}`); });
+    await removeBenchContainers(platform.docker, platform.runTag).catch((e: Error) => { runErrors.push(`removing bench containers: ${e.message}`); });
+  })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`bench: ${signal}, cleaning up…`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+
+  try {
+    console.error('bench: starting Temporal dev server, database, API and a runtime worker…');
+    await platform.start();
+    environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database.url });
+    const worker = await platform.startWorker(WORKER_NAME, workerEnv);
+    const api = await DuraboxApi.connect(platform.url, ADMIN, settings.requestTimeoutMs);
+    const pctx: PlatformContext = { ...ctx, api, worker: { id: worker.id, pid: worker.child.pid! }, temporalPid: platform.devServer.process.pid! };
+
+    const phases = [
+      () => measureColdBaseline(ctx),
+      () => measureExecBaseline(ctx),
+      () => measurePythonExec(pctx),
+      () => measureLiveSession(pctx),
+      () => measureNewSession(pctx),
+      () => measureIdleSessions(pctx),
+    ];
+    for (const phase of phases) {
+      await phase();
+      await sleep(settings.settleSec * 1000);
+    }
+
+    if (worker.child.exitCode !== null || worker.child.signalCode !== null) {
+      runErrors.push(`the runtime worker exited during the run (${worker.child.exitCode ?? worker.child.signalCode}): ${worker.output().slice(-2000)}`);
+    }
+  } catch (err) {
+    runErrors.push(err instanceof Error ? err.message : String(err));
+  } finally {
+    console.error('bench: stopping the platform…');
+    await cleanUp();
+  }
+
+  for (const spec of ALL_FIGURES) {
+    if (!ctx.byId.has(spec.id)) addFigure(ctx, record(spec, { error: `not measured: ${runErrors[0] ?? 'the run stopped early'}` }, ctx.byId));
+  }
+  ctx.figures.sort((a, b) => ALL_FIGURES.findIndex((s) => s.id === a.id) - ALL_FIGURES.findIndex((s) => s.id === b.id));
+
+  const finishedAt = new Date();
+  const report: BenchReport = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationSec: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+    settings: { ...settings, workerEnv },
+    environment,
+    figures: ctx.figures,
+    runErrors,
+    passed: runErrors.length === 0 && ctx.figures.length > 0 && ctx.figures.every((f) => f.pass !== false && !f.error),
+  };
+  const markdown = renderMarkdown(report);
+  const files = writeReport(report, markdown);
+  process.stdout.write(markdown);
+  console.error(`bench: wrote ${files.json} and ${files.md}`);
+  return report.passed ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,54 @@
+// The bench's knobs, all read from the environment so a shorter run needs no code change.
+
+export interface BenchSettings {
+  /** Timed runs per latency figure. */
+  samples: number;
+  /** Timed `docker run --rm` runs for the cold baseline; each costs ~0.3 s, so it has its own, smaller default. */
+  coldSamples: number;
+  /** Timed new sessions (each creates and then deletes a container). */
+  sessionSamples: number;
+  /** Untimed runs before each latency figure. */
+  warmup: number;
+  /** Concurrent clients for the throughput figures. */
+  clients: number;
+  throughputSec: number;
+  idleSessions: number;
+  /** How many sessions are opened at once while filling the host. */
+  idleOpenConcurrency: number;
+  idleLeaseSec: number;
+  /** How long the idle sessions sit before their memory is read, so start-up allocations settle. */
+  idleHoldSec: number;
+  /** DURABOX_MAX_INFLIGHT of the runtime worker under test. */
+  maxInflight: number;
+  /** Pause between phases, so one phase's clean-up (containers being removed) does not land in the next. */
+  settleSec: number;
+  /** Limit on any single HTTP call or Docker operation, so a stuck call fails the figure instead of the run. */
+  requestTimeoutMs: number;
+}
+
+export function readBenchSettings(env: Record<string, string | undefined> = process.env): BenchSettings {
+  const samples = positiveInt(env, 'BENCH_SAMPLES', 200);
+  return {
+    samples,
+    coldSamples: positiveInt(env, 'BENCH_COLD_SAMPLES', Math.min(samples, 100)),
+    sessionSamples: positiveInt(env, 'BENCH_SESSION_SAMPLES', 50),
+    warmup: positiveInt(env, 'BENCH_WARMUP', 5, 0),
+    clients: positiveInt(env, 'BENCH_CLIENTS', 16),
+    throughputSec: positiveInt(env, 'BENCH_THROUGHPUT_SEC', 60),
+    idleSessions: positiveInt(env, 'BENCH_IDLE_SESSIONS', 200, 0),
+    idleOpenConcurrency: positiveInt(env, 'BENCH_IDLE_OPEN_CONCURRENCY', 4),
+    idleLeaseSec: positiveInt(env, 'BENCH_IDLE_LEASE_SEC', 1800),
+    idleHoldSec: positiveInt(env, 'BENCH_IDLE_HOLD_SEC', 5, 0),
+    maxInflight: positiveInt(env, 'BENCH_MAX_INFLIGHT', 4),
+    settleSec: positiveInt(env, 'BENCH_SETTLE_SEC', 2, 0),
+    requestTimeoutMs: positiveInt(env, 'BENCH_REQUEST_TIMEOUT_MS', 120_000),
+  };
+}
+
+function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number, min = 1): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}

@@ -1,0 +1,114 @@
+// A runtime worker's side of the host registry (spec §4.3). At start it reports itself with its
+// credential (DURABOX_WORKER_ID + DURABOX_WORKER_SECRET) and refuses to start when the API rejects it;
+// then it reports on a jittered heartbeat: runtimes, capacity, in-flight counts, labels, version. A
+// refused heartbeat means the credential was deleted: the worker stops taking work.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from './config.js';
+import { repoRoot } from './paths.js';
+
+export class CredentialRejected extends Error {}
+
+/** How long a worker keeps trying to reach the API at start (it may be starting too) before giving up. */
+const START_PATIENCE_MS = 60_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+const VERSION: string = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
+
+export class RegistryClient {
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(private readonly config: Config, private readonly secret: string) {}
+
+  /** Proves the credential with the start report; throws CredentialRejected when the API refuses it. */
+  static async connect(config: Config): Promise<RegistryClient> {
+    if (!config.workerSecret) {
+      throw new CredentialRejected(
+        `DURABOX_WORKER_SECRET is not set: a runtime worker needs a credential. Create one in the dashboard (Workers) or with POST ${config.apiUrl}/api/v1/workers, then start the worker with the command it shows.`,
+      );
+    }
+    const client = new RegistryClient(config, config.workerSecret);
+    const until = Date.now() + START_PATIENCE_MS;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        await client.report('start', new Map());
+        return client;
+      } catch (e) {
+        if (e instanceof CredentialRejected || Date.now() + delay > until) throw e;
+        console.error(`runtime worker ${config.workerId}: registry not reachable yet (${(e as Error).message}); retrying`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /**
+   * Reports every DURABOX_HEARTBEAT_INTERVAL_SEC (± DURABOX_HEARTBEAT_JITTER_PCT). A refused heartbeat calls
+   * onRejected once; a failed one (API down) is logged and the worker goes on: Temporal, not the API,
+   * gives it work.
+   */
+  startHeartbeats(inflight: ReadonlyMap<string, number>, onRejected: (e: CredentialRejected) => void): void {
+    const schedule = () => {
+      if (this.closed) return;
+      const jitter = 1 + ((Math.random() * 2 - 1) * this.config.heartbeatJitterPct) / 100;
+      this.timer = setTimeout(async () => {
+        try {
+          await this.report('heartbeat', inflight);
+        } catch (e) {
+          if (e instanceof CredentialRejected) {
+            if (!this.closed) onRejected(e);
+            this.closed = true;
+            return;
+          }
+          console.error(`runtime worker ${this.config.workerId}: heartbeat failed: ${(e as Error).message}`);
+        }
+        schedule();
+      }, this.config.heartbeatIntervalSec * 1000 * jitter);
+    };
+    schedule();
+  }
+
+  /** Stops the heartbeats and tells the API this worker is going away, so no new task counts on it. */
+  async close(): Promise<void> {
+    const wasOpen = !this.closed;
+    this.closed = true;
+    clearTimeout(this.timer);
+    if (wasOpen) await this.post('/api/v1/registry/goodbye', undefined).catch(() => undefined);
+  }
+
+  private async report(event: 'start' | 'heartbeat', inflight: ReadonlyMap<string, number>): Promise<void> {
+    await this.post('/api/v1/registry/heartbeat', {
+      event,
+      node_name: hostname(),
+      executor_kind: 'docker',
+      version: VERSION,
+      labels: { os: process.platform, arch: process.arch },
+      capabilities: this.config.runtimes.map((name) => ({ name, max_inflight: this.config.maxInflight, inflight: inflight.get(name) ?? 0 })),
+      heartbeat_interval_sec: this.config.heartbeatIntervalSec,
+      heartbeat_jitter_pct: this.config.heartbeatJitterPct,
+    });
+  }
+
+  private async post(path: string, body: unknown): Promise<void> {
+    const res = await fetch(new URL(path, this.config.apiUrl), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    if (res.status === 401 || res.status === 403) {
+      throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(text)}`);
+    }
+    if (!res.ok) throw new Error(`${path} answered ${res.status}: ${errorOf(text)}`);
+  }
+}
+
+function errorOf(text: string): string {
+  try {
+    return (JSON.parse(text) as { error?: string }).error ?? text;
+  } catch {
+    return text.slice(0, 200);
+  }
+}
