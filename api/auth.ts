@@ -16,9 +16,7 @@ export function requireToken(deps: AppDeps) {
   return async (ctx: Ctx, next: Next) => {
     const header = ctx.get('authorization');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    let account = m ? await deps.accounts.byTokenHash(keyedHash(deps.hashKey, m[1])) : undefined;
-    // The dashboard reads its account's tasks and sessions with the login cookie; any change needs a token.
-    if (!header && (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.path.startsWith('/api/')) account = await loginAccount(deps, ctx);
+    const account = m ? await deps.accounts.byTokenHash(keyedHash(deps.hashKey, m[1])) : undefined;
     if (!account) {
       ctx.set('WWW-Authenticate', 'Bearer');
       throw new HttpError(401, m ? 'invalid access token' : 'missing access token: send Authorization: Bearer <token>');

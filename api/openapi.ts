@@ -33,6 +33,8 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/api/v1/console/register', summary: 'Create a non-admin account (admin, registration enabled)', auth: 'admin', body: S.RegisterBody, responses: { 201: 'created', 400: err[400], 403: 'disabled or not admin', 409: 'username taken' } },
   { method: 'get', path: '/api/v1/console/accounts', summary: 'List accounts (admin)', auth: 'admin', query: S.AccountListQuery, responses: { 200: 'accounts', 403: 'admin only' } },
   { method: 'delete', path: '/api/v1/console/accounts/{id}', summary: 'Delete an account (admin)', auth: 'admin', responses: { 204: 'deleted', 404: 'not found' } },
+  { method: 'get', path: '/api/v1/console/tasks', summary: 'The account\'s tasks, for the dashboard (login cookie)', auth: 'login', query: S.TaskListQuery, responses: { 200: 'tasks', 401: err[401] } },
+  { method: 'get', path: '/api/v1/console/sessions', summary: 'The account\'s sessions, for the dashboard (login cookie)', auth: 'login', query: S.SessionListQuery, responses: { 200: 'sessions', 401: err[401] } },
   { method: 'get', path: '/api/v1/console/tokens', summary: 'List the account\'s access tokens, masked', auth: 'login', responses: { 200: 'tokens' } },
   { method: 'post', path: '/api/v1/console/tokens', summary: 'Create an access token; its value is shown only here', auth: 'login', body: S.TokenCreateBody, responses: { 201: 'created', 400: err[400], 409: 'name or value taken' } },
   { method: 'delete', path: '/api/v1/console/tokens/{id}', summary: 'Delete an access token', auth: 'login', responses: { 204: 'deleted', 404: 'not found' } },

@@ -20,7 +20,7 @@ export class SessionError extends Error {
   }
 }
 
-export interface SessionListItem extends SessionSummary { ended_at?: string }
+export interface SessionListItem extends SessionSummary { ended_at?: string; workflow_id: string }
 
 type Memo = { lease_expires_unix_ms?: number; host?: string };
 
@@ -127,6 +127,7 @@ export class SessionService {
       const running = w.status.name === 'RUNNING';
       items.push({
         session_id: w.typedSearchAttributes.get(SA_SESSION) ?? w.workflowId,
+        workflow_id: w.workflowId,
         status: running ? 'active' : 'ended',
         host: memo.host ?? null,
         created_at: w.startTime.toISOString(),

@@ -257,8 +257,12 @@ describe('isolation between accounts', () => {
     assert.equal((await call('GET', `/api/v1/tasks/${b.body.task_id}`, { token: adminToken })).status, 404);
   });
 
-  it('the dashboard cookie reads the account\'s own tasks but cannot create one', async () => {
-    const list = await call('GET', '/api/v1/tasks?page_size=100', { cookie: other.cookie });
+  it('the dashboard cookie reads the account\'s own tasks through /console/tasks; the token API stays token-only', async () => {
+    assert.equal((await call('GET', '/api/v1/tasks', { cookie: other.cookie })).status, 401);
+    assert.equal((await call('GET', '/api/v1/sessions', { cookie: other.cookie })).status, 401);
+    assert.equal((await call('GET', '/api/v1/console/sessions', { cookie: other.cookie })).status, 200);
+    assert.equal((await call('GET', '/api/v1/console/tasks')).status, 401);
+    const list = await call('GET', '/api/v1/console/tasks?page_size=100', { cookie: other.cookie });
     assert.equal(list.status, 200);
     assert.ok(list.body.items.every((t: { task_id: string }) => typeof t.task_id === 'string'));
     assert.equal(list.body.total, 1, 'only the one task of that account');

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { AppDeps, AppState } from '../context.js';
 import { endLoginSession, requireLogin, startLoginSession } from '../auth.js';
 import { HttpError, notFound } from '../errors.js';
-import { LoginBody, TokenCreateBody, parseOr400 } from '../schemas.js';
+import { LoginBody, TokenCreateBody, parseOr400, SessionListQuery, TaskListQuery } from '../schemas.js';
 import { generateToken, keyedHash, maskToken, newId, verifyPassword } from '../security.js';
 import { UniqueViolation, type Account, type TokenRow } from '../../db/accounts.js';
 
@@ -79,6 +79,16 @@ export function consoleRoutes(deps: AppDeps): Router<AppState> {
   r.delete('/tokens/:id', requireLogin(deps), async (ctx) => {
     if (!(await deps.accounts.deleteToken(ctx.state.account!.id, ctx.params.id))) throw notFound('token not found');
     ctx.status = 204;
+  });
+
+  // The dashboard's read-only views of the account's tasks and sessions, by login cookie: the
+  // token-authenticated /tasks and /sessions stay token-only.
+  r.get('/tasks', requireLogin(deps), async (ctx) => {
+    ctx.body = await deps.tasks.list(ctx.state.account!.id, parseOr400(TaskListQuery, ctx.query, 'query'));
+  });
+
+  r.get('/sessions', requireLogin(deps), async (ctx) => {
+    ctx.body = await deps.sessions.list(ctx.state.account!.id, parseOr400(SessionListQuery, ctx.query, 'query'));
   });
 
   r.get('/tokens/:id/value', requireLogin(deps), () => {

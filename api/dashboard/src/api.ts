@@ -69,7 +69,7 @@ export interface Task {
 
 export interface SessionItem {
   session_id: string;
-  workflow_id?: string;
+  workflow_id: string;
   status: string;
   host?: string | null;
   created_at?: string | null;

@@ -6,8 +6,8 @@ const POLL_MS = 3000;
 const STATUSES = ['running', 'succeeded', 'failed', 'timeout', 'canceled'] as const;
 
 async function taskCounts(): Promise<Record<string, number>> {
-  const counts = await Promise.all(STATUSES.map((s) => api<Page<Task>>('GET', `/api/v1/tasks?status=${s}&page_size=1`).then((p) => [s, p.total] as const)));
-  const all = await api<Page<Task>>('GET', '/api/v1/tasks?page_size=1');
+  const counts = await Promise.all(STATUSES.map((s) => api<Page<Task>>('GET', `/api/v1/console/tasks?status=${s}&page_size=1`).then((p) => [s, p.total] as const)));
+  const all = await api<Page<Task>>('GET', '/api/v1/console/tasks?page_size=1');
   return { ...Object.fromEntries(counts), total: all.total };
 }
 

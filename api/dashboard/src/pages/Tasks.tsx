@@ -11,7 +11,7 @@ export function Tasks({ session }: { session: Session }) {
   const [status, setStatus] = useState('');
   const [page, setPage] = useState(1);
   const tasks = usePoll(
-    () => api<Page<Task>>('GET', `/api/v1/tasks?page=${page}&page_size=${PAGE_SIZE}${status ? `&status=${status}` : ''}`),
+    () => api<Page<Task>>('GET', `/api/v1/console/tasks?page=${page}&page_size=${PAGE_SIZE}${status ? `&status=${status}` : ''}`),
     5000,
     [status, page],
   );
@@ -58,7 +58,7 @@ export function Tasks({ session }: { session: Session }) {
 
 /** Terminal sessions: shown only when the API answers GET /sessions. */
 function Sessions({ session }: { session: Session }) {
-  const sessions = usePoll(() => api<Page<SessionItem>>('GET', '/api/v1/sessions?page_size=50').catch(() => undefined), 5000);
+  const sessions = usePoll(() => api<Page<SessionItem>>('GET', '/api/v1/console/sessions?page_size=50').catch(() => undefined), 5000);
   if (!sessions.data) return null;
   return (
     <>
@@ -68,7 +68,7 @@ function Sessions({ session }: { session: Session }) {
         <tbody>
           {sessions.data.items.map((s) => (
             <tr key={s.session_id}>
-              <td><a class="mono" href={temporalLink(session, s.workflow_id ?? `session-${session.account.account_id}-${s.session_id}`)} target="_blank" rel="noopener noreferrer">{s.session_id}</a></td>
+              <td><a class="mono" href={temporalLink(session, s.workflow_id)} target="_blank" rel="noopener noreferrer">{s.session_id}</a></td>
               <td><Badge value={s.status} /> {s.ended_reason && <span class="muted">{s.ended_reason}</span>}</td>
               <td class="mono">{s.host ?? '—'}</td>
               <td><Time iso={s.created_at} /></td>
