@@ -74,6 +74,16 @@ const HOW_MEASURED = [
   '- memory per idle session: (change in the summed memory of the worker\'s containers, `docker stats` usage minus inactive file cache, + change in the worker\'s process-tree RSS) / sessions open; the control plane\'s change is in the notes, not in the figure.',
 ];
 
+/** Other work on a small machine moves every number; say so when the load average shows it. */
+function busyMachineWarning(report: BenchReport): string[] {
+  const nproc = report.environment?.machine.nproc;
+  const loads = report.figures.flatMap((f) => (Array.isArray(f.details.load) ? (f.details.load as number[]) : []));
+  if (!nproc || loads.length === 0) return [];
+  const peak = Math.max(...loads, ...(report.environment?.machine.loadAverageAtStart.slice(0, 1) ?? []));
+  if (peak <= nproc) return [];
+  return [`- **busy machine**: the 1-minute load average reached ${peak.toFixed(1)} on ${nproc} cores during the run; other work competed with the bench, so read the ratios with care`];
+}
+
 function tally(figures: Figure[]): string {
   const judged = figures.filter((f) => f.pass !== null || f.error);
   const passed = judged.filter((f) => f.pass === true).length;
@@ -98,6 +108,7 @@ export function renderMarkdown(report: BenchReport): string {
       ].join('\n')
       : '- environment: not recorded (the platform did not start)',
     `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, idle sessions ${s.idleSessions} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    ...busyMachineWarning(report),
     `- duration: ${Math.round(report.durationSec)} s; result: ${report.passed ? 'all targets met' : 'NOT all targets met'} (${tally(report.figures)})`,
     '',
     '| figure | value | baseline | ratio | target | result | notes |',
