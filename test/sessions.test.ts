@@ -4,7 +4,6 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
-import { LABEL_SESSION } from '../activities/sandbox-profile.js';
 import { keyedHash, maskToken, newId, hashPassword } from '../api/security.js';
 import { HASH_KEY } from './support/infra.js';
 
@@ -19,9 +18,13 @@ png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 2, 1, 8
 open('chart.png', 'wb').write(png)
 PY`;
 
-async function sessionContainer(sessionId: string) {
-  const list = await platform.docker.listContainers({ all: true, filters: { label: [`${LABEL_SESSION}=${sessionId}`] } });
-  return list[0];
+/** The session's container, found as an operator would: the workflow's memo names it. */
+async function sessionContainer(token: string, sessionId: string) {
+  const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
+  const d = await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, sessionId)).describe();
+  const id = (d.memo as { container_id?: string } | undefined)?.container_id;
+  if (!id) return undefined;
+  return platform.docker.getContainer(id).inspect().catch(() => undefined);
 }
 
 describe('terminal sessions (a session is a workflow)', function () {
@@ -96,8 +99,8 @@ describe('terminal sessions (a session is a workflow)', function () {
 
   it('an expired lease ends the session and removes its container', async () => {
     const a = await term({ command: 'true', lease_ttl_sec: 1 });
-    assert.ok(await sessionContainer(a.body.session_id));
-    await eventually('the container to be removed', async () => !(await sessionContainer(a.body.session_id)), 20_000);
+    assert.ok(await sessionContainer(token, a.body.session_id));
+    await eventually('the container to be removed', async () => !(await sessionContainer(token, a.body.session_id)), 20_000);
     const s = await call('GET', `/api/v1/sessions/${a.body.session_id}`, { token });
     assert.equal(s.body.status, 'ended');
     assert.equal(s.body.ended_reason, 'lease_expired');
@@ -225,8 +228,8 @@ describe('sessions across hosts and restarts', function () {
     const a = await term({ command: 'hostname' });
     assert.equal(a.status, 200, JSON.stringify(a.body));
     const sid = a.body.session_id;
-    const c = await sessionContainer(sid);
-    const holder = c.Labels['io.durabox.worker'];
+    const c = await sessionContainer(token, sid);
+    const holder = c!.Config.Labels['io.durabox.worker'];
     for (let i = 0; i < 6; i++) {
       const r = await term({ command: `echo ${i} >> log; hostname`, session_id: sid });
       assert.equal(r.body.stdout, a.body.stdout, 'same container every time');
@@ -251,12 +254,12 @@ describe('sessions across hosts and restarts', function () {
     assert.equal((await term({ command: 'true', session_id: sid })).body.error, 'session_lost');
 
     // The lost host's worker, started again, removes the container of the ended session.
-    assert.ok(await sessionContainer(sid), 'the container outlived its worker');
+    assert.ok(await sessionContainer(token, sid), 'the container outlived its worker');
     await platform.startWorker(holderName, { DURABOX_RUNTIMES: 'terminal' });
-    await eventually('the leftover container to be removed', async () => !(await sessionContainer(sid)), 20_000);
+    await eventually('the leftover container to be removed', async () => !(await sessionContainer(token, sid)), 20_000);
   });
 
-  it('a Temporal dev server restart in the middle of a session leaves it usable', async () => {
+  it('a Temporal dev server restart, then a worker restart, in the middle of a session leave it usable', async () => {
     if (!platform.workers.get('h-a')) await platform.startWorker('h-a', { DURABOX_RUNTIMES: 'terminal' });
     const a = await term({ command: 'echo before > state' });
     assert.equal(a.status, 200, JSON.stringify(a.body));
@@ -266,6 +269,15 @@ describe('sessions across hosts and restarts', function () {
       return r.status === 200 && r;
     }, 60_000);
     assert.equal(after.body.stdout, 'before\nbefore\nafter\n');
+
+    // A graceful restart of the host's worker keeps the container; the new process attaches again.
+    const host = (await call('GET', `/api/v1/sessions/${a.body.session_id}`, { token })).body.host as string;
+    const holder = ['h-a', 'h-b'].find((n) => platform.workerId(n) === host)!;
+    await platform.workers.get(holder)!.stop('SIGTERM');
+    await platform.startWorker(holder, { DURABOX_RUNTIMES: 'terminal' });
+    const again = await term({ command: 'cat state', session_id: a.body.session_id });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.stdout, 'before\nafter\n');
     await call('DELETE', `/api/v1/sessions/${a.body.session_id}`, { token });
   });
 });

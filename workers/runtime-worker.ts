@@ -8,9 +8,10 @@ import { RegistryClient } from './registry-client.js';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
 import { PythonSandboxPool } from '../activities/python-pool.js';
-import { LABEL_SESSION, LABEL_WORKER } from '../activities/sandbox-profile.js';
+import { LABEL_WORKER } from '../activities/sandbox-profile.js';
+import { SessionContainers } from '../activities/session-containers.js';
 import { createHostActivities, createSessionStartActivities, type TerminalDeps } from '../activities/terminal.js';
-import { SA_SESSION, hostTaskQueue, runtimeTaskQueue } from '../workflows/shared.js';
+import { SA_HOST, hostTaskQueue, runtimeTaskQueue } from '../workflows/shared.js';
 
 export interface RuntimeWorker {
   workerId: string;
@@ -22,16 +23,17 @@ export interface RuntimeWorker {
 }
 
 /**
- * Removes containers this worker left behind (a crash, a kill -9): at start and at shutdown. A session's
- * container is kept while its workflow still runs (`keep` says so), so a restarted worker picks its
- * sessions up again; python sandboxes are never kept.
+ * Removes containers this worker left behind (a crash, a kill -9): at start and at shutdown. The
+ * containers of sessions whose workflows still run on this host (`keep` lists them) stay, so a
+ * restarted worker picks its sessions up again; python sandboxes and warm containers never stay.
  */
-export async function removeLeftovers(docker: Docker, workerId: string, keep: (sessionId: string) => Promise<boolean> = async () => false): Promise<number> {
+export async function removeLeftovers(docker: Docker, workerId: string, keep: () => Promise<Set<string>> = async () => new Set()): Promise<number> {
   const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${workerId}`] } });
+  if (list.length === 0) return 0;
+  const live = await keep();
   let removed = 0;
   for (const c of list) {
-    const session = c.Labels?.[LABEL_SESSION];
-    if (session && c.State === 'running' && (await keep(session).catch(() => true))) continue;
+    if (c.State === 'running' && live.has(c.Id)) continue;
     await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     removed++;
   }
@@ -46,7 +48,7 @@ export async function startRuntimeWorker(config: Config, connection?: NativeConn
   const ownsConnection = !connection;
   const conn = connection ?? (await connectTemporal(config));
   const client = temporalClient(conn, config);
-  const sessionIsLive = (sessionId: string) => sessionWorkflowRuns(client, sessionId);
+  const sessionIsLive = () => liveSessionContainers(client, config.workerId);
   const left = await removeLeftovers(docker, config.workerId, sessionIsLive);
   if (left > 0) console.log(`runtime worker ${config.workerId}: removed ${left} leftover container(s)`);
 
@@ -60,11 +62,18 @@ export async function startRuntimeWorker(config: Config, connection?: NativeConn
     outputLimitBytes: config.outputLimitBytes,
   });
   python.refill();
+  const containers = new SessionContainers({
+    docker,
+    workerId: config.workerId,
+    limits: config.terminal,
+    warm: config.runtimes.includes('terminal') ? Math.min(config.maxInflight, 2) : 0,
+  });
+  containers.refill();
   const terminalDeps: TerminalDeps = {
     docker,
     workerId: config.workerId,
     hostQueue: hostTaskQueue(config.workerId),
-    limits: config.terminal,
+    containers,
     outputLimitBytes: config.outputLimitBytes,
     fileMaxBytes: config.session.fileMaxBytes,
     inflight,
@@ -108,6 +117,7 @@ export async function startRuntimeWorker(config: Config, connection?: NativeConn
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
         await done.catch(() => undefined);
         await python.close();
+        await containers.close();
         await removeLeftovers(docker, config.workerId, opts.removeSessions ? undefined : sessionIsLive);
         if (ownsConnection) await conn.close();
       })();
@@ -123,8 +133,13 @@ export async function startRuntimeWorker(config: Config, connection?: NativeConn
   return worker;
 }
 
-/** Whether a session's workflow still runs (its container must then survive a worker restart). */
-async function sessionWorkflowRuns(client: Client, sessionId: string): Promise<boolean> {
-  const q = `WorkflowType = 'sessionWorkflow' AND ${SA_SESSION.name} = '${sessionId.replace(/'/g, '')}' AND ExecutionStatus = 'Running'`;
-  return (await client.workflow.count(q)).count > 0;
+/** Containers of the sessions whose workflows still run on this host, from Temporal's visibility. */
+async function liveSessionContainers(client: Client, workerId: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const q = `WorkflowType = 'sessionWorkflow' AND ${SA_HOST.name} = '${workerId.replace(/'/g, '')}' AND ExecutionStatus = 'Running'`;
+  for await (const w of client.workflow.list({ query: q })) {
+    const id = (w.memo as { container_id?: string } | undefined)?.container_id;
+    if (id) ids.add(id);
+  }
+  return ids;
 }

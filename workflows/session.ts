@@ -7,7 +7,7 @@ import {
 } from '@temporalio/workflow';
 import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
 import {
-  SA_ERROR, runtimeTaskQueue, type FileOp, type FileResult, type SessionEndReason, type SessionExecRequest, type SessionState,
+  SA_ERROR, SA_HOST, runtimeTaskQueue, type FileOp, type FileResult, type SessionEndReason, type SessionExecRequest, type SessionState,
   type SessionSummary, type SessionWorkflowInput, type TerminalExecOutput,
 } from './shared.js';
 
@@ -138,7 +138,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     return summary();
   }, { validator: rejectIfEnded });
 
-  if (!state) {
+  if (state) {
+    // A continued run starts with an empty memo: say again which container and host this session holds.
+    upsertMemo({ container_id: state.containerId, host: state.hostId, lease_expires_unix_ms: state.leaseExpiresAtMs });
+  } else {
     const start = proxyActivities<SessionStartActivities>({
       taskQueue: runtimeTaskQueue('terminal'),
       // No terminal host took the session in time: the hosts are saturated or there are none.
@@ -149,6 +152,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     try {
       const c = await start.createSessionContainer({ sessionId: input.sessionId, accountId: input.accountId });
       state = { ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0 };
+      upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
+      upsertMemo({ container_id: c.containerId });
       extendLease(input.initialLeaseSec);
     } catch (err) {
       startError = isScheduleTimeout(err)

@@ -1,0 +1,121 @@
+# The session agent: PID 1 of every terminal session's container. It runs the session's commands, one
+# at a time, as `sh -lc <command>` in their own process group, and answers over the container's attached
+# stdin/stdout in length-prefixed JSON frames, so a command costs no `docker exec`. Stdin stays open
+# when the worker detaches, so a restarted worker attaches again and the session goes on.
+import ctypes, json, os, select, signal, struct, subprocess, sys, threading, time
+
+ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/workspace",
+    "LANG": "C.UTF-8",
+    "TERM": "dumb",
+}
+
+# Not dumpable: the session's own processes (same uid) can neither ptrace the agent nor read its fds.
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+# As PID 1 with default handlers, signals sent from inside the container are dropped by the kernel.
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
+    signal.signal(s, signal.SIG_DFL)
+
+rx = sys.stdin.buffer
+tx = sys.stdout.buffer
+send_lock = threading.Lock()
+
+
+def read_frame():
+    head = rx.read(4)
+    if len(head) < 4:
+        return None
+    (n,) = struct.unpack(">I", head)
+    body = rx.read(n)
+    return json.loads(body) if len(body) == n else None
+
+
+def send(obj):
+    body = json.dumps(obj).encode()
+    with send_lock:
+        tx.write(struct.pack(">I", len(body)) + body)
+        tx.flush()
+
+
+def reap():
+    # Orphans of earlier commands are re-parented to PID 1: collect them so they never pile up.
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def run(req):
+    limit = int(req.get("limit", 1048576))
+    deadline = time.monotonic() + max(0.001, int(req.get("timeout_ms", 60000)) / 1000)
+    child = subprocess.Popen(
+        ["sh", "-lc", req["command"]], cwd="/workspace", env=ENV, close_fds=True, start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    # stdout and stderr, each: kept bytes (at most `limit`; the rest is read and dropped) and truncated.
+    out_fd, err_fd = child.stdout.fileno(), child.stderr.fileno()
+    streams = {out_fd: [bytearray(), False], err_fd: [bytearray(), False]}
+    open_fds = set(streams)
+    timed_out, exited_at = False, None
+    while open_fds:
+        now = time.monotonic()
+        if exited_at is None and child.poll() is not None:
+            exited_at = now
+        if exited_at is not None and now - exited_at > 0.05:
+            break  # the command is done; background jobs that keep the pipes open are not waited for
+        if exited_at is None and now >= deadline:
+            timed_out = True
+            try:
+                os.killpg(child.pid, signal.SIGKILL)  # the command and everything it started in its group
+            except ProcessLookupError:
+                pass
+            child.wait()
+            exited_at = time.monotonic()
+            continue
+        wait = 0.01 if exited_at is not None else min(0.05, max(0.0, deadline - now))
+        ready, _, _ = select.select(list(open_fds), [], [], wait)
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_fds.discard(fd)
+                continue
+            kept = streams[fd]
+            room = limit - len(kept[0])
+            if room > 0:
+                kept[0] += chunk[:room]
+            if len(chunk) > room:
+                kept[1] = True
+    code = child.wait()
+    child.stdout.close()
+    child.stderr.close()
+    reap()
+    (out, out_cut), (err, err_cut) = streams[out_fd], streams[err_fd]
+    return {
+        "id": req.get("id"),
+        "exit_code": code if code >= 0 else 128 - code,
+        "stdout": out.decode("utf-8", "replace"),
+        "stderr": err.decode("utf-8", "replace"),
+        "stdout_truncated": out_cut,
+        "stderr_truncated": err_cut,
+        "timed_out": timed_out,
+    }
+
+
+def main():
+    send({"ready": True})
+    while True:
+        req = read_frame()
+        if req is None:
+            # The worker detached without closing stdin only when the container is removed; EOF means stop.
+            return
+        if req.get("ping"):
+            send({"id": req.get("id"), "pong": True})
+            continue
+        send(run(req))
+
+
+main()
