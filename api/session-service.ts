@@ -7,6 +7,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../workers/config.js';
+import { listPage, quote, type Page } from './visibility.js';
 import { closeUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery } from '../workflows/session.js';
 import {
   CONTROL_TASK_QUEUE, SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION,
@@ -112,20 +113,14 @@ export class SessionService {
     }
   }
 
-  async list(accountId: string, q: { status: 'active' | 'ended' | 'all'; page: number; page_size: number }): Promise<{ items: SessionListItem[]; total: number; page: number; page_size: number }> {
-    const clauses = [`WorkflowType = 'sessionWorkflow'`, `${SA_ACCOUNT.name} = '${accountId.replace(/'/g, '')}'`];
+  async list(accountId: string, q: { status: 'active' | 'ended' | 'all'; page: number; page_size: number }): Promise<Page<SessionListItem>> {
+    const clauses = [`WorkflowType = 'sessionWorkflow'`, `${SA_ACCOUNT.name} = ${quote(accountId)}`];
     if (q.status === 'active') clauses.push(`ExecutionStatus = 'Running'`);
     if (q.status === 'ended') clauses.push(`ExecutionStatus != 'Running'`);
-    const query = clauses.join(' AND ');
-    const { count } = await this.client.workflow.count(query);
-    const items: SessionListItem[] = [];
-    const skip = (q.page - 1) * q.page_size;
-    let i = 0;
-    for await (const w of this.client.workflow.list({ query, pageSize: Math.min(1000, skip + q.page_size) })) {
-      if (i++ < skip) continue;
+    return listPage(this.client, clauses.join(' AND '), q.page, q.page_size, (w): SessionListItem => {
       const memo = (w.memo ?? {}) as Memo;
       const running = w.status.name === 'RUNNING';
-      items.push({
+      return {
         session_id: w.typedSearchAttributes.get(SA_SESSION) ?? w.workflowId,
         workflow_id: w.workflowId,
         status: running ? 'active' : 'ended',
@@ -134,10 +129,8 @@ export class SessionService {
         lease_expires_unix_ms: memo.lease_expires_unix_ms ?? null,
         commands: 0,
         ...(running ? {} : { ended_at: w.closeTime?.toISOString(), ended_reason: w.typedSearchAttributes.get(SA_ERROR) === 'session_lost' ? 'session_lost' : undefined }),
-      });
-      if (items.length >= q.page_size) break;
-    }
-    return { items, total: count, page: q.page, page_size: q.page_size };
+      };
+    });
   }
 
   /** Turns what Temporal said into a session error: not found, busy, lost, timeout, … */

@@ -10,6 +10,7 @@ import proto from '@temporalio/proto';
 const { temporal } = proto;
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../workers/config.js';
+import { listPage, quote } from './visibility.js';
 import { tasksStarted } from './routes/health.js';
 import type { WorkerStore } from '../db/workers.js';
 import { taskWorkflow } from '../workflows/task.js';
@@ -173,17 +174,8 @@ export class TaskService {
     const clauses = [`WorkflowType = 'taskWorkflow'`, `${SA_ACCOUNT.name} = ${quote(accountId)}`];
     if (q.capability) clauses.push(`${SA_CAPABILITY.name} = ${quote(q.capability)}`);
     if (q.status) clauses.push(statusClause(q.status));
-    const query = clauses.join(' AND ');
-    const { count } = await this.client.workflow.count(query);
-    const items: TaskBody[] = [];
-    const skip = (q.page - 1) * q.page_size;
-    let i = 0;
-    for await (const w of this.client.workflow.list({ query, pageSize: Math.min(1000, skip + q.page_size) })) {
-      if (i++ < skip) continue;
-      items.push(listItem(w.workflowId, w.status.name, w.memo as TaskMemo, w.typedSearchAttributes.get(SA_CAPABILITY), w.typedSearchAttributes.get(SA_ERROR), w.startTime, w.closeTime));
-      if (items.length >= q.page_size) break;
-    }
-    return { items, total: count, page: q.page, page_size: q.page_size };
+    return listPage(this.client, clauses.join(' AND '), q.page, q.page_size, (w) =>
+      listItem(w.workflowId, w.status.name, w.memo as TaskMemo, w.typedSearchAttributes.get(SA_CAPABILITY), w.typedSearchAttributes.get(SA_ERROR), w.startTime, w.closeTime));
   }
 
   /** Whether an online worker in the host registry serves the runtime; a yes is cached briefly to keep it off the hot path. */
@@ -247,9 +239,6 @@ function statusClause(status: TaskStatus): string {
   }
 }
 
-function quote(v: string): string {
-  return `'${v.replace(/['\\]/g, (c) => `\\${c}`)}'`;
-}
 
 /** HTTP status of a task answer (spec §4.5). */
 export function httpStatusOf(task: TaskBody): number {
