@@ -9,7 +9,7 @@ import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../workers/config.js';
 import { repoRoot } from '../workers/paths.js';
-import { hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './sandbox-profile.js';
+import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './sandbox-profile.js';
 
 const KEEPER_SOURCE = readFileSync(join(repoRoot, 'activities', 'sandbox-keeper.py'), 'utf8');
 
@@ -132,7 +132,14 @@ export class PythonSandboxPool {
       });
       const result = (await Promise.race([sb.next(), stopped])) as unknown as PythonRunResult;
       void this.recycle(sb);
-      return result;
+      const fit = fitOutputToPayload(result.stdout, result.stderr);
+      return {
+        ...result,
+        stdout: fit.stdout,
+        stderr: fit.stderr,
+        stdout_truncated: result.stdout_truncated || fit.stdoutCut,
+        stderr_truncated: result.stderr_truncated || fit.stderrCut,
+      };
     } catch (e) {
       await sb.destroy();
       this.refill();

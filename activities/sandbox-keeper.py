@@ -5,7 +5,8 @@
 # gone, and the keeper exits (the container is removed with it).
 import ctypes, json, os, shutil, signal, struct, subprocess, sys, threading, time
 
-WRITABLE = ("/tmp", "/workspace", "/dev/shm")
+# /dev/mqueue holds POSIX message queues: they outlive their processes like files do.
+WRITABLE = ("/tmp", "/workspace", "/dev/shm", "/dev/mqueue")
 CHILD_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/workspace",
@@ -140,6 +141,25 @@ def wipe():
         except OSError:
             return False
         if os.listdir(root):
+            return False
+    return remove_sysv_ipc()
+
+
+def remove_sysv_ipc():
+    # System V shared memory, semaphores and message queues outlive their processes: remove them all.
+    libc = ctypes.CDLL(None, use_errno=True)
+    removers = {
+        "shm": lambda i: libc.shmctl(i, 0, None),  # 0 = IPC_RMID
+        "sem": lambda i: libc.semctl(i, 0, 0),
+        "msg": lambda i: libc.msgctl(i, 0, None),
+    }
+    for kind, remove in removers.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                ids = [int(line.split()[1]) for line in f.read().splitlines()[1:] if line.strip()]
+        except OSError:
+            continue  # no System V IPC in this kernel
+        if any(remove(i) != 0 for i in ids):
             return False
     return True
 

@@ -19,6 +19,10 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
     if (err instanceof HttpError) {
       ctx.status = err.status;
       ctx.body = err.body ?? { error: err.message };
+    } else if (isRefusedValue(err)) {
+      // PostgreSQL refused a value of the request (a NUL character in an id, say): the request is at fault.
+      ctx.status = 400;
+      ctx.body = { error: 'invalid request: a value in the path or body cannot be stored or looked up (e.g. it contains a NUL character)' };
     } else if (status >= 400 && status < 500) {
       // Errors raised by body parsing and Koa itself: bad JSON, oversize bodies, wrong content type.
       ctx.status = status;
@@ -29,6 +33,12 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       ctx.app.emit('error', err, ctx);
     }
   }
+}
+
+/** A PostgreSQL data exception (SQLSTATE class 22): bad encoding, NUL, out-of-range values, never a server fault. */
+function isRefusedValue(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code) && typeof (err as { severity?: unknown }).severity === 'string';
 }
 
 function describeClientError(type: string | undefined, message: string, status: number): string {

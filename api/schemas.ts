@@ -97,20 +97,25 @@ export const TaskCreateBody = z.object({
   request_id: z.string().min(1).max(128).optional().describe('Idempotency key, per account: the same key gives the same task.'),
 });
 
-export const LoginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
+/** Text stored in or looked up in PostgreSQL, which refuses the NUL character (a 500 otherwise). */
+const dbText = () => z.string().refine((s) => !s.includes('\0'), { message: 'must not contain NUL characters' });
+
+export const LoginBody = z.object({ username: dbText().pipe(z.string().min(1).max(64)), password: z.string().min(1).max(1024) });
 export const TokenCreateBody = z.object({
-  name: nonBlank('name').pipe(z.string().max(64)),
+  name: nonBlank('name').pipe(dbText()).pipe(z.string().max(64)),
   token: z
     .string()
     .refine((s) => s.trim().length > 0, { message: 'token must not be blank' })
     .refine((s) => s === s.trim(), { message: 'token must not start or end with whitespace' })
+    .pipe(dbText()) // its masked form is stored
     .pipe(z.string().max(256))
     .optional(),
 });
 
 export const TaskListQuery = z.object({
   status: z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout']).optional(),
-  capability: z.string().max(64).optional(),
+  // It goes into a Temporal visibility query: a NUL there fails the query inside Temporal (a 500 after retries).
+  capability: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a capability name: 1..64 letters, digits, _ . : -').optional(),
   page: z.coerce.number().pipe(z.int().min(1)).default(1),
   page_size: z.coerce.number().pipe(z.int().min(1).max(100)).default(20),
 });
@@ -142,7 +147,7 @@ const page = z.coerce.number().pipe(z.int().min(1)).default(1);
 const pageSize = z.coerce.number().pipe(z.int().min(1).max(100)).default(20);
 
 export const RegisterBody = z.object({
-  username: z.string().trim().min(1, 'username must not be empty').max(64, 'username must be at most 64 characters'),
+  username: dbText().pipe(z.string().trim().min(1, 'username must not be empty').max(64, 'username must be at most 64 characters')),
   password: nonBlank('password').pipe(z.string().max(1024)),
 });
 export const AccountListQuery = z.object({ page, page_size: pageSize });
