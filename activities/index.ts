@@ -2,7 +2,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput } from '../workflows/shared.js';
 import { withHeartbeat } from './heartbeat.js';
-import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonRunResult, type PythonSandboxPool } from './python-pool.js';
+import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonSandboxPool } from './python-pool.js';
 
 export interface ActivityDeps {
   python: PythonSandboxPool;
@@ -19,25 +19,6 @@ async function counted<T>(deps: ActivityDeps, runtime: string, work: () => Promi
   }
 }
 
-/** Temporal refuses payloads over 2 MB; when both streams are full, each is cut to half the budget. */
-export const RESULT_BUDGET_BYTES = 1_800_000;
-
-export function fitPayload(r: PythonRunResult): PythonRunResult {
-  const size = Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr);
-  if (size <= RESULT_BUDGET_BYTES) return r;
-  const half = RESULT_BUDGET_BYTES / 2;
-  const cut = (s: string) => Buffer.from(s).subarray(0, half).toString('utf8').replace(/\uFFFD$/, '');
-  const out = Buffer.byteLength(r.stdout) > half;
-  const err = Buffer.byteLength(r.stderr) > half;
-  return {
-    ...r,
-    stdout: out ? cut(r.stdout) : r.stdout,
-    stderr: err ? cut(r.stderr) : r.stderr,
-    stdout_truncated: r.stdout_truncated || out,
-    stderr_truncated: r.stderr_truncated || err,
-  };
-}
-
 export function createActivities(deps: ActivityDeps) {
   return {
     async echo(input: EchoInput): Promise<EchoOutput> {
@@ -47,7 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     async pythonExec(input: PythonExecInput): Promise<PythonExecOutput> {
       return counted(deps, 'python', () => withHeartbeat(async (signal) => {
         try {
-          const r = fitPayload(await deps.python.run(input.code, input.timeout_ms, signal));
+          const r = await deps.python.run(input.code, input.timeout_ms, signal);
           return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };
         } catch (e) {
           if (e instanceof SandboxTimeout) throw ApplicationFailure.create({ type: 'timeout', message: e.message, nonRetryable: true });

@@ -17,18 +17,32 @@ ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
     signal.signal(s, signal.SIG_DFL)
 
-rx = sys.stdin.buffer
 tx = sys.stdout.buffer
+# A warm container not yet given to a session ends when its worker stops pinging it (the worker died);
+# once adopted by a session it stays, whatever happens to the worker, until the session removes it.
+UNADOPTED_IDLE_SEC = 10
 send_lock = threading.Lock()
 
 
-def read_frame():
-    head = rx.read(4)
-    if len(head) < 4:
-        return None
-    (n,) = struct.unpack(">I", head)
-    body = rx.read(n)
-    return json.loads(body) if len(body) == n else None
+pending = bytearray()
+
+
+def read_frame(idle_timeout=None):
+    # Reads the fd directly, so select() sees exactly what is left to read. Returns None at EOF,
+    # "idle" when nothing arrived within idle_timeout seconds.
+    while True:
+        if len(pending) >= 4:
+            (n,) = struct.unpack(">I", pending[:4])
+            if len(pending) >= 4 + n:
+                body = bytes(pending[4:4 + n])
+                del pending[:4 + n]
+                return json.loads(body)
+        if idle_timeout is not None and not select.select([0], [], [], idle_timeout)[0]:
+            return "idle"
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return None
+        pending.extend(chunk)
 
 
 def send(obj):
@@ -52,10 +66,16 @@ def reap():
 def run(req):
     limit = int(req.get("limit", 1048576))
     deadline = time.monotonic() + max(0.001, int(req.get("timeout_ms", 60000)) / 1000)
-    child = subprocess.Popen(
-        ["sh", "-lc", req["command"]], cwd="/workspace", env=ENV, close_fds=True, start_new_session=True,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
+    try:
+        child = subprocess.Popen(
+            ["sh", "-lc", req["command"]], cwd="/workspace", env=ENV, close_fds=True, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+    except OSError as e:
+        # The session's own processes hold every pid (or memory): answer, and stay alive for the next call.
+        reap()
+        return {"id": req.get("id"), "exit_code": 126, "stdout": "", "stderr": f"cannot start the command: {e.strerror}\n",
+                "stdout_truncated": False, "stderr_truncated": False, "timed_out": False}
     # stdout and stderr, each: kept bytes (at most `limit`; the rest is read and dropped) and truncated.
     out_fd, err_fd = child.stdout.fileno(), child.stderr.fileno()
     streams = {out_fd: [bytearray(), False], err_fd: [bytearray(), False]}
@@ -106,14 +126,16 @@ def run(req):
 
 
 def main():
+    adopted = False
     send({"ready": True})
     while True:
-        req = read_frame()
-        if req is None:
-            # The worker detached without closing stdin only when the container is removed; EOF means stop.
+        req = read_frame(None if adopted else UNADOPTED_IDLE_SEC)
+        if req is None or req == "idle":
             return
+        if req.get("adopt"):
+            adopted = True
+            continue
         if req.get("ping"):
-            send({"id": req.get("id"), "pong": True})
             continue
         send(run(req))
 

@@ -9,7 +9,7 @@ import type { RuntimeLimits } from '../workers/config.js';
 import { repoRoot } from '../workers/paths.js';
 import type { HostExecResult } from '../workflows/shared.js';
 import { ChannelClosed, FrameChannel } from './frame-channel.js';
-import { hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './sandbox-profile.js';
+import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './sandbox-profile.js';
 
 const AGENT_SOURCE = readFileSync(join(repoRoot, 'activities', 'session-agent.py'), 'utf8');
 
@@ -36,7 +36,12 @@ export class SessionContainers {
   private starting = 0;
   private closed = false;
 
-  constructor(private readonly o: SessionContainerOptions) {}
+  private readonly pinger: NodeJS.Timeout;
+
+  constructor(private readonly o: SessionContainerOptions) {
+    this.pinger = setInterval(() => this.pingWarm(), 2000);
+    this.pinger.unref();
+  }
 
   refill(): void {
     while (!this.closed && this.ready.length + this.starting < this.o.warm) {
@@ -52,7 +57,14 @@ export class SessionContainers {
   async take(): Promise<string> {
     const id = this.ready.shift() ?? (await this.create());
     this.refill();
+    // From now on the agent stays when this worker goes: the session owns the container.
+    (await this.channel(id)).send({ adopt: true });
     return id;
+  }
+
+  /** Warm containers end themselves when their worker stops pinging, so a killed worker leaves none. */
+  private pingWarm(): void {
+    for (const id of this.ready) this.channels.get(id)?.then((c) => c.send({ ping: true }), () => undefined);
   }
 
   async exec(containerId: string, req: { command: string; timeoutMs: number; limitBytes: number }): Promise<HostExecResult> {
@@ -66,7 +78,9 @@ export class SessionContainers {
         ch.reply(id),
         new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new SessionGone('the session agent stopped answering')), req.timeoutMs + 15_000); }),
       ]);
-      return frame as unknown as HostExecResult;
+      const r = frame as unknown as HostExecResult;
+      const fit = fitOutputToPayload(r.stdout, r.stderr);
+      return { ...r, stdout: fit.stdout, stderr: fit.stderr, stdout_truncated: r.stdout_truncated || fit.stdoutCut, stderr_truncated: r.stderr_truncated || fit.stderrCut };
     } catch (e) {
       if (e instanceof ChannelClosed || e instanceof SessionGone) {
         this.channels.delete(containerId);
@@ -90,6 +104,7 @@ export class SessionContainers {
   /** Removes the warm containers and detaches from the sessions' (which live on without this worker). */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.pinger);
     await Promise.all(this.ready.splice(0).map((id) => this.remove(id)));
     for (const ch of this.channels.values()) ch.then((c) => c.close(), () => undefined);
     this.channels.clear();
@@ -130,7 +145,8 @@ export class SessionContainers {
       Tty: false,
       NetworkDisabled: !limits.network,
       Labels: sandboxLabels(workerId, 'terminal'),
-      HostConfig: { ...hardenedHostConfig(limits), AutoRemove: false },
+      // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
+      HostConfig: hardenedHostConfig(limits),
     });
     const ch = await FrameChannel.attach(container, 'session');
     this.channels.set(container.id, Promise.resolve(ch));

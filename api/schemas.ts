@@ -172,3 +172,9 @@ export const WorkerReportBody = z.object({
   heartbeat_interval_sec: z.int().min(1).max(3600),
   heartbeat_jitter_pct: z.int().min(0).max(100).default(0),
 });
+
+/** Ids in paths (tokens, accounts, workers): anything else cannot exist, so it is a 404 before any query. */
+const RESOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+export function isResourceId(id: string): boolean {
+  return RESOURCE_ID.test(id);
+}

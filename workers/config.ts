@@ -94,7 +94,7 @@ function runtimeLimits(env: Env, prefix: 'PYTHON' | 'TERMINAL', image: string): 
     memoryBytes: int(env, `DURABOX_${prefix}_MEMORY_MB`, prefix === 'PYTHON' ? 256 : 512, 16, 65536) * 1024 * 1024,
     nanoCpus: Math.round(Number(str(env, `DURABOX_${prefix}_CPUS`) ?? '1') * 1e9),
     pidsLimit: int(env, `DURABOX_${prefix}_PIDS_LIMIT`, 128, 8, 32768),
-    tmpfsBytes: int(env, `DURABOX_${prefix}_TMPFS_MB`, prefix === 'PYTHON' ? 64 : 512, 1, 65536) * 1024 * 1024,
+    tmpfsBytes: int(env, `DURABOX_${prefix}_TMPFS_MB`, prefix === 'PYTHON' ? 64 : 192, 1, 65536) * 1024 * 1024,
     network: bool(env, `DURABOX_${prefix}_NETWORK`, false),
   };
 }

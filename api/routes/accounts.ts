@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import type { AppDeps, AppState } from '../context.js';
 import { requireLogin } from '../auth.js';
 import { HttpError, notFound } from '../errors.js';
-import { AccountListQuery, RegisterBody, parseOr400 } from '../schemas.js';
+import { AccountListQuery, RegisterBody, isResourceId, parseOr400 } from '../schemas.js';
 import { hashPassword, newId } from '../security.js';
 import { UniqueViolation, type Account } from '../../db/accounts.js';
 
@@ -34,7 +34,7 @@ export function accountRoutes(deps: AppDeps): Router<AppState> {
   r.delete('/accounts/:id', requireLogin(deps, { admin: true }), async (ctx) => {
     const id = ctx.params.id;
     if (id === ctx.state.account!.id) throw new HttpError(403, 'an admin cannot delete its own account');
-    const target = await deps.accounts.byId(id);
+    const target = isResourceId(id) ? await deps.accounts.byId(id) : undefined;
     if (!target) throw notFound('account not found');
     if (target.is_admin) throw new HttpError(403, 'admin accounts cannot be deleted');
     await deps.accounts.delete(id);

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { AppDeps, AppState } from '../context.js';
 import { endLoginSession, requireLogin, startLoginSession } from '../auth.js';
 import { HttpError, notFound } from '../errors.js';
-import { LoginBody, TokenCreateBody, parseOr400, SessionListQuery, TaskListQuery } from '../schemas.js';
+import { LoginBody, TokenCreateBody, parseOr400, SessionListQuery, TaskListQuery, isResourceId } from '../schemas.js';
 import { generateToken, keyedHash, maskToken, newId, verifyPassword } from '../security.js';
 import { UniqueViolation, type Account, type TokenRow } from '../../db/accounts.js';
 
@@ -77,7 +77,7 @@ export function consoleRoutes(deps: AppDeps): Router<AppState> {
   });
 
   r.delete('/tokens/:id', requireLogin(deps), async (ctx) => {
-    if (!(await deps.accounts.deleteToken(ctx.state.account!.id, ctx.params.id))) throw notFound('token not found');
+    if (!isResourceId(ctx.params.id) || !(await deps.accounts.deleteToken(ctx.state.account!.id, ctx.params.id))) throw notFound('token not found');
     ctx.status = 204;
   });
 

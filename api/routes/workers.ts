@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import type { AppDeps, AppState } from '../context.js';
 import { requireLogin, requireWorkerCredential } from '../auth.js';
 import { HttpError, notFound } from '../errors.js';
-import { WorkerCreateBody, WorkerListQuery, WorkerReportBody, WorkerStatsQuery, parseOr400 } from '../schemas.js';
+import { WorkerCreateBody, WorkerListQuery, WorkerReportBody, WorkerStatsQuery, parseOr400, isResourceId } from '../schemas.js';
 import { generateWorkerSecret, keyedHash, newId } from '../security.js';
 
 /** A worker is offline after this many heartbeat intervals (stretched by its jitter) without one. */
@@ -42,7 +42,7 @@ export function workerRoutes(deps: AppDeps): Router<AppState> {
   });
 
   r.delete('/:node_id', async (ctx) => {
-    if (!(await deps.workers.delete(ctx.params.node_id))) throw notFound('worker not found');
+    if (!isResourceId(ctx.params.node_id) || !(await deps.workers.delete(ctx.params.node_id))) throw notFound('worker not found');
     ctx.status = 204;
   });
 

@@ -1,10 +1,10 @@
 // Looking at the sandboxes themselves, as an operator would with `docker ps` and `docker top`.
 import { platform } from './hooks.js';
-import { LABEL_WORKER } from '../../activities/sandbox-profile.js';
+import { LABEL_RUNTIME, LABEL_WORKER } from '../../activities/sandbox-profile.js';
 
-/** Containers of a worker that run anything besides their keeper: user code still alive. */
+/** Python sandboxes of a worker that run anything besides their keeper: user code still alive. */
 export async function containersRunningUserCode(workerId: string): Promise<string[]> {
-  const list = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${workerId}`] } });
+  const list = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${workerId}`, `${LABEL_RUNTIME}=python`] } });
   const busy: string[] = [];
   for (const c of list) {
     try {
