@@ -5,10 +5,10 @@
 // and always after a timeout or cancellation (the container is killed).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../workers/config.js';
 import { repoRoot } from '../workers/paths.js';
+import { ChannelClosed, FrameChannel, type Frame } from './frame-channel.js';
 import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './sandbox-profile.js';
 
 const KEEPER_SOURCE = readFileSync(join(repoRoot, 'activities', 'sandbox-keeper.py'), 'utf8');
@@ -26,61 +26,23 @@ export class SandboxCancelled extends Error {}
 /** The sandbox died under the execution for a reason that is not the user's code (Docker, the host). */
 export class SandboxBroken extends Error {}
 
-interface Frame { [k: string]: unknown }
-
+/** A warm container and its keeper's channel; `uses` counts the executions it has served. */
 class WarmSandbox {
   uses = 0;
-  dead = false;
-  private buffered: Buffer = Buffer.alloc(0);
-  private waiters: Array<{ resolve: (f: Frame) => void; reject: (e: Error) => void }> = [];
-  private frames: Frame[] = [];
 
-  constructor(readonly container: Docker.Container, private readonly stream: Duplex, out: PassThrough, err: PassThrough) {
-    out.on('data', (chunk: Buffer) => this.onData(chunk));
-    err.on('data', (chunk: Buffer) => process.stderr.write(`[keeper ${container.id.slice(0, 12)}] ${chunk}`));
-    const gone = () => this.fail(new SandboxBroken('sandbox container exited'));
-    stream.on('end', gone);
-    stream.on('close', gone);
-    stream.on('error', gone);
-  }
+  constructor(readonly channel: FrameChannel) {}
 
-  private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-    while (this.buffered.length >= 4) {
-      const n = this.buffered.readUInt32BE(0);
-      if (this.buffered.length < 4 + n) break;
-      const frame = JSON.parse(this.buffered.subarray(4, 4 + n).toString('utf8')) as Frame;
-      this.buffered = this.buffered.subarray(4 + n);
-      const w = this.waiters.shift();
-      if (w) w.resolve(frame);
-      else this.frames.push(frame);
-    }
-  }
-
-  private fail(e: Error): void {
-    this.dead = true;
-    for (const w of this.waiters.splice(0)) w.reject(e);
-  }
-
+  /** The next frame; a closed channel means the container is gone, not the user's doing. */
   next(): Promise<Frame> {
-    const f = this.frames.shift();
-    if (f) return Promise.resolve(f);
-    if (this.dead) return Promise.reject(new SandboxBroken('sandbox container exited'));
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
-  }
-
-  send(obj: unknown): void {
-    const body = Buffer.from(JSON.stringify(obj), 'utf8');
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(body.length, 0);
-    this.stream.write(Buffer.concat([head, body]));
+    return this.channel.next().catch((e) => {
+      throw e instanceof ChannelClosed ? new SandboxBroken('sandbox container exited') : e;
+    });
   }
 
   async destroy(): Promise<void> {
-    this.dead = true;
-    this.stream.destroy();
+    this.channel.close();
     // AutoRemove deletes it once it stops; a kill of an already gone container is not an error.
-    await this.container.kill().catch(() => undefined);
+    await this.channel.container.kill().catch(() => undefined);
   }
 }
 
@@ -123,7 +85,7 @@ export class PythonSandboxPool {
     let onAbort: (() => void) | undefined;
     try {
       sb.uses++;
-      sb.send({ code, limit: this.opts.outputLimitBytes });
+      sb.channel.send({ code, limit: this.opts.outputLimitBytes });
       const stopped = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new SandboxTimeout(`execution exceeded timeout_ms=${timeoutMs}`)), timeoutMs);
         onAbort = () => reject(new SandboxCancelled('execution canceled'));
@@ -181,11 +143,7 @@ export class PythonSandboxPool {
       Labels: sandboxLabels(workerId, 'python'),
       HostConfig: hardenedHostConfig(limits),
     });
-    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
-    const out = new PassThrough();
-    const err = new PassThrough();
-    container.modem.demuxStream(stream, out, err);
-    const sb = new WarmSandbox(container, stream, out, err);
+    const sb = new WarmSandbox(await FrameChannel.attach(container, 'keeper'));
     try {
       await container.start();
       const first = await sb.next();
