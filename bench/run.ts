@@ -42,7 +42,15 @@ async function main(): Promise<number> {
 
   try {
     console.error('bench: starting Temporal dev server, database, API and a runtime worker…');
-    await platform.start();
+    // The product's own defaults, not the tests' short leases and timeouts.
+    await platform.start({
+      DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '10000',
+      DURABOX_SESSION_LEASE_MIN_SEC: '60',
+      DURABOX_SESSION_LEASE_DEFAULT_SEC: '60',
+      DURABOX_SESSION_LEASE_MAX_SEC: '1800',
+      DURABOX_SESSION_HOST_TIMEOUT_MS: '5000',
+      DURABOX_SESSION_COMMANDS_PER_RUN: '500',
+    });
     environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database.url });
     const worker = await platform.startWorker(WORKER_NAME, workerEnv);
     const api = await DuraboxApi.connect(platform.url, ADMIN, settings.requestTimeoutMs);

@@ -66,7 +66,7 @@ export async function startRuntimeWorker(config: Config, connection?: NativeConn
     docker,
     workerId: config.workerId,
     limits: config.terminal,
-    warm: config.runtimes.includes('terminal') ? Math.min(config.maxInflight, 2) : 0,
+    warm: config.runtimes.includes('terminal') ? config.maxInflight : 0,
   });
   containers.refill();
   const terminalDeps: TerminalDeps = {

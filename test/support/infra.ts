@@ -76,7 +76,8 @@ export class TestPlatform {
   /** Worker ids carry the run's pid: two runs on one Docker daemon never touch each other's sandboxes. */
   readonly runTag = `r${process.pid}`;
 
-  async start(): Promise<void> {
+  /** `settings` override the test settings below (the bench runs with the product's defaults). */
+  async start(settings: Record<string, string> = {}): Promise<void> {
     const port = await freePort();
     this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port, uiPort: await freePort(), headless: true });
     this.database = await createTestDatabase();
@@ -99,6 +100,7 @@ export class TestPlatform {
         DURABOX_SESSION_HOST_TIMEOUT_MS: '2000',
         // Few commands per run, so continue-as-new happens within a test.
         DURABOX_SESSION_COMMANDS_PER_RUN: '5',
+        ...settings,
       }),
     };
     this.api = await startApiPlatform(this.config);
