@@ -86,13 +86,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   setHandler(stateQuery, summary);
 
   setHandler(execUpdate, async (req) => {
-    await ready();
-    // The call that starts a session runs its first command; a later create_if_missing only joins it.
-    const createdThisCall = !input.carried && state!.commands === 0 && !firstCommandTaken;
-    firstCommandTaken = true;
+    // Busy before the first await, so the validator of a command arriving meanwhile already sees it.
     busy = true;
-    extendLease(req.lease_ttl_sec);
     try {
+      await ready();
+      // The call that starts a session runs its first command; a later create_if_missing only joins it.
+      const createdThisCall = !input.carried && state!.commands === 0 && !firstCommandTaken;
+      firstCommandTaken = true;
+      extendLease(req.lease_ttl_sec);
       const r = await onHost(() => host().sessionExec({ containerId: state!.containerId, command: req.command, timeoutMs: req.timeout_ms }));
       state!.commands++;
       runCommands++;
