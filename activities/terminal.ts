@@ -21,8 +21,21 @@ export interface TerminalDeps {
 /** Created on any terminal host, from the runtime's shared queue. */
 export function createSessionStartActivities(d: TerminalDeps) {
   return {
-    async createSessionContainer(_req: { sessionId: string; accountId: string }): Promise<{ hostQueue: string; hostId: string; containerId: string }> {
-      return { hostQueue: d.hostQueue, hostId: d.workerId, containerId: await d.containers.take() };
+    async createSessionContainer(req: { sessionId: string; accountId: string; firstCommand?: { command: string; timeoutMs: number } }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult }> {
+      // Heartbeats from the first instant: creating a container on a loaded host can take seconds.
+      return withHeartbeat(async () => {
+        const containerId = await d.containers.take();
+        const taken = { hostQueue: d.hostQueue, hostId: d.workerId, containerId };
+        const first = req.firstCommand;
+        if (!first) return taken;
+        try {
+          return { ...taken, first: await d.containers.exec(containerId, { command: first.command, timeoutMs: first.timeoutMs, limitBytes: d.outputLimitBytes }) };
+        } catch (e) {
+          // No session will ever own this container: do not leave it behind.
+          await d.containers.remove(containerId).catch(() => undefined);
+          throw e;
+        }
+      });
     },
   };
 }

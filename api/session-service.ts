@@ -11,7 +11,7 @@ import { listPage, quote, type Page } from './visibility.js';
 import { closeUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery } from '../workflows/session.js';
 import {
   CONTROL_TASK_QUEUE, SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION,
-  type FileOp, type FileResult, type SessionSummary, type TerminalExecInput, type TerminalExecOutput,
+  type FileOp, type FileResult, type SessionExecRequest, type SessionSummary, type TerminalExecInput, type TerminalExecOutput,
 } from '../workflows/shared.js';
 
 /** A session call that did not succeed, with the code clients match on. */
@@ -43,7 +43,9 @@ export class SessionService {
     const workflowId = this.workflowId(accountId, sessionId);
     // The same request key never runs a command twice in a session run: Temporal dedupes update ids.
     const updateId = requestKey ? createHash('sha256').update(`${accountId}\0${requestKey}`).digest('hex') : undefined;
-    const req = { command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false };
+    const req: SessionExecRequest = { command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false };
+    // When this call starts the session, its command rides along with the start (ignored if it joins one).
+    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms };
     try {
       if (!creating) {
         return await this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId });
@@ -64,6 +66,7 @@ export class SessionService {
           hostTimeoutMs: this.config.session.hostTimeoutMs,
           heartbeatTimeoutMs: this.config.activityHeartbeatTimeoutMs,
           initialLeaseSec: input.lease_ttl_sec,
+          firstCommand,
           commandsPerRun: this.config.session.commandsPerRun,
         }],
         // A running session with this id is joined; an ended one may be started afresh.
@@ -76,7 +79,7 @@ export class SessionService {
           { key: SA_SESSION, value: sessionId },
         ],
       });
-      return await this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true }], startWorkflowOperation: start, updateId });
+      return await this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true, first_id: firstCommand.id }], startWorkflowOperation: start, updateId });
     } catch (e) {
       throw await this.explain(e, accountId, sessionId);
     }

@@ -8,7 +8,7 @@ import {
 import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
 import {
   SA_ERROR, SA_HOST, runtimeTaskQueue, type FileOp, type FileResult, type SessionEndReason, type SessionExecRequest, type SessionState,
-  type SessionSummary, type SessionWorkflowInput, type TerminalExecOutput,
+  type SessionSummary, type SessionWorkflowInput, type TerminalExecOutput, type HostExecResult,
 } from './shared.js';
 
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
@@ -24,6 +24,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let runCommands = 0;
   let startError: { type: string; message: string } | undefined;
   let firstCommandTaken = false;
+  /** The result of the creating call's command, run by the start activity; consumed by its update. */
+  let firstResult: HostExecResult | undefined;
   const createdAtMs = state?.createdAtMs ?? Date.now();
   const deadlineMs = createdAtMs + input.lease.maxLifetimeMs;
 
@@ -94,7 +96,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       const createdThisCall = !input.carried && state!.commands === 0 && !firstCommandTaken;
       firstCommandTaken = true;
       extendLease(req.lease_ttl_sec);
-      const r = await onHost(() => host().sessionExec({ containerId: state!.containerId, command: req.command, timeoutMs: req.timeout_ms }));
+      const ranWithStart = req.first_id !== undefined && req.first_id === input.firstCommand?.id && firstResult !== undefined;
+      const r = ranWithStart ? firstResult! : await onHost(() => host().sessionExec({ containerId: state!.containerId, command: req.command, timeoutMs: req.timeout_ms }));
+      if (ranWithStart) firstResult = undefined;
       state!.commands++;
       runCommands++;
       if (r.timed_out) {
@@ -143,15 +147,23 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     // A continued run starts with an empty memo: say again which container and host this session holds.
     upsertMemo({ container_id: state.containerId, host: state.hostId, lease_expires_unix_ms: state.leaseExpiresAtMs });
   } else {
+    const first = input.firstCommand;
     const start = proxyActivities<SessionStartActivities>({
       taskQueue: runtimeTaskQueue('terminal'),
       // No terminal host took the session in time: the hosts are saturated or there are none.
       scheduleToStartTimeout: '30s',
-      startToCloseTimeout: '2m',
-      retry: { initialInterval: '200ms', maximumAttempts: 3 },
+      startToCloseTimeout: (first?.timeoutMs ?? 0) + 120_000,
+      heartbeatTimeout: input.heartbeatTimeoutMs,
+      // With the first command aboard a retry could run it twice: then the caller retries instead.
+      retry: { initialInterval: '200ms', maximumAttempts: first ? 1 : 3 },
     });
     try {
-      const c = await start.createSessionContainer({ sessionId: input.sessionId, accountId: input.accountId });
+      const { first: firstRan, ...c } = await start.createSessionContainer({
+        sessionId: input.sessionId,
+        accountId: input.accountId,
+        firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs },
+      });
+      firstResult = firstRan;
       state = { ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0 };
       upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
       upsertMemo({ container_id: c.containerId });
@@ -180,7 +192,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     await condition(() => closing || ended !== undefined || busy || continueSuggested(), expiry - Date.now());
     if (!closing && !ended && !busy && continueSuggested()) {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof sessionWorkflow>({ ...input, carried: state });
+      return continueAsNew<typeof sessionWorkflow>({ ...input, firstCommand: undefined, carried: state });
     }
   }
 

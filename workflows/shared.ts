@@ -90,6 +90,11 @@ export interface SessionWorkflowInput {
   commandsPerRun: number;
   /** The lease the creating call asked for; later calls extend from there. */
   initialLeaseSec?: number;
+  /**
+   * The creating call's command: the host that takes the session runs it right away, in the same
+   * activity, so a new session's first result costs one activity, not two.
+   */
+  firstCommand?: { id: string; command: string; timeoutMs: number };
   /** Carried over by continue-as-new. */
   carried?: SessionState;
 }
@@ -115,7 +120,14 @@ export interface SessionSummary {
   ended_reason?: SessionEndReason;
 }
 
-export interface SessionExecRequest { command: string; timeout_ms: number; lease_ttl_sec?: number; created: boolean }
+export interface SessionExecRequest {
+  command: string;
+  timeout_ms: number;
+  lease_ttl_sec?: number;
+  created: boolean;
+  /** Matches SessionWorkflowInput.firstCommand.id when this command already ran with the session's start. */
+  first_id?: string;
+}
 
 export interface HostExecResult {
   stdout: string;
