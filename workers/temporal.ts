@@ -9,6 +9,14 @@ const { temporal } = proto;
 import type { Config } from './config.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/shared.js';
 
+/** A worker that polls for activities only says so at WARN on every start; that is our design, not news. */
+class QuietLogger extends DefaultLogger {
+  override log(level: Parameters<DefaultLogger['log']>[0], message: string, meta?: Parameters<DefaultLogger['log']>[2]): void {
+    if (/^No (workflows|activities|Nexus services) registered/.test(message)) return;
+    super.log(level, message, meta);
+  }
+}
+
 let runtimeInstalled = false;
 
 /** The SDK's own log lines below warnings are noise for operators; DURABOX_TEMPORAL_LOG_LEVEL raises them. */
@@ -16,7 +24,7 @@ function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (process.env.DURABOX_TEMPORAL_LOG_LEVEL ?? 'WARN').toUpperCase() as 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-  Runtime.install({ logger: new DefaultLogger(level) });
+  Runtime.install({ logger: new QuietLogger(level) });
 }
 
 export async function connectTemporal(config: Config, address = config.temporalAddress ?? '127.0.0.1:7233'): Promise<NativeConnection> {
