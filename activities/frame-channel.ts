@@ -1,7 +1,16 @@
 // Length-prefixed JSON frames over a container's attached stdin/stdout: how a worker talks to the
 // keeper of a python sandbox and to the agent of a terminal session without a `docker exec` per call.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
+import { repoRoot } from '../workers/paths.js';
+
+/** A PID 1 program for `python3 -c`: the shared prelude (set-up, send()) followed by the script. */
+export function pid1Program(script: string): string {
+  const read = (f: string) => readFileSync(join(repoRoot, 'activities', f), 'utf8');
+  return `${read('pid1-prelude.py')}\n${read(script)}`;
+}
 
 export type Frame = Record<string, unknown>;
 

@@ -3,15 +3,12 @@
 // call at all. A container serves one execution at a time, is reset in between (all processes killed,
 // writable paths wiped, fresh environment) and is replaced after `maxUses` executions, on any doubt,
 // and always after a timeout or cancellation (the container is killed).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../workers/config.js';
-import { repoRoot } from '../workers/paths.js';
-import { ChannelClosed, FrameChannel, type Frame } from './frame-channel.js';
+import { ChannelClosed, FrameChannel, pid1Program, type Frame } from './frame-channel.js';
 import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './sandbox-profile.js';
 
-const KEEPER_SOURCE = readFileSync(join(repoRoot, 'activities', 'sandbox-keeper.py'), 'utf8');
+const KEEPER_SOURCE = pid1Program('sandbox-keeper.py');
 
 export interface PythonRunResult {
   exit_code: number;

@@ -3,7 +3,7 @@
 # path, so nothing of one execution reaches the next. It speaks to its runtime worker over the
 # container's attached stdin/stdout in length-prefixed JSON frames; stdin closing means the worker is
 # gone, and the keeper exits (the container is removed with it).
-import ctypes, json, os, shutil, signal, struct, subprocess, sys, threading, time
+# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker.)
 
 # /dev/mqueue holds POSIX message queues: they outlive their processes like files do.
 WRITABLE = ("/tmp", "/workspace", "/dev/shm", "/dev/mqueue")
@@ -14,14 +14,7 @@ CHILD_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
 }
 
-# Not dumpable: a process of the same uid can neither ptrace the keeper nor read its memory or fds.
-ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
-# As PID 1 with default handlers, signals sent from inside the container are dropped by the kernel.
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-    signal.signal(s, signal.SIG_DFL)
-
 rx = sys.stdin.buffer
-tx = sys.stdout.buffer
 
 
 def read_frame():
@@ -31,12 +24,6 @@ def read_frame():
     (n,) = struct.unpack(">I", head)
     body = rx.read(n)
     return json.loads(body) if len(body) == n else None
-
-
-def send(obj):
-    body = json.dumps(obj).encode()
-    tx.write(struct.pack(">I", len(body)) + body)
-    tx.flush()
 
 
 def drain(stream, limit, out):

@@ -2,7 +2,7 @@
 # at a time, as `sh -lc <command>` in their own process group, and answers over the container's attached
 # stdin/stdout in length-prefixed JSON frames, so a command costs no `docker exec`. Stdin stays open
 # when the worker detaches, so a restarted worker attaches again and the session goes on.
-import ctypes, json, os, select, signal, struct, subprocess, sys, threading, time
+# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker.)
 
 ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -11,19 +11,9 @@ ENV = {
     "TERM": "dumb",
 }
 
-# Not dumpable: the session's own processes (same uid) can neither ptrace the agent nor read its fds.
-ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
-# As PID 1 with default handlers, signals sent from inside the container are dropped by the kernel.
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
-    signal.signal(s, signal.SIG_DFL)
-
-tx = sys.stdout.buffer
 # A warm container not yet given to a session ends when its worker stops pinging it (the worker died);
 # once adopted by a session it stays, whatever happens to the worker, until the session removes it.
 UNADOPTED_IDLE_SEC = 10
-send_lock = threading.Lock()
-
-
 pending = bytearray()
 
 
@@ -43,13 +33,6 @@ def read_frame(idle_timeout=None):
         if not chunk:
             return None
         pending.extend(chunk)
-
-
-def send(obj):
-    body = json.dumps(obj).encode()
-    with send_lock:
-        tx.write(struct.pack(">I", len(body)) + body)
-        tx.flush()
 
 
 def reap():

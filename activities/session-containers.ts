@@ -2,16 +2,13 @@
 // instead of waiting for Docker to create and start it. Each runs the session agent as PID 1; commands
 // go to it as frames over the attached stdio, so a command costs no `docker exec`.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../workers/config.js';
-import { repoRoot } from '../workers/paths.js';
 import type { HostExecResult } from '../workflows/shared.js';
-import { ChannelClosed, FrameChannel } from './frame-channel.js';
+import { ChannelClosed, FrameChannel, pid1Program } from './frame-channel.js';
 import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './sandbox-profile.js';
 
-const AGENT_SOURCE = readFileSync(join(repoRoot, 'activities', 'session-agent.py'), 'utf8');
+const AGENT_SOURCE = pid1Program('session-agent.py');
 
 export const SESSION_ENV = [
   'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
