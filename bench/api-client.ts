@@ -1,4 +1,5 @@
 // The REST API as a bench client sees it: an access token, JSON in and out, a time limit on every call.
+import type { TerminalExecOutput } from '../workflows/shared.js';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -77,16 +78,8 @@ export interface TerminalRequest {
   timeout_ms?: number;
 }
 
-export interface TerminalResult {
-  session_id: string;
-  created: boolean;
-  stdout: string;
-  stderr: string;
-  exit_code: number;
-  stdout_truncated: boolean;
-  stderr_truncated: boolean;
-  lease_expires_unix_ms: number;
-}
+/** The terminalExec output, as the platform defines it. */
+export type TerminalResult = TerminalExecOutput;
 
 function brief(body: unknown): string {
   const s = typeof body === 'string' ? body : JSON.stringify(body);
