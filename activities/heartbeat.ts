@@ -1,4 +1,4 @@
-// Long activities heartbeat, so Temporal notices a dead host and a cancel reaches the activity.
+// Wrappers every runtime activity uses: heartbeats and the in-flight count the worker reports.
 import { Context } from '@temporalio/activity';
 
 export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -9,5 +9,15 @@ export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>
     return await work(ctx.cancellationSignal);
   } finally {
     clearInterval(timer);
+  }
+}
+
+/** Counts the execution in `inflight` while it runs, for the worker's registry reports. */
+export async function countedInflight<T>(inflight: Map<string, number>, runtime: string, work: () => Promise<T>): Promise<T> {
+  inflight.set(runtime, (inflight.get(runtime) ?? 0) + 1);
+  try {
+    return await work();
+  } finally {
+    inflight.set(runtime, (inflight.get(runtime) ?? 1) - 1);
   }
 }

@@ -1,22 +1,13 @@
 // The activities a runtime worker serves. All I/O of an execution lives here; workflows only proxy them.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput } from '../workflows/shared.js';
-import { withHeartbeat } from './heartbeat.js';
+import { countedInflight, withHeartbeat } from './heartbeat.js';
 import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonSandboxPool } from './python-pool.js';
 
 export interface ActivityDeps {
   python: PythonSandboxPool;
   /** Counts executions in flight per runtime, for the worker's reports. */
   inflight: Map<string, number>;
-}
-
-async function counted<T>(deps: ActivityDeps, runtime: string, work: () => Promise<T>): Promise<T> {
-  deps.inflight.set(runtime, (deps.inflight.get(runtime) ?? 0) + 1);
-  try {
-    return await work();
-  } finally {
-    deps.inflight.set(runtime, (deps.inflight.get(runtime) ?? 1) - 1);
-  }
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -26,7 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async pythonExec(input: PythonExecInput): Promise<PythonExecOutput> {
-      return counted(deps, 'python', () => withHeartbeat(async (signal) => {
+      return countedInflight(deps.inflight, 'python', () => withHeartbeat(async (signal) => {
         try {
           const r = await deps.python.run(input.code, input.timeout_ms, signal);
           return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };

@@ -5,7 +5,6 @@ import type { RuntimeLimits } from '../workers/config.js';
 export const LABEL_MANAGED = 'io.durabox.managed';
 export const LABEL_WORKER = 'io.durabox.worker';
 export const LABEL_RUNTIME = 'io.durabox.runtime';
-export const LABEL_SESSION = 'io.durabox.session';
 
 /** Writable paths; everything else is the read-only image. */
 export const WRITABLE_PATHS = ['/tmp', '/workspace'];

@@ -10,7 +10,7 @@ import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } f
 
 const AGENT_SOURCE = pid1Program('session-agent.py');
 
-export const SESSION_ENV = [
+const SESSION_ENV = [
   'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   'HOME=/workspace',
   'LANG=C.UTF-8',

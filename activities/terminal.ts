@@ -4,7 +4,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { FileOp, FileResult, HostExecResult } from '../workflows/shared.js';
-import { withHeartbeat } from './heartbeat.js';
+import { countedInflight, withHeartbeat } from './heartbeat.js';
 import { SessionGone, type SessionContainers } from './session-containers.js';
 import { sessionFileOp } from './session-files.js';
 
@@ -42,14 +42,7 @@ export function createSessionStartActivities(d: TerminalDeps) {
 
 /** Served only from this host's own queue. */
 export function createHostActivities(d: TerminalDeps) {
-  const count = async <T>(work: () => Promise<T>): Promise<T> => {
-    d.inflight.set('terminal', (d.inflight.get('terminal') ?? 0) + 1);
-    try {
-      return await work();
-    } finally {
-      d.inflight.set('terminal', (d.inflight.get('terminal') ?? 1) - 1);
-    }
-  };
+  const count = <T>(work: () => Promise<T>) => countedInflight(d.inflight, 'terminal', work);
 
   return {
     async sessionExec(req: { containerId: string; command: string; timeoutMs: number }): Promise<HostExecResult> {
