@@ -1,12 +1,13 @@
 // Terminal sessions on one host. A session's container is created by whichever host takes the start
 // activity from the terminal runtime's queue; it answers with its own host queue, where every later
 // step of that session (commands, files, removal) is sent.
-import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
-import type { FileOp, FileResult, HostExecResult } from '../workflows/shared.js';
+import { DuraboxError } from '../contract/errors.js';
+import type { FileOp, FileResult, HostExecResult } from '../contract/messages.js';
+import { SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
+import { sessionFileOp } from '../sandbox/session-files.js';
+import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
-import { SessionGone, type SessionContainers } from './session-containers.js';
-import { sessionFileOp } from './session-files.js';
 
 export interface TerminalDeps {
   docker: Docker;
@@ -46,18 +47,17 @@ export function createHostActivities(d: TerminalDeps) {
 
   return {
     async sessionExec(req: { containerId: string; command: string; timeoutMs: number }): Promise<HostExecResult> {
-      return count(() => withHeartbeat(async () => {
+      return count(() => withHeartbeat(() => reportingFailures(async () => {
         try {
           return await d.containers.exec(req.containerId, { command: req.command, timeoutMs: req.timeoutMs, limitBytes: d.outputLimitBytes });
         } catch (e) {
-          if (e instanceof SessionGone) throw ApplicationFailure.create({ type: 'session_lost', message: e.message, nonRetryable: true });
-          throw e;
+          throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
         }
-      }));
+      })));
     },
 
     async sessionFile(req: { containerId: string; op: FileOp }): Promise<FileResult> {
-      return count(() => sessionFileOp(d.docker.getContainer(req.containerId), req.op, { maxBytes: d.fileMaxBytes }));
+      return count(() => reportingFailures(() => sessionFileOp(d.docker.getContainer(req.containerId), req.op, { maxBytes: d.fileMaxBytes })));
     },
 
     async removeSessionContainer(req: { containerId: string }): Promise<void> {

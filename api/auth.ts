@@ -2,10 +2,11 @@
 // runtime worker's credential (the host registry).
 import type { Context, Next } from 'koa';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AppDeps, AppState } from './context.js';
-import { HttpError } from './errors.js';
-import { keyedHash } from './security.js';
+import { DuraboxError } from '../contract/errors.js';
+import type { Auth } from '../contract/operations.js';
+import { keyedHash } from '../control/security.js';
 import type { Account } from '../db/accounts.js';
+import type { AppDeps, AppState } from './context.js';
 
 export const SESSION_COOKIE = 'durabox_session';
 const SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -19,7 +20,7 @@ export function requireToken(deps: AppDeps) {
     const account = m ? await deps.accounts.byTokenHash(keyedHash(deps.hashKey, m[1])) : undefined;
     if (!account) {
       ctx.set('WWW-Authenticate', 'Bearer');
-      throw new HttpError(401, m ? 'invalid access token' : 'missing access token: send Authorization: Bearer <token>');
+      throw new DuraboxError('unauthenticated', m ? 'invalid access token' : 'missing access token: send Authorization: Bearer <token>');
     }
     ctx.state.account = account;
     ctx.state.token = m?.[1];
@@ -35,7 +36,7 @@ export function requireWorkerCredential(deps: AppDeps) {
     const given = m ? Buffer.from(keyedHash(deps.hashKey, m[2]), 'hex') : undefined;
     if (!stored || !given || !timingSafeEqual(Buffer.from(stored, 'hex'), given)) {
       ctx.set('WWW-Authenticate', 'Bearer');
-      throw new HttpError(401, m ? 'invalid worker credential' : 'missing worker credential: send Authorization: Bearer <worker_id>:<worker_secret>');
+      throw new DuraboxError('unauthenticated', m ? 'invalid worker credential' : 'missing worker credential: send Authorization: Bearer <worker_id>:<worker_secret>');
     }
     ctx.state.workerId = m![1];
     await next();
@@ -45,8 +46,8 @@ export function requireWorkerCredential(deps: AppDeps) {
 export function requireLogin(deps: AppDeps, opts: { admin?: boolean } = {}) {
   return async (ctx: Ctx, next: Next) => {
     const account = await loginAccount(deps, ctx);
-    if (!account) throw new HttpError(401, 'not logged in');
-    if (opts.admin && !account.is_admin) throw new HttpError(403, 'admin only');
+    if (!account) throw new DuraboxError('unauthenticated', 'not logged in');
+    if (opts.admin && !account.is_admin) throw new DuraboxError('forbidden', 'admin only');
     ctx.state.account = account;
     await next();
   };
@@ -70,4 +71,15 @@ export async function endLoginSession(deps: AppDeps, ctx: Context): Promise<void
   const sid = ctx.cookies.get(SESSION_COOKIE);
   if (sid && sid.length <= 128) await deps.accounts.deleteLoginSession(keyedHash(deps.hashKey, sid));
   ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'lax', expires: new Date(0), path: '/', overwrite: true });
+}
+
+/** The guard of an operation's auth kind. */
+export function guard(deps: AppDeps, auth: Auth): ((ctx: Ctx, next: Next) => Promise<void>) | undefined {
+  switch (auth) {
+    case 'none': return undefined;
+    case 'token': return requireToken(deps);
+    case 'login': return requireLogin(deps);
+    case 'admin': return requireLogin(deps, { admin: true });
+    case 'worker': return requireWorkerCredential(deps);
+  }
 }

@@ -1,26 +1,10 @@
-// What every route module is given: the stores and services, built once in platform.ts.
-import type { Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
-import type { Config } from '../workers/config.js';
-import type { Db } from '../db/index.js';
-import type { Account, AccountStore } from '../db/accounts.js';
-import type { WorkerStore } from '../db/workers.js';
+// What every handler is given: the control plane's stores and services, and the login limiter.
+import type { Account } from '../db/accounts.js';
+import type { ControlPlane } from '../control/plane.js';
 import type { LoginLimiter } from './login-limiter.js';
-import type { TaskService } from './task-service.js';
-import type { SessionService } from './session-service.js';
 
-export interface AppDeps {
-  config: Config;
-  hashKey: string;
-  db: Db;
-  accounts: AccountStore;
-  /** The host registry: worker credentials and what each worker last reported. */
-  workers: WorkerStore;
+export interface AppDeps extends ControlPlane {
   loginLimiter: LoginLimiter;
-  tasks: TaskService;
-  sessions: SessionService;
-  client: Client;
-  connection: NativeConnection;
 }
 
 export interface AppState {
@@ -29,4 +13,6 @@ export interface AppState {
   token?: string;
   /** The runtime worker calling the registry, proven by its credential. */
   workerId?: string;
+  /** The operation this request matched (its record in contract/operations.ts). */
+  operation?: string;
 }

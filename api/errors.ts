@@ -1,36 +1,41 @@
-// Errors carry their HTTP status; one middleware turns them into `{ "error": "<message>" }`.
+// One middleware turns every failure into its answer: the status comes from the error table, the body
+// is `{ "error": "<message>" }` unless the failure brings a body of its own.
 import type { Context, Next } from 'koa';
+import { DuraboxError, ERROR_TABLE, type ErrorCode } from '../contract/errors.js';
 
-export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly body?: Record<string, unknown>) {
-    super(message);
+/** A failure answered with a body given in full (a session error with its code and details). */
+export class ErrorAnswer extends Error {
+  constructor(readonly code: ErrorCode, readonly body: Record<string, unknown>) {
+    super(String(body.message ?? body.error ?? code));
   }
 }
-
-export const badRequest = (message: string) => new HttpError(400, message);
-export const notFound = (message = 'not found') => new HttpError(404, message);
 
 export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
   } catch (err) {
-    const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; type?: string; body?: Record<string, unknown> };
-    const status = e.status ?? e.statusCode ?? 500;
-    if (err instanceof HttpError) {
+    if (err instanceof ErrorAnswer) {
+      ctx.status = ERROR_TABLE[err.code].status;
+      ctx.body = err.body;
+    } else if (err instanceof DuraboxError) {
       ctx.status = err.status;
-      ctx.body = err.body ?? { error: err.message };
+      ctx.body = { error: err.message };
     } else if (isRefusedValue(err)) {
       // PostgreSQL refused a value of the request (a NUL character in an id, say): the request is at fault.
-      ctx.status = 400;
+      ctx.status = ERROR_TABLE.invalid_input.status;
       ctx.body = { error: 'invalid request: a value in the path or body cannot be stored or looked up (e.g. it contains a NUL character)' };
-    } else if (status >= 400 && status < 500) {
-      // Errors raised by body parsing and Koa itself: bad JSON, oversize bodies, wrong content type.
-      ctx.status = status;
-      ctx.body = { error: describeClientError(e.type, e.message ?? 'bad request', status) };
     } else {
-      ctx.status = status >= 500 && status < 600 ? status : 500;
-      ctx.body = { error: 'internal error' };
-      ctx.app.emit('error', err, ctx);
+      const e = err as { status?: number; statusCode?: number; message?: string; type?: string };
+      const status = e.status ?? e.statusCode ?? 500;
+      if (status >= 400 && status < 500) {
+        // Errors raised by body parsing and Koa itself: bad JSON, oversize bodies, wrong content type.
+        ctx.status = status;
+        ctx.body = { error: describeClientError(e.type, e.message ?? 'bad request', status) };
+      } else {
+        ctx.status = ERROR_TABLE.internal.status;
+        ctx.body = { error: ERROR_TABLE.internal.message };
+        ctx.app.emit('error', err, ctx);
+      }
     }
   }
 }
@@ -43,7 +48,7 @@ function isRefusedValue(err: unknown): boolean {
 
 function describeClientError(type: string | undefined, message: string, status: number): string {
   if (type === 'entity.parse.failed' || /JSON/i.test(message)) return 'invalid JSON body';
-  if (type === 'entity.too.large' || status === 413) return 'request body too large';
-  if (status === 415) return 'unsupported content type: send application/json';
+  if (type === 'entity.too.large' || status === ERROR_TABLE.payload_too_large.status) return ERROR_TABLE.payload_too_large.message;
+  if (status === ERROR_TABLE.unsupported_media_type.status) return ERROR_TABLE.unsupported_media_type.message;
   return message;
 }

@@ -1,64 +1,68 @@
 // MCP over Streamable HTTP at POST /mcp: stateless (a new server and transport per request) and JSON
-// responses. Tools run the same task workflows as REST, as the caller's account.
-import Router from '@koa/router';
+// responses. Tools run the same task workflows as REST, as the caller's account. The SDK's own
+// tools/call handler runs every call, so declared output schemas are checked; arguments are checked
+// before the SDK sees them, because the SDK reports invalid arguments as a tool result while durabox's
+// contract is a JSON-RPC -32602 naming the field.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
-import type { AppDeps, AppState } from './context.js';
-import { requireToken } from './auth.js';
-import { HttpError } from './errors.js';
+import { ErrorCode, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
+import { PRODUCT_VERSION } from '../config/paths.js';
+import { DuraboxError, mcpErrorText } from '../contract/errors.js';
 import {
-  describeIssues, echoInput, echoOutput, listFilesInput, pythonExecInput, pythonExecOutput, readFileInput, readImageInput,
-  terminalExecInput, terminalExecOutput, writeFileInput,
-} from './schemas.js';
-import { SessionError } from './session-service.js';
-import { runCommand } from './routes/commands.js';
-import { CONSOLE_VERSION } from './routes/console.js';
+  describeIssues, EchoInput, EchoOutput, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput,
+  ReadFileToolInput, ReadImageToolInput, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
+} from '../contract/schemas.js';
+import type { AppDeps } from './context.js';
+import { runCommand } from './handlers/commands.js';
+import type { Handlers } from './routes.js';
 
 type Extra = { authInfo?: { extra?: Record<string, unknown> } };
 
 function accountOf(extra: Extra): string {
   const id = extra.authInfo?.extra?.accountId;
-  if (typeof id !== 'string') throw new Error('unauthenticated');
+  if (typeof id !== 'string') throw new DuraboxError('unauthenticated');
   return id;
 }
 
-function toolResult(structured: Record<string, unknown>): CallToolResult {
-  return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
-}
-
-/** Execution failures are tool results with isError, so an agent reads the reason and can act on it. */
-async function asToolResult(work: () => Promise<Record<string, unknown> | CallToolResult>): Promise<CallToolResult> {
-  try {
-    const r = await work();
-    return CONTENT in r ? (r as CallToolResult) : toolResult(r as Record<string, unknown>);
-  } catch (e) {
-    const msg = e instanceof SessionError ? `${e.code}: ${e.message}` : e instanceof HttpError ? `${e.message} (HTTP ${e.status})` : (e as Error).message;
-    return { content: [{ type: 'text', text: msg }], isError: true };
-  }
+/** A result already shaped as MCP content (readImage), as opposed to structured output. */
+class Content {
+  constructor(readonly result: CallToolResult) {}
 }
 
 interface ToolSpec {
   config: { title: string; description: string; outputSchema?: z.ZodObject; annotations: Record<string, boolean> };
   input: z.ZodObject;
-  run(args: any, accountId: string): Promise<Record<string, unknown> | CallToolResult>;
+  run(args: any, accountId: string): Promise<Record<string, unknown> | Content>;
 }
 
-/** A result already shaped as MCP content (readImage), as opposed to structured output. */
-const asContent = (r: CallToolResult) => Object.assign(r, { [CONTENT]: true });
-const CONTENT = Symbol('mcp-content');
+/** Execution failures are tool results with isError and `<code>: <message>`, so an agent can act on them. */
+async function asToolResult(work: () => Promise<Record<string, unknown> | Content>): Promise<CallToolResult> {
+  try {
+    const r = await work();
+    if (r instanceof Content) return r.result;
+    return { content: [{ type: 'text', text: JSON.stringify(r) }], structuredContent: r };
+  } catch (e) {
+    const text = e instanceof DuraboxError ? mcpErrorText(e.code, e.message) : mcpErrorText('execution_failed', (e as Error).message);
+    return { content: [{ type: 'text', text }], isError: true };
+  }
+}
+
+// Code execution reaches outside the model's own context and may change what it touches.
+const EXECUTES_CODE = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true };
 
 function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
+  const fileMaxBytes = deps.api.session.fileMaxBytes;
+  const file = (accountId: string, sessionId: string, op: Parameters<AppDeps['sessions']['file']>[2]) => deps.sessions.file(accountId, sessionId, op);
   return {
     echo: {
       config: {
         title: 'Echo through a worker',
         description: 'Sends a message through a durabox worker and back. Use it to check that the platform and a worker are reachable; it runs no code. Limit: 64 KiB message, timeout_ms up to 60000.',
-        outputSchema: z.object(echoOutput),
+        outputSchema: EchoOutput,
         annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
       },
-      input: z.strictObject(echoInput),
+      input: EchoInput,
       run: async (args, accountId) => (await runCommand(deps, accountId, 'echo', args, args.timeout_ms)) as Record<string, unknown>,
     },
     pythonExec: {
@@ -70,10 +74,10 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           '(use terminalExec sessions for state). No network access, no packages beyond the standard library. ' +
           'A non-zero exit_code is a normal result (read stderr). Limits: timeout_ms 1..600000 (default 60000), 256 MiB memory, ' +
           'each output stream capped (stdout_truncated/stderr_truncated tell when cut).',
-        outputSchema: z.object(pythonExecOutput),
-        annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
+        outputSchema: PythonExecOutput,
+        annotations: EXECUTES_CODE,
       },
-      input: z.strictObject(pythonExecInput),
+      input: PythonExecInput,
       run: async (args, accountId) => (await runCommand(deps, accountId, 'pythonExec', args, args.timeout_ms)) as Record<string, unknown>,
     },
     terminalExec: {
@@ -86,10 +90,10 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           'unless create_if_missing is true; a second command while one runs fails with session_busy. Each call extends the session\'s lease ' +
           '(lease_ttl_sec, never shortened); an idle session ends when its lease runs out and its files are gone. No network. ' +
           'A command past timeout_ms is killed; the session is kept. Output streams are capped (stdout_truncated/stderr_truncated).',
-        outputSchema: z.object(terminalExecOutput),
-        annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
+        outputSchema: TerminalExecOutput,
+        annotations: EXECUTES_CODE,
       },
-      input: z.strictObject(terminalExecInput),
+      input: TerminalExecInput,
       run: async (args, accountId) => (await deps.sessions.exec(accountId, args)) as unknown as Record<string, unknown>,
     },
     readImage: {
@@ -97,28 +101,27 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         title: 'Read an image from a session',
         description:
           'Returns an image file of a terminal session (PNG, JPEG, GIF, WebP, …) as an image the model can see, e.g. a chart made with ' +
-          `a command. Non-image files answer "unsupported mime type: <mime>; expected image/*": use readFile for text. Limit: ${deps.config.session.fileMaxBytes} bytes.`,
+          `a command. Non-image files answer "unsupported mime type: <mime>; expected image/*": use readFile for text. Limit: ${fileMaxBytes} bytes.`,
         annotations: { readOnlyHint: true, openWorldHint: false },
       },
-      input: z.strictObject(readImageInput),
+      input: ReadImageToolInput,
       run: async (args, accountId) => {
-        const f = await deps.sessions.file(accountId, args.session_id, { op: 'read', path: args.file_path, maxBytes: deps.config.session.fileMaxBytes });
-        if (f.op !== 'read') return asContent({ content: [{ type: 'text', text: 'unsupported mime type: inode/directory; expected image/*' }] });
-        const mime = f.mime ?? 'application/octet-stream';
-        if (!mime.startsWith('image/')) return asContent({ content: [{ type: 'text', text: `unsupported mime type: ${mime}; expected image/*` }] });
-        return asContent({ content: [{ type: 'image', data: f.contentBase64, mimeType: mime }] });
+        const f = await file(accountId, args.session_id, { op: 'read', path: args.file_path, maxBytes: fileMaxBytes });
+        const mime = f.op === 'read' ? (f.mime ?? 'application/octet-stream') : 'inode/directory';
+        if (f.op !== 'read' || !mime.startsWith('image/')) return new Content({ content: [{ type: 'text', text: `unsupported mime type: ${mime}; expected image/*` }] });
+        return new Content({ content: [{ type: 'image', data: f.contentBase64, mimeType: mime }] });
       },
     },
     readFile: {
       config: {
         title: 'Read a file from a session',
-        description: `Reads a file of a terminal session (relative to /workspace, or under /workspace or /tmp). Text comes back as utf8; other bytes as base64 (encoding tells). A directory answers with its listing. Limit: ${deps.config.session.fileMaxBytes} bytes.`,
-        outputSchema: z.object({ path: z.string(), size: z.number().optional(), encoding: z.enum(['utf8', 'base64']).optional(), content: z.string().optional(), mime: z.string().optional(), entries: z.array(z.any()).optional() }),
+        description: `Reads a file of a terminal session (relative to /workspace, or under /workspace or /tmp). Text comes back as utf8; other bytes as base64 (encoding tells). A directory answers with its listing. Limit: ${fileMaxBytes} bytes.`,
+        outputSchema: ReadFileOutput,
         annotations: { readOnlyHint: true, openWorldHint: false },
       },
-      input: z.strictObject(readFileInput),
+      input: ReadFileToolInput,
       run: async (args, accountId) => {
-        const f = await deps.sessions.file(accountId, args.session_id, { op: 'read', path: args.path, maxBytes: deps.config.session.fileMaxBytes });
+        const f = await file(accountId, args.session_id, { op: 'read', path: args.path, maxBytes: fileMaxBytes });
         if (f.op === 'list') return { path: f.path, entries: f.entries };
         if (f.op !== 'read') return { path: args.path };
         const bytes = Buffer.from(f.contentBase64, 'base64');
@@ -130,15 +133,15 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
     writeFile: {
       config: {
         title: 'Write a file into a session',
-        description: `Creates or replaces a file in a terminal session (parent directories are created). Content is utf8 text, or base64 with encoding=base64. Limit: ${deps.config.session.fileMaxBytes} bytes.`,
-        outputSchema: z.object({ path: z.string(), size: z.number() }),
+        description: `Creates or replaces a file in a terminal session (parent directories are created). Content is utf8 text, or base64 with encoding=base64. Limit: ${fileMaxBytes} bytes.`,
+        outputSchema: WriteFileOutput,
         annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
       },
-      input: z.strictObject(writeFileInput),
+      input: WriteFileToolInput,
       run: async (args, accountId) => {
         const bytes = args.encoding === 'base64' ? Buffer.from(args.content, 'base64') : Buffer.from(args.content, 'utf8');
-        if (bytes.length > deps.config.session.fileMaxBytes) throw new Error(`file_too_large: content is ${bytes.length} bytes, more than ${deps.config.session.fileMaxBytes}`);
-        const f = await deps.sessions.file(accountId, args.session_id, { op: 'write', path: args.path, contentBase64: bytes.toString('base64') });
+        if (bytes.length > fileMaxBytes) throw new DuraboxError('file_too_large', `content is ${bytes.length} bytes, more than ${fileMaxBytes}`);
+        const f = await file(accountId, args.session_id, { op: 'write', path: args.path, contentBase64: bytes.toString('base64') });
         return f.op === 'write' ? { path: f.path, size: f.size } : { path: args.path, size: bytes.length };
       },
     },
@@ -146,61 +149,79 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
       config: {
         title: 'List files in a session',
         description: 'Lists a directory of a terminal session (default /workspace): name, type, size, modification time.',
-        outputSchema: z.object({ path: z.string(), entries: z.array(z.object({ name: z.string(), type: z.string(), size: z.number(), modified: z.string() })) }),
+        outputSchema: FileListing,
         annotations: { readOnlyHint: true, openWorldHint: false },
       },
-      input: z.strictObject(listFilesInput),
+      input: ListFilesToolInput,
       run: async (args, accountId) => {
-        const f = await deps.sessions.file(accountId, args.session_id, { op: 'list', path: args.path });
+        const f = await file(accountId, args.session_id, { op: 'list', path: args.path });
         return f.op === 'list' ? { path: f.path, entries: f.entries } : { path: args.path, entries: [] };
       },
     },
   };
 }
 
-export function buildMcpServer(deps: AppDeps): McpServer {
-  const server = new McpServer({ name: 'durabox', version: CONSOLE_VERSION });
-  const tools = toolSpecs(deps);
+export function buildMcpServer(deps: AppDeps, tools = toolSpecs(deps)): McpServer {
+  const server = new McpServer({ name: 'durabox', version: PRODUCT_VERSION });
   for (const [name, tool] of Object.entries(tools)) {
     server.registerTool(name, { ...tool.config, inputSchema: tool.input }, async (args, extra) =>
       asToolResult(() => tool.run(args, accountOf(extra as Extra))));
   }
-  // The SDK turns invalid arguments into an isError tool result; durabox's contract is a JSON-RPC
-  // -32602 naming the field, so tools/call is answered here: validate, then run.
-  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const tool = tools[request.params.name];
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${JSON.stringify(request.params.name)}`);
-    const parsed = tool.input.safeParse(request.params.arguments ?? {});
-    if (!parsed.success) {
-      throw new McpError(ErrorCode.InvalidParams, `invalid arguments for ${request.params.name}: ${describeIssues(parsed.error)}`);
-    }
-    return asToolResult(() => tool.run(parsed.data, accountOf(extra as Extra)));
-  });
   return server;
 }
 
-export function mcpRoutes(deps: AppDeps): Router<AppState> {
-  const r = new Router<AppState>();
-  const notAllowed = (ctx: { status: number; body: unknown; set: (k: string, v: string) => void }) => {
+type JsonRpcMessage = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown } };
+
+/** The -32602 answers for tools/call messages naming no tool of ours or breaking its schema; none when all are fine. */
+export function invalidToolCalls(body: unknown, tools: Record<string, ToolSpec>): object[] {
+  const messages = (Array.isArray(body) ? body : [body]) as JsonRpcMessage[];
+  const errors: object[] = [];
+  for (const m of messages) {
+    if (!m || typeof m !== 'object' || m.method !== 'tools/call' || m.id === undefined) continue;
+    const tool = typeof m.params?.name === 'string' && Object.hasOwn(tools, m.params.name) ? tools[m.params.name] : undefined;
+    if (!tool) {
+      errors.push({ jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InvalidParams, message: `unknown tool ${JSON.stringify(m.params?.name)} (known: ${Object.keys(tools).join(', ')})` } });
+      continue;
+    }
+    const parsed = tool.input.safeParse(m.params?.arguments ?? {});
+    if (!parsed.success) {
+      errors.push({ jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InvalidParams, message: `invalid arguments for ${m.params!.name}: ${describeIssues(parsed.error)}` } });
+    }
+  }
+  if (errors.length === 0 || !Array.isArray(body)) return errors;
+  // A batch with an invalid call runs none of its calls: every request in it is answered with why.
+  return messages.filter((m) => m && typeof m === 'object' && m.id !== undefined).map((m) =>
+    errors.find((e) => (e as { id: unknown }).id === m.id)
+      ?? { jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InvalidParams, message: 'not run: another call in this batch has invalid arguments' } });
+}
+
+export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'mcpDelete'> {
+  const notAllowed = (ctx: { set(name: string, value: string): void }) => {
     ctx.set('Allow', 'POST');
-    ctx.status = 405;
-    ctx.body = { error: 'method not allowed: the MCP endpoint is stateless and takes POST only' };
+    throw new DuraboxError('method_not_allowed', 'method not allowed: the MCP endpoint is stateless and takes POST only');
   };
-  r.get('/mcp', notAllowed);
-  r.delete('/mcp', notAllowed);
-  r.post('/mcp', requireToken(deps), async (ctx) => {
-    const server = buildMcpServer(deps);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    (ctx.req as unknown as { auth: unknown }).auth = {
-      token: ctx.state.token!, clientId: ctx.state.account!.id, scopes: [], extra: { accountId: ctx.state.account!.id },
-    };
-    ctx.respond = false;
-    ctx.res.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
-    await transport.handleRequest(ctx.req, ctx.res, ctx.request.body);
-  });
-  return r;
+  return {
+    mcpGet: notAllowed,
+    mcpDelete: notAllowed,
+    async mcp(ctx) {
+      const tools = toolSpecs(deps);
+      const refused = invalidToolCalls(ctx.request.body, tools);
+      if (refused.length > 0) {
+        ctx.body = Array.isArray(ctx.request.body) ? refused : refused[0];
+        return;
+      }
+      const server = buildMcpServer(deps, tools);
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      (ctx.req as unknown as { auth: unknown }).auth = {
+        token: ctx.state.token!, clientId: ctx.state.account!.id, scopes: [], extra: { accountId: ctx.state.account!.id },
+      };
+      ctx.respond = false;
+      ctx.res.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      await transport.handleRequest(ctx.req, ctx.res, ctx.request.body);
+    },
+  };
 }

@@ -1,5 +1,5 @@
 // The REST API as a bench client sees it: an access token, JSON in and out, a time limit on every call.
-import type { TerminalExecOutput } from '../workflows/shared.js';
+import type { TerminalExecOutput } from '../contract/messages.js';
 
 export interface ApiResponse<T = any> {
   status: number;

@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import type Docker from 'dockerode';
 import pg from 'pg';
-import { temporalCli } from '../workers/temporal-dev-server.js';
-import { repoRoot } from '../workers/paths.js';
+import { loadDevSettings } from '../config/index.js';
+import { repoRoot } from '../config/paths.js';
 
 export interface Environment {
   machine: { nproc: number; cpuModel: string; memoryMiB: number; kernel: string; loadAverageAtStart: number[]; node: string };
@@ -57,7 +57,7 @@ export async function describeEnvironment(o: { docker: Docker; temporalAddress: 
       node: process.version,
     },
     docker: await dockerInfo(o.docker),
-    temporal: { kind: 'temporal server start-dev (SQLite, WAL)', cliVersion: await run(temporalCli(), ['--version']), address: o.temporalAddress },
+    temporal: { kind: 'temporal server start-dev (SQLite, WAL)', cliVersion: await run(loadDevSettings().temporalCli, ['--version']), address: o.temporalAddress },
     database: {
       kind: 'PostgreSQL',
       server: withoutCredentials(o.databaseUrl),

@@ -1,7 +1,7 @@
 // How many idle sessions one host holds, and what each costs in memory: open N sessions with a long
 // lease, let them sit, read memory, prove each is still alive, then end them all.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LABEL_RUNTIME, LABEL_WORKER } from '../activities/sandbox-profile.js';
+import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
 import { IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY } from './catalog.js';
 import { attempt, failed, record, type Measurement } from './figures.js';
 import { forEachLimited } from './load.js';

@@ -1,7 +1,7 @@
 // The run's record: a JSON file with everything, and a Markdown table for people.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../workers/paths.js';
+import { repoRoot } from '../config/paths.js';
 import type { Environment } from './environment.js';
 import { formatNumber, formatRatio, type Figure } from './figures.js';
 import type { BenchSettings } from './settings.js';
@@ -70,7 +70,7 @@ const HOW_MEASURED = [
   '',
   "- `cold`: `docker run --rm --network none durabox/python:1 python3 -c 'print(1)'` through the docker CLI, one after another; throughput with the same clients in a closed loop, counting runs that printed `1` and ended inside the window.",
   '- `exec`: Docker API exec create + start + read output + inspect of `echo hi` in an already running `durabox/terminal:1` container.',
-  '- platform figures: REST calls with a bearer token to an API started in the bench process (`TestPlatform`), one runtime worker as a child process; pythonExec through `POST /tasks` mode `sync`, terminal commands through `POST /commands/terminal`; a call counts only with the expected output.',
+  '- platform figures: REST calls with a bearer token to an API started in the bench process (`PlatformHarness`), one runtime worker as a child process; pythonExec through `POST /tasks` mode `sync`, terminal commands through `POST /commands/terminal`; a call counts only with the expected output.',
   '- memory per idle session: (change in the summed memory of the worker\'s containers, `docker stats` usage minus inactive file cache, + change in the worker\'s process-tree RSS) / sessions open; the control plane\'s change is in the notes, not in the figure.',
 ];
 

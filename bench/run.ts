@@ -3,7 +3,7 @@
 // writes bench/results/<timestamp>.{json,md}, prints the table, and exits non-zero unless every
 // figure was measured and met its target.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ADMIN, TestPlatform } from '../test/support/infra.js';
+import { ADMIN, PlatformHarness } from '../harness/platform.js';
 import { DuraboxApi } from './api-client.js';
 import { measureColdBaseline, measureExecBaseline } from './baseline-figures.js';
 import { removeBenchContainers } from './bench-containers.js';
@@ -22,7 +22,7 @@ const WORKER_NAME = 'bench';
 async function main(): Promise<number> {
   const settings = readBenchSettings();
   const startedAt = new Date();
-  const platform = new TestPlatform();
+  const platform = new PlatformHarness();
   const ctx: BenchContext = { settings, docker: platform.docker, runTag: platform.runTag, figures: [], byId: new Map() };
   const workerEnv = { DURABOX_RUNTIMES: 'python,terminal', DURABOX_MAX_INFLIGHT: String(settings.maxInflight) };
   const runErrors: string[] = [];
@@ -44,14 +44,17 @@ async function main(): Promise<number> {
     console.error('bench: starting Temporal dev server, database, API and a runtime worker…');
     // The product's own defaults, not the tests' short leases and timeouts.
     await platform.start({
-      DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '10000',
-      DURABOX_SESSION_LEASE_MIN_SEC: '60',
-      DURABOX_SESSION_LEASE_DEFAULT_SEC: '60',
-      DURABOX_SESSION_LEASE_MAX_SEC: '1800',
-      DURABOX_SESSION_HOST_TIMEOUT_MS: '5000',
-      DURABOX_SESSION_COMMANDS_PER_RUN: '500',
+      checkResponses: false,
+      settings: {
+        DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '10000',
+        DURABOX_SESSION_LEASE_MIN_SEC: '60',
+        DURABOX_SESSION_LEASE_DEFAULT_SEC: '60',
+        DURABOX_SESSION_LEASE_MAX_SEC: '1800',
+        DURABOX_SESSION_HOST_TIMEOUT_MS: '5000',
+        DURABOX_SESSION_COMMANDS_PER_RUN: '500',
+      },
     });
-    environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database.url });
+    environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database!.url! });
     const worker = await platform.startWorker(WORKER_NAME, workerEnv);
     const api = await DuraboxApi.connect(platform.url, ADMIN, settings.requestTimeoutMs);
     const pctx: PlatformContext = { ...ctx, api, worker: { id: worker.id, pid: worker.child.pid! }, temporalPid: platform.devServer.process.pid! };

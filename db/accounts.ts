@@ -1,5 +1,5 @@
 // Accounts, their access tokens and their dashboard login sessions. Secrets arrive here already hashed.
-import type { Db } from './index.js';
+import { rowsTouched, type Db } from './index.js';
 
 export interface Account { id: string; username: string; is_admin: boolean; created_at: Date; updated_at: Date }
 export interface AccountRow extends Account { password_hash: string }
@@ -50,7 +50,7 @@ export class AccountStore {
 
   /** Deletes the account with its tokens and login sessions (foreign keys cascade). */
   async delete(id: string): Promise<boolean> {
-    return (await this.db('accounts').where({ id }).delete()) > 0;
+    return rowsTouched(await this.db('accounts').where({ id }).delete()) > 0;
   }
 
   async byTokenHash(tokenHash: string): Promise<Account | undefined> {
@@ -79,7 +79,7 @@ export class AccountStore {
   }
 
   async deleteToken(accountId: string, id: string): Promise<boolean> {
-    return (await this.db('access_tokens').where({ id, account_id: accountId }).delete()) > 0;
+    return rowsTouched(await this.db('access_tokens').where({ id, account_id: accountId }).delete()) > 0;
   }
 
   async createLoginSession(idHash: string, accountId: string, expiresAt: Date): Promise<void> {

@@ -21,6 +21,18 @@ export async function openDb(opts: { databaseUrl?: string; dataDir: string }): P
   return db;
 }
 
+/**
+ * Rows a delete or update touched. knex over pg answers a number; knex over PGlite answers the driver's
+ * result object (`{affectedRows}`), so code that compares the answer with a number breaks on the
+ * embedded database. Every store counts through this.
+ */
+export function rowsTouched(result: unknown): number {
+  if (typeof result === 'number') return result;
+  const r = result as { affectedRows?: unknown; rowCount?: unknown } | null | undefined;
+  const n = Number(r?.affectedRows ?? r?.rowCount ?? 0);
+  return Number.isFinite(n) ? n : 0;
+}
+
 export async function dbReachable(db: Db): Promise<boolean> {
   try {
     await db.raw('select 1');

@@ -1,7 +1,7 @@
 // The host registry: one row per worker credential, updated by that worker's start report and heartbeats.
 // A worker is online while its heartbeats arrive: stopped_at unset and last seen within offline_after_ms
 // (about three heartbeat intervals, as the worker itself reported them). Time is the database's clock.
-import type { Db } from './index.js';
+import { rowsTouched, type Db } from './index.js';
 import { UniqueViolation } from './accounts.js';
 
 export type WorkerStatus = 'online' | 'offline';
@@ -82,7 +82,7 @@ export class WorkerStore {
       stopped_at: null,
       ...(starting ? { registered_at: now } : {}),
     });
-    return n > 0;
+    return rowsTouched(n) > 0;
   }
 
   /** A worker that shuts down says so, and is offline at once instead of after its heartbeats stop. */
@@ -91,7 +91,7 @@ export class WorkerStore {
   }
 
   async delete(nodeId: string): Promise<boolean> {
-    return (await this.db('workers').where({ node_id: nodeId }).delete()) > 0;
+    return rowsTouched(await this.db('workers').where({ node_id: nodeId }).delete()) > 0;
   }
 
   async list(q: { status: 'all' | WorkerStatus; page: number; pageSize: number }): Promise<{ items: WorkerView[]; total: number }> {

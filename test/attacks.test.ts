@@ -12,8 +12,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { platform } from './support/hooks.js';
 import { call, login, newToken, type Res } from './support/http.js';
 import { eventually } from './support/docker.js';
-import { ADMIN, HASH_KEY } from './support/infra.js';
-import { LABEL_RUNTIME, LABEL_WORKER } from '../activities/sandbox-profile.js';
+import { ADMIN, HASH_KEY } from '../harness/platform.js';
+import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
 
 type PyResult = { output: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean };
 type TermOut = { session_id: string; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; error?: string };
@@ -243,7 +243,7 @@ python3 - <<'PY'\n${probe()}\nPY`,
       const r = await plantThenCheck(code, 'import os\nprint(len([p for p in os.listdir("/proc") if p.isdigit()]))');
       const [kids, err] = r.planted.trim().split(' ');
       assert.equal(err, 'EAGAIN');
-      assert.ok(Number(kids) > 10 && Number(kids) < platform.config.python.pidsLimit, `forked ${kids}`);
+      assert.ok(Number(kids) > 10 && Number(kids) < platform.config.worker.python.pidsLimit, `forked ${kids}`);
       assert.equal(r.checked.trim(), '2', 'only the keeper and the new program run');
     });
 
@@ -251,7 +251,7 @@ python3 - <<'PY'\n${probe()}\nPY`,
       const r = await run('chunks = []\nwhile True:\n    chunks.append(bytearray(32 * 1024 * 1024))\n    print(len(chunks) * 32, flush=True)');
       assert.notEqual(r.exit_code, 0);
       const mb = Math.max(...r.output.trim().split('\n').map(Number));
-      assert.ok(mb <= platform.config.python.memoryBytes / 1024 / 1024, `allocated ${mb} MB`);
+      assert.ok(mb <= platform.config.worker.python.memoryBytes / 1024 / 1024, `allocated ${mb} MB`);
     });
 
     attack('memory bomb spread over many processes: a clear result, and the keeper survives', 60_000, async () => {
@@ -295,7 +295,7 @@ python3 - <<'PY'\n${probe()}\nPY`,
       assert.equal(r.exit_code, 0);
       assert.equal(r.stdout_truncated, true);
       assert.equal(r.stderr_truncated, true);
-      assert.ok(r.output.length <= platform.config.outputLimitBytes && r.output.length > 800_000, `stdout ${r.output.length}`);
+      assert.ok(r.output.length <= platform.config.worker.outputLimitBytes && r.output.length > 800_000, `stdout ${r.output.length}`);
       assert.ok(/^o+$/.test(r.output) && /^e+$/.test(r.stderr));
       const grew = workerRssKb() - before;
       assert.ok(grew < 96 * 1024, `the worker grew by ${grew} kB`);
@@ -324,7 +324,7 @@ python3 - <<'PY'\n${probe()}\nPY`,
       ].join('\n');
       const r = await plantThenCheck(fill, 'import os\nprint([os.listdir(d) for d in ("/tmp", "/workspace", "/dev/shm")])');
       const lines = r.planted.trim().split('\n').map((l) => l.split(' '));
-      const tmpfsMb = platform.config.python.tmpfsBytes / 1024 / 1024;
+      const tmpfsMb = platform.config.worker.python.tmpfsBytes / 1024 / 1024;
       assert.deepEqual(lines.map((l) => [l[0], l[2]]), [['/tmp', 'ENOSPC'], ['/workspace', 'ENOSPC'], ['/dev/shm', 'ENOSPC']]);
       for (const [, mb] of lines) assert.ok(Number(mb) <= tmpfsMb, `wrote ${mb} MB`);
       assert.equal(r.checked.trim(), '[[], [], []]');
@@ -379,7 +379,7 @@ python3 - <<'PY'\n${probe()}\nPY`,
       for (const [p, v] of Object.entries(out.res)) assert.equal(v, 'refused', p);
       assert.deepEqual(out.env, ['HOME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE'], 'only the clean environment');
       const everything = JSON.stringify(out.seen);
-      for (const secret of [HASH_KEY, workerSecret(), platform.config.temporalAddress!, platform.database.url, 'DURABOX_', 'TEMPORAL_']) {
+      for (const secret of [HASH_KEY, workerSecret(), platform.config.temporal.address!, ...(platform.database?.url ? [platform.database.url] : []), 'DURABOX_', 'TEMPORAL_']) {
         assert.ok(!everything.includes(secret), `the sandbox can read ${secret.slice(0, 12)}…`);
       }
     });

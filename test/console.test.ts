@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { call, login } from './support/http.js';
 import { platform } from './support/hooks.js';
-import { ADMIN } from './support/infra.js';
+import { ADMIN } from '../harness/platform.js';
 import { LoginLimiter } from '../api/login-limiter.js';
 
 const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
@@ -26,7 +26,7 @@ describe('console REST contract: login, session, logout (spec §4.1)', () => {
     assert.equal(body.account.is_admin, true);
     assert.equal(typeof body.registration_enabled, 'boolean');
     assert.equal(typeof body.console_version, 'string');
-    assert.equal(body.temporal_ui_url, platform.config.temporalUiUrl);
+    assert.equal(body.temporal_ui_url, platform.config.temporal.uiUrl);
     const cookie = r.headers.get('set-cookie')!;
     assert.match(cookie, /durabox_session=/);
     assert.match(cookie, /httponly/i);
@@ -94,10 +94,10 @@ describe('console: login attempts are rate-limited', () => {
 describe('console REST contract: accounts (spec §4.1)', () => {
   let admin: string;
   before(async () => { admin = await login(); });
-  afterEach(() => { platform.config.enableRegistration = false; });
+  afterEach(() => { platform.config.api.enableRegistration = false; });
 
   it('POST /console/register answers 403 while registration is disabled', async () => {
-    platform.config.enableRegistration = false;
+    platform.config.api.enableRegistration = false;
     const r = await call('POST', '/api/v1/console/register', { cookie: admin, body: { username: unique('x'), password: 'pw' } });
     assert.equal(r.status, 403);
     assert.match(r.body.error, /registration is disabled/);
@@ -105,7 +105,7 @@ describe('console REST contract: accounts (spec §4.1)', () => {
   });
 
   it('POST /console/register by the admin answers 201 {account, created_at, updated_at}; the account logs in as a non-admin', async () => {
-    platform.config.enableRegistration = true;
+    platform.config.api.enableRegistration = true;
     const username = unique('Reg');
     const r = await call('POST', '/api/v1/console/register', { cookie: admin, body: { username, password: 'secret-1' } });
     assert.equal(r.status, 201);
@@ -121,7 +121,7 @@ describe('console REST contract: accounts (spec §4.1)', () => {
   });
 
   it('POST /console/register answers 400 for an empty or too long username and an empty password', async () => {
-    platform.config.enableRegistration = true;
+    platform.config.api.enableRegistration = true;
     const cases: Array<[unknown, RegExp]> = [
       [{ username: '', password: 'pw' }, /username/],
       [{ username: '   ', password: 'pw' }, /username/],
@@ -139,7 +139,7 @@ describe('console REST contract: accounts (spec §4.1)', () => {
   });
 
   it('POST /console/register answers 409 for a username taken in any letter case', async () => {
-    platform.config.enableRegistration = true;
+    platform.config.api.enableRegistration = true;
     const username = unique('Dup');
     assert.equal((await call('POST', '/api/v1/console/register', { cookie: admin, body: { username, password: 'pw' } })).status, 201);
     const again = await call('POST', '/api/v1/console/register', { cookie: admin, body: { username: username.toUpperCase(), password: 'pw' } });
@@ -148,7 +148,7 @@ describe('console REST contract: accounts (spec §4.1)', () => {
   });
 
   it('register, account list and delete answer 403 to a non-admin and 401 without a login', async () => {
-    platform.config.enableRegistration = true;
+    platform.config.api.enableRegistration = true;
     const user = await registeredAccount(admin);
     assert.equal((await call('POST', '/api/v1/console/register', { cookie: user.cookie, body: { username: unique('y'), password: 'pw' } })).status, 403);
     assert.equal((await call('GET', '/api/v1/console/accounts', { cookie: user.cookie })).status, 403);
@@ -158,7 +158,7 @@ describe('console REST contract: accounts (spec §4.1)', () => {
   });
 
   it('GET /console/accounts lists accounts with paging, without password hashes', async () => {
-    platform.config.enableRegistration = true;
+    platform.config.api.enableRegistration = true;
     const user = await registeredAccount(admin);
     const r = await call('GET', '/api/v1/console/accounts?page_size=100', { cookie: admin });
     assert.equal(r.status, 200);
@@ -173,7 +173,7 @@ describe('console REST contract: accounts (spec §4.1)', () => {
   });
 
   it('DELETE /console/accounts/:id answers 204 and ends its logins and tokens; 403 for the admin itself, 404 when unknown', async () => {
-    platform.config.enableRegistration = true;
+    platform.config.api.enableRegistration = true;
     const user = await registeredAccount(admin);
     const token = (await call('POST', '/api/v1/console/tokens', { cookie: user.cookie, body: { name: 'doomed' } })).body.token;
     assert.equal((await call('GET', '/api/v1/tasks', { token })).status, 200);
@@ -211,9 +211,9 @@ describe('console REST contract: access tokens (spec §4.2)', () => {
 
   it('tokens are per account: another account neither lists nor deletes them (404)', async () => {
     const admin = await login();
-    platform.config.enableRegistration = true;
+    platform.config.api.enableRegistration = true;
     const user = await registeredAccount(admin);
-    platform.config.enableRegistration = false;
+    platform.config.api.enableRegistration = false;
     const r = await call('POST', '/api/v1/console/tokens', { cookie: admin, body: { name: unique('admins') } });
     const theirs = await call('GET', '/api/v1/console/tokens', { cookie: user.cookie });
     assert.ok(!theirs.body.items.some((t: { id: string }) => t.id === r.body.id));
@@ -230,9 +230,9 @@ describe('isolation between accounts', () => {
   before(async () => {
     admin = await login();
     adminToken = (await call('POST', '/api/v1/console/tokens', { cookie: admin, body: { name: unique('iso') } })).body.token;
-    platform.config.enableRegistration = true;
+    platform.config.api.enableRegistration = true;
     const user = await registeredAccount(admin);
-    platform.config.enableRegistration = false;
+    platform.config.api.enableRegistration = false;
     const token = (await call('POST', '/api/v1/console/tokens', { cookie: user.cookie, body: { name: 'iso' } })).body.token;
     other = { id: user.id, cookie: user.cookie, token };
   });

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { call, login } from './support/http.js';
 import { platform } from './support/hooks.js';
-import { ADMIN } from './support/infra.js';
-import { repoRoot } from '../workers/paths.js';
+import { ADMIN } from '../harness/platform.js';
+import { repoRoot } from '../config/paths.js';
 
 const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test', 'artifacts');
@@ -40,7 +40,7 @@ describe('dashboard in headless Chromium', function () {
   after(async () => {
     await browser?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-    platform.config.enableRegistration = false;
+    platform.config.api.enableRegistration = false;
   });
 
   it('signs the admin in from the login page and shows live counts', async () => {
@@ -112,8 +112,8 @@ describe('dashboard in headless Chromium', function () {
     await row.waitFor();
     assert.match((await row.textContent())!, /pythonExec.*succeeded/);
     const href = await row.getByRole('link', { name: t.body.task_id }).getAttribute('href');
-    const ns = platform.config.temporalNamespace;
-    assert.equal(href, `${platform.config.temporalUiUrl}/namespaces/${ns}/workflows/${t.body.task_id}`);
+    const ns = platform.config.temporal.namespace;
+    assert.equal(href, `${platform.config.temporal.uiUrl}/namespaces/${ns}/workflows/${t.body.task_id}`);
     // What the link opens exists: that workflow, in that namespace, as the API and Temporal see it.
     const [, linkNs, linkId] = /\/namespaces\/([^/]+)\/workflows\/([^/]+)$/.exec(href!)!;
     assert.equal((await call('GET', `/api/v1/tasks/${linkId}`, { token })).body.status, 'succeeded');
@@ -124,7 +124,7 @@ describe('dashboard in headless Chromium', function () {
   });
 
   it('lets the admin create an account when registration is on, and that account sees no admin pages', async () => {
-    platform.config.enableRegistration = true;
+    platform.config.api.enableRegistration = true;
     await go('/accounts');
     const username = `browser-user-${Date.now()}`;
     await page.locator('input[name=new-username]').fill(username);

@@ -9,8 +9,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
-import { HASH_KEY } from './support/infra.js';
-import { hashPassword, keyedHash, maskToken, newId } from '../api/security.js';
+import { HASH_KEY } from '../harness/platform.js';
+import { hashPassword, keyedHash, maskToken, newId } from '../control/security.js';
 
 const SEED = Number(process.env.DURABOX_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const MAX_REQUESTS = { rest: 2300, files: 40, mcp: 500, sdk: 60 };
@@ -310,7 +310,7 @@ function restRequests(r: Rng, n: number, ids: Ids): Req[] {
   for (const [method, path, auth] of [['POST', '/api/v1/tasks', 'token'], ['POST', '/api/v1/commands/terminal', 'token'], ['POST', '/api/v1/console/login', 'none']] as Array<[string, string, Auth]>) {
     out.push({ method, path, auth, body: JSON.stringify({ capability: 'pythonExec', input: { code: `#${'x'.repeat(5 * 1024 * 1024)}` } }), contentType: 'application/json', expect: [413], names: /too large/, what: 'oversize body' });
   }
-  out.push({ method: 'PUT', path: '/api/v1/sessions/sess_x/files?path=big.bin', auth: 'token', body: Buffer.alloc(platform.config.session.fileMaxBytes + 1), contentType: 'application/octet-stream', expect: [413], what: 'oversize file' });
+  out.push({ method: 'PUT', path: '/api/v1/sessions/sess_x/files?path=big.bin', auth: 'token', body: Buffer.alloc(platform.config.api.session.fileMaxBytes + 1), contentType: 'application/octet-stream', expect: [413], what: 'oversize file' });
   return out;
 }
 
@@ -437,12 +437,12 @@ describe(`fuzz: malformed requests to every endpoint and tool get a clear 4xx, n
     const bg = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', input: { code: 'import time\ntime.sleep(5)\nprint("survived")' }, mode: 'async', timeout_ms: 120_000 } });
     assert.equal(bg.status, 202, JSON.stringify(bg.body));
     background = bg.body.task_id;
-    platform.config.enableRegistration = true; // so register bodies are parsed, not refused at the door
+    platform.config.api.enableRegistration = true; // so register bodies are parsed, not refused at the door
     deadline = Date.now() + TIME_BUDGET_MS;
   });
 
   after(async () => {
-    platform.config.enableRegistration = false;
+    platform.config.api.enableRegistration = false;
     if (ids?.mySession) await call('DELETE', `/api/v1/sessions/${ids.mySession}`, { token });
     console.log(`    ${sent} malformed requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
   });

@@ -4,8 +4,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
-import { keyedHash, maskToken, newId, hashPassword } from '../api/security.js';
-import { HASH_KEY } from './support/infra.js';
+import { keyedHash, maskToken, newId, hashPassword } from '../control/security.js';
+import { HASH_KEY } from '../harness/platform.js';
 
 type Out = { session_id: string; created: boolean; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; lease_expires_unix_ms: number };
 
@@ -137,7 +137,7 @@ describe('terminal sessions (a session is a workflow)', function () {
     }
     const esc = await fetch(`${platform.url}/api/v1/sessions/${sid}/files?path=sub/etc/evil`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: 'x' });
     assert.equal(esc.status, 400);
-    const big = await fetch(`${platform.url}/api/v1/sessions/${sid}/files?path=big`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: Buffer.alloc(platform.config.session.fileMaxBytes + 1) });
+    const big = await fetch(`${platform.url}/api/v1/sessions/${sid}/files?path=big`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: Buffer.alloc(platform.config.api.session.fileMaxBytes + 1) });
     assert.equal(big.status, 413);
     assert.equal((await call('DELETE', `/api/v1/sessions/${sid}/files?path=data`, { token })).status, 204);
     assert.equal((await call('GET', `/api/v1/sessions/${sid}/files?path=data/blob.bin`, { token })).status, 404);

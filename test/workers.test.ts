@@ -4,9 +4,9 @@ import proto from '@temporalio/proto';
 import { call, login, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
-import { HASH_KEY } from './support/infra.js';
-import { generateWorkerSecret, hashPassword, keyedHash, newId } from '../api/security.js';
-import { runtimeTaskQueue } from '../workflows/shared.js';
+import { HASH_KEY } from '../harness/platform.js';
+import { generateWorkerSecret, hashPassword, keyedHash, newId } from '../control/security.js';
+import { runtimeTaskQueue } from '../contract/queues.js';
 
 const { temporal } = proto;
 
@@ -22,7 +22,7 @@ function envOf(command: string): Record<string, string> {
 
 async function pollers(runtime: string): Promise<string[]> {
   const res = await platform.api.deps.connection.workflowService.describeTaskQueue({
-    namespace: platform.config.temporalNamespace,
+    namespace: platform.config.temporal.namespace,
     taskQueue: { name: runtimeTaskQueue(runtime) },
     taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
   });

@@ -2,11 +2,9 @@
 // credential (DURABOX_WORKER_ID + DURABOX_WORKER_SECRET) and refuses to start when the API rejects it;
 // then it reports on a jittered heartbeat: runtimes, capacity, in-flight counts, labels, version. A
 // refused heartbeat means the credential was deleted: the worker stops taking work.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import type { Config } from './config.js';
-import { repoRoot } from './paths.js';
+import type { WorkerSettings } from '../config/index.js';
+import { PRODUCT_VERSION } from '../config/paths.js';
 
 export class CredentialRejected extends Error {}
 
@@ -14,16 +12,14 @@ export class CredentialRejected extends Error {}
 const START_PATIENCE_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-const VERSION: string = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
-
 export class RegistryClient {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private constructor(private readonly config: Config, private readonly secret: string) {}
+  private constructor(private readonly config: WorkerSettings, private readonly secret: string) {}
 
   /** Proves the credential with the start report; throws CredentialRejected when the API refuses it. */
-  static async connect(config: Config): Promise<RegistryClient> {
+  static async connect(config: WorkerSettings): Promise<RegistryClient> {
     if (!config.workerSecret) {
       throw new CredentialRejected(
         `DURABOX_WORKER_SECRET is not set: a runtime worker needs a credential. Create one in the dashboard (Workers) or with POST ${config.apiUrl}/api/v1/workers, then start the worker with the command it shows.`,
@@ -82,7 +78,7 @@ export class RegistryClient {
       event,
       node_name: hostname(),
       executor_kind: 'docker',
-      version: VERSION,
+      version: PRODUCT_VERSION,
       labels: { os: process.platform, arch: process.arch },
       capabilities: this.config.runtimes.map((name) => ({ name, max_inflight: this.config.maxInflight, inflight: inflight.get(name) ?? 0 })),
       heartbeat_interval_sec: this.config.heartbeatIntervalSec,

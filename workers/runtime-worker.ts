@@ -2,16 +2,17 @@
 // one Temporal task queue per runtime it serves.
 import Docker from 'dockerode';
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import type { Config } from './config.js';
-import { connectTemporal, temporalClient } from './temporal.js';
-import { RegistryClient } from './registry-client.js';
 import type { Client } from '@temporalio/client';
-import { createActivities } from '../activities/index.js';
-import { PythonSandboxPool } from '../activities/python-pool.js';
-import { LABEL_WORKER } from '../activities/sandbox-profile.js';
-import { SessionContainers } from '../activities/session-containers.js';
+import type { TemporalSettings, WorkerSettings } from '../config/index.js';
+import { hostTaskQueue, runtimeTaskQueue } from '../contract/queues.js';
+import { SA_HOST } from '../contract/search-attributes.js';
+import { createActivities } from '../activities/runtime.js';
 import { createHostActivities, createSessionStartActivities, type TerminalDeps } from '../activities/terminal.js';
-import { SA_HOST, hostTaskQueue, runtimeTaskQueue } from '../workflows/shared.js';
+import { removeLeftovers } from '../sandbox/leftovers.js';
+import { PythonSandboxPool } from '../sandbox/python-pool.js';
+import { SessionContainers } from '../sandbox/session-containers.js';
+import { connectTemporal, temporalClient } from '../temporal/connection.js';
+import { RegistryClient } from './registry-client.js';
 
 export interface RuntimeWorker {
   workerId: string;
@@ -22,32 +23,14 @@ export interface RuntimeWorker {
   shutdown(opts?: { removeSessions?: boolean }): Promise<void>;
 }
 
-/**
- * Removes containers this worker left behind (a crash, a kill -9): at start and at shutdown. The
- * containers of sessions whose workflows still run on this host (`keep` lists them) stay, so a
- * restarted worker picks its sessions up again; python sandboxes and warm containers never stay.
- */
-export async function removeLeftovers(docker: Docker, workerId: string, keep: () => Promise<Set<string>> = async () => new Set()): Promise<number> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${workerId}`] } });
-  if (list.length === 0) return 0;
-  const live = await keep();
-  let removed = 0;
-  for (const c of list) {
-    if (c.State === 'running' && live.has(c.Id)) continue;
-    await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-    removed++;
-  }
-  return removed;
-}
-
-export async function startRuntimeWorker(config: Config, connection?: NativeConnection): Promise<RuntimeWorker> {
+export async function startRuntimeWorker(config: WorkerSettings, temporal: TemporalSettings, connection?: NativeConnection): Promise<RuntimeWorker> {
   // No credential the API accepts, no work: this throws before anything starts (spec §4.3).
   const registry = await RegistryClient.connect(config);
   const docker = new Docker();
   await docker.ping();
   const ownsConnection = !connection;
-  const conn = connection ?? (await connectTemporal(config));
-  const client = temporalClient(conn, config);
+  const conn = connection ?? (await connectTemporal(temporal));
+  const client = temporalClient(conn, temporal);
   const sessionIsLive = () => liveSessionContainers(client, config.workerId);
   const left = await removeLeftovers(docker, config.workerId, sessionIsLive);
   if (left > 0) console.log(`runtime worker ${config.workerId}: removed ${left} leftover container(s)`);
@@ -75,7 +58,7 @@ export async function startRuntimeWorker(config: Config, connection?: NativeConn
     hostQueue: hostTaskQueue(config.workerId),
     containers,
     outputLimitBytes: config.outputLimitBytes,
-    fileMaxBytes: config.session.fileMaxBytes,
+    fileMaxBytes: config.fileMaxBytes,
     inflight,
   };
 
@@ -93,7 +76,7 @@ export async function startRuntimeWorker(config: Config, connection?: NativeConn
     queues.map((q) =>
       Worker.create({
         connection: conn,
-        namespace: config.temporalNamespace,
+        namespace: temporal.namespace,
         taskQueue: q.taskQueue,
         identity: config.workerId,
         activities: q.activities,

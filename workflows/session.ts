@@ -6,10 +6,12 @@ import {
   defineUpdate, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
-import {
-  SA_ERROR, SA_HOST, runtimeTaskQueue, type FileOp, type FileResult, type SessionEndReason, type SessionExecRequest, type SessionState,
-  type SessionSummary, type SessionWorkflowInput, type TerminalExecOutput, type HostExecResult,
-} from './shared.js';
+import type {
+  FileOp, FileResult, HostExecResult, SessionEndReason, SessionExecRequest, SessionState, SessionSummary, SessionWorkflowInput,
+  TerminalExecOutput,
+} from '../contract/messages.js';
+import { runtimeTaskQueue } from '../contract/queues.js';
+import { SA_ERROR, SA_HOST } from '../contract/search-attributes.js';
 
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
 export const fileUpdate = defineUpdate<FileResult, [FileOp]>('file');

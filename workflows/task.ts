@@ -3,16 +3,13 @@
 import {
   ActivityFailure, ActivityCancellationType, ApplicationFailure, TimeoutFailure, proxyActivities, isCancellation, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
-import type { RuntimeActivities } from '../activities/index.js';
-import type { ControlActivities } from '../activities/control.js';
-import {
-  CAPABILITY_RUNTIME, CONTROL_TASK_QUEUE, SA_ACCOUNT, SA_ERROR, runtimeTaskQueue, type EchoInput, type PythonExecInput, type TaskErrorCode,
-  type TaskWorkflowInput, type TerminalExecInput,
-} from './shared.js';
-
-/** Errors of the user's own doing or of the task's budget: a retry would give the same answer. */
-export const NON_RETRYABLE: TaskErrorCode[] = ['timeout', 'invalid_input', 'no_worker'];
-const SESSION_ERRORS = ['session_not_found', 'session_busy', 'session_lost', 'no_capacity', 'path_outside_session', 'file_not_found'];
+import type { RuntimeActivities } from '../activities/runtime.js';
+import type { ControlActivities } from '../control/activities.js';
+import { CAPABILITY_RUNTIME } from '../contract/capabilities.js';
+import { ERROR_TABLE, NON_RETRYABLE_CODES } from '../contract/errors.js';
+import type { EchoInput, PythonExecInput, TaskWorkflowInput, TerminalExecInput } from '../contract/messages.js';
+import { CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
+import { SA_ACCOUNT, SA_ERROR } from '../contract/search-attributes.js';
 
 export async function taskWorkflow(task: TaskWorkflowInput): Promise<unknown> {
   if (task.unavailable) {
@@ -28,7 +25,7 @@ export async function taskWorkflow(task: TaskWorkflowInput): Promise<unknown> {
     heartbeatTimeout: task.heartbeatTimeoutMs,
     // Cancel reports back only after the container is dead.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_CODES },
   });
   try {
     switch (task.capability) {
@@ -50,7 +47,7 @@ function control(task: TaskWorkflowInput) {
     taskQueue: CONTROL_TASK_QUEUE,
     // The command's own budget plus room for a session to start; the session enforces the timeout.
     startToCloseTimeout: task.timeoutMs + 60_000,
-    retry: { initialInterval: '200ms', maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE, ...SESSION_ERRORS] },
+    retry: { initialInterval: '200ms', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_CODES },
   });
 }
 
@@ -69,7 +66,7 @@ export function asTaskFailure(err: unknown): unknown {
       return ApplicationFailure.create({ type: cause.type, message: cause.message, nonRetryable: true });
     }
     if (cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START') {
-      return ApplicationFailure.create({ type: 'no_capacity', message: 'no worker had capacity for the task in time', nonRetryable: true });
+      return ApplicationFailure.create({ type: 'no_capacity', message: ERROR_TABLE.no_capacity.message, nonRetryable: true });
     }
     return ApplicationFailure.create({ type: 'execution_failed', message: cause?.message ?? err.message, nonRetryable: true });
   }

@@ -1,0 +1,37 @@
+// The activities of a python runtime worker: echo and pythonExec, thin over the warm sandbox pool.
+import { Context } from '@temporalio/activity';
+import { DuraboxError } from '../contract/errors.js';
+import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput } from '../contract/messages.js';
+import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonSandboxPool } from '../sandbox/python-pool.js';
+import { reportingFailures } from './failures.js';
+import { countedInflight, withHeartbeat } from './heartbeat.js';
+
+export interface ActivityDeps {
+  python: PythonSandboxPool;
+  /** Counts executions in flight per runtime, for the worker's reports. */
+  inflight: Map<string, number>;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    async echo(input: EchoInput): Promise<EchoOutput> {
+      return { message: input.message };
+    },
+
+    async pythonExec(input: PythonExecInput): Promise<PythonExecOutput> {
+      return countedInflight(deps.inflight, 'python', () => withHeartbeat((signal) => reportingFailures(async () => {
+        try {
+          const r = await deps.python.run(input.code, input.timeout_ms, signal);
+          return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };
+        } catch (e) {
+          if (e instanceof SandboxTimeout) throw new DuraboxError('timeout', e.message);
+          if (e instanceof SandboxCancelled) throw Context.current().cancellationSignal.reason ?? e;
+          if (e instanceof SandboxBroken) throw new DuraboxError('sandbox_broken', e.message);
+          throw e; // Docker errors: Temporal retries them
+        }
+      })));
+    },
+  };
+}
+
+export type RuntimeActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,52 @@
+// The HTTP app in one place: metrics, error mapping, body limits, the operations' routes, the dashboard.
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import { DuraboxError } from '../contract/errors.js';
+import type { AppDeps, AppState } from './context.js';
+import { dashboardMiddleware } from './dashboard-files.js';
+import { errorMiddleware } from './errors.js';
+import { accountHandlers } from './handlers/accounts.js';
+import { commandHandlers } from './handlers/commands.js';
+import { consoleHandlers } from './handlers/console.js';
+import { healthHandlers, httpMetrics } from './handlers/health.js';
+import { sessionHandlers } from './handlers/sessions.js';
+import { taskHandlers } from './handlers/tasks.js';
+import { workerHandlers } from './handlers/workers.js';
+import { mcpHandlers } from './mcp.js';
+import { operationsRouter, responseCheck, type Handlers } from './routes.js';
+
+/** Largest JSON body accepted: a 1 MB program plus its JSON escaping. */
+export const JSON_BODY_LIMIT = '4mb';
+
+/** One handler per operation record; the compiler refuses a record without one. */
+export function handlersOf(deps: AppDeps): Handlers {
+  return {
+    ...healthHandlers(deps), ...consoleHandlers(deps), ...accountHandlers(deps), ...workerHandlers(deps),
+    ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...mcpHandlers(deps),
+  };
+}
+
+export interface AppOptions {
+  /** Check every answer against its operation's response schema (the test platform turns it on). */
+  checkResponses?: boolean;
+}
+
+export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
+  const app = new Koa<AppState>({ proxy: deps.api.trustProxy });
+  app.on('error', (err, ctx) => {
+    if ((err as { status?: number }).status && (err as { status: number }).status < 500) return;
+    console.error(`${ctx?.method ?? ''} ${ctx?.path ?? ''} failed:`, err);
+  });
+  app.use(httpMetrics);
+  if (opts.checkResponses) app.use(responseCheck);
+  app.use(errorMiddleware);
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_BODY_LIMIT, encoding: 'utf-8' }));
+  const router = operationsRouter(deps, handlersOf(deps));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.use(dashboardMiddleware());
+  app.use((ctx) => {
+    throw new DuraboxError('not_found', `no route for ${ctx.method} ${ctx.path}`);
+  });
+  return app;
+}

@@ -1,0 +1,33 @@
+// The dashboard (spec §9): the static files `npm run build` makes from api/dashboard/ into dist/dashboard/.
+// Any other GET outside the API's own paths answers index.html, so the page's own routes (/tokens,
+// /workers, …) survive a reload; the API, MCP and operations paths are never shadowed.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { send } from '@koa/send';
+import type { Context, Next } from 'koa';
+import { dashboardBuildDir } from '../config/paths.js';
+const RESERVED = /^\/(api|mcp|healthz|readyz|metrics)(\/|$)/;
+
+export function dashboardMiddleware() {
+  return async (ctx: Context, next: Next) => {
+    if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || RESERVED.test(ctx.path)) return next();
+    if (!existsSync(join(dashboardBuildDir, 'index.html'))) {
+      ctx.status = 503;
+      ctx.body = { error: 'the dashboard is not built: run npm run build' };
+      return;
+    }
+    if (ctx.path.startsWith('/assets/')) {
+      // File names carry a content hash: cache them for good.
+      const sent = await send(ctx, ctx.path, { root: dashboardBuildDir, immutable: true, maxage: 365 * 24 * 3600 * 1000 }).catch(() => undefined);
+      if (!sent) return next();
+      return;
+    }
+    if (/\.[A-Za-z0-9]+$/.test(ctx.path)) {
+      const sent = await send(ctx, ctx.path, { root: dashboardBuildDir }).catch(() => undefined);
+      if (!sent) return next();
+      return;
+    }
+    ctx.set('Cache-Control', 'no-cache');
+    await send(ctx, 'index.html', { root: dashboardBuildDir });
+  };
+}

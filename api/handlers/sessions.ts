@@ -1,0 +1,80 @@
+// Terminal sessions and their files (spec §4.4 terminal command, §4.6).
+import getRawBody from 'raw-body';
+import { DuraboxError } from '../../contract/errors.js';
+import { sessionId as SessionId } from '../../contract/schemas.js';
+import type { AppDeps } from '../context.js';
+import { ErrorAnswer } from '../errors.js';
+import type { Handlers } from '../routes.js';
+
+export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand' | 'listSessions' | 'getSession' | 'deleteSession' | 'readSessionFile' | 'writeSessionFile' | 'deleteSessionFile'> {
+  const sessions = deps.sessions;
+  const maxBytes = deps.api.session.fileMaxBytes;
+
+  return {
+    async terminalCommand(ctx, { body }) {
+      const { request_id, ...input } = body;
+      ctx.body = await answer(() => sessions.exec(ctx.state.account!.id, input, request_id));
+    },
+
+    async listSessions(ctx, { query }) {
+      ctx.body = await sessions.list(ctx.state.account!.id, query);
+    },
+
+    async getSession(ctx) {
+      const s = await sessions.get(ctx.state.account!.id, sessionIdOf(ctx.params.id));
+      if (!s) throw new DuraboxError('session_not_found', 'session_not_found');
+      ctx.body = s;
+    },
+
+    async deleteSession(ctx) {
+      await answer(() => sessions.close(ctx.state.account!.id, sessionIdOf(ctx.params.id)));
+      ctx.status = 204;
+    },
+
+    async readSessionFile(ctx, { query: { path } }) {
+      const res = await answer(() => sessions.file(ctx.state.account!.id, sessionIdOf(ctx.params.id), { op: 'read', path, maxBytes }));
+      if (res.op === 'list') {
+        ctx.body = { path, entries: res.entries };
+      } else if (res.op === 'read') {
+        ctx.type = res.mime ?? 'application/octet-stream';
+        ctx.set('Content-Disposition', `attachment; filename="${encodeURIComponent(path.split('/').pop() || 'file')}"`);
+        ctx.set('X-Content-Type-Options', 'nosniff');
+        ctx.body = Buffer.from(res.contentBase64, 'base64');
+      }
+    },
+
+    async writeSessionFile(ctx, { query: { path } }) {
+      const res = await answer(async () => {
+        const content = await getRawBody(ctx.req, { limit: maxBytes, length: ctx.get('content-length') || undefined }).catch((e: { type?: string }) => {
+          if (e.type === 'entity.too.large') throw new DuraboxError('file_too_large', `file larger than ${maxBytes} bytes`);
+          throw new DuraboxError('invalid_input', 'could not read the request body');
+        });
+        return sessions.file(ctx.state.account!.id, sessionIdOf(ctx.params.id), { op: 'write', path, contentBase64: content.toString('base64') });
+      });
+      ctx.status = 201;
+      ctx.body = res;
+    },
+
+    async deleteSessionFile(ctx, { query: { path } }) {
+      await answer(() => sessions.file(ctx.state.account!.id, sessionIdOf(ctx.params.id), { op: 'delete', path }));
+      ctx.status = 204;
+    },
+  };
+}
+
+/** A session id that cannot exist answers as an unknown one. */
+function sessionIdOf(raw: string): string {
+  const r = SessionId.safeParse(raw);
+  if (!r.success) throw new DuraboxError('session_not_found', 'session_not_found');
+  return r.data;
+}
+
+/** Session failures answer `{error: <code>, message, …details}` with their code's status. */
+export async function answer<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (e instanceof DuraboxError) throw new ErrorAnswer(e.code, { error: e.code, message: e.message, ...(e.details ?? {}) });
+    throw e;
+  }
+}

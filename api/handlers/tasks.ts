@@ -1,0 +1,61 @@
+// Async tasks (spec §4.5): a task is a Temporal workflow and its id is the workflow id.
+import { CAPABILITIES, isCapability } from '../../contract/capabilities.js';
+import { DuraboxError, errorSpec } from '../../contract/errors.js';
+import { inputSchemaOf, parseOr400, type TaskBody } from '../../contract/schemas.js';
+import { baseBody, statusUrl } from '../../control/task-service.js';
+import type { AppDeps } from '../context.js';
+import { ErrorAnswer } from '../errors.js';
+import type { Handlers } from '../routes.js';
+
+/** HTTP status of a task answer: running 202, succeeded 200, otherwise its error code's. */
+export function taskHttpStatus(task: TaskBody): number {
+  switch (task.status) {
+    case 'queued':
+    case 'running': return 202;
+    case 'succeeded': return 200;
+    case 'canceled': return errorSpec('canceled').status;
+    case 'timeout': return errorSpec('timeout').status;
+    case 'failed': return errorSpec(task.error?.code).status;
+  }
+}
+
+export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'listTasks' | 'getTask' | 'cancelTask'> {
+  return {
+    async createTask(ctx, { body }) {
+      if (!isCapability(body.capability)) {
+        throw new DuraboxError('invalid_input', `invalid request body: capability: unknown capability ${JSON.stringify(body.capability)} (known: ${CAPABILITIES.join(', ')})`);
+      }
+      // The capability's own input is checked here, before a workflow exists, so bad input costs nothing.
+      const input = parseOr400(inputSchemaOf(body.capability), { timeout_ms: body.timeout_ms, ...body.input }, 'input');
+      const accountId = ctx.state.account!.id;
+      const { handle, createdAt } = await deps.tasks.start({
+        accountId, capability: body.capability, input, timeoutMs: body.timeout_ms, requestId: body.request_id,
+      });
+      const base = baseBody(handle.workflowId, body.capability, { request_id: body.request_id ?? null, timeout_ms: body.timeout_ms }, createdAt);
+      const waitMs = body.mode === 'async' ? 0 : body.mode === 'auto' ? body.wait_ms : undefined;
+      const task = waitMs === 0
+        ? (await deps.tasks.get(handle.workflowId, accountId))!
+        : await deps.tasks.await(handle, accountId, base, waitMs);
+      ctx.status = taskHttpStatus(task);
+      ctx.body = ctx.status === 202 ? { ...task, status_url: statusUrl(task.task_id) } : task;
+    },
+
+    async listTasks(ctx, { query }) {
+      ctx.body = await deps.tasks.list(ctx.state.account!.id, query);
+    },
+
+    async getTask(ctx) {
+      const task = await deps.tasks.get(ctx.params.id, ctx.state.account!.id);
+      if (!task) throw new DuraboxError('not_found', 'task not found');
+      ctx.body = task;
+    },
+
+    async cancelTask(ctx) {
+      const res = await deps.tasks.cancel(ctx.params.id, ctx.state.account!.id);
+      if (!res) throw new DuraboxError('not_found', 'task not found');
+      if (!res.accepted) throw new ErrorAnswer('conflict', { error: 'task already finished', ...res.task });
+      ctx.status = 200;
+      ctx.body = res.task;
+    },
+  };
+}

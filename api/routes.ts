@@ -1,0 +1,73 @@
+// Routes from the operation records: each record gets its guard, its request validation (a 400 naming
+// the field) and the one handler the compiler insists it has. With `checkResponses` every answer is
+// also checked against the record's response schema for its status, so a response the OpenAPI
+// document does not describe fails loudly (the test platform turns it on).
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { z } from 'zod';
+import { OPERATIONS, type Operation, type OperationId } from '../contract/operations.js';
+import { describeIssues, parseOr400 } from '../contract/schemas.js';
+import { guard } from './auth.js';
+import type { AppDeps, AppState } from './context.js';
+
+type Ctx = Context & { state: AppState; params: Record<string, string> };
+
+type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface Input<O> {
+  body: O extends { body: infer B } ? Parsed<B> : undefined;
+  query: O extends { query: infer Q } ? Parsed<Q> : undefined;
+}
+
+export type Handler<O> = (ctx: Ctx, input: Input<O>) => Promise<void> | void;
+export type Handlers = { [K in OperationId]: Handler<(typeof OPERATIONS)[K]> };
+
+export const koaPath = (path: string): string => path.replace(/\{(\w+)\}/g, ':$1');
+
+export function operationsRouter(deps: AppDeps, handlers: Handlers): Router<AppState> {
+  const router = new Router<AppState>();
+  for (const [id, op] of Object.entries(OPERATIONS) as Array<[OperationId, Operation]>) {
+    const handler = handlers[id] as Handler<Operation>;
+    const run = async (ctx: Ctx) => {
+      const body = op.body ? parseOr400(op.body, ctx.request.body) : undefined;
+      const query = op.query ? parseOr400(op.query, ctx.query, 'query') : undefined;
+      await handler(ctx, { body, query } as Input<Operation>);
+    };
+    const g = guard(deps, op.auth);
+    const mark = async (ctx: Ctx, next: Next) => {
+      ctx.state.operation = id;
+      await next();
+    };
+    if (g) router[op.method](koaPath(op.path), mark, g, run);
+    else router[op.method](koaPath(op.path), mark, run);
+  }
+  return router;
+}
+
+/** Checks the answer against its operation's response record; a mismatch becomes a 500 that says why. */
+export async function responseCheck(ctx: Context & { state: AppState }, next: Next): Promise<void> {
+  await next();
+  const id = ctx.state.operation as OperationId | undefined;
+  if (!id || ctx.respond === false) return;
+  const op: Operation = OPERATIONS[id];
+  const problem = responseProblem(op, ctx.status, ctx.body, ctx.response.type);
+  if (problem) {
+    const message = `response of ${id} (${ctx.method} ${ctx.path}) does not match its operation record: ${problem}`;
+    console.error(message);
+    ctx.status = 500;
+    ctx.body = { error: message };
+  }
+}
+
+export function responseProblem(op: Operation, status: number, body: unknown, type: string): string | undefined {
+  const r = op.responses[status];
+  if (!r) return `status ${status} is not documented`;
+  if (body === undefined || body === null || status === 204) return r.schema || r.contentType ? (status === 204 ? undefined : 'an empty body') : undefined;
+  if (Buffer.isBuffer(body) || typeof body === 'string' || typeof (body as { pipe?: unknown }).pipe === 'function') {
+    return r.contentType ? undefined : `a ${type || 'non-JSON'} body where JSON is documented`;
+  }
+  if (!r.schema) return r.contentType === 'application/json' ? undefined : 'a JSON body where none is documented';
+  const wire = JSON.parse(JSON.stringify(body));
+  const parsed = r.schema.safeParse(wire);
+  return parsed.success ? undefined : describeIssues(parsed.error);
+}

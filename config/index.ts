@@ -1,0 +1,240 @@
+// The one module that reads the environment. Each process takes the section it needs: the API its
+// `api` section, a runtime worker its `worker` section, both the `temporal` one, `npm start` all of
+// them. The README's reference table lists every variable read here.
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {}
+
+export const KNOWN_RUNTIMES = ['python', 'terminal'] as const;
+
+export interface RuntimeLimits {
+  image: string;
+  memoryBytes: number;
+  nanoCpus: number;
+  pidsLimit: number;
+  tmpfsBytes: number;
+  network: boolean;
+}
+
+export type SdkLogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** How every process reaches Temporal. */
+export interface TemporalSettings {
+  /** Unset: `npm start` runs a dev server; other processes use 127.0.0.1:7233. */
+  address: string | undefined;
+  namespace: string;
+  tls: { cert?: string; key?: string; ca?: string } | undefined;
+  uiUrl: string;
+  /** Namespace retention, which is how long finished tasks are kept. */
+  retentionDays: number;
+  /** The Temporal SDK's own log level (its lines below warnings are noise for operators). */
+  sdkLogLevel: SdkLogLevel;
+}
+
+/** Session rules the API hands to every session workflow it starts. */
+export interface SessionPolicy {
+  leaseDefaultSec: number;
+  leaseMinSec: number;
+  leaseMaxSec: number;
+  maxLifetimeSec: number;
+  /** A session step that no poll of its host's queue picks up within this long: the host is lost. */
+  hostTimeoutMs: number;
+  /** Largest file moved in or out of a session in one call (results travel through Temporal, 2 MB max). */
+  fileMaxBytes: number;
+  /** Commands per workflow run before continue-as-new (Temporal allows 2,000 updates per run). */
+  commandsPerRun: number;
+}
+
+/** The control plane: HTTP API, MCP, dashboard and the control worker. */
+export interface ApiSettings {
+  httpHost: string;
+  httpPort: number;
+  /** Trust X-Forwarded-* headers (behind a reverse proxy). */
+  trustProxy: boolean;
+  /** Where the embedded database lives when DATABASE_URL is unset. */
+  dataDir: string;
+  databaseUrl: string | undefined;
+  /** Required to start the API; `npm start` keeps a generated one in the data dir. */
+  hashKey: string | undefined;
+  adminUsername: string | undefined;
+  adminPassword: string | undefined;
+  enableRegistration: boolean;
+  /** Hand a task's first workflow task to the API's own control worker with the start call. */
+  eagerStart: boolean;
+  /** How long an activity may go without a heartbeat before Temporal gives it to another worker. */
+  activityHeartbeatTimeoutMs: number;
+  session: SessionPolicy;
+}
+
+/** A runtime worker on an execution host. */
+export interface WorkerSettings {
+  apiUrl: string;
+  workerId: string;
+  /** Whether DURABOX_WORKER_ID was set (else the id is derived from the host name). */
+  workerIdGiven: boolean;
+  workerSecret: string | undefined;
+  runtimes: string[];
+  maxInflight: number;
+  outputLimitBytes: number;
+  heartbeatIntervalSec: number;
+  heartbeatJitterPct: number;
+  /** How many executions one warm python container serves (reset in between) before it is replaced. */
+  sandboxMaxUses: number;
+  /** Largest file moved in or out of a session in one call. */
+  fileMaxBytes: number;
+  python: RuntimeLimits;
+  terminal: RuntimeLimits;
+}
+
+/** `npm start` only: the local Temporal dev server. */
+export interface DevSettings {
+  dataDir: string;
+  temporalCli: string;
+}
+
+export interface Config {
+  temporal: TemporalSettings;
+  api: ApiSettings;
+  worker: WorkerSettings;
+  dev: DevSettings;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
+}
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v ? v : undefined;
+}
+
+function positive(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function parseListenAddr(addr: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(addr.trim());
+  if (!m) throw new ConfigError(`DURABOX_HTTP_ADDR must look like host:port or :port, got ${JSON.stringify(addr)}`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new ConfigError(`DURABOX_HTTP_ADDR port out of range: ${port}`);
+  return { host: m[1].replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+}
+
+function runtimeLimits(env: Env, prefix: 'PYTHON' | 'TERMINAL', image: string): RuntimeLimits {
+  return {
+    image: str(env, `DURABOX_${prefix}_IMAGE`) ?? image,
+    memoryBytes: int(env, `DURABOX_${prefix}_MEMORY_MB`, prefix === 'PYTHON' ? 256 : 512, 16, 65536) * 1024 * 1024,
+    nanoCpus: Math.round(positive(env, `DURABOX_${prefix}_CPUS`, 1) * 1e9),
+    pidsLimit: int(env, `DURABOX_${prefix}_PIDS_LIMIT`, 128, 8, 32768),
+    tmpfsBytes: int(env, `DURABOX_${prefix}_TMPFS_MB`, prefix === 'PYTHON' ? 64 : 192, 1, 65536) * 1024 * 1024,
+    network: bool(env, `DURABOX_${prefix}_NETWORK`, false),
+  };
+}
+
+const LOG_LEVELS: SdkLogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+
+export function loadTemporalSettings(env: Env = process.env): TemporalSettings {
+  const tls = { cert: str(env, 'TEMPORAL_TLS_CERT'), key: str(env, 'TEMPORAL_TLS_KEY'), ca: str(env, 'TEMPORAL_TLS_CA') };
+  const level = (str(env, 'DURABOX_TEMPORAL_LOG_LEVEL') ?? 'WARN').toUpperCase() as SdkLogLevel;
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`DURABOX_TEMPORAL_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.DURABOX_TEMPORAL_LOG_LEVEL)}`);
+  return {
+    address: str(env, 'TEMPORAL_ADDRESS'),
+    namespace: str(env, 'TEMPORAL_NAMESPACE') ?? 'default',
+    tls: tls.cert || tls.key || tls.ca ? tls : undefined,
+    uiUrl: str(env, 'DURABOX_TEMPORAL_UI_URL') ?? 'http://127.0.0.1:8233',
+    retentionDays: int(env, 'DURABOX_TASK_RETENTION_DAYS', 30, 1, 3650),
+    sdkLogLevel: level,
+  };
+}
+
+function fileMaxBytes(env: Env): number {
+  return int(env, 'DURABOX_SESSION_FILE_MAX_BYTES', 1048576, 1, 1400000);
+}
+
+export function loadApiSettings(env: Env = process.env): ApiSettings {
+  const { host, port } = parseListenAddr(env.DURABOX_HTTP_ADDR ?? ':8089');
+  const session: SessionPolicy = {
+    leaseDefaultSec: int(env, 'DURABOX_SESSION_LEASE_DEFAULT_SEC', 60, 1, 86400),
+    leaseMinSec: int(env, 'DURABOX_SESSION_LEASE_MIN_SEC', 60, 1, 86400),
+    leaseMaxSec: int(env, 'DURABOX_SESSION_LEASE_MAX_SEC', 1800, 1, 86400),
+    maxLifetimeSec: int(env, 'DURABOX_SESSION_MAX_LIFETIME_SEC', 86400, 1, 30 * 86400),
+    hostTimeoutMs: int(env, 'DURABOX_SESSION_HOST_TIMEOUT_MS', 5000, 500, 600000),
+    fileMaxBytes: fileMaxBytes(env),
+    commandsPerRun: int(env, 'DURABOX_SESSION_COMMANDS_PER_RUN', 500, 2, 1500),
+  };
+  if (session.leaseMinSec > session.leaseMaxSec || session.leaseDefaultSec < session.leaseMinSec || session.leaseDefaultSec > session.leaseMaxSec) {
+    throw new ConfigError('session lease settings must satisfy DURABOX_SESSION_LEASE_MIN_SEC <= …_DEFAULT_SEC <= …_MAX_SEC');
+  }
+  return {
+    httpHost: host,
+    httpPort: port,
+    trustProxy: bool(env, 'DURABOX_TRUST_PROXY', false),
+    dataDir: resolve(str(env, 'DURABOX_DATA_DIR') ?? './.durabox'),
+    databaseUrl: str(env, 'DATABASE_URL'),
+    hashKey: str(env, 'DURABOX_HASH_KEY'),
+    adminUsername: str(env, 'DURABOX_ADMIN_USERNAME'),
+    adminPassword: str(env, 'DURABOX_ADMIN_PASSWORD'),
+    enableRegistration: bool(env, 'DURABOX_ENABLE_REGISTRATION', false),
+    eagerStart: bool(env, 'DURABOX_EAGER_START', true),
+    activityHeartbeatTimeoutMs: int(env, 'DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10000, 1000, 600000),
+    session,
+  };
+}
+
+export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
+  const runtimes = (str(env, 'DURABOX_RUNTIMES') ?? 'python,terminal').split(',').map((r) => r.trim()).filter(Boolean);
+  for (const r of runtimes) {
+    if (!(KNOWN_RUNTIMES as readonly string[]).includes(r)) {
+      throw new ConfigError(`DURABOX_RUNTIMES: unknown runtime ${JSON.stringify(r)} (known: ${KNOWN_RUNTIMES.join(', ')})`);
+    }
+  }
+  const workerId = str(env, 'DURABOX_WORKER_ID');
+  return {
+    apiUrl: str(env, 'DURABOX_API_URL') ?? 'http://127.0.0.1:8089',
+    workerId: workerId ?? `host-${hostname()}`,
+    workerIdGiven: workerId !== undefined,
+    workerSecret: str(env, 'DURABOX_WORKER_SECRET'),
+    runtimes,
+    maxInflight: int(env, 'DURABOX_MAX_INFLIGHT', 4, 1, 1024),
+    outputLimitBytes: int(env, 'DURABOX_OUTPUT_LIMIT_BYTES', 1048576, 1024, 64 * 1048576),
+    heartbeatIntervalSec: int(env, 'DURABOX_HEARTBEAT_INTERVAL_SEC', 5, 1, 3600),
+    heartbeatJitterPct: int(env, 'DURABOX_HEARTBEAT_JITTER_PCT', 20, 0, 100),
+    sandboxMaxUses: int(env, 'DURABOX_SANDBOX_MAX_USES', 50, 1, 100000),
+    fileMaxBytes: fileMaxBytes(env),
+    python: runtimeLimits(env, 'PYTHON', 'durabox/python:1'),
+    terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:1'),
+  };
+}
+
+export function loadDevSettings(env: Env = process.env): DevSettings {
+  return {
+    dataDir: resolve(str(env, 'DURABOX_DATA_DIR') ?? './.durabox'),
+    temporalCli: str(env, 'DURABOX_TEMPORAL_CLI') ?? 'temporal',
+  };
+}
+
+/** Every section at once; a process that needs one section may load just that one. */
+export function loadConfig(env: Env = process.env): Config {
+  return { temporal: loadTemporalSettings(env), api: loadApiSettings(env), worker: loadWorkerSettings(env), dev: loadDevSettings(env) };
+}

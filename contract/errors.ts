@@ -1,0 +1,82 @@
+// The one error table. Every failure durabox reports has a code here; its HTTP status, whether Temporal
+// may retry the step that raised it, and its default message all derive from this table: the
+// workflows' non-retryable lists, REST statuses and MCP error texts (`<code>: <message>`).
+// Pure: workflow code imports this file.
+
+export interface ErrorSpec {
+  /** The HTTP status a REST call answers with. */
+  status: number;
+  /** Whether an activity failing with this code may be retried by Temporal (infrastructure, not the user). */
+  retryable: boolean;
+  /** The message used when the raiser gives none. */
+  message: string;
+}
+
+export const ERROR_TABLE = {
+  // Requests the API refuses before any work starts.
+  invalid_input: { status: 400, retryable: false, message: 'invalid input' },
+  unauthenticated: { status: 401, retryable: false, message: 'not authenticated' },
+  forbidden: { status: 403, retryable: false, message: 'forbidden' },
+  not_found: { status: 404, retryable: false, message: 'not found' },
+  method_not_allowed: { status: 405, retryable: false, message: 'method not allowed' },
+  conflict: { status: 409, retryable: false, message: 'conflict' },
+  gone: { status: 410, retryable: false, message: 'gone' },
+  payload_too_large: { status: 413, retryable: false, message: 'request body too large' },
+  unsupported_media_type: { status: 415, retryable: false, message: 'unsupported content type: send application/json' },
+  rate_limited: { status: 429, retryable: false, message: 'too many requests' },
+  internal: { status: 500, retryable: true, message: 'internal error' },
+  not_ready: { status: 503, retryable: true, message: 'not ready' },
+
+  // How an execution can end other than with a result.
+  canceled: { status: 409, retryable: false, message: 'task was canceled' },
+  timeout: { status: 504, retryable: false, message: 'timed out' },
+  no_capacity: { status: 429, retryable: false, message: 'no worker had capacity for the work in time' },
+  no_worker: { status: 503, retryable: false, message: 'no online worker serves the runtime' },
+  execution_failed: { status: 502, retryable: true, message: 'execution failed' },
+  /** The sandbox died under the execution for a reason that is not the user's code (Docker, the host). */
+  sandbox_broken: { status: 502, retryable: true, message: 'the sandbox died under the execution' },
+
+  // Sessions and their files.
+  session_not_found: { status: 404, retryable: false, message: 'session not found' },
+  session_busy: { status: 409, retryable: false, message: 'session is busy' },
+  session_lost: { status: 502, retryable: false, message: 'the host holding the session is gone' },
+  path_outside_session: { status: 400, retryable: false, message: 'path escapes the session' },
+  invalid_path: { status: 400, retryable: false, message: 'invalid path' },
+  file_not_found: { status: 404, retryable: false, message: 'no such file' },
+  file_too_large: { status: 413, retryable: false, message: 'file too large' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export const ERROR_CODES = Object.keys(ERROR_TABLE) as ErrorCode[];
+
+/** Codes a retry cannot change: the workflows give these to Temporal as non-retryable error types. */
+export const NON_RETRYABLE_CODES: ErrorCode[] = ERROR_CODES.filter((c) => !ERROR_TABLE[c].retryable);
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_TABLE, code);
+}
+
+/** The table's row for a code; a code the table does not know is an execution failure. */
+export function errorSpec(code: string | undefined): ErrorSpec {
+  return isErrorCode(code) ? ERROR_TABLE[code] : ERROR_TABLE.execution_failed;
+}
+
+/** A failure with its code; `details` travel with it (a timed-out command's output, say). */
+export class DuraboxError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message?: string, readonly details?: Record<string, unknown>) {
+    super(message ?? ERROR_TABLE[code].message);
+    this.code = code;
+  }
+
+  get status(): number {
+    return ERROR_TABLE[this.code].status;
+  }
+}
+
+/** How an MCP tool result states a failure: the code, then the message, never an HTTP status. */
+export function mcpErrorText(code: string, message: string): string {
+  return `${code}: ${message}`;
+}

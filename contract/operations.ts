@@ -1,0 +1,171 @@
+// One record per REST operation: method, path, auth, request and response schemas. The API registers
+// its routes from these records (a handler per record, checked by the compiler), validates requests
+// with them, and the OpenAPI document is generated from them, so the three cannot drift.
+import { z } from 'zod';
+import * as S from './schemas.js';
+
+export type Auth = 'none' | 'token' | 'login' | 'admin' | 'worker';
+
+export interface Response {
+  description: string;
+  /** The JSON body; absent for an empty answer (204) or a body that is not JSON. */
+  schema?: z.ZodType;
+  /** For bodies that are not JSON. */
+  contentType?: string;
+}
+
+export interface Operation {
+  method: 'get' | 'post' | 'put' | 'delete';
+  /** OpenAPI form: `{id}` for a path parameter. */
+  path: string;
+  summary: string;
+  auth: Auth;
+  body?: z.ZodType;
+  /** The body is raw bytes (a file upload), not JSON. */
+  rawBody?: true;
+  query?: z.ZodObject;
+  responses: Record<number, Response>;
+}
+
+const json = (description: string, schema: z.ZodType): Response => ({ description, schema });
+const error = (description: string): Response => ({ description, schema: S.ErrorBody });
+const sessionError = (description: string): Response => ({ description, schema: S.SessionErrorBody });
+const empty = (description: string): Response => ({ description });
+
+const bad = error('invalid input: the message names the field');
+const unauthenticated = error('not authenticated');
+const adminOnly = error('admin only');
+const notFound = error('not found');
+
+/** Answers every session call may give besides its own. */
+const sessionFailures = {
+  400: bad,
+  401: unauthenticated,
+  404: sessionError('session_not_found'),
+  409: sessionError('session_busy'),
+  429: sessionError('no_capacity'),
+  502: sessionError('session_lost or another execution failure'),
+  503: sessionError('no_worker'),
+  504: sessionError('timeout: the command was killed, the session is kept'),
+};
+const fileFailures = {
+  ...sessionFailures,
+  400: { description: 'invalid input, or a path outside the session', schema: z.union([S.ErrorBody, S.SessionErrorBody]) },
+  404: sessionError('session_not_found or file_not_found'),
+  413: sessionError('file_too_large'),
+};
+const taskAnswers = {
+  200: json('succeeded', S.TaskBodySchema),
+  202: json('still running', S.TaskBodySchema),
+  400: bad,
+  401: unauthenticated,
+  404: json('failed with session_not_found or file_not_found', S.TaskBodySchema),
+  409: json('canceled, or failed with session_busy', S.TaskBodySchema),
+  413: json('failed with file_too_large', S.TaskBodySchema),
+  429: json('failed with no_capacity', S.TaskBodySchema),
+  502: json('failed', S.TaskBodySchema),
+  503: json('failed with no_worker', S.TaskBodySchema),
+  504: json('timed out', S.TaskBodySchema),
+};
+
+export const OPERATIONS = {
+  health: { method: 'get', path: '/healthz', summary: 'The process is up', auth: 'none', responses: { 200: json('ok', S.HealthBody) } },
+  ready: { method: 'get', path: '/readyz', summary: 'Temporal and the database are reachable', auth: 'none', responses: { 200: json('ready', S.ReadyBody), 503: json('not ready', S.ReadyBody) } },
+  metrics: { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', responses: { 200: { description: 'text exposition format', contentType: 'text/plain' } } },
+  openapi: { method: 'get', path: '/api/v1/openapi.json', summary: 'This document', auth: 'none', responses: { 200: { description: 'OpenAPI 3.1', contentType: 'application/json' } } },
+  mcp: { method: 'post', path: '/mcp', summary: 'MCP, Streamable HTTP, stateless, JSON responses', auth: 'token', responses: { 200: { description: 'JSON-RPC response', contentType: 'application/json' }, 202: empty('notification accepted'), 401: unauthenticated, 406: { description: 'Accept must allow application/json and text/event-stream', contentType: 'application/json' } } },
+  mcpGet: { method: 'get', path: '/mcp', summary: 'Not allowed: the MCP endpoint takes POST only', auth: 'none', responses: { 405: error('Allow: POST') } },
+  mcpDelete: { method: 'delete', path: '/mcp', summary: 'Not allowed: the MCP endpoint is stateless', auth: 'none', responses: { 405: error('Allow: POST') } },
+
+  login: { method: 'post', path: '/api/v1/console/login', summary: 'Log in to the dashboard (sets the session cookie)', auth: 'none', body: S.LoginBody, responses: { 200: json('logged in', S.ConsoleSessionBody), 400: bad, 401: error('wrong credentials'), 429: error('too many failed attempts') } },
+  consoleSession: { method: 'get', path: '/api/v1/console/session', summary: 'The logged-in account', auth: 'login', responses: { 200: json('session', S.ConsoleSessionBody), 401: unauthenticated } },
+  logout: { method: 'post', path: '/api/v1/console/logout', summary: 'Log out', auth: 'none', responses: { 204: empty('logged out') } },
+  register: { method: 'post', path: '/api/v1/console/register', summary: 'Create a non-admin account (admin, registration enabled)', auth: 'login', body: S.RegisterBody, responses: { 201: json('created', S.RegisteredBody), 400: bad, 401: unauthenticated, 403: error('disabled or not admin'), 409: error('username taken') } },
+  listAccounts: { method: 'get', path: '/api/v1/console/accounts', summary: 'List accounts (admin)', auth: 'admin', query: S.AccountListQuery, responses: { 200: json('accounts', S.AccountPage), 400: bad, 401: unauthenticated, 403: adminOnly } },
+  deleteAccount: { method: 'delete', path: '/api/v1/console/accounts/{id}', summary: 'Delete an account (admin)', auth: 'admin', responses: { 204: empty('deleted'), 401: unauthenticated, 403: error('admin only, or an admin account'), 404: notFound } },
+  consoleTasks: { method: 'get', path: '/api/v1/console/tasks', summary: 'The account\'s tasks, for the dashboard (login cookie)', auth: 'login', query: S.TaskListQuery, responses: { 200: json('tasks', S.TaskPage), 400: bad, 401: unauthenticated } },
+  consoleSessions: { method: 'get', path: '/api/v1/console/sessions', summary: 'The account\'s sessions, for the dashboard (login cookie)', auth: 'login', query: S.SessionListQuery, responses: { 200: json('sessions', S.SessionPage), 400: bad, 401: unauthenticated } },
+  listTokens: { method: 'get', path: '/api/v1/console/tokens', summary: 'List the account\'s access tokens, masked', auth: 'login', responses: { 200: json('tokens', S.TokenList), 401: unauthenticated } },
+  createToken: { method: 'post', path: '/api/v1/console/tokens', summary: 'Create an access token; its value is shown only here', auth: 'login', body: S.TokenCreateBody, responses: { 201: json('created', S.TokenCreated), 400: bad, 401: unauthenticated, 409: error('name or value taken') } },
+  deleteToken: { method: 'delete', path: '/api/v1/console/tokens/{id}', summary: 'Delete an access token', auth: 'login', responses: { 204: empty('deleted'), 401: unauthenticated, 404: notFound } },
+  tokenValue: { method: 'get', path: '/api/v1/console/tokens/{id}/value', summary: 'Always 410: token values are shown once', auth: 'login', responses: { 401: unauthenticated, 410: error('gone') } },
+
+  listWorkers: { method: 'get', path: '/api/v1/workers', summary: 'List workers (admin)', auth: 'admin', query: S.WorkerListQuery, responses: { 200: json('workers', S.WorkerPage), 400: bad, 401: unauthenticated, 403: adminOnly } },
+  workerStats: { method: 'get', path: '/api/v1/workers/stats', summary: 'Worker counts (admin)', auth: 'admin', query: S.WorkerStatsQuery, responses: { 200: json('stats', S.WorkerStatsBody), 400: bad, 401: unauthenticated, 403: adminOnly } },
+  workerInflight: { method: 'get', path: '/api/v1/workers/inflight', summary: 'In-flight executions per worker (admin)', auth: 'admin', responses: { 200: json('inflight', S.WorkerInflightBody), 401: unauthenticated, 403: adminOnly } },
+  createWorker: { method: 'post', path: '/api/v1/workers', summary: 'Create a worker credential; the start command with its secret is shown only here', auth: 'admin', body: S.WorkerCreateBody, responses: { 201: json('created', S.WorkerCreated), 400: bad, 401: unauthenticated, 403: adminOnly } },
+  deleteWorker: { method: 'delete', path: '/api/v1/workers/{node_id}', summary: 'Delete a worker credential; that worker stops taking work', auth: 'admin', responses: { 204: empty('deleted'), 401: unauthenticated, 403: adminOnly, 404: notFound } },
+  workerStartupCommand: { method: 'get', path: '/api/v1/workers/{node_id}/startup-command', summary: 'Always 410: the secret is shown once', auth: 'admin', responses: { 401: unauthenticated, 403: adminOnly, 410: error('gone') } },
+  registryHeartbeat: { method: 'post', path: '/api/v1/registry/heartbeat', summary: 'A runtime worker reports itself (worker credential)', auth: 'worker', body: S.WorkerReportBody, responses: { 200: json('accepted', S.RegistryAck), 400: bad, 401: error('unknown or deleted credential') } },
+  registryGoodbye: { method: 'post', path: '/api/v1/registry/goodbye', summary: 'A runtime worker going offline (worker credential)', auth: 'worker', responses: { 204: empty('recorded'), 401: error('unknown or deleted credential') } },
+
+  createTask: { method: 'post', path: '/api/v1/tasks', summary: 'Start a task (a Temporal workflow); sync, async or auto', auth: 'token', body: S.TaskCreateBody, responses: taskAnswers },
+  listTasks: { method: 'get', path: '/api/v1/tasks', summary: 'The account\'s tasks, newest first', auth: 'token', query: S.TaskListQuery, responses: { 200: json('tasks', S.TaskPage), 400: bad, 401: unauthenticated } },
+  getTask: { method: 'get', path: '/api/v1/tasks/{id}', summary: 'A task', auth: 'token', responses: { 200: json('task', S.TaskBodySchema), 401: unauthenticated, 404: notFound } },
+  cancelTask: { method: 'post', path: '/api/v1/tasks/{id}/cancel', summary: 'Cancel a task (its container is killed)', auth: 'token', responses: { 200: json('accepted', S.TaskBodySchema), 401: unauthenticated, 404: notFound, 409: json('already finished: the snapshot', S.TaskAlreadyFinished) } },
+  echo: { method: 'post', path: '/api/v1/commands/echo', summary: 'Round trip through a worker', auth: 'token', body: S.EchoInput, responses: { 200: json('echo', S.EchoOutput), 400: bad, 401: unauthenticated, 429: error('no_capacity'), 502: error('execution failed'), 503: error('no_worker'), 504: error('timeout') } },
+  terminalCommand: { method: 'post', path: '/api/v1/commands/terminal', summary: 'Run a command in a terminal session', auth: 'token', body: S.TerminalCommandBody, responses: { 200: json('output', S.TerminalExecOutput), ...sessionFailures } },
+  listSessions: { method: 'get', path: '/api/v1/sessions', summary: 'The account\'s sessions', auth: 'token', query: S.SessionListQuery, responses: { 200: json('sessions', S.SessionPage), 400: bad, 401: unauthenticated } },
+  getSession: { method: 'get', path: '/api/v1/sessions/{id}', summary: 'A session', auth: 'token', responses: { 200: json('session', S.SessionSummarySchema), 401: unauthenticated, 404: error('session_not_found') } },
+  deleteSession: { method: 'delete', path: '/api/v1/sessions/{id}', summary: 'End a session and remove its container', auth: 'token', responses: { 204: empty('ended'), ...sessionFailures } },
+  readSessionFile: { method: 'get', path: '/api/v1/sessions/{id}/files', summary: 'Download a file, or list a directory', auth: 'token', query: S.FilePathQuery, responses: { 200: { description: 'the file\'s bytes (its MIME type), or {path, entries} for a directory', schema: S.FileListing, contentType: 'application/octet-stream' }, ...fileFailures } },
+  writeSessionFile: { method: 'put', path: '/api/v1/sessions/{id}/files', summary: 'Upload a file (raw body)', auth: 'token', query: S.FilePathQuery, rawBody: true, responses: { 201: json('written', S.FileWritten), ...fileFailures } },
+  deleteSessionFile: { method: 'delete', path: '/api/v1/sessions/{id}/files', summary: 'Delete a file or directory', auth: 'token', query: S.FilePathQuery, responses: { 204: empty('deleted'), ...fileFailures } },
+} as const satisfies Record<string, Operation>;
+
+export type OperationId = keyof typeof OPERATIONS;
+
+const SECURITY: Record<Auth, unknown[]> = {
+  none: [],
+  token: [{ bearer: [] }],
+  login: [{ cookie: [] }],
+  admin: [{ cookie: [] }],
+  worker: [{ workerCredential: [] }],
+};
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): unknown {
+  return z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+}
+
+function responseContent(r: Response): Record<string, unknown> | undefined {
+  const content: Record<string, unknown> = {};
+  if (r.schema) content['application/json'] = { schema: jsonSchema(r.schema, 'output') };
+  if (r.contentType && r.contentType !== 'application/json') content[r.contentType] = { schema: { type: 'string', format: 'binary' } };
+  if (r.contentType === 'application/json' && !r.schema) content['application/json'] = { schema: {} };
+  return Object.keys(content).length ? content : undefined;
+}
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [id, op] of Object.entries(OPERATIONS) as Array<[string, Operation]>) {
+    const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    if (op.query) {
+      const shape = op.query.shape as Record<string, z.ZodType>;
+      for (const [name, s] of Object.entries(shape)) params.push({ name, in: 'query', required: !s.safeParse(undefined).success, schema: jsonSchema(s, 'input') as { type: string } });
+    }
+    (paths[op.path] ??= {})[op.method] = {
+      operationId: id,
+      summary: op.summary,
+      security: SECURITY[op.auth],
+      ...(params.length ? { parameters: params } : {}),
+      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } } : {}),
+      ...(op.rawBody ? { requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } } : {}),
+      responses: Object.fromEntries(Object.entries(op.responses).map(([code, r]) => {
+        const content = responseContent(r);
+        return [code, { description: r.description, ...(content ? { content } : {}) }];
+      })),
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'durabox REST API', version, description: 'Errors answer {"error": "<message>"}. A task is a Temporal workflow; its id is the workflow id.' },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'access token from the dashboard' },
+        cookie: { type: 'apiKey', in: 'cookie', name: 'durabox_session' },
+        workerCredential: { type: 'http', scheme: 'bearer', description: 'a runtime worker\'s id and secret' },
+      },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,299 @@
+// One zod schema per request and per response: it validates REST bodies and MCP arguments, types the
+// handlers, and becomes the JSON Schema of the OpenAPI document and of the MCP tool listing, so the
+// three never disagree. Request bodies are strict: an unknown field is refused, naming it, on REST as
+// on MCP. Pure: no I/O.
+import { z } from 'zod';
+import type { Capability } from './capabilities.js';
+import { DuraboxError } from './errors.js';
+
+const timeoutMs = (max: number, dflt: number) =>
+  z.int().min(1).max(max).default(dflt).describe(`Wall-clock limit in milliseconds (1..${max}, default ${dflt}).`);
+
+const nonBlank = (what: string) => z.string().refine((s) => s.trim().length > 0, { message: `${what} must not be blank` });
+
+/** Largest program or command once JSON-encoded: it travels in Temporal payloads, which refuse anything over 2 MB. */
+export const SOURCE_MAX_JSON_BYTES = 1_500_000;
+// Characters alone are not enough: '€' is 3 bytes and a control character 6 once encoded.
+const source = () => z.string().min(1).max(1_000_000)
+  .refine((s) => Buffer.byteLength(JSON.stringify(s)) <= SOURCE_MAX_JSON_BYTES, { message: `must be at most ${SOURCE_MAX_JSON_BYTES} bytes once JSON-encoded (UTF-8; a control character counts 6)` });
+
+export const pythonExecInput = {
+  code: source().describe('Python 3 source to run as a script; its stdout and stderr are returned.'),
+  timeout_ms: timeoutMs(600_000, 60_000),
+};
+export const echoInput = {
+  message: nonBlank('message').pipe(z.string().max(65_536)).describe('Text to send through a worker and back.'),
+  timeout_ms: timeoutMs(60_000, 5_000),
+};
+
+export const sessionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1..128 letters, digits, dot, dash or underscore');
+
+export const terminalExecInput = {
+  command: source().describe('Shell command, run as `sh -lc <command>` in the session\'s container.'),
+  session_id: sessionId.optional().describe('The session to run in; omitted: a new session is created.'),
+  create_if_missing: z.boolean().default(false).describe('Create the session with this id when it does not exist.'),
+  lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('Keep the session at least this long after the call (clamped to the configured bounds; never shortens).'),
+  timeout_ms: timeoutMs(600_000, 60_000),
+};
+
+/** A file path inside a session: relative to /workspace, or absolute under /workspace or /tmp. */
+export const sessionPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => !p.includes('\0'), { message: 'must not contain NUL bytes' })
+  .refine((p) => !p.split('/').includes('..'), { message: 'must not contain .. segments (path traversal)' });
+
+export const readImageInput = {
+  session_id: sessionId,
+  file_path: sessionPath.describe('Image file in the session, e.g. plot.png or /workspace/out/chart.png'),
+  timeout_ms: timeoutMs(60_000, 30_000),
+};
+export const readFileInput = { session_id: sessionId, path: sessionPath, timeout_ms: timeoutMs(60_000, 30_000) };
+export const writeFileInput = {
+  session_id: sessionId,
+  path: sessionPath,
+  content: z.string().max(1_400_000).describe('File content: text, or base64 when encoding is base64.'),
+  encoding: z.enum(['utf8', 'base64']).default('utf8'),
+  timeout_ms: timeoutMs(60_000, 30_000),
+};
+export const listFilesInput = { session_id: sessionId, path: sessionPath.default('/workspace'), timeout_ms: timeoutMs(60_000, 30_000) };
+
+export const terminalExecOutput = {
+  session_id: z.string(),
+  created: z.boolean(),
+  stdout: z.string(),
+  stderr: z.string(),
+  exit_code: z.int(),
+  stdout_truncated: z.boolean(),
+  stderr_truncated: z.boolean(),
+  lease_expires_unix_ms: z.number(),
+};
+
+export const TerminalExecInput = z.strictObject(terminalExecInput);
+export const TerminalCommandBody = z.strictObject({ ...terminalExecInput, request_id: z.string().min(1).max(128).optional() });
+export const FilePathQuery = z.object({ path: sessionPath });
+export const SessionListQuery = z.object({
+  status: z.enum(['active', 'ended', 'all']).default('all'),
+  page: z.coerce.number().pipe(z.int().min(1)).default(1),
+  page_size: z.coerce.number().pipe(z.int().min(1).max(100)).default(20),
+});
+
+export const PythonExecInput = z.strictObject(pythonExecInput);
+export const EchoInput = z.strictObject(echoInput);
+
+export const pythonExecOutput = {
+  output: z.string().describe('stdout of the program'),
+  stderr: z.string(),
+  exit_code: z.int().describe('exit status; non-zero is a normal result'),
+  stdout_truncated: z.boolean(),
+  stderr_truncated: z.boolean(),
+};
+export const echoOutput = { message: z.string() };
+
+export const TaskCreateBody = z.strictObject({
+  capability: z.string().min(1).describe('pythonExec or echo'),
+  input: z.record(z.string(), z.unknown()).default({}).describe('The capability\'s input (JSON object).'),
+  mode: z.enum(['sync', 'async', 'auto']).default('auto'),
+  wait_ms: z.int().min(1).max(60_000).default(1500).describe('auto mode: how long to wait before answering 202'),
+  timeout_ms: timeoutMs(600_000, 60_000),
+  request_id: z.string().min(1).max(128).optional().describe('Idempotency key, per account: the same key gives the same task.'),
+});
+
+/** Text stored in or looked up in PostgreSQL, which refuses the NUL character (a 500 otherwise). */
+const dbText = () => z.string().refine((s) => !s.includes('\0'), { message: 'must not contain NUL characters' });
+
+export const LoginBody = z.strictObject({ username: dbText().pipe(z.string().min(1).max(64)), password: z.string().min(1).max(1024) });
+export const TokenCreateBody = z.strictObject({
+  name: nonBlank('name').pipe(dbText()).pipe(z.string().max(64)),
+  token: z
+    .string()
+    .refine((s) => s.trim().length > 0, { message: 'token must not be blank' })
+    .refine((s) => s === s.trim(), { message: 'token must not start or end with whitespace' })
+    .pipe(dbText()) // its masked form is stored
+    .pipe(z.string().max(256))
+    .optional(),
+});
+
+export const TaskListQuery = z.object({
+  status: z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout']).optional(),
+  // It goes into a Temporal visibility query: a NUL there fails the query inside Temporal (a 500 after retries).
+  capability: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a capability name: 1..64 letters, digits, _ . : -').optional(),
+  page: z.coerce.number().pipe(z.int().min(1)).default(1),
+  page_size: z.coerce.number().pipe(z.int().min(1).max(100)).default(20),
+});
+
+/** Parses `value` or throws invalid_input (400) naming the field at fault. */
+export function parseOr400<T extends z.ZodType>(schema: T, value: unknown, what = 'request body'): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new DuraboxError('invalid_input', `invalid ${what}: ${describeIssues(r.error)}`);
+}
+
+/** `field: problem` for the first few issues; an unknown field is named by its own path. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => {
+      if (i.code === 'unrecognized_keys') {
+        return i.keys.map((k) => `${[...i.path, k].join('.')}: unknown field`).join('; ');
+      }
+      const field = i.path.length ? i.path.join('.') : '(body)';
+      return `${field}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+/** The input schema of a capability, for POST /tasks. */
+export function inputSchemaOf(capability: Capability): z.ZodType {
+  return { pythonExec: PythonExecInput, echo: EchoInput, terminalExec: TerminalExecInput }[capability];
+}
+
+// Accounts and the host registry (spec §4.1, §4.3).
+const page = z.coerce.number().pipe(z.int().min(1)).default(1);
+const pageSize = z.coerce.number().pipe(z.int().min(1).max(100)).default(20);
+
+export const RegisterBody = z.strictObject({
+  username: dbText().pipe(z.string().trim().min(1, 'username must not be empty').max(64, 'username must be at most 64 characters')),
+  password: nonBlank('password').pipe(z.string().max(1024)),
+});
+export const AccountListQuery = z.object({ page, page_size: pageSize });
+
+export const WorkerListQuery = z.object({ page, page_size: pageSize, status: z.enum(['all', 'online', 'offline']).default('all') });
+export const WorkerStatsQuery = z.object({ stale_after_sec: z.coerce.number().pipe(z.int().min(1).max(31_536_000)).default(30) });
+/** The reference's clients send `{type: "normal"}`; durabox has one kind of worker. */
+export const WorkerCreateBody = z.strictObject({ type: z.enum(['normal']).optional() }).default({});
+
+/** What a runtime worker reports at start (`event: start`) and on every heartbeat. */
+export const WorkerReportBody = z.strictObject({
+  event: z.enum(['start', 'heartbeat']),
+  node_name: z.string().max(255),
+  executor_kind: z.string().max(64),
+  version: z.string().max(64),
+  labels: z.record(z.string().max(128), z.string().max(1024)).refine((l) => Object.keys(l).length <= 64, { message: 'at most 64 labels' }),
+  capabilities: z.array(z.object({
+    name: z.string().min(1).max(64),
+    max_inflight: z.int().min(0).max(1_000_000),
+    inflight: z.int().min(0).max(1_000_000),
+  })).max(32),
+  heartbeat_interval_sec: z.int().min(1).max(3600),
+  heartbeat_jitter_pct: z.int().min(0).max(100).default(0),
+});
+
+/** Ids in paths (tokens, accounts, workers): anything else cannot exist, so it is a 404 before any query. */
+const RESOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+export function isResourceId(id: string): boolean {
+  return RESOURCE_ID.test(id);
+}
+
+// ---- responses ----------------------------------------------------------------------------------
+// What each operation answers, as it goes on the wire (times are RFC 3339 strings).
+const time = z.string().describe('RFC 3339 time');
+
+export const ErrorBody = z.looseObject({ error: z.string().describe('what went wrong, naming the field at fault for bad input') });
+/** Session calls also say the machine-readable code and, for a timed-out command, the output so far. */
+export const SessionErrorBody = z.looseObject({ error: z.string().describe('the error code'), message: z.string() });
+
+export const HealthBody = z.object({ status: z.literal('ok') });
+export const ReadyBody = z.object({ status: z.enum(['ready', 'not ready']), database: z.boolean(), temporal: z.boolean() });
+
+export const AccountRef = z.object({ account_id: z.string(), username: z.string(), is_admin: z.boolean() });
+export const ConsoleSessionBody = z.object({
+  authenticated: z.literal(true),
+  account: AccountRef,
+  registration_enabled: z.boolean(),
+  console_version: z.string(),
+  temporal_ui_url: z.string().describe('durabox addition: where the dashboard links each workflow'),
+  temporal_namespace: z.string(),
+});
+export const RegisteredBody = z.object({ account: AccountRef, created_at: time, updated_at: time });
+const AccountItem = AccountRef.extend({ created_at: time, updated_at: time });
+
+const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), total: z.int(), page: z.int(), page_size: z.int() });
+export const AccountPage = pageOf(AccountItem);
+
+export const TokenView = z.object({ id: z.string(), name: z.string(), token_masked: z.string(), created_at: time, updated_at: time });
+export const TokenList = z.object({ items: z.array(TokenView), total: z.int() });
+export const TokenCreated = TokenView.extend({ token: z.string().describe('the plaintext, shown only in this answer'), generated: z.boolean() });
+
+export const WorkerItem = z.object({
+  node_id: z.string(),
+  node_name: z.string(),
+  executor_kind: z.string(),
+  capabilities: z.array(z.object({ name: z.string(), max_inflight: z.int() })),
+  labels: z.record(z.string(), z.string()),
+  version: z.string(),
+  status: z.enum(['online', 'offline']),
+  registered_at: time,
+  last_seen_at: time.nullable(),
+});
+export const WorkerPage = pageOf(WorkerItem);
+export const WorkerStatsBody = z.object({ total: z.int(), online: z.int(), offline: z.int(), stale: z.int(), stale_after_sec: z.int(), generated_at: time });
+export const WorkerInflightBody = z.object({
+  workers: z.array(z.object({ node_id: z.string(), capabilities: z.array(z.object({ name: z.string(), inflight: z.int(), max_inflight: z.int() })) })),
+  generated_at: time,
+});
+export const WorkerCreated = z.object({
+  node_id: z.string(),
+  command: z.string().describe('the full start command for the execution host, with its secret'),
+  worker_secret: z.string().describe('shown only in this answer'),
+});
+export const RegistryAck = z.object({ node_id: z.string(), status: z.literal('online'), offline_after_ms: z.int() });
+
+export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const TaskBodySchema = z.object({
+  task_id: z.string().describe('the Temporal workflow id'),
+  request_id: z.string().nullable(),
+  capability: z.string(),
+  status: z.enum(TASK_STATUSES),
+  result: z.unknown().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  created_at: time,
+  updated_at: time,
+  deadline_at: time,
+  completed_at: time.optional(),
+  status_url: z.string().optional(),
+});
+export type TaskBody = z.infer<typeof TaskBodySchema>;
+export const TaskPage = pageOf(TaskBodySchema);
+/** A finished task's cancel: 409 with the snapshot. */
+export const TaskAlreadyFinished = TaskBodySchema.extend({ error: z.union([z.string(), z.object({ code: z.string(), message: z.string() })]) });
+
+export const EchoOutput = z.object(echoOutput);
+export const TerminalExecOutput = z.object(terminalExecOutput);
+
+const SESSION_END_REASONS = ['closed', 'lease_expired', 'max_lifetime', 'session_lost', 'start_failed'] as const;
+export const SessionSummarySchema = z.object({
+  session_id: z.string(),
+  status: z.enum(['starting', 'active', 'busy', 'ended']),
+  host: z.string().nullable(),
+  created_at: time.nullable(),
+  lease_expires_unix_ms: z.number().nullable(),
+  commands: z.int(),
+  ended_reason: z.enum(SESSION_END_REASONS).optional(),
+});
+export const SessionListItemSchema = SessionSummarySchema.extend({ workflow_id: z.string(), ended_at: time.optional() });
+export const SessionPage = pageOf(SessionListItemSchema);
+
+export const FileEntrySchema = z.object({ name: z.string(), type: z.enum(['file', 'dir', 'symlink', 'other']), size: z.number(), modified: time });
+export const FileListing = z.object({ path: z.string(), entries: z.array(FileEntrySchema) });
+export const FileWritten = z.object({ op: z.literal('write'), path: z.string(), size: z.number() });
+
+// ---- MCP tool inputs and outputs ----------------------------------------------------------------
+// echo, pythonExec and terminalExec take EchoInput, PythonExecInput and TerminalExecInput above.
+export const ReadImageToolInput = z.strictObject(readImageInput);
+export const ReadFileToolInput = z.strictObject(readFileInput);
+export const WriteFileToolInput = z.strictObject(writeFileInput);
+export const ListFilesToolInput = z.strictObject(listFilesInput);
+
+export const PythonExecOutput = z.object(pythonExecOutput);
+export const ReadFileOutput = z.object({
+  path: z.string(),
+  size: z.number().optional(),
+  encoding: z.enum(['utf8', 'base64']).optional(),
+  content: z.string().optional(),
+  mime: z.string().optional(),
+  entries: z.array(FileEntrySchema).optional(),
+});
+export const WriteFileOutput = z.object({ path: z.string(), size: z.number() });

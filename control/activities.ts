@@ -1,0 +1,21 @@
+// Activities of the control worker (the API process): steps of a task that talk to other workflows.
+// A terminalExec task sends its command to the session's workflow as an Update; the task id is the
+// update id, so a retried step never runs the command twice.
+import { Context } from '@temporalio/activity';
+import { asActivityFailure } from '../activities/failures.js';
+import type { TerminalExecInput, TerminalExecOutput } from '../contract/messages.js';
+import type { SessionService } from './session-service.js';
+
+export function createControlActivities(deps: { sessions: SessionService }) {
+  return {
+    async terminalExecInSession(req: { accountId: string; input: TerminalExecInput }): Promise<TerminalExecOutput> {
+      try {
+        return await deps.sessions.exec(req.accountId, req.input, Context.current().info.workflowExecution?.workflowId);
+      } catch (e) {
+        throw asActivityFailure(e);
+      }
+    },
+  };
+}
+
+export type ControlActivities = ReturnType<typeof createControlActivities>;

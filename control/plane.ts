@@ -1,0 +1,71 @@
+// The control plane without HTTP: database, Temporal connection and namespace, the task and session
+// services, and the control worker that runs every workflow. The API serves it; `npm start` and the
+// test harness start it through the API.
+import type { Client } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { ApiSettings, TemporalSettings } from '../config/index.js';
+import { AccountStore } from '../db/accounts.js';
+import { openDb, type Db } from '../db/index.js';
+import { WorkerStore } from '../db/workers.js';
+import { connectTemporal, prepareNamespace, temporalClient } from '../temporal/connection.js';
+import { createControlActivities } from './activities.js';
+import { createControlWorker } from './control-worker.js';
+import { generatePassword, hashPassword, newId } from './security.js';
+import { SessionService } from './session-service.js';
+import { TaskService } from './task-service.js';
+
+export interface ControlPlane {
+  api: ApiSettings;
+  temporal: TemporalSettings;
+  /** HMAC key of tokens, worker secrets and login sessions. */
+  hashKey: string;
+  db: Db;
+  accounts: AccountStore;
+  /** The host registry: worker credentials and what each worker last reported. */
+  workers: WorkerStore;
+  tasks: TaskService;
+  sessions: SessionService;
+  client: Client;
+  connection: NativeConnection;
+  /** Set when this start created the first admin. */
+  firstAdmin?: { username: string; password: string; generated: boolean };
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(api: ApiSettings, temporal: TemporalSettings, opts: { connection?: NativeConnection } = {}): Promise<ControlPlane> {
+  if (!api.hashKey) throw new Error('DURABOX_HASH_KEY is required: the key that hashes access tokens and worker secrets');
+  const db = await openDb({ databaseUrl: api.databaseUrl, dataDir: api.dataDir });
+  const connection = opts.connection ?? (await connectTemporal(temporal));
+  await prepareNamespace(connection, temporal);
+  const client = temporalClient(connection, temporal);
+  const accounts = new AccountStore(db);
+  const workers = new WorkerStore(db);
+  const tasks = new TaskService(client, api, workers);
+  const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime));
+  const firstAdmin = await ensureFirstAdmin(accounts, api);
+
+  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions }));
+  const controlDone = controlWorker.run();
+
+  let closing: Promise<void> | undefined;
+  return {
+    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, client, connection, firstAdmin,
+    close() {
+      closing ??= (async () => {
+        if (controlWorker.getState() === 'RUNNING') controlWorker.shutdown();
+        await controlDone.catch(() => undefined);
+        if (!opts.connection) await connection.close();
+        await db.destroy();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function ensureFirstAdmin(accounts: AccountStore, config: ApiSettings): Promise<ControlPlane['firstAdmin']> {
+  if ((await accounts.count()) > 0) return undefined;
+  const username = config.adminUsername ?? 'admin';
+  const password = config.adminPassword ?? generatePassword();
+  await accounts.create({ id: newId('acc'), username, passwordHash: await hashPassword(password), isAdmin: true });
+  return { username, password, generated: !config.adminPassword };
+}

@@ -1,0 +1,152 @@
+// Terminal sessions from the API's side. A session is a sessionWorkflow whose id is derived from the
+// account and the session id; commands and file calls are Workflow Updates, so a session's first
+// command starts it in the same round trip (Update-with-Start).
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  type Client, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ApiSettings } from '../config/index.js';
+import { DuraboxError, isErrorCode } from '../contract/errors.js';
+import type {
+  FileOp, FileResult, SessionExecRequest, SessionSummary, TerminalExecInput, TerminalExecOutput,
+} from '../contract/messages.js';
+import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
+import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../contract/search-attributes.js';
+import { closeUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery } from '../workflows/session.js';
+import { listPage, quote, type Page } from './visibility.js';
+
+export interface SessionListItem extends SessionSummary { ended_at?: string; workflow_id: string }
+
+type Memo = { lease_expires_unix_ms?: number; host?: string };
+
+export class SessionService {
+  constructor(
+    private readonly client: Client,
+    private readonly config: ApiSettings,
+    private readonly runtimeHasWorker: (runtime: string) => Promise<boolean>,
+  ) {}
+
+  workflowId(accountId: string, sessionId: string): string {
+    return `session-${accountId}-${sessionId}`;
+  }
+
+  /** Runs a command; with no session_id (or create_if_missing) the session is created by this call. */
+  async exec(accountId: string, input: TerminalExecInput, requestKey?: string): Promise<TerminalExecOutput> {
+    const creating = !input.session_id || input.create_if_missing;
+    const sessionId = input.session_id ?? `sess_${randomUUID().replaceAll('-', '')}`;
+    const workflowId = this.workflowId(accountId, sessionId);
+    // The same request key never runs a command twice in a session run: Temporal dedupes update ids.
+    const updateId = requestKey ? createHash('sha256').update(`${accountId}\0${requestKey}`).digest('hex') : undefined;
+    const req: SessionExecRequest = { command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false };
+    // When this call starts the session, its command rides along with the start (ignored if it joins one).
+    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms };
+    try {
+      if (!creating) {
+        return await this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId });
+      }
+      if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
+      const start = new WithStartWorkflowOperation(sessionWorkflow, {
+        workflowId,
+        taskQueue: CONTROL_TASK_QUEUE,
+        args: [{
+          sessionId,
+          accountId,
+          lease: {
+            defaultSec: this.config.session.leaseDefaultSec,
+            minSec: this.config.session.leaseMinSec,
+            maxSec: this.config.session.leaseMaxSec,
+            maxLifetimeMs: this.config.session.maxLifetimeSec * 1000,
+          },
+          hostTimeoutMs: this.config.session.hostTimeoutMs,
+          heartbeatTimeoutMs: this.config.activityHeartbeatTimeoutMs,
+          initialLeaseSec: input.lease_ttl_sec,
+          firstCommand,
+          commandsPerRun: this.config.session.commandsPerRun,
+        }],
+        // A running session with this id is joined; an ended one may be started afresh.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SA_ACCOUNT, value: accountId },
+          { key: SA_CAPABILITY, value: 'terminalExec' },
+          { key: SA_RUNTIME, value: 'terminal' },
+          { key: SA_SESSION, value: sessionId },
+        ],
+      });
+      return await this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true, first_id: firstCommand.id }], startWorkflowOperation: start, updateId });
+    } catch (e) {
+      throw await this.explain(e, accountId, sessionId);
+    }
+  }
+
+  async file(accountId: string, sessionId: string, op: FileOp): Promise<FileResult> {
+    try {
+      return await this.client.workflow.getHandle(this.workflowId(accountId, sessionId)).executeUpdate(fileUpdate, { args: [op] });
+    } catch (e) {
+      throw await this.explain(e, accountId, sessionId);
+    }
+  }
+
+  async close(accountId: string, sessionId: string): Promise<SessionSummary> {
+    try {
+      return await this.client.workflow.getHandle(this.workflowId(accountId, sessionId)).executeUpdate(closeUpdate);
+    } catch (e) {
+      throw await this.explain(e, accountId, sessionId);
+    }
+  }
+
+  /** The session as its workflow knows it: live state by query, or the final summary once ended. */
+  async get(accountId: string, sessionId: string): Promise<SessionSummary | undefined> {
+    const handle = this.client.workflow.getHandle(this.workflowId(accountId, sessionId));
+    try {
+      const d = await handle.describe();
+      if (d.typedSearchAttributes.get(SA_ACCOUNT) !== accountId) return undefined;
+      if (d.status.name === 'RUNNING' || d.status.name === 'CONTINUED_AS_NEW') return await handle.query(stateQuery);
+      if (d.status.name === 'COMPLETED') return await handle.result();
+      return { session_id: sessionId, status: 'ended', host: null, created_at: d.startTime.toISOString(), lease_expires_unix_ms: null, commands: 0, ended_reason: 'closed' };
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) return undefined;
+      throw e;
+    }
+  }
+
+  async list(accountId: string, q: { status: 'active' | 'ended' | 'all'; page: number; page_size: number }): Promise<Page<SessionListItem>> {
+    const clauses = [`WorkflowType = 'sessionWorkflow'`, `${SA_ACCOUNT.name} = ${quote(accountId)}`];
+    if (q.status === 'active') clauses.push(`ExecutionStatus = 'Running'`);
+    if (q.status === 'ended') clauses.push(`ExecutionStatus != 'Running'`);
+    return listPage(this.client, clauses.join(' AND '), q.page, q.page_size, (w): SessionListItem => {
+      const memo = (w.memo ?? {}) as Memo;
+      const running = w.status.name === 'RUNNING';
+      return {
+        session_id: w.typedSearchAttributes.get(SA_SESSION) ?? w.workflowId,
+        workflow_id: w.workflowId,
+        status: running ? 'active' : 'ended',
+        host: memo.host ?? null,
+        created_at: w.startTime.toISOString(),
+        lease_expires_unix_ms: memo.lease_expires_unix_ms ?? null,
+        commands: 0,
+        ...(running ? {} : { ended_at: w.closeTime?.toISOString(), ended_reason: w.typedSearchAttributes.get(SA_ERROR) === 'session_lost' ? 'session_lost' : undefined }),
+      };
+    });
+  }
+
+  /** Turns what Temporal said into a session error: not found, busy, lost, timeout, … */
+  private async explain(e: unknown, accountId: string, sessionId: string): Promise<unknown> {
+    if (e instanceof DuraboxError) return e;
+    if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
+      const c = e.cause;
+      const details = (c.details?.[0] ?? undefined) as Record<string, unknown> | undefined;
+      return new DuraboxError(isErrorCode(c.type) ? c.type : 'execution_failed', c.message, details ? { ...details, session_id: sessionId } : { session_id: sessionId });
+    }
+    // An update to a closed session: say whether it ended normally or lost its host.
+    const msg = (e as Error).message ?? '';
+    if (e instanceof WorkflowNotFoundError || /already completed|not found/i.test(msg)) {
+      const s = await this.get(accountId, sessionId).catch(() => undefined);
+      if (s?.ended_reason === 'session_lost') return new DuraboxError('session_lost', `session ${sessionId} lost its host`);
+      return new DuraboxError('session_not_found', `no session ${sessionId}`);
+    }
+    return e;
+  }
+}
+

@@ -1,0 +1,215 @@
+// The real platform for the tests and the bench: a Temporal dev server (fresh SQLite), a database
+// (a fresh PostgreSQL database, or the embedded PGlite that `npm start` uses), the API with its control
+// worker in this process, and runtime workers as child processes on the real Docker.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import Docker from 'dockerode';
+import pg from 'pg';
+import proto from '@temporalio/proto';
+import { startApiPlatform, type ApiPlatform } from '../api/platform.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { repoRoot } from '../config/paths.js';
+import { runtimeTaskQueue } from '../contract/queues.js';
+import { generateToken, generateWorkerSecret, hashPassword, keyedHash, maskToken, newId } from '../control/security.js';
+import type { Account } from '../db/accounts.js';
+import { removeLeftovers } from '../sandbox/leftovers.js';
+import { startTemporalDevServer, type DevServer } from '../temporal/dev-server.js';
+
+const { temporal } = proto;
+
+/** A server where the test role may create databases; each run gets a database of its own. */
+export const TEST_DATABASE_SERVER = 'postgres://durabox:durabox@127.0.0.1:5432/durabox_test';
+export const HASH_KEY = 'test-hash-key-0123456789abcdef';
+export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function admin(server: string, sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: server });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A fresh database for this run, so runs side by side never share state. */
+export async function createTestDatabase(server = TEST_DATABASE_SERVER): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `durabox_run_${process.pid}_${Date.now()}`;
+  await admin(server, `create database ${name}`);
+  return { url: withDatabase(server, name), drop: () => admin(server, `drop database if exists ${name} with (force)`) };
+}
+
+export interface HarnessOptions {
+  /** `postgres` (default): a fresh database on `databaseServer`; `embedded`: PGlite in the data dir, as `npm start`. */
+  database?: 'postgres' | 'embedded';
+  databaseServer?: string;
+  /** Environment settings over the test settings below (the bench runs with the product's defaults). */
+  settings?: Record<string, string>;
+  /** Check every answer against its operation record (default true; the bench measures without it). */
+  checkResponses?: boolean;
+}
+
+export interface RuntimeWorkerProcess {
+  id: string;
+  child: ChildProcess;
+  output: () => string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export class PlatformHarness {
+  dataDir = mkdtempSync(join(tmpdir(), 'durabox-test-'));
+  devServer!: DevServer;
+  database: { url: string | undefined; drop(): Promise<void> } | undefined;
+  api!: ApiPlatform;
+  config!: Config;
+  docker = new Docker();
+  workers = new Map<string, RuntimeWorkerProcess>();
+  private workerIds = new Set<string>();
+  /** Worker ids carry the run's pid: two runs on one Docker daemon never touch each other's sandboxes. */
+  readonly runTag = `r${process.pid}`;
+
+  async start(opts: HarnessOptions = {}): Promise<void> {
+    const port = await freePort();
+    const settings = opts.settings ?? {};
+    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port, uiPort: await freePort(), headless: true, cli: loadConfig().dev.temporalCli });
+    this.database = opts.database === 'embedded'
+      ? { url: undefined, drop: async () => undefined }
+      : await createTestDatabase(opts.databaseServer);
+    this.config = loadConfig({
+        // A fixed port, so workers still reach the API after a test restarts it.
+        DURABOX_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
+        DURABOX_DATA_DIR: this.dataDir,
+        ...(this.database.url ? { DATABASE_URL: this.database.url } : {}),
+        TEMPORAL_ADDRESS: this.devServer.address,
+        DURABOX_HASH_KEY: HASH_KEY,
+        DURABOX_ADMIN_USERNAME: ADMIN.username,
+        DURABOX_ADMIN_PASSWORD: ADMIN.password,
+        // Short, so the test of a killed worker does not wait long for Temporal to notice.
+        DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS: '3000',
+        // Short session bounds, so lease expiry and host loss are seen in seconds.
+        DURABOX_SESSION_LEASE_MIN_SEC: '1',
+        DURABOX_SESSION_LEASE_DEFAULT_SEC: '30',
+        DURABOX_SESSION_LEASE_MAX_SEC: '600',
+        DURABOX_SESSION_HOST_TIMEOUT_MS: '2000',
+        // Few commands per run, so continue-as-new happens within a test.
+        DURABOX_SESSION_COMMANDS_PER_RUN: '5',
+        ...settings,
+      });
+    this.api = await startApiPlatform(this.config.api, this.config.temporal, { checkResponses: opts.checkResponses ?? true });
+  }
+
+  get url(): string {
+    return this.api.url;
+  }
+
+  workerId(name: string): string {
+    return `${name}-${this.runTag}`;
+  }
+
+  /** Starts `npm run worker` as a separate process, as a host would, and waits until it polls. */
+  async startWorker(name: string, env: Record<string, string> = {}): Promise<RuntimeWorkerProcess> {
+    const id = env.DURABOX_WORKER_ID ?? this.workerId(name);
+    // Each worker gets a credential, as POST /workers would give one; a test may bring its own instead.
+    let secret = env.DURABOX_WORKER_SECRET;
+    if (secret === undefined) {
+      secret = generateWorkerSecret();
+      await this.api.deps.workers.putCredential({ nodeId: id, secretHash: keyedHash(HASH_KEY, secret) });
+    }
+    let out = '';
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'workers', 'runtime.js')], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        TEMPORAL_ADDRESS: this.devServer.address,
+        DURABOX_API_URL: this.url,
+        DURABOX_WORKER_ID: id,
+        DURABOX_WORKER_SECRET: secret,
+        DURABOX_RUNTIMES: 'python,terminal',
+        DURABOX_MAX_INFLIGHT: '2',
+        DURABOX_DATA_DIR: this.dataDir,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const w: RuntimeWorkerProcess = {
+      id,
+      child,
+      output: () => out,
+      stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        await exited;
+        this.workers.delete(name);
+      },
+    };
+    this.workers.set(name, w);
+    this.workerIds.add(id);
+    const runtimes = (env.DURABOX_RUNTIMES ?? 'python,terminal').split(',');
+    for (const rt of runtimes) await this.waitForPoller(id, rt, () => (child.exitCode !== null ? `worker ${id} exited: ${out}` : undefined));
+    return w;
+  }
+
+  async waitForPoller(identity: string, runtime: string, failed: () => string | undefined = () => undefined): Promise<void> {
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      const f = failed();
+      if (f) throw new Error(f);
+      const res = await this.api.deps.connection.workflowService.describeTaskQueue({
+        namespace: this.config.temporal.namespace,
+        taskQueue: { name: runtimeTaskQueue(runtime) },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      });
+      if ((res.pollers ?? []).some((p) => p.identity === identity)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`worker ${identity} never polled ${runtime}`);
+  }
+
+  /** Stops the Temporal dev server and starts it again on the same port and SQLite file. */
+  async restartTemporal(): Promise<void> {
+    const [, port] = this.devServer.address.split(':');
+    await this.devServer.stop();
+    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port: Number(port), uiPort: await freePort(), headless: true, cli: loadConfig().dev.temporalCli });
+  }
+
+  /** A second (non-admin) account with a token of its own: whose view of the first account's ids must be empty. */
+  async otherAccount(prefix = 'other'): Promise<{ account: Account; token: string; tokenId: string }> {
+    const accounts = this.api.deps.accounts;
+    const account = await accounts.create({ id: newId('acc'), username: `${prefix}-${process.pid}-${++this.accountCounter}`, passwordHash: await hashPassword('pw'), isAdmin: false });
+    const token = generateToken();
+    const row = await accounts.createToken({ id: newId('tok'), accountId: account.id, name: prefix, tokenHash: keyedHash(HASH_KEY, token), masked: maskToken(token), generated: false });
+    return { account, token, tokenId: row.id };
+  }
+
+  private accountCounter = 0;
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    await this.api?.close();
+    await this.devServer?.stop();
+    await this.database?.drop();
+    for (const id of this.workerIds) await removeLeftovers(this.docker, id).catch(() => undefined);
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,67 @@
+// `npm start`: the whole platform on one machine. A Temporal dev server (unless TEMPORAL_ADDRESS is set),
+// the database (PostgreSQL with DATABASE_URL, else embedded PGlite), API + MCP + control worker, and one
+// runtime worker. Ctrl+C stops all of it and removes every container it started.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { loadConfig } from '../config/index.js';
+import { onShutdownSignal } from '../config/lifecycle.js';
+import { startApiPlatform } from '../api/platform.js';
+import { generateToken, generateWorkerSecret, keyedHash, maskToken, newId } from '../control/security.js';
+import { startTemporalDevServer, type DevServer } from '../temporal/dev-server.js';
+import { startRuntimeWorker } from '../workers/runtime-worker.js';
+
+/** Outside production a generated key is kept in the data dir, so tokens stay valid across restarts. */
+function localHashKey(dataDir: string): string {
+  const file = join(dataDir, 'hash-key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+const config = loadConfig();
+mkdirSync(config.dev.dataDir, { recursive: true });
+let devServer: DevServer | undefined;
+if (!config.temporal.address) {
+  devServer = await startTemporalDevServer({ dataDir: config.dev.dataDir, port: 7233, uiPort: 8233, namespace: config.temporal.namespace, cli: config.dev.temporalCli });
+}
+const temporal = { ...config.temporal, address: config.temporal.address ?? devServer!.address };
+const hashKey = config.api.hashKey ?? localHashKey(config.dev.dataDir);
+const api = await startApiPlatform({ ...config.api, hashKey }, temporal);
+
+// The local worker's credential is written straight into the database (a new secret each start, never
+// shown), so `npm start` needs no POST /workers; DURABOX_WORKER_SECRET, when given, is used instead.
+const workerId = config.worker.workerIdGiven ? config.worker.workerId : 'local';
+let workerSecret = config.worker.workerSecret;
+if (!workerSecret) {
+  workerSecret = generateWorkerSecret();
+  await api.deps.workers.putCredential({ nodeId: workerId, secretHash: keyedHash(hashKey, workerSecret) });
+}
+const worker = await startRuntimeWorker({ ...config.worker, workerId, apiUrl: api.url, workerSecret }, temporal);
+
+const lines = [
+  `durabox is running`,
+  `  dashboard    ${api.url}/`,
+  `  REST API     ${api.url}/api/v1`,
+  `  MCP          ${api.url}/mcp   (Streamable HTTP, Authorization: Bearer <token>)`,
+  `  Temporal UI  ${devServer?.uiUrl ?? temporal.uiUrl}`,
+  `  database     ${config.api.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${join(config.api.dataDir, 'pgdata')}`}`,
+  `  worker       ${worker.workerId} serving ${config.worker.runtimes.join(', ')}`,
+];
+if (api.firstAdmin) {
+  // First start: an admin and a token to use right away. Both are shown this once only.
+  const token = generateToken();
+  const admin = (await api.deps.accounts.byUsername(api.firstAdmin.username))!;
+  await api.deps.accounts.createToken({ id: newId('tok'), accountId: admin.id, name: 'default', tokenHash: keyedHash(hashKey, token), masked: maskToken(token), generated: true });
+  lines.push(
+    `  admin        ${api.firstAdmin.username} / ${api.firstAdmin.generated ? api.firstAdmin.password : '(DURABOX_ADMIN_PASSWORD)'}   (shown once)`,
+    `  token        ${token}   (shown once)`,
+  );
+}
+console.log(lines.join('\n'));
+
+onShutdownSignal(async () => {
+  // One machine, one Ctrl+C: nothing of this platform is left running, session containers included.
+  await worker.shutdown({ removeSessions: true });
+  await api.close();
+  await devServer?.stop();
+});

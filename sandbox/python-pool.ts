@@ -1,0 +1,159 @@
+// Warm python sandboxes. Each container runs the keeper (sandbox-keeper.py) as PID 1; an execution is
+// one frame written to its attached stdin and one frame read back, so the hot path makes no Docker API
+// call at all. A container serves one execution at a time, is reset in between (all processes killed,
+// writable paths wiped, fresh environment) and is replaced after `maxUses` executions, on any doubt,
+// and always after a timeout or cancellation (the container is killed).
+import type Docker from 'dockerode';
+import type { RuntimeLimits } from '../config/index.js';
+import { ChannelClosed, FrameChannel, pid1Program, type Frame } from './frame-channel.js';
+import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
+
+const KEEPER_SOURCE = pid1Program('sandbox-keeper.py');
+
+export interface PythonRunResult {
+  exit_code: number;
+  stdout: string;
+  stderr: string;
+  stdout_truncated: boolean;
+  stderr_truncated: boolean;
+}
+
+export class SandboxTimeout extends Error {}
+export class SandboxCancelled extends Error {}
+/** The sandbox died under the execution for a reason that is not the user's code (Docker, the host). */
+export class SandboxBroken extends Error {}
+
+/** A warm container and its keeper's channel; `uses` counts the executions it has served. */
+class WarmSandbox {
+  uses = 0;
+
+  constructor(readonly channel: FrameChannel) {}
+
+  /** The next frame; a closed channel means the container is gone, not the user's doing. */
+  next(): Promise<Frame> {
+    return this.channel.next().catch((e) => {
+      throw e instanceof ChannelClosed ? new SandboxBroken('sandbox container exited') : e;
+    });
+  }
+
+  async destroy(): Promise<void> {
+    this.channel.close();
+    // AutoRemove deletes it once it stops; a kill of an already gone container is not an error.
+    await this.channel.container.kill().catch(() => undefined);
+  }
+}
+
+export interface PythonPoolOptions {
+  docker: Docker;
+  workerId: string;
+  limits: RuntimeLimits;
+  warm: number;
+  maxUses: number;
+  outputLimitBytes: number;
+}
+
+export class PythonSandboxPool {
+  private readonly ready: WarmSandbox[] = [];
+  private starting = 0;
+  private closed = false;
+
+  constructor(private readonly opts: PythonPoolOptions) {}
+
+  /** Keeps `warm` idle sandboxes ready; called at start and after every execution. */
+  refill(): void {
+    while (!this.closed && this.ready.length + this.starting < this.opts.warm) {
+      this.starting++;
+      this.create()
+        .then((sb) => {
+          if (this.closed) return sb.destroy();
+          this.ready.push(sb);
+        })
+        .catch((e) => console.error(`python sandbox warm-up failed: ${(e as Error).message}`))
+        .finally(() => { this.starting--; });
+    }
+  }
+
+  get idle(): number { return this.ready.length; }
+
+  async run(code: string, timeoutMs: number, signal?: AbortSignal): Promise<PythonRunResult> {
+    const sb = this.ready.shift() ?? (await this.create());
+    this.refill();
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      sb.uses++;
+      sb.channel.send({ code, limit: this.opts.outputLimitBytes });
+      const stopped = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new SandboxTimeout(`execution exceeded timeout_ms=${timeoutMs}`)), timeoutMs);
+        onAbort = () => reject(new SandboxCancelled('execution canceled'));
+        if (signal?.aborted) onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      const result = (await Promise.race([sb.next(), stopped])) as unknown as PythonRunResult;
+      void this.recycle(sb);
+      const fit = fitOutputToPayload(result.stdout, result.stderr);
+      return {
+        ...result,
+        stdout: fit.stdout,
+        stderr: fit.stderr,
+        stdout_truncated: result.stdout_truncated || fit.stdoutCut,
+        stderr_truncated: result.stderr_truncated || fit.stderrCut,
+      };
+    } catch (e) {
+      await sb.destroy();
+      this.refill();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Back to the pool once the keeper reports the reset done; otherwise replaced. */
+  private async recycle(sb: WarmSandbox): Promise<void> {
+    try {
+      const frame = await sb.next();
+      if (frame.ready === true && sb.uses < this.opts.maxUses && !this.closed) {
+        this.ready.push(sb);
+        return;
+      }
+    } catch { /* fall through: replace it */ }
+    await sb.destroy();
+    this.refill();
+  }
+
+  private async create(): Promise<WarmSandbox> {
+    const { docker, limits, workerId } = this.opts;
+    const container = await docker.createContainer({
+      Image: limits.image,
+      Cmd: ['python3', '-c', KEEPER_SOURCE],
+      User: SANDBOX_USER,
+      WorkingDir: '/workspace',
+      Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8'],
+      OpenStdin: true,
+      StdinOnce: true, // the worker's attach closing (even by kill -9) closes stdin: the keeper exits
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      NetworkDisabled: !limits.network,
+      Labels: sandboxLabels(workerId, 'python'),
+      HostConfig: hardenedHostConfig(limits),
+    });
+    const sb = new WarmSandbox(await FrameChannel.attach(container, 'keeper'));
+    try {
+      await container.start();
+      const first = await sb.next();
+      if (first.ready !== true) throw new SandboxBroken('sandbox failed its first reset');
+      return sb;
+    } catch (e) {
+      await sb.destroy();
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.ready.splice(0).map((sb) => sb.destroy()));
+  }
+}

@@ -1,0 +1,160 @@
+// The terminal sessions' containers on one host. A few are kept warm, so a new session takes one
+// instead of waiting for Docker to create and start it. Each runs the session agent as PID 1; commands
+// go to it as frames over the attached stdio, so a command costs no `docker exec`.
+import { randomUUID } from 'node:crypto';
+import type Docker from 'dockerode';
+import type { RuntimeLimits } from '../config/index.js';
+import type { HostExecResult } from '../contract/messages.js';
+import { ChannelClosed, FrameChannel, pid1Program } from './frame-channel.js';
+import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
+
+const AGENT_SOURCE = pid1Program('session-agent.py');
+
+const SESSION_ENV = [
+  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  'HOME=/workspace',
+  'LANG=C.UTF-8',
+  'TERM=dumb',
+];
+
+/** The session's container is gone (removed, or its agent died). */
+export class SessionGone extends Error {}
+
+export interface SessionContainerOptions {
+  docker: Docker;
+  workerId: string;
+  limits: RuntimeLimits;
+  warm: number;
+}
+
+export class SessionContainers {
+  private readonly ready: string[] = [];
+  private readonly channels = new Map<string, Promise<FrameChannel>>();
+  private starting = 0;
+  private closed = false;
+
+  private readonly pinger: NodeJS.Timeout;
+
+  constructor(private readonly o: SessionContainerOptions) {
+    this.pinger = setInterval(() => this.pingWarm(), 2000);
+    this.pinger.unref();
+  }
+
+  refill(): void {
+    while (!this.closed && this.ready.length + this.starting < this.o.warm) {
+      this.starting++;
+      this.create()
+        .then((id) => (this.closed ? this.remove(id) : void this.ready.push(id)))
+        .catch((e) => console.error(`session container warm-up failed: ${(e as Error).message}`))
+        .finally(() => { this.starting--; });
+    }
+  }
+
+  /** A started container for a new session: a warm one when there is one. */
+  async take(): Promise<string> {
+    const id = this.ready.shift() ?? (await this.create());
+    this.refill();
+    // From now on the agent stays when this worker goes: the session owns the container.
+    (await this.channel(id)).send({ adopt: true });
+    return id;
+  }
+
+  /** Warm containers end themselves when their worker stops pinging, so a killed worker leaves none. */
+  private pingWarm(): void {
+    for (const id of this.ready) this.channels.get(id)?.then((c) => c.send({ ping: true }), () => undefined);
+  }
+
+  async exec(containerId: string, req: { command: string; timeoutMs: number; limitBytes: number }): Promise<HostExecResult> {
+    const ch = await this.channel(containerId);
+    const id = randomUUID();
+    ch.send({ id, command: req.command, timeout_ms: req.timeoutMs, limit: req.limitBytes });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // The agent enforces the timeout itself; this only guards against an agent that stopped answering.
+      const frame = await Promise.race([
+        ch.reply(id),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new SessionGone('the session agent stopped answering')), req.timeoutMs + 15_000); }),
+      ]);
+      const r = frame as unknown as HostExecResult;
+      const fit = fitOutputToPayload(r.stdout, r.stderr);
+      return { ...r, stdout: fit.stdout, stderr: fit.stderr, stdout_truncated: r.stdout_truncated || fit.stdoutCut, stderr_truncated: r.stderr_truncated || fit.stderrCut };
+    } catch (e) {
+      if (e instanceof ChannelClosed || e instanceof SessionGone) {
+        this.channels.delete(containerId);
+        throw new SessionGone(e.message);
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async remove(containerId: string): Promise<void> {
+    const ch = this.channels.get(containerId);
+    this.channels.delete(containerId);
+    ch?.then((c) => c.close(), () => undefined);
+    await this.o.docker.getContainer(containerId).remove({ force: true }).catch((e: { statusCode?: number }) => {
+      if (e.statusCode !== 404) throw e;
+    });
+  }
+
+  /** Removes the warm containers and detaches from the sessions' (which live on without this worker). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.pinger);
+    await Promise.all(this.ready.splice(0).map((id) => this.remove(id)));
+    for (const ch of this.channels.values()) ch.then((c) => c.close(), () => undefined);
+    this.channels.clear();
+  }
+
+  /** The attachment to a session's agent; after a worker restart the first command attaches again. */
+  private channel(containerId: string): Promise<FrameChannel> {
+    let ch = this.channels.get(containerId);
+    if (!ch) {
+      ch = FrameChannel.attach(this.o.docker.getContainer(containerId), 'session').catch((e: { statusCode?: number; message: string }) => {
+        this.channels.delete(containerId);
+        throw e.statusCode === 404 || e.statusCode === 409 ? new SessionGone('the session\'s container is gone') : e;
+      });
+      this.channels.set(containerId, ch);
+    }
+    return ch.then((c) => {
+      if (c.closed) {
+        this.channels.delete(containerId);
+        return this.channel(containerId);
+      }
+      return c;
+    });
+  }
+
+  private async create(): Promise<string> {
+    const { docker, limits, workerId } = this.o;
+    const container = await docker.createContainer({
+      Image: limits.image,
+      Cmd: ['python3', '-c', AGENT_SOURCE],
+      User: SANDBOX_USER,
+      WorkingDir: '/workspace',
+      Env: SESSION_ENV,
+      OpenStdin: true,
+      StdinOnce: false, // a worker that detaches (or dies) leaves the agent running for the next one
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      NetworkDisabled: !limits.network,
+      Labels: sandboxLabels(workerId, 'terminal'),
+      // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
+      HostConfig: hardenedHostConfig(limits),
+    });
+    const ch = await FrameChannel.attach(container, 'session');
+    this.channels.set(container.id, Promise.resolve(ch));
+    try {
+      await container.start();
+      const first = await ch.next();
+      if (first.ready !== true) throw new Error('session agent did not start');
+      return container.id;
+    } catch (e) {
+      await this.remove(container.id).catch(() => undefined);
+      throw e;
+    }
+  }
+}

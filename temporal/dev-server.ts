@@ -1,0 +1,88 @@
+// The local workflow engine: `temporal server start-dev` as a child process, its SQLite file (WAL) in the
+// data dir so workflows survive restarts, durabox's search attributes registered up front.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
+
+export interface DevServerOptions {
+  dataDir: string;
+  port?: number;
+  uiPort?: number;
+  namespace?: string;
+  headless?: boolean;
+  /** The Temporal CLI binary (DURABOX_TEMPORAL_CLI). */
+  cli: string;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function startTemporalDevServer(o: DevServerOptions): Promise<DevServer> {
+  const port = o.port ?? 7233;
+  const uiPort = o.uiPort ?? 8233;
+  mkdirSync(o.dataDir, { recursive: true });
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--ui-port', String(uiPort),
+    '--db-filename', join(o.dataDir, 'temporal.sqlite'),
+    '--sqlite-pragma', 'journal_mode=WAL',
+    '--sqlite-pragma', 'synchronous=NORMAL',
+    '--namespace', o.namespace ?? 'default',
+    '--log-level', 'error',
+    // One partition per task queue: with a handful of pollers, more partitions only add matching hops.
+    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+    // The history queues read new tasks at most 20 times a second per shard by default, which puts
+    // ~50 ms on every hop (start → workflow task → activity → workflow task). Lift the limit.
+    '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=10000',
+    '--dynamic-config-value', 'history.transferProcessorMaxPollHostRPS=100000',
+    '--dynamic-config-value', 'history.timerProcessorMaxPollRPS=10000',
+    '--dynamic-config-value', 'history.timerProcessorMaxPollHostRPS=100000',
+    '--dynamic-config-value', 'history.visibilityProcessorMaxPollRPS=10000',
+    '--dynamic-config-value', 'history.visibilityProcessorMaxPollHostRPS=100000',
+    ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
+    ...(o.headless ? ['--headless'] : []),
+  ];
+  const log = openSync(join(o.dataDir, 'temporal.log'), 'a');
+  const child = spawn(o.cli, args, { stdio: ['ignore', log, log], detached: false });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.once('error', (e) => console.error(`cannot start the Temporal CLI (${o.cli}): ${e.message}; run deploy/setup-host.sh or set DURABOX_TEMPORAL_CLI`));
+  const ready = await Promise.race([waitForPort(port, 60_000), exited.then(() => false)]);
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(`Temporal dev server did not start on 127.0.0.1:${port}; see ${join(o.dataDir, 'temporal.log')}`);
+  }
+  return {
+    address: `127.0.0.1:${port}`,
+    uiUrl: `http://127.0.0.1:${uiPort}`,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export async function waitForPort(port: number, timeoutMs: number, host = '127.0.0.1'): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ port, host }, () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
