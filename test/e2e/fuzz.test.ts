@@ -9,8 +9,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
-import { HASH_KEY } from '../harness/platform.js';
-import { hashPassword, keyedHash, maskToken, newId } from '../control/security.js';
+import { HASH_KEY } from '../../harness/platform.js';
+import { hashPassword, keyedHash, maskToken, newId } from '../../control/security.js';
 
 const SEED = Number(process.env.DURABOX_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const MAX_REQUESTS = { rest: 2300, files: 40, mcp: 500, sdk: 60 };

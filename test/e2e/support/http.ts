@@ -1,6 +1,6 @@
 // A small client for the REST API as a user would call it.
 import { platform } from './hooks.js';
-import { ADMIN } from '../../harness/platform.js';
+import { ADMIN } from '../../../harness/platform.js';
 
 export interface Res<T = any> { status: number; body: T; headers: Headers }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { call, login, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
-import { keyedHash, maskToken, newId, hashPassword } from '../control/security.js';
-import { HASH_KEY } from '../harness/platform.js';
+import { keyedHash, maskToken, newId, hashPassword } from '../../control/security.js';
+import { HASH_KEY } from '../../harness/platform.js';
 
 describe('bad input and auth answer 4xx naming the field', () => {
   let token: string;

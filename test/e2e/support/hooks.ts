@@ -1,7 +1,7 @@
 // Mocha root hooks of the end-to-end suites: one platform for the whole run, started once, stopped once.
 // DURABOX_TEST_DATABASE=embedded runs it on the embedded PGlite database that `npm start` uses;
 // DURABOX_TEST_DATABASE_URL names another PostgreSQL server for the default.
-import { PlatformHarness } from '../../harness/platform.js';
+import { PlatformHarness } from '../../../harness/platform.js';
 
 export const platform = new PlatformHarness();
 

@@ -1,6 +1,6 @@
 // Looking at the sandboxes themselves, as an operator would with `docker ps` and `docker top`.
 import { platform } from './hooks.js';
-import { LABEL_RUNTIME, LABEL_WORKER } from '../../sandbox/profile.js';
+import { LABEL_RUNTIME, LABEL_WORKER } from '../../../sandbox/profile.js';
 
 /** Python sandboxes of a worker that run anything besides their keeper: user code still alive. */
 export async function containersRunningUserCode(workerId: string): Promise<string[]> {

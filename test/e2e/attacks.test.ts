@@ -12,8 +12,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { platform } from './support/hooks.js';
 import { call, login, newToken, type Res } from './support/http.js';
 import { eventually } from './support/docker.js';
-import { ADMIN, HASH_KEY } from '../harness/platform.js';
-import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
+import { ADMIN, HASH_KEY } from '../../harness/platform.js';
+import { LABEL_RUNTIME, LABEL_WORKER } from '../../sandbox/profile.js';
 
 type PyResult = { output: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean };
 type TermOut = { session_id: string; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; error?: string };

@@ -4,9 +4,9 @@ import proto from '@temporalio/proto';
 import { call, login, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
-import { HASH_KEY } from '../harness/platform.js';
-import { generateWorkerSecret, hashPassword, keyedHash, newId } from '../control/security.js';
-import { runtimeTaskQueue } from '../contract/queues.js';
+import { HASH_KEY } from '../../harness/platform.js';
+import { generateWorkerSecret, hashPassword, keyedHash, newId } from '../../control/security.js';
+import { runtimeTaskQueue } from '../../contract/queues.js';
 
 const { temporal } = proto;
 

@@ -3,7 +3,7 @@ import proto from '@temporalio/proto';
 import { call, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
-import { LABEL_WORKER } from '../sandbox/profile.js';
+import { LABEL_WORKER } from '../../sandbox/profile.js';
 
 const { temporal } = proto;
 

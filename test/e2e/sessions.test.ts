@@ -4,8 +4,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
-import { keyedHash, maskToken, newId, hashPassword } from '../control/security.js';
-import { HASH_KEY } from '../harness/platform.js';
+import { keyedHash, maskToken, newId, hashPassword } from '../../control/security.js';
+import { HASH_KEY } from '../../harness/platform.js';
 
 type Out = { session_id: string; created: boolean; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; lease_expires_unix_ms: number };
 

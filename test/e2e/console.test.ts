@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { call, login } from './support/http.js';
 import { platform } from './support/hooks.js';
-import { ADMIN } from '../harness/platform.js';
-import { LoginLimiter } from '../api/login-limiter.js';
+import { ADMIN } from '../../harness/platform.js';
+import { LoginLimiter } from '../../api/login-limiter.js';
 
 const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { call, login } from './support/http.js';
 import { platform } from './support/hooks.js';
-import { ADMIN } from '../harness/platform.js';
-import { repoRoot } from '../config/paths.js';
+import { ADMIN } from '../../harness/platform.js';
+import { repoRoot } from '../../config/paths.js';
 
 const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test', 'artifacts');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApiPlatform } from '../api/platform.js';
+import { startApiPlatform } from '../../api/platform.js';
 import { platform } from './support/hooks.js';
 
 describe('embedded database (PGlite, the `npm start` default without DATABASE_URL)', function () {

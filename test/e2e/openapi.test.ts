@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
-import { handlersOf } from '../api/app.js';
-import { koaPath, operationsRouter } from '../api/routes.js';
-import { OPERATIONS, type Operation } from '../contract/operations.js';
+import { handlersOf } from '../../api/app.js';
+import { koaPath, operationsRouter } from '../../api/routes.js';
+import { OPERATIONS, type Operation } from '../../contract/operations.js';
 
 describe('OpenAPI document', () => {
   it('documents exactly the routes the API serves', () => {
