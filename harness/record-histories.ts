@@ -1,0 +1,88 @@
+// `npm run record-histories`: runs real tasks and sessions on a throw-away platform (Temporal, PostgreSQL,
+// Docker, a runtime worker) and saves every workflow history to test/workflows/histories/. The replay
+// test runs them through the current workflow code, so a change that would break workflows already
+// running fails CI. Files hold `History.toObject` of @temporalio/proto (enums, longs and bytes as
+// strings), read back with `History.fromObject`. Re-record when a workflow changes on purpose (and keep the old files while such
+// workflows may still be running somewhere).
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import proto from '@temporalio/proto';
+import { repoRoot } from '../config/paths.js';
+import { generateToken, keyedHash, maskToken, newId } from '../control/security.js';
+import { HASH_KEY, PlatformHarness } from './platform.js';
+
+const out = join(repoRoot, 'test', 'workflows', 'histories');
+const platform = new PlatformHarness();
+
+async function call(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const r = await fetch(`${platform.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text && r.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+}
+
+function expect(what: string, got: { status: number; body: unknown }, status: number): void {
+  if (got.status !== status) throw new Error(`${what}: expected ${status}, got ${got.status} ${JSON.stringify(got.body)}`);
+}
+
+try {
+  await platform.start();
+  await platform.startWorker('recorder');
+  const admin = (await platform.api.deps.accounts.byUsername('admin'))!;
+  const token = generateToken();
+  await platform.api.deps.accounts.createToken({ id: newId('tok'), accountId: admin.id, name: 'recorder', tokenHash: keyedHash(HASH_KEY, token), masked: maskToken(token), generated: true });
+
+  // Tasks: a result, a non-zero exit, a timeout, a cancel, an echo, a terminal command in a session.
+  expect('pythonExec', await call(token, 'POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code: 'print(1)' }, mode: 'sync' }), 200);
+  expect('pythonExec exit 3', await call(token, 'POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code: 'import sys; sys.exit(3)' }, mode: 'sync' }), 200);
+  expect('pythonExec timeout', await call(token, 'POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code: 'import time; time.sleep(5)' }, timeout_ms: 1000, mode: 'sync' }), 504);
+  const slow = await call(token, 'POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code: 'import time; time.sleep(30)' }, mode: 'async' });
+  expect('async task', slow, 202);
+  await new Promise((r) => setTimeout(r, 1500));
+  expect('cancel', await call(token, 'POST', `/api/v1/tasks/${slow.body.task_id}/cancel`), 200);
+  expect('echo', await call(token, 'POST', '/api/v1/commands/echo', { message: 'hi' }), 200);
+  const term = await call(token, 'POST', '/api/v1/tasks', { capability: 'terminalExec', input: { command: 'echo task' }, mode: 'sync' });
+  expect('terminalExec task', term, 200);
+  expect('terminalExec task, unknown session', await call(token, 'POST', '/api/v1/tasks', { capability: 'terminalExec', input: { command: 'true', session_id: 'sess_nope' }, mode: 'sync' }), 404);
+
+  // A session: created by its first command, commands past continue-as-new (5 per run in the harness),
+  // a busy refusal, a timed-out command, file calls, then closed.
+  const first = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'echo start > notes.txt' });
+  expect('new session', first, 200);
+  const sid = first.body.session_id as string;
+  for (let i = 0; i < 6; i++) expect(`command ${i}`, await call(token, 'POST', '/api/v1/commands/terminal', { command: `echo ${i} >> notes.txt`, session_id: sid }), 200);
+  const [slowCmd, busy] = await Promise.all([
+    call(token, 'POST', '/api/v1/commands/terminal', { command: 'sleep 1', session_id: sid }),
+    new Promise((r) => setTimeout(r, 300)).then(() => call(token, 'POST', '/api/v1/commands/terminal', { command: 'true', session_id: sid })),
+  ]);
+  expect('slow command', slowCmd, 200);
+  expect('busy', busy, 409);
+  expect('timed-out command', await call(token, 'POST', '/api/v1/commands/terminal', { command: 'sleep 5', session_id: sid, timeout_ms: 500 }), 504);
+  const put = await fetch(`${platform.url}/api/v1/sessions/${sid}/files?path=data.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: 'bytes' });
+  if (put.status !== 201) throw new Error(`upload: ${put.status}`);
+  expect('read', await call(token, 'GET', `/api/v1/sessions/${sid}/files?path=notes.txt`), 200);
+  expect('list', await call(token, 'GET', `/api/v1/sessions/${sid}/files?path=/workspace`), 200);
+  expect('delete file', await call(token, 'DELETE', `/api/v1/sessions/${sid}/files?path=data.bin`), 204);
+  expect('close', await call(token, 'DELETE', `/api/v1/sessions/${sid}`), 204);
+  // A session left to its lease.
+  const leased = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'true', lease_ttl_sec: 1 });
+  expect('leased session', leased, 200);
+  const client = platform.api.deps.client;
+  await client.workflow.getHandle(`session-${admin.id}-${leased.body.session_id}`).result();
+
+  mkdirSync(out, { recursive: true });
+  for (const f of readdirSync(out)) if (f.endsWith('.json')) rmSync(join(out, f));
+  let n = 0;
+  for await (const w of client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
+    const history = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+    const name = `${w.type}-${String(++n).padStart(2, '0')}.json`;
+    const json = proto.temporal.api.history.v1.History.toObject(proto.temporal.api.history.v1.History.fromObject(history), { longs: String, enums: String, bytes: String });
+    writeFileSync(join(out, name), `${JSON.stringify(json)}\n`);
+  }
+  console.log(`saved ${n} histories in ${out}`);
+} finally {
+  await platform.stop();
+}
