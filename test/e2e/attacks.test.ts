@@ -11,9 +11,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { platform } from './support/hooks.js';
 import { call, login, newToken, type Res } from './support/http.js';
-import { eventually } from './support/docker.js';
+import { containersRunningUserCode, eventually } from './support/docker.js';
 import { ADMIN, HASH_KEY } from '../../harness/platform.js';
-import { LABEL_RUNTIME, LABEL_WORKER } from '../../sandbox/profile.js';
 
 type PyResult = { output: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean };
 type TermOut = { session_id: string; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; error?: string };
@@ -39,16 +38,7 @@ function workerSecret(): string {
 }
 
 /** Python sandboxes of the main worker that run anything besides their keeper. */
-async function pythonSandboxesRunningUserCode(): Promise<string[]> {
-  const workerId = platform.workers.get('w-main')!.id;
-  const list = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${workerId}`, `${LABEL_RUNTIME}=python`] } });
-  const busy: string[] = [];
-  for (const c of list) {
-    const top = await platform.docker.getContainer(c.Id).top({ ps_args: '-o pid,args' }).catch(() => undefined);
-    if (top && (top.Processes ?? []).length > 1) busy.push(`${c.Id.slice(0, 12)}: ${top.Processes!.map((p: string[]) => p[1]).join(' | ')}`);
-  }
-  return busy;
-}
+const pythonSandboxesRunningUserCode = () => containersRunningUserCode(platform.workers.get('w-main')!.id);
 
 const containerExists = (id: string) => platform.docker.getContainer(id).inspect().then(() => true, () => false);
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { call, login, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
-import { keyedHash, maskToken, newId, hashPassword } from '../../control/security.js';
+import { keyedHash } from '../../control/security.js';
 import { HASH_KEY } from '../../harness/platform.js';
 
 describe('bad input and auth answer 4xx naming the field', () => {
@@ -69,10 +69,7 @@ describe('bad input and auth answer 4xx naming the field', () => {
 
   it('another account\'s task id answers 404', async () => {
     const mine = await call('POST', '/api/v1/tasks', { token, body: { capability: 'echo', input: { message: 'mine' }, mode: 'sync' } });
-    const accounts = platform.api.deps.accounts;
-    const other = await accounts.create({ id: newId('acc'), username: `other-${Date.now()}`, passwordHash: await hashPassword('pw'), isAdmin: false });
-    const otherToken = `dbx_other_${Date.now()}`;
-    await accounts.createToken({ id: newId('tok'), accountId: other.id, name: 'x', tokenHash: keyedHash(HASH_KEY, otherToken), masked: maskToken(otherToken), generated: false });
+    const { token: otherToken } = await platform.otherAccount();
     assert.equal((await call('GET', `/api/v1/tasks/${mine.body.task_id}`, { token: otherToken })).status, 404);
     assert.equal((await call('POST', `/api/v1/tasks/${mine.body.task_id}/cancel`, { token: otherToken })).status, 404);
     const list = await call('GET', '/api/v1/tasks', { token: otherToken });

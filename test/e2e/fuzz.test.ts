@@ -9,8 +9,6 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
-import { HASH_KEY } from '../../harness/platform.js';
-import { hashPassword, keyedHash, maskToken, newId } from '../../control/security.js';
 
 const SEED = Number(process.env.DURABOX_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const MAX_REQUESTS = { rest: 2300, files: 40, mcp: 500, sdk: 60 };
@@ -423,16 +421,14 @@ describe(`fuzz: malformed requests to every endpoint and tool get a clear 4xx, n
     cookie = await login();
     token = await newToken(cookie);
     // A second account whose token is used on the first account's ids.
-    const accounts = platform.api.deps.accounts;
-    const other = await accounts.create({ id: newId('acc'), username: `fuzz-other-${process.pid}`, passwordHash: await hashPassword('pw'), isAdmin: false });
-    otherToken = `dbx_fuzz_${process.pid}_${Date.now()}`;
-    const otherTok = await accounts.createToken({ id: newId('tok'), accountId: other.id, name: 'fuzz', tokenHash: keyedHash(HASH_KEY, otherToken), masked: maskToken(otherToken), generated: false });
+    const other = await platform.otherAccount('fuzz-other');
+    otherToken = other.token;
     const myTask = await call('POST', '/api/v1/tasks', { token, body: { capability: 'echo', input: { message: 'mine' }, mode: 'sync' } });
     assert.equal(myTask.status, 200);
     const session = await call('POST', '/api/v1/commands/terminal', { token, body: { command: 'echo notes > notes.txt && ln -s /etc etc-link && ln -s / root-link', lease_ttl_sec: 300 } });
     assert.equal(session.status, 200, JSON.stringify(session.body));
     const me = (await call('GET', '/api/v1/console/session', { cookie })).body.account.account_id;
-    ids = { myTask: myTask.body.task_id, mySession: session.body.session_id, otherTokenId: otherTok.id, myAccount: me };
+    ids = { myTask: myTask.body.task_id, mySession: session.body.session_id, otherTokenId: other.tokenId, myAccount: me };
     // The task that must live through the storm.
     const bg = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', input: { code: 'import time\ntime.sleep(5)\nprint("survived")' }, mode: 'async', timeout_ms: 120_000 } });
     assert.equal(bg.status, 202, JSON.stringify(bg.body));

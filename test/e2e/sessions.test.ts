@@ -4,7 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
-import { keyedHash, maskToken, newId, hashPassword } from '../../control/security.js';
+import { keyedHash } from '../../control/security.js';
 import { HASH_KEY } from '../../harness/platform.js';
 
 type Out = { session_id: string; created: boolean; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; lease_expires_unix_ms: number };
@@ -146,9 +146,7 @@ describe('terminal sessions (a session is a workflow)', function () {
 
   it('another account\'s session answers 404 everywhere', async () => {
     const a = await term({ command: 'echo private > p' });
-    const other = await platform.api.deps.accounts.create({ id: newId('acc'), username: `s-other-${Date.now()}`, passwordHash: await hashPassword('pw'), isAdmin: false });
-    const otherToken = `dbx_sess_${Date.now()}`;
-    await platform.api.deps.accounts.createToken({ id: newId('tok'), accountId: other.id, name: 'x', tokenHash: keyedHash(HASH_KEY, otherToken), masked: maskToken(otherToken), generated: false });
+    const { token: otherToken } = await platform.otherAccount('s-other');
     const sid = a.body.session_id;
     assert.equal((await term({ command: 'cat p', session_id: sid }, otherToken)).status, 404);
     assert.equal((await call('GET', `/api/v1/sessions/${sid}`, { token: otherToken })).status, 404);

@@ -2,17 +2,14 @@
 import { platform } from './hooks.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../../../sandbox/profile.js';
 
-/** Python sandboxes of a worker that run anything besides their keeper: user code still alive. */
+/** Python sandboxes of a worker that run anything besides their keeper (user code still alive), with what runs. */
 export async function containersRunningUserCode(workerId: string): Promise<string[]> {
   const list = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${workerId}`, `${LABEL_RUNTIME}=python`] } });
   const busy: string[] = [];
   for (const c of list) {
-    try {
-      const top = await platform.docker.getContainer(c.Id).top({ ps_args: '-o pid,args' });
-      if ((top.Processes ?? []).length > 1) busy.push(c.Id);
-    } catch {
-      // gone between list and top
-    }
+    // A container gone between list and top runs nothing.
+    const top = await platform.docker.getContainer(c.Id).top({ ps_args: '-o pid,args' }).catch(() => undefined);
+    if (top && (top.Processes ?? []).length > 1) busy.push(`${c.Id.slice(0, 12)}: ${top.Processes!.map((p: string[]) => p[1]).join(' | ')}`);
   }
   return busy;
 }
