@@ -106,8 +106,8 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+  if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be a decimal integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
   }
   return n;
 }
@@ -133,12 +133,13 @@ function positive(env: Env, name: string, fallback: number): number {
   return n;
 }
 
+/** `host:port`, `:port` (every address) or `[ipv6]:port`; port 0 picks a free port. */
 export function parseListenAddr(addr: string): { host: string; port: number } {
-  const m = /^(.*):(\d+)$/.exec(addr.trim());
-  if (!m) throw new ConfigError(`DURABOX_HTTP_ADDR must look like host:port or :port, got ${JSON.stringify(addr)}`);
-  const port = Number(m[2]);
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):(\d+)$/.exec(addr.trim());
+  if (!m) throw new ConfigError(`DURABOX_HTTP_ADDR must look like host:port, :port or [ipv6]:port, got ${JSON.stringify(addr)}`);
+  const port = Number(m[3]);
   if (port > 65535) throw new ConfigError(`DURABOX_HTTP_ADDR port out of range: ${port}`);
-  return { host: m[1].replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
 function runtimeLimits(env: Env, prefix: 'PYTHON' | 'TERMINAL', image: string): RuntimeLimits {
@@ -173,7 +174,7 @@ function fileMaxBytes(env: Env): number {
 }
 
 export function loadApiSettings(env: Env = process.env): ApiSettings {
-  const { host, port } = parseListenAddr(env.DURABOX_HTTP_ADDR ?? ':8089');
+  const { host, port } = parseListenAddr(str(env, 'DURABOX_HTTP_ADDR') ?? ':8089');
   const session: SessionPolicy = {
     leaseDefaultSec: int(env, 'DURABOX_SESSION_LEASE_DEFAULT_SEC', 60, 1, 86400),
     leaseMinSec: int(env, 'DURABOX_SESSION_LEASE_MIN_SEC', 60, 1, 86400),
@@ -184,7 +185,10 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     commandsPerRun: int(env, 'DURABOX_SESSION_COMMANDS_PER_RUN', 500, 2, 1500),
   };
   if (session.leaseMinSec > session.leaseMaxSec || session.leaseDefaultSec < session.leaseMinSec || session.leaseDefaultSec > session.leaseMaxSec) {
-    throw new ConfigError('session lease settings must satisfy DURABOX_SESSION_LEASE_MIN_SEC <= …_DEFAULT_SEC <= …_MAX_SEC');
+    throw new ConfigError(
+      'session lease settings must satisfy DURABOX_SESSION_LEASE_MIN_SEC <= DURABOX_SESSION_LEASE_DEFAULT_SEC <= DURABOX_SESSION_LEASE_MAX_SEC, ' +
+      `got ${session.leaseMinSec} <= ${session.leaseDefaultSec} <= ${session.leaseMaxSec}`,
+    );
   }
   return {
     httpHost: host,
@@ -203,7 +207,8 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
 }
 
 export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
-  const runtimes = (str(env, 'DURABOX_RUNTIMES') ?? 'python,terminal').split(',').map((r) => r.trim()).filter(Boolean);
+  const runtimes = [...new Set((str(env, 'DURABOX_RUNTIMES') ?? 'python,terminal').split(',').map((r) => r.trim()).filter(Boolean))];
+  if (runtimes.length === 0) throw new ConfigError(`DURABOX_RUNTIMES names no runtime (known: ${KNOWN_RUNTIMES.join(', ')})`);
   for (const r of runtimes) {
     if (!(KNOWN_RUNTIMES as readonly string[]).includes(r)) {
       throw new ConfigError(`DURABOX_RUNTIMES: unknown runtime ${JSON.stringify(r)} (known: ${KNOWN_RUNTIMES.join(', ')})`);

@@ -21,7 +21,7 @@ r=$(realpath -e -- "$p" 2>/dev/null) || { echo "no such file: $1" >&2; exit 4; }
 inside "$r"
 if [ -d "$r" ]; then
   echo "DIR" >&2
-  find "$r" -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%T@\\t%f\\n' 2>/dev/null | head -n 10000
+  find "$r" -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%T@\\t%f\\0' 2>/dev/null | head -z -n 10000
   exit 0
 fi
 [ -f "$r" ] || { echo "not a regular file: $1" >&2; exit 5; }
@@ -34,7 +34,7 @@ exec cat -- "$r"
 r=$(realpath -e -- "$p" 2>/dev/null) || { echo "no such directory: $1" >&2; exit 4; }
 inside "$r"
 [ -d "$r" ] || { echo "not a directory: $1" >&2; exit 5; }
-find "$r" -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%T@\\t%f\\n' 2>/dev/null | head -n 10000
+find "$r" -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%T@\\t%f\\0' 2>/dev/null | head -z -n 10000
 `,
   write: `${PRELUDE}
 d=$(realpath -m -- "$(dirname -- "$p")")
@@ -93,7 +93,7 @@ export function parseListing(out: Buffer): FileEntry[] {
   const kinds: Record<string, FileEntry['type']> = { f: 'file', d: 'dir', l: 'symlink' };
   return out
     .toString('utf8')
-    .split('\n')
+    .split('\0')
     .filter(Boolean)
     .map((line) => {
       const [kind, size, mtime, ...name] = line.split('\t');

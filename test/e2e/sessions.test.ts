@@ -71,6 +71,15 @@ describe('terminal sessions (a session is a workflow)', function () {
     await call('DELETE', `/api/v1/sessions/${sid}`, { token });
   });
 
+  it('files: a directory holding a file whose name contains a newline or a tab still lists, names whole', async () => {
+    const a = await term({ command: `mkdir odd && touch "odd/$(printf 'two\\nlines')" "odd/$(printf 'a\\tb')" odd/plain` });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    const list = await call('GET', `/api/v1/sessions/${a.body.session_id}/files?path=odd`, { token });
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    assert.deepEqual(list.body.entries.map((e: { name: string }) => e.name).sort(), ['a\tb', 'plain', 'two\nlines'].sort());
+    await call('DELETE', `/api/v1/sessions/${a.body.session_id}`, { token });
+  });
+
   it('answers 409 session_busy while a command runs', async () => {
     const a = await term({ command: 'true' });
     const slow = term({ command: 'sleep 2; echo done', session_id: a.body.session_id });

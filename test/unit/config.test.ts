@@ -319,4 +319,32 @@ describe('config', () => {
       refuses(() => loadConfig(bad), 'DURABOX_TEMPORAL_LOG_LEVEL');
     });
   });
+  describe('stricter readings', () => {
+    it('refuses integers written in hex or with an exponent, naming the variable', () => {
+      refuses(() => loadWorkerSettings({ DURABOX_MAX_INFLIGHT: '0x10' }), 'DURABOX_MAX_INFLIGHT');
+      refuses(() => loadWorkerSettings({ DURABOX_MAX_INFLIGHT: '1e1' }), 'DURABOX_MAX_INFLIGHT');
+      assert.equal(loadWorkerSettings({ DURABOX_MAX_INFLIGHT: ' 16 ' }).maxInflight, 16);
+    });
+
+    it('refuses a runtime list that names nothing, and keeps each runtime once', () => {
+      refuses(() => loadWorkerSettings({ DURABOX_RUNTIMES: ',' }), 'DURABOX_RUNTIMES');
+      assert.deepEqual(loadWorkerSettings({ DURABOX_RUNTIMES: 'python,python,terminal' }).runtimes, ['python', 'terminal']);
+    });
+
+    it('treats an empty DURABOX_HTTP_ADDR as unset, like every other variable', () => {
+      assert.equal(loadApiSettings({ DURABOX_HTTP_ADDR: '' }).httpPort, 8089);
+      assert.equal(loadApiSettings({ DURABOX_HTTP_ADDR: '  ' }).httpHost, '0.0.0.0');
+    });
+
+    it('refuses an IPv6 address without brackets or with one bracket missing', () => {
+      assert.throws(() => parseListenAddr('::1:80'), ConfigError);
+      assert.throws(() => parseListenAddr('[::1:80'), ConfigError);
+      assert.deepEqual(parseListenAddr('[::1]:80'), { host: '::1', port: 80 });
+    });
+
+    it('names all three lease settings and their values when they are out of order', () => {
+      assert.throws(() => loadApiSettings({ DURABOX_SESSION_LEASE_MIN_SEC: '120' }), (e: Error) =>
+        e instanceof ConfigError && e.message.includes('DURABOX_SESSION_LEASE_DEFAULT_SEC') && e.message.includes('DURABOX_SESSION_LEASE_MAX_SEC') && e.message.includes('120 <= 60 <= 1800'));
+    });
+  });
 });
