@@ -173,7 +173,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     } catch (err) {
       startError = isScheduleTimeout(err)
         ? { type: 'no_capacity', message: 'no terminal worker took the session in time' }
-        : { type: 'execution_failed', message: `session could not start: ${(err as Error).message}` };
+        : { type: 'execution_failed', message: `session could not start: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}` };
       ended = 'start_failed';
       upsertSearchAttributes([{ key: SA_ERROR, value: 'start_failed' }]);
       await condition(allHandlersFinished);
@@ -193,8 +193,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     if (Date.now() >= expiry) break;
     await condition(() => closing || ended !== undefined || busy || continueSuggested(), expiry - Date.now());
     if (!closing && !ended && !busy && continueSuggested()) {
-      await condition(allHandlersFinished);
-      return continueAsNew<typeof sessionWorkflow>({ ...input, firstCommand: undefined, carried: state });
+      // Running handlers finish first; a close arriving meanwhile ends the session here instead (it
+      // waits for the end, so waiting for it to finish would wait forever).
+      await condition(() => allHandlersFinished() || closing);
+      if (!closing) return continueAsNew<typeof sessionWorkflow>({ ...input, firstCommand: undefined, carried: state });
     }
   }
 

@@ -6,7 +6,7 @@ import {
 import type { RuntimeActivities } from '../activities/runtime.js';
 import type { ControlActivities } from '../control/activities.js';
 import { CAPABILITY_RUNTIME } from '../contract/capabilities.js';
-import { ERROR_TABLE, NON_RETRYABLE_CODES } from '../contract/errors.js';
+import { ERROR_TABLE, NON_RETRYABLE_CODES, isErrorCode } from '../contract/errors.js';
 import type { EchoInput, PythonExecInput, TaskWorkflowInput, TerminalExecInput } from '../contract/messages.js';
 import { CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
 import { SA_ACCOUNT, SA_ERROR } from '../contract/search-attributes.js';
@@ -62,7 +62,7 @@ export function asTaskFailure(err: unknown): unknown {
   if (isCancellation(err)) return err;
   if (err instanceof ActivityFailure) {
     const cause = err.cause;
-    if (cause instanceof ApplicationFailure && cause.type) {
+    if (cause instanceof ApplicationFailure && isErrorCode(cause.type)) {
       return ApplicationFailure.create({ type: cause.type, message: cause.message, nonRetryable: true });
     }
     if (cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START') {

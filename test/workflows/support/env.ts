@@ -1,12 +1,9 @@
 // What the workflow tests share: a local Temporal dev server (the CLI on this machine, no time skipping),
 // the compiled workflows bundled once, workers whose activities are plain mocks, and small helpers for
 // waiting and counting. No Docker, no database.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../../contract/search-attributes.js';
@@ -145,27 +142,6 @@ export async function runsOf(client: Client, workflowId: string): Promise<{ runI
     runs.push({ runId: w.runId, status: w.status.name, start: w.startTime.getTime() });
   }
   return runs.sort((a, b) => a.start - b.start).map(({ runId, status }) => ({ runId, status }));
-}
-
-/**
- * With DURABOX_RECORD_HISTORIES=<dir>, writes the history of every run of the given workflows there as
- * `<workflowId>-<runId>.json` (historyToJSON form), to try the replay test against. Never point it at
- * test/workflows/histories/: that folder holds histories of real runs.
- */
-export async function recordHistories(client: Client, handles: WorkflowHandle[]): Promise<void> {
-  const dir = process.env.DURABOX_RECORD_HISTORIES;
-  if (!dir) return;
-  mkdirSync(dir, { recursive: true });
-  for (const h of handles) {
-    const runs = await eventually(async () => {
-      const r = await runsOf(client, h.workflowId);
-      return r.length > 0 && r.every((x) => x.status !== 'RUNNING') ? r : undefined;
-    }, `the runs of ${h.workflowId} to close`);
-    for (const { runId } of runs) {
-      const history = await client.workflow.getHandle(h.workflowId, runId).fetchHistory();
-      writeFileSync(join(dir, `${h.workflowId}-${runId}.json`), historyToJSON(history));
-    }
-  }
 }
 
 /** Terminates whatever the test left running, so the next test starts from a quiet server. */

@@ -1,0 +1,428 @@
+// sessionWorkflow against a real (local) Temporal server with mocked host activities, driven the way
+// control/session-service.ts drives it: Update-with-Start for the creating command, execUpdate /
+// fileUpdate / closeUpdate afterwards, stateQuery for reads.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { HostActivities, SessionStartActivities } from '../../activities/terminal.js';
+import type {
+  FileOp, FileResult, HostExecResult, SessionExecRequest, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
+} from '../../contract/messages.js';
+import { CONTROL_TASK_QUEUE, hostTaskQueue, runtimeTaskQueue } from '../../contract/queues.js';
+import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_HOST, SA_RUNTIME, SA_SESSION } from '../../contract/search-attributes.js';
+import { closeUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery } from '../../workflows/session.js';
+import {
+  deferred, eventually, heartbeatUntil, runsOf, startTestEnv, startWorker, stopAll, terminateRunning,
+  type RunningWorker,
+} from './support/env.js';
+
+const ACCOUNT = 'acct_wf_tests';
+const HOST_ID = 'h1';
+const HOST_QUEUE = hostTaskQueue(HOST_ID);
+/** A host queue no worker polls: the host holding such a session is gone. */
+const GONE_HOST_QUEUE = hostTaskQueue('gone');
+
+type CreateReq = Parameters<SessionStartActivities['createSessionContainer']>[0];
+type ExecReq = Parameters<HostActivities['sessionExec']>[0];
+type FileReq = Parameters<HostActivities['sessionFile']>[0];
+
+/** What the fake shell prints for a command. */
+const ran = (command: string, over: Partial<HostExecResult> = {}): HostExecResult => ({
+  stdout: `ran: ${command}\n`, stderr: '', exit_code: 0, stdout_truncated: false, stderr_truncated: false, timed_out: false, ...over,
+});
+
+/** What the fake host answers for a file operation. */
+function fakeFile(op: FileOp): FileResult {
+  switch (op.op) {
+    case 'write': return { op: 'write', path: op.path, size: Buffer.from(op.contentBase64, 'base64').length };
+    case 'read': return { op: 'read', path: op.path, size: 2, contentBase64: Buffer.from('hi').toString('base64') };
+    case 'list': return { op: 'list', path: op.path, entries: [] };
+    case 'delete': return { op: 'delete', path: op.path, deleted: true };
+  }
+}
+
+describe('sessionWorkflow', function () {
+  this.timeout(30_000);
+
+  let env: TestWorkflowEnvironment;
+  let workers: RunningWorker[] = [];
+  let started: WorkflowHandle[] = [];
+
+  // What the fake hosts saw, and how they behave in the current test.
+  let creates: (CreateReq & { queue: string })[];
+  let execs: (ExecReq & { queue: string })[];
+  let files: FileReq[];
+  let removes: string[];
+  let removeQueues: string[];
+  let hostQueueFor: (sessionId: string) => string;
+  let createImpl: (req: CreateReq) => Promise<void>;
+  let execImpl: (req: ExecReq) => Promise<HostExecResult>;
+  let fileImpl: (req: FileReq) => Promise<FileResult>;
+
+  const containerOf = (sessionId: string) => `ctr-${sessionId}`;
+
+  before(async function () {
+    this.timeout(120_000);
+    env = await startTestEnv();
+    const start: SessionStartActivities = {
+      async createSessionContainer(req) {
+        creates.push({ ...req, queue: Context.current().info.taskQueue });
+        await createImpl(req);
+        const hostQueue = hostQueueFor(req.sessionId);
+        const taken = { hostQueue, hostId: hostQueue.replace('durabox-host-', ''), containerId: containerOf(req.sessionId) };
+        return req.firstCommand ? { ...taken, first: ran(req.firstCommand.command) } : taken;
+      },
+    };
+    const host: HostActivities = {
+      async sessionExec(req) {
+        execs.push({ ...req, queue: Context.current().info.taskQueue });
+        return execImpl(req);
+      },
+      async sessionFile(req) {
+        files.push(req);
+        return fileImpl(req);
+      },
+      async removeSessionContainer(req) {
+        removes.push(req.containerId);
+        removeQueues.push(Context.current().info.taskQueue);
+      },
+    };
+    workers = [
+      await startWorker(env, CONTROL_TASK_QUEUE, {}, { workflows: true }),
+      await startWorker(env, runtimeTaskQueue('terminal'), start),
+      await startWorker(env, HOST_QUEUE, host),
+    ];
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await stopAll(workers);
+    await env?.teardown();
+  });
+
+  beforeEach(() => {
+    creates = [];
+    execs = [];
+    files = [];
+    removes = [];
+    removeQueues = [];
+    hostQueueFor = () => HOST_QUEUE;
+    createImpl = async () => undefined;
+    execImpl = async (req) => ran(req.command);
+    fileImpl = async (req) => fakeFile(req.op);
+  });
+
+  afterEach(async function () {
+    await terminateRunning(started);
+    started = [];
+  });
+
+  interface Session {
+    sessionId: string;
+    workflowId: string;
+    /** Bound to the workflow id only, like the API's handles: it follows continue-as-new. */
+    handle: WorkflowHandle<typeof sessionWorkflow>;
+    firstRunId: string;
+    first: TerminalExecOutput;
+  }
+
+  /** Creates a session with its first command, exactly as SessionService.exec does (Update-with-Start). */
+  async function createSession(
+    opts: { command?: string; lease_ttl_sec?: number; timeout_ms?: number; updateId?: string } & Partial<SessionWorkflowInput> = {},
+  ): Promise<Session> {
+    const { command = 'echo hello', lease_ttl_sec, timeout_ms = 5_000, updateId, ...over } = opts;
+    const sessionId = `sess_${randomUUID().replaceAll('-', '')}`;
+    const workflowId = `session-${ACCOUNT}-${sessionId}`;
+    const firstCommand = { id: randomUUID(), command, timeoutMs: timeout_ms };
+    const input: SessionWorkflowInput = {
+      sessionId,
+      accountId: ACCOUNT,
+      lease: { defaultSec: 5, minSec: 1, maxSec: 10, maxLifetimeMs: 60_000 },
+      hostTimeoutMs: 1_000,
+      heartbeatTimeoutMs: 2_000,
+      initialLeaseSec: lease_ttl_sec,
+      firstCommand,
+      commandsPerRun: 100,
+      ...over,
+    };
+    const startOp = new WithStartWorkflowOperation(sessionWorkflow, {
+      workflowId,
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: SA_ACCOUNT, value: ACCOUNT },
+        { key: SA_CAPABILITY, value: 'terminalExec' },
+        { key: SA_RUNTIME, value: 'terminal' },
+        { key: SA_SESSION, value: sessionId },
+      ],
+    });
+    const req: SessionExecRequest = { command, timeout_ms, lease_ttl_sec, created: true, first_id: firstCommand.id };
+    const outcome = env.client.workflow.executeUpdateWithStart(execUpdate, { args: [req], startWorkflowOperation: startOp, updateId });
+    await startOp.workflowHandle();
+    const handle = env.client.workflow.getHandle<typeof sessionWorkflow>(workflowId);
+    started.push(handle);
+    const first = await outcome;
+    // The run that took the first command (no test continues as new on the first command alone).
+    const firstRunId = (await handle.describe()).runId;
+    return { sessionId, workflowId, handle, firstRunId, first };
+  }
+
+  /** A later command in the session (SessionService.exec without create_if_missing). */
+  function exec(s: Session, command: string, more: Partial<SessionExecRequest> = {}, updateId?: string): Promise<TerminalExecOutput> {
+    return s.handle.executeUpdate(execUpdate, { args: [{ command, timeout_ms: 5_000, created: false, ...more }], updateId });
+  }
+
+  /** The ApplicationFailure an update was refused or failed with. */
+  async function updateFailure(p: Promise<unknown>): Promise<ApplicationFailure> {
+    const err = await p.then((r) => assert.fail(`expected the update to fail, it returned ${JSON.stringify(r)}`), (e: unknown) => e);
+    assert.ok(err instanceof WorkflowUpdateFailedError, `expected WorkflowUpdateFailedError, got ${String(err)}`);
+    assert.ok(err.cause instanceof ApplicationFailure, `expected an ApplicationFailure cause, got ${String(err.cause)}`);
+    return err.cause;
+  }
+
+  /** Closes the session and waits until its workflow is done (the container removed). */
+  async function closeAndWait(s: Session): Promise<SessionSummary> {
+    await s.handle.executeUpdate(closeUpdate);
+    const summary = await s.handle.result();
+    assert.equal(summary.ended_reason, 'closed');
+    return summary;
+  }
+
+  async function historyOf(handle: WorkflowHandle) {
+    return (await handle.fetchHistory()).events ?? [];
+  }
+
+  it('runs the creating command inside the start activity (created: true) and later ones on the session host (created: false)', async () => {
+    const s = await createSession({ command: 'echo hello' });
+    assert.equal(s.first.session_id, s.sessionId);
+    assert.equal(s.first.created, true);
+    assert.equal(s.first.stdout, 'ran: echo hello\n');
+    assert.equal(s.first.exit_code, 0);
+    assert.equal(creates.length, 1);
+    assert.equal(creates[0].queue, runtimeTaskQueue('terminal'));
+    assert.deepEqual(creates[0].firstCommand, { command: 'echo hello', timeoutMs: 5_000 });
+    assert.equal(execs.length, 0, 'the first command must not run a second time through sessionExec');
+
+    const second = await exec(s, 'pwd');
+    assert.equal(second.created, false);
+    assert.equal(second.stdout, 'ran: pwd\n');
+    assert.deepEqual(execs, [{ containerId: containerOf(s.sessionId), command: 'pwd', timeoutMs: 5_000, queue: HOST_QUEUE }]);
+    assert.equal(creates.length, 1);
+
+    const state = await s.handle.query(stateQuery);
+    assert.equal(state.status, 'active');
+    assert.equal(state.host, HOST_ID);
+    assert.equal(state.commands, 2);
+    const d = await s.handle.describe();
+    assert.equal(d.typedSearchAttributes.get(SA_HOST), HOST_ID);
+    assert.equal((d.memo as Record<string, unknown>).container_id, containerOf(s.sessionId));
+    await closeAndWait(s);
+  });
+
+  it('runs file operations on the session host, in its container', async () => {
+    const s = await createSession();
+    const op: FileOp = { op: 'write', path: 'notes.txt', contentBase64: Buffer.from('hello').toString('base64') };
+    assert.deepEqual(await s.handle.executeUpdate(fileUpdate, { args: [op] }), { op: 'write', path: 'notes.txt', size: 5 });
+    assert.deepEqual(files, [{ containerId: containerOf(s.sessionId), op }]);
+    await closeAndWait(s);
+  });
+
+  it('refuses a second command while one runs with session_busy, and writes nothing for it', async () => {
+    const s = await createSession({ updateId: 'first-command' });
+    const release = deferred<HostExecResult>();
+    const running = deferred();
+    execImpl = async (req) => {
+      running.resolve();
+      return heartbeatUntil(release.promise.then(() => ran(req.command)));
+    };
+    const slow = exec(s, 'sleep 1', {}, 'slow-command');
+    await running.promise;
+
+    const refusal = await updateFailure(exec(s, 'echo too-soon', {}, 'refused-command'));
+    assert.equal(refusal.type, 'session_busy');
+    assert.equal((await s.handle.query(stateQuery)).status, 'busy');
+
+    release.resolve(ran('sleep 1'));
+    assert.equal((await slow).stdout, 'ran: sleep 1\n');
+    assert.deepEqual(execs.map((e) => e.command), ['sleep 1'], 'the refused command must never reach the host');
+
+    const events = await historyOf(s.handle);
+    const accepted = events.flatMap((e) => {
+      const id = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId;
+      return id ? [id] : [];
+    });
+    assert.deepEqual(accepted, ['first-command', 'slow-command']);
+    assert.ok(!JSON.stringify(events).includes('too-soon'), 'the refused command appears in the history');
+    assert.equal((await s.handle.query(stateQuery)).commands, 2);
+    await closeAndWait(s);
+  });
+
+  it('extends the lease on every call but never shortens it, and ends the session lease_expired, removing its container, when it runs out', async () => {
+    const t0 = Date.now();
+    const s = await createSession({ lease_ttl_sec: 3, lease: { defaultSec: 2, minSec: 1, maxSec: 10, maxLifetimeMs: 60_000 } });
+    const l0 = s.first.lease_expires_unix_ms;
+    assert.ok(l0 >= t0 + 3_000 - 50 && l0 <= Date.now() + 3_000, `first lease ${l0 - t0} ms after the call, expected the 3 s asked for`);
+
+    // Asking for 1 s while about 3 s are left does not shorten the lease.
+    const shorter = await exec(s, 'true', { lease_ttl_sec: 1 });
+    assert.equal(shorter.lease_expires_unix_ms, l0);
+
+    // Asking for 4 s extends it.
+    const longer = await exec(s, 'true', { lease_ttl_sec: 4 });
+    assert.ok(longer.lease_expires_unix_ms > l0, 'a longer lease_ttl_sec did not extend the lease');
+    const state = await s.handle.query(stateQuery);
+    assert.ok(state.lease_expires_unix_ms !== null && state.lease_expires_unix_ms >= longer.lease_expires_unix_ms);
+    const expiry = state.lease_expires_unix_ms;
+
+    const summary = await s.handle.result();
+    const endedAt = Date.now();
+    assert.equal(summary.status, 'ended');
+    assert.equal(summary.ended_reason, 'lease_expired');
+    assert.equal(summary.commands, 3);
+    assert.ok(endedAt >= expiry - 100, `ended ${expiry - endedAt} ms before its lease ran out`);
+    assert.ok(endedAt <= expiry + 3_000, `ended ${endedAt - expiry} ms after its lease ran out`);
+    assert.deepEqual(removes, [containerOf(s.sessionId)]);
+    assert.deepEqual(removeQueues, [HOST_QUEUE]);
+  });
+
+  it('continues as new after commandsPerRun commands, keeping its host, container and command count', async () => {
+    const s = await createSession({ commandsPerRun: 2, lease_ttl_sec: 10 });
+    await exec(s, 'echo two');
+    // The second command of the run triggers continue-as-new.
+    await eventually(async () => (await env.client.workflow.getHandle(s.workflowId, s.firstRunId).describe()).status.name === 'CONTINUED_AS_NEW', 'the first run to continue as new');
+
+    const after = await s.handle.query(stateQuery);
+    assert.equal(after.status, 'active');
+    assert.equal(after.commands, 2);
+    assert.equal(after.host, HOST_ID);
+    const d = await s.handle.describe();
+    assert.notEqual(d.runId, s.firstRunId);
+    assert.equal((d.memo as Record<string, unknown>).container_id, containerOf(s.sessionId));
+    assert.equal(d.typedSearchAttributes.get(SA_HOST), HOST_ID);
+
+    const three = await exec(s, 'echo three');
+    assert.equal(three.stdout, 'ran: echo three\n');
+    assert.equal(three.created, false);
+    // Straight on, without waiting: the fourth command continues the second run as new too.
+    await exec(s, 'echo four');
+    const five = await exec(s, 'echo five');
+    assert.equal(five.stdout, 'ran: echo five\n');
+    assert.equal((await s.handle.query(stateQuery)).commands, 5);
+
+    assert.equal(creates.length, 1, 'continue-as-new must not create another container');
+    assert.deepEqual(new Set(execs.map((e) => e.containerId)), new Set([containerOf(s.sessionId)]));
+    assert.deepEqual(new Set(execs.map((e) => e.queue)), new Set([HOST_QUEUE]));
+
+    const closed = await s.handle.executeUpdate(closeUpdate);
+    assert.equal(closed.ended_reason, 'closed');
+    assert.equal(closed.commands, 5);
+    await s.handle.result();
+    assert.deepEqual(removes, [containerOf(s.sessionId)]);
+    const runs = await runsOf(env.client, s.workflowId);
+    assert.deepEqual(runs.map((r) => r.status), ['CONTINUED_AS_NEW', 'CONTINUED_AS_NEW', 'COMPLETED']);
+  });
+
+  it('fails the next command with session_lost when the host stops answering, and ends the session session_lost', async () => {
+    hostQueueFor = () => GONE_HOST_QUEUE;
+    const s = await createSession({ hostTimeoutMs: 1_000 });
+    assert.equal(s.first.stdout, 'ran: echo hello\n');
+
+    const t0 = Date.now();
+    const lost = await updateFailure(exec(s, 'ls'));
+    const waited = Date.now() - t0;
+    assert.equal(lost.type, 'session_lost');
+    assert.ok(waited >= 1_000, `lost after ${waited} ms, before hostTimeoutMs`);
+    assert.ok(waited < 10_000, `lost only after ${waited} ms`);
+
+    const summary: SessionSummary = await s.handle.result();
+    assert.equal(summary.status, 'ended');
+    assert.equal(summary.ended_reason, 'session_lost');
+    const d = await s.handle.describe();
+    assert.equal(d.typedSearchAttributes.get(SA_ERROR), 'session_lost');
+    assert.equal(d.typedSearchAttributes.get(SA_HOST), 'gone');
+    const scheduled = (await historyOf(s.handle)).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.deepEqual(scheduled, ['createSessionContainer', 'sessionExec'], 'no cleanup is sent to a lost host');
+    assert.deepEqual(execs, []);
+  });
+
+  it('closes on closeUpdate: answers the final summary (closed), removes the container, and takes no further command', async () => {
+    const s = await createSession();
+    await exec(s, 'echo two');
+    const closed = await s.handle.executeUpdate(closeUpdate);
+    assert.equal(closed.status, 'ended');
+    assert.equal(closed.ended_reason, 'closed');
+    assert.equal(closed.session_id, s.sessionId);
+    assert.equal(closed.commands, 2);
+    // The close answers as soon as the session has ended; the container is removed right after.
+    assert.deepEqual(await s.handle.result(), closed);
+    assert.equal((await s.handle.describe()).status.name, 'COMPLETED');
+    assert.deepEqual(removes, [containerOf(s.sessionId)]);
+    assert.deepEqual(removeQueues, [HOST_QUEUE]);
+    await assert.rejects(exec(s, 'echo three'));
+    assert.deepEqual(execs.map((e) => e.command), ['echo two']);
+  });
+
+  it('fails a command that runs past its timeout with type timeout and its output, and keeps the session usable', async () => {
+    const s = await createSession();
+    execImpl = async (req) => (req.command === 'sleep 100'
+      ? ran(req.command, { stdout: 'partial output\n', stderr: 'still going\n', exit_code: 137, timed_out: true })
+      : ran(req.command));
+    const failure = await updateFailure(exec(s, 'sleep 100', { timeout_ms: 500 }));
+    assert.equal(failure.type, 'timeout');
+    assert.match(failure.message, /timeout_ms=500/);
+    assert.deepEqual(failure.details, [{ stdout: 'partial output\n', stderr: 'still going\n' }]);
+
+    const state = await s.handle.query(stateQuery);
+    assert.equal(state.status, 'active');
+    const after = await exec(s, 'echo still-here');
+    assert.equal(after.stdout, 'ran: echo still-here\n');
+    assert.equal((await s.handle.query(stateQuery)).commands, 3);
+    assert.deepEqual(removes, []);
+    await closeAndWait(s);
+  });
+
+  // When continue-as-new is due while a file operation runs, the run waits for its handlers; a close
+  // arriving then must end the session rather than wait on a run that waits on it.
+  it('ends the session when a close arrives while continue-as-new waits for a running file operation', async () => {
+    const s = await createSession({ commandsPerRun: 2, lease_ttl_sec: 10 });
+    const release = deferred();
+    const inFile = deferred();
+    fileImpl = async (req) => {
+      inFile.resolve();
+      await heartbeatUntil(release.promise);
+      return fakeFile(req.op);
+    };
+    const file = s.handle.executeUpdate(fileUpdate, { args: [{ op: 'list', path: '.' }] });
+    await inFile.promise;
+    await exec(s, 'echo two'); // the run's second command: continue-as-new is due, after the file operation
+    const closing = s.handle.executeUpdate(closeUpdate);
+    await eventually(async () => (await s.handle.describe()).raw.pendingWorkflowTask == null, 'the close to be delivered');
+    release.resolve();
+    await file;
+    const closed = await Promise.race([closing, new Promise<'pending'>((r) => setTimeout(() => r('pending'), 5_000))]);
+    assert.notEqual(closed, 'pending', 'the close never answered');
+    assert.equal((closed as SessionSummary).ended_reason, 'closed');
+    await s.handle.result();
+    assert.deepEqual(removes, [containerOf(s.sessionId)]);
+  });
+
+  it('fails the creating command with execution_failed and ends start_failed when no container can be created', async () => {
+    createImpl = async () => { throw new Error('docker: no space left on device'); };
+    const err = await createSession().then(() => assert.fail('the session must not start'), (e: unknown) => e);
+    assert.ok(err instanceof WorkflowUpdateFailedError);
+    assert.ok(err.cause instanceof ApplicationFailure);
+    assert.equal(err.cause.type, 'execution_failed');
+    // The cause (the Docker error) is not in the message: the workflow reports only 'Activity task failed'.
+    assert.match(err.cause.message, /^session could not start/);
+    const handle = started[started.length - 1];
+    const summary = await handle.result();
+    assert.equal(summary.ended_reason, 'start_failed');
+    assert.equal((await handle.describe()).typedSearchAttributes.get(SA_ERROR), 'start_failed');
+    assert.equal(creates.length, 1, 'a start carrying the first command must not be retried');
+  });
+});
