@@ -46,7 +46,25 @@ describe('MCP over Streamable HTTP (the SDK\'s own client)', () => {
   it('an execution failure is a tool result with isError and a clear message', async () => {
     const r = await client.callTool({ name: 'pythonExec', arguments: { code: 'while True: pass', timeout_ms: 1000 } });
     assert.equal(r.isError, true);
-    assert.match((r.content as Array<{ text: string }>)[0].text, /timeout/);
+    const text = (r.content as Array<{ text: string }>)[0].text;
+    assert.match(text, /^timeout: /, 'the error table\'s code, then the message');
+    assert.doesNotMatch(text, /HTTP|50\d|40\d/, 'no HTTP status in an MCP error');
+  });
+
+  it('a session failure reads session_not_found: <message>, as REST answers 404 for it', async () => {
+    const r = await client.callTool({ name: 'terminalExec', arguments: { command: 'true', session_id: 'sess_never_made' } });
+    assert.equal(r.isError, true);
+    assert.match((r.content as Array<{ text: string }>)[0].text, /^session_not_found: /);
+  });
+
+  it('lists every tool with its input schema refusing unknown fields, output schemas and annotations', async () => {
+    const { tools } = await client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    for (const name of ['echo', 'pythonExec', 'terminalExec', 'readImage', 'readFile', 'writeFile', 'listFiles']) assert.ok(byName.has(name), name);
+    assert.equal(byName.get('pythonExec')!.inputSchema.additionalProperties, false);
+    assert.deepEqual(Object.keys(byName.get('pythonExec')!.outputSchema!.properties!).sort(), ['exit_code', 'output', 'stderr', 'stderr_truncated', 'stdout_truncated']);
+    assert.equal(byName.get('pythonExec')!.annotations?.openWorldHint, true);
+    assert.equal(byName.get('terminalExec')!.annotations?.destructiveHint, true);
   });
 
   it('echo round-trips', async () => {
