@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ApiSettings } from '../config/index.js';
 import { DuraboxError, isErrorCode } from '../contract/errors.js';
 import type {
-  FileOp, FileResult, SessionExecRequest, SessionSummary, TerminalExecInput, TerminalExecOutput,
+  FileOp, FileResult, SessionExecRequest, SessionSummary, SessionWorkflowInput, TerminalExecInput, TerminalExecOutput,
 } from '../contract/messages.js';
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
 import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../contract/search-attributes.js';
@@ -20,6 +20,28 @@ export interface SessionListItem extends SessionSummary { ended_at?: string; wor
 
 type Memo = { lease_expires_unix_ms?: number; host?: string };
 
+export function sessionWorkflowId(accountId: string, sessionId: string): string {
+  return `session-${accountId}-${sessionId}`;
+}
+
+/** How a session's workflow is started: on the control queue, joining a running one of the same id. */
+export function sessionStartOperation(input: SessionWorkflowInput): WithStartWorkflowOperation<typeof sessionWorkflow> {
+  return new WithStartWorkflowOperation(sessionWorkflow, {
+    workflowId: sessionWorkflowId(input.accountId, input.sessionId),
+    taskQueue: CONTROL_TASK_QUEUE,
+    args: [input],
+    // A running session with this id is joined; an ended one may be started afresh.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [
+      { key: SA_ACCOUNT, value: input.accountId },
+      { key: SA_CAPABILITY, value: 'terminalExec' },
+      { key: SA_RUNTIME, value: 'terminal' },
+      { key: SA_SESSION, value: input.sessionId },
+    ],
+  });
+}
+
 export class SessionService {
   constructor(
     private readonly client: Client,
@@ -28,7 +50,7 @@ export class SessionService {
   ) {}
 
   workflowId(accountId: string, sessionId: string): string {
-    return `session-${accountId}-${sessionId}`;
+    return sessionWorkflowId(accountId, sessionId);
   }
 
   /** Runs a command; with no session_id (or create_if_missing) the session is created by this call. */
@@ -46,33 +68,20 @@ export class SessionService {
         return await this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId });
       }
       if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
-      const start = new WithStartWorkflowOperation(sessionWorkflow, {
-        workflowId,
-        taskQueue: CONTROL_TASK_QUEUE,
-        args: [{
-          sessionId,
-          accountId,
-          lease: {
-            defaultSec: this.config.session.leaseDefaultSec,
-            minSec: this.config.session.leaseMinSec,
-            maxSec: this.config.session.leaseMaxSec,
-            maxLifetimeMs: this.config.session.maxLifetimeSec * 1000,
-          },
-          hostTimeoutMs: this.config.session.hostTimeoutMs,
-          heartbeatTimeoutMs: this.config.activityHeartbeatTimeoutMs,
-          initialLeaseSec: input.lease_ttl_sec,
-          firstCommand,
-          commandsPerRun: this.config.session.commandsPerRun,
-        }],
-        // A running session with this id is joined; an ended one may be started afresh.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        typedSearchAttributes: [
-          { key: SA_ACCOUNT, value: accountId },
-          { key: SA_CAPABILITY, value: 'terminalExec' },
-          { key: SA_RUNTIME, value: 'terminal' },
-          { key: SA_SESSION, value: sessionId },
-        ],
+      const start = sessionStartOperation({
+        sessionId,
+        accountId,
+        lease: {
+          defaultSec: this.config.session.leaseDefaultSec,
+          minSec: this.config.session.leaseMinSec,
+          maxSec: this.config.session.leaseMaxSec,
+          maxLifetimeMs: this.config.session.maxLifetimeSec * 1000,
+        },
+        hostTimeoutMs: this.config.session.hostTimeoutMs,
+        heartbeatTimeoutMs: this.config.activityHeartbeatTimeoutMs,
+        initialLeaseSec: input.lease_ttl_sec,
+        firstCommand,
+        commandsPerRun: this.config.session.commandsPerRun,
       });
       return await this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true, first_id: firstCommand.id }], startWorkflowOperation: start, updateId });
     } catch (e) {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { HostActivities, SessionStartActivities } from '../../activities/terminal.js';
@@ -12,7 +12,8 @@ import type {
   FileOp, FileResult, HostExecResult, SessionExecRequest, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
 } from '../../contract/messages.js';
 import { CONTROL_TASK_QUEUE, hostTaskQueue, runtimeTaskQueue } from '../../contract/queues.js';
-import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_HOST, SA_RUNTIME, SA_SESSION } from '../../contract/search-attributes.js';
+import { SA_ERROR, SA_HOST } from '../../contract/search-attributes.js';
+import { sessionStartOperation, sessionWorkflowId } from '../../control/session-service.js';
 import { closeUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery } from '../../workflows/session.js';
 import {
   deferred, eventually, heartbeatUntil, runsOf, startTestEnv, startWorker, stopAll, terminateRunning,
@@ -135,7 +136,7 @@ describe('sessionWorkflow', function () {
   ): Promise<Session> {
     const { command = 'echo hello', lease_ttl_sec, timeout_ms = 5_000, updateId, ...over } = opts;
     const sessionId = `sess_${randomUUID().replaceAll('-', '')}`;
-    const workflowId = `session-${ACCOUNT}-${sessionId}`;
+    const workflowId = sessionWorkflowId(ACCOUNT, sessionId);
     const firstCommand = { id: randomUUID(), command, timeoutMs: timeout_ms };
     const input: SessionWorkflowInput = {
       sessionId,
@@ -148,19 +149,7 @@ describe('sessionWorkflow', function () {
       commandsPerRun: 100,
       ...over,
     };
-    const startOp = new WithStartWorkflowOperation(sessionWorkflow, {
-      workflowId,
-      taskQueue: CONTROL_TASK_QUEUE,
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [
-        { key: SA_ACCOUNT, value: ACCOUNT },
-        { key: SA_CAPABILITY, value: 'terminalExec' },
-        { key: SA_RUNTIME, value: 'terminal' },
-        { key: SA_SESSION, value: sessionId },
-      ],
-    });
+    const startOp = sessionStartOperation(input);
     const req: SessionExecRequest = { command, timeout_ms, lease_ttl_sec, created: true, first_id: firstCommand.id };
     const outcome = env.client.workflow.executeUpdateWithStart(execUpdate, { args: [req], startWorkflowOperation: startOp, updateId });
     await startOp.workflowHandle();
