@@ -1,17 +1,14 @@
 // The messages workflows and activities exchange: workflow inputs, activity requests and results.
-// Types only, so workflow code may import them freely.
+// Types only, so workflow code may import them freely. What also crosses the wire is the type of its
+// schema in schemas.ts (a type-only import: the workflow bundle carries no zod).
+import type { z } from 'zod';
 import type { Capability } from './capabilities.js';
+import type * as S from './schemas.js';
 
-export interface PythonExecInput { code: string; timeout_ms: number }
-export interface PythonExecOutput {
-  output: string;
-  stderr: string;
-  exit_code: number;
-  stdout_truncated: boolean;
-  stderr_truncated: boolean;
-}
-export interface EchoInput { message: string; timeout_ms?: number }
-export interface EchoOutput { message: string }
+export type PythonExecInput = z.output<typeof S.PythonExecInput>;
+export type PythonExecOutput = z.output<typeof S.PythonExecOutput>;
+export type EchoInput = z.output<typeof S.EchoInput>;
+export type EchoOutput = z.output<typeof S.EchoOutput>;
 
 export interface TaskWorkflowInput {
   capability: Capability;
@@ -27,24 +24,9 @@ export interface TaskWorkflowInput {
 
 // ---- terminal sessions --------------------------------------------------------------------------
 
-export interface TerminalExecInput {
-  command: string;
-  session_id?: string;
-  create_if_missing?: boolean;
-  lease_ttl_sec?: number;
-  timeout_ms: number;
-}
+export type TerminalExecInput = z.output<typeof S.TerminalExecInput>;
 
-export interface TerminalExecOutput {
-  session_id: string;
-  created: boolean;
-  stdout: string;
-  stderr: string;
-  exit_code: number;
-  stdout_truncated: boolean;
-  stderr_truncated: boolean;
-  lease_expires_unix_ms: number;
-}
+export type TerminalExecOutput = z.output<typeof S.TerminalExecOutput>;
 
 /** Lease rules, from the API's config, fixed for a session's life. */
 export interface LeasePolicy { defaultSec: number; minSec: number; maxSec: number; maxLifetimeMs: number }
@@ -78,17 +60,9 @@ export interface SessionState {
   commands: number;
 }
 
-export type SessionEndReason = 'closed' | 'lease_expired' | 'max_lifetime' | 'session_lost' | 'start_failed';
+export type SessionEndReason = NonNullable<SessionSummary['ended_reason']>;
 
-export interface SessionSummary {
-  session_id: string;
-  status: 'starting' | 'active' | 'busy' | 'ended';
-  host: string | null;
-  created_at: string | null;
-  lease_expires_unix_ms: number | null;
-  commands: number;
-  ended_reason?: SessionEndReason;
-}
+export type SessionSummary = z.output<typeof S.SessionSummarySchema>;
 
 export interface SessionExecRequest {
   command: string;
@@ -114,7 +88,7 @@ export type FileOp =
   | { op: 'list'; path: string }
   | { op: 'delete'; path: string };
 
-export interface FileEntry { name: string; type: 'file' | 'dir' | 'symlink' | 'other'; size: number; modified: string }
+export type FileEntry = z.output<typeof S.FileEntrySchema>;
 
 export type FileResult =
   | { op: 'read'; path: string; size: number; contentBase64: string; mime?: string }

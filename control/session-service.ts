@@ -6,17 +6,19 @@ import {
   type Client, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { z } from 'zod';
 import type { ApiSettings } from '../config/index.js';
 import { DuraboxError, isErrorCode } from '../contract/errors.js';
 import type {
   FileOp, FileResult, SessionExecRequest, SessionSummary, SessionWorkflowInput, TerminalExecInput, TerminalExecOutput,
 } from '../contract/messages.js';
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
+import type { SessionListItemSchema } from '../contract/schemas.js';
 import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../contract/search-attributes.js';
 import { closeUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery } from '../workflows/session.js';
 import { listPage, quote, type Page } from './visibility.js';
 
-export interface SessionListItem extends SessionSummary { ended_at?: string; workflow_id: string }
+export type SessionListItem = z.output<typeof SessionListItemSchema>;
 
 type Memo = { lease_expires_unix_ms?: number; host?: string };
 
