@@ -62,7 +62,8 @@ export async function responseCheck(ctx: Context & { state: AppState }, next: Ne
 export function responseProblem(op: Operation, status: number, body: unknown, type: string): string | undefined {
   const r = op.responses[status];
   if (!r) return `status ${status} is not documented`;
-  if (body === undefined || body === null || status === 204) return r.schema || r.contentType ? (status === 204 ? undefined : 'an empty body') : undefined;
+  if (status === 204) return undefined;
+  if (body === undefined || body === null) return r.schema || r.contentType ? 'an empty body' : undefined;
   if (Buffer.isBuffer(body) || typeof body === 'string' || typeof (body as { pipe?: unknown }).pipe === 'function') {
     return r.contentType ? undefined : `a ${type || 'non-JSON'} body where JSON is documented`;
   }

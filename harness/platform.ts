@@ -10,7 +10,7 @@ import Docker from 'dockerode';
 import pg from 'pg';
 import proto from '@temporalio/proto';
 import { startApiPlatform, type ApiPlatform } from '../api/platform.js';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, loadDevSettings, type Config } from '../config/index.js';
 import { repoRoot } from '../config/paths.js';
 import { runtimeTaskQueue } from '../contract/queues.js';
 import { generateToken, generateWorkerSecret, hashPassword, keyedHash, maskToken, newId } from '../control/security.js';
@@ -87,11 +87,12 @@ export class PlatformHarness {
   private workerIds = new Set<string>();
   /** Worker ids carry the run's pid: two runs on one Docker daemon never touch each other's sandboxes. */
   readonly runTag = `r${process.pid}`;
+  private readonly temporalCli = loadDevSettings().temporalCli;
 
   async start(opts: HarnessOptions = {}): Promise<void> {
     const port = await freePort();
     const settings = opts.settings ?? {};
-    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port, uiPort: await freePort(), headless: true, cli: loadConfig().dev.temporalCli });
+    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port, uiPort: await freePort(), headless: true, cli: this.temporalCli });
     this.database = opts.database === 'embedded'
       ? { url: undefined, drop: async () => undefined }
       : await createTestDatabase(opts.databaseServer);
@@ -190,7 +191,7 @@ export class PlatformHarness {
   async restartTemporal(): Promise<void> {
     const [, port] = this.devServer.address.split(':');
     await this.devServer.stop();
-    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port: Number(port), uiPort: await freePort(), headless: true, cli: loadConfig().dev.temporalCli });
+    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port: Number(port), uiPort: await freePort(), headless: true, cli: this.temporalCli });
   }
 
   /** A second (non-admin) account with a token of its own: whose view of the first account's ids must be empty. */

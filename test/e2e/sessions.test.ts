@@ -179,6 +179,7 @@ describe('terminal sessions (a session is a workflow)', function () {
     const missing = await call('POST', '/api/v1/tasks', { token, body: { capability: 'terminalExec', input: { command: 'true', session_id: 'nope' }, mode: 'sync' } });
     assert.equal(missing.body.status, 'failed');
     assert.equal(missing.body.error.code, 'session_not_found');
+    assert.equal(missing.status, 404, 'the error table\'s status, as /commands/terminal answers it');
     await call('DELETE', `/api/v1/sessions/${t.body.result.session_id}`, { token });
   });
 
