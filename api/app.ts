@@ -2,7 +2,8 @@
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { DuraboxError } from '../contract/errors.js';
-import type { AppDeps, AppState } from './context.js';
+import { leaseWithin, TerminalCommandBody } from '../contract/schemas.js';
+import { leaseBounds, type AppDeps, type AppState } from './context.js';
 import { dashboardMiddleware } from './dashboard-files.js';
 import { errorMiddleware } from './errors.js';
 import { accountHandlers } from './handlers/accounts.js';
@@ -41,7 +42,7 @@ export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
   if (opts.checkResponses) app.use(responseCheck);
   app.use(errorMiddleware);
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_BODY_LIMIT, encoding: 'utf-8' }));
-  const router = operationsRouter(deps, handlersOf(deps));
+  const router = operationsRouter(deps, handlersOf(deps), { terminalCommand: leaseWithin(TerminalCommandBody, leaseBounds(deps.api)) });
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.use(dashboardMiddleware());

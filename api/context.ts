@@ -1,4 +1,6 @@
 // What every handler is given: the control plane's stores and services, and the login limiter.
+import type { ApiSettings } from '../config/index.js';
+import type { LeaseBounds } from '../contract/schemas.js';
 import type { Account } from '../db/accounts.js';
 import type { ControlPlane } from '../control/plane.js';
 import type { LoginLimiter } from './login-limiter.js';
@@ -15,4 +17,9 @@ export interface AppState {
   workerId?: string;
   /** The operation this request matched (its record in contract/operations.ts). */
   operation?: string;
+}
+
+/** The session lease bounds a request's lease_ttl_sec must fall within. */
+export function leaseBounds(api: ApiSettings): LeaseBounds {
+  return { minSec: api.session.leaseMinSec, maxSec: api.session.leaseMaxSec };
 }

@@ -6,7 +6,7 @@ import { DuraboxError, ERROR_TABLE, type ErrorCode } from '../contract/errors.js
 /** A failure answered with a body given in full (a session error with its code and details). */
 export class ErrorAnswer extends Error {
   constructor(readonly code: ErrorCode, readonly body: Record<string, unknown>) {
-    super(String(body.message ?? body.error ?? code));
+    super(typeof body.message === 'string' ? body.message : typeof body.error === 'string' ? body.error : code);
   }
 }
 

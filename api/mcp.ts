@@ -11,9 +11,9 @@ import { PRODUCT_VERSION } from '../config/paths.js';
 import { DuraboxError, mcpErrorText } from '../contract/errors.js';
 import {
   describeIssues, EchoInput, EchoOutput, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput,
-  ReadFileToolInput, ReadImageToolInput, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
+  ReadFileToolInput, ReadImageToolInput, leaseWithin, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
 } from '../contract/schemas.js';
-import type { AppDeps } from './context.js';
+import { leaseBounds, type AppDeps } from './context.js';
 import { runCommand } from './handlers/commands.js';
 import type { Handlers } from './routes.js';
 
@@ -93,7 +93,7 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         outputSchema: TerminalExecOutput,
         annotations: EXECUTES_CODE,
       },
-      input: TerminalExecInput,
+      input: leaseWithin(TerminalExecInput, leaseBounds(deps.api)),
       run: async (args, accountId) => (await deps.sessions.exec(accountId, args)) as unknown as Record<string, unknown>,
     },
     readImage: {
@@ -204,6 +204,12 @@ export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'm
     mcpGet: notAllowed,
     mcpDelete: notAllowed,
     async mcp(ctx) {
+      if (Array.isArray(ctx.request.body) && ctx.request.body.length === 0) {
+        // JSON-RPC 2.0 §6: an empty batch is answered with one Invalid Request response, not an array.
+        ctx.status = 400;
+        ctx.body = { jsonrpc: '2.0', id: null, error: { code: ErrorCode.InvalidRequest, message: 'Invalid Request: an empty batch' } };
+        return;
+      }
       const tools = toolSpecs(deps);
       const refused = invalidToolCalls(ctx.request.body, tools);
       if (refused.length > 0) {

@@ -24,12 +24,19 @@ export type Handlers = { [K in OperationId]: Handler<(typeof OPERATIONS)[K]> };
 
 export const koaPath = (path: string): string => path.replace(/\{(\w+)\}/g, ':$1');
 
-export function operationsRouter(deps: AppDeps, handlers: Handlers): Router<AppState> {
+/**
+ * Request bodies narrowed by settings (a lease within the configured bounds): each still parses to its
+ * record's type, and is checked in the same pass so every problem of a body is named at once.
+ */
+export type SettingsBodies = { [K in OperationId]?: (typeof OPERATIONS)[K] extends { body: infer B } ? B : never };
+
+export function operationsRouter(deps: AppDeps, handlers: Handlers, bodies: SettingsBodies = {}): Router<AppState> {
   const router = new Router<AppState>();
   for (const [id, op] of Object.entries(OPERATIONS) as Array<[OperationId, Operation]>) {
     const handler = handlers[id] as Handler<Operation>;
+    const bodySchema = (bodies[id] as z.ZodType | undefined) ?? op.body;
     const run = async (ctx: Ctx) => {
-      const body = op.body ? parseOr400(op.body, ctx.request.body) : undefined;
+      const body = bodySchema ? parseOr400(bodySchema, ctx.request.body) : undefined;
       const query = op.query ? parseOr400(op.query, ctx.query, 'query') : undefined;
       await handler(ctx, { body, query } as Input<Operation>);
     };

@@ -12,3 +12,9 @@ export const CAPABILITY_RUNTIME: Record<Capability, string> = {
 export function isCapability(name: string): name is Capability {
   return (CAPABILITIES as readonly string[]).includes(name);
 }
+
+/** The capability a client named, matched without regard to case as the reference does (`pythonexec`). */
+export function capabilityNamed(name: string): Capability | undefined {
+  const wanted = name.trim().toLowerCase();
+  return CAPABILITIES.find((c) => c.toLowerCase() === wanted);
+}

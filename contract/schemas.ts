@@ -11,10 +11,23 @@ const timeoutMs = (max: number, dflt: number) =>
 
 const nonBlank = (what: string) => z.string().refine((s) => s.trim().length > 0, { message: `${what} must not be blank` });
 
+/**
+ * An optional id as the reference platform reads it: surrounding whitespace is dropped, and an empty
+ * (or whitespace-only) string means the id was not given.
+ */
+const optionalId = <T extends z.ZodType>(id: T) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.trim() || undefined : v), id.optional());
+
+/** A word matched without regard to case or surrounding whitespace; empty means not given. */
+const anyCase = <T extends z.ZodType>(inner: T) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v), inner);
+
 /** Largest program or command once JSON-encoded: it travels in Temporal payloads, which refuse anything over 2 MB. */
 export const SOURCE_MAX_JSON_BYTES = 1_500_000;
 // Characters alone are not enough: '€' is 3 bytes and a control character 6 once encoded.
+// Whitespace alone is refused, as the reference does: it is never a program.
 const source = () => z.string().min(1).max(1_000_000)
+  .refine((s) => s.trim().length > 0, { message: 'must not be blank' })
   .refine((s) => Buffer.byteLength(JSON.stringify(s)) <= SOURCE_MAX_JSON_BYTES, { message: `must be at most ${SOURCE_MAX_JSON_BYTES} bytes once JSON-encoded (UTF-8; a control character counts 6)` });
 
 export const pythonExecInput = {
@@ -30,9 +43,9 @@ export const sessionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 
 
 export const terminalExecInput = {
   command: source().describe('Shell command, run as `sh -lc <command>` in the session\'s container.'),
-  session_id: sessionId.optional().describe('The session to run in; omitted: a new session is created.'),
+  session_id: optionalId(sessionId).describe('The session to run in; omitted or empty: a new session is created.'),
   create_if_missing: z.boolean().default(false).describe('Create the session with this id when it does not exist.'),
-  lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('Keep the session at least this long after the call (clamped to the configured bounds; never shortens).'),
+  lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('Keep the session at least this long after the call (within the configured lease bounds, else refused; never shortens).'),
   timeout_ms: timeoutMs(600_000, 60_000),
 };
 
@@ -45,9 +58,9 @@ export const sessionPath = z
   .refine((p) => !p.split('/').includes('..'), { message: 'must not contain .. segments (path traversal)' });
 
 export const readImageInput = {
-  session_id: sessionId,
-  file_path: sessionPath.describe('Image file in the session, e.g. plot.png or /workspace/out/chart.png'),
-  timeout_ms: timeoutMs(60_000, 30_000),
+  session_id: nonBlank('session_id').pipe(sessionId),
+  file_path: nonBlank('file_path').pipe(sessionPath).describe('Image file in the session, e.g. plot.png or /workspace/out/chart.png'),
+  timeout_ms: timeoutMs(600_000, 60_000),
 };
 export const readFileInput = { session_id: sessionId, path: sessionPath, timeout_ms: timeoutMs(60_000, 30_000) };
 export const writeFileInput = {
@@ -71,7 +84,29 @@ export const terminalExecOutput = {
 };
 
 export const TerminalExecInput = z.strictObject(terminalExecInput);
-export const TerminalCommandBody = z.strictObject({ ...terminalExecInput, request_id: z.string().min(1).max(128).optional() });
+const requestId = optionalId(z.string().max(128)).describe('Idempotency key, per account: the same key gives the same task (or command result) and never a second run; empty means none.');
+export const TerminalCommandBody = z.strictObject({ ...terminalExecInput, request_id: requestId });
+
+export interface LeaseBounds { minSec: number; maxSec: number }
+
+/**
+ * Why a lease_ttl_sec is refused, or undefined. The bounds are settings, so this is checked after the
+ * static schema, with the reference's wording.
+ */
+export function leaseProblem(leaseTtlSec: number | undefined, b: LeaseBounds): string | undefined {
+  if (leaseTtlSec === undefined || (leaseTtlSec >= b.minSec && leaseTtlSec <= b.maxSec)) return undefined;
+  return `lease_ttl_sec must be between ${b.minSec} and ${b.maxSec}`;
+}
+
+/** `schema` that also refuses a lease_ttl_sec outside the configured bounds (REST body, MCP and task input). */
+export function leaseWithin<T extends z.ZodType<{ lease_ttl_sec?: number }>>(schema: T, b: LeaseBounds): T {
+  return schema.superRefine((v, ctx) => {
+    // Runs even when other fields failed: only a lease that is a number is judged here.
+    const lease = (v as { lease_ttl_sec?: unknown } | null)?.lease_ttl_sec;
+    const problem = typeof lease === 'number' ? leaseProblem(lease, b) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: ['lease_ttl_sec'], message: problem });
+  }) as unknown as T;
+}
 export const FilePathQuery = z.object({ path: sessionPath });
 export const SessionListQuery = z.object({
   status: z.enum(['active', 'ended', 'all']).default('all'),
@@ -92,12 +127,12 @@ export const pythonExecOutput = {
 export const echoOutput = { message: z.string() };
 
 export const TaskCreateBody = z.strictObject({
-  capability: z.string().min(1).describe('pythonExec or echo'),
+  capability: nonBlank('capability').pipe(z.string().max(64)).describe('pythonExec, terminalExec or echo, in any case'),
   input: z.record(z.string(), z.unknown()).default({}).describe('The capability\'s input (JSON object).'),
-  mode: z.enum(['sync', 'async', 'auto']).default('auto'),
-  wait_ms: z.int().min(1).max(60_000).default(1500).describe('auto mode: how long to wait before answering 202'),
+  mode: anyCase(z.enum(['sync', 'async', 'auto']).default('auto')).describe('sync, async or auto, in any case (default auto)'),
+  wait_ms: z.int().min(1).max(60_000).default(1500).describe('auto mode: how long to wait before answering 202 (at most timeout_ms)'),
   timeout_ms: timeoutMs(600_000, 60_000),
-  request_id: z.string().min(1).max(128).optional().describe('Idempotency key, per account: the same key gives the same task.'),
+  request_id: requestId,
 });
 
 /** Text stored in or looked up in PostgreSQL, which refuses the NUL character (a 500 otherwise). */
@@ -145,8 +180,8 @@ export function describeIssues(error: z.ZodError): string {
 }
 
 /** The input schema of a capability, for POST /tasks. */
-export function inputSchemaOf(capability: Capability): z.ZodType {
-  return { pythonExec: PythonExecInput, echo: EchoInput, terminalExec: TerminalExecInput }[capability];
+export function inputSchemaOf(capability: Capability, lease: LeaseBounds): z.ZodType {
+  return { pythonExec: PythonExecInput, echo: EchoInput, terminalExec: leaseWithin(TerminalExecInput, lease) }[capability];
 }
 
 // Accounts and the host registry (spec §4.1, §4.3).
@@ -192,7 +227,11 @@ const time = z.string().describe('RFC 3339 time');
 
 export const ErrorBody = z.looseObject({ error: z.string().describe('what went wrong, naming the field at fault for bad input') });
 /** Session calls also say the machine-readable code and, for a timed-out command, the output so far. */
-export const SessionErrorBody = z.looseObject({ error: z.string().describe('the error code'), message: z.string() });
+export const SessionErrorBody = z.looseObject({
+  error: z.string().describe('the reference platform\'s message, e.g. "session not found", "session is busy"'),
+  code: z.string().describe('the machine-readable error code, e.g. session_not_found'),
+  message: z.string().describe('what happened in this call'),
+});
 
 export const HealthBody = z.object({ status: z.literal('ok') });
 export const ReadyBody = z.object({ status: z.enum(['ready', 'not ready']), database: z.boolean(), temporal: z.boolean() });
@@ -257,8 +296,6 @@ export const TaskBodySchema = z.object({
 });
 export type TaskBody = z.infer<typeof TaskBodySchema>;
 export const TaskPage = pageOf(TaskBodySchema);
-/** A finished task's cancel: 409 with the snapshot. */
-export const TaskAlreadyFinished = TaskBodySchema.extend({ error: z.union([z.string(), z.object({ code: z.string(), message: z.string() })]) });
 
 export const EchoOutput = z.object(echoOutput);
 export const TerminalExecOutput = z.object(terminalExecOutput);

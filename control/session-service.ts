@@ -3,7 +3,7 @@
 // command starts it in the same round trip (Update-with-Start).
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  type Client, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError,
+  type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
@@ -26,15 +26,18 @@ export function sessionWorkflowId(accountId: string, sessionId: string): string 
   return `session-${accountId}-${sessionId}`;
 }
 
-/** How a session's workflow is started: on the control queue, joining a running one of the same id. */
-export function sessionStartOperation(input: SessionWorkflowInput): WithStartWorkflowOperation<typeof sessionWorkflow> {
+/**
+ * How a session's workflow is started: on the control queue, joining a running one of the same id. An
+ * ended session's id may be started afresh, unless `once`: a session named after a request key is
+ * started at most once, so a retried request never runs its command in a second session.
+ */
+export function sessionStartOperation(input: SessionWorkflowInput, once = false): WithStartWorkflowOperation<typeof sessionWorkflow> {
   return new WithStartWorkflowOperation(sessionWorkflow, {
     workflowId: sessionWorkflowId(input.accountId, input.sessionId),
     taskQueue: CONTROL_TASK_QUEUE,
     args: [input],
-    // A running session with this id is joined; an ended one may be started afresh.
     workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    workflowIdReusePolicy: once ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
     typedSearchAttributes: [
       { key: SA_ACCOUNT, value: input.accountId },
       { key: SA_CAPABILITY, value: 'terminalExec' },
@@ -58,10 +61,14 @@ export class SessionService {
   /** Runs a command; with no session_id (or create_if_missing) the session is created by this call. */
   async exec(accountId: string, input: TerminalExecInput, requestKey?: string): Promise<TerminalExecOutput> {
     const creating = !input.session_id || input.create_if_missing;
-    const sessionId = input.session_id ?? `sess_${randomUUID().replaceAll('-', '')}`;
-    const workflowId = this.workflowId(accountId, sessionId);
     // The same request key never runs a command twice in a session run: Temporal dedupes update ids.
-    const updateId = requestKey ? createHash('sha256').update(`${accountId}\0${requestKey}`).digest('hex') : undefined;
+    const requestHash = requestKey ? createHash('sha256').update(`${accountId}\0${requestKey}`).digest('hex') : undefined;
+    const updateId = requestHash;
+    // A new session asked for with a request key is named after it, so a retry finds the same session
+    // (and, through the update id, the same result) instead of creating a second one.
+    const keyedNew = !input.session_id && requestHash !== undefined;
+    const sessionId = input.session_id ?? (keyedNew ? `sess_${requestHash.slice(0, 32)}` : `sess_${randomUUID().replaceAll('-', '')}`);
+    const workflowId = this.workflowId(accountId, sessionId);
     const req: SessionExecRequest = { command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false };
     // When this call starts the session, its command rides along with the start (ignored if it joins one).
     const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms };
@@ -84,7 +91,7 @@ export class SessionService {
         initialLeaseSec: input.lease_ttl_sec,
         firstCommand,
         commandsPerRun: this.config.session.commandsPerRun,
-      });
+      }, keyedNew);
       return await this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true, first_id: firstCommand.id }], startWorkflowOperation: start, updateId });
     } catch (e) {
       throw await this.explain(e, accountId, sessionId);
@@ -145,6 +152,10 @@ export class SessionService {
   /** Turns what Temporal said into a session error: not found, busy, lost, timeout, … */
   private async explain(e: unknown, accountId: string, sessionId: string): Promise<unknown> {
     if (e instanceof DuraboxError) return e;
+    if (e instanceof WorkflowExecutionAlreadyStartedError) {
+      // Only a session named after a request key refuses a second start: that request already ran.
+      return new DuraboxError('conflict', `request_id was already used for session ${sessionId}, which has ended; use a new request_id`);
+    }
     if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
       const c = e.cause;
       const details = (c.details?.[0] ?? undefined) as Record<string, unknown> | undefined;

@@ -1,6 +1,6 @@
 // Terminal sessions and their files (spec §4.4 terminal command, §4.6).
 import getRawBody from 'raw-body';
-import { DuraboxError } from '../../contract/errors.js';
+import { DuraboxError, ERROR_TABLE } from '../../contract/errors.js';
 import { sessionId as SessionId } from '../../contract/schemas.js';
 import type { AppDeps } from '../context.js';
 import { ErrorAnswer } from '../errors.js';
@@ -21,8 +21,8 @@ export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand'
     },
 
     async getSession(ctx) {
-      const s = await sessions.get(ctx.state.account!.id, sessionIdOf(ctx.params.id));
-      if (!s) throw new DuraboxError('session_not_found', 'session_not_found');
+      const s = await answer(() => sessions.get(ctx.state.account!.id, sessionIdOf(ctx.params.id)));
+      if (!s) throw sessionErrorAnswer(new DuraboxError('session_not_found', `no session ${ctx.params.id}`));
       ctx.body = s;
     },
 
@@ -65,16 +65,24 @@ export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand'
 /** A session id that cannot exist answers as an unknown one. */
 function sessionIdOf(raw: string): string {
   const r = SessionId.safeParse(raw);
-  if (!r.success) throw new DuraboxError('session_not_found', 'session_not_found');
+  if (!r.success) throw new DuraboxError('session_not_found', 'no session with this id');
   return r.data;
 }
 
-/** Session failures answer `{error: <code>, message, …details}` with their code's status. */
+/**
+ * Session failures answer with their code's status and `{error, code, message, …details}`: `error` is
+ * the reference platform's message (`session not found`, `session is busy`), `code` the machine-readable
+ * code, `message` what happened in this call (a timed-out command's details carry its output so far).
+ */
+export function sessionErrorAnswer(e: DuraboxError): ErrorAnswer {
+  return new ErrorAnswer(e.code, { ...(e.details ?? {}), error: ERROR_TABLE[e.code].message, code: e.code, message: e.message });
+}
+
 export async function answer<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (e) {
-    if (e instanceof DuraboxError) throw new ErrorAnswer(e.code, { error: e.code, message: e.message, ...(e.details ?? {}) });
+    if (e instanceof DuraboxError) throw sessionErrorAnswer(e);
     throw e;
   }
 }

@@ -1,9 +1,9 @@
 // Async tasks (spec §4.5): a task is a Temporal workflow and its id is the workflow id.
-import { CAPABILITIES, isCapability } from '../../contract/capabilities.js';
+import { CAPABILITIES, capabilityNamed } from '../../contract/capabilities.js';
 import { DuraboxError, errorSpec } from '../../contract/errors.js';
 import { inputSchemaOf, parseOr400, type TaskBody } from '../../contract/schemas.js';
 import { baseBody, statusUrl } from '../../control/task-service.js';
-import type { AppDeps } from '../context.js';
+import { leaseBounds, type AppDeps } from '../context.js';
 import { ErrorAnswer } from '../errors.js';
 import type { Handlers } from '../routes.js';
 
@@ -22,17 +22,19 @@ export function taskHttpStatus(task: TaskBody): number {
 export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'listTasks' | 'getTask' | 'cancelTask'> {
   return {
     async createTask(ctx, { body }) {
-      if (!isCapability(body.capability)) {
-        throw new DuraboxError('invalid_input', `invalid request body: capability: unknown capability ${JSON.stringify(body.capability)} (known: ${CAPABILITIES.join(', ')})`);
+      const capability = capabilityNamed(body.capability);
+      if (!capability) {
+        throw new DuraboxError('invalid_input', `invalid request body: capability: unknown capability ${JSON.stringify(body.capability)} (known: ${CAPABILITIES.join(', ')}, in any case)`);
       }
       // The capability's own input is checked here, before a workflow exists, so bad input costs nothing.
-      const input = parseOr400(inputSchemaOf(body.capability), { timeout_ms: body.timeout_ms, ...body.input }, 'input');
+      const input = parseOr400(inputSchemaOf(capability, leaseBounds(deps.api)), { timeout_ms: body.timeout_ms, ...body.input }, 'input');
       const accountId = ctx.state.account!.id;
       const { handle, createdAt } = await deps.tasks.start({
-        accountId, capability: body.capability, input, timeoutMs: body.timeout_ms, requestId: body.request_id,
+        accountId, capability, input, timeoutMs: body.timeout_ms, requestId: body.request_id,
       });
-      const base = baseBody(handle.workflowId, body.capability, { request_id: body.request_id ?? null, timeout_ms: body.timeout_ms }, createdAt);
-      const waitMs = body.mode === 'async' ? 0 : body.mode === 'auto' ? body.wait_ms : undefined;
+      const base = baseBody(handle.workflowId, capability, { request_id: body.request_id ?? null, timeout_ms: body.timeout_ms }, createdAt);
+      // Waiting past the task's own deadline cannot change the answer: auto waits at most timeout_ms.
+      const waitMs = body.mode === 'async' ? 0 : body.mode === 'auto' ? Math.min(body.wait_ms, body.timeout_ms) : undefined;
       const task = waitMs === 0
         ? (await deps.tasks.get(handle.workflowId, accountId))!
         : await deps.tasks.await(handle, accountId, base, waitMs);
@@ -53,7 +55,8 @@ export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'list
     async cancelTask(ctx) {
       const res = await deps.tasks.cancel(ctx.params.id, ctx.state.account!.id);
       if (!res) throw new DuraboxError('not_found', 'task not found');
-      if (!res.accepted) throw new ErrorAnswer('conflict', { error: 'task already finished', ...res.task });
+      // As the reference answers: 409 with the bare snapshot, whose status says how it finished.
+      if (!res.accepted) throw new ErrorAnswer('conflict', res.task);
       ctx.status = 200;
       ctx.body = res.task;
     },

@@ -42,7 +42,8 @@ type Field =
   | { t: 'str'; min?: number; max?: number; nonBlank?: boolean; pattern?: 'session' | 'path'; db?: boolean; required?: boolean }
   | { t: 'int'; min: number; max: number; required?: boolean }
   | { t: 'bool'; required?: boolean }
-  | { t: 'enum'; values: string[]; required?: boolean }
+  // `anyCase`: matched without regard to case, and empty means absent (as the reference platform reads `mode`).
+  | { t: 'enum'; values: string[]; anyCase?: boolean; required?: boolean }
   | { t: 'record'; required?: boolean };
 type Shape = Record<string, Field>;
 
@@ -87,6 +88,7 @@ function invalidValues(f: Field, r: Rng): unknown[] {
     case 'bool':
       return ['true', 1, 0, null, 'yes', [], {}];
     case 'enum':
+      if (f.anyCase) return ['bogus', 5, null, `${f.values[0]}x`, [f.values[0]]];
       return ['bogus', 5, '', null, f.values[0].toUpperCase() === f.values[0] ? 'x' : f.values[0].toUpperCase(), [f.values[0]]];
     case 'record':
       return ['str', 5, [], null, true, deep(3000)];
@@ -138,21 +140,23 @@ function mutate(template: Record<string, unknown>, shape: Shape, r: Rng, strict 
 const TASK: Shape = {
   capability: { t: 'str', min: 1, required: true },
   input: { t: 'record' },
-  mode: { t: 'enum', values: ['sync', 'async', 'auto'] },
+  mode: { t: 'enum', values: ['sync', 'async', 'auto'], anyCase: true },
   wait_ms: { t: 'int', min: 1, max: 60_000 },
   timeout_ms: { t: 'int', min: 1, max: 600_000 },
-  request_id: { t: 'str', min: 1, max: 128 },
+  // Empty means absent, as the reference reads optional ids.
+  request_id: { t: 'str', max: 128 },
 };
-const PYTHON: Shape = { code: { t: 'str', min: 1, max: 1_000_000, required: true }, timeout_ms: { t: 'int', min: 1, max: 600_000 } };
+const PYTHON: Shape = { code: { t: 'str', min: 1, max: 1_000_000, nonBlank: true, required: true }, timeout_ms: { t: 'int', min: 1, max: 600_000 } };
 const ECHO: Shape = { message: { t: 'str', min: 1, max: 65_536, nonBlank: true, required: true }, timeout_ms: { t: 'int', min: 1, max: 60_000 } };
 const TERMINAL: Shape = {
-  command: { t: 'str', min: 1, max: 1_000_000, required: true },
+  command: { t: 'str', min: 1, max: 1_000_000, nonBlank: true, required: true },
   session_id: { t: 'str', pattern: 'session' },
   create_if_missing: { t: 'bool' },
-  lease_ttl_sec: { t: 'int', min: 1, max: 86_400 },
+  // The harness's configured lease bounds: outside them is refused, naming the bounds.
+  lease_ttl_sec: { t: 'int', min: 1, max: 600 },
   timeout_ms: { t: 'int', min: 1, max: 600_000 },
 };
-const TERMINAL_BODY: Shape = { ...TERMINAL, request_id: { t: 'str', min: 1, max: 128 } };
+const TERMINAL_BODY: Shape = { ...TERMINAL, request_id: { t: 'str', max: 128 } };
 const TOKEN: Shape = { name: { t: 'str', min: 1, max: 64, nonBlank: true, db: true, required: true }, token: { t: 'str', min: 1, max: 256, nonBlank: true } };
 const LOGIN: Shape = { username: { t: 'str', min: 1, max: 64, db: true, required: true }, password: { t: 'str', min: 1, max: 1024, required: true } };
 const REGISTER: Shape = { username: { t: 'str', min: 1, max: 64, nonBlank: true, db: true, required: true }, password: { t: 'str', min: 1, max: 1024, nonBlank: true, required: true } };
@@ -216,7 +220,7 @@ function restRequests(r: Rng, n: number, ids: Ids): Req[] {
       const m = mutate(input as Record<string, unknown>, shape, r);
       return json({ ...m, body: { capability, input: m.body, mode: 'async' } }, 'POST', '/api/v1/tasks', 'token', `task input ${capability}`);
     },
-    () => ({ method: 'POST', path: '/api/v1/tasks', auth: 'token', body: JSON.stringify({ capability: r.pick(['rmRf', 'PYTHONEXEC', 'echo ', '', '__proto__']), input: {} }), contentType: 'application/json', expect: [400], names: /capability/, what: 'unknown capability' }),
+    () => ({ method: 'POST', path: '/api/v1/tasks', auth: 'token', body: JSON.stringify({ capability: r.pick(['rmRf', 'python_exec', 'echo!', '', '   ', '__proto__']), input: {} }), contentType: 'application/json', expect: [400], names: /capability/, what: 'unknown capability' }),
     () => json(mutate({ message: 'fuzz' }, ECHO, r), 'POST', '/api/v1/commands/echo', 'token', 'echo body'),
     () => json(mutate({ command: 'true', lease_ttl_sec: 60 }, TERMINAL_BODY, r), 'POST', '/api/v1/commands/terminal', 'token', 'terminal body'),
     () => json(mutate({ name: 'fz' }, TOKEN, r), 'POST', '/api/v1/console/tokens', 'admin', 'token body'),
@@ -323,7 +327,7 @@ const TOOLS: Record<string, { shape: Shape; valid: Record<string, unknown> }> = 
   echo: { shape: ECHO, valid: { message: 'fuzz' } },
   pythonExec: { shape: PYTHON, valid: { code: 'print(1)' } },
   terminalExec: { shape: TERMINAL, valid: { command: 'true', lease_ttl_sec: 60 } },
-  readImage: { shape: { session_id: { t: 'str', pattern: 'session', required: true }, file_path: { t: 'str', pattern: 'path', required: true }, timeout_ms: { t: 'int', min: 1, max: 60_000 } }, valid: { session_id: 'sess_x', file_path: 'a.png' } },
+  readImage: { shape: { session_id: { t: 'str', pattern: 'session', required: true }, file_path: { t: 'str', pattern: 'path', nonBlank: true, required: true }, timeout_ms: { t: 'int', min: 1, max: 600_000 } }, valid: { session_id: 'sess_x', file_path: 'a.png' } },
   readFile: { shape: { session_id: { t: 'str', pattern: 'session', required: true }, path: { t: 'str', pattern: 'path', required: true }, timeout_ms: { t: 'int', min: 1, max: 60_000 } }, valid: { session_id: 'sess_x', path: 'a.txt' } },
   writeFile: {
     shape: { session_id: { t: 'str', pattern: 'session', required: true }, path: { t: 'str', pattern: 'path', required: true }, content: { t: 'str', max: 1_400_000, required: true }, encoding: { t: 'enum', values: ['utf8', 'base64'] }, timeout_ms: { t: 'int', min: 1, max: 60_000 } },
@@ -342,7 +346,7 @@ function mutateArgs(r: Rng, tool: string): Mutation {
   return mutate(t.valid, t.shape, r, true);
 }
 
-interface McpReq { body: string; expect: 'invalid-params' | 'accepted' | 'http-4xx' | 'any-error'; names?: RegExp; headers?: Record<string, string>; what: string }
+interface McpReq { body: string; expect: 'invalid-params' | 'http-4xx' | 'any-error'; names?: RegExp; headers?: Record<string, string>; what: string }
 // A `__proto__` argument never reaches MCP: the body parser answers 400 naming the prototype property.
 
 function mcpRequests(r: Rng, n: number): McpReq[] {
@@ -374,8 +378,8 @@ function mcpRequests(r: Rng, n: number): McpReq[] {
         what: 'malformed JSON-RPC',
       });
     } else if (kind === 8 && r.chance(0.1)) {
-      // An empty batch is only notifications and responses, vacuously: Streamable HTTP answers 202 with no body.
-      out.push({ body: '[]', expect: 'accepted', what: 'empty batch' });
+      // JSON-RPC 2.0 §6: an empty batch is answered with one Invalid Request error (id null), not an array.
+      out.push({ body: r.pick(['[]', ' [ ] ']), expect: 'http-4xx', names: /^\{"jsonrpc":"2\.0","id":null,"error":\{"code":-32600,/, what: 'empty batch' });
     } else if (kind === 8) {
       out.push({ body: r.pick(BROKEN_JSON), expect: 'http-4xx', what: 'broken JSON' });
     } else {
@@ -513,8 +517,6 @@ describe(`fuzz: malformed requests to every endpoint and tool get a clear 4xx, n
       else if (req.expect === 'invalid-params') {
         if (res.status !== 200 || rpcError?.code !== -32602) why = `expected JSON-RPC -32602, got ${res.status}`;
         else if (req.names && !req.names.test(rpcError.message ?? '')) why = `message does not name ${req.names}`;
-      } else if (req.expect === 'accepted') {
-        if (res.status !== 202) why = `expected 202, got ${res.status}`;
       } else if (req.expect === 'http-4xx') {
         if (res.status < 400) why = `expected a 4xx, got ${res.status}`;
         else if (req.names && !req.names.test(text)) why = `message does not name ${req.names}`;

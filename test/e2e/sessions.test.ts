@@ -7,7 +7,7 @@ import { eventually } from './support/docker.js';
 import { keyedHash } from '../../control/security.js';
 import { HASH_KEY } from '../../harness/platform.js';
 
-type Out = { session_id: string; created: boolean; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; lease_expires_unix_ms: number };
+type Out = { session_id: string; created: boolean; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; lease_expires_unix_ms: number; code?: string };
 
 // A 2×1 PNG written by Python's standard library alone.
 const MAKE_PNG = `python3 - <<'PY'
@@ -86,7 +86,8 @@ describe('terminal sessions (a session is a workflow)', function () {
     await new Promise((r) => setTimeout(r, 500));
     const busy = await term({ command: 'echo second', session_id: a.body.session_id });
     assert.equal(busy.status, 409);
-    assert.equal(busy.body.error, 'session_busy');
+    assert.equal(busy.body.code, 'session_busy');
+    assert.equal(busy.body.error, 'session is busy', 'the reference platform\'s message');
     assert.equal((await slow).body.stdout, 'done\n');
     await call('DELETE', `/api/v1/sessions/${a.body.session_id}`, { token });
   });
@@ -95,7 +96,8 @@ describe('terminal sessions (a session is a workflow)', function () {
     const id = `mine-${Date.now()}`;
     const missing = await term({ command: 'true', session_id: id });
     assert.equal(missing.status, 404);
-    assert.equal(missing.body.error, 'session_not_found');
+    assert.equal(missing.body.code, 'session_not_found');
+    assert.equal(missing.body.error, 'session not found', 'the reference platform\'s message');
     const made = await term({ command: 'echo made', session_id: id, create_if_missing: true });
     assert.equal(made.status, 200);
     assert.equal(made.body.session_id, id);
@@ -120,7 +122,7 @@ describe('terminal sessions (a session is a workflow)', function () {
     const a = await term({ command: 'echo keep > k' });
     const t = await term({ command: 'echo started; sleep 30', session_id: a.body.session_id, timeout_ms: 1000 });
     assert.equal(t.status, 504);
-    assert.equal(t.body.error, 'timeout');
+    assert.equal(t.body.code, 'timeout');
     assert.equal((t.body as unknown as { stdout: string }).stdout, 'started\n');
     const after = await term({ command: 'cat k; ps -eo args | grep -c "[s]leep 30"', session_id: a.body.session_id });
     assert.equal(after.body.stdout, 'keep\n0\n');
@@ -252,14 +254,14 @@ describe('sessions across hosts and restarts', function () {
     const started = Date.now();
     const lost = await term({ command: 'cat log', session_id: sid });
     assert.equal(lost.status, 502, JSON.stringify(lost.body));
-    assert.equal(lost.body.error, 'session_lost');
+    assert.equal(lost.body.code, 'session_lost');
     assert.ok(Date.now() - started < 15_000, 'fails fast, no hang');
     const rec = await eventually('the session record to say lost', async () => {
       const s = await call('GET', `/api/v1/sessions/${sid}`, { token });
       return s.body.status === 'ended' && s.body;
     });
     assert.equal(rec.ended_reason, 'session_lost');
-    assert.equal((await term({ command: 'true', session_id: sid })).body.error, 'session_lost');
+    assert.equal((await term({ command: 'true', session_id: sid })).body.code, 'session_lost');
 
     // The lost host's worker, started again, removes the container of the ended session.
     assert.ok(await sessionContainer(token, sid), 'the container outlived its worker');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { DuraboxError } from '../../contract/errors.js';
+import { capabilityNamed } from '../../contract/capabilities.js';
 import {
-  EchoInput, LoginBody, PythonExecInput, SOURCE_MAX_JSON_BYTES, TaskCreateBody, TaskListQuery, TerminalCommandBody, TokenCreateBody,
-  describeIssues, parseOr400, sessionPath,
+  EchoInput, LoginBody, PythonExecInput, ReadImageToolInput, SOURCE_MAX_JSON_BYTES, TaskCreateBody, TaskListQuery, TerminalCommandBody,
+  TerminalExecInput, TokenCreateBody, describeIssues, leaseProblem, leaseWithin, parseOr400, sessionPath,
 } from '../../contract/schemas.js';
 
 /** The invalid_input error parseOr400 throws for `value`, asserted to be one. */
@@ -167,6 +168,60 @@ describe('request schemas', () => {
     it('refuses a token value with surrounding whitespace', () => {
       const e = refusal(TokenCreateBody, { name: 'ci', token: ' secret ' });
       assert.match(e.message, /token: token must not start or end with whitespace/);
+    });
+  });
+
+  describe('inputs read as the reference platform reads them', () => {
+    it('refuses whitespace-only code and commands, naming the field', () => {
+      assert.match(refusal(PythonExecInput, { code: ' \n\t ' }).message, /code: must not be blank/);
+      assert.match(refusal(TerminalCommandBody, { command: '   ' }).message, /command: must not be blank/);
+    });
+
+    it('takes an empty or whitespace-only session_id and request_id as absent, and trims the others', () => {
+      const a = parseOr400(TerminalCommandBody, { command: 'ls', session_id: '', request_id: '  ' });
+      assert.equal(a.session_id, undefined);
+      assert.equal(a.request_id, undefined);
+      assert.ok(!('session_id' in a && a.session_id !== undefined));
+      const b = parseOr400(TerminalCommandBody, { command: 'ls', session_id: ' sess_1 ', request_id: ' r1 ' });
+      assert.equal(b.session_id, 'sess_1');
+      assert.equal(b.request_id, 'r1');
+      assert.equal(parseOr400(TaskCreateBody, { capability: 'echo', request_id: '' }).request_id, undefined);
+      assert.match(refusal(TerminalExecInput, { command: 'ls', session_id: 'a b' }).message, /session_id: /);
+    });
+
+    it('matches mode without regard to case; empty means the default', () => {
+      assert.equal(parseOr400(TaskCreateBody, { capability: 'echo', mode: 'SYNC' }).mode, 'sync');
+      assert.equal(parseOr400(TaskCreateBody, { capability: 'echo', mode: ' Async ' }).mode, 'async');
+      assert.equal(parseOr400(TaskCreateBody, { capability: 'echo', mode: '' }).mode, 'auto');
+      assert.match(refusal(TaskCreateBody, { capability: 'echo', mode: 'later' }).message, /mode: /);
+    });
+
+    it('matches capability names without regard to case', () => {
+      assert.equal(capabilityNamed('PYTHONEXEC'), 'pythonExec');
+      assert.equal(capabilityNamed(' terminalexec '), 'terminalExec');
+      assert.equal(capabilityNamed('Echo'), 'echo');
+      assert.equal(capabilityNamed('python_exec'), undefined);
+      assert.match(refusal(TaskCreateBody, { capability: '  ' }).message, /capability: /);
+    });
+
+    it('refuses a lease outside the configured bounds, naming them', () => {
+      const bounds = { minSec: 60, maxSec: 1800 };
+      assert.equal(leaseProblem(undefined, bounds), undefined);
+      assert.equal(leaseProblem(60, bounds), undefined);
+      assert.equal(leaseProblem(1800, bounds), undefined);
+      assert.equal(leaseProblem(59, bounds), 'lease_ttl_sec must be between 60 and 1800');
+      assert.equal(leaseProblem(1801, bounds), 'lease_ttl_sec must be between 60 and 1800');
+      const e = refusal(leaseWithin(TerminalExecInput, bounds), { command: 'ls', lease_ttl_sec: 5 });
+      assert.match(e.message, /lease_ttl_sec: lease_ttl_sec must be between 60 and 1800/);
+      assert.equal(parseOr400(leaseWithin(TerminalExecInput, bounds), { command: 'ls', lease_ttl_sec: 600 }).lease_ttl_sec, 600);
+    });
+
+    it('bounds readImage as the reference does: timeout_ms 1..600000, default 60000, no blank ids', () => {
+      assert.equal(parseOr400(ReadImageToolInput, { session_id: 's1', file_path: 'a.png' }).timeout_ms, 60_000);
+      assert.equal(parseOr400(ReadImageToolInput, { session_id: 's1', file_path: 'a.png', timeout_ms: 600_000 }).timeout_ms, 600_000);
+      assert.match(refusal(ReadImageToolInput, { session_id: 's1', file_path: 'a.png', timeout_ms: 600_001 }).message, /timeout_ms: /);
+      assert.match(refusal(ReadImageToolInput, { session_id: '  ', file_path: 'a.png' }).message, /session_id: /);
+      assert.match(refusal(ReadImageToolInput, { session_id: 's1', file_path: ' ' }).message, /file_path: /);
     });
   });
 });
