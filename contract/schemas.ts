@@ -144,7 +144,7 @@ export const TokenCreateBody = z.strictObject({
   token: z
     .string()
     .refine((s) => s.trim().length > 0, { message: 'token must not be blank' })
-    .refine((s) => s === s.trim(), { message: 'token must not start or end with whitespace' })
+    .refine((s) => !/\s/u.test(s), { message: 'token must not contain whitespace' })
     .pipe(dbText()) // its masked form is stored
     .pipe(z.string().max(256))
     .optional(),

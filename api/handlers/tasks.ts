@@ -7,6 +7,9 @@ import { leaseBounds, type AppDeps } from '../context.js';
 import { ErrorAnswer } from '../errors.js';
 import type { Handlers } from '../routes.js';
 
+/** How long past its deadline a task may take to be recorded as timed out (timer, cancel, history write). */
+const TIMEOUT_RECORDING_MS = 3000;
+
 /** HTTP status of a task answer: running 202, succeeded 200, otherwise its error code's. */
 export function taskHttpStatus(task: TaskBody): number {
   switch (task.status) {
@@ -33,8 +36,9 @@ export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'list
         accountId, capability, input, timeoutMs: body.timeout_ms, requestId: body.request_id,
       });
       const base = baseBody(handle.workflowId, capability, { request_id: body.request_id ?? null, timeout_ms: body.timeout_ms }, createdAt);
-      // Waiting past the task's own deadline cannot change the answer: auto waits at most timeout_ms.
-      const waitMs = body.mode === 'async' ? 0 : body.mode === 'auto' ? Math.min(body.wait_ms, body.timeout_ms) : undefined;
+      // Auto mode never waits much past the task's own deadline, as the reference caps wait_ms at
+      // timeout_ms; the allowance lets the workflow record the timeout, so the answer says `timeout`.
+      const waitMs = body.mode === 'async' ? 0 : body.mode === 'auto' ? Math.min(body.wait_ms, body.timeout_ms + TIMEOUT_RECORDING_MS) : undefined;
       const task = waitMs === 0
         ? (await deps.tasks.get(handle.workflowId, accountId))!
         : await deps.tasks.await(handle, accountId, base, waitMs);
@@ -43,7 +47,9 @@ export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'list
     },
 
     async listTasks(ctx, { query }) {
-      ctx.body = await deps.tasks.list(ctx.state.account!.id, query);
+      // The filter names a capability as POST /tasks does: in any case.
+      const capability = query.capability === undefined ? undefined : capabilityNamed(query.capability) ?? query.capability;
+      ctx.body = await deps.tasks.list(ctx.state.account!.id, { ...query, capability });
     },
 
     async getTask(ctx) {

@@ -109,6 +109,8 @@ describe('REST tasks (pythonExec and echo as Temporal workflows)', () => {
     assert.equal(list.status, 200);
     assert.ok(list.body.total >= 1);
     assert.ok(list.body.items.every((t: { capability: string }) => t.capability === 'echo'));
+    const anyCase = await call('GET', '/api/v1/tasks?capability=ECHO&page_size=5', { token });
+    assert.deepEqual(anyCase.body.items.map((t: { task_id: string }) => t.task_id), list.body.items.map((t: { task_id: string }) => t.task_id), 'the filter matches in any case');
     const other = await newToken();
     const theirs = await call('GET', `/api/v1/tasks/${mine.body.task_id}`, { token: other });
     assert.equal(theirs.status, 200, 'same account, other token');
