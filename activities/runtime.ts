@@ -1,7 +1,7 @@
 // The activities of a python runtime worker: echo and pythonExec, thin over the warm sandbox pool.
 import { Context } from '@temporalio/activity';
 import { DuraboxError } from '../contract/errors.js';
-import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput } from '../contract/messages.js';
+import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput, RunCodeInput, RunCodeOutput } from '../contract/messages.js';
 import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonSandboxPool } from '../sandbox/python-pool.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
@@ -19,19 +19,34 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async pythonExec(input: PythonExecInput): Promise<PythonExecOutput> {
-      return countedInflight(deps.inflight, 'python', () => withHeartbeat((signal) => reportingFailures(async () => {
-        try {
-          const r = await deps.python.run(input.code, input.timeout_ms, signal);
-          return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };
-        } catch (e) {
-          if (e instanceof SandboxTimeout) throw new DuraboxError('timeout', e.message);
-          if (e instanceof SandboxCancelled) throw Context.current().cancellationSignal.reason ?? e;
-          if (e instanceof SandboxBroken) throw new DuraboxError('sandbox_broken', e.message);
-          throw e; // Docker errors: Temporal retries them
-        }
-      })));
+      return inSandbox(async (signal) => {
+        const r = await deps.python.run(input.code, input.timeout_ms, signal);
+        return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };
+      });
+    },
+
+    /** A one-shot cell: a fresh interpreter in a warm sandbox, reset afterwards as for pythonExec. */
+    async runCode(input: RunCodeInput): Promise<RunCodeOutput> {
+      return inSandbox(async (signal) => {
+        const language = input.language ?? 'python';
+        const r = await deps.python.runCell({ language, code: input.code }, input.timeout_ms, signal);
+        return { ...r, language };
+      });
     },
   };
+
+  function inSandbox<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return countedInflight(deps.inflight, 'python', () => withHeartbeat((signal) => reportingFailures(async () => {
+      try {
+        return await work(signal);
+      } catch (e) {
+        if (e instanceof SandboxTimeout) throw new DuraboxError('timeout', e.message);
+        if (e instanceof SandboxCancelled) throw Context.current().cancellationSignal.reason ?? e;
+        if (e instanceof SandboxBroken) throw new DuraboxError('sandbox_broken', e.message);
+        throw e; // Docker errors: Temporal retries them
+      }
+    })));
+  }
 }
 
 export type RuntimeActivities = ReturnType<typeof createActivities>;

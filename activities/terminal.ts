@@ -3,7 +3,7 @@
 // step of that session (commands, files, removal) is sent.
 import type Docker from 'dockerode';
 import { DuraboxError } from '../contract/errors.js';
-import type { FileOp, FileResult, HostExecResult } from '../contract/messages.js';
+import type { CellResult, FileOp, FileResult, HostExecResult, Language } from '../contract/messages.js';
 import { SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { sessionFileOp } from '../sandbox/session-files.js';
 import { reportingFailures } from './failures.js';
@@ -54,6 +54,26 @@ export function createHostActivities(d: TerminalDeps) {
           throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
         }
       })));
+    },
+
+    async sessionCell(req: { containerId: string; contextId: string; language: Language; code: string; timeoutMs: number }): Promise<CellResult> {
+      return count(() => withHeartbeat(() => reportingFailures(async () => {
+        try {
+          return await d.containers.cell(req.containerId, { ...req, limitBytes: d.outputLimitBytes });
+        } catch (e) {
+          throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
+        }
+      })));
+    },
+
+    async dropContext(req: { containerId: string; contextId: string }): Promise<void> {
+      await reportingFailures(async () => {
+        try {
+          await d.containers.dropContext(req.containerId, req.contextId);
+        } catch (e) {
+          throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
+        }
+      });
     },
 
     async sessionFile(req: { containerId: string; op: FileOp }): Promise<FileResult> {

@@ -7,6 +7,7 @@ import { leaseBounds, type AppDeps, type AppState } from './context.js';
 import { dashboardMiddleware } from './dashboard-files.js';
 import { errorMiddleware } from './errors.js';
 import { accountHandlers } from './handlers/accounts.js';
+import { codeHandlers } from './handlers/code.js';
 import { commandHandlers } from './handlers/commands.js';
 import { consoleHandlers } from './handlers/console.js';
 import { healthHandlers, httpMetrics } from './handlers/health.js';
@@ -23,7 +24,7 @@ export const JSON_BODY_LIMIT = '4mb';
 export function handlersOf(deps: AppDeps): Handlers {
   return {
     ...healthHandlers(deps), ...consoleHandlers(deps), ...accountHandlers(deps), ...workerHandlers(deps),
-    ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...mcpHandlers(deps),
+    ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...codeHandlers(deps), ...mcpHandlers(deps),
   };
 }
 

@@ -10,9 +10,10 @@ import type { z } from 'zod';
 import { PRODUCT_VERSION } from '../config/paths.js';
 import { DuraboxError, mcpErrorText } from '../contract/errors.js';
 import {
-  describeIssues, EchoInput, EchoOutput, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput,
+  describeIssues, EchoInput, EchoOutput, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput, RunCodeInput, RunCodeOutput,
   ReadFileToolInput, ReadImageToolInput, leaseWithin, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
 } from '../contract/schemas.js';
+import type { RunCodeOutput as CodeOutput } from '../contract/messages.js';
 import { leaseBounds, type AppDeps } from './context.js';
 import { runCommand } from './handlers/commands.js';
 import type { Handlers } from './routes.js';
@@ -96,6 +97,30 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
       input: leaseWithin(TerminalExecInput, leaseBounds(deps.api)),
       run: async (args, accountId) => (await deps.sessions.exec(accountId, args)) as unknown as Record<string, unknown>,
     },
+    runCode: {
+      config: {
+        title: 'Run code in a Jupyter-style interpreter',
+        description:
+          'Runs a cell of python (IPython), javascript (Node.js) or bash and returns its rich results: the last expression\'s value ' +
+          '(a pandas DataFrame as HTML and text), every matplotlib figure as a PNG image you can see, display() output, printed ' +
+          'stdout/stderr, and an exception as `error` {name, value, traceback} (a normal result: read it and fix the code). ' +
+          'With session_id the cell runs in that terminal session\'s container, in an interpreter context that keeps variables, ' +
+          'imports and definitions between calls and shares /workspace with terminalExec; without it the cell runs once in a fresh ' +
+          'sandbox and nothing is kept. context_id picks a context made with the REST API; omitted, each language has a default ' +
+          'context per session. A cell past timeout_ms (1..600000, default 60000) is interrupted and the context kept (timed_out); ' +
+          'a context whose process died says so and the next call starts it fresh (context_restarted). Packages: numpy, pandas, ' +
+          'matplotlib; no network. Output streams are capped.',
+        outputSchema: RunCodeOutput,
+        annotations: EXECUTES_CODE,
+      },
+      input: RunCodeInput,
+      run: async (args, accountId) => {
+        const out = (args.session_id
+          ? await deps.sessions.runCode(accountId, args)
+          : await runCommand(deps, accountId, 'runCode', args, args.timeout_ms)) as CodeOutput;
+        return new Content(codeToolResult(out));
+      },
+    },
     readImage: {
       config: {
         title: 'Read an image from a session',
@@ -158,6 +183,24 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         return f.op === 'list' ? { path: f.path, entries: f.entries } : { path: args.path, entries: [] };
       },
     },
+  };
+}
+
+/**
+ * A cell's result for a model: every PNG or JPEG as an image item it can see, the whole result as
+ * structuredContent, and as text the same result with the images' base64 left out (they are above).
+ */
+export function codeToolResult(out: CodeOutput): CallToolResult {
+  const images: CallToolResult['content'] = [];
+  const results = out.results.map((r) => {
+    const { png, jpeg, ...rest } = r;
+    if (png) images.push({ type: 'image', data: png, mimeType: 'image/png' });
+    if (jpeg) images.push({ type: 'image', data: jpeg, mimeType: 'image/jpeg' });
+    return { ...rest, ...(png ? { png: `<image/png, ${Math.floor((png.length * 3) / 4)} bytes: the image item>` } : {}), ...(jpeg ? { jpeg: '<image/jpeg: the image item>' } : {}) };
+  });
+  return {
+    content: [{ type: 'text', text: JSON.stringify({ ...out, results }) }, ...images],
+    structuredContent: out as unknown as Record<string, unknown>,
   };
 }
 

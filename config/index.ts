@@ -227,8 +227,8 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     heartbeatJitterPct: int(env, 'DURABOX_HEARTBEAT_JITTER_PCT', 20, 0, 100),
     sandboxMaxUses: int(env, 'DURABOX_SANDBOX_MAX_USES', 50, 1, 100000),
     fileMaxBytes: fileMaxBytes(env),
-    python: runtimeLimits(env, 'PYTHON', 'durabox/python:1'),
-    terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:1'),
+    python: runtimeLimits(env, 'PYTHON', 'durabox/python:2'),
+    terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:2'),
   };
 }
 

@@ -1,5 +1,5 @@
 // What a task can do, and which runtime's workers serve it.
-export const CAPABILITIES = ['pythonExec', 'echo', 'terminalExec'] as const;
+export const CAPABILITIES = ['pythonExec', 'echo', 'terminalExec', 'runCode'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 /** Which runtime's workers serve a capability. Echo is a round trip through a python host. */
@@ -7,7 +7,15 @@ export const CAPABILITY_RUNTIME: Record<Capability, string> = {
   pythonExec: 'python',
   echo: 'python',
   terminalExec: 'terminal',
+  // One-shot runs take a warm python sandbox (it carries the JavaScript and bash interpreters too).
+  runCode: 'python',
 };
+
+/** The runtime a task's work needs: runCode in a session runs in that session's terminal container. */
+export function runtimeFor(capability: Capability, input: unknown): string {
+  if (capability === 'runCode' && typeof (input as { session_id?: unknown } | null)?.session_id === 'string') return 'terminal';
+  return CAPABILITY_RUNTIME[capability];
+}
 
 export function isCapability(name: string): name is Capability {
   return (CAPABILITIES as readonly string[]).includes(name);

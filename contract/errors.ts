@@ -40,6 +40,7 @@ export const ERROR_TABLE = {
   session_not_found: { status: 404, retryable: false, message: 'session not found' },
   session_busy: { status: 409, retryable: false, message: 'session is busy' },
   session_lost: { status: 502, retryable: false, message: 'the host holding the session is gone' },
+  context_not_found: { status: 404, retryable: false, message: 'context not found' },
   path_outside_session: { status: 400, retryable: false, message: 'path escapes the session' },
   invalid_path: { status: 400, retryable: false, message: 'invalid path' },
   file_not_found: { status: 404, retryable: false, message: 'no such file' },

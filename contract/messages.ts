@@ -9,6 +9,10 @@ export type PythonExecInput = z.output<typeof S.PythonExecInput>;
 export type PythonExecOutput = z.output<typeof S.PythonExecOutput>;
 export type EchoInput = z.output<typeof S.EchoInput>;
 export type EchoOutput = z.output<typeof S.EchoOutput>;
+export type RunCodeInput = z.output<typeof S.RunCodeInput>;
+export type RunCodeOutput = z.output<typeof S.RunCodeOutput>;
+export type Language = S.Language;
+export type ContextView = z.output<typeof S.ContextView>;
 
 export interface TaskWorkflowInput {
   capability: Capability;
@@ -58,7 +62,21 @@ export interface SessionState {
   createdAtMs: number;
   leaseExpiresAtMs: number;
   commands: number;
+  /** The session's interpreter contexts by id; their processes live in the container, started on first use. */
+  contexts?: Record<string, { language: Language; createdAtMs: number }>;
 }
+
+/** A cell sent to a session: its context is named, or the language's default one is used. */
+export interface SessionCodeRequest {
+  code: string;
+  /** Absent: the named context's language, else python. */
+  language?: Language;
+  context_id?: string;
+  timeout_ms: number;
+}
+
+/** What a host answers for one cell (before the session adds its ids). */
+export type CellResult = Omit<RunCodeOutput, 'language' | 'session_id' | 'context_id'>;
 
 export type SessionEndReason = NonNullable<SessionSummary['ended_reason']>;
 

@@ -84,7 +84,62 @@ export const terminalExecOutput = {
 };
 
 export const TerminalExecInput = z.strictObject(terminalExecInput);
-const requestId = optionalId(z.string().max(128)).describe('Idempotency key, per account: the same key gives the same task (or command result) and never a second run; empty means none.');
+
+// ---- the code interpreter (spec §3.1) -------------------------------------------------------------
+export const LANGUAGES = ['python', 'javascript', 'bash'] as const;
+export type Language = (typeof LANGUAGES)[number];
+const language = anyCase(z.enum(LANGUAGES).optional()).describe('python (IPython), javascript (Node.js) or bash; default: the context\'s language, else python');
+export const contextId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1..64 letters, digits, dot, dash or underscore');
+
+export const runCodeInput = {
+  code: source().describe('The cell to run. In a context, variables, imports and definitions of earlier cells are there.'),
+  language,
+  session_id: optionalId(sessionId).describe('Run in this session\'s container, in an interpreter context that keeps its state; omitted: once, in a fresh sandbox.'),
+  context_id: optionalId(contextId).describe('The context to run in (from POST /sessions/:id/contexts); omitted: the session\'s default context for the language, created on first use. Needs session_id.'),
+  timeout_ms: timeoutMs(600_000, 60_000),
+};
+const contextNeedsSession = (v: { session_id?: string; context_id?: string }, ctx: z.core.$RefinementCtx) => {
+  if (v.context_id !== undefined && v.session_id === undefined) ctx.addIssue({ code: 'custom', path: ['context_id'], message: 'needs session_id: contexts live in sessions' });
+};
+export const RunCodeInput = z.strictObject(runCodeInput).superRefine(contextNeedsSession);
+export const RunCodeCommandBody = z.strictObject({ ...runCodeInput, request_id: requestIdField() }).superRefine(contextNeedsSession);
+
+export const CodeResult = z.object({
+  is_main_result: z.boolean().describe('the value of the cell\'s last expression (as opposed to something displayed)'),
+  text: z.string().optional(),
+  html: z.string().optional(),
+  markdown: z.string().optional(),
+  svg: z.string().optional(),
+  png: z.string().optional().describe('base64'),
+  jpeg: z.string().optional().describe('base64'),
+  latex: z.string().optional(),
+  json: z.unknown().optional(),
+});
+export const CodeError = z.object({ name: z.string(), value: z.string(), traceback: z.string() });
+export const runCodeOutput = {
+  results: z.array(CodeResult).describe('rich results: the main result and every figure or display() of the cell'),
+  logs: z.object({ stdout: z.array(z.string()), stderr: z.array(z.string()) }).describe('what the cell printed, in the chunks it arrived in'),
+  error: CodeError.optional().describe('the exception the cell raised (a normal result, not a failed call)'),
+  execution_count: z.int(),
+  language: z.enum(LANGUAGES),
+  session_id: z.string().optional(),
+  context_id: z.string().optional(),
+  timed_out: z.boolean().describe('the cell ran past timeout_ms and was interrupted'),
+  context_restarted: z.boolean().describe('the context\'s process was started afresh for or by this call: earlier variables are gone'),
+  stdout_truncated: z.boolean(),
+  stderr_truncated: z.boolean(),
+  results_truncated: z.boolean(),
+};
+export const RunCodeOutput = z.object(runCodeOutput);
+
+export const ContextCreateBody = z.strictObject({ language: anyCase(z.enum(LANGUAGES).default('python')).describe('python, javascript or bash; default python') });
+export const ContextView = z.object({ context_id: z.string(), language: z.enum(LANGUAGES), created_at: z.string().describe('RFC 3339 time') });
+export const ContextList = z.object({ items: z.array(ContextView) });
+
+function requestIdField() {
+  return optionalId(z.string().max(128)).describe('Idempotency key, per account: the same key gives the same task (or command result) and never a second run; empty means none.');
+}
+const requestId = requestIdField();
 export const TerminalCommandBody = z.strictObject({ ...terminalExecInput, request_id: requestId });
 
 export interface LeaseBounds { minSec: number; maxSec: number }
@@ -181,7 +236,7 @@ export function describeIssues(error: z.ZodError): string {
 
 /** The input schema of a capability, for POST /tasks. */
 export function inputSchemaOf(capability: Capability, lease: LeaseBounds): z.ZodType {
-  return { pythonExec: PythonExecInput, echo: EchoInput, terminalExec: leaseWithin(TerminalExecInput, lease) }[capability];
+  return { pythonExec: PythonExecInput, echo: EchoInput, terminalExec: leaseWithin(TerminalExecInput, lease), runCode: RunCodeInput }[capability];
 }
 
 // Accounts and the host registry (spec §4.1, §4.3).

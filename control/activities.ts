@@ -1,9 +1,9 @@
 // Activities of the control worker (the API process): steps of a task that talk to other workflows.
-// A terminalExec task sends its command to the session's workflow as an Update; the task id is the
-// update id, so a retried step never runs the command twice.
+// A terminalExec (or in-session runCode) task sends its work to the session's workflow as an Update;
+// the task id is the update id, so a retried step never runs it twice.
 import { Context } from '@temporalio/activity';
 import { asActivityFailure } from '../activities/failures.js';
-import type { TerminalExecInput, TerminalExecOutput } from '../contract/messages.js';
+import type { RunCodeInput, RunCodeOutput, TerminalExecInput, TerminalExecOutput } from '../contract/messages.js';
 import type { SessionService } from './session-service.js';
 
 export function createControlActivities(deps: { sessions: SessionService }) {
@@ -11,6 +11,14 @@ export function createControlActivities(deps: { sessions: SessionService }) {
     async terminalExecInSession(req: { accountId: string; input: TerminalExecInput }): Promise<TerminalExecOutput> {
       try {
         return await deps.sessions.exec(req.accountId, req.input, Context.current().info.workflowExecution?.workflowId);
+      } catch (e) {
+        throw asActivityFailure(e);
+      }
+    },
+
+    async runCodeInSession(req: { accountId: string; input: RunCodeInput }): Promise<RunCodeOutput> {
+      try {
+        return await deps.sessions.runCode(req.accountId, req.input, Context.current().info.workflowExecution?.workflowId);
       } catch (e) {
         throw asActivityFailure(e);
       }

@@ -3,19 +3,22 @@
 // command starts it in the same round trip (Update-with-Start).
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
+  type Client, type WorkflowHandle, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import type { ApiSettings } from '../config/index.js';
 import { DuraboxError, isErrorCode } from '../contract/errors.js';
 import type {
-  FileOp, FileResult, SessionExecRequest, SessionSummary, SessionWorkflowInput, TerminalExecInput, TerminalExecOutput,
+  ContextView, FileOp, FileResult, Language, RunCodeInput, RunCodeOutput, SessionExecRequest, SessionSummary, SessionWorkflowInput,
+  TerminalExecInput, TerminalExecOutput,
 } from '../contract/messages.js';
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
 import type { SessionListItemSchema } from '../contract/schemas.js';
 import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../contract/search-attributes.js';
-import { closeUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery } from '../workflows/session.js';
+import {
+  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery,
+} from '../workflows/session.js';
 import { listPage, quote, type Page } from './visibility.js';
 
 export type SessionListItem = z.output<typeof SessionListItemSchema>;
@@ -98,17 +101,43 @@ export class SessionService {
     }
   }
 
+  /** Runs a cell in one of the session's interpreter contexts (the session must exist). */
+  async runCode(accountId: string, input: RunCodeInput, requestKey?: string): Promise<RunCodeOutput> {
+    const sessionId = input.session_id!;
+    const updateId = requestKey ? createHash('sha256').update(`${accountId}\0code\0${requestKey}`).digest('hex') : undefined;
+    return this.onSession(accountId, sessionId, (h) => h.executeUpdate(codeUpdate, {
+      args: [{ code: input.code, language: input.language, context_id: input.context_id, timeout_ms: input.timeout_ms }],
+      updateId,
+    }));
+  }
+
+  async createContext(accountId: string, sessionId: string, language: Language): Promise<ContextView> {
+    return this.onSession(accountId, sessionId, (h) => h.executeUpdate(createContextUpdate, { args: [{ language }] }));
+  }
+
+  async deleteContext(accountId: string, sessionId: string, contextId: string): Promise<void> {
+    await this.onSession(accountId, sessionId, (h) => h.executeUpdate(deleteContextUpdate, { args: [contextId] }));
+  }
+
+  /** The session's contexts; an ended or unknown session is session_not_found. */
+  async contexts(accountId: string, sessionId: string): Promise<ContextView[]> {
+    const s = await this.get(accountId, sessionId);
+    if (!s || s.status === 'ended') throw new DuraboxError('session_not_found', `no session ${sessionId}`);
+    return this.onSession(accountId, sessionId, (h) => h.query(contextsQuery));
+  }
+
   async file(accountId: string, sessionId: string, op: FileOp): Promise<FileResult> {
-    try {
-      return await this.client.workflow.getHandle(this.workflowId(accountId, sessionId)).executeUpdate(fileUpdate, { args: [op] });
-    } catch (e) {
-      throw await this.explain(e, accountId, sessionId);
-    }
+    return this.onSession(accountId, sessionId, (h) => h.executeUpdate(fileUpdate, { args: [op] }));
   }
 
   async close(accountId: string, sessionId: string): Promise<SessionSummary> {
+    return this.onSession(accountId, sessionId, (h) => h.executeUpdate(closeUpdate));
+  }
+
+  /** A call to the session's workflow, its failures told as session errors. */
+  private async onSession<T>(accountId: string, sessionId: string, call: (h: WorkflowHandle<typeof sessionWorkflow>) => Promise<T>): Promise<T> {
     try {
-      return await this.client.workflow.getHandle(this.workflowId(accountId, sessionId)).executeUpdate(closeUpdate);
+      return await call(this.client.workflow.getHandle(this.workflowId(accountId, sessionId)));
     } catch (e) {
       throw await this.explain(e, accountId, sessionId);
     }

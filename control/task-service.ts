@@ -9,7 +9,7 @@ import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 import type { ApiSettings } from '../config/index.js';
-import { CAPABILITY_RUNTIME, type Capability } from '../contract/capabilities.js';
+import { runtimeFor, type Capability } from '../contract/capabilities.js';
 import { ERROR_TABLE } from '../contract/errors.js';
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
 import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME } from '../contract/search-attributes.js';
@@ -46,7 +46,7 @@ export class TaskService {
 
   /** Starts the task's workflow, or finds the one already started with the same request_id. */
   async start(req: StartTaskRequest): Promise<{ handle: WorkflowHandle<typeof taskWorkflow>; createdAt: Date; existing: boolean }> {
-    const runtime = CAPABILITY_RUNTIME[req.capability];
+    const runtime = runtimeFor(req.capability, req.input);
     const workflowId = req.requestId
       ? `task_${createHash('sha256').update(`${req.accountId}\0${req.requestId}`).digest('hex').slice(0, 32)}`
       : `task_${createHash('sha256').update(crypto.randomUUID()).digest('hex').slice(0, 32)}`;

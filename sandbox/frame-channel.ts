@@ -6,11 +6,30 @@ import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { sandboxProgramsDir } from '../config/paths.js';
 
-/** A PID 1 program for `python3 -c`: the shared prelude (set-up, send()) followed by the script. */
-export function pid1Program(script: string): string {
-  const read = (f: string) => readFileSync(join(sandboxProgramsDir, f), 'utf8');
-  return `${read('pid1-prelude.py')}\n${read(script)}`;
+const read = (f: string) => readFileSync(join(sandboxProgramsDir, f), 'utf8');
+
+/**
+ * A PID 1 program for `python3 -c`: the shared prelude (set-up, send()), then, for programs that run
+ * code cells, the interpreter kernels' sources and their driver, then the script.
+ */
+export function pid1Program(script: string, opts: { kernels?: boolean } = {}): string {
+  const parts = [read('pid1-prelude.py')];
+  if (opts.kernels) {
+    const kernels = {
+      python: read('kernels/python-kernel.py'),
+      javascript: read('kernels/javascript-kernel.js'),
+      bash: read('kernels/bash-kernel.py'),
+    };
+    // JSON string literals are Python string literals too.
+    parts.push(`KERNEL_SOURCES = ${JSON.stringify(kernels)}`, read('kernel-driver.py'));
+  }
+  parts.push(read(script));
+  return parts.join('\n');
 }
+
+/** A piece of output as the program writes it, forwarded while the work runs. */
+export interface OutputChunk { stream: 'stdout' | 'stderr'; text: string }
+export type OnChunk = (chunk: OutputChunk) => void;
 
 export type Frame = Record<string, unknown>;
 
@@ -66,11 +85,19 @@ export class FrameChannel {
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
-  /** The next frame answering request `id`; frames of abandoned earlier requests are skipped. */
-  async reply(id: string): Promise<Frame> {
+  /**
+   * The frame answering request `id` (or, with no id, the next answer); output chunks sent before it go
+   * to `onChunk`, and frames of abandoned earlier requests are skipped.
+   */
+  async reply(id: string | undefined, onChunk?: OnChunk): Promise<Frame> {
     for (;;) {
       const f = await this.next();
-      if (f.id === id) return f;
+      if (f.id !== id) continue;
+      if (f.chunk) {
+        onChunk?.(f.chunk as OutputChunk);
+        continue;
+      }
+      return f;
     }
   }
 

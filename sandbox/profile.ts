@@ -1,6 +1,7 @@
 // The security profile every sandbox container gets (spec §7), per runtime.
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../config/index.js';
+import type { CellResult } from '../contract/messages.js';
 
 export const LABEL_MANAGED = 'io.durabox.managed';
 export const LABEL_WORKER = 'io.durabox.worker';
@@ -58,11 +59,10 @@ export const OUTPUT_PAYLOAD_BUDGET_BYTES = 1_800_000;
  * raw bytes; as JSON a control character takes 6 bytes and an invalid byte (U+FFFD) 3, so capped output
  * can still be far too large. A stream under half the budget is kept whole; the other gets the rest.
  */
-export function fitOutputToPayload(stdout: string, stderr: string): { stdout: string; stderr: string; stdoutCut: boolean; stderrCut: boolean } {
+export function fitOutputToPayload(stdout: string, stderr: string, budget = OUTPUT_PAYLOAD_BUDGET_BYTES): { stdout: string; stderr: string; stdoutCut: boolean; stderrCut: boolean } {
   const size = (s: string) => Buffer.byteLength(JSON.stringify(s));
   const out = size(stdout);
   const err = size(stderr);
-  const budget = OUTPUT_PAYLOAD_BUDGET_BYTES;
   if (out + err <= budget) return { stdout, stderr, stdoutCut: false, stderrCut: false };
   const half = budget / 2;
   const outRoom = out <= half ? out : err <= half ? budget - err : half;
@@ -71,6 +71,34 @@ export function fitOutputToPayload(stdout: string, stderr: string): { stdout: st
   const o = cut(stdout, outRoom);
   const e = cut(stderr, errRoom);
   return { stdout: o, stderr: e, stdoutCut: o.length < stdout.length, stderrCut: e.length < stderr.length };
+}
+
+/**
+ * A cell's answer cut to fit one Temporal payload: rich results keep their order and are dropped from
+ * the end when over their share; the printed output gets what is left, as for a command.
+ */
+export function fitCellToPayload(r: CellResult): CellResult {
+  const size = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
+  const resultsBudget = Math.floor(OUTPUT_PAYLOAD_BUDGET_BYTES * 0.7);
+  let results = r.results;
+  let resultsCut = r.results_truncated;
+  while (results.length > 0 && size(results) > resultsBudget) {
+    results = results.slice(0, -1);
+    resultsCut = true;
+  }
+  const rest = OUTPUT_PAYLOAD_BUDGET_BYTES - size(results) - size(r.error ?? null);
+  const stdout = r.logs.stdout.join('');
+  const stderr = r.logs.stderr.join('');
+  const fit = fitOutputToPayload(stdout, stderr, rest);
+  return {
+    ...r,
+    results,
+    results_truncated: resultsCut,
+    // Chunks are kept as they arrived unless the output had to be cut.
+    logs: { stdout: fit.stdoutCut ? [fit.stdout] : r.logs.stdout, stderr: fit.stderrCut ? [fit.stderr] : r.logs.stderr },
+    stdout_truncated: r.stdout_truncated || fit.stdoutCut,
+    stderr_truncated: r.stderr_truncated || fit.stderrCut,
+  };
 }
 
 /** The longest prefix of `s` whose JSON string body (without quotes) takes at most `room` UTF-8 bytes. */

@@ -5,10 +5,12 @@
 // and always after a timeout or cancellation (the container is killed).
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../config/index.js';
-import { ChannelClosed, FrameChannel, pid1Program, type Frame } from './frame-channel.js';
-import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
+import type { CellResult, Language } from '../contract/messages.js';
+import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
+import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
+import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
 
-const KEEPER_SOURCE = pid1Program('sandbox-keeper.py');
+const KEEPER_SOURCE = pid1Program('sandbox-keeper.py', { kernels: true });
 
 export interface PythonRunResult {
   exit_code: number;
@@ -23,6 +25,10 @@ export class SandboxCancelled extends Error {}
 /** The sandbox died under the execution for a reason that is not the user's code (Docker, the host). */
 export class SandboxBroken extends Error {}
 
+function broken(e: unknown): never {
+  throw e instanceof ChannelClosed ? new SandboxBroken('sandbox container exited') : e;
+}
+
 /** A warm container and its keeper's channel; `uses` counts the executions it has served. */
 class WarmSandbox {
   uses = 0;
@@ -31,9 +37,12 @@ class WarmSandbox {
 
   /** The next frame; a closed channel means the container is gone, not the user's doing. */
   next(): Promise<Frame> {
-    return this.channel.next().catch((e) => {
-      throw e instanceof ChannelClosed ? new SandboxBroken('sandbox container exited') : e;
-    });
+    return this.channel.next().catch(broken);
+  }
+
+  /** The answer to the request in flight; output chunks before it go to `onChunk`. */
+  answer(onChunk?: OnChunk): Promise<Frame> {
+    return this.channel.reply(undefined, onChunk).catch(broken);
   }
 
   async destroy(): Promise<void> {
@@ -75,30 +84,49 @@ export class PythonSandboxPool {
 
   get idle(): number { return this.ready.length; }
 
-  async run(code: string, timeoutMs: number, signal?: AbortSignal): Promise<PythonRunResult> {
+  async run(code: string, timeoutMs: number, signal?: AbortSignal, onChunk?: OnChunk): Promise<PythonRunResult> {
+    const result = (await this.execute({ code, limit: this.opts.outputLimitBytes, stream: onChunk !== undefined }, timeoutMs, signal, onChunk)) as unknown as PythonRunResult;
+    const fit = fitOutputToPayload(result.stdout, result.stderr);
+    return {
+      ...result,
+      stdout: fit.stdout,
+      stderr: fit.stderr,
+      stdout_truncated: result.stdout_truncated || fit.stdoutCut,
+      stderr_truncated: result.stderr_truncated || fit.stderrCut,
+    };
+  }
+
+  /**
+   * Runs one code cell in a fresh interpreter of its language. The keeper interrupts a cell past its
+   * timeout and answers with what it has; the pool's own timer, later, only guards against a keeper
+   * that stopped answering.
+   */
+  async runCell(cell: { language: Language; code: string }, timeoutMs: number, signal?: AbortSignal, onChunk?: OnChunk): Promise<CellResult> {
+    const frame = await this.execute(
+      { cell: { ...cell, timeout_ms: timeoutMs }, limit: this.opts.outputLimitBytes, stream: onChunk !== undefined },
+      timeoutMs + CELL_INTERRUPT_GRACE_MS, signal, onChunk,
+    );
+    return fitCellToPayload(cellResultOf(frame.cell_result));
+  }
+
+  /** One request to a warm sandbox, its answer, and the sandbox's recycling (or its end, on any doubt). */
+  private async execute(request: Frame, timeoutMs: number, signal: AbortSignal | undefined, onChunk: OnChunk | undefined): Promise<Frame> {
     const sb = this.ready.shift() ?? (await this.create());
     this.refill();
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
       sb.uses++;
-      sb.channel.send({ code, limit: this.opts.outputLimitBytes });
+      sb.channel.send(request);
       const stopped = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new SandboxTimeout(`execution exceeded timeout_ms=${timeoutMs}`)), timeoutMs);
         onAbort = () => reject(new SandboxCancelled('execution canceled'));
         if (signal?.aborted) onAbort();
         signal?.addEventListener('abort', onAbort, { once: true });
       });
-      const result = (await Promise.race([sb.next(), stopped])) as unknown as PythonRunResult;
+      const result = await Promise.race([sb.answer(onChunk), stopped]);
       void this.recycle(sb);
-      const fit = fitOutputToPayload(result.stdout, result.stderr);
-      return {
-        ...result,
-        stdout: fit.stdout,
-        stderr: fit.stderr,
-        stdout_truncated: result.stdout_truncated || fit.stdoutCut,
-        stderr_truncated: result.stderr_truncated || fit.stderrCut,
-      };
+      return result;
     } catch (e) {
       await sb.destroy();
       this.refill();

@@ -4,11 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../config/index.js';
-import type { HostExecResult } from '../contract/messages.js';
-import { ChannelClosed, FrameChannel, pid1Program } from './frame-channel.js';
-import { fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
+import type { CellResult, HostExecResult, Language } from '../contract/messages.js';
+import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
+import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
+import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 
-const AGENT_SOURCE = pid1Program('session-agent.py');
+const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true });
 
 const SESSION_ENV = [
   'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -64,20 +65,41 @@ export class SessionContainers {
     for (const id of this.ready) this.channels.get(id)?.then((c) => c.send({ ping: true }), () => undefined);
   }
 
-  async exec(containerId: string, req: { command: string; timeoutMs: number; limitBytes: number }): Promise<HostExecResult> {
+  async exec(containerId: string, req: { command: string; timeoutMs: number; limitBytes: number }, onChunk?: OnChunk): Promise<HostExecResult> {
+    // The agent enforces the timeout itself; the guard here only catches an agent that stopped answering.
+    const r = (await this.request(containerId, { command: req.command, timeout_ms: req.timeoutMs, limit: req.limitBytes, stream: onChunk !== undefined }, req.timeoutMs + 15_000, onChunk)) as unknown as HostExecResult;
+    const fit = fitOutputToPayload(r.stdout, r.stderr);
+    return { ...r, stdout: fit.stdout, stderr: fit.stderr, stdout_truncated: r.stdout_truncated || fit.stdoutCut, stderr_truncated: r.stderr_truncated || fit.stderrCut };
+  }
+
+  /** Runs a cell in one of the session's interpreter contexts; the agent starts the context's process on first use. */
+  async cell(containerId: string, req: { contextId: string; language: Language; code: string; timeoutMs: number; limitBytes: number }, onChunk?: OnChunk): Promise<CellResult> {
+    const frame = await this.request(
+      containerId,
+      { cell: { language: req.language, code: req.code, context_id: req.contextId, timeout_ms: req.timeoutMs }, limit: req.limitBytes, stream: onChunk !== undefined },
+      req.timeoutMs + CELL_INTERRUPT_GRACE_MS + 15_000,
+      onChunk,
+    );
+    if (frame.error === 'context_language_mismatch') throw new Error(`context ${req.contextId} runs another language than ${req.language}`);
+    return fitCellToPayload(cellResultOf(frame.cell_result));
+  }
+
+  /** Ends a context's process, if it has one. */
+  async dropContext(containerId: string, contextId: string): Promise<void> {
+    await this.request(containerId, { drop_context: contextId }, 15_000);
+  }
+
+  /** One request to the session's agent and its answer; a gone container or a silent agent is SessionGone. */
+  private async request(containerId: string, body: Record<string, unknown>, guardMs: number, onChunk?: OnChunk): Promise<Frame> {
     const ch = await this.channel(containerId);
     const id = randomUUID();
-    ch.send({ id, command: req.command, timeout_ms: req.timeoutMs, limit: req.limitBytes });
+    ch.send({ id, ...body });
     let timer: NodeJS.Timeout | undefined;
     try {
-      // The agent enforces the timeout itself; this only guards against an agent that stopped answering.
-      const frame = await Promise.race([
-        ch.reply(id),
-        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new SessionGone('the session agent stopped answering')), req.timeoutMs + 15_000); }),
+      return await Promise.race([
+        ch.reply(id, onChunk),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new SessionGone('the session agent stopped answering')), guardMs); }),
       ]);
-      const r = frame as unknown as HostExecResult;
-      const fit = fitOutputToPayload(r.stdout, r.stderr);
-      return { ...r, stdout: fit.stdout, stderr: fit.stderr, stdout_truncated: r.stdout_truncated || fit.stdoutCut, stderr_truncated: r.stderr_truncated || fit.stderrCut };
     } catch (e) {
       if (e instanceof ChannelClosed || e instanceof SessionGone) {
         this.channels.delete(containerId);

@@ -3,12 +3,12 @@
 // own task queue, and every later step runs there (Temporal's worker-specific task queue pattern).
 import {
   ActivityFailure, ApplicationFailure, TimeoutFailure, allHandlersFinished, condition, continueAsNew, defineQuery,
-  defineUpdate, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
+  defineUpdate, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
 import type {
-  FileOp, FileResult, HostExecResult, SessionEndReason, SessionExecRequest, SessionState, SessionSummary, SessionWorkflowInput,
-  TerminalExecOutput,
+  ContextView, FileOp, FileResult, HostExecResult, Language, RunCodeOutput, SessionCodeRequest, SessionEndReason, SessionExecRequest,
+  SessionState, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
 } from '../contract/messages.js';
 import { runtimeTaskQueue } from '../contract/queues.js';
 import { SA_ERROR, SA_HOST } from '../contract/search-attributes.js';
@@ -16,7 +16,17 @@ import { SA_ERROR, SA_HOST } from '../contract/search-attributes.js';
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
 export const fileUpdate = defineUpdate<FileResult, [FileOp]>('file');
 export const closeUpdate = defineUpdate<SessionSummary, []>('close');
+export const codeUpdate = defineUpdate<RunCodeOutput, [SessionCodeRequest]>('code');
+export const createContextUpdate = defineUpdate<ContextView, [{ language: Language }]>('createContext');
+export const deleteContextUpdate = defineUpdate<void, [string]>('deleteContext');
 export const stateQuery = defineQuery<SessionSummary>('state');
+export const contextsQuery = defineQuery<ContextView[]>('contexts');
+
+/** How many interpreter contexts a session may hold at once: each is a process in its container. */
+export const MAX_CONTEXTS_PER_SESSION = 16;
+
+/** The context a cell without context_id runs in: one per language, made on first use. */
+export const defaultContextId = (language: Language): string => `default-${language}`;
 
 export async function sessionWorkflow(input: SessionWorkflowInput): Promise<SessionSummary> {
   let state: SessionState | undefined = input.carried;
@@ -130,6 +140,86 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     validator: (_req: SessionExecRequest) => {
       rejectIfEnded();
       if (busy) throw ApplicationFailure.create({ type: 'session_busy', message: `a command is already running in session ${input.sessionId}`, nonRetryable: true });
+    },
+  });
+
+  const contextView = (id: string): ContextView => {
+    const c = state!.contexts![id];
+    return { context_id: id, language: c.language, created_at: new Date(c.createdAtMs).toISOString() };
+  };
+
+  /** The context a cell runs in and its language; a named context must exist and speak the language asked for. */
+  const contextFor = (req: SessionCodeRequest): { id: string; language: Language; known: boolean } => {
+    const known = req.context_id !== undefined ? state?.contexts?.[req.context_id] : undefined;
+    if (req.context_id !== undefined && !known) {
+      throw ApplicationFailure.create({ type: 'context_not_found', message: `no context ${req.context_id} in session ${input.sessionId}`, nonRetryable: true });
+    }
+    if (known && req.language !== undefined && req.language !== known.language) {
+      throw ApplicationFailure.create({ type: 'invalid_input', message: `language: context ${req.context_id} runs ${known.language}, not ${req.language}`, nonRetryable: true });
+    }
+    const language = known?.language ?? req.language ?? 'python';
+    const id = req.context_id ?? defaultContextId(language);
+    return { id, language, known: Boolean(state?.contexts?.[id]) };
+  };
+
+  const refuseNewContext = () => {
+    if (Object.keys(state?.contexts ?? {}).length >= MAX_CONTEXTS_PER_SESSION) {
+      throw ApplicationFailure.create({ type: 'conflict', message: `session ${input.sessionId} already holds ${MAX_CONTEXTS_PER_SESSION} contexts: delete one first`, nonRetryable: true });
+    }
+  };
+
+  setHandler(contextsQuery, () => Object.keys(state?.contexts ?? {}).map(contextView));
+
+  setHandler(codeUpdate, async (req) => {
+    busy = true;
+    try {
+      await ready();
+      const ctx = contextFor(req);
+      if (!ctx.known) {
+        refuseNewContext();
+        (state!.contexts ??= {})[ctx.id] = { language: ctx.language, createdAtMs: Date.now() };
+      }
+      extendLease();
+      const r = await onHost(() => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms }));
+      state!.commands++;
+      runCommands++;
+      return { ...r, language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
+    } finally {
+      busy = false;
+      extendLease();
+    }
+  }, {
+    validator: (req: SessionCodeRequest) => {
+      rejectIfEnded();
+      if (busy) throw ApplicationFailure.create({ type: 'session_busy', message: `a command is already running in session ${input.sessionId}`, nonRetryable: true });
+      contextFor(req);
+    },
+  });
+
+  setHandler(createContextUpdate, async ({ language }) => {
+    await ready();
+    refuseNewContext();
+    const id = `ctx_${uuid4().replaceAll('-', '')}`;
+    (state!.contexts ??= {})[id] = { language, createdAtMs: Date.now() };
+    extendLease();
+    return contextView(id);
+  }, { validator: (_req: { language: Language }) => { rejectIfEnded(); refuseNewContext(); } });
+
+  setHandler(deleteContextUpdate, async (contextId) => {
+    busy = true;
+    try {
+      await ready();
+      delete state!.contexts![contextId];
+      extendLease();
+      await onHost(() => host().dropContext({ containerId: state!.containerId, contextId }));
+    } finally {
+      busy = false;
+    }
+  }, {
+    validator: (contextId: string) => {
+      rejectIfEnded();
+      if (busy) throw ApplicationFailure.create({ type: 'session_busy', message: `a command is already running in session ${input.sessionId}`, nonRetryable: true });
+      if (!state?.contexts?.[contextId]) throw ApplicationFailure.create({ type: 'context_not_found', message: `no context ${contextId} in session ${input.sessionId}`, nonRetryable: true });
     },
   });
 

@@ -5,15 +5,15 @@ import {
 } from '@temporalio/workflow';
 import type { RuntimeActivities } from '../activities/runtime.js';
 import type { ControlActivities } from '../control/activities.js';
-import { CAPABILITY_RUNTIME } from '../contract/capabilities.js';
+import { CAPABILITY_RUNTIME, runtimeFor } from '../contract/capabilities.js';
 import { ERROR_TABLE, NON_RETRYABLE_CODES, isErrorCode } from '../contract/errors.js';
-import type { EchoInput, PythonExecInput, TaskWorkflowInput, TerminalExecInput } from '../contract/messages.js';
+import type { EchoInput, PythonExecInput, RunCodeInput, TaskWorkflowInput, TerminalExecInput } from '../contract/messages.js';
 import { CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
 import { SA_ACCOUNT, SA_ERROR } from '../contract/search-attributes.js';
 
 export async function taskWorkflow(task: TaskWorkflowInput): Promise<unknown> {
   if (task.unavailable) {
-    throw failTask(ApplicationFailure.create({ type: task.unavailable, message: `no online worker serves runtime ${CAPABILITY_RUNTIME[task.capability]}`, nonRetryable: true }));
+    throw failTask(ApplicationFailure.create({ type: task.unavailable, message: `no online worker serves runtime ${runtimeFor(task.capability, task.input)}`, nonRetryable: true }));
   }
   const act = proxyActivities<RuntimeActivities>({
     taskQueue: runtimeTaskQueue(CAPABILITY_RUNTIME[task.capability]),
@@ -34,11 +34,22 @@ export async function taskWorkflow(task: TaskWorkflowInput): Promise<unknown> {
       case 'echo':
         return await act.echo(task.input as EchoInput);
       case 'terminalExec':
-        return await control(task).terminalExecInSession({ accountId: workflowInfo().typedSearchAttributes.get(SA_ACCOUNT)!, input: task.input as TerminalExecInput });
+        return await control(task).terminalExecInSession({ accountId: accountOf(), input: task.input as TerminalExecInput });
+      case 'runCode': {
+        const input = task.input as RunCodeInput;
+        // In a session the cell goes to the session's workflow; once, it takes a warm sandbox.
+        return input.session_id
+          ? await control(task).runCodeInSession({ accountId: accountOf(), input })
+          : await act.runCode(input);
+      }
     }
   } catch (err) {
     throw failTask(asTaskFailure(err));
   }
+}
+
+function accountOf(): string {
+  return workflowInfo().typedSearchAttributes.get(SA_ACCOUNT)!;
 }
 
 /** Steps that run in the control worker: they drive another workflow, not a sandbox. */

@@ -14,8 +14,8 @@ export function commandHandlers(deps: AppDeps): Pick<Handlers, 'echo'> {
 }
 
 /** Runs a capability to its end and returns its result, or throws the failure with its code. */
-export async function runCommand(deps: AppDeps, accountId: string, capability: Capability, input: unknown, timeoutMs: number): Promise<unknown> {
-  const { handle, createdAt } = await deps.tasks.start({ accountId, capability, input, timeoutMs });
+export async function runCommand(deps: AppDeps, accountId: string, capability: Capability, input: unknown, timeoutMs: number, requestId?: string): Promise<unknown> {
+  const { handle, createdAt } = await deps.tasks.start({ accountId, capability, input, timeoutMs, requestId });
   const task = await deps.tasks.await(handle, accountId, baseBody(handle.workflowId, capability, { timeout_ms: timeoutMs }, createdAt));
   if (task.status === 'succeeded') return task.result;
   if (task.status === 'canceled') throw new DuraboxError('canceled', 'canceled');

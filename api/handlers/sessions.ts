@@ -63,7 +63,7 @@ export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand'
 }
 
 /** A session id that cannot exist answers as an unknown one. */
-function sessionIdOf(raw: string): string {
+export function sessionIdOf(raw: string): string {
   const r = SessionId.safeParse(raw);
   if (!r.success) throw new DuraboxError('session_not_found', 'no session with this id');
   return r.data;

@@ -9,12 +9,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { HostActivities, SessionStartActivities } from '../../activities/terminal.js';
 import type {
-  FileOp, FileResult, HostExecResult, SessionExecRequest, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
+  CellResult, FileOp, FileResult, HostExecResult, SessionExecRequest, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
 } from '../../contract/messages.js';
 import { CONTROL_TASK_QUEUE, hostTaskQueue, runtimeTaskQueue } from '../../contract/queues.js';
 import { SA_ERROR, SA_HOST } from '../../contract/search-attributes.js';
 import { sessionStartOperation, sessionWorkflowId } from '../../control/session-service.js';
-import { closeUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery } from '../../workflows/session.js';
+import {
+  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, MAX_CONTEXTS_PER_SESSION,
+  sessionWorkflow, stateQuery,
+} from '../../workflows/session.js';
 import {
   deferred, eventually, heartbeatUntil, runsOf, startTestEnv, startWorker, stopAll, terminateRunning,
   type RunningWorker,
@@ -29,6 +32,19 @@ const GONE_HOST_QUEUE = hostTaskQueue('gone');
 type CreateReq = Parameters<SessionStartActivities['createSessionContainer']>[0];
 type ExecReq = Parameters<HostActivities['sessionExec']>[0];
 type FileReq = Parameters<HostActivities['sessionFile']>[0];
+type CellReq = Parameters<HostActivities['sessionCell']>[0];
+
+/** What the fake interpreter answers: the cell's code echoed, with its context. */
+const cellRan = (req: CellReq): CellResult => ({
+  results: [{ is_main_result: true, text: `${req.language}@${req.contextId}: ${req.code}` }],
+  logs: { stdout: [], stderr: [] },
+  execution_count: 1,
+  timed_out: false,
+  context_restarted: false,
+  stdout_truncated: false,
+  stderr_truncated: false,
+  results_truncated: false,
+});
 
 /** What the fake shell prints for a command. */
 const ran = (command: string, over: Partial<HostExecResult> = {}): HostExecResult => ({
@@ -56,6 +72,8 @@ describe('sessionWorkflow', function () {
   let creates: (CreateReq & { queue: string })[];
   let execs: (ExecReq & { queue: string })[];
   let files: FileReq[];
+  let cells: CellReq[];
+  let drops: string[];
   let removes: string[];
   let removeQueues: string[];
   let hostQueueFor: (sessionId: string) => string;
@@ -86,6 +104,13 @@ describe('sessionWorkflow', function () {
         files.push(req);
         return fileImpl(req);
       },
+      async sessionCell(req) {
+        cells.push(req);
+        return cellRan(req);
+      },
+      async dropContext(req) {
+        drops.push(req.contextId);
+      },
       async removeSessionContainer(req) {
         removes.push(req.containerId);
         removeQueues.push(Context.current().info.taskQueue);
@@ -108,6 +133,8 @@ describe('sessionWorkflow', function () {
     creates = [];
     execs = [];
     files = [];
+    cells = [];
+    drops = [];
     removes = [];
     removeQueues = [];
     hostQueueFor = () => HOST_QUEUE;
@@ -413,5 +440,74 @@ describe('sessionWorkflow', function () {
     assert.equal(summary.ended_reason, 'start_failed');
     assert.equal((await handle.describe()).typedSearchAttributes.get(SA_ERROR), 'start_failed');
     assert.equal(creates.length, 1, 'a start carrying the first command must not be retried');
+  });
+
+  describe('interpreter contexts', () => {
+    it('runs a cell in the language\'s default context, made on first use, on the session\'s host', async () => {
+      const s = await createSession();
+      const out = await s.handle.executeUpdate(codeUpdate, { args: [{ code: '1+1', timeout_ms: 5_000 }] });
+      assert.equal(out.language, 'python');
+      assert.equal(out.session_id, s.sessionId);
+      assert.equal(out.context_id, 'default-python');
+      assert.equal(out.results[0].text, 'python@default-python: 1+1');
+      assert.deepEqual(cells.map((c) => [c.containerId, c.contextId, c.language]), [[containerOf(s.sessionId), 'default-python', 'python']]);
+      const js = await s.handle.executeUpdate(codeUpdate, { args: [{ code: '2', language: 'javascript', timeout_ms: 5_000 }] });
+      assert.equal(js.context_id, 'default-javascript');
+      const listed = await s.handle.query(contextsQuery);
+      assert.deepEqual(listed.map((c) => [c.context_id, c.language]), [['default-python', 'python'], ['default-javascript', 'javascript']]);
+      await closeAndWait(s);
+    });
+
+    it('creates, uses and deletes a named context; a deleted or unknown id is context_not_found; another language is invalid_input', async () => {
+      const s = await createSession();
+      const c = await s.handle.executeUpdate(createContextUpdate, { args: [{ language: 'bash' }] });
+      assert.match(c.context_id, /^ctx_[0-9a-f]{32}$/);
+      assert.equal(c.language, 'bash');
+      assert.ok(!Number.isNaN(Date.parse(c.created_at)));
+      assert.equal(cells.length, 0, 'a context\'s process starts with its first cell, not before');
+      // Without a language the cell takes the context's.
+      const out = await s.handle.executeUpdate(codeUpdate, { args: [{ code: 'pwd', context_id: c.context_id, timeout_ms: 5_000 }] });
+      assert.equal(out.language, 'bash');
+      assert.equal(out.context_id, c.context_id);
+      const wrong = await updateFailure(s.handle.executeUpdate(codeUpdate, { args: [{ code: 'x', language: 'python', context_id: c.context_id, timeout_ms: 5_000 }] }));
+      assert.equal(wrong.type, 'invalid_input');
+      assert.match(wrong.message, /^language: /);
+      await s.handle.executeUpdate(deleteContextUpdate, { args: [c.context_id] });
+      assert.deepEqual(drops, [c.context_id], 'the host ends the context\'s process');
+      const gone = await updateFailure(s.handle.executeUpdate(codeUpdate, { args: [{ code: 'pwd', context_id: c.context_id, timeout_ms: 5_000 }] }));
+      assert.equal(gone.type, 'context_not_found');
+      assert.equal((await updateFailure(s.handle.executeUpdate(deleteContextUpdate, { args: [c.context_id] }))).type, 'context_not_found');
+      assert.equal((await updateFailure(s.handle.executeUpdate(codeUpdate, { args: [{ code: '1', context_id: 'ctx_nope', timeout_ms: 5_000 }] }))).type, 'context_not_found');
+      assert.equal(cells.length, 1, 'refused cells never reached the host');
+      await closeAndWait(s);
+    });
+
+    it('refuses a cell while a command runs (session_busy) and caps the number of contexts', async () => {
+      const s = await createSession();
+      const release = deferred<void>();
+      const inCommand = deferred<void>();
+      execImpl = async (req) => { inCommand.resolve(); await release.promise; return ran(req.command); };
+      const slow = exec(s, 'sleep 1');
+      await inCommand.promise;
+      assert.equal((await updateFailure(s.handle.executeUpdate(codeUpdate, { args: [{ code: '1', timeout_ms: 5_000 }] }))).type, 'session_busy');
+      release.resolve();
+      await slow;
+      for (let i = 0; i < MAX_CONTEXTS_PER_SESSION; i++) await s.handle.executeUpdate(createContextUpdate, { args: [{ language: 'python' }] });
+      assert.equal((await updateFailure(s.handle.executeUpdate(createContextUpdate, { args: [{ language: 'python' }] }))).type, 'conflict');
+      assert.equal((await updateFailure(s.handle.executeUpdate(codeUpdate, { args: [{ code: '1', language: 'bash', timeout_ms: 5_000 }] }))).type, 'conflict', 'a default context counts too');
+      await closeAndWait(s);
+    });
+
+    it('carries its contexts across continue-as-new', async () => {
+      const s = await createSession({ commandsPerRun: 2 });
+      const c = await s.handle.executeUpdate(createContextUpdate, { args: [{ language: 'javascript' }] });
+      await exec(s, 'echo one');
+      await exec(s, 'echo two');
+      await eventually(async () => (await s.handle.describe()).runId !== s.firstRunId, 'continue-as-new');
+      const out = await s.handle.executeUpdate(codeUpdate, { args: [{ code: 'x', context_id: c.context_id, timeout_ms: 5_000 }] });
+      assert.equal(out.language, 'javascript');
+      assert.deepEqual((await s.handle.query(contextsQuery)).map((v) => v.context_id), [c.context_id]);
+      await closeAndWait(s);
+    });
   });
 });

@@ -8,7 +8,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { RuntimeActivities } from '../../activities/runtime.js';
 import type { ControlActivities } from '../../control/activities.js';
-import type { PythonExecInput, PythonExecOutput, TaskWorkflowInput, TerminalExecOutput } from '../../contract/messages.js';
+import type { PythonExecInput, PythonExecOutput, RunCodeInput, RunCodeOutput, TaskWorkflowInput, TerminalExecOutput } from '../../contract/messages.js';
 import { CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../../contract/queues.js';
 import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME } from '../../contract/search-attributes.js';
 import { taskWorkflow } from '../../workflows/task.js';
@@ -29,12 +29,15 @@ describe('taskWorkflow', function () {
   let python: RunningWorker | undefined;
   /** What the control worker's terminalExecInSession does in the current test. */
   let controlMock: ControlActivities['terminalExecInSession'] = async () => { throw new Error('not expected in this test'); };
+  let codeInSessionMock: ControlActivities['runCodeInSession'] = async () => { throw new Error('not expected in this test'); };
+  /** What the python worker's runCode does in the current test. */
+  let runCodeMock: RuntimeActivities['runCode'] = async () => { throw new Error('not expected in this test'); };
   let started: WorkflowHandle[] = [];
 
   before(async function () {
     this.timeout(120_000);
     env = await startTestEnv();
-    const controlActivities: ControlActivities = { terminalExecInSession: (req) => controlMock(req) };
+    const controlActivities: ControlActivities = { terminalExecInSession: (req) => controlMock(req), runCodeInSession: (req) => codeInSessionMock(req) };
     control = await startWorker(env, CONTROL_TASK_QUEUE, controlActivities, { workflows: true });
   });
 
@@ -53,7 +56,7 @@ describe('taskWorkflow', function () {
 
   /** A python runtime worker whose pythonExec is `exec`. */
   async function pythonWorker(exec: (input: PythonExecInput) => Promise<PythonExecOutput>): Promise<void> {
-    const activities: RuntimeActivities = { pythonExec: exec, echo: async (i) => ({ message: i.message }) };
+    const activities: RuntimeActivities = { pythonExec: exec, echo: async (i) => ({ message: i.message }), runCode: (i) => runCodeMock(i) };
     python = await startWorker(env, PYTHON_QUEUE, activities);
   }
 
@@ -234,5 +237,39 @@ describe('taskWorkflow', function () {
     const handle = await startTask({ capability: 'terminalExec', input });
     assert.deepEqual(await handle.result(), answer);
     assert.deepEqual(reqs, [{ accountId: ACCOUNT, input }]);
+  });
+
+  describe('runCode', () => {
+    const cellOut = (over: Partial<RunCodeOutput> = {}): RunCodeOutput => ({
+      results: [{ is_main_result: true, text: '2' }], logs: { stdout: [], stderr: [] }, execution_count: 1, language: 'python',
+      timed_out: false, context_restarted: false, stdout_truncated: false, stderr_truncated: false, results_truncated: false, ...over,
+    });
+
+    it('runs a one-shot cell on the python runtime\'s queue', async () => {
+      const seen: RunCodeInput[] = [];
+      runCodeMock = async (input) => {
+        seen.push(input);
+        return cellOut();
+      };
+      await pythonWorker(async () => output(''));
+      const input: RunCodeInput = { code: '1+1', timeout_ms: 5_000 };
+      const handle = await startTask({ capability: 'runCode', input });
+      assert.deepEqual(await handle.result(), cellOut());
+      assert.deepEqual(seen, [input]);
+      assert.deepEqual(await scheduledActivities(handle), ['runCode']);
+    });
+
+    it('sends a cell with session_id to the session through the control activity, for the task\'s account', async () => {
+      const reqs: unknown[] = [];
+      codeInSessionMock = async (req) => {
+        reqs.push(req);
+        return cellOut({ session_id: 'sess_1', context_id: 'default-python' });
+      };
+      const input: RunCodeInput = { code: '1+1', session_id: 'sess_1', timeout_ms: 5_000 };
+      const handle = await startTask({ capability: 'runCode', input });
+      assert.equal(((await handle.result()) as RunCodeOutput).context_id, 'default-python');
+      assert.deepEqual(reqs, [{ accountId: ACCOUNT, input }]);
+      assert.deepEqual(await scheduledActivities(handle), ['runCodeInSession']);
+    });
   });
 });
