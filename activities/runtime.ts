@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { DuraboxError } from '../contract/errors.js';
 import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput, RunCodeInput, RunCodeOutput } from '../contract/messages.js';
 import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonSandboxPool } from '../sandbox/python-pool.js';
+import { attemptBase, type OutputPublisher } from '../workers/output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
 
@@ -10,6 +11,8 @@ export interface ActivityDeps {
   python: PythonSandboxPool;
   /** Counts executions in flight per runtime, for the worker's reports. */
   inflight: Map<string, number>;
+  /** Forwards output while the work runs, for streams; the task's id names its stream. */
+  output?: OutputPublisher;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -20,7 +23,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async pythonExec(input: PythonExecInput): Promise<PythonExecOutput> {
       return inSandbox(async (signal) => {
-        const r = await deps.python.run(input.code, input.timeout_ms, signal);
+        const r = await deps.python.run(input.code, input.timeout_ms, signal, taskStream());
         return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };
       });
     },
@@ -29,11 +32,18 @@ export function createActivities(deps: ActivityDeps) {
     async runCode(input: RunCodeInput): Promise<RunCodeOutput> {
       return inSandbox(async (signal) => {
         const language = input.language ?? 'python';
-        const r = await deps.python.runCell({ language, code: input.code }, input.timeout_ms, signal);
+        const r = await deps.python.runCell({ language, code: input.code }, input.timeout_ms, signal, taskStream());
         return { ...r, language };
       });
     },
   };
+
+  /** The sink of the running task's stream, numbered for this attempt. */
+  function taskStream() {
+    const info = Context.current().info;
+    const taskId = info.workflowExecution?.workflowId;
+    return taskId ? deps.output?.sink(taskId, attemptBase(info.attempt)) : undefined;
+  }
 
   function inSandbox<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return countedInflight(deps.inflight, 'python', () => withHeartbeat((signal) => reportingFailures(async () => {
@@ -44,6 +54,9 @@ export function createActivities(deps: ActivityDeps) {
         if (e instanceof SandboxCancelled) throw Context.current().cancellationSignal.reason ?? e;
         if (e instanceof SandboxBroken) throw new DuraboxError('sandbox_broken', e.message);
         throw e; // Docker errors: Temporal retries them
+      } finally {
+        // Sends the last chunks at once; the answer does not wait for them (the result holds them all).
+        void deps.output?.flush();
       }
     })));
   }

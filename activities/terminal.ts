@@ -4,8 +4,10 @@
 import type Docker from 'dockerode';
 import { DuraboxError } from '../contract/errors.js';
 import type { CellResult, FileOp, FileResult, HostExecResult, Language } from '../contract/messages.js';
+import type { OnChunk } from '../sandbox/frame-channel.js';
 import { SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { sessionFileOp } from '../sandbox/session-files.js';
+import type { OutputPublisher } from '../workers/output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
 
@@ -17,12 +19,14 @@ export interface TerminalDeps {
   outputLimitBytes: number;
   fileMaxBytes: number;
   inflight: Map<string, number>;
+  /** Forwards output while commands and cells run, to the stream the caller named. */
+  output?: OutputPublisher;
 }
 
 /** Created on any terminal host, from the runtime's shared queue. */
 export function createSessionStartActivities(d: TerminalDeps) {
   return {
-    async createSessionContainer(req: { sessionId: string; accountId: string; firstCommand?: { command: string; timeoutMs: number } }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult }> {
+    async createSessionContainer(req: { sessionId: string; accountId: string; firstCommand?: { command: string; timeoutMs: number; streamId?: string } }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult }> {
       // Heartbeats from the first instant: creating a container on a loaded host can take seconds.
       return withHeartbeat(async () => {
         const containerId = await d.containers.take();
@@ -30,7 +34,10 @@ export function createSessionStartActivities(d: TerminalDeps) {
         const first = req.firstCommand;
         if (!first) return taken;
         try {
-          return { ...taken, first: await d.containers.exec(containerId, { command: first.command, timeoutMs: first.timeoutMs, limitBytes: d.outputLimitBytes }) };
+          const sink = first.streamId ? d.output?.sink(first.streamId) : undefined;
+          const ran = await d.containers.exec(containerId, { command: first.command, timeoutMs: first.timeoutMs, limitBytes: d.outputLimitBytes }, sink);
+          if (sink) void d.output?.flush();
+          return { ...taken, first: ran };
         } catch (e) {
           // No session will ever own this container: do not leave it behind.
           await d.containers.remove(containerId).catch(() => undefined);
@@ -45,25 +52,25 @@ export function createSessionStartActivities(d: TerminalDeps) {
 export function createHostActivities(d: TerminalDeps) {
   const count = <T>(work: () => Promise<T>) => countedInflight(d.inflight, 'terminal', work);
 
+  /** A step running the user's work in a session, its output forwarded to `streamId` when one is named. */
+  const inSession = <T>(streamId: string | undefined, work: (sink: OnChunk | undefined) => Promise<T>) =>
+    count(() => withHeartbeat(() => reportingFailures(async () => {
+      try {
+        return await work(streamId ? d.output?.sink(streamId) : undefined);
+      } catch (e) {
+        throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
+      } finally {
+        if (streamId) void d.output?.flush();
+      }
+    })));
+
   return {
-    async sessionExec(req: { containerId: string; command: string; timeoutMs: number }): Promise<HostExecResult> {
-      return count(() => withHeartbeat(() => reportingFailures(async () => {
-        try {
-          return await d.containers.exec(req.containerId, { command: req.command, timeoutMs: req.timeoutMs, limitBytes: d.outputLimitBytes });
-        } catch (e) {
-          throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
-        }
-      })));
+    async sessionExec(req: { containerId: string; command: string; timeoutMs: number; streamId?: string }): Promise<HostExecResult> {
+      return inSession(req.streamId, (sink) => d.containers.exec(req.containerId, { command: req.command, timeoutMs: req.timeoutMs, limitBytes: d.outputLimitBytes }, sink));
     },
 
-    async sessionCell(req: { containerId: string; contextId: string; language: Language; code: string; timeoutMs: number }): Promise<CellResult> {
-      return count(() => withHeartbeat(() => reportingFailures(async () => {
-        try {
-          return await d.containers.cell(req.containerId, { ...req, limitBytes: d.outputLimitBytes });
-        } catch (e) {
-          throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
-        }
-      })));
+    async sessionCell(req: { containerId: string; contextId: string; language: Language; code: string; timeoutMs: number; streamId?: string }): Promise<CellResult> {
+      return inSession(req.streamId, (sink) => d.containers.cell(req.containerId, { ...req, limitBytes: d.outputLimitBytes }, sink));
     },
 
     async dropContext(req: { containerId: string; contextId: string }): Promise<void> {

@@ -5,7 +5,7 @@
 // contract is a JSON-RPC -32602 naming the field.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { ErrorCode, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, type CallToolResult, type ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import { PRODUCT_VERSION } from '../config/paths.js';
 import { DuraboxError, mcpErrorText } from '../contract/errors.js';
@@ -13,9 +13,12 @@ import {
   describeIssues, EchoInput, EchoOutput, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput, RunCodeInput, RunCodeOutput,
   ReadFileToolInput, ReadImageToolInput, leaseWithin, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
 } from '../contract/schemas.js';
+import type { Capability } from '../contract/capabilities.js';
 import type { RunCodeOutput as CodeOutput } from '../contract/messages.js';
+import type { Chunk } from '../db/output.js';
 import { leaseBounds, type AppDeps } from './context.js';
-import { runCommand } from './handlers/commands.js';
+import { newStreamId } from './events.js';
+import { runCommand, startCommand } from './handlers/commands.js';
 import type { Handlers } from './routes.js';
 
 type Extra = { authInfo?: { extra?: Record<string, unknown> } };
@@ -31,10 +34,32 @@ class Content {
   constructor(readonly result: CallToolResult) {}
 }
 
+/** Output of the running call as it is written, for a caller that sent a progress token. */
+type Progress = ((chunk: Chunk) => void) | undefined;
+
 interface ToolSpec {
   config: { title: string; description: string; outputSchema?: z.ZodObject; annotations: Record<string, boolean> };
   input: z.ZodObject;
-  run(args: any, accountId: string): Promise<Record<string, unknown> | Content>;
+  run(args: any, accountId: string, progress: Progress): Promise<Record<string, unknown> | Content>;
+}
+
+/** Runs `work` while relaying the output written under `streamId` to `progress`, when there is one. */
+async function relaying<T>(deps: AppDeps, progress: Progress, streamId: string, work: () => Promise<T>): Promise<T> {
+  if (!progress) return work();
+  const follow = deps.output.follow(streamId, progress);
+  try {
+    const value = await work();
+    await follow.drain();
+    return value;
+  } finally {
+    follow.stop();
+  }
+}
+
+/** A capability run as a task, its output relayed while it runs. */
+async function runTask(deps: AppDeps, accountId: string, capability: Capability, args: { timeout_ms: number }, progress: Progress): Promise<unknown> {
+  const started = await startCommand(deps, accountId, capability, args, args.timeout_ms);
+  return relaying(deps, progress, started.taskId, () => started.outcome());
 }
 
 /** Execution failures are tool results with isError and `<code>: <message>`, so an agent can act on them. */
@@ -79,7 +104,7 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         annotations: EXECUTES_CODE,
       },
       input: PythonExecInput,
-      run: async (args, accountId) => (await runCommand(deps, accountId, 'pythonExec', args, args.timeout_ms)) as Record<string, unknown>,
+      run: async (args, accountId, progress) => (await runTask(deps, accountId, 'pythonExec', args, progress)) as Record<string, unknown>,
     },
     terminalExec: {
       config: {
@@ -95,7 +120,11 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         annotations: EXECUTES_CODE,
       },
       input: leaseWithin(TerminalExecInput, leaseBounds(deps.api)),
-      run: async (args, accountId) => (await deps.sessions.exec(accountId, args)) as unknown as Record<string, unknown>,
+      run: async (args, accountId, progress) => {
+        const streamId = progress ? newStreamId() : undefined;
+        const work = () => deps.sessions.exec(accountId, args, undefined, streamId);
+        return (await (streamId ? relaying(deps, progress, streamId, work) : work())) as unknown as Record<string, unknown>;
+      },
     },
     runCode: {
       config: {
@@ -114,10 +143,14 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         annotations: EXECUTES_CODE,
       },
       input: RunCodeInput,
-      run: async (args, accountId) => {
-        const out = (args.session_id
-          ? await deps.sessions.runCode(accountId, args)
-          : await runCommand(deps, accountId, 'runCode', args, args.timeout_ms)) as CodeOutput;
+      run: async (args, accountId, progress) => {
+        let out: CodeOutput;
+        if (args.session_id) {
+          const streamId = newStreamId();
+          out = await relaying(deps, progress, streamId, () => deps.sessions.runCode(accountId, args, undefined, progress ? streamId : undefined));
+        } else {
+          out = (await runTask(deps, accountId, 'runCode', args, progress)) as CodeOutput;
+        }
         return new Content(codeToolResult(out));
       },
     },
@@ -208,12 +241,27 @@ export function buildMcpServer(deps: AppDeps, tools = toolSpecs(deps)): McpServe
   const server = new McpServer({ name: 'durabox', version: PRODUCT_VERSION });
   for (const [name, tool] of Object.entries(tools)) {
     server.registerTool(name, { ...tool.config, inputSchema: tool.input }, async (args, extra) =>
-      asToolResult(() => tool.run(args, accountOf(extra as Extra))));
+      asToolResult(() => tool.run(args, accountOf(extra as Extra), progressOf(extra))));
   }
   return server;
 }
 
-type JsonRpcMessage = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown } };
+/** With a progress token, every chunk of output becomes a notifications/progress carrying the new text. */
+function progressOf(extra: { _meta?: { progressToken?: string | number }; sendNotification: (n: ServerNotification) => Promise<void> }): Progress {
+  const token = extra._meta?.progressToken;
+  if (token === undefined) return undefined;
+  let progress = 0;
+  return (c) => {
+    void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: ++progress, message: c.text } }).catch(() => undefined);
+  };
+}
+
+/** Whether any request of the body asks for progress: its answer then goes as an event stream. */
+function asksProgress(body: unknown): boolean {
+  return (Array.isArray(body) ? body : [body]).some((m) => (m as JsonRpcMessage | null)?.params?._meta?.progressToken !== undefined);
+}
+
+type JsonRpcMessage = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown; _meta?: { progressToken?: unknown } } };
 
 /** The -32602 answers for tools/call messages naming no tool of ours or breaking its schema; none when all are fine. */
 export function invalidToolCalls(body: unknown, tools: Record<string, ToolSpec>): object[] {
@@ -260,7 +308,8 @@ export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'm
         return;
       }
       const server = buildMcpServer(deps, tools);
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      // JSON answers, unless the caller wants progress: notifications need the answer to be an event stream.
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: !asksProgress(ctx.request.body) });
       (ctx.req as unknown as { auth: unknown }).auth = {
         token: ctx.state.token!, clientId: ctx.state.account!.id, scopes: [], extra: { accountId: ctx.state.account!.id },
       };

@@ -66,6 +66,8 @@ export interface ApiSettings {
   eagerStart: boolean;
   /** How long an activity may go without a heartbeat before Temporal gives it to another worker. */
   activityHeartbeatTimeoutMs: number;
+  /** How long output chunks are kept for streams after they were written (the result holds them after). */
+  streamRetentionSec: number;
   session: SessionPolicy;
 }
 
@@ -202,6 +204,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     enableRegistration: bool(env, 'DURABOX_ENABLE_REGISTRATION', false),
     eagerStart: bool(env, 'DURABOX_EAGER_START', true),
     activityHeartbeatTimeoutMs: int(env, 'DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10000, 1000, 600000),
+    streamRetentionSec: int(env, 'DURABOX_STREAM_RETENTION_SEC', 900, 60, 86400),
     session,
   };
 }

@@ -50,7 +50,7 @@ export interface SessionWorkflowInput {
    * The creating call's command: the host that takes the session runs it right away, in the same
    * activity, so a new session's first result costs one activity, not two.
    */
-  firstCommand?: { id: string; command: string; timeoutMs: number };
+  firstCommand?: { id: string; command: string; timeoutMs: number; streamId?: string };
   /** Carried over by continue-as-new. */
   carried?: SessionState;
 }
@@ -73,6 +73,8 @@ export interface SessionCodeRequest {
   language?: Language;
   context_id?: string;
   timeout_ms: number;
+  /** Where the host forwards the output while it runs. */
+  stream_id?: string;
 }
 
 /** What a host answers for one cell (before the session adds its ids). */
@@ -89,6 +91,8 @@ export interface SessionExecRequest {
   created: boolean;
   /** Matches SessionWorkflowInput.firstCommand.id when this command already ran with the session's start. */
   first_id?: string;
+  /** Where the host forwards the output while it runs (a task's id, or one the API made for a stream). */
+  stream_id?: string;
 }
 
 export interface HostExecResult {

@@ -12,6 +12,8 @@ export interface Response {
   schema?: z.ZodType;
   /** For bodies that are not JSON. */
   contentType?: string;
+  /** Also answered as Server-Sent Events when the request says `Accept: text/event-stream`. */
+  events?: boolean;
 }
 
 export interface Operation {
@@ -55,7 +57,7 @@ const fileFailures = {
   413: sessionError('file_too_large'),
 };
 const taskAnswers = {
-  200: json('succeeded', S.TaskBodySchema),
+  200: { ...json('succeeded (or, with Accept: text/event-stream, the task as events)', S.TaskBodySchema), events: true },
   202: json('still running', S.TaskBodySchema),
   400: bad,
   401: unauthenticated,
@@ -97,15 +99,17 @@ export const OPERATIONS = {
   deleteWorker: { method: 'delete', path: '/api/v1/workers/{node_id}', summary: 'Delete a worker credential; that worker stops taking work', auth: 'admin', responses: { 204: empty('deleted'), 401: unauthenticated, 403: adminOnly, 404: notFound } },
   workerStartupCommand: { method: 'get', path: '/api/v1/workers/{node_id}/startup-command', summary: 'Always 410: the secret is shown once', auth: 'admin', responses: { 401: unauthenticated, 403: adminOnly, 410: error('gone') } },
   registryHeartbeat: { method: 'post', path: '/api/v1/registry/heartbeat', summary: 'A runtime worker reports itself (worker credential)', auth: 'worker', body: S.WorkerReportBody, responses: { 200: json('accepted', S.RegistryAck), 400: bad, 401: error('unknown or deleted credential') } },
+  registryOutput: { method: 'post', path: '/api/v1/registry/output', summary: 'A runtime worker forwards output of running work, for streams (worker credential)', auth: 'worker', body: S.OutputPostBody, responses: { 204: empty('stored and announced'), 400: bad, 401: error('unknown or deleted credential') } },
   registryGoodbye: { method: 'post', path: '/api/v1/registry/goodbye', summary: 'A runtime worker going offline (worker credential)', auth: 'worker', responses: { 204: empty('recorded'), 401: error('unknown or deleted credential') } },
 
   createTask: { method: 'post', path: '/api/v1/tasks', summary: 'Start a task (a Temporal workflow); sync, async or auto', auth: 'token', body: S.TaskCreateBody, responses: taskAnswers },
   listTasks: { method: 'get', path: '/api/v1/tasks', summary: 'The account\'s tasks, newest first', auth: 'token', query: S.TaskListQuery, responses: { 200: json('tasks', S.TaskPage), 400: bad, 401: unauthenticated } },
   getTask: { method: 'get', path: '/api/v1/tasks/{id}', summary: 'A task', auth: 'token', responses: { 200: json('task', S.TaskBodySchema), 401: unauthenticated, 404: notFound } },
+  taskEvents: { method: 'get', path: '/api/v1/tasks/{id}/events', summary: 'The task as Server-Sent Events: status, output as it is written (from the start), then the result', auth: 'token', responses: { 200: { description: 'event stream', contentType: 'text/event-stream', events: true }, 401: unauthenticated, 404: notFound } },
   cancelTask: { method: 'post', path: '/api/v1/tasks/{id}/cancel', summary: 'Cancel a task (its container is killed)', auth: 'token', responses: { 200: json('accepted', S.TaskBodySchema), 401: unauthenticated, 404: notFound, 409: json('already finished: the bare snapshot, as the reference answers', S.TaskBodySchema) } },
   echo: { method: 'post', path: '/api/v1/commands/echo', summary: 'Round trip through a worker', auth: 'token', body: S.EchoInput, responses: { 200: json('echo', S.EchoOutput), 400: bad, 401: unauthenticated, 429: error('no_capacity'), 502: error('execution failed'), 503: error('no_worker'), 504: error('timeout') } },
-  terminalCommand: { method: 'post', path: '/api/v1/commands/terminal', summary: 'Run a command in a terminal session', auth: 'token', body: S.TerminalCommandBody, responses: { 200: json('output', S.TerminalExecOutput), ...sessionFailures } },
-  runCode: { method: 'post', path: '/api/v1/commands/code', summary: 'Run a code cell: once in a fresh sandbox, or in a session\'s interpreter context', auth: 'token', body: S.RunCodeCommandBody, responses: { 200: json('the cell\'s result (an exception in the code is a normal result)', S.RunCodeOutput), ...sessionFailures, 404: sessionError('session_not_found or context_not_found') } },
+  terminalCommand: { method: 'post', path: '/api/v1/commands/terminal', summary: 'Run a command in a terminal session', auth: 'token', body: S.TerminalCommandBody, responses: { 200: { ...json('output', S.TerminalExecOutput), events: true }, ...sessionFailures } },
+  runCode: { method: 'post', path: '/api/v1/commands/code', summary: 'Run a code cell: once in a fresh sandbox, or in a session\'s interpreter context', auth: 'token', body: S.RunCodeCommandBody, responses: { 200: { ...json('the cell\'s result (an exception in the code is a normal result)', S.RunCodeOutput), events: true }, ...sessionFailures, 404: sessionError('session_not_found or context_not_found') } },
   createContext: { method: 'post', path: '/api/v1/sessions/{id}/contexts', summary: 'Create an interpreter context in a session', auth: 'token', body: S.ContextCreateBody, responses: { 201: json('created', S.ContextView), ...sessionFailures, 409: sessionError('session_busy, or the session holds its most contexts') } },
   listContexts: { method: 'get', path: '/api/v1/sessions/{id}/contexts', summary: 'A session\'s interpreter contexts', auth: 'token', responses: { 200: json('contexts', S.ContextList), 401: unauthenticated, 404: sessionError('session_not_found') } },
   deleteContext: { method: 'delete', path: '/api/v1/sessions/{id}/contexts/{context_id}', summary: 'End an interpreter context (its variables are gone)', auth: 'token', responses: { 204: empty('deleted'), ...sessionFailures, 404: sessionError('session_not_found or context_not_found') } },
@@ -127,6 +131,8 @@ const SECURITY: Record<Auth, unknown[]> = {
   worker: [{ workerCredential: [] }],
 };
 
+const EVENTS_DESCRIPTION = 'Server-Sent Events: `stdout` and `stderr` events ({text}, id = chunk number) as the work writes them, then one `result` event (the answer as JSON) or `error` event ({status, body}), then the end. Task streams start with a `status` event.';
+
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): unknown {
   return z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 }
@@ -136,6 +142,7 @@ function responseContent(r: Response): Record<string, unknown> | undefined {
   if (r.schema) content['application/json'] = { schema: jsonSchema(r.schema, 'output') };
   if (r.contentType && r.contentType !== 'application/json') content[r.contentType] = { schema: { type: 'string', format: 'binary' } };
   if (r.contentType === 'application/json' && !r.schema) content['application/json'] = { schema: {} };
+  if (r.events) content['text/event-stream'] = { schema: { type: 'string', description: EVENTS_DESCRIPTION } };
   return Object.keys(content).length ? content : undefined;
 }
 

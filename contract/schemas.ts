@@ -332,6 +332,17 @@ export const WorkerCreated = z.object({
   command: z.string().describe('the full start command for the execution host, with its secret'),
   worker_secret: z.string().describe('shown only in this answer'),
 });
+/** Output chunks a runtime worker forwards while work runs (stream ids: a task id, or one the API made). */
+export const OutputPostBody = z.strictObject({
+  streams: z.array(z.strictObject({
+    stream_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,191}$/, 'must be 1..192 letters, digits, _ . : -'),
+    chunks: z.array(z.strictObject({
+      seq: z.int().min(0).max(2_147_483_647),
+      stream: z.enum(['stdout', 'stderr']),
+      text: z.string().max(262_144),
+    })).max(1000),
+  })).max(1000),
+});
 export const RegistryAck = z.object({ node_id: z.string(), status: z.literal('online'), offline_after_ms: z.int() });
 
 export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout'] as const;

@@ -10,7 +10,9 @@ export function createControlActivities(deps: { sessions: SessionService }) {
   return {
     async terminalExecInSession(req: { accountId: string; input: TerminalExecInput }): Promise<TerminalExecOutput> {
       try {
-        return await deps.sessions.exec(req.accountId, req.input, Context.current().info.workflowExecution?.workflowId);
+        const taskId = Context.current().info.workflowExecution?.workflowId;
+        // The task's id is the update's id (never run twice) and its stream's.
+        return await deps.sessions.exec(req.accountId, req.input, taskId, taskId);
       } catch (e) {
         throw asActivityFailure(e);
       }
@@ -18,7 +20,8 @@ export function createControlActivities(deps: { sessions: SessionService }) {
 
     async runCodeInSession(req: { accountId: string; input: RunCodeInput }): Promise<RunCodeOutput> {
       try {
-        return await deps.sessions.runCode(req.accountId, req.input, Context.current().info.workflowExecution?.workflowId);
+        const taskId = Context.current().info.workflowExecution?.workflowId;
+        return await deps.sessions.runCode(req.accountId, req.input, taskId, taskId);
       } catch (e) {
         throw asActivityFailure(e);
       }

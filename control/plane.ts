@@ -6,6 +6,7 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { ApiSettings, TemporalSettings } from '../config/index.js';
 import { AccountStore } from '../db/accounts.js';
 import { openDb, type Db } from '../db/index.js';
+import { OutputStore } from '../db/output.js';
 import { WorkerStore } from '../db/workers.js';
 import { connectTemporal, prepareNamespace, temporalClient } from '../temporal/connection.js';
 import { createControlActivities } from './activities.js';
@@ -25,6 +26,8 @@ export interface ControlPlane {
   workers: WorkerStore;
   tasks: TaskService;
   sessions: SessionService;
+  /** Output of running work, for streams. */
+  output: OutputStore;
   client: Client;
   connection: NativeConnection;
   /** Set when this start created the first admin. */
@@ -43,17 +46,22 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const tasks = new TaskService(client, api, workers);
   const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime));
   const firstAdmin = await ensureFirstAdmin(accounts, api);
+  const output = await OutputStore.open(db, api.databaseUrl);
+  const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => console.error(`output sweep: ${e.message}`)), 60_000);
+  sweeper.unref();
 
   const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions }));
   const controlDone = controlWorker.run();
 
   let closing: Promise<void> | undefined;
   return {
-    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, client, connection, firstAdmin,
+    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, output, client, connection, firstAdmin,
     close() {
       closing ??= (async () => {
+        clearInterval(sweeper);
         if (controlWorker.getState() === 'RUNNING') controlWorker.shutdown();
         await controlDone.catch(() => undefined);
+        await output.close();
         if (!opts.connection) await connection.close();
         await db.destroy();
       })();

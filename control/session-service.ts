@@ -62,7 +62,7 @@ export class SessionService {
   }
 
   /** Runs a command; with no session_id (or create_if_missing) the session is created by this call. */
-  async exec(accountId: string, input: TerminalExecInput, requestKey?: string): Promise<TerminalExecOutput> {
+  async exec(accountId: string, input: TerminalExecInput, requestKey?: string, streamId?: string): Promise<TerminalExecOutput> {
     const creating = !input.session_id || input.create_if_missing;
     // The same request key never runs a command twice in a session run: Temporal dedupes update ids.
     const requestHash = requestKey ? createHash('sha256').update(`${accountId}\0${requestKey}`).digest('hex') : undefined;
@@ -72,9 +72,9 @@ export class SessionService {
     const keyedNew = !input.session_id && requestHash !== undefined;
     const sessionId = input.session_id ?? (keyedNew ? `sess_${requestHash.slice(0, 32)}` : `sess_${randomUUID().replaceAll('-', '')}`);
     const workflowId = this.workflowId(accountId, sessionId);
-    const req: SessionExecRequest = { command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false };
+    const req: SessionExecRequest = { command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false, stream_id: streamId };
     // When this call starts the session, its command rides along with the start (ignored if it joins one).
-    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms };
+    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId };
     try {
       if (!creating) {
         return await this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId });
@@ -102,11 +102,11 @@ export class SessionService {
   }
 
   /** Runs a cell in one of the session's interpreter contexts (the session must exist). */
-  async runCode(accountId: string, input: RunCodeInput, requestKey?: string): Promise<RunCodeOutput> {
+  async runCode(accountId: string, input: RunCodeInput, requestKey?: string, streamId?: string): Promise<RunCodeOutput> {
     const sessionId = input.session_id!;
     const updateId = requestKey ? createHash('sha256').update(`${accountId}\0code\0${requestKey}`).digest('hex') : undefined;
     return this.onSession(accountId, sessionId, (h) => h.executeUpdate(codeUpdate, {
-      args: [{ code: input.code, language: input.language, context_id: input.context_id, timeout_ms: input.timeout_ms }],
+      args: [{ code: input.code, language: input.language, context_id: input.context_id, timeout_ms: input.timeout_ms, stream_id: streamId }],
       updateId,
     }));
   }

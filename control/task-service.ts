@@ -21,7 +21,7 @@ import { listPage, quote } from './visibility.js';
 
 export type { TaskBody, TaskStatus };
 const TIMED_OUT = 'task timed out';
-const TERMINAL: TaskStatus[] = ['succeeded', 'failed', 'canceled', 'timeout'];
+export const TERMINAL: TaskStatus[] = ['succeeded', 'failed', 'canceled', 'timeout'];
 
 export interface StartTaskRequest {
   accountId: string;
@@ -107,6 +107,12 @@ export class TaskService {
       throw waited.error;
     }
     return { ...base, status: 'succeeded', result: waited.result, updated_at: now, completed_at: now };
+  }
+
+  /** Waits for a task of the account to end and answers its final snapshot (undefined when not the account's). */
+  async final(taskId: string, accountId: string): Promise<TaskBody | undefined> {
+    await this.client.workflow.getHandle(taskId).result().catch(() => undefined);
+    return this.get(taskId, accountId);
   }
 
   /** The task as the account sees it; undefined when unknown or another account's. */

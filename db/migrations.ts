@@ -63,6 +63,24 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('workers');
     },
   },
+  '003_output_chunks': {
+    async up(db) {
+      // Output of running work as it is written: a view for streams (the durable result is the workflow's),
+      // kept a short while so a client that connects late gets what was already written.
+      await db.schema.createTable('output_chunks', (t) => {
+        t.text('stream_id').notNullable();
+        t.integer('seq').notNullable();
+        t.text('stream').notNullable();
+        t.text('text').notNullable();
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.primary(['stream_id', 'seq']);
+        t.index(['created_at']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('output_chunks');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -86,6 +86,11 @@ export class RegistryClient {
     });
   }
 
+  /** Forwards output chunks of running work (see OutputPublisher). */
+  async postOutput(body: unknown): Promise<void> {
+    await this.post('/api/v1/registry/output', body);
+  }
+
   private async post(path: string, body: unknown): Promise<void> {
     const res = await fetch(new URL(path, this.config.apiUrl), {
       method: 'POST',

@@ -12,6 +12,7 @@ import { removeLeftovers } from '../sandbox/leftovers.js';
 import { PythonSandboxPool } from '../sandbox/python-pool.js';
 import { SessionContainers } from '../sandbox/session-containers.js';
 import { connectTemporal, temporalClient } from '../temporal/connection.js';
+import { OutputPublisher } from './output-publisher.js';
 import { RegistryClient } from './registry-client.js';
 
 export interface RuntimeWorker {
@@ -36,6 +37,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   if (left > 0) console.log(`runtime worker ${config.workerId}: removed ${left} leftover container(s)`);
 
   const inflight = new Map<string, number>();
+  const output = new OutputPublisher((body) => registry.postOutput(body));
   const python = new PythonSandboxPool({
     docker,
     workerId: config.workerId,
@@ -60,13 +62,14 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     outputLimitBytes: config.outputLimitBytes,
     fileMaxBytes: config.fileMaxBytes,
     inflight,
+    output,
   };
 
   // One Temporal worker per queue: each runtime's shared queue, plus this host's own queue, where the
   // steps of the sessions it holds arrive. Those are short waits on `docker exec`, so they get more slots.
   const queues: Array<{ taskQueue: string; activities: object; slots: number }> = [];
   if (config.runtimes.includes('python')) {
-    queues.push({ taskQueue: runtimeTaskQueue('python'), activities: createActivities({ python, inflight }), slots: config.maxInflight });
+    queues.push({ taskQueue: runtimeTaskQueue('python'), activities: createActivities({ python, inflight, output }), slots: config.maxInflight });
   }
   if (config.runtimes.includes('terminal')) {
     queues.push({ taskQueue: runtimeTaskQueue('terminal'), activities: createSessionStartActivities(terminalDeps), slots: config.maxInflight });

@@ -109,7 +109,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       firstCommandTaken = true;
       extendLease(req.lease_ttl_sec);
       const ranWithStart = req.first_id !== undefined && req.first_id === input.firstCommand?.id && firstResult !== undefined;
-      const r = ranWithStart ? firstResult! : await onHost(() => host().sessionExec({ containerId: state!.containerId, command: req.command, timeoutMs: req.timeout_ms }));
+      const r = ranWithStart ? firstResult! : await onHost(() => host().sessionExec({ containerId: state!.containerId, command: req.command, timeoutMs: req.timeout_ms, streamId: req.stream_id }));
       if (ranWithStart) firstResult = undefined;
       state!.commands++;
       runCommands++;
@@ -180,7 +180,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         (state!.contexts ??= {})[ctx.id] = { language: ctx.language, createdAtMs: Date.now() };
       }
       extendLease();
-      const r = await onHost(() => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms }));
+      const r = await onHost(() => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id }));
       state!.commands++;
       runCommands++;
       return { ...r, language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
@@ -253,7 +253,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       const { first: firstRan, ...c } = await start.createSessionContainer({
         sessionId: input.sessionId,
         accountId: input.accountId,
-        firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs },
+        firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId },
       });
       firstResult = firstRan;
       state = { ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0 };

@@ -3,8 +3,9 @@
 import { DuraboxError } from '../../contract/errors.js';
 import { contextId as ContextId } from '../../contract/schemas.js';
 import type { AppDeps } from '../context.js';
+import { newStreamId, streamCommand, wantsEvents } from '../events.js';
 import type { Handlers } from '../routes.js';
-import { runCommand } from './commands.js';
+import { runCommand, startCommand } from './commands.js';
 import { answer, sessionIdOf } from './sessions.js';
 
 export function codeHandlers(deps: AppDeps): Pick<Handlers, 'runCode' | 'createContext' | 'listContexts' | 'deleteContext'> {
@@ -13,6 +14,15 @@ export function codeHandlers(deps: AppDeps): Pick<Handlers, 'runCode' | 'createC
     async runCode(ctx, { body }) {
       const { request_id, ...input } = body;
       const accountId = ctx.state.account!.id;
+      if (wantsEvents(ctx)) {
+        if (input.session_id) {
+          const streamId = newStreamId();
+          return streamCommand(deps, ctx, streamId, () => answer(() => sessions.runCode(accountId, input, request_id, streamId)));
+        }
+        // Once, the cell is a task: its id names its stream.
+        const started = await startCommand(deps, accountId, 'runCode', input, input.timeout_ms, request_id);
+        return streamCommand(deps, ctx, started.taskId, () => started.outcome());
+      }
       ctx.body = input.session_id
         ? await answer(() => sessions.runCode(accountId, input, request_id))
         : await runCommand(deps, accountId, 'runCode', input, input.timeout_ms, request_id);

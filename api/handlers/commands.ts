@@ -15,10 +15,20 @@ export function commandHandlers(deps: AppDeps): Pick<Handlers, 'echo'> {
 
 /** Runs a capability to its end and returns its result, or throws the failure with its code. */
 export async function runCommand(deps: AppDeps, accountId: string, capability: Capability, input: unknown, timeoutMs: number, requestId?: string): Promise<unknown> {
+  return (await startCommand(deps, accountId, capability, input, timeoutMs, requestId)).outcome();
+}
+
+/** Starts a capability's task; `outcome()` waits for its result, or throws the failure with its code. */
+export async function startCommand(deps: AppDeps, accountId: string, capability: Capability, input: unknown, timeoutMs: number, requestId?: string): Promise<{ taskId: string; outcome(): Promise<unknown> }> {
   const { handle, createdAt } = await deps.tasks.start({ accountId, capability, input, timeoutMs, requestId });
-  const task = await deps.tasks.await(handle, accountId, baseBody(handle.workflowId, capability, { timeout_ms: timeoutMs }, createdAt));
-  if (task.status === 'succeeded') return task.result;
-  if (task.status === 'canceled') throw new DuraboxError('canceled', 'canceled');
-  const code = task.error?.code;
-  throw new DuraboxError(isErrorCode(code) ? code : 'execution_failed', task.error?.message ?? code);
+  return {
+    taskId: handle.workflowId,
+    async outcome() {
+      const task = await deps.tasks.await(handle, accountId, baseBody(handle.workflowId, capability, { timeout_ms: timeoutMs }, createdAt));
+      if (task.status === 'succeeded') return task.result;
+      if (task.status === 'canceled') throw new DuraboxError('canceled', 'canceled');
+      const code = task.error?.code;
+      throw new DuraboxError(isErrorCode(code) ? code : 'execution_failed', task.error?.message ?? code);
+    },
+  };
 }

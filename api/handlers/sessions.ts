@@ -3,6 +3,7 @@ import getRawBody from 'raw-body';
 import { DuraboxError, ERROR_TABLE } from '../../contract/errors.js';
 import { sessionId as SessionId } from '../../contract/schemas.js';
 import type { AppDeps } from '../context.js';
+import { newStreamId, streamCommand, wantsEvents } from '../events.js';
 import { ErrorAnswer } from '../errors.js';
 import type { Handlers } from '../routes.js';
 
@@ -13,6 +14,10 @@ export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand'
   return {
     async terminalCommand(ctx, { body }) {
       const { request_id, ...input } = body;
+      if (wantsEvents(ctx)) {
+        const streamId = newStreamId();
+        return streamCommand(deps, ctx, streamId, () => answer(() => sessions.exec(ctx.state.account!.id, input, request_id, streamId)));
+      }
       ctx.body = await answer(() => sessions.exec(ctx.state.account!.id, input, request_id));
     },
 

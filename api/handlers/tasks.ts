@@ -5,6 +5,7 @@ import { inputSchemaOf, parseOr400, type TaskBody } from '../../contract/schemas
 import { baseBody, statusUrl } from '../../control/task-service.js';
 import { leaseBounds, type AppDeps } from '../context.js';
 import { ErrorAnswer } from '../errors.js';
+import { streamTask, wantsEvents } from '../events.js';
 import type { Handlers } from '../routes.js';
 
 /** How long past its deadline a task may take to be recorded as timed out (timer, cancel, history write). */
@@ -22,7 +23,7 @@ export function taskHttpStatus(task: TaskBody): number {
   }
 }
 
-export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'listTasks' | 'getTask' | 'cancelTask'> {
+export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'listTasks' | 'getTask' | 'taskEvents' | 'cancelTask'> {
   return {
     async createTask(ctx, { body }) {
       const capability = capabilityNamed(body.capability);
@@ -35,6 +36,8 @@ export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'list
       const { handle, createdAt } = await deps.tasks.start({
         accountId, capability, input, timeoutMs: body.timeout_ms, requestId: body.request_id,
       });
+      // Asked for events: the task as a stream, whatever the mode.
+      if (wantsEvents(ctx)) return streamTask(deps, ctx, (await deps.tasks.get(handle.workflowId, accountId))!, accountId);
       const base = baseBody(handle.workflowId, capability, { request_id: body.request_id ?? null, timeout_ms: body.timeout_ms }, createdAt);
       // Auto mode never waits much past the task's own deadline, as the reference caps wait_ms at
       // timeout_ms; the allowance lets the workflow record the timeout, so the answer says `timeout`.
@@ -56,6 +59,12 @@ export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'list
       const task = await deps.tasks.get(ctx.params.id, ctx.state.account!.id);
       if (!task) throw new DuraboxError('not_found', 'task not found');
       ctx.body = task;
+    },
+
+    async taskEvents(ctx) {
+      const task = await deps.tasks.get(ctx.params.id, ctx.state.account!.id);
+      if (!task) throw new DuraboxError('not_found', 'task not found');
+      await streamTask(deps, ctx, task, ctx.state.account!.id);
     },
 
     async cancelTask(ctx) {

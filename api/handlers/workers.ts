@@ -10,7 +10,7 @@ import type { Handlers } from '../routes.js';
 /** A worker is offline after this many heartbeat intervals (stretched by its jitter) without one. */
 export const MISSED_HEARTBEATS = 3;
 
-type WorkerOps = 'listWorkers' | 'workerStats' | 'workerInflight' | 'createWorker' | 'deleteWorker' | 'workerStartupCommand' | 'registryHeartbeat' | 'registryGoodbye';
+type WorkerOps = 'listWorkers' | 'workerStats' | 'workerInflight' | 'createWorker' | 'deleteWorker' | 'workerStartupCommand' | 'registryHeartbeat' | 'registryGoodbye' | 'registryOutput';
 
 export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
   return {
@@ -59,6 +59,12 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
       }, body.event === 'start');
       if (!known) throw new DuraboxError('unauthenticated', 'invalid worker credential');
       ctx.body = { node_id: ctx.state.workerId, status: 'online', offline_after_ms: offlineAfterMs };
+    },
+
+    /** Output of work running on the worker's host: stored a short while and announced to every API process. */
+    async registryOutput(ctx, { body }) {
+      await deps.output.append(body.streams);
+      ctx.status = 204;
     },
 
     /** A worker shutting down: offline at once, so no new task counts on it. */

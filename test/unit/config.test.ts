@@ -77,6 +77,7 @@ describe('config', () => {
       assert.equal(config.api.databaseUrl, undefined);
       assert.equal(config.api.hashKey, undefined);
       assert.equal(config.api.activityHeartbeatTimeoutMs, 10000);
+      assert.equal(config.api.streamRetentionSec, 900);
     });
 
     it('resolves the data dir to an absolute ./.durabox and runs the temporal CLI from PATH', () => {

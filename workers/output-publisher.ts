@@ -1,0 +1,53 @@
+// Forwards the output of work running on this host to the API while it runs, for streams (spec §3.3).
+// Chunks of every stream are batched for a few milliseconds into one post, so a chatty program costs a
+// post per batch, not per line; a post that fails is retried once and then dropped: streams are a view,
+// and the durable result (the workflow's) holds the whole output anyway.
+import type { OnChunk } from '../sandbox/frame-channel.js';
+
+interface Pending { seq: number; stream: 'stdout' | 'stderr'; text: string }
+
+/** How long chunks wait for company before they are posted. */
+export const OUTPUT_BATCH_MS = 15;
+
+export class OutputPublisher {
+  private pending = new Map<string, Pending[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private posting: Promise<void> = Promise.resolve();
+
+  constructor(private readonly post: (body: { streams: Array<{ stream_id: string; chunks: Pending[] }> }) => Promise<void>) {}
+
+  /**
+   * A chunk sink for one stream. `base` separates attempts: a retried activity numbers its chunks after
+   * the earlier attempt's, so nothing written before is overwritten or lost.
+   */
+  sink(streamId: string, base = 0): OnChunk {
+    let seq = base;
+    return (c) => {
+      if (!c.text) return;
+      let list = this.pending.get(streamId);
+      if (!list) this.pending.set(streamId, (list = []));
+      list.push({ seq: seq++, stream: c.stream, text: c.text });
+      this.timer ??= setTimeout(() => this.flush(), OUTPUT_BATCH_MS);
+    };
+  }
+
+  /** Posts what is pending now; resolves when every post so far has been answered. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size > 0) {
+      const streams = [...this.pending].map(([stream_id, chunks]) => ({ stream_id, chunks }));
+      this.pending = new Map();
+      // Posts go one after another, so a stream's chunks arrive in order.
+      this.posting = this.posting.then(() => this.post({ streams }).catch(() => this.post({ streams })).catch((e: Error) => {
+        console.error(`output of ${streams.length} stream(s) not forwarded: ${e.message}`);
+      }));
+    }
+    return this.posting;
+  }
+}
+
+/** Chunk numbers of one activity attempt start here, so attempts never collide. */
+export function attemptBase(attempt: number): number {
+  return (Math.max(1, attempt) - 1) * 1_000_000;
+}
