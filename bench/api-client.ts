@@ -64,6 +64,38 @@ export class DuraboxApi {
     return r.body;
   }
 
+  /** `POST /commands/code`; throws unless the cell's main result reads `expected`. */
+  async runCode(req: { code: string; session_id?: string; language?: string }, expected: string): Promise<void> {
+    const r = await this.call('POST', '/api/v1/commands/code', req);
+    const main = (r.body?.results as Array<{ is_main_result: boolean; text?: string }> | undefined)?.find((x) => x.is_main_result);
+    if (r.status !== 200 || main?.text !== expected) throw new ApiError(`runCode answered ${r.status}: ${brief(r.body)}`);
+  }
+
+  /**
+   * A pythonExec task as Server-Sent Events; the code prints the time it printed at (ms since the epoch),
+   * and this answers how long after that the chunk reached this client.
+   */
+  async firstChunkDelay(): Promise<number> {
+    const res = await fetch(`${this.baseUrl}/api/v1/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ capability: 'pythonExec', input: { code: 'import time\nprint(repr(time.time() * 1000), flush=True)\ntime.sleep(0.3)' } }),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    if (res.status !== 200) throw new ApiError(`POST /tasks (events) answered ${res.status}: ${await res.text()}`);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let delay: number | undefined;
+    for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const arrived = Date.now();
+      buffer += decoder.decode(part, { stream: true });
+      const m = /event: stdout\ndata: (.*)\n/.exec(buffer);
+      if (m && delay === undefined) delay = arrived - Number(JSON.parse(JSON.parse(m[1]).text));
+    }
+    if (delay === undefined || !Number.isFinite(delay)) throw new ApiError(`no stdout event in ${brief(buffer)}`);
+    return delay;
+  }
+
   async deleteSession(sessionId: string): Promise<void> {
     const r = await this.call('DELETE', `/api/v1/sessions/${encodeURIComponent(sessionId)}`);
     if (r.status !== 204 && r.status !== 200) throw new ApiError(`DELETE /sessions/${sessionId} answered ${r.status}: ${brief(r.body)}`);

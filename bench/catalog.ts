@@ -37,8 +37,22 @@ export const IDLE_SESSION_MEMORY: FigureSpec = {
   target: { kind: 'none' }, zeroErrors: false,
 };
 
+export const CODE_CONTEXT_P50: FigureSpec = {
+  id: 'runCode context p50', title: 'runCode 1+1 in a live python context, REST, p50', unit: 'ms',
+  target: { kind: 'relative', op: '<=', factor: 1.0, baseline: EXEC_P50.id }, zeroErrors: true,
+};
+export const CODE_ONESHOT_P50: FigureSpec = {
+  id: 'runCode one-shot p50', title: 'runCode 1+1 once in a fresh sandbox (IPython start included), REST, p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true,
+};
+export const FIRST_CHUNK_P50: FigureSpec = {
+  id: 'first chunk delay p50', title: 'streamed chunk: from the print in the sandbox to the SSE client, p50', unit: 'ms',
+  target: { kind: 'absolute', op: '<=', threshold: 100 }, zeroErrors: true,
+};
+
 /** Every figure, in report order: one that a run never reached is still listed, as an error. */
 export const ALL_FIGURES: FigureSpec[] = [
   COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50,
   PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, TERMINAL_P50, NEW_SESSION_P50, IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY,
+  CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50,
 ];

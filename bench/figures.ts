@@ -3,7 +3,7 @@
 
 export type Target =
   | { kind: 'relative'; op: '<=' | '>='; factor: number; baseline: string }
-  | { kind: 'absolute'; op: '>='; threshold: number }
+  | { kind: 'absolute'; op: '>=' | '<='; threshold: number }
   | { kind: 'none' };
 
 export interface FigureSpec {
@@ -61,7 +61,7 @@ export function judge(spec: FigureSpec, outcome: Outcome<Measurement>, baselines
   const errorsOk = !spec.zeroErrors || outcome.errors === 0;
   const t = spec.target;
   if (t.kind === 'none') return figure;
-  if (t.kind === 'absolute') return { ...figure, pass: errorsOk && outcome.value >= t.threshold };
+  if (t.kind === 'absolute') return { ...figure, pass: errorsOk && (t.op === '>=' ? outcome.value >= t.threshold : outcome.value <= t.threshold) };
   const base = baselines.get(t.baseline);
   figure.baseline = { id: t.baseline, value: base?.value, factor: t.factor };
   if (base?.value === undefined || base.value <= 0) {

@@ -11,6 +11,7 @@ import { ALL_FIGURES } from './catalog.js';
 import { addFigure, type BenchContext, type PlatformContext } from './context.js';
 import { record } from './figures.js';
 import { describeEnvironment, type Environment } from './environment.js';
+import { measureRunCode } from './code-figures.js';
 import { measureIdleSessions } from './idle-sessions.js';
 import { measurePythonExec } from './python-figures.js';
 import { renderMarkdown, writeReport, type BenchReport } from './report.js';
@@ -65,6 +66,7 @@ async function main(): Promise<number> {
       () => measurePythonExec(pctx),
       () => measureLiveSession(pctx),
       () => measureNewSession(pctx),
+      () => measureRunCode(pctx),
       () => measureIdleSessions(pctx),
     ];
     for (const phase of phases) {
