@@ -97,7 +97,7 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         description:
           'Runs a Python 3 program once in an isolated sandbox and returns its stdout (output), stderr and exit_code. ' +
           'Use it for calculations, data processing and checking code. Nothing persists between calls: no files, processes or variables ' +
-          '(use terminalExec sessions for state). No network access, no packages beyond the standard library. ' +
+          '(use terminalExec sessions or runCode contexts for state). numpy, pandas and matplotlib are installed; no network access. ' +
           'A non-zero exit_code is a normal result (read stderr). Limits: timeout_ms 1..600000 (default 60000), 256 MiB memory, ' +
           'each output stream capped (stdout_truncated/stderr_truncated tell when cut).',
         outputSchema: PythonExecOutput,
@@ -111,7 +111,7 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         title: 'Run a shell command in a stateful session',
         description:
           'Runs a shell command (sh -lc) in a terminal session whose files persist between calls (bash, python3, pip/venv, git, curl, jq, ' +
-          'ripgrep, tree, file, zip/unzip, sqlite3). Omit session_id to create a session; pass the returned session_id to keep working in it. ' +
+          'ripgrep, tree, file, zip/unzip, sqlite3, node, numpy/pandas/matplotlib). Omit session_id to create a session; pass the returned session_id to keep working in it. ' +
           'Use it for multi-step work on files; use pythonExec for one-off computations. An unknown session_id fails with session_not_found ' +
           'unless create_if_missing is true; a second command while one runs fails with session_busy. Each call extends the session\'s lease ' +
           '(lease_ttl_sec, never shortened); an idle session ends when its lease runs out and its files are gone. No network. ' +
