@@ -2,12 +2,13 @@
 // Docker, a runtime worker) and saves every workflow history to test/workflows/histories/. The replay
 // test runs them through the current workflow code, so a change that would break workflows already
 // running fails CI. Files hold `History.toObject` of @temporalio/proto (enums, longs and bytes as
-// strings), read back with `History.fromObject`. Re-record when a workflow changes on purpose (and keep the old files while such
-// workflows may still be running somewhere).
+// strings), read back with `History.fromObject`. Re-record when a workflow changes on purpose: files are
+// named after the product version that recorded them, and only that version's are replaced, so histories
+// of older code stay and keep proving that runs started by it still replay.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
-import { repoRoot } from '../config/paths.js';
+import { PRODUCT_VERSION, repoRoot } from '../config/paths.js';
 import { generateToken, keyedHash, maskToken, newId } from '../control/security.js';
 import { HASH_KEY, PlatformHarness } from './platform.js';
 
@@ -67,6 +68,19 @@ try {
   expect('list', await call(token, 'GET', `/api/v1/sessions/${sid}/files?path=/workspace`), 200);
   expect('delete file', await call(token, 'DELETE', `/api/v1/sessions/${sid}/files?path=data.bin`), 204);
   expect('close', await call(token, 'DELETE', `/api/v1/sessions/${sid}`), 204);
+  // The code interpreter: a one-shot cell, then a session with its default context, a named context,
+  // a cell in it, and the context deleted.
+  expect('runCode once', await call(token, 'POST', '/api/v1/tasks', { capability: 'runCode', input: { code: '1+1' }, mode: 'sync' }), 200);
+  const coder = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'true' });
+  expect('session for code', coder, 200);
+  const csid = coder.body.session_id as string;
+  expect('default context', await call(token, 'POST', '/api/v1/commands/code', { session_id: csid, code: 'x = 1' }), 200);
+  const ctx = await call(token, 'POST', `/api/v1/sessions/${csid}/contexts`, { language: 'javascript' });
+  expect('new context', ctx, 201);
+  expect('cell in context', await call(token, 'POST', '/api/v1/commands/code', { session_id: csid, context_id: ctx.body.context_id, code: '1 + 1' }), 200);
+  expect('runCode task in session', await call(token, 'POST', '/api/v1/tasks', { capability: 'runCode', input: { code: 'x', session_id: csid }, mode: 'sync' }), 200);
+  expect('delete context', await call(token, 'DELETE', `/api/v1/sessions/${csid}/contexts/${ctx.body.context_id}`), 204);
+  expect('close code session', await call(token, 'DELETE', `/api/v1/sessions/${csid}`), 204);
   // A session left to its lease.
   const leased = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'true', lease_ttl_sec: 1 });
   expect('leased session', leased, 200);
@@ -74,11 +88,12 @@ try {
   await client.workflow.getHandle(`session-${admin.id}-${leased.body.session_id}`).result();
 
   mkdirSync(out, { recursive: true });
-  for (const f of readdirSync(out)) if (f.endsWith('.json')) rmSync(join(out, f));
+  const tag = `v${PRODUCT_VERSION}`;
+  for (const f of readdirSync(out)) if (f.endsWith('.json') && f.includes(`-${tag}-`)) rmSync(join(out, f));
   let n = 0;
   for await (const w of client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
     const history = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
-    const name = `${w.type}-${String(++n).padStart(2, '0')}.json`;
+    const name = `${w.type}-${tag}-${String(++n).padStart(2, '0')}.json`;
     const json = proto.temporal.api.history.v1.History.toObject(proto.temporal.api.history.v1.History.fromObject(history), { longs: String, enums: String, bytes: String });
     writeFileSync(join(out, name), `${JSON.stringify(json)}\n`);
   }

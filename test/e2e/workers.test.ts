@@ -5,6 +5,7 @@ import { call, login, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
 import { HASH_KEY } from '../../harness/platform.js';
+import { PRODUCT_VERSION } from '../../config/paths.js';
 import { generateWorkerSecret, hashPassword, keyedHash, newId } from '../../control/security.js';
 import { runtimeTaskQueue } from '../../contract/queues.js';
 
@@ -86,7 +87,7 @@ describe('workers REST contract: credentials and the host registry (spec §4.3)'
     assert.equal(main.status, 'online');
     assert.equal(main.node_name, hostname());
     assert.equal(main.executor_kind, 'docker');
-    assert.equal(main.version, '0.1.0');
+    assert.equal(main.version, PRODUCT_VERSION, 'the version from package.json');
     assert.deepEqual(main.capabilities, [{ name: 'python', max_inflight: 2 }, { name: 'terminal', max_inflight: 2 }]);
     assert.equal(main.labels.os, 'linux');
     assert.ok(Date.parse(main.last_seen_at) >= Date.parse(main.registered_at));
