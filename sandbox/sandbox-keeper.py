@@ -3,7 +3,13 @@
 # path, so nothing of one execution reaches the next. It speaks to its runtime worker over the
 # container's attached stdin/stdout in length-prefixed JSON frames; stdin closing means the worker is
 # gone, and the keeper exits (the container is removed with it).
-# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker.)
+# Frames in: a python program {code, limit, stream?} -> {exit_code, stdout, stderr, ...}; a one-shot
+# code-interpreter cell {cell: {language, code, timeout_ms}, limit, stream?} -> {cell_result: ...}, run by a
+# kernel started for that cell alone. With stream, {chunk: {stream, text}} frames come first, as the output
+# is written. Then {ready}, once the container is clean again.
+# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker; Kernel from
+# kernel-driver.py, prepended after it.)
+import codecs
 
 # /dev/mqueue holds POSIX message queues: they outlive their processes like files do.
 WRITABLE = ("/tmp", "/workspace", "/dev/shm", "/dev/mqueue")
@@ -26,9 +32,12 @@ def read_frame():
     return json.loads(body) if len(body) == n else None
 
 
-def drain(stream, limit, out):
-    # Keep the first `limit` bytes, read and drop the rest, so memory stays bounded by the limit.
+def drain(stream, limit, out, name=None):
+    # Keep the first `limit` bytes, read and drop the rest, so memory stays bounded by the limit. With a
+    # stream name, what is kept is also sent as chunk frames as it comes (decoded without splitting a
+    # character, so the chunks add up to the final text).
     kept, truncated = bytearray(), False
+    decoder = codecs.getincrementaldecoder("utf-8")("replace") if name else None
     while True:
         chunk = stream.read1(65536)
         if not chunk:
@@ -36,8 +45,16 @@ def drain(stream, limit, out):
         room = limit - len(kept)
         if room > 0:
             kept += chunk[:room]
+            if decoder:
+                text = decoder.decode(chunk[:room])
+                if text:
+                    send({"chunk": {"stream": name, "text": text}})
         if len(chunk) > room:
             truncated = True
+    if decoder:
+        text = decoder.decode(b"", final=True)
+        if text:
+            send({"chunk": {"stream": name, "text": text}})
     out.extend([bytes(kept), truncated])
 
 
@@ -55,6 +72,7 @@ def feed(stdin, code):
 
 def run(req):
     limit = int(req.get("limit", 1048576))
+    stream = bool(req.get("stream"))
     child = subprocess.Popen(
         ["python3", "-"], cwd="/workspace", env=CHILD_ENV, close_fds=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -62,8 +80,8 @@ def run(req):
     out, err = [], []
     threads = [
         threading.Thread(target=feed, args=(child.stdin, req["code"].encode("utf-8", "surrogatepass"))),
-        threading.Thread(target=drain, args=(child.stdout, limit, out)),
-        threading.Thread(target=drain, args=(child.stderr, limit, err)),
+        threading.Thread(target=drain, args=(child.stdout, limit, out, "stdout" if stream else None)),
+        threading.Thread(target=drain, args=(child.stderr, limit, err, "stderr" if stream else None)),
     ]
     for t in threads:
         t.start()
@@ -79,6 +97,22 @@ def run(req):
         "stdout_truncated": out[1],
         "stderr_truncated": err[1],
     }
+
+
+def run_cell(req):
+    # One cell in a kernel of its own; the reset that follows ends the kernel with everything else.
+    cell = req["cell"]
+    limit = int(req.get("limit", 1048576))
+    on_output = (lambda name, text: send({"chunk": {"stream": name, "text": text}})) if req.get("stream") else None
+    try:
+        kernel = Kernel(cell.get("language") or "python")
+    except ValueError:
+        return {"cell_result": None, "error": "unknown_language"}
+    try:
+        timeout_s = max(1, int(cell.get("timeout_ms", 60000))) / 1000
+        return {"cell_result": kernel.run(cell.get("code", ""), timeout_s, limit, on_output)}
+    finally:
+        kernel.close()
 
 
 def others():
@@ -157,7 +191,7 @@ def main():
         req = read_frame()
         if req is None:
             return
-        send(run(req))
+        send(run_cell(req) if "cell" in req else run(req))
         send({"ready": kill_others() and wipe()})
 
 

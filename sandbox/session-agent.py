@@ -2,7 +2,14 @@
 # at a time, as `sh -lc <command>` in their own process group, and answers over the container's attached
 # stdin/stdout in length-prefixed JSON frames, so a command costs no `docker exec`. Stdin stays open
 # when the worker detaches, so a restarted worker attaches again and the session goes on.
-# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker.)
+# Frames in: a command {id, command, timeout_ms, limit, stream?} -> {id, exit_code, stdout, stderr, ...}; a
+# code-interpreter cell {id, cell: {language, code, context_id, timeout_ms}, limit, stream?} -> {id,
+# cell_result}, run in the context's kernel (created on the id's first use, kept until dropped); {id,
+# drop_context} -> {id, dropped}. With stream, {id, chunk: {stream, text}} frames come first, as the output
+# is written. Also {adopt} and {ping}, answered by nothing.
+# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker; Kernel and
+# reap_children from kernel-driver.py, prepended after it.)
+import codecs
 
 ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -36,18 +43,14 @@ def read_frame(idle_timeout=None):
 
 
 def reap():
-    # Orphans of earlier commands are re-parented to PID 1: collect them so they never pile up.
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    # Orphans of earlier commands are re-parented to PID 1: collect them so they never pile up (a kernel's
+    # exit status is kept for its Kernel).
+    reap_children()
 
 
 def run(req):
     limit = int(req.get("limit", 1048576))
+    stream = bool(req.get("stream"))
     deadline = time.monotonic() + max(0.001, int(req.get("timeout_ms", 60000)) / 1000)
     try:
         child = subprocess.Popen(
@@ -62,6 +65,16 @@ def run(req):
     # stdout and stderr, each: kept bytes (at most `limit`; the rest is read and dropped) and truncated.
     out_fd, err_fd = child.stdout.fileno(), child.stderr.fileno()
     streams = {out_fd: [bytearray(), False], err_fd: [bytearray(), False]}
+    # With stream: what is kept is also sent as chunk frames as it comes, decoded without splitting a character.
+    decoders = {fd: (name, codecs.getincrementaldecoder("utf-8")("replace"))
+                for fd, name in ((out_fd, "stdout"), (err_fd, "stderr"))} if stream else {}
+
+    def chunk(fd, data, final=False):
+        if fd in decoders:
+            name, decoder = decoders[fd]
+            text = decoder.decode(data, final)
+            if text:
+                send({"id": req.get("id"), "chunk": {"stream": name, "text": text}})
     open_fds = set(streams)
     timed_out, exited_at = False, None
     while open_fds:
@@ -82,16 +95,19 @@ def run(req):
         wait = 0.01 if exited_at is not None else min(0.05, max(0.0, deadline - now))
         ready, _, _ = select.select(list(open_fds), [], [], wait)
         for fd in ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:
+            data = os.read(fd, 65536)
+            if not data:
                 open_fds.discard(fd)
                 continue
             kept = streams[fd]
             room = limit - len(kept[0])
             if room > 0:
-                kept[0] += chunk[:room]
-            if len(chunk) > room:
+                kept[0] += data[:room]
+                chunk(fd, data[:room])
+            if len(data) > room:
                 kept[1] = True
+    for fd in decoders:
+        chunk(fd, b"", final=True)
     code = child.wait()
     child.stdout.close()
     child.stderr.close()
@@ -108,6 +124,39 @@ def run(req):
     }
 
 
+contexts = {}  # context_id -> Kernel
+
+
+def run_cell(req):
+    cell = req["cell"]
+    language = cell.get("language") or "python"
+    context_id = str(cell.get("context_id") or f"default-{language}")
+    kernel = contexts.get(context_id)
+    if kernel is not None and kernel.language != language:
+        return {"id": req.get("id"), "cell_result": None, "error": "context_language_mismatch"}
+    if kernel is None:
+        try:
+            kernel = Kernel(language)
+        except ValueError:
+            return {"id": req.get("id"), "cell_result": None, "error": "unknown_language"}
+        contexts[context_id] = kernel
+    limit = int(req.get("limit", 1048576))
+    on_output = (lambda name, text: send({"id": req.get("id"), "chunk": {"stream": name, "text": text}})) \
+        if req.get("stream") else None
+    timeout_s = max(1, int(cell.get("timeout_ms", 60000))) / 1000
+    result = kernel.run(cell.get("code", ""), timeout_s, limit, on_output)
+    reap()
+    return {"id": req.get("id"), "cell_result": result}
+
+
+def drop_context(req):
+    kernel = contexts.pop(str(req["drop_context"]), None)
+    if kernel is not None:
+        kernel.close()
+        reap()
+    return {"id": req.get("id"), "dropped": kernel is not None}
+
+
 def main():
     adopted = False
     send({"ready": True})
@@ -120,7 +169,12 @@ def main():
             continue
         if req.get("ping"):
             continue
-        send(run(req))
+        if "cell" in req:
+            send(run_cell(req))
+        elif "drop_context" in req:
+            send(drop_context(req))
+        else:
+            send(run(req))
 
 
 main()

@@ -12,30 +12,44 @@ python_image=${DURABOX_PYTHON_IMAGE:-durabox/python:2}
 terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:2}
 work=${DURABOX_IMAGE_WORKDIR:-/var/tmp/durabox-images}
 
-# What both images carry for the code interpreter (runCode): IPython with its inline matplotlib backend,
-# pandas with numpy, Node.js, bash. Keep in step with the Dockerfiles.
-interpreter=python3,python3-ipython,python3-matplotlib,python3-matplotlib-inline,python3-pandas,nodejs,bash
-terminal_tools=python3-pip,python3-venv,git,curl,ca-certificates,jq,ripgrep,tree,file,zip,unzip,sqlite3,procps,less
+# The Debian packages of each image, read from the lists beside this script (the Dockerfiles read them too).
+packages() { cat "$@" | sed 's/#.*//' | xargs; }
 
-# The apt mirror this machine already uses (deb822 or one-line sources), so no other host is needed.
+# The apt mirrors this machine already uses (deb822 or one-line sources), so no other host is needed.
 mirror() {
   local m
   m=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/debian.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)
   [ -n "$m" ] || m=$(grep -hsE '^deb\s+\S*debian/?\s' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -n1 || true)
   echo "${m:-http://deb.debian.org/debian}"
 }
+security_mirror() {
+  local m
+  m=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/debian.sources 2>/dev/null | awk '{print $2}' | grep security | head -n1 || true)
+  [ -n "$m" ] || m=$(grep -hsE '^deb\s+\S*debian-security/?\s' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | head -n1 || true)
+  echo "$m"
+}
 
-# Sandboxes run as uid 1000 ("sandbox") with /workspace and /tmp as tmpfs, so the image only needs the user.
-# debootstrap follows Depends only (never Recommends), as `apt-get install --no-install-recommends` does.
+# A minimal Debian, then the image's packages installed by apt inside it exactly as the Dockerfiles do
+# (debootstrap's own resolver always takes the first of alternative dependencies, apt honours what is named),
+# then finish-image.sh (the sandbox user, matplotlib's font cache).
+install_rootfs() {
+  local dir=$1 packages=$2 sec
+  sec=$(security_mirror)
+  debootstrap --variant=minbase "$suite" "$dir" "$(mirror)" &&
+  { echo "deb $(mirror) $suite main"; echo "deb $(mirror) $suite-updates main"
+    [ -z "$sec" ] || echo "deb $sec $suite-security main"; } >"$dir/etc/apt/sources.list" &&
+  chroot "$dir" apt-get update &&
+  # shellcheck disable=SC2086 # one word per package
+  chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages &&
+  chroot "$dir" apt-get clean &&
+  chroot "$dir" /bin/sh -c "$(cat "$here/finish-image.sh")"
+}
+
 import_rootfs() {
   local tag=$1 packages=$2
   local dir="$work/${tag//[:\/]/_}"
   rm -rf "$dir"; mkdir -p "$dir"
-  debootstrap --variant=minbase --include="$packages" "$suite" "$dir" "$(mirror)" >"$dir.log" 2>&1 \
-    || { tail -n 30 "$dir.log" >&2; return 1; }
-  chroot "$dir" /bin/sh -c "$(cat "$here/finish-image.sh")"
-  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/var/cache/debconf/*-old \
-    "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* "$dir"/var/log/*.log
+  install_rootfs "$dir" "$packages" >"$dir.log" 2>&1 || { tail -n 30 "$dir.log" >&2; return 1; }
   tar -C "$dir" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
@@ -55,10 +69,10 @@ need() { [ "${FORCE:-0}" = 1 ] || ! docker image inspect "$1" >/dev/null 2>&1; }
 pids=()
 if need "$python_image"; then
   if [ "${DURABOX_IMAGE_SOURCE:-rootfs}" = dockerfile ]; then build_dockerfile "$python_image" python.Dockerfile
-  else import_rootfs "$python_image" "$interpreter" & pids+=($!); fi
+  else import_rootfs "$python_image" "$(packages "$here/python.packages")" & pids+=($!); fi
 fi
 if need "$terminal_image"; then
   if [ "${DURABOX_IMAGE_SOURCE:-rootfs}" = dockerfile ]; then build_dockerfile "$terminal_image" terminal.Dockerfile
-  else import_rootfs "$terminal_image" "$interpreter,$terminal_tools" & pids+=($!); fi
+  else import_rootfs "$terminal_image" "$(packages "$here/python.packages" "$here/terminal.packages")" & pids+=($!); fi
 fi
 for p in "${pids[@]}"; do wait "$p"; done

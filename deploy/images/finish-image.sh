@@ -12,4 +12,9 @@ if python3 -c 'import matplotlib' 2>/dev/null; then
   MPLCONFIGDIR=/opt/durabox/mplcache MPLBACKEND=agg python3 -c 'import matplotlib.font_manager, matplotlib.pyplot'
   chmod -R a+rX /opt/durabox
 fi
-rm -rf /root/.cache /tmp/* /var/tmp/*
+# Lean: no documentation, translations, packaged test suites (~125 MB of pandas, sympy, numpy, matplotlib),
+# apt lists or caches. Nothing imports a `tests` package at run time.
+find /usr/lib/python3/dist-packages -depth -type d -name tests -exec rm -rf {} +
+rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \
+  /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/cache/debconf/*-old /var/log/*.log \
+  /root/.cache /tmp/* /var/tmp/*

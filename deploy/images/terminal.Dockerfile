@@ -1,12 +1,12 @@
-# The terminal runtime: a shell with the tools agents reach for, plus the code interpreter's stack
-# (IPython, matplotlib, pandas with numpy, Node.js). The same Debian packages as build.sh's rootfs path.
+# The terminal runtime: a shell with the tools agents reach for (terminal.packages) plus the code
+# interpreter's stack (python.packages: IPython, matplotlib, pandas with numpy, Node.js). The same Debian
+# packages and the same finishing step (finish-image.sh) as build.sh's rootfs path.
 FROM debian:bookworm-slim
-COPY finish-image.sh /tmp/finish-image.sh
-RUN apt-get update && apt-get install -y --no-install-recommends \
-      bash python3 python3-pip python3-venv git curl ca-certificates jq ripgrep tree file zip unzip sqlite3 procps less \
-      python3-ipython python3-matplotlib python3-matplotlib-inline python3-pandas nodejs \
- && sh /tmp/finish-image.sh \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /usr/share/doc/* /usr/share/man/* /usr/share/info/*
+COPY python.packages terminal.packages finish-image.sh /tmp/
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      $(sed 's/#.*//' /tmp/python.packages /tmp/terminal.packages) \
+ && apt-get clean && sh /tmp/finish-image.sh
 ENV LANG=C.UTF-8
 USER 1000:1000
 WORKDIR /workspace

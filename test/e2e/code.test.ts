@@ -105,7 +105,7 @@ describe('runCode: the code interpreter', function () {
     const js = await code({ language: 'javascript', code: 'console.log("hi"); [1, 2].map((v) => v * 2)' });
     assert.deepEqual(main(js.body)?.json, [2, 4]);
     assert.equal(js.body.logs.stdout.join(''), 'hi\n');
-    const sh = await code({ language: 'bash', code: 'echo out; echo err >&2; exit 3' });
+    const sh = await code({ language: 'bash', code: 'echo out; echo err >&2; (exit 3)' });
     assert.equal(sh.body.logs.stdout.join(''), 'out\n');
     assert.equal(sh.body.logs.stderr.join(''), 'err\n');
     assert.equal(sh.body.error?.name, 'ExitStatus');
