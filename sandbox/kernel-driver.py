@@ -34,7 +34,7 @@ INTERRUPT_GRACE_S = 2.0  # after SIGINT, how long a kernel has to answer before 
 # After the reply, output still on its way is read into the cell until the pipes have been quiet this long.
 # What the kernel itself wrote is in the pipes before its reply (each kernel flushes first, and pipe writes
 # are synchronous), so this only waits for stragglers: a thread or a child process printing just at the end.
-DRAIN_GRACE_S = 0.005
+DRAIN_GRACE_S = 0.001
 DRAIN_MAX_S = 0.25  # ... at most, however chatty a background thread is
 RESULTS_CAP_BYTES = 1_200_000  # JSON size of a cell's results (base64 images mostly)
 
