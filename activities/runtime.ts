@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { DuraboxError } from '../contract/errors.js';
 import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput, RunCodeInput, RunCodeOutput } from '../contract/messages.js';
 import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonSandboxPool } from '../sandbox/python-pool.js';
+import type { OnChunk } from '../sandbox/frame-channel.js';
 import { attemptBase, type OutputPublisher } from '../workers/output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
@@ -22,41 +23,37 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async pythonExec(input: PythonExecInput): Promise<PythonExecOutput> {
-      return inSandbox(async (signal) => {
-        const r = await deps.python.run(input.code, input.timeout_ms, signal, taskStream());
+      return inSandbox(async (signal, sink) => {
+        const r = await deps.python.run(input.code, input.timeout_ms, signal, sink);
         return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };
       });
     },
 
     /** A one-shot cell: a fresh interpreter in a warm sandbox, reset afterwards as for pythonExec. */
     async runCode(input: RunCodeInput): Promise<RunCodeOutput> {
-      return inSandbox(async (signal) => {
+      return inSandbox(async (signal, sink) => {
         const language = input.language ?? 'python';
-        const r = await deps.python.runCell({ language, code: input.code }, input.timeout_ms, signal, taskStream());
+        const r = await deps.python.runCell({ language, code: input.code }, input.timeout_ms, signal, sink);
         return { ...r, language };
       });
     },
   };
 
-  /** The sink of the running task's stream, numbered for this attempt. */
-  function taskStream() {
+  /** Runs the work in a warm sandbox, its output forwarded to the task's stream (numbered for this attempt). */
+  function inSandbox<T>(work: (signal: AbortSignal, sink: OnChunk | undefined) => Promise<T>): Promise<T> {
     const info = Context.current().info;
     const taskId = info.workflowExecution?.workflowId;
-    return taskId ? deps.output?.sink(taskId, attemptBase(info.attempt)) : undefined;
-  }
-
-  function inSandbox<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const sink = taskId ? deps.output?.sink(taskId, attemptBase(info.attempt)) : undefined;
     return countedInflight(deps.inflight, 'python', () => withHeartbeat((signal) => reportingFailures(async () => {
       try {
-        return await work(signal);
+        return await work(signal, sink);
       } catch (e) {
         if (e instanceof SandboxTimeout) throw new DuraboxError('timeout', e.message);
         if (e instanceof SandboxCancelled) throw Context.current().cancellationSignal.reason ?? e;
         if (e instanceof SandboxBroken) throw new DuraboxError('sandbox_broken', e.message);
         throw e; // Docker errors: Temporal retries them
       } finally {
-        // Sends the last chunks at once; the answer does not wait for them (the result holds them all).
-        void deps.output?.flush();
+        if (taskId) deps.output?.finish(taskId);
       }
     })));
   }

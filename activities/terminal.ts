@@ -36,7 +36,7 @@ export function createSessionStartActivities(d: TerminalDeps) {
         try {
           const sink = first.streamId ? d.output?.sink(first.streamId) : undefined;
           const ran = await d.containers.exec(containerId, { command: first.command, timeoutMs: first.timeoutMs, limitBytes: d.outputLimitBytes }, sink);
-          if (sink) void d.output?.flush();
+          if (first.streamId) d.output?.finish(first.streamId);
           return { ...taken, first: ran };
         } catch (e) {
           // No session will ever own this container: do not leave it behind.
@@ -60,7 +60,7 @@ export function createHostActivities(d: TerminalDeps) {
       } catch (e) {
         throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
       } finally {
-        if (streamId) void d.output?.flush();
+        if (streamId) d.output?.finish(streamId);
       }
     })));
 

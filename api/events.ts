@@ -57,9 +57,33 @@ export class EventStream {
   }
 }
 
-/** `stdout` / `stderr` events for every chunk of the stream, as they arrive. */
+/** `stdout` / `stderr` events for every chunk of the stream, as they arrive; `relayed` counts them. */
 function relay(output: OutputStore, streamId: string, es: EventStream) {
-  return output.follow(streamId, (c) => es.send(c.stream, { text: c.text }, c.seq));
+  let relayed = 0;
+  const follow = output.follow(streamId, (c) => {
+    relayed++;
+    es.send(c.stream, { text: c.text }, c.seq);
+  });
+  return { ...follow, relayed: () => relayed };
+}
+
+/**
+ * Work that ended before its first chunks were posted (the worker posts nothing for it: its result came
+ * as soon as they would have) streams the output its result holds, so every stream shows the output.
+ */
+function replayOutput(es: EventStream, value: unknown): void {
+  for (const c of outputOf(value)) es.send(c.stream, { text: c.text });
+}
+
+/** The output a result holds (pythonExec, a terminal command, a cell), as the chunks it would have streamed. */
+export function outputOf(value: unknown): Array<{ stream: 'stdout' | 'stderr'; text: string }> {
+  const v = (value ?? {}) as { output?: unknown; stdout?: unknown; stderr?: unknown; logs?: { stdout?: unknown; stderr?: unknown } };
+  const text = (x: unknown) => (Array.isArray(x) ? x.join('') : typeof x === 'string' ? x : '');
+  const chunks = [
+    { stream: 'stdout' as const, text: text(v.logs?.stdout ?? v.output ?? v.stdout) },
+    { stream: 'stderr' as const, text: text(v.logs?.stderr ?? v.stderr) },
+  ];
+  return chunks.filter((c) => c.text !== '');
 }
 
 /** A failure as an `error` event: its HTTP status and the body a plain call would have answered. */
@@ -82,6 +106,7 @@ export async function streamTask(deps: AppDeps, ctx: Context, task: TaskBody, ac
   try {
     const final = TERMINAL.includes(task.status) ? task : await deps.tasks.final(task.task_id, accountId);
     await follow.drain();
+    if (follow.relayed() === 0) replayOutput(es, final?.result);
     if (final) es.send('result', final);
   } catch (e) {
     es.send('error', errorEvent(e));
@@ -101,6 +126,7 @@ export async function streamCommand<T>(deps: AppDeps, ctx: Context, streamId: st
   try {
     const value = await work();
     await follow.drain();
+    if (follow.relayed() === 0) replayOutput(es, value);
     es.send('result', value);
   } catch (e) {
     await follow.drain();

@@ -17,7 +17,7 @@ import type { Capability } from '../contract/capabilities.js';
 import type { RunCodeOutput as CodeOutput } from '../contract/messages.js';
 import type { Chunk } from '../db/output.js';
 import { leaseBounds, type AppDeps } from './context.js';
-import { newStreamId } from './events.js';
+import { newStreamId, outputOf } from './events.js';
 import { runCommand, startCommand } from './handlers/commands.js';
 import type { Handlers } from './routes.js';
 
@@ -46,10 +46,16 @@ interface ToolSpec {
 /** Runs `work` while relaying the output written under `streamId` to `progress`, when there is one. */
 async function relaying<T>(deps: AppDeps, progress: Progress, streamId: string, work: () => Promise<T>): Promise<T> {
   if (!progress) return work();
-  const follow = deps.output.follow(streamId, progress);
+  let relayed = 0;
+  const follow = deps.output.follow(streamId, (c) => {
+    relayed++;
+    progress(c);
+  });
   try {
     const value = await work();
     await follow.drain();
+    // Work that ended before its first chunks went out: its result's output is the progress.
+    if (relayed === 0) for (const c of outputOf(value)) progress({ seq: 0, ...c });
     return value;
   } finally {
     follow.stop();

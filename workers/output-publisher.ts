@@ -1,7 +1,9 @@
 // Forwards the output of work running on this host to the API while it runs, for streams (spec §3.3).
 // Chunks of every stream are batched for a few milliseconds into one post, so a chatty program costs a
 // post per batch, not per line; a post that fails is retried once and then dropped: streams are a view,
-// and the durable result (the workflow's) holds the whole output anyway.
+// and the durable result (the workflow's) holds the whole output anyway. Work that ends before its first
+// batch went out posts nothing at all: its result arrives as soon as its chunks would, and holds them
+// (the API's streams then give the result's output as the chunks), so short tasks cost no post.
 import type { OnChunk } from '../sandbox/frame-channel.js';
 
 interface Pending { seq: number; stream: 'stdout' | 'stderr'; text: string }
@@ -11,6 +13,8 @@ export const OUTPUT_BATCH_MS = 15;
 
 export class OutputPublisher {
   private pending = new Map<string, Pending[]>();
+  /** Streams with chunks already posted: their last chunks are posted too when the work ends. */
+  private readonly live = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private posting: Promise<void> = Promise.resolve();
 
@@ -31,6 +35,19 @@ export class OutputPublisher {
     };
   }
 
+  /** The work of a stream has ended: post its last chunks if the stream is live, else drop them. */
+  finish(streamId: string): void {
+    if (this.live.delete(streamId)) {
+      void this.flush();
+    } else {
+      this.pending.delete(streamId);
+      if (this.pending.size === 0) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
+    }
+  }
+
   /** Posts what is pending now; resolves when every post so far has been answered. */
   flush(): Promise<void> {
     clearTimeout(this.timer);
@@ -38,6 +55,7 @@ export class OutputPublisher {
     if (this.pending.size > 0) {
       const streams = [...this.pending].map(([stream_id, chunks]) => ({ stream_id, chunks }));
       this.pending = new Map();
+      for (const s of streams) this.live.add(s.stream_id);
       // Posts go one after another, so a stream's chunks arrive in order.
       this.posting = this.posting.then(() => this.post({ streams }).catch(() => this.post({ streams })).catch((e: Error) => {
         console.error(`output of ${streams.length} stream(s) not forwarded: ${e.message}`);

@@ -36,6 +36,16 @@ describe('streaming output while work runs', function () {
     assert.equal(all[all.length - 1].event, 'result', 'the stream ends after the result');
   });
 
+  it('a task that ends before its first chunks went out streams the output its result holds', async () => {
+    const all = await collect((await openEvents(`${platform.url}/api/v1/tasks`, {
+      method: 'POST', token, headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ capability: 'pythonExec', input: { code: 'import sys\nprint(1)\nprint("e", file=sys.stderr)' } }),
+    })).events);
+    assert.deepEqual(all.map((e) => e.event), ['status', 'stdout', 'stderr', 'result']);
+    assert.equal(text(all), '1\n');
+    assert.equal(text(all, 'stderr'), 'e\n');
+  });
+
   it('a client that connects late gets what was already written, then the rest and the status', async () => {
     const started = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', input: { code: SLOW_PRINT }, mode: 'async' } });
     assert.equal(started.status, 202);
