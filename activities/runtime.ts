@@ -4,7 +4,7 @@ import { DuraboxError } from '../contract/errors.js';
 import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput, RunCodeInput, RunCodeOutput } from '../contract/messages.js';
 import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonSandboxPool } from '../sandbox/python-pool.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
-import { attemptBase, type OutputPublisher } from '../workers/output-publisher.js';
+import { attemptBase, type OutputPublisher } from './output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
 

@@ -7,7 +7,7 @@ import type { CellResult, FileOp, FileResult, HostExecResult, Language } from '.
 import type { OnChunk } from '../sandbox/frame-channel.js';
 import { SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { sessionFileOp } from '../sandbox/session-files.js';
-import type { OutputPublisher } from '../workers/output-publisher.js';
+import type { OutputPublisher } from './output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
 

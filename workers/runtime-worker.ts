@@ -12,7 +12,7 @@ import { removeLeftovers } from '../sandbox/leftovers.js';
 import { PythonSandboxPool } from '../sandbox/python-pool.js';
 import { SessionContainers } from '../sandbox/session-containers.js';
 import { connectTemporal, temporalClient } from '../temporal/connection.js';
-import { OutputPublisher } from './output-publisher.js';
+import { OutputPublisher } from '../activities/output-publisher.js';
 import { RegistryClient } from './registry-client.js';
 
 export interface RuntimeWorker {
