@@ -9,24 +9,22 @@ import type { SessionService } from './session-service.js';
 export function createControlActivities(deps: { sessions: SessionService }) {
   return {
     async terminalExecInSession(req: { accountId: string; input: TerminalExecInput }): Promise<TerminalExecOutput> {
-      try {
-        const taskId = Context.current().info.workflowExecution?.workflowId;
-        // The task's id is the update's id (never run twice) and its stream's.
-        return await deps.sessions.exec(req.accountId, req.input, taskId, taskId);
-      } catch (e) {
-        throw asActivityFailure(e);
-      }
+      return asTaskStep((taskId) => deps.sessions.exec(req.accountId, req.input, taskId, taskId));
     },
 
     async runCodeInSession(req: { accountId: string; input: RunCodeInput }): Promise<RunCodeOutput> {
-      try {
-        const taskId = Context.current().info.workflowExecution?.workflowId;
-        return await deps.sessions.runCode(req.accountId, req.input, taskId, taskId);
-      } catch (e) {
-        throw asActivityFailure(e);
-      }
+      return asTaskStep((taskId) => deps.sessions.runCode(req.accountId, req.input, taskId, taskId));
     },
   };
+}
+
+/** Runs a step with its task's id, which is the update's id (never run twice) and its stream's. */
+async function asTaskStep<T>(step: (taskId: string | undefined) => Promise<T>): Promise<T> {
+  try {
+    return await step(Context.current().info.workflowExecution?.workflowId);
+  } catch (e) {
+    throw asActivityFailure(e);
+  }
 }
 
 export type ControlActivities = ReturnType<typeof createControlActivities>;
