@@ -48,6 +48,9 @@ export function hardenedHostConfig(limits: RuntimeLimits): Docker.HostConfig {
       { Name: 'core', Soft: 0, Hard: 0 },
     ],
     AutoRemove: true,
+    // A sandbox's I/O is the frames on its attach stream. Docker's default log driver would also keep
+    // every frame on the host's disk, in plain text and without limit: tenant data outside the sandbox.
+    LogConfig: { Type: 'none', Config: {} },
   };
 }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
+import { LABEL_RUNTIME, LABEL_WORKER } from '../../sandbox/profile.js';
+import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 
 describe('python sandbox: isolation between executions and the security baseline', function () {
@@ -38,6 +40,21 @@ describe('python sandbox: isolation between executions and the security baseline
       assert.equal(state, '[] [] False []', `run ${i} saw state: ${state}`);
     }
     assert.ok(sameContainer > 0, 'the check ran in the very container that was planted at least once');
+  });
+
+  it('keeps none of a sandbox\'s output on the host\'s disk: 10 MB printed leave no log behind', async () => {
+    const printed = await run('import sys\nfor _ in range(100): sys.stdout.write("x" * 100_000)');
+    assert.equal(printed.stdout_truncated, true, 'the output cap applied, and the 10 MB went through the sandbox\'s stdout');
+    const session = await call('POST', '/api/v1/commands/terminal', { token, body: { command: 'head -c 10000000 /dev/zero | tr "\\0" y; echo' } });
+    assert.equal(session.status, 200, JSON.stringify(session.body).slice(0, 300));
+    const ours = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${platform.workerId('w-main')}`] } });
+    assert.ok(ours.some((c) => c.Labels[LABEL_RUNTIME] === 'python') && ours.some((c) => c.Labels[LABEL_RUNTIME] === 'terminal'));
+    for (const c of ours) {
+      const info = await platform.docker.getContainer(c.Id).inspect();
+      assert.equal(info.HostConfig.LogConfig?.Type, 'none', `${c.Labels[LABEL_RUNTIME]} container ${c.Id.slice(0, 12)} logs to ${info.HostConfig.LogConfig?.Type}`);
+      assert.equal(info.LogPath, '', 'no log file on the host');
+    }
+    await call('DELETE', `/api/v1/sessions/${session.body.session_id}`, { token });
   });
 
   it('runs as a non-root user with no capabilities and a read-only root filesystem', async () => {
