@@ -185,14 +185,50 @@ def remove_sysv_ipc():
     return True
 
 
+def process_settings():
+    # What a program of the sandbox's own uid can change in PID 1 and every later child inherits: resource
+    # limits, priority, scheduling policy, CPU affinity.
+    import resource
+    limits = {name: resource.getrlimit(getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")}
+    return {
+        "rlimits": limits,
+        "priority": os.getpriority(os.PRIO_PROCESS, 0),
+        "scheduler": os.sched_getscheduler(0),
+        "affinity": sorted(os.sched_getaffinity(0)),
+    }
+
+
+def settings_intact(initial):
+    # Puts back what can be put back; a sandbox whose PID 1 stays changed is not used again (its
+    # container is replaced), so one run never poisons the next, whoever's it is.
+    import resource
+    for name, limit in initial["rlimits"].items():
+        try:
+            if resource.getrlimit(getattr(resource, name)) != limit:
+                resource.setrlimit(getattr(resource, name), limit)
+        except (ValueError, OSError):
+            return False
+    try:
+        if sorted(os.sched_getaffinity(0)) != initial["affinity"]:
+            os.sched_setaffinity(0, initial["affinity"])
+    except OSError:
+        return False
+    return process_settings() == initial
+
+
+def reset(initial):
+    return kill_others() and wipe() and settings_intact(initial)
+
+
 def main():
-    send({"ready": kill_others() and wipe()})
+    initial = process_settings()
+    send({"ready": reset(initial)})
     while True:
         req = read_frame()
         if req is None:
             return
         send(run_cell(req) if "cell" in req else run(req))
-        send({"ready": kill_others() and wipe()})
+        send({"ready": reset(initial)})
 
 
 main()

@@ -374,6 +374,30 @@ python3 - <<'PY'\n${probe()}\nPY`,
       }
     });
 
+    attack('lowering PID 1\'s limits, priority, scheduling or CPU affinity poisons no later run: the sandbox is restored or replaced', 60_000, async () => {
+      const poisoned = await run([
+        'import os, resource',
+        'resource.prlimit(1, resource.RLIMIT_CPU, (1, resource.RLIM_INFINITY))',
+        'resource.prlimit(1, resource.RLIMIT_NOFILE, (16, 16))',
+        'os.setpriority(os.PRIO_PROCESS, 1, 19)',
+        'os.sched_setscheduler(1, os.SCHED_IDLE, os.sched_param(0))',
+        'os.sched_setaffinity(1, {0})',
+        'print(resource.prlimit(1, resource.RLIMIT_CPU)[0], resource.prlimit(1, resource.RLIMIT_NOFILE)[1], os.getpriority(os.PRIO_PROCESS, 1), os.sched_getscheduler(1) == os.SCHED_IDLE)',
+      ].join('\n'));
+      assert.equal(poisoned.output, '1 16 19 True\n', `the attack took hold of PID 1 (else this test proves nothing): ${poisoned.stderr}`);
+      // More runs than warm sandboxes: whichever sandbox each lands in, none inherits the poison.
+      for (let i = 0; i < 5; i++) {
+        const r = await run([
+          'import os, resource, time',
+          'end = time.process_time() + 1.5',
+          'while time.process_time() < end: pass',
+          'print(resource.getrlimit(resource.RLIMIT_CPU)[0] == resource.RLIM_INFINITY, resource.getrlimit(resource.RLIMIT_NOFILE), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0) == os.SCHED_OTHER, len(os.sched_getaffinity(0)) == os.cpu_count())',
+        ].join('\n'));
+        assert.equal(r.exit_code, 0, `run ${i} was killed (exit ${r.exit_code}): ${r.stderr}`);
+        assert.equal(r.output, 'True (1024, 1024) 0 True True\n', `run ${i} inherited: ${r.output}`);
+      }
+    });
+
     attack('mount, unshare, chroot, setuid, ptrace and signals of the keeper (PID 1) all fail, and the keeper lives on', 30_000, async () => {
       const r = await plantThenCheck([
         'import ctypes, os, signal',
