@@ -163,7 +163,22 @@ def wipe():
             return False
         if os.listdir(root):
             return False
+        if not reset_root(root):
+            return False
     return remove_sysv_ipc()
+
+
+def reset_root(root):
+    # The roots themselves belong to the sandbox's uid: a run may chmod them or hang extended attributes
+    # on them (a default ACL is one, and every later file would inherit it). Put the root as it came.
+    try:
+        for name in os.listxattr(root):
+            os.removexattr(root, name)
+        if root in ("/tmp", "/workspace"):
+            os.chmod(root, 0o700)
+        return not os.listxattr(root)
+    except OSError:
+        return False
 
 
 def remove_sysv_ipc():

@@ -374,6 +374,27 @@ python3 - <<'PY'\n${probe()}\nPY`,
       }
     });
 
+    attack('a default ACL, an extended attribute, a mode or a umask left on the writable roots reaches no later run', 60_000, async () => {
+      const { planted, checked } = await plantThenCheck([
+        'import os, struct',
+        '# A default ACL giving everyone rwx on every file made later, and an attribute of our own.',
+        'acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i) for t, p, i in [(1, 7, 0xffffffff), (4, 7, 0xffffffff), (0x20, 7, 0xffffffff)])',
+        'for root in ("/workspace", "/tmp"):',
+        '    os.setxattr(root, "system.posix_acl_default", acl)',
+        '    os.setxattr(root, "user.mark", b"planted")',
+        '    os.chmod(root, 0o777)',
+        'os.umask(0)',
+        'print(sorted(os.listxattr("/workspace")), oct(os.stat("/workspace").st_mode & 0o777))',
+      ].join('\n'), [
+        'import os',
+        'open("/workspace/new", "w").close()',
+        'print([sorted(os.listxattr(r)) for r in ("/workspace", "/tmp")], [oct(os.stat(r).st_mode & 0o777) for r in ("/workspace", "/tmp")],',
+        '      os.listxattr("/workspace/new"), oct(os.umask(0o022)))',
+      ].join('\n'));
+      assert.equal(planted, "['system.posix_acl_default', 'user.mark'] 0o777\n", 'the attack took hold (else this test proves nothing)');
+      assert.equal(checked, "[[], []] ['0o700', '0o700'] [] 0o22\n");
+    });
+
     attack('lowering PID 1\'s limits, priority, scheduling or CPU affinity poisons no later run: the sandbox is restored or replaced', 60_000, async () => {
       const poisoned = await run([
         'import os, resource',
