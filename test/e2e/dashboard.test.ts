@@ -19,6 +19,7 @@ describe('dashboard in headless Chromium', function () {
   let userDataDir: string;
   let browser: BrowserContext;
   let page: Page;
+  const cspViolations: string[] = [];
 
   const shot = (name: string) => page.screenshot({ path: join(artifacts, `dashboard-${name}.png`), fullPage: true });
   const go = async (path: string) => {
@@ -36,6 +37,7 @@ describe('dashboard in headless Chromium', function () {
     });
     page = browser.pages()[0] ?? (await browser.newPage());
     page.on('dialog', (d) => void d.accept());
+    page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
   });
   after(async () => {
     await browser?.close();
@@ -163,5 +165,14 @@ describe('dashboard in headless Chromium', function () {
     assert.notEqual(mcp.status, 200);
     assert.doesNotMatch(mcp.headers.get('content-type') ?? '', /html/);
     assert.equal((await fetch(`${platform.url}/assets/missing.js`)).status, 404);
+  });
+
+  it('serves the dashboard with security headers, and nothing it does breaks its own policy', async () => {
+    const res = await fetch(`${platform.url}/tokens`);
+    assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self';.*frame-ancestors 'none'/);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+    assert.deepEqual(cspViolations, [], 'the pages visited above ran under the policy without a violation');
   });
 });
