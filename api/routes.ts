@@ -5,7 +5,8 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { z } from 'zod';
-import { OPERATIONS, type Operation, type OperationId } from '../contract/operations.js';
+import { OPERATIONS, responsesOf, type Operation, type OperationId } from '../contract/operations.js';
+import { DuraboxError } from '../contract/errors.js';
 import { describeIssues, parseOr400 } from '../contract/schemas.js';
 import { guard } from './auth.js';
 import type { AppDeps, AppState } from './context.js';
@@ -36,6 +37,8 @@ export function operationsRouter(deps: AppDeps, handlers: Handlers, bodies: Sett
     const handler = handlers[id] as Handler<Operation>;
     const bodySchema = (bodies[id] as z.ZodType | undefined) ?? op.body;
     const run = async (ctx: Ctx) => {
+      // A body in another format is refused as such: a form a foreign page posts is never read as empty.
+      if (bodySchema && ctx.request.type && !ctx.is('json')) throw new DuraboxError('unsupported_media_type');
       const body = bodySchema ? parseOr400(bodySchema, ctx.request.body) : undefined;
       const query = op.query ? parseOr400(op.query, ctx.query, 'query') : undefined;
       await handler(ctx, { body, query } as Input<Operation>);
@@ -67,7 +70,7 @@ export async function responseCheck(ctx: Context & { state: AppState }, next: Ne
 }
 
 export function responseProblem(op: Operation, status: number, body: unknown, type: string): string | undefined {
-  const r = op.responses[status];
+  const r = responsesOf(op)[status];
   if (!r) return `status ${status} is not documented`;
   if (status === 204) return undefined;
   if (body === undefined || body === null) return r.schema || r.contentType ? 'an empty body' : undefined;

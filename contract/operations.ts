@@ -123,6 +123,13 @@ export const OPERATIONS = {
 
 export type OperationId = keyof typeof OPERATIONS;
 
+const unsupportedType = error('the body is not application/json');
+
+/** An operation's answers: its record's, and for a JSON body, 415 to a body in another format. */
+export function responsesOf(op: Operation): Record<number, Response> {
+  return op.body ? { ...op.responses, 415: unsupportedType } : op.responses;
+}
+
 const SECURITY: Record<Auth, unknown[]> = {
   none: [],
   token: [{ bearer: [] }],
@@ -161,7 +168,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       ...(params.length ? { parameters: params } : {}),
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } } : {}),
       ...(op.rawBody ? { requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } } : {}),
-      responses: Object.fromEntries(Object.entries(op.responses).map(([code, r]) => {
+      responses: Object.fromEntries(Object.entries(responsesOf(op)).map(([code, r]) => {
         const content = responseContent(r);
         return [code, { description: r.description, ...(content ? { content } : {}) }];
       })),

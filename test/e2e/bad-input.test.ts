@@ -37,6 +37,18 @@ describe('bad input and auth answer 4xx naming the field', () => {
     assert.match(r.body.error, /JSON/);
   });
 
+  it('a body in another format than JSON → 415, even where an empty body is fine (POST /workers)', async () => {
+    const form = await call('POST', '/api/v1/tasks', { token, raw: 'capability=echo', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(form.status, 415);
+    assert.match(form.body.error, /application\/json/);
+    const cookie = await login();
+    const worker = await call('POST', '/api/v1/workers', { cookie, raw: 'type=normal', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(worker.status, 415, 'a form a foreign page posts never creates a worker credential');
+    const made = await call('POST', '/api/v1/workers', { cookie });
+    assert.equal(made.status, 201, 'no body at all, as the reference sends it, is fine');
+    assert.equal((await call('DELETE', `/api/v1/workers/${made.body.node_id}`, { cookie })).status, 204);
+  });
+
   it('oversize body → 413', async () => {
     const r = await call('POST', '/api/v1/tasks', { token, raw: JSON.stringify({ capability: 'pythonExec', input: { code: '#'.repeat(5 * 1024 * 1024) } }) });
     assert.equal(r.status, 413);
