@@ -68,6 +68,8 @@ export interface ApiSettings {
   activityHeartbeatTimeoutMs: number;
   /** How long output chunks are kept for streams after they were written (the result holds them after). */
   streamRetentionSec: number;
+  /** When set, GET /metrics answers only `Authorization: Bearer <this>`. */
+  metricsToken: string | undefined;
   session: SessionPolicy;
 }
 
@@ -205,6 +207,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     eagerStart: bool(env, 'DURABOX_EAGER_START', true),
     activityHeartbeatTimeoutMs: int(env, 'DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10000, 1000, 600000),
     streamRetentionSec: int(env, 'DURABOX_STREAM_RETENTION_SEC', 900, 60, 86400),
+    metricsToken: str(env, 'DURABOX_METRICS_TOKEN'),
     session,
   };
 }

@@ -73,7 +73,7 @@ const taskAnswers = {
 export const OPERATIONS = {
   health: { method: 'get', path: '/healthz', summary: 'The process is up', auth: 'none', responses: { 200: json('ok', S.HealthBody) } },
   ready: { method: 'get', path: '/readyz', summary: 'Temporal and the database are reachable', auth: 'none', responses: { 200: json('ready', S.ReadyBody), 503: json('not ready', S.ReadyBody) } },
-  metrics: { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', responses: { 200: { description: 'text exposition format', contentType: 'text/plain' } } },
+  metrics: { method: 'get', path: '/metrics', summary: 'Prometheus metrics (with DURABOX_METRICS_TOKEN set, only for Authorization: Bearer <it>)', auth: 'none', responses: { 200: { description: 'text exposition format', contentType: 'text/plain' }, 401: unauthenticated } },
   openapi: { method: 'get', path: '/api/v1/openapi.json', summary: 'This document', auth: 'none', responses: { 200: { description: 'OpenAPI 3.1', contentType: 'application/json' } } },
   mcp: { method: 'post', path: '/mcp', summary: 'MCP, Streamable HTTP, stateless, JSON responses', auth: 'token', responses: { 200: { description: 'JSON-RPC response', contentType: 'application/json' }, 202: empty('notification accepted'), 400: { description: 'not JSON-RPC, or an empty batch: a JSON-RPC error with id null', contentType: 'application/json' }, 401: unauthenticated, 406: { description: 'Accept must allow application/json and text/event-stream', contentType: 'application/json' } } },
   mcpGet: { method: 'get', path: '/mcp', summary: 'Not allowed: the MCP endpoint takes POST only', auth: 'none', responses: { 405: error('Allow: POST') } },

@@ -1,5 +1,5 @@
 // Secrets: ids, tokens, keyed hashes and password hashes. Nothing here stores or logs a plaintext.
-import { createHmac, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
@@ -40,6 +40,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const want = Buffer.from(hash, 'base64');
   const got = await scrypt(password, Buffer.from(salt, 'base64'), want.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem });
   return timingSafeEqual(got, want);
+}
+
+/** Compares two secrets in constant time (by their SHA-256, so lengths leak nothing either). */
+export function sameSecret(got: string, want: string): boolean {
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(got), digest(want));
 }
 
 export function generatePassword(): string {

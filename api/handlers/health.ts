@@ -3,7 +3,9 @@ import { Histogram } from 'prom-client';
 import type { Context, Next } from 'koa';
 import { PRODUCT_VERSION } from '../../config/paths.js';
 import { OPERATIONS, openApiDocument, type OperationId } from '../../contract/operations.js';
+import { DuraboxError } from '../../contract/errors.js';
 import { metrics } from '../../control/metrics.js';
+import { sameSecret } from '../../control/security.js';
 import { dbReachable } from '../../db/index.js';
 import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';
@@ -45,6 +47,10 @@ export function healthHandlers(deps: AppDeps): Pick<Handlers, 'health' | 'ready'
       ctx.body = document;
     },
     async metrics(ctx) {
+      const want = deps.api.metricsToken;
+      if (want !== undefined && !sameSecret(ctx.get('authorization'), `Bearer ${want}`)) {
+        throw new DuraboxError('unauthenticated', 'metrics need Authorization: Bearer <DURABOX_METRICS_TOKEN>');
+      }
       ctx.type = metrics.contentType;
       ctx.body = await metrics.metrics();
     },

@@ -141,4 +141,17 @@ describe('REST tasks (pythonExec and echo as Temporal workflows)', () => {
     assert.match(r.body, /durabox_tasks_started_total\{capability="pythonExec"\} [1-9]/);
     assert.match(r.body, /durabox_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/tasks\/?",status="200"\}/);
   });
+
+  it('keeps metrics behind a token when DURABOX_METRICS_TOKEN is set', async () => {
+    platform.config.api.metricsToken = 'metrics-secret-for-the-test';
+    try {
+      assert.equal((await call('GET', '/metrics')).status, 401);
+      assert.equal((await call('GET', '/metrics', { headers: { authorization: 'Bearer wrong' } })).status, 401);
+      const ok = await call('GET', '/metrics', { headers: { authorization: 'Bearer metrics-secret-for-the-test' } });
+      assert.equal(ok.status, 200);
+      assert.match(ok.body, /durabox_tasks_started_total/);
+    } finally {
+      platform.config.api.metricsToken = undefined;
+    }
+  });
 });

@@ -78,6 +78,7 @@ describe('config', () => {
       assert.equal(config.api.hashKey, undefined);
       assert.equal(config.api.activityHeartbeatTimeoutMs, 10000);
       assert.equal(config.api.streamRetentionSec, 900);
+      assert.equal(config.api.metricsToken, undefined);
     });
 
     it('resolves the data dir to an absolute ./.durabox and runs the temporal CLI from PATH', () => {
