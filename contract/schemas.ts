@@ -194,12 +194,27 @@ export const TaskCreateBody = z.strictObject({
 const dbText = () => z.string().refine((s) => !s.includes('\0'), { message: 'must not contain NUL characters' });
 
 export const LoginBody = z.strictObject({ username: dbText().pipe(z.string().min(1).max(64)), password: z.string().min(1).max(1024) });
+/** A chosen token value must be as hard to guess as a generated one. */
+export const MIN_TOKEN_BITS = 128;
+
+/**
+ * A conservative estimate of a chosen value's entropy: its length (counting at most twice its distinct
+ * characters, so repeats and short cycles earn little) times the bits of the character classes it uses.
+ */
+export function tokenStrengthBits(value: string): number {
+  const pool = (/[a-z]/.test(value) ? 26 : 0) + (/[A-Z]/.test(value) ? 26 : 0) + (/[0-9]/.test(value) ? 10 : 0) + (/[^A-Za-z0-9]/.test(value) ? 33 : 0);
+  if (pool === 0) return 0;
+  const chars = [...value];
+  return Math.min(chars.length, 2 * new Set(chars).size) * Math.log2(pool);
+}
+
 export const TokenCreateBody = z.strictObject({
   name: nonBlank('name').pipe(dbText()).pipe(z.string().max(64)),
   token: z
     .string()
     .refine((s) => s.trim().length > 0, { message: 'token must not be blank' })
     .refine((s) => !/\s/u.test(s), { message: 'token must not contain whitespace' })
+    .refine((s) => tokenStrengthBits(s) >= MIN_TOKEN_BITS, { message: `token must carry at least ${MIN_TOKEN_BITS} bits of entropy (e.g. 32 random hex digits or 22 random base64 characters); omit it to have one generated` })
     .pipe(dbText()) // its masked form is stored
     .pipe(z.string().max(256))
     .optional(),

@@ -69,7 +69,8 @@ export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps> {
         ctx.body = { ...tokenView(row), token, generated: row.generated };
       } catch (e) {
         if (e instanceof UniqueViolation) {
-          throw new DuraboxError('conflict', e.constraint.includes('name') ? 'token name already exists' : 'token value already exists');
+          // A value taken, by this account or another, is answered alike: the answer says nothing of other accounts.
+          throw new DuraboxError('conflict', e.constraint.includes('name') ? 'token name already exists' : 'this token value cannot be used: choose another, or omit it to have one generated');
         }
         throw e;
       }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { call, login, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { keyedHash } from '../../control/security.js';
@@ -100,11 +101,16 @@ describe('bad input and auth answer 4xx naming the field', () => {
     const ws = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'ws', token: ' padded ' } });
     assert.equal(ws.status, 400);
     assert.match(ws.body.error, /token/);
-    const first = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'Dup-Name', token: `given-${Date.now()}` } });
+    const weak = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'weak', token: 'password123' } });
+    assert.equal(weak.status, 400);
+    assert.match(weak.body.error, /token: token must carry at least 128 bits/);
+    const first = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'Dup-Name', token: `given-${randomBytes(16).toString('hex')}` } });
     assert.equal(first.status, 201);
     assert.equal(first.body.generated, false);
     assert.equal((await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'dup-name' } })).status, 409);
-    assert.equal((await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'other', token: first.body.token } })).status, 409);
+    const taken = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: 'other', token: first.body.token } });
+    assert.equal(taken.status, 409);
+    assert.doesNotMatch(taken.body.error, /exists|already|account/, 'a taken value is refused without saying where it is used');
     assert.equal((await call('GET', `/api/v1/console/tokens/${first.body.id}/value`, { cookie })).status, 410);
     const list = await call('GET', '/api/v1/console/tokens', { cookie });
     assert.ok(list.body.items.every((t: Record<string, unknown>) => !('token' in t)));

@@ -3,7 +3,7 @@ import { DuraboxError } from '../../contract/errors.js';
 import { capabilityNamed } from '../../contract/capabilities.js';
 import {
   EchoInput, LoginBody, PythonExecInput, ReadImageToolInput, SOURCE_MAX_JSON_BYTES, TaskCreateBody, TaskListQuery, TerminalCommandBody,
-  TerminalExecInput, TokenCreateBody, describeIssues, leaseProblem, leaseWithin, parseOr400, sessionPath,
+  TerminalExecInput, TokenCreateBody, describeIssues, leaseProblem, leaseWithin, parseOr400, sessionPath, tokenStrengthBits,
 } from '../../contract/schemas.js';
 
 /** The invalid_input error parseOr400 throws for `value`, asserted to be one. */
@@ -168,6 +168,18 @@ describe('request schemas', () => {
     it('refuses a token value with whitespace anywhere, as the reference does', () => {
       for (const token of [' secret ', 'sec ret', 'tab\there', 'new\nline', 'nbsp\u00a0x']) {
         assert.match(refusal(TokenCreateBody, { name: 'ci', token }).message, /token: token must not contain whitespace/);
+      }
+    });
+  });
+
+  describe('chosen token values', () => {
+    it('need at least 128 bits of entropy by a conservative estimate', () => {
+      for (const weak of ['secret', 'optional-manual-token', 'a'.repeat(200), 'abab'.repeat(40), '12345678901234567890123456789012345']) {
+        assert.match(refusal(TokenCreateBody, { name: 'ci', token: weak }).message, /token: token must carry at least 128 bits/, weak);
+      }
+      for (const strong of ['3f1c9a7be2d04c6f8a15b0e9d27c4a63', 'Zq8vN2xK5pL0rT7yW3mB9c', `dbx_${'0123456789abcdef'.repeat(2)}`]) {
+        assert.equal(parseOr400(TokenCreateBody, { name: 'ci', token: strong }).token, strong);
+        assert.ok(tokenStrengthBits(strong) >= 128, strong);
       }
     });
   });
