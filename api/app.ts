@@ -34,7 +34,9 @@ export interface AppOptions {
 }
 
 export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
-  const app = new Koa<AppState>({ proxy: deps.api.trustProxy });
+  // Behind a trusted proxy the client is the address that proxy saw (the last X-Forwarded-For entry):
+  // entries before it were written by the client and prove nothing.
+  const app = new Koa<AppState>({ proxy: deps.api.trustProxy, maxIpsCount: 1 });
   app.on('error', (err, ctx) => {
     if ((err as { status?: number }).status && (err as { status: number }).status < 500) return;
     console.error(`${ctx?.method ?? ''} ${ctx?.path ?? ''} failed:`, err);

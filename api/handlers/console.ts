@@ -28,6 +28,9 @@ export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps> {
         ctx.set('Retry-After', String(retryAfter));
         throw new DuraboxError('rate_limited', `too many failed logins; try again in ${retryAfter} s`);
       }
+      // A username guessed from many addresses is slowed down, never locked: its owner still gets in.
+      const backoff = deps.loginLimiter.backoffMs(body.username);
+      if (backoff > 0) await new Promise((r) => setTimeout(r, backoff));
       const row = await deps.accounts.byUsername(body.username);
       // Verify against a dummy hash for unknown names too, so timing does not tell which names exist.
       const ok = await verifyPassword(body.password, row?.password_hash ?? DUMMY_HASH);
@@ -35,7 +38,7 @@ export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps> {
         deps.loginLimiter.recordFailure(body.username, ctx.ip);
         throw new DuraboxError('unauthenticated', 'invalid username or password');
       }
-      deps.loginLimiter.recordSuccess(body.username);
+      deps.loginLimiter.recordSuccess(body.username, ctx.ip);
       await startLoginSession(deps, ctx, row);
       ctx.body = sessionBody(row);
     },
