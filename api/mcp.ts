@@ -267,6 +267,9 @@ function asksProgress(body: unknown): boolean {
   return (Array.isArray(body) ? body : [body]).some((m) => (m as JsonRpcMessage | null)?.params?._meta?.progressToken !== undefined);
 }
 
+/** Messages one POST may batch: each tools/call may hold a sandbox, so one request cannot take a host's worth. */
+export const MCP_MAX_BATCH = 20;
+
 type JsonRpcMessage = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown; _meta?: { progressToken?: unknown } } };
 
 /** The -32602 answers for tools/call messages naming no tool of ours or breaking its schema; none when all are fine. */
@@ -301,10 +304,12 @@ export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'm
     mcpGet: notAllowed,
     mcpDelete: notAllowed,
     async mcp(ctx) {
-      if (Array.isArray(ctx.request.body) && ctx.request.body.length === 0) {
-        // JSON-RPC 2.0 §6: an empty batch is answered with one Invalid Request response, not an array.
+      const batch = Array.isArray(ctx.request.body) ? ctx.request.body.length : undefined;
+      if (batch === 0 || (batch !== undefined && batch > MCP_MAX_BATCH)) {
+        // JSON-RPC 2.0 §6: a batch refused as a whole is answered with one Invalid Request response.
         ctx.status = 400;
-        ctx.body = { jsonrpc: '2.0', id: null, error: { code: ErrorCode.InvalidRequest, message: 'Invalid Request: an empty batch' } };
+        const why = batch === 0 ? 'an empty batch' : `a batch of ${batch} messages; at most ${MCP_MAX_BATCH}`;
+        ctx.body = { jsonrpc: '2.0', id: null, error: { code: ErrorCode.InvalidRequest, message: `Invalid Request: ${why}` } };
         return;
       }
       const tools = toolSpecs(deps);

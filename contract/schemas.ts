@@ -83,6 +83,13 @@ export const terminalExecOutput = {
   lease_expires_unix_ms: z.number(),
 };
 
+/**
+ * A page of a list: at most 100, so one request never walks more than 10,000 items of Temporal's
+ * visibility store (narrow the list with its filters instead).
+ */
+export const MAX_PAGE = 100;
+const page = z.coerce.number().pipe(z.int().min(1).max(MAX_PAGE, `must be at most ${MAX_PAGE}: narrow the list with its filters`)).default(1);
+
 export const TerminalExecInput = z.strictObject(terminalExecInput);
 
 // ---- the code interpreter (spec §3.1) -------------------------------------------------------------
@@ -165,7 +172,7 @@ export function leaseWithin<T extends z.ZodType<{ lease_ttl_sec?: number }>>(sch
 export const FilePathQuery = z.object({ path: sessionPath });
 export const SessionListQuery = z.object({
   status: z.enum(['active', 'ended', 'all']).default('all'),
-  page: z.coerce.number().pipe(z.int().min(1)).default(1),
+  page,
   page_size: z.coerce.number().pipe(z.int().min(1).max(100)).default(20),
 });
 
@@ -224,7 +231,7 @@ export const TaskListQuery = z.object({
   status: z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout']).optional(),
   // It goes into a Temporal visibility query: a NUL there fails the query inside Temporal (a 500 after retries).
   capability: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a capability name: 1..64 letters, digits, _ . : -').optional(),
-  page: z.coerce.number().pipe(z.int().min(1)).default(1),
+  page,
   page_size: z.coerce.number().pipe(z.int().min(1).max(100)).default(20),
 });
 
@@ -255,7 +262,6 @@ export function inputSchemaOf(capability: Capability, lease: LeaseBounds): z.Zod
 }
 
 // Accounts and the host registry (spec §4.1, §4.3).
-const page = z.coerce.number().pipe(z.int().min(1)).default(1);
 const pageSize = z.coerce.number().pipe(z.int().min(1).max(100)).default(20);
 
 export const RegisterBody = z.strictObject({

@@ -50,6 +50,15 @@ describe('bad input and auth answer 4xx naming the field', () => {
     assert.equal((await call('DELETE', `/api/v1/workers/${made.body.node_id}`, { cookie })).status, 204);
   });
 
+  it('a page past 100 → 400 naming page: one request never walks more than 10,000 workflows', async () => {
+    for (const path of ['/api/v1/tasks?page=101', '/api/v1/sessions?page=1000000000']) {
+      const r = await call('GET', path, { token });
+      assert.equal(r.status, 400, path);
+      assert.match(r.body.error, /page: must be at most 100/);
+    }
+    assert.equal((await call('GET', '/api/v1/tasks?page=100', { token })).status, 200);
+  });
+
   it('oversize body → 413', async () => {
     const r = await call('POST', '/api/v1/tasks', { token, raw: JSON.stringify({ capability: 'pythonExec', input: { code: '#'.repeat(5 * 1024 * 1024) } }) });
     assert.equal(r.status, 413);

@@ -162,7 +162,7 @@ const LOGIN: Shape = { username: { t: 'str', min: 1, max: 64, db: true, required
 const REGISTER: Shape = { username: { t: 'str', min: 1, max: 64, nonBlank: true, db: true, required: true }, password: { t: 'str', min: 1, max: 1024, nonBlank: true, required: true } };
 const WORKER_CREATE: Shape = { type: { t: 'enum', values: ['normal'] } };
 
-const PAGE: Shape = { page: { t: 'int', min: 1, max: 1e9 }, page_size: { t: 'int', min: 1, max: 100 } };
+const PAGE: Shape = { page: { t: 'int', min: 1, max: 100 }, page_size: { t: 'int', min: 1, max: 100 } };
 const QUERIES: Array<{ path: string; auth: Auth; shape: Shape; bad: Record<string, string[]> }> = [
   { path: '/api/v1/tasks', auth: 'token', shape: PAGE, bad: { status: ['bogus', '', 'RUNNING'], capability: ['c'.repeat(65)], page: ['0', '-1', 'abc', '1.5', '1e999', ''], page_size: ['0', '101', 'x'] } },
   { path: '/api/v1/sessions', auth: 'token', shape: PAGE, bad: { status: ['bogus', 'ACTIVE', ''], page: ['0', 'abc'], page_size: ['101', '-5'] } },

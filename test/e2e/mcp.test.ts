@@ -86,6 +86,20 @@ describe('MCP over Streamable HTTP (the SDK\'s own client)', () => {
     );
   });
 
+  it('refuses a batch of more than 20 messages as a whole, with one Invalid Request answer', async () => {
+    const batch = Array.from({ length: 21 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'echo', arguments: { message: `m${i}` } } }));
+    const res = await fetch(`${platform.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify(batch),
+    });
+    assert.equal(res.status, 400);
+    const body = await res.json() as { id: unknown; error: { code: number; message: string } };
+    assert.equal(body.id, null);
+    assert.equal(body.error.code, -32600);
+    assert.match(body.error.message, /at most 20/);
+  });
+
   it('answers 401 without a valid token and 405 to GET', async () => {
     const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
