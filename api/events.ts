@@ -42,6 +42,11 @@ export class EventStream {
     this.keepalive = setInterval(() => this.write(': keepalive\n\n'), KEEPALIVE_MS);
   }
 
+  /** A `stdout` / `stderr` event; its id is the chunk's number in the stream, when it has one. */
+  sendOutput(c: OutputPiece): void {
+    this.send(c.stream, { text: c.text }, c.seq);
+  }
+
   send(event: string, data: unknown, id?: number): void {
     this.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
@@ -57,26 +62,36 @@ export class EventStream {
   }
 }
 
-/** `stdout` / `stderr` events for every chunk of the stream, as they arrive; `relayed` counts them. */
-function relay(output: OutputStore, streamId: string, es: EventStream) {
+/** A piece of output for a listener: numbered when it came from the stream, unnumbered when replayed. */
+export interface OutputPiece { stream: 'stdout' | 'stderr'; text: string; seq?: number }
+
+/**
+ * Runs `work` while every chunk written under `streamId` goes to `onChunk` as it arrives; when the work
+ * ends (or fails), what is stored by then is delivered too. Work that ended before its first chunks
+ * went out (the worker posts nothing for it: its result came as soon as they would have) gets the
+ * output its result holds (`held` picks the result from the value), so every listener sees the output.
+ */
+export async function relayingOutput<T>(output: OutputStore, streamId: string, onChunk: (c: OutputPiece) => void, work: () => Promise<T>, held: (value: T) => unknown = (v) => v): Promise<T> {
   let relayed = 0;
   const follow = output.follow(streamId, (c) => {
     relayed++;
-    es.send(c.stream, { text: c.text }, c.seq);
+    onChunk(c);
   });
-  return { ...follow, relayed: () => relayed };
-}
-
-/**
- * Work that ended before its first chunks were posted (the worker posts nothing for it: its result came
- * as soon as they would have) streams the output its result holds, so every stream shows the output.
- */
-function replayOutput(es: EventStream, value: unknown): void {
-  for (const c of outputOf(value)) es.send(c.stream, { text: c.text });
+  try {
+    const value = await work().catch(async (e: unknown) => {
+      await follow.drain();
+      throw e;
+    });
+    await follow.drain();
+    if (relayed === 0) for (const c of outputOf(held(value))) onChunk(c);
+    return value;
+  } finally {
+    follow.stop();
+  }
 }
 
 /** The output a result holds (pythonExec, a terminal command, a cell), as the chunks it would have streamed. */
-export function outputOf(value: unknown): Array<{ stream: 'stdout' | 'stderr'; text: string }> {
+function outputOf(value: unknown): Array<{ stream: 'stdout' | 'stderr'; text: string }> {
   const v = (value ?? {}) as { output?: unknown; stdout?: unknown; stderr?: unknown; logs?: { stdout?: unknown; stderr?: unknown } };
   const text = (x: unknown) => (Array.isArray(x) ? x.join('') : typeof x === 'string' ? x : '');
   const chunks = [
@@ -102,16 +117,13 @@ function errorEvent(e: unknown): { status: number; body: Record<string, unknown>
 export async function streamTask(deps: AppDeps, ctx: Context, task: TaskBody, accountId: string): Promise<void> {
   const es = new EventStream(ctx);
   es.send('status', { task_id: task.task_id, status: task.status });
-  const follow = relay(deps.output, task.task_id, es);
   try {
-    const final = TERMINAL.includes(task.status) ? task : await deps.tasks.final(task.task_id, accountId);
-    await follow.drain();
-    if (follow.relayed() === 0) replayOutput(es, final?.result);
+    const final = await relayingOutput(deps.output, task.task_id, (c) => es.sendOutput(c),
+      async () => (TERMINAL.includes(task.status) ? task : await deps.tasks.final(task.task_id, accountId)), (f) => f?.result);
     if (final) es.send('result', final);
   } catch (e) {
     es.send('error', errorEvent(e));
   } finally {
-    follow.stop();
     es.end();
   }
 }
@@ -122,17 +134,11 @@ export async function streamTask(deps: AppDeps, ctx: Context, task: TaskBody, ac
  */
 export async function streamCommand<T>(deps: AppDeps, ctx: Context, streamId: string, work: () => Promise<T>): Promise<void> {
   const es = new EventStream(ctx);
-  const follow = relay(deps.output, streamId, es);
   try {
-    const value = await work();
-    await follow.drain();
-    if (follow.relayed() === 0) replayOutput(es, value);
-    es.send('result', value);
+    es.send('result', await relayingOutput(deps.output, streamId, (c) => es.sendOutput(c), work));
   } catch (e) {
-    await follow.drain();
     es.send('error', errorEvent(e));
   } finally {
-    follow.stop();
     es.end();
   }
 }

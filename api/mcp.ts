@@ -15,9 +15,8 @@ import {
 } from '../contract/schemas.js';
 import type { Capability } from '../contract/capabilities.js';
 import type { RunCodeOutput as CodeOutput } from '../contract/messages.js';
-import type { Chunk } from '../db/output.js';
 import { leaseBounds, type AppDeps } from './context.js';
-import { newStreamId, outputOf } from './events.js';
+import { newStreamId, relayingOutput, type OutputPiece } from './events.js';
 import { runCommand, startCommand } from './handlers/commands.js';
 import type { Handlers } from './routes.js';
 
@@ -35,7 +34,7 @@ class Content {
 }
 
 /** Output of the running call as it is written, for a caller that sent a progress token. */
-type Progress = ((chunk: Chunk) => void) | undefined;
+type Progress = ((chunk: OutputPiece) => void) | undefined;
 
 interface ToolSpec {
   config: { title: string; description: string; outputSchema?: z.ZodObject; annotations: Record<string, boolean> };
@@ -44,22 +43,8 @@ interface ToolSpec {
 }
 
 /** Runs `work` while relaying the output written under `streamId` to `progress`, when there is one. */
-async function relaying<T>(deps: AppDeps, progress: Progress, streamId: string, work: () => Promise<T>): Promise<T> {
-  if (!progress) return work();
-  let relayed = 0;
-  const follow = deps.output.follow(streamId, (c) => {
-    relayed++;
-    progress(c);
-  });
-  try {
-    const value = await work();
-    await follow.drain();
-    // Work that ended before its first chunks went out: its result's output is the progress.
-    if (relayed === 0) for (const c of outputOf(value)) progress({ seq: 0, ...c });
-    return value;
-  } finally {
-    follow.stop();
-  }
+function relaying<T>(deps: AppDeps, progress: Progress, streamId: string, work: () => Promise<T>): Promise<T> {
+  return progress ? relayingOutput(deps.output, streamId, progress, work) : work();
 }
 
 /** A capability run as a task, its output relayed while it runs. */

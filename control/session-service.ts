@@ -121,9 +121,12 @@ export class SessionService {
 
   /** The session's contexts; an ended or unknown session is session_not_found. */
   async contexts(accountId: string, sessionId: string): Promise<ContextView[]> {
-    const s = await this.get(accountId, sessionId);
-    if (!s || s.status === 'ended') throw new DuraboxError('session_not_found', `no session ${sessionId}`);
-    return this.onSession(accountId, sessionId, (h) => h.query(contextsQuery));
+    return this.onSession(accountId, sessionId, async (h) => {
+      // An ended workflow still answers queries: only a running session of this account has contexts.
+      const d = await h.describe();
+      if (d.status.name !== 'RUNNING' || d.typedSearchAttributes.get(SA_ACCOUNT) !== accountId) throw new DuraboxError('session_not_found', `no session ${sessionId}`);
+      return h.query(contextsQuery);
+    });
   }
 
   async file(accountId: string, sessionId: string, op: FileOp): Promise<FileResult> {

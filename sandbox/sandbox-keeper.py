@@ -9,7 +9,7 @@
 # is written. Then {ready}, once the container is clean again.
 # (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker; Kernel from
 # kernel-driver.py, prepended after it.)
-import codecs
+import codecs, resource
 
 # /dev/mqueue holds POSIX message queues: they outlive their processes like files do.
 WRITABLE = ("/tmp", "/workspace", "/dev/shm", "/dev/mqueue")
@@ -203,7 +203,6 @@ def remove_sysv_ipc():
 def process_settings():
     # What a program of the sandbox's own uid can change in PID 1 and every later child inherits: resource
     # limits, priority, scheduling policy, CPU affinity.
-    import resource
     limits = {name: resource.getrlimit(getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")}
     return {
         "rlimits": limits,
@@ -216,7 +215,6 @@ def process_settings():
 def settings_intact(initial):
     # Puts back what can be put back; a sandbox whose PID 1 stays changed is not used again (its
     # container is replaced), so one run never poisons the next, whoever's it is.
-    import resource
     for name, limit in initial["rlimits"].items():
         try:
             if resource.getrlimit(getattr(resource, name)) != limit:
