@@ -19,7 +19,8 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       ctx.body = err.body;
     } else if (err instanceof DuraboxError) {
       ctx.status = err.status;
-      ctx.body = { error: err.message };
+      // Details name what was at fault, e.g. the limit a quota_exceeded refusal reached.
+      ctx.body = { ...(err.details ?? {}), error: err.message };
     } else if (isRefusedValue(err)) {
       // PostgreSQL refused a value of the request (a NUL character in an id, say): the request is at fault.
       ctx.status = ERROR_TABLE.invalid_input.status;

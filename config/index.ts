@@ -2,6 +2,7 @@
 // `api` section, a runtime worker its `worker` section, both the `temporal` one, `npm start` all of
 // them. The README's reference table lists every variable read here.
 import { hostname } from 'node:os';
+import type { AccountLimits } from '../contract/limits.js';
 import { resolve } from 'node:path';
 
 export type Env = Record<string, string | undefined>;
@@ -70,6 +71,8 @@ export interface ApiSettings {
   streamRetentionSec: number;
   /** When set, GET /metrics answers only `Authorization: Bearer <this>`. */
   metricsToken: string | undefined;
+  /** What each account may hold at once unless an admin overrides it for that account. */
+  accountLimits: AccountLimits;
   session: SessionPolicy;
 }
 
@@ -85,6 +88,13 @@ export interface WorkerSettings {
   outputLimitBytes: number;
   heartbeatIntervalSec: number;
   heartbeatJitterPct: number;
+  /**
+   * Most sessions this host holds at once; a new session beyond it goes to another host or gets 429
+   * no_capacity. The host queue gets enough slots that every session's steps start at once.
+   */
+  maxSessions: number;
+  /** How often the host removes containers of sessions that ended without it (lost, or a missed cleanup). */
+  reapIntervalSec: number;
   /** How many executions one warm python container serves (reset in between) before it is replaced. */
   sandboxMaxUses: number;
   /** Largest file moved in or out of a session in one call. */
@@ -208,6 +218,11 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     activityHeartbeatTimeoutMs: int(env, 'DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10000, 1000, 600000),
     streamRetentionSec: int(env, 'DURABOX_STREAM_RETENTION_SEC', 900, 60, 86400),
     metricsToken: str(env, 'DURABOX_METRICS_TOKEN'),
+    accountLimits: {
+      max_running_tasks: int(env, 'DURABOX_ACCOUNT_MAX_RUNNING_TASKS', 64, 1, 1_000_000),
+      max_sessions: int(env, 'DURABOX_ACCOUNT_MAX_SESSIONS', 100, 0, 1_000_000),
+      max_tokens: int(env, 'DURABOX_ACCOUNT_MAX_TOKENS', 100, 1, 1_000_000),
+    },
     session,
   };
 }
@@ -231,6 +246,8 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     outputLimitBytes: int(env, 'DURABOX_OUTPUT_LIMIT_BYTES', 1048576, 1024, 64 * 1048576),
     heartbeatIntervalSec: int(env, 'DURABOX_HEARTBEAT_INTERVAL_SEC', 5, 1, 3600),
     heartbeatJitterPct: int(env, 'DURABOX_HEARTBEAT_JITTER_PCT', 20, 0, 100),
+    maxSessions: int(env, 'DURABOX_HOST_MAX_SESSIONS', 512, 1, 100000),
+    reapIntervalSec: int(env, 'DURABOX_REAP_INTERVAL_SEC', 30, 1, 3600),
     sandboxMaxUses: int(env, 'DURABOX_SANDBOX_MAX_USES', 50, 1, 100000),
     fileMaxBytes: fileMaxBytes(env),
     python: runtimeLimits(env, 'PYTHON', 'durabox/python:2'),

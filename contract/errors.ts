@@ -24,6 +24,8 @@ export const ERROR_TABLE = {
   payload_too_large: { status: 413, retryable: false, message: 'request body too large' },
   unsupported_media_type: { status: 415, retryable: false, message: 'unsupported content type: send application/json' },
   rate_limited: { status: 429, retryable: false, message: 'too many requests' },
+  /** One of the account's limits (contract/limits.ts) is reached; the answer names it. */
+  quota_exceeded: { status: 429, retryable: false, message: 'account limit reached' },
   internal: { status: 500, retryable: true, message: 'internal error' },
   not_ready: { status: 503, retryable: true, message: 'not ready' },
 
@@ -31,6 +33,8 @@ export const ERROR_TABLE = {
   canceled: { status: 409, retryable: false, message: 'task was canceled' },
   timeout: { status: 504, retryable: false, message: 'timed out' },
   no_capacity: { status: 429, retryable: false, message: 'no worker had capacity for the work in time' },
+  /** A host that already holds DURABOX_HOST_MAX_SESSIONS refuses a new one; the session tries another, then ends as no_capacity. */
+  host_full: { status: 429, retryable: false, message: 'the host holds its most sessions' },
   no_worker: { status: 503, retryable: false, message: 'no online worker serves the runtime' },
   execution_failed: { status: 502, retryable: true, message: 'execution failed' },
   /** The sandbox died under the execution for a reason that is not the user's code (Docker, the host). */

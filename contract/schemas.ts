@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Capability } from './capabilities.js';
 import { DuraboxError } from './errors.js';
+import { LIMIT_NAMES } from './limits.js';
 
 const timeoutMs = (max: number, dflt: number) =>
   z.int().min(1).max(max).default(dflt).describe(`Wall-clock limit in milliseconds (1..${max}, default ${dflt}).`);
@@ -268,6 +269,11 @@ export const RegisterBody = z.strictObject({
   username: dbText().pipe(z.string().trim().min(1, 'username must not be empty').max(64, 'username must be at most 64 characters')),
   password: nonBlank('password').pipe(z.string().max(1024)),
 });
+const limitValue = z.int('must be a whole number').min(0).max(1_000_000).nullable().optional();
+/** An admin's overrides of one account's limits; null puts a limit back to its setting's default. */
+export const LimitsBody = z.strictObject(Object.fromEntries(LIMIT_NAMES.map((n) => [n, limitValue])) as Record<(typeof LIMIT_NAMES)[number], typeof limitValue>)
+  .refine((b) => Object.keys(b).length > 0, { message: `name at least one limit: ${LIMIT_NAMES.join(', ')}` });
+
 export const AccountListQuery = z.object({ page, page_size: pageSize });
 
 export const WorkerListQuery = z.object({ page, page_size: pageSize, status: z.enum(['all', 'online', 'offline']).default('all') });
@@ -309,6 +315,14 @@ export const SessionErrorBody = z.looseObject({
   message: z.string().describe('what happened in this call'),
 });
 
+/** A request refused because one of the account's limits is reached. */
+export const QuotaErrorBody = z.object({
+  error: z.string(),
+  code: z.literal('quota_exceeded'),
+  limit: z.enum(LIMIT_NAMES).describe('the limit reached'),
+  max: z.int().describe('its value for this account'),
+});
+
 export const HealthBody = z.object({ status: z.literal('ok') });
 export const ReadyBody = z.object({ status: z.enum(['ready', 'not ready']), database: z.boolean(), temporal: z.boolean() });
 
@@ -326,6 +340,14 @@ const AccountItem = AccountRef.extend({ created_at: time, updated_at: time });
 
 const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), total: z.int(), page: z.int(), page_size: z.int() });
 export const AccountPage = pageOf(AccountItem);
+
+const limitNumbers = z.object(Object.fromEntries(LIMIT_NAMES.map((n) => [n, z.int()])) as Record<(typeof LIMIT_NAMES)[number], z.ZodInt>);
+export const AccountLimitsView = z.object({
+  account_id: z.string(),
+  limits: limitNumbers.describe('what the account works under'),
+  overrides: z.object(Object.fromEntries(LIMIT_NAMES.map((n) => [n, z.int().nullable()])) as Record<(typeof LIMIT_NAMES)[number], z.ZodNullable<z.ZodInt>>).describe('set by an admin; null: the setting\'s default'),
+  usage: limitNumbers.describe('what the account holds now (running tasks and live sessions from Temporal visibility)').optional(),
+});
 
 export const TokenView = z.object({ id: z.string(), name: z.string(), token_masked: z.string(), created_at: time, updated_at: time });
 export const TokenList = z.object({ items: z.array(TokenView), total: z.int() });

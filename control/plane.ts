@@ -11,6 +11,7 @@ import { WorkerStore } from '../db/workers.js';
 import { connectTemporal, prepareNamespace, temporalClient } from '../temporal/connection.js';
 import { createControlActivities } from './activities.js';
 import { createControlWorker } from './control-worker.js';
+import { Quotas } from './quotas.js';
 import { generatePassword, hashPassword, newId } from './security.js';
 import { SessionService } from './session-service.js';
 import { TaskService } from './task-service.js';
@@ -26,6 +27,8 @@ export interface ControlPlane {
   workers: WorkerStore;
   tasks: TaskService;
   sessions: SessionService;
+  /** Per-account limits, checked where work is admitted. */
+  quotas: Quotas;
   /** Output of running work, for streams. */
   output: OutputStore;
   client: Client;
@@ -43,8 +46,9 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const client = temporalClient(connection, temporal);
   const accounts = new AccountStore(db);
   const workers = new WorkerStore(db);
-  const tasks = new TaskService(client, api, workers);
-  const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime));
+  const quotas = new Quotas(client, accounts, api.accountLimits);
+  const tasks = new TaskService(client, api, workers, quotas);
+  const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime), quotas);
   const firstAdmin = await ensureFirstAdmin(accounts, api);
   const output = await OutputStore.open(db, api.databaseUrl);
   const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => console.error(`output sweep: ${e.message}`)), 60_000);
@@ -55,7 +59,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
 
   let closing: Promise<void> | undefined;
   return {
-    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, output, client, connection, firstAdmin,
+    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, client, connection, firstAdmin,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);

@@ -19,6 +19,8 @@ import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../
 import {
   closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery,
 } from '../workflows/session.js';
+import type { Quotas } from './quotas.js';
+import { fairnessKey } from './task-service.js';
 import { listPage, quote, type Page } from './visibility.js';
 
 export type SessionListItem = z.output<typeof SessionListItemSchema>;
@@ -41,6 +43,7 @@ export function sessionStartOperation(input: SessionWorkflowInput, once = false)
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: once ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
+    priority: { fairnessKey: fairnessKey(input.accountId) },
     typedSearchAttributes: [
       { key: SA_ACCOUNT, value: input.accountId },
       { key: SA_CAPABILITY, value: 'terminalExec' },
@@ -55,6 +58,7 @@ export class SessionService {
     private readonly client: Client,
     private readonly config: ApiSettings,
     private readonly runtimeHasWorker: (runtime: string) => Promise<boolean>,
+    private readonly quotas: Quotas,
   ) {}
 
   workflowId(accountId: string, sessionId: string): string {
@@ -80,6 +84,8 @@ export class SessionService {
         return await this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId });
       }
       if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
+      // create_if_missing on a live session only joins it, which the limit allows.
+      await this.quotas.admitSession(accountId, workflowId, () => this.isRunning(workflowId));
       const start = sessionStartOperation({
         sessionId,
         accountId,
@@ -135,6 +141,11 @@ export class SessionService {
 
   async close(accountId: string, sessionId: string): Promise<SessionSummary> {
     return this.onSession(accountId, sessionId, (h) => h.executeUpdate(closeUpdate));
+  }
+
+  private async isRunning(workflowId: string): Promise<boolean> {
+    const d = await this.client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+    return d?.status.name === 'RUNNING';
   }
 
   /** A call to the session's workflow, its failures told as session errors. */

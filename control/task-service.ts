@@ -17,6 +17,7 @@ import type { TaskBody, TaskStatus } from '../contract/schemas.js';
 import type { WorkerStore } from '../db/workers.js';
 import { taskWorkflow } from '../workflows/task.js';
 import { tasksStarted } from './metrics.js';
+import type { Quotas } from './quotas.js';
 import { listPage, quote } from './visibility.js';
 
 export type { TaskBody, TaskStatus };
@@ -42,6 +43,7 @@ export class TaskService {
     private readonly client: Client,
     private readonly config: ApiSettings,
     private readonly workers: WorkerStore,
+    private readonly quotas: Quotas,
   ) {}
 
   /** Starts the task's workflow, or finds the one already started with the same request_id. */
@@ -50,6 +52,8 @@ export class TaskService {
     const workflowId = req.requestId
       ? `task_${createHash('sha256').update(`${req.accountId}\0${req.requestId}`).digest('hex').slice(0, 32)}`
       : `task_${createHash('sha256').update(crypto.randomUUID()).digest('hex').slice(0, 32)}`;
+    // A request_id whose task already exists joins it (or answers it) even at the limit.
+    await this.quotas.admitTask(req.accountId, workflowId, () => this.client.workflow.getHandle(workflowId).describe().then(() => true, () => false));
     const createdAt = new Date();
     const memo: TaskMemo = { request_id: req.requestId ?? null, timeout_ms: req.timeoutMs };
     try {
@@ -74,6 +78,9 @@ export class TaskService {
         // (the id is remembered for the namespace's retention) and we answer with the finished task.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // Tasks of one account queue fairly against other accounts' on the shared runtime queues
+        // (Temporal's task queue fairness; the activities inherit the key).
+        priority: { fairnessKey: fairnessKey(req.accountId) },
         requestEagerStart: this.config.eagerStart,
       });
       tasksStarted.inc({ capability: req.capability });
@@ -174,6 +181,11 @@ export class TaskService {
     if (online) this.workerSeen.set(runtime, Date.now());
     return online;
   }
+}
+
+/** The key Temporal balances queued work by: the account (fairness keys are at most 64 bytes). */
+export function fairnessKey(accountId: string): string {
+  return accountId.length <= 64 ? accountId : createHash('sha256').update(accountId).digest('hex');
 }
 
 export function baseBody(taskId: string, capability: string, memo: TaskMemo, createdAt: Date): Omit<TaskBody, 'status' | 'updated_at'> {

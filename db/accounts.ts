@@ -1,4 +1,5 @@
 // Accounts, their access tokens and their dashboard login sessions. Secrets arrive here already hashed.
+import type { LimitOverrides } from '../contract/limits.js';
 import { rowsTouched, type Db } from './index.js';
 
 export interface Account { id: string; username: string; is_admin: boolean; created_at: Date; updated_at: Date }
@@ -51,6 +52,22 @@ export class AccountStore {
   /** Deletes the account with its tokens and login sessions (foreign keys cascade). */
   async delete(id: string): Promise<boolean> {
     return rowsTouched(await this.db('accounts').where({ id }).delete()) > 0;
+  }
+
+  /** The admin's overrides of the account's limits; undefined when there is no such account. */
+  async limitOverrides(id: string): Promise<LimitOverrides | undefined> {
+    const row = await this.db('accounts').select('limits').where({ id }).first();
+    if (!row) return undefined;
+    return (typeof row.limits === 'string' ? JSON.parse(row.limits) : row.limits) ?? {};
+  }
+
+  async setLimitOverrides(id: string, overrides: LimitOverrides): Promise<boolean> {
+    return rowsTouched(await this.db('accounts').where({ id }).update({ limits: JSON.stringify(overrides), updated_at: this.db.fn.now() })) > 0;
+  }
+
+  async countTokens(accountId: string): Promise<number> {
+    const [{ n }] = await this.db('access_tokens').where({ account_id: accountId }).count<{ n: string }[]>({ n: '*' });
+    return Number(n);
   }
 
   async byTokenHash(tokenHash: string): Promise<Account | undefined> {

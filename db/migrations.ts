@@ -81,6 +81,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('output_chunks');
     },
   },
+  '004_account_limits': {
+    async up(db) {
+      // An admin's overrides of the account's limits ({max_sessions: 5, …}); null: every default.
+      await db.schema.alterTable('accounts', (t) => { t.jsonb('limits'); });
+    },
+    async down(db) {
+      await db.schema.alterTable('accounts', (t) => { t.dropColumn('limits'); });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -40,6 +40,9 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     // One partition per task queue: with a handful of pollers, more partitions only add matching hops.
     '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
     '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+    // Queued work is handed out fairly across accounts (each workflow carries its account as fairness
+    // key), so one account's backlog does not starve another's next task.
+    '--dynamic-config-value', 'matching.enableFairness=true',
     // The history queues read new tasks at most 20 times a second per shard by default, which puts
     // ~50 ms on every hop (start → workflow task → activity → workflow task). Lift the limit.
     '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=10000',

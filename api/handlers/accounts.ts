@@ -1,14 +1,35 @@
 // Accounts (spec §4.1): the admin registers non-admin accounts when DURABOX_ENABLE_REGISTRATION is on,
 // lists them and deletes them. Each account sees only its own tokens, tasks and sessions.
 import { DuraboxError } from '../../contract/errors.js';
+import { LIMIT_NAMES, type LimitName } from '../../contract/limits.js';
 import { isResourceId } from '../../contract/schemas.js';
 import { hashPassword, newId } from '../../control/security.js';
 import { UniqueViolation, type Account } from '../../db/accounts.js';
 import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';
 
-export function accountHandlers(deps: AppDeps): Pick<Handlers, 'register' | 'listAccounts' | 'deleteAccount'> {
+export function accountHandlers(deps: AppDeps): Pick<Handlers, 'register' | 'listAccounts' | 'deleteAccount' | 'setAccountLimits' | 'accountLimits'> {
+  const limitsView = async (accountId: string, withUsage: boolean) => {
+    const { limits, overrides } = await deps.quotas.limitsOf(accountId);
+    return {
+      account_id: accountId,
+      limits,
+      overrides: Object.fromEntries(LIMIT_NAMES.map((n) => [n, overrides[n] ?? null])) as Record<LimitName, number | null>,
+      ...(withUsage ? { usage: await deps.quotas.usage(accountId) } : {}),
+    };
+  };
+
   return {
+    async setAccountLimits(ctx, { body }) {
+      const id = ctx.params.id;
+      if (!isResourceId(id) || !(await deps.quotas.setOverrides(id, body))) throw new DuraboxError('not_found', 'account not found');
+      ctx.body = await limitsView(id, false);
+    },
+
+    async accountLimits(ctx) {
+      ctx.body = await limitsView(ctx.state.account!.id, true);
+    },
+
     async register(ctx, { body }) {
       if (!deps.api.enableRegistration) throw new DuraboxError('forbidden', 'account registration is disabled (DURABOX_ENABLE_REGISTRATION=false)');
       if (!ctx.state.account!.is_admin) throw new DuraboxError('forbidden', 'admin only');

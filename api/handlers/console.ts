@@ -58,6 +58,7 @@ export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps> {
     },
 
     async createToken(ctx, { body }) {
+      await deps.quotas.admitToken(ctx.state.account!.id);
       const token = body.token ?? generateToken();
       try {
         const row = await deps.accounts.createToken({
