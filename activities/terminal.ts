@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { DuraboxError } from '../contract/errors.js';
 import type { CellResult, FileOp, FileResult, HostExecResult, Language } from '../contract/messages.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
-import { SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
+import { HostFull, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { sessionFileOp } from '../sandbox/session-files.js';
 import type { OutputPublisher } from './output-publisher.js';
 import { reportingFailures } from './failures.js';
@@ -28,22 +28,31 @@ export function createSessionStartActivities(d: TerminalDeps) {
   return {
     async createSessionContainer(req: { sessionId: string; accountId: string; firstCommand?: { command: string; timeoutMs: number; streamId?: string } }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult }> {
       // Heartbeats from the first instant: creating a container on a loaded host can take seconds.
-      return withHeartbeat(async () => {
-        const containerId = await d.containers.take();
+      return withHeartbeat(() => reportingFailures(async () => {
+        let containerId: string;
+        try {
+          containerId = await d.containers.take();
+        } catch (e) {
+          throw e instanceof HostFull ? new DuraboxError('host_full', e.message) : e;
+        }
         const taken = { hostQueue: d.hostQueue, hostId: d.workerId, containerId };
         const first = req.firstCommand;
-        if (!first) return taken;
+        if (!first) {
+          d.containers.started(containerId);
+          return taken;
+        }
         try {
           const sink = first.streamId ? d.output?.sink(first.streamId) : undefined;
           const ran = await d.containers.exec(containerId, { command: first.command, timeoutMs: first.timeoutMs, limitBytes: d.outputLimitBytes }, sink);
           if (first.streamId) d.output?.finish(first.streamId);
+          d.containers.started(containerId);
           return { ...taken, first: ran };
         } catch (e) {
           // No session will ever own this container: do not leave it behind.
           await d.containers.remove(containerId).catch(() => undefined);
           throw e;
         }
-      });
+      }));
     },
   };
 }
@@ -73,22 +82,23 @@ export function createHostActivities(d: TerminalDeps) {
       return inSession(req.streamId, (sink) => d.containers.cell(req.containerId, { ...req, limitBytes: d.outputLimitBytes }, sink));
     },
 
+    // Every step heartbeats while it waits: a slow one is never mistaken for a lost host.
     async dropContext(req: { containerId: string; contextId: string }): Promise<void> {
-      await reportingFailures(async () => {
+      await withHeartbeat(() => reportingFailures(async () => {
         try {
           await d.containers.dropContext(req.containerId, req.contextId);
         } catch (e) {
           throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
         }
-      });
+      }));
     },
 
     async sessionFile(req: { containerId: string; op: FileOp }): Promise<FileResult> {
-      return count(() => reportingFailures(() => sessionFileOp(d.docker.getContainer(req.containerId), req.op, { maxBytes: d.fileMaxBytes })));
+      return count(() => withHeartbeat(() => reportingFailures(() => sessionFileOp(d.docker.getContainer(req.containerId), req.op, { maxBytes: d.fileMaxBytes }))));
     },
 
     async removeSessionContainer(req: { containerId: string }): Promise<void> {
-      await d.containers.remove(req.containerId);
+      await withHeartbeat(() => d.containers.remove(req.containerId));
     },
   };
 }

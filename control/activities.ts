@@ -3,6 +3,7 @@
 // the task id is the update id, so a retried step never runs it twice.
 import { Context } from '@temporalio/activity';
 import { asActivityFailure } from '../activities/failures.js';
+import { withHeartbeat } from '../activities/heartbeat.js';
 import type { RunCodeInput, RunCodeOutput, TerminalExecInput, TerminalExecOutput } from '../contract/messages.js';
 import type { SessionService } from './session-service.js';
 
@@ -18,13 +19,18 @@ export function createControlActivities(deps: { sessions: SessionService }) {
   };
 }
 
-/** Runs a step with its task's id, which is the update's id (never run twice) and its stream's. */
+/**
+ * Runs a step with its task's id, which is the update's id (never run twice) and its stream's. It
+ * heartbeats while the command runs, so a killed API is noticed in seconds and the step retried elsewhere.
+ */
 async function asTaskStep<T>(step: (taskId: string | undefined) => Promise<T>): Promise<T> {
-  try {
-    return await step(Context.current().info.workflowExecution?.workflowId);
-  } catch (e) {
-    throw asActivityFailure(e);
-  }
+  return withHeartbeat(async () => {
+    try {
+      return await step(Context.current().info.workflowExecution?.workflowId);
+    } catch (e) {
+      throw asActivityFailure(e);
+    }
+  });
 }
 
 export type ControlActivities = ReturnType<typeof createControlActivities>;

@@ -146,6 +146,8 @@ export class PlatformHarness {
         DURABOX_WORKER_SECRET: secret,
         DURABOX_RUNTIMES: 'python,terminal',
         DURABOX_MAX_INFLIGHT: '2',
+        // Sessions that end without their host's help are cleaned up within seconds.
+        DURABOX_REAP_INTERVAL_SEC: '2',
         DURABOX_DATA_DIR: this.dataDir,
         ...env,
       },

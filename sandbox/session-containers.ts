@@ -21,15 +21,29 @@ const SESSION_ENV = [
 /** The session's container is gone (removed, or its agent died). */
 export class SessionGone extends Error {}
 
+/** This host already holds its most sessions; the start goes to another host or ends as no_capacity. */
+export class HostFull extends Error {}
+
+/** After its start step returned, how long a container may still be missing from its session's memo. */
+const STARTED_GRACE_MS = 15_000;
+
 export interface SessionContainerOptions {
   docker: Docker;
   workerId: string;
   limits: RuntimeLimits;
   warm: number;
+  /** Most sessions held at once (DURABOX_HOST_MAX_SESSIONS). */
+  maxSessions: number;
 }
 
 export class SessionContainers {
   private readonly ready: string[] = [];
+  /** Containers owned by sessions, each with the time before which the reaper must spare it (Infinity while its session starts). */
+  private readonly held = new Map<string, number>();
+  /** Takes under way, counted against the most sessions before their container exists. */
+  private taking = 0;
+  /** Containers made but not yet ready (their agent is starting). */
+  private readonly creating = new Set<string>();
   private readonly channels = new Map<string, Promise<FrameChannel>>();
   private starting = 0;
   private closed = false;
@@ -51,12 +65,37 @@ export class SessionContainers {
     }
   }
 
+  /** Session containers this host holds, found alive when its worker started. */
+  adopt(ids: Iterable<string>): void {
+    for (const id of ids) if (!this.held.has(id)) this.held.set(id, 0);
+  }
+
+  /** How many sessions this host holds now. */
+  get sessions(): number {
+    return this.held.size;
+  }
+
   /** A started container for a new session: a warm one when there is one. */
   async take(): Promise<string> {
-    const id = this.ready.shift() ?? (await this.create());
+    if (this.held.size + this.taking >= this.o.maxSessions) {
+      throw new HostFull(`this host holds ${this.held.size} sessions, its most (DURABOX_HOST_MAX_SESSIONS=${this.o.maxSessions})`);
+    }
+    this.taking++;
+    let id: string;
+    try {
+      id = this.ready.shift() ?? (await this.create());
+    } finally {
+      this.taking--;
+    }
+    this.held.set(id, Infinity);
     this.refill();
-    // From now on the agent stays when this worker goes: the session owns the container.
-    (await this.channel(id)).send({ adopt: true });
+    try {
+      // From now on the agent stays when this worker goes: the session owns the container.
+      (await this.channel(id)).send({ adopt: true });
+    } catch (e) {
+      await this.remove(id).catch(() => undefined);
+      throw e;
+    }
     return id;
   }
 
@@ -111,7 +150,29 @@ export class SessionContainers {
     }
   }
 
+  /** The session's start step has returned: its workflow records the container next. */
+  started(id: string): void {
+    if (this.held.has(id)) this.held.set(id, Date.now() + STARTED_GRACE_MS);
+  }
+
+  /** What the reaper must not remove besides the live sessions': warm containers and sessions still starting. */
+  spared(): Set<string> {
+    const now = Date.now();
+    return new Set([...this.ready, ...this.creating, ...[...this.held].filter(([, t]) => t > now).map(([id]) => id)]);
+  }
+
+  /** Forgets containers the reaper removed. */
+  forget(ids: Iterable<string>): void {
+    for (const id of ids) this.held.delete(id);
+  }
+
+  /** Containers this host counts as held. */
+  heldIds(): string[] {
+    return [...this.held.keys()];
+  }
+
   async remove(containerId: string): Promise<void> {
+    this.held.delete(containerId);
     const ch = this.channels.get(containerId);
     this.channels.delete(containerId);
     ch?.then((c) => c.close(), () => undefined);
@@ -167,9 +228,10 @@ export class SessionContainers {
       // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
       HostConfig: hardenedHostConfig(limits),
     });
-    const ch = await FrameChannel.attach(container, 'session');
-    this.channels.set(container.id, Promise.resolve(ch));
+    this.creating.add(container.id);
     try {
+      const ch = await FrameChannel.attach(container, 'session');
+      this.channels.set(container.id, Promise.resolve(ch));
       await container.start();
       const first = await ch.next();
       if (first.ready !== true) throw new Error('session agent did not start');
@@ -177,6 +239,8 @@ export class SessionContainers {
     } catch (e) {
       await this.remove(container.id).catch(() => undefined);
       throw e;
+    } finally {
+      this.creating.delete(container.id);
     }
   }
 }

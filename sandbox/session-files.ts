@@ -7,6 +7,9 @@ import type { FileEntry, FileOp, FileResult } from '../contract/messages.js';
 import { SANDBOX_USER } from './profile.js';
 import { dockerExec } from './docker-exec.js';
 
+/** The longest a file call may spend reading or writing a file: a FIFO or a stuck filesystem cannot hold it longer. */
+const IO_LIMIT_SEC = 20;
+
 const PRELUDE = `
 set -u
 inside() { case "$1" in /workspace|/workspace/*|/tmp|/tmp/*) return 0;; esac; echo "path escapes the session: $1" >&2; exit 3; }
@@ -28,7 +31,7 @@ fi
 size=$(stat -c %s -- "$r")
 [ "$size" -le "$max" ] || { echo "file is $size bytes, more than the limit of $max" >&2; exit 6; }
 printf 'FILE %s %s\\n' "$size" "$(file --mime-type -b -- "$r" 2>/dev/null || echo application/octet-stream)" >&2
-exec cat -- "$r"
+exec timeout -s KILL ${IO_LIMIT_SEC} cat -- "$r"
 `,
   list: `${PRELUDE}
 r=$(realpath -e -- "$p" 2>/dev/null) || { echo "no such directory: $1" >&2; exit 4; }
@@ -44,7 +47,9 @@ t="$d/$(basename -- "$p")"
 [ "$t" != /workspace ] && [ "$t" != /tmp ] || { echo "not a file path: $1" >&2; exit 5; }
 if [ -L "$t" ]; then inside "$(realpath -m -- "$t")"; fi
 [ ! -d "$t" ] || { echo "is a directory: $1" >&2; exit 5; }
-cat > "$t" || exit 5
+[ ! -e "$t" ] || [ -f "$t" ] || { echo "not a regular file: $1" >&2; exit 5; }
+# The open happens under the time limit too: a FIFO swapped in meanwhile cannot hold the call.
+timeout -s KILL ${IO_LIMIT_SEC} sh -c 'cat > "$1"' durabox-write "$t" || { echo "cannot write $1 (not a regular file, or it took longer than ${IO_LIMIT_SEC} s)" >&2; exit 5; }
 stat -c %s -- "$t"
 `,
   delete: `${PRELUDE}

@@ -9,6 +9,7 @@ import { SA_HOST } from '../contract/search-attributes.js';
 import { createActivities } from '../activities/runtime.js';
 import { createHostActivities, createSessionStartActivities, type TerminalDeps } from '../activities/terminal.js';
 import { removeLeftovers } from '../sandbox/leftovers.js';
+import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
 import { PythonSandboxPool } from '../sandbox/python-pool.js';
 import { SessionContainers } from '../sandbox/session-containers.js';
 import { connectTemporal, temporalClient } from '../temporal/connection.js';
@@ -34,7 +35,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   const client = temporalClient(conn, temporal);
   const sessionIsLive = () => liveSessionContainers(client, config.workerId);
   const left = await removeLeftovers(docker, config.workerId, sessionIsLive);
-  if (left > 0) console.log(`runtime worker ${config.workerId}: removed ${left} leftover container(s)`);
+  if (left.removed > 0) console.log(`runtime worker ${config.workerId}: removed ${left.removed} leftover container(s)`);
 
   const inflight = new Map<string, number>();
   const output = new OutputPublisher((body) => registry.postOutput(body));
@@ -52,8 +53,11 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     workerId: config.workerId,
     limits: config.terminal,
     warm: config.runtimes.includes('terminal') ? config.maxInflight : 0,
+    maxSessions: config.maxSessions,
   });
+  containers.adopt(left.kept);
   containers.refill();
+  const reaper = config.runtimes.includes('terminal') ? startReaper(docker, config, containers, sessionIsLive) : undefined;
   const terminalDeps: TerminalDeps = {
     docker,
     workerId: config.workerId,
@@ -73,7 +77,9 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   }
   if (config.runtimes.includes('terminal')) {
     queues.push({ taskQueue: runtimeTaskQueue('terminal'), activities: createSessionStartActivities(terminalDeps), slots: config.maxInflight });
-    queues.push({ taskQueue: terminalDeps.hostQueue, activities: createHostActivities(terminalDeps), slots: Math.max(64, config.maxInflight * 16) });
+    // A session runs one step and one file call at a time, and the host holds at most maxSessions: with
+    // these slots every session's step starts at once, whatever the other sessions (of any account) run.
+    queues.push({ taskQueue: terminalDeps.hostQueue, activities: createHostActivities(terminalDeps), slots: hostQueueSlots(config.maxSessions) });
   }
   const workers = await Promise.all(
     queues.map((q) =>
@@ -99,6 +105,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     done,
     shutdown(opts = {}) {
       stopping ??= (async () => {
+        if (reaper) clearInterval(reaper);
         await registry.close();
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
         await done.catch(() => undefined);
@@ -117,6 +124,38 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     void worker.shutdown({ removeSessions: true });
   });
   return worker;
+}
+
+/** Slots of a host's own queue: a step and a file call for each session it may hold, and the removals. */
+export function hostQueueSlots(maxSessions: number): number {
+  return 2 * maxSessions + 16;
+}
+
+/**
+ * Every so often, removes the containers of sessions that ended without this host's help (lost, or a
+ * removal that never reached it). A container is removed only when two sweeps in a row found no running
+ * session naming it, so the instant between a session's runs (continue-as-new) never costs its container.
+ */
+function startReaper(docker: Docker, config: WorkerSettings, containers: SessionContainers, sessionIsLive: () => Promise<Set<string>>): NodeJS.Timeout {
+  let suspects = new Set<string>();
+  let sweeping = false;
+  const sweep = async () => {
+    const live = new Set([...(await sessionIsLive()), ...containers.spared()]);
+    const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${config.workerId}`, `${LABEL_RUNTIME}=terminal`] } });
+    const unclaimed = found.map((c) => c.Id).filter((id) => !live.has(id));
+    const keep = new Set([...live, ...unclaimed.filter((id) => !suspects.has(id))]);
+    suspects = new Set(unclaimed.filter((id) => !suspects.has(id)));
+    const { removed } = await removeLeftovers(docker, config.workerId, async () => keep, { runtime: 'terminal' });
+    containers.forget(unclaimed.filter((id) => !keep.has(id)));
+    if (removed > 0) console.log(`runtime worker ${config.workerId}: removed ${removed} container(s) of ended sessions`);
+  };
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    sweep().catch((e: Error) => console.error(`session reaper: ${e.message}`)).finally(() => { sweeping = false; });
+  }, config.reapIntervalSec * 1000);
+  timer.unref();
+  return timer;
 }
 
 /** Containers of the sessions whose workflows still run on this host, from Temporal's visibility. */

@@ -3,7 +3,7 @@
 // own task queue, and every later step runs there (Temporal's worker-specific task queue pattern).
 import {
   ActivityFailure, ApplicationFailure, TimeoutFailure, allHandlersFinished, condition, continueAsNew, defineQuery,
-  defineUpdate, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
+  defineUpdate, proxyActivities, setHandler, sleep, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
 import type {
@@ -24,6 +24,9 @@ export const contextsQuery = defineQuery<ContextView[]>('contexts');
 
 /** How many interpreter contexts a session may hold at once: each is a process in its container. */
 export const MAX_CONTEXTS_PER_SESSION = 16;
+
+/** How many hosts a new session tries when each it reaches already holds its most sessions. */
+export const HOST_FULL_ATTEMPTS = 4;
 
 /** The context a cell without context_id runs in: one per language, made on first use. */
 export const defaultContextId = (language: Language): string => `default-${language}`;
@@ -223,10 +226,19 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     },
   });
 
+  // File calls of a session run one at a time (beside its command), so a session holds at most two of
+  // its host's slots and the host, sized for that, starts every session's step at once.
+  let fileBusy = false;
   setHandler(fileUpdate, async (op) => {
     await ready();
-    extendLease();
-    return onHost(() => host().sessionFile({ containerId: state!.containerId, op }));
+    while (fileBusy) await condition(() => !fileBusy);
+    fileBusy = true;
+    try {
+      extendLease();
+      return await onHost(() => host().sessionFile({ containerId: state!.containerId, op }));
+    } finally {
+      fileBusy = false;
+    }
   }, { validator: (_op: FileOp) => rejectIfEnded() });
 
   setHandler(closeUpdate, async () => {
@@ -247,14 +259,25 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       startToCloseTimeout: (first?.timeoutMs ?? 0) + 120_000,
       heartbeatTimeout: input.heartbeatTimeoutMs,
       // With the first command aboard a retry could run it twice: then the caller retries instead.
-      retry: { initialInterval: '200ms', maximumAttempts: first ? 1 : 3 },
+      // A full host refuses before it runs anything: the workflow asks again, and another host may take it.
+      retry: { initialInterval: '200ms', maximumAttempts: first ? 1 : 3, nonRetryableErrorTypes: ['host_full'] },
     });
+    const create = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await start.createSessionContainer({
+            sessionId: input.sessionId,
+            accountId: input.accountId,
+            firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId },
+          });
+        } catch (err) {
+          if (!isHostFull(err) || attempt >= HOST_FULL_ATTEMPTS) throw err;
+          await sleep(250 * attempt);
+        }
+      }
+    };
     try {
-      const { first: firstRan, ...c } = await start.createSessionContainer({
-        sessionId: input.sessionId,
-        accountId: input.accountId,
-        firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId },
-      });
+      const { first: firstRan, ...c } = await create();
       firstResult = firstRan;
       state = { ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0 };
       upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
@@ -263,6 +286,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     } catch (err) {
       startError = isScheduleTimeout(err)
         ? { type: 'no_capacity', message: 'no terminal worker took the session in time' }
+        : isHostFull(err)
+        ? { type: 'no_capacity', message: `no terminal host had room for another session (each holds its most, DURABOX_HOST_MAX_SESSIONS; tried ${HOST_FULL_ATTEMPTS} times)` }
         : { type: 'execution_failed', message: `session could not start: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}` };
       ended = 'start_failed';
       upsertSearchAttributes([{ key: SA_ERROR, value: 'start_failed' }]);
@@ -306,6 +331,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
 function isScheduleTimeout(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
+}
+
+function isHostFull(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'host_full';
 }
 
 /** No poll on the host's queue in time, or the host stopped heartbeating mid-step. */

@@ -58,6 +58,9 @@ function control(task: TaskWorkflowInput) {
     taskQueue: CONTROL_TASK_QUEUE,
     // The command's own budget plus room for a session to start; the session enforces the timeout.
     startToCloseTimeout: task.timeoutMs + 60_000,
+    // The API that runs the step heartbeats; one killed mid-step is noticed in seconds, and the retry
+    // (the same update id) gets the command's one result.
+    heartbeatTimeout: task.heartbeatTimeoutMs,
     retry: { initialInterval: '200ms', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_CODES },
   });
 }
