@@ -8,6 +8,7 @@ import { dashboardMiddleware } from './dashboard-files.js';
 import { errorMiddleware } from './errors.js';
 import { accountHandlers } from './handlers/accounts.js';
 import { codeHandlers } from './handlers/code.js';
+import { codecCors, codecHandlers } from './handlers/codec.js';
 import { commandHandlers } from './handlers/commands.js';
 import { consoleHandlers } from './handlers/console.js';
 import { healthHandlers, httpMetrics } from './handlers/health.js';
@@ -24,7 +25,7 @@ export const JSON_BODY_LIMIT = '4mb';
 export function handlersOf(deps: AppDeps): Handlers {
   return {
     ...healthHandlers(deps), ...consoleHandlers(deps), ...accountHandlers(deps), ...workerHandlers(deps),
-    ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...codeHandlers(deps), ...mcpHandlers(deps),
+    ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...codeHandlers(deps), ...codecHandlers(deps), ...mcpHandlers(deps),
   };
 }
 
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
   app.use(httpMetrics);
   if (opts.checkResponses) app.use(responseCheck);
   app.use(errorMiddleware);
+  app.use(codecCors(deps.temporal.uiUrl));
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_BODY_LIMIT, encoding: 'utf-8' }));
   const router = operationsRouter(deps, handlersOf(deps), { terminalCommand: leaseWithin(TerminalCommandBody, leaseBounds(deps.api)) });
   app.use(router.routes());

@@ -35,6 +35,12 @@ export interface TemporalSettings {
   sdkLogLevel: SdkLogLevel;
 }
 
+/** Keys that seal Temporal payloads, as base64 of 32 bytes: `current` seals, `old` ones still open. */
+export interface PayloadKeys {
+  current: string;
+  old: string[];
+}
+
 /** Session rules the API hands to every session workflow it starts. */
 export interface SessionPolicy {
   leaseDefaultSec: number;
@@ -71,6 +77,11 @@ export interface ApiSettings {
   streamRetentionSec: number;
   /** When set, GET /metrics answers only `Authorization: Bearer <this>`. */
   metricsToken: string | undefined;
+  /**
+   * Seal every Temporal payload with these (DURABOX_PAYLOAD_KEY); the API hands them to runtime workers
+   * with their start report. Unset: payloads are plain (the API warns); `npm start` generates one.
+   */
+  payloadKeys: PayloadKeys | undefined;
   /** What each account may hold at once unless an admin overrides it for that account. */
   accountLimits: AccountLimits;
   session: SessionPolicy;
@@ -187,6 +198,24 @@ function fileMaxBytes(env: Env): number {
   return int(env, 'DURABOX_SESSION_FILE_MAX_BYTES', 1048576, 1, 1400000);
 }
 
+function payloadKey(name: string, value: string): string {
+  const bytes = Buffer.from(value, 'base64');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || bytes.length !== 32) {
+    throw new ConfigError(`${name} must be 32 random bytes in base64 (e.g. openssl rand -base64 32), got ${value.length} characters`);
+  }
+  return value;
+}
+
+function payloadKeys(env: Env): PayloadKeys | undefined {
+  const current = str(env, 'DURABOX_PAYLOAD_KEY');
+  const old = (str(env, 'DURABOX_PAYLOAD_OLD_KEYS') ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  if (!current) {
+    if (old.length > 0) throw new ConfigError('DURABOX_PAYLOAD_OLD_KEYS is set without DURABOX_PAYLOAD_KEY: name the key that seals new payloads');
+    return undefined;
+  }
+  return { current: payloadKey('DURABOX_PAYLOAD_KEY', current), old: old.map((k) => payloadKey('DURABOX_PAYLOAD_OLD_KEYS', k)) };
+}
+
 export function loadApiSettings(env: Env = process.env): ApiSettings {
   const { host, port } = parseListenAddr(str(env, 'DURABOX_HTTP_ADDR') ?? ':8089');
   const session: SessionPolicy = {
@@ -218,6 +247,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     activityHeartbeatTimeoutMs: int(env, 'DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10000, 1000, 600000),
     streamRetentionSec: int(env, 'DURABOX_STREAM_RETENTION_SEC', 900, 60, 86400),
     metricsToken: str(env, 'DURABOX_METRICS_TOKEN'),
+    payloadKeys: payloadKeys(env),
     accountLimits: {
       max_running_tasks: int(env, 'DURABOX_ACCOUNT_MAX_RUNNING_TASKS', 64, 1, 1_000_000),
       max_sessions: int(env, 'DURABOX_ACCOUNT_MAX_SESSIONS', 100, 0, 1_000_000),

@@ -274,6 +274,12 @@ const limitValue = z.int('must be a whole number').min(0).max(1_000_000).nullabl
 export const LimitsBody = z.strictObject(Object.fromEntries(LIMIT_NAMES.map((n) => [n, limitValue])) as Record<(typeof LIMIT_NAMES)[number], typeof limitValue>)
   .refine((b) => Object.keys(b).length > 0, { message: `name at least one limit: ${LIMIT_NAMES.join(', ')}` });
 
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+/** Payloads as the Temporal UI sends them to a codec server: proto JSON, bytes in base64. */
+export const CodecPayloads = z.object({
+  payloads: z.array(z.object({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() })).max(1000),
+});
+
 export const AccountListQuery = z.object({ page, page_size: pageSize });
 
 export const WorkerListQuery = z.object({ page, page_size: pageSize, status: z.enum(['all', 'online', 'offline']).default('all') });
@@ -386,7 +392,12 @@ export const OutputPostBody = z.strictObject({
     })).max(1000),
   })).max(1000),
 });
-export const RegistryAck = z.object({ node_id: z.string(), status: z.literal('online'), offline_after_ms: z.int() });
+export const RegistryAck = z.object({
+  node_id: z.string(),
+  status: z.literal('online'),
+  offline_after_ms: z.int(),
+  payload_keys: z.object({ current: z.string(), old: z.array(z.string()) }).optional().describe('with the start report only: the keys that seal Temporal payloads'),
+});
 
 export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];

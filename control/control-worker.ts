@@ -2,18 +2,20 @@
 // connection, so a task's first workflow task is handed back eagerly with the start call.
 import { existsSync } from 'node:fs';
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import type { TemporalSettings } from '../config/index.js';
+import type { PayloadKeys, TemporalSettings } from '../config/index.js';
+import { dataConverterOf } from '../temporal/codec.js';
 import { workflowBundlePath } from '../config/paths.js';
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
 import type { ControlActivities } from './activities.js';
 
-export async function createControlWorker(connection: NativeConnection, config: TemporalSettings, activities: ControlActivities): Promise<Worker> {
+export async function createControlWorker(connection: NativeConnection, config: TemporalSettings, activities: ControlActivities, keys?: PayloadKeys): Promise<Worker> {
   if (!existsSync(workflowBundlePath)) throw new Error(`the workflow bundle ${workflowBundlePath} is missing: run npm run build`);
   return Worker.create({
     connection,
     namespace: config.namespace,
     taskQueue: CONTROL_TASK_QUEUE,
     activities,
+    dataConverter: dataConverterOf(keys),
     identity: `durabox-control@${process.pid}`,
     // Built ahead of time by `npm run build`, so the API starts without bundling.
     workflowBundle: { codePath: workflowBundlePath },

@@ -43,7 +43,8 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const db = await openDb({ databaseUrl: api.databaseUrl, dataDir: api.dataDir });
   const connection = opts.connection ?? (await connectTemporal(temporal));
   await prepareNamespace(connection, temporal);
-  const client = temporalClient(connection, temporal);
+  if (!api.payloadKeys) console.warn('DURABOX_PAYLOAD_KEY is not set: code, commands and output are stored in Temporal unencrypted');
+  const client = temporalClient(connection, temporal, api.payloadKeys);
   const accounts = new AccountStore(db);
   const workers = new WorkerStore(db);
   const quotas = new Quotas(client, accounts, api.accountLimits);
@@ -54,7 +55,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => console.error(`output sweep: ${e.message}`)), 60_000);
   sweeper.unref();
 
-  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions }));
+  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions }), api.payloadKeys);
   const controlDone = controlWorker.run();
 
   let closing: Promise<void> | undefined;

@@ -18,15 +18,28 @@ function localHashKey(dataDir: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+/** Likewise the key that seals Temporal payloads, so histories stay readable across restarts. */
+function localPayloadKey(dataDir: string): string {
+  const file = join(dataDir, 'payload-key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
 const config = loadConfig();
 mkdirSync(config.dev.dataDir, { recursive: true });
+const localApi = `http://${['0.0.0.0', '::'].includes(config.api.httpHost) ? '127.0.0.1' : config.api.httpHost}:${config.api.httpPort}`;
 let devServer: DevServer | undefined;
 if (!config.temporal.address) {
-  devServer = await startTemporalDevServer({ dataDir: config.dev.dataDir, port: 7233, uiPort: 8233, namespace: config.temporal.namespace, cli: config.dev.temporalCli });
+  devServer = await startTemporalDevServer({
+    dataDir: config.dev.dataDir, port: 7233, uiPort: 8233, namespace: config.temporal.namespace, cli: config.dev.temporalCli,
+    // The UI opens sealed payloads through the API (an admin logged in to the dashboard; see README).
+    codecEndpoint: `${localApi}/api/v1/codec`,
+  });
 }
 const temporal = { ...config.temporal, address: config.temporal.address ?? devServer!.address };
 const hashKey = config.api.hashKey ?? localHashKey(config.dev.dataDir);
-const api = await startApiPlatform({ ...config.api, hashKey }, temporal);
+const payloadKeys = config.api.payloadKeys ?? { current: localPayloadKey(config.dev.dataDir), old: [] };
+const api = await startApiPlatform({ ...config.api, hashKey, payloadKeys }, temporal);
 
 // The local worker's credential is written straight into the database (a new secret each start, never
 // shown), so `npm start` needs no POST /workers; DURABOX_WORKER_SECRET, when given, is used instead.

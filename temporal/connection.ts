@@ -6,7 +6,8 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
-import type { TemporalSettings } from '../config/index.js';
+import type { PayloadKeys, TemporalSettings } from '../config/index.js';
+import { dataConverterOf } from './codec.js';
 import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
 
 /** A worker that polls for activities only says so at WARN on every start; that is our design, not news. */
@@ -41,8 +42,8 @@ export async function connectTemporal(config: TemporalSettings, address = config
 }
 
 /** One connection serves the client and the control worker, which lets workflow starts be eager. */
-export function temporalClient(connection: NativeConnection, config: TemporalSettings): Client {
-  return new Client({ connection, namespace: config.namespace });
+export function temporalClient(connection: NativeConnection, config: TemporalSettings, keys?: PayloadKeys): Client {
+  return new Client({ connection, namespace: config.namespace, dataConverter: dataConverterOf(keys) });
 }
 
 /**

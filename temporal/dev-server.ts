@@ -12,6 +12,8 @@ export interface DevServerOptions {
   uiPort?: number;
   namespace?: string;
   headless?: boolean;
+  /** Where the UI opens sealed payloads (the API's codec endpoint, without the trailing /decode). */
+  codecEndpoint?: string;
   /** The Temporal CLI binary (DURABOX_TEMPORAL_CLI). */
   cli: string;
 }
@@ -53,6 +55,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     '--dynamic-config-value', 'history.visibilityProcessorMaxPollHostRPS=100000',
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
     ...(o.headless ? ['--headless'] : []),
+    ...(o.codecEndpoint ? ['--ui-codec-endpoint', o.codecEndpoint] : []),
   ];
   const log = openSync(join(o.dataDir, 'temporal.log'), 'a');
   const child = spawn(o.cli, args, { stdio: ['ignore', log, log], detached: false });

@@ -3,7 +3,7 @@
 // then it reports on a jittered heartbeat: runtimes, capacity, in-flight counts, labels, version. A
 // refused heartbeat means the credential was deleted: the worker stops taking work.
 import { hostname } from 'node:os';
-import type { WorkerSettings } from '../config/index.js';
+import type { PayloadKeys, WorkerSettings } from '../config/index.js';
 import { PRODUCT_VERSION } from '../config/paths.js';
 
 export class CredentialRejected extends Error {}
@@ -15,6 +15,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export class RegistryClient {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+
+  /** The keys that seal Temporal payloads, as the API gave them with the start report (none: plain payloads). */
+  payloadKeys: PayloadKeys | undefined;
 
   private constructor(private readonly config: WorkerSettings, private readonly secret: string) {}
 
@@ -29,7 +32,8 @@ export class RegistryClient {
     const until = Date.now() + START_PATIENCE_MS;
     for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
       try {
-        await client.report('start', new Map());
+        const ack = await client.report('start', new Map());
+        client.payloadKeys = ack.payload_keys;
         return client;
       } catch (e) {
         if (e instanceof CredentialRejected || Date.now() + delay > until) throw e;
@@ -73,8 +77,8 @@ export class RegistryClient {
     if (wasOpen) await this.post('/api/v1/registry/goodbye', undefined).catch(() => undefined);
   }
 
-  private async report(event: 'start' | 'heartbeat', inflight: ReadonlyMap<string, number>): Promise<void> {
-    await this.post('/api/v1/registry/heartbeat', {
+  private async report(event: 'start' | 'heartbeat', inflight: ReadonlyMap<string, number>): Promise<{ payload_keys?: PayloadKeys }> {
+    return this.post('/api/v1/registry/heartbeat', {
       event,
       node_name: hostname(),
       executor_kind: 'docker',
@@ -91,7 +95,7 @@ export class RegistryClient {
     await this.post('/api/v1/registry/output', body);
   }
 
-  private async post(path: string, body: unknown): Promise<void> {
+  private async post(path: string, body: unknown): Promise<any> {
     const res = await fetch(new URL(path, this.config.apiUrl), {
       method: 'POST',
       headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -103,6 +107,7 @@ export class RegistryClient {
       throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(text)}`);
     }
     if (!res.ok) throw new Error(`${path} answered ${res.status}: ${errorOf(text)}`);
+    return text ? JSON.parse(text) : undefined;
   }
 }
 

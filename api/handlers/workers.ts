@@ -58,7 +58,8 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
         offline_after_ms: offlineAfterMs,
       }, body.event === 'start');
       if (!known) throw new DuraboxError('unauthenticated', 'invalid worker credential');
-      ctx.body = { node_id: ctx.state.workerId, status: 'online', offline_after_ms: offlineAfterMs };
+      // The start report gets the payload keys: a host holds them only while its credential stands.
+      ctx.body = { node_id: ctx.state.workerId, status: 'online', offline_after_ms: offlineAfterMs, ...(body.event === 'start' && deps.api.payloadKeys ? { payload_keys: deps.api.payloadKeys } : {}) };
     },
 
     /** Output of work running on the worker's host: stored a short while and announced to every API process. */
