@@ -1,23 +1,19 @@
-// Containers a worker left behind (a crash, a kill -9), or that outlived their session, found by the
-// worker label every sandbox carries.
+// Containers a worker left behind (a crash, a kill -9), found by the worker label every sandbox carries.
 import type Docker from 'dockerode';
-import { LABEL_RUNTIME, LABEL_WORKER } from './profile.js';
+import { LABEL_WORKER } from './profile.js';
 
 /**
- * Removes this worker's containers except those `keep` names: at start and at shutdown (the containers
+ * Removes this worker's containers except those `keep` names: at start and at shutdown. The containers
  * of sessions whose workflows still run on this host stay, so a restarted worker picks its sessions up
- * again; python sandboxes and warm containers never stay), and periodically for the terminal runtime
- * only, so a session that ended without its host's help (lost, or its removal missed) leaves nothing.
- * Answers how many were removed and which running ones were kept.
+ * again; python sandboxes and warm containers never stay. Answers how many were removed and which
+ * running ones were kept.
  */
 export async function removeLeftovers(
   docker: Docker,
   workerId: string,
   keep: () => Promise<Set<string>> = async () => new Set(),
-  opts: { runtime?: string } = {},
 ): Promise<{ removed: number; kept: string[] }> {
-  const label = [`${LABEL_WORKER}=${workerId}`, ...(opts.runtime ? [`${LABEL_RUNTIME}=${opts.runtime}`] : [])];
-  const list = await docker.listContainers({ all: true, filters: { label } });
+  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${workerId}`] } });
   if (list.length === 0) return { removed: 0, kept: [] };
   const live = await keep();
   let removed = 0;

@@ -161,11 +161,6 @@ export class SessionContainers {
     return new Set([...this.ready, ...this.creating, ...[...this.held].filter(([, t]) => t > now).map(([id]) => id)]);
   }
 
-  /** Forgets containers the reaper removed. */
-  forget(ids: Iterable<string>): void {
-    for (const id of ids) this.held.delete(id);
-  }
-
   /** Containers this host counts as held. */
   heldIds(): string[] {
     return [...this.held.keys()];

@@ -13,6 +13,7 @@ import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
 import { PythonSandboxPool } from '../sandbox/python-pool.js';
 import { SessionContainers } from '../sandbox/session-containers.js';
 import { connectTemporal, temporalClient } from '../temporal/connection.js';
+import { dataConverterOf } from '../temporal/codec.js';
 import { OutputPublisher } from '../activities/output-publisher.js';
 import { RegistryClient } from './registry-client.js';
 
@@ -32,7 +33,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   await docker.ping();
   const ownsConnection = !connection;
   const conn = connection ?? (await connectTemporal(temporal));
-  const client = temporalClient(conn, temporal);
+  const client = temporalClient(conn, temporal, registry.payloadKeys);
   const sessionIsLive = () => liveSessionContainers(client, config.workerId);
   const left = await removeLeftovers(docker, config.workerId, sessionIsLive);
   if (left.removed > 0) console.log(`runtime worker ${config.workerId}: removed ${left.removed} leftover container(s)`);
@@ -89,6 +90,8 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
         taskQueue: q.taskQueue,
         identity: config.workerId,
         activities: q.activities,
+        // Inputs and results are sealed with the API's payload keys, handed over with the start report.
+        dataConverter: dataConverterOf(registry.payloadKeys),
         maxConcurrentActivityTaskExecutions: q.slots,
         // Long-running sandboxes report through heartbeats; let the SDK send them promptly.
         defaultHeartbeatThrottleInterval: '500ms',
@@ -143,11 +146,11 @@ function startReaper(docker: Docker, config: WorkerSettings, containers: Session
     const live = new Set([...(await sessionIsLive()), ...containers.spared()]);
     const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${config.workerId}`, `${LABEL_RUNTIME}=terminal`] } });
     const unclaimed = found.map((c) => c.Id).filter((id) => !live.has(id));
-    const keep = new Set([...live, ...unclaimed.filter((id) => !suspects.has(id))]);
+    // Only what this very list showed, unclaimed twice in a row: a container made since is never touched.
+    const doomed = unclaimed.filter((id) => suspects.has(id));
     suspects = new Set(unclaimed.filter((id) => !suspects.has(id)));
-    const { removed } = await removeLeftovers(docker, config.workerId, async () => keep, { runtime: 'terminal' });
-    containers.forget(unclaimed.filter((id) => !keep.has(id)));
-    if (removed > 0) console.log(`runtime worker ${config.workerId}: removed ${removed} container(s) of ended sessions`);
+    for (const id of doomed) await containers.remove(id).catch((e: Error) => console.error(`session reaper: cannot remove ${id}: ${e.message}`));
+    if (doomed.length > 0) console.log(`runtime worker ${config.workerId}: removed ${doomed.length} container(s) of ended sessions`);
   };
   const timer = setInterval(() => {
     if (sweeping) return;
