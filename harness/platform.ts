@@ -23,6 +23,8 @@ const { temporal } = proto;
 /** A server where the test role may create databases; each run gets a database of its own. */
 export const TEST_DATABASE_SERVER = 'postgres://durabox:durabox@127.0.0.1:5432/durabox_test';
 export const HASH_KEY = 'test-hash-key-0123456789abcdef';
+/** 32 bytes, base64: the key that seals the test platform's Temporal payloads. */
+export const PAYLOAD_KEY = Buffer.from('durabox-test-payload-key-32bytes').toString('base64');
 export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
 
 export async function freePort(): Promise<number> {
@@ -103,6 +105,7 @@ export class PlatformHarness {
         ...(this.database.url ? { DATABASE_URL: this.database.url } : {}),
         TEMPORAL_ADDRESS: this.devServer.address,
         DURABOX_HASH_KEY: HASH_KEY,
+        DURABOX_PAYLOAD_KEY: PAYLOAD_KEY,
         DURABOX_ADMIN_USERNAME: ADMIN.username,
         DURABOX_ADMIN_PASSWORD: ADMIN.password,
         // Short, so the test of a killed worker does not wait long for Temporal to notice.
@@ -169,7 +172,17 @@ export class PlatformHarness {
     this.workers.set(name, w);
     this.workerIds.add(id);
     const runtimes = (env.DURABOX_RUNTIMES ?? 'python,terminal').split(',');
-    for (const rt of runtimes) await this.waitForPoller(id, rt, () => (child.exitCode !== null ? `worker ${id} exited: ${out}` : undefined));
+    const failed = () => (child.exitCode !== null ? `worker ${id} exited: ${out}` : undefined);
+    // A worker restarted under the same id still has its predecessor's pollers listed for a while:
+    // wait for this process to say it serves, then for its pollers.
+    const until = Date.now() + 60_000;
+    while (!out.includes(`runtime worker ${id} serving`)) {
+      const f = failed();
+      if (f) throw new Error(f);
+      if (Date.now() > until) throw new Error(`worker ${id} never said it was serving: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const rt of runtimes) await this.waitForPoller(id, rt, failed);
     return w;
   }
 
