@@ -12,7 +12,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { platform } from './support/hooks.js';
 import { call, login, newToken, type Res } from './support/http.js';
 import { containersRunningUserCode, eventually } from './support/docker.js';
-import { ADMIN, HASH_KEY } from '../../harness/platform.js';
+import { ADMIN, HASH_KEY, PAYLOAD_KEY } from '../../harness/platform.js';
+import { EncryptionCodec } from '../../temporal/codec.js';
 
 type PyResult = { output: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean };
 type TermOut = { session_id: string; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; error?: string };
@@ -691,6 +692,24 @@ while True:
   });
 });
 
+/** The text of every payload in a history, opened with the payload key. */
+async function openedPayloadsText(history: unknown, codec: EncryptionCodec): Promise<string> {
+  const sealed: Array<{ metadata: Record<string, Uint8Array>; data: Uint8Array }> = [];
+  const walk = (v: unknown): void => {
+    if (!v || typeof v !== 'object' || v instanceof Uint8Array) return;
+    if (Array.isArray(v)) return v.forEach(walk);
+    const o = v as Record<string, unknown>;
+    if (o.metadata && typeof o.metadata === 'object' && 'data' in o) {
+      sealed.push(o as { metadata: Record<string, Uint8Array>; data: Uint8Array });
+      return;
+    }
+    Object.values(o).forEach(walk);
+  };
+  walk(history);
+  const opened = await codec.decode(sealed);
+  return opened.map((p) => Buffer.from(p.data ?? new Uint8Array()).toString('utf8')).join('\n');
+}
+
 /** Every text a history holds: its JSON (bytes as base64, as the Temporal UI gets them) and each payload's bytes decoded. */
 function historyText(history: unknown): string {
   const parts: string[] = [JSON.stringify(history)];
@@ -775,8 +794,13 @@ describe('secrets stay where they belong', function () {
       // The three tasks and the session, plus the echo and the MCP call.
       return seen.size >= workflowIds.size + 2 && new Set([...seen, ...workflowIds]);
     });
+    // Histories as stored (sealed), and as an admin reads them opened through the codec.
+    const codec = new EncryptionCodec(Buffer.from(PAYLOAD_KEY, 'base64'));
     const histories: string[] = [];
-    for (const id of listed) histories.push(historyText(await client.workflow.getHandle(id).fetchHistory()));
+    for (const id of listed) {
+      const history = await client.workflow.getHandle(id).fetchHistory();
+      histories.push(historyText(history), await openedPayloadsText(history, codec));
+    }
     assert.ok(histories.join('').includes('SystemExit'), 'the histories were read');
 
     const secrets: Record<string, string> = {
@@ -785,6 +809,7 @@ describe('secrets stay where they belong', function () {
       'login cookie': cookie.split('=')[1],
       'worker secret': workerSecret(),
       'DURABOX_HASH_KEY': HASH_KEY,
+      'DURABOX_PAYLOAD_KEY': PAYLOAD_KEY,
       'wrong password': wrongPassword,
       'wrong token': wrongToken,
     };
