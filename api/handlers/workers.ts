@@ -58,7 +58,7 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
         offline_after_ms: offlineAfterMs,
       }, body.event === 'start');
       if (!known) throw new DuraboxError('unauthenticated', 'invalid worker credential');
-      // The start report gets the payload keys: a host holds them only while its credential stands.
+      // The start report gets the payload keys: only a worker with a live credential receives them.
       ctx.body = { node_id: ctx.state.workerId, status: 'online', offline_after_ms: offlineAfterMs, ...(body.event === 'start' && deps.api.payloadKeys ? { payload_keys: deps.api.payloadKeys } : {}) };
     },
 
