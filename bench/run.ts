@@ -53,6 +53,8 @@ async function main(): Promise<number> {
         DURABOX_SESSION_LEASE_MAX_SEC: '1800',
         DURABOX_SESSION_HOST_TIMEOUT_MS: '5000',
         DURABOX_SESSION_COMMANDS_PER_RUN: '500',
+        // The bench measures a host, not an account's limit: its one account may hold every idle session.
+        DURABOX_ACCOUNT_MAX_SESSIONS: String(settings.idleSessions + 100),
       },
     });
     environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database!.url! });
