@@ -14,6 +14,7 @@ import { call, login, newToken, type Res } from './support/http.js';
 import { containersRunningUserCode, eventually } from './support/docker.js';
 import { ADMIN, HASH_KEY, PAYLOAD_KEY } from '../../harness/platform.js';
 import { EncryptionCodec } from '../../temporal/codec.js';
+import { payloadsIn } from './support/history.js';
 
 type PyResult = { output: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean };
 type TermOut = { session_id: string; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; error?: string };
@@ -694,19 +695,7 @@ while True:
 
 /** The text of every payload in a history, opened with the payload key. */
 async function openedPayloadsText(history: unknown, codec: EncryptionCodec): Promise<string> {
-  const sealed: Array<{ metadata: Record<string, Uint8Array>; data: Uint8Array }> = [];
-  const walk = (v: unknown): void => {
-    if (!v || typeof v !== 'object' || v instanceof Uint8Array) return;
-    if (Array.isArray(v)) return v.forEach(walk);
-    const o = v as Record<string, unknown>;
-    if (o.metadata && typeof o.metadata === 'object' && 'data' in o) {
-      sealed.push(o as { metadata: Record<string, Uint8Array>; data: Uint8Array });
-      return;
-    }
-    Object.values(o).forEach(walk);
-  };
-  walk(history);
-  const opened = await codec.decode(sealed);
+  const opened = await codec.decode(payloadsIn(history));
   return opened.map((p) => Buffer.from(p.data ?? new Uint8Array()).toString('utf8')).join('\n');
 }
 

@@ -7,31 +7,15 @@ import { Client } from '@temporalio/client';
 import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
 import { ENCRYPTED_ENCODING } from '../../temporal/codec.js';
+import { payloadsIn } from './support/history.js';
 
 type WirePayload = { metadata?: Record<string, string>; data?: string };
 
 /** Every payload in a history, as the Temporal UI sends them to a codec endpoint (proto JSON, base64 bytes). */
-function payloadsOf(history: unknown): WirePayload[] {
-  const found: WirePayload[] = [];
-  const walk = (v: unknown): void => {
-    if (!v || typeof v !== 'object' || v instanceof Uint8Array) return;
-    if (Array.isArray(v)) return v.forEach(walk);
-    const o = v as Record<string, unknown>;
-    // Search attributes are plain on purpose: Temporal indexes them (ids, names and codes only).
-    if ('indexedFields' in o) return;
-    if (o.metadata && typeof o.metadata === 'object' && 'data' in o) {
-      const meta = o.metadata as Record<string, Uint8Array>;
-      found.push({
-        metadata: Object.fromEntries(Object.entries(meta).map(([k, b]) => [k, Buffer.from(b).toString('base64')])),
-        data: Buffer.from((o.data as Uint8Array | null) ?? new Uint8Array()).toString('base64'),
-      });
-      return;
-    }
-    Object.values(o).forEach(walk);
-  };
-  walk(history);
-  return found;
-}
+const payloadsOf = (history: unknown): WirePayload[] => payloadsIn(history).map((p) => ({
+  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, b]) => [k, Buffer.from(b ?? new Uint8Array()).toString('base64')])),
+  data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
+}));
 
 const rawText = (payloads: WirePayload[]) => payloads.map((p) => Buffer.from(p.data ?? '', 'base64').toString('latin1') + Object.values(p.metadata ?? {}).map((m) => Buffer.from(m, 'base64').toString('latin1')).join('')).join('\n');
 
