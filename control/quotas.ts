@@ -21,6 +21,8 @@ const LIMIT_OF: Record<Kind, LimitName> = { taskWorkflow: 'max_running_tasks', s
 
 export class Quotas {
   private readonly recent = new Map<string, Map<string, number>>();
+  /** Workflows this process saw end in the last seconds, which visibility may still list as running. */
+  private readonly seenEnded = new Map<string, Map<string, number>>();
   private readonly counted = new Map<string, { count: number; at: number }>();
   private readonly limitsCache = new Map<string, { limits: AccountLimits; overrides: LimitOverrides; at: number }>();
 
@@ -62,6 +64,23 @@ export class Quotas {
     return this.admit('sessionWorkflow', accountId, workflowId, exists);
   }
 
+  /** This process saw the task end: it no longer counts, even while visibility still lists it running. */
+  taskEnded(accountId: string, workflowId: string): void {
+    this.ended('taskWorkflow', accountId, workflowId);
+  }
+
+  sessionEnded(accountId: string, workflowId: string): void {
+    this.ended('sessionWorkflow', accountId, workflowId);
+  }
+
+  private ended(kind: Kind, accountId: string, workflowId: string): void {
+    const key = `${kind}\0${accountId}`;
+    this.recent.get(key)?.delete(workflowId);
+    let m = this.seenEnded.get(key);
+    if (!m) this.seenEnded.set(key, (m = new Map()));
+    m.set(workflowId, Date.now());
+  }
+
   async admitToken(accountId: string): Promise<void> {
     const { limits } = await this.limitsOf(accountId);
     if ((await this.accounts.countTokens(accountId)) >= limits.max_tokens) throw quotaExceeded('max_tokens', limits.max_tokens);
@@ -92,8 +111,10 @@ export class Quotas {
         return;
       }
     }
-    // Near it, ask visibility now, and count what this process just started besides.
-    const running = await this.running(kind, accountId, max + recent.size + 1);
+    // Near it, ask visibility now, and count what this process just started besides (less what it saw end).
+    const ended = this.recentlyEnded(key);
+    const running = await this.running(kind, accountId, max + recent.size + ended.size + 1);
+    for (const id of ended.keys()) running.delete(id);
     this.counted.set(key, { count: running.size, at: Date.now() });
     if (!running.has(workflowId)) {
       const held = new Set([...running, ...recent.keys()]);
@@ -101,6 +122,13 @@ export class Quotas {
       if (held.size >= max && !(await exists())) throw quotaExceeded(name, max);
     }
     recent.set(workflowId, Date.now());
+  }
+
+  private recentlyEnded(key: string): Map<string, number> {
+    const m = this.seenEnded.get(key) ?? new Map<string, number>();
+    const cutoff = Date.now() - RECENT_MS;
+    for (const [id, t] of m) if (t < cutoff) m.delete(id);
+    return m;
   }
 
   private recentStarts(key: string): Map<string, number> {

@@ -140,7 +140,9 @@ export class SessionService {
   }
 
   async close(accountId: string, sessionId: string): Promise<SessionSummary> {
-    return this.onSession(accountId, sessionId, (h) => h.executeUpdate(closeUpdate));
+    const summary = await this.onSession(accountId, sessionId, (h) => h.executeUpdate(closeUpdate));
+    this.quotas.sessionEnded(accountId, this.workflowId(accountId, sessionId));
+    return summary;
   }
 
   private async isRunning(workflowId: string): Promise<boolean> {

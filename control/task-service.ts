@@ -106,6 +106,7 @@ export class TaskService {
       : await Promise.race([outcome, new Promise<{ done: false }>((r) => { timer = setTimeout(() => r({ done: false }), waitMs); })]);
     clearTimeout(timer);
     if (!waited.done) return (await this.get(handle.workflowId, accountId))!;
+    this.quotas.taskEnded(accountId, handle.workflowId);
     const now = new Date().toISOString();
     if ('error' in waited) {
       if (waited.error instanceof WorkflowFailedError) {

@@ -135,6 +135,18 @@ describe('tenancy: limits, fair queues and shared hosts', function () {
       assert.equal(later.body.result.output, '4\n');
     });
 
+    it('running tasks: clients that keep exactly max_running_tasks sync tasks going are never refused (an ended task frees its place at once)', async () => {
+      const t = await tenant('limits-steady');
+      await setLimits(t.id, { max_running_tasks: 3 });
+      const client = async (c: number) => {
+        for (let i = 0; i < 6; i++) {
+          const r = await python(t, `print(${c * 10 + i})`, { mode: 'sync' });
+          assert.equal(r.status, 200, `client ${c}, task ${i}: ${JSON.stringify(r.body)}`);
+        }
+      };
+      await Promise.all([0, 1, 2].map(client));
+    });
+
     it('tokens: the one over max_tokens is refused, naming the limit', async () => {
       const t = await tenant('limits-tokens');
       await setLimits(t.id, { max_tokens: 2 });
