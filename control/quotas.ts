@@ -3,6 +3,7 @@
 // a write by up to a second or so, so this process also remembers what it started in the last few
 // seconds: within one API process the limit is exact, across several a burst can pass it by what the
 // others started within that lag.
+import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { effectiveLimits, quotaExceeded, LIMIT_NAMES, type AccountLimits, type LimitName, type LimitOverrides } from '../contract/limits.js';
 import { SA_ACCOUNT } from '../contract/search-attributes.js';
@@ -16,10 +17,25 @@ const COUNT_TTL_MS = 1_000;
 /** How long an account's limits are cached (an admin's change in this process applies at once). */
 const LIMITS_TTL_MS = 5_000;
 
+/** The key Temporal balances queued work by: the account (fairness keys are at most 64 bytes). */
+export function fairnessKey(accountId: string): string {
+  return accountId.length <= 64 ? accountId : createHash('sha256').update(accountId).digest('hex');
+}
+
+/** The workflow ids under `key` stamped within RECENT_MS, older ones dropped. */
+function lastSeconds(byKey: Map<string, Map<string, number>>, key: string): Map<string, number> {
+  let m = byKey.get(key);
+  if (!m) byKey.set(key, (m = new Map()));
+  const cutoff = Date.now() - RECENT_MS;
+  for (const [id, t] of m) if (t < cutoff) m.delete(id);
+  return m;
+}
+
 type Kind = 'taskWorkflow' | 'sessionWorkflow';
 const LIMIT_OF: Record<Kind, LimitName> = { taskWorkflow: 'max_running_tasks', sessionWorkflow: 'max_sessions' };
 
 export class Quotas {
+  /** Workflows this process started in the last seconds, which visibility may not list yet. */
   private readonly recent = new Map<string, Map<string, number>>();
   /** Workflows this process saw end in the last seconds, which visibility may still list as running. */
   private readonly seenEnded = new Map<string, Map<string, number>>();
@@ -76,9 +92,7 @@ export class Quotas {
   private ended(kind: Kind, accountId: string, workflowId: string): void {
     const key = `${kind}\0${accountId}`;
     this.recent.get(key)?.delete(workflowId);
-    let m = this.seenEnded.get(key);
-    if (!m) this.seenEnded.set(key, (m = new Map()));
-    m.set(workflowId, Date.now());
+    lastSeconds(this.seenEnded, key).set(workflowId, Date.now());
   }
 
   async admitToken(accountId: string): Promise<void> {
@@ -101,7 +115,7 @@ export class Quotas {
     const { limits } = await this.limitsOf(accountId);
     const max = limits[name];
     const key = `${kind}\0${accountId}`;
-    const recent = this.recentStarts(key);
+    const recent = lastSeconds(this.recent, key);
     // Far from the limit, a count from the last second plus this process's starts since is enough.
     const known = this.counted.get(key);
     if (known && Date.now() - known.at < COUNT_TTL_MS) {
@@ -112,7 +126,7 @@ export class Quotas {
       }
     }
     // Near it, ask visibility now, and count what this process just started besides (less what it saw end).
-    const ended = this.recentlyEnded(key);
+    const ended = lastSeconds(this.seenEnded, key);
     const running = await this.running(kind, accountId, max + recent.size + ended.size + 1);
     for (const id of ended.keys()) running.delete(id);
     this.counted.set(key, { count: running.size, at: Date.now() });
@@ -122,21 +136,6 @@ export class Quotas {
       if (held.size >= max && !(await exists())) throw quotaExceeded(name, max);
     }
     recent.set(workflowId, Date.now());
-  }
-
-  private recentlyEnded(key: string): Map<string, number> {
-    const m = this.seenEnded.get(key) ?? new Map<string, number>();
-    const cutoff = Date.now() - RECENT_MS;
-    for (const [id, t] of m) if (t < cutoff) m.delete(id);
-    return m;
-  }
-
-  private recentStarts(key: string): Map<string, number> {
-    let m = this.recent.get(key);
-    if (!m) this.recent.set(key, (m = new Map()));
-    const cutoff = Date.now() - RECENT_MS;
-    for (const [id, t] of m) if (t < cutoff) m.delete(id);
-    return m;
   }
 
   /** Ids of the account's running workflows of a kind, at most `upTo` of them. */

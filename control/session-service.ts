@@ -19,8 +19,7 @@ import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../
 import {
   closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery,
 } from '../workflows/session.js';
-import type { Quotas } from './quotas.js';
-import { fairnessKey } from './task-service.js';
+import { fairnessKey, type Quotas } from './quotas.js';
 import { listPage, quote, type Page } from './visibility.js';
 
 export type SessionListItem = z.output<typeof SessionListItemSchema>;

@@ -17,7 +17,7 @@ import type { TaskBody, TaskStatus } from '../contract/schemas.js';
 import type { WorkerStore } from '../db/workers.js';
 import { taskWorkflow } from '../workflows/task.js';
 import { tasksStarted } from './metrics.js';
-import type { Quotas } from './quotas.js';
+import { fairnessKey, type Quotas } from './quotas.js';
 import { listPage, quote } from './visibility.js';
 
 export type { TaskBody, TaskStatus };
@@ -182,11 +182,6 @@ export class TaskService {
     if (online) this.workerSeen.set(runtime, Date.now());
     return online;
   }
-}
-
-/** The key Temporal balances queued work by: the account (fairness keys are at most 64 bytes). */
-export function fairnessKey(accountId: string): string {
-  return accountId.length <= 64 ? accountId : createHash('sha256').update(accountId).digest('hex');
 }
 
 export function baseBody(taskId: string, capability: string, memo: TaskMemo, createdAt: Date): Omit<TaskBody, 'status' | 'updated_at'> {

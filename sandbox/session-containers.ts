@@ -70,11 +70,6 @@ export class SessionContainers {
     for (const id of ids) if (!this.held.has(id)) this.held.set(id, 0);
   }
 
-  /** How many sessions this host holds now. */
-  get sessions(): number {
-    return this.held.size;
-  }
-
   /** A started container for a new session: a warm one when there is one. */
   async take(): Promise<string> {
     if (this.held.size + this.taking >= this.o.maxSessions) {
@@ -159,11 +154,6 @@ export class SessionContainers {
   spared(): Set<string> {
     const now = Date.now();
     return new Set([...this.ready, ...this.creating, ...[...this.held].filter(([, t]) => t > now).map(([id]) => id)]);
-  }
-
-  /** Containers this host counts as held. */
-  heldIds(): string[] {
-    return [...this.held.keys()];
   }
 
   async remove(containerId: string): Promise<void> {

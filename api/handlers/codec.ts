@@ -7,16 +7,17 @@ import { codecOf } from '../../temporal/codec.js';
 import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';
 
-export const CODEC_PATH_PREFIX = '/api/v1/codec/';
+const CODEC_PATH_PREFIX = '/api/v1/codec/';
 
-type WirePayload = { metadata?: Record<string, string>; data?: string };
+/** A payload as the Temporal UI sends it to a codec server: proto JSON, bytes in base64. */
+export type WirePayload = { metadata?: Record<string, string>; data?: string };
 
 const fromWire = (p: WirePayload): Payload => ({
   metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
   data: Buffer.from(p.data ?? '', 'base64'),
 });
 
-const toWire = (p: Payload): WirePayload => ({
+export const toWire = (p: Payload): WirePayload => ({
   metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });

@@ -8,14 +8,10 @@ import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
 import { ENCRYPTED_ENCODING } from '../../temporal/codec.js';
 import { payloadsIn } from './support/history.js';
+import { toWire, type WirePayload } from '../../api/handlers/codec.js';
 
-type WirePayload = { metadata?: Record<string, string>; data?: string };
-
-/** Every payload in a history, as the Temporal UI sends them to a codec endpoint (proto JSON, base64 bytes). */
-const payloadsOf = (history: unknown): WirePayload[] => payloadsIn(history).map((p) => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, b]) => [k, Buffer.from(b ?? new Uint8Array()).toString('base64')])),
-  data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
-}));
+/** Every payload in a history, as the Temporal UI sends them to a codec endpoint. */
+const payloadsOf = (history: unknown): WirePayload[] => payloadsIn(history).map(toWire);
 
 const rawText = (payloads: WirePayload[]) => payloads.map((p) => Buffer.from(p.data ?? '', 'base64').toString('latin1') + Object.values(p.metadata ?? {}).map((m) => Buffer.from(m, 'base64').toString('latin1')).join('')).join('\n');
 
