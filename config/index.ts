@@ -3,7 +3,7 @@
 // them. The README's reference table lists every variable read here.
 import { hostname } from 'node:os';
 import type { AccountLimits } from '../contract/limits.js';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export type Env = Record<string, string | undefined>;
 
@@ -39,6 +39,12 @@ export interface TemporalSettings {
 export interface PayloadKeys {
   current: string;
   old: string[];
+}
+
+/** The CA that signs per-host certificates (and the host gateway's own). */
+export interface HostCaFiles {
+  cert: string;
+  key: string;
 }
 
 /** Session rules the API hands to every session workflow it starts. */
@@ -82,6 +88,13 @@ export interface ApiSettings {
    * with their start report. Unset: payloads are plain (the API warns); `npm start` generates one.
    */
   payloadKeys: PayloadKeys | undefined;
+  /**
+   * The host gateway's address as execution hosts dial it (DURABOX_HOST_GATEWAY). When set, the API signs
+   * a certificate for each host's start report and tells the host to reach Temporal through the gateway.
+   */
+  hostGateway: string | undefined;
+  /** The CA files; missing ones are made in the data dir at the API's first start. */
+  hostCa: HostCaFiles;
   /** What each account may hold at once unless an admin overrides it for that account. */
   accountLimits: AccountLimits;
   session: SessionPolicy;
@@ -112,6 +125,22 @@ export interface WorkerSettings {
   fileMaxBytes: number;
   python: RuntimeLimits;
   terminal: RuntimeLimits;
+}
+
+/** The host gateway (`npm run gateway`): execution hosts' only way to Temporal. */
+export interface GatewaySettings {
+  listenHost: string;
+  listenPort: number;
+  /** Temporal itself, as the control plane reaches it. */
+  temporalAddress: string;
+  temporalTls: TemporalSettings['tls'];
+  namespace: string;
+  /** The platform's PostgreSQL, where host credentials live (the embedded database is not shared). */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  hostCa: HostCaFiles;
+  /** How often the credentials of connected hosts are read again (a deleted one is cut off). */
+  recheckSec: number;
 }
 
 /** `npm start` only: the local Temporal dev server. */
@@ -159,11 +188,11 @@ function positive(env: Env, name: string, fallback: number): number {
 }
 
 /** `host:port`, `:port` (every address) or `[ipv6]:port`; port 0 picks a free port. */
-export function parseListenAddr(addr: string): { host: string; port: number } {
+export function parseListenAddr(addr: string, name = 'DURABOX_HTTP_ADDR'): { host: string; port: number } {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):(\d+)$/.exec(addr.trim());
-  if (!m) throw new ConfigError(`DURABOX_HTTP_ADDR must look like host:port, :port or [ipv6]:port, got ${JSON.stringify(addr)}`);
+  if (!m) throw new ConfigError(`${name} must look like host:port, :port or [ipv6]:port, got ${JSON.stringify(addr)}`);
   const port = Number(m[3]);
-  if (port > 65535) throw new ConfigError(`DURABOX_HTTP_ADDR port out of range: ${port}`);
+  if (port > 65535) throw new ConfigError(`${name} port out of range: ${port}`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
@@ -237,7 +266,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     httpHost: host,
     httpPort: port,
     trustProxy: bool(env, 'DURABOX_TRUST_PROXY', false),
-    dataDir: resolve(str(env, 'DURABOX_DATA_DIR') ?? './.durabox'),
+    dataDir: dataDirOf(env),
     databaseUrl: str(env, 'DATABASE_URL'),
     hashKey: str(env, 'DURABOX_HASH_KEY'),
     adminUsername: str(env, 'DURABOX_ADMIN_USERNAME'),
@@ -248,12 +277,41 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     streamRetentionSec: int(env, 'DURABOX_STREAM_RETENTION_SEC', 900, 60, 86400),
     metricsToken: str(env, 'DURABOX_METRICS_TOKEN'),
     payloadKeys: payloadKeys(env),
+    hostGateway: str(env, 'DURABOX_HOST_GATEWAY'),
+    hostCa: hostCaFiles(env),
     accountLimits: {
       max_running_tasks: int(env, 'DURABOX_ACCOUNT_MAX_RUNNING_TASKS', 64, 1, 1_000_000),
       max_sessions: int(env, 'DURABOX_ACCOUNT_MAX_SESSIONS', 100, 0, 1_000_000),
       max_tokens: int(env, 'DURABOX_ACCOUNT_MAX_TOKENS', 100, 1, 1_000_000),
     },
     session,
+  };
+}
+
+function dataDirOf(env: Env): string {
+  return resolve(str(env, 'DURABOX_DATA_DIR') ?? './.durabox');
+}
+
+function hostCaFiles(env: Env): HostCaFiles {
+  return {
+    cert: resolve(str(env, 'DURABOX_HOST_CA_CERT') ?? join(dataDirOf(env), 'host-ca.crt')),
+    key: resolve(str(env, 'DURABOX_HOST_CA_KEY') ?? join(dataDirOf(env), 'host-ca.key')),
+  };
+}
+
+export function loadGatewaySettings(env: Env = process.env): GatewaySettings {
+  const { host, port } = parseListenAddr(str(env, 'DURABOX_GATEWAY_ADDR') ?? ':7243', 'DURABOX_GATEWAY_ADDR');
+  const temporal = loadTemporalSettings(env);
+  return {
+    listenHost: host,
+    listenPort: port,
+    temporalAddress: temporal.address ?? '127.0.0.1:7233',
+    temporalTls: temporal.tls,
+    namespace: temporal.namespace,
+    databaseUrl: str(env, 'DATABASE_URL'),
+    dataDir: dataDirOf(env),
+    hostCa: hostCaFiles(env),
+    recheckSec: int(env, 'DURABOX_GATEWAY_RECHECK_SEC', 5, 1, 3600),
   };
 }
 
@@ -287,7 +345,7 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
 
 export function loadDevSettings(env: Env = process.env): DevSettings {
   return {
-    dataDir: resolve(str(env, 'DURABOX_DATA_DIR') ?? './.durabox'),
+    dataDir: dataDirOf(env),
     temporalCli: str(env, 'DURABOX_TEMPORAL_CLI') ?? 'temporal',
   };
 }

@@ -301,6 +301,7 @@ export const WorkerReportBody = z.strictObject({
   })).max(32),
   heartbeat_interval_sec: z.int().min(1).max(3600),
   heartbeat_jitter_pct: z.int().min(0).max(100).default(0),
+  csr: z.string().max(8192).optional().describe('with the start report: a PEM certificate request for the host gateway (the key stays on the host)'),
 });
 
 /** Ids in paths (tokens, accounts, workers): anything else cannot exist, so it is a 404 before any query. */
@@ -392,11 +393,15 @@ export const OutputPostBody = z.strictObject({
     })).max(1000),
   })).max(1000),
 });
+export const RegistrySessions = z.object({ container_ids: z.array(z.string()).describe('containers the host must keep; any other session container of the host may go') });
 export const RegistryAck = z.object({
   node_id: z.string(),
   status: z.literal('online'),
   offline_after_ms: z.int(),
   payload_keys: z.object({ current: z.string(), old: z.array(z.string()) }).optional().describe('with the start report only: the keys that seal Temporal payloads'),
+  host_certificate: z.object({ cert: z.string(), ca: z.string() }).optional()
+    .describe('with a start report that sent a csr, when hosts reach Temporal through the host gateway: the host certificate and the CA that also signs the gateway'),
+  temporal_address: z.string().optional().describe('with host_certificate: the host gateway, where this host reaches Temporal'),
 });
 
 export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout'] as const;

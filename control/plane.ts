@@ -8,6 +8,7 @@ import { AccountStore } from '../db/accounts.js';
 import { openDb, type Db } from '../db/index.js';
 import { OutputStore } from '../db/output.js';
 import { WorkerStore } from '../db/workers.js';
+import { HostCa } from '../gateway/certs.js';
 import { connectTemporal, prepareNamespace, temporalClient } from '../temporal/connection.js';
 import { createControlActivities } from './activities.js';
 import { createControlWorker } from './control-worker.js';
@@ -31,6 +32,8 @@ export interface ControlPlane {
   quotas: Quotas;
   /** Output of running work, for streams. */
   output: OutputStore;
+  /** Signs hosts' certificates when hosts reach Temporal through the host gateway (DURABOX_HOST_GATEWAY). */
+  hostCa: HostCa | undefined;
   client: Client;
   connection: NativeConnection;
   /** Set when this start created the first admin. */
@@ -51,6 +54,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const tasks = new TaskService(client, api, workers, quotas);
   const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime), quotas);
   const firstAdmin = await ensureFirstAdmin(accounts, api);
+  const hostCa = api.hostGateway ? await HostCa.load(api.hostCa, true) : undefined;
   const output = await OutputStore.open(db, api.databaseUrl);
   const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => console.error(`output sweep: ${e.message}`)), 60_000);
   sweeper.unref();
@@ -60,7 +64,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
 
   let closing: Promise<void> | undefined;
   return {
-    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, client, connection, firstAdmin,
+    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, hostCa, client, connection, firstAdmin,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);

@@ -69,6 +69,17 @@ export interface HarnessOptions {
   settings?: Record<string, string>;
   /** Check every answer against its operation record (default true; the bench measures without it). */
   checkResponses?: boolean;
+  /**
+   * Runs `npm run gateway` and has every worker reach Temporal through it with its host certificate
+   * (default: with PostgreSQL, as production runs; the embedded database serves one process only).
+   */
+  gateway?: boolean;
+}
+
+export interface GatewayProcess {
+  address: string;
+  child: ChildProcess;
+  output: () => string;
 }
 
 export interface RuntimeWorkerProcess {
@@ -86,6 +97,7 @@ export class PlatformHarness {
   config!: Config;
   docker = new Docker();
   workers = new Map<string, RuntimeWorkerProcess>();
+  gateway: GatewayProcess | undefined;
   private workerIds = new Set<string>();
   /** Worker ids carry the run's pid: two runs on one Docker daemon never touch each other's sandboxes. */
   readonly runTag = `r${process.pid}`;
@@ -98,6 +110,7 @@ export class PlatformHarness {
     this.database = opts.database === 'embedded'
       ? { url: undefined, drop: async () => undefined }
       : await createTestDatabase(opts.databaseServer);
+    const gateway = (opts.gateway ?? true) && this.database.url ? `127.0.0.1:${await freePort()}` : undefined;
     this.config = loadConfig({
         // A fixed port, so workers still reach the API after a test restarts it.
         DURABOX_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
@@ -117,9 +130,37 @@ export class PlatformHarness {
         DURABOX_SESSION_HOST_TIMEOUT_MS: '2000',
         // Few commands per run, so continue-as-new happens within a test.
         DURABOX_SESSION_COMMANDS_PER_RUN: '5',
+        ...(gateway ? { DURABOX_HOST_GATEWAY: gateway } : {}),
         ...settings,
       });
+    // The API makes the host CA in the data dir at its first start; the gateway then reads it.
     this.api = await startApiPlatform(this.config.api, this.config.temporal, { checkResponses: opts.checkResponses ?? true });
+    if (gateway) this.gateway = await this.startGateway(gateway);
+  }
+
+  /** `npm run gateway` as its own process, as beside a production Temporal. */
+  async startGateway(address: string): Promise<GatewayProcess> {
+    let out = '';
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'gateway', 'main.js')], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        DURABOX_GATEWAY_ADDR: address,
+        TEMPORAL_ADDRESS: this.devServer.address,
+        DATABASE_URL: this.database!.url!,
+        DURABOX_DATA_DIR: this.dataDir,
+        DURABOX_GATEWAY_RECHECK_SEC: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    const until = Date.now() + 30_000;
+    while (!out.includes('durabox host gateway')) {
+      if (child.exitCode !== null) throw new Error(`the host gateway exited: ${out}`);
+      if (Date.now() > until) throw new Error(`the host gateway never started: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { address, child, output: () => out };
   }
 
   get url(): string {
@@ -222,6 +263,11 @@ export class PlatformHarness {
 
   async stop(): Promise<void> {
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    if (this.gateway && this.gateway.child.exitCode === null) {
+      const exited = new Promise((r) => this.gateway!.child.once('exit', r));
+      this.gateway.child.kill('SIGTERM');
+      await exited;
+    }
     await this.api?.close();
     await this.devServer?.stop();
     await this.database?.drop();

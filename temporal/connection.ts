@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type TLSConfig } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
@@ -27,17 +27,18 @@ function installRuntime(config: TemporalSettings): void {
   Runtime.install({ logger: new QuietLogger(config.sdkLogLevel) });
 }
 
-export async function connectTemporal(config: TemporalSettings, address = config.address ?? '127.0.0.1:7233'): Promise<NativeConnection> {
+/** Connects with TEMPORAL_TLS_* from the settings, unless the caller brings its own address and TLS (a host behind the gateway). */
+export async function connectTemporal(config: TemporalSettings, address = config.address ?? '127.0.0.1:7233', tls?: TLSConfig): Promise<NativeConnection> {
   installRuntime(config);
   const t = config.tls;
   return NativeConnection.connect({
     address,
-    tls: t
+    tls: tls ?? (t
       ? {
           serverRootCACertificate: t.ca ? readFileSync(t.ca) : undefined,
           clientCertPair: t.cert && t.key ? { crt: readFileSync(t.cert), key: readFileSync(t.key) } : undefined,
         }
-      : undefined,
+      : undefined),
   });
 }
 

@@ -5,8 +5,15 @@
 import { hostname } from 'node:os';
 import type { PayloadKeys, WorkerSettings } from '../config/index.js';
 import { PRODUCT_VERSION } from '../config/paths.js';
+import { createHostRequest } from '../gateway/certs.js';
 
 export class CredentialRejected extends Error {}
+
+interface StartAck {
+  payload_keys?: PayloadKeys;
+  host_certificate?: { cert: string; ca: string };
+  temporal_address?: string;
+}
 
 /** How long a worker keeps trying to reach the API at start (it may be starting too) before giving up. */
 const START_PATIENCE_MS = 60_000;
@@ -18,6 +25,11 @@ export class RegistryClient {
 
   /** The keys that seal Temporal payloads, as the API gave them with the start report (none: plain payloads). */
   payloadKeys: PayloadKeys | undefined;
+  /**
+   * Where and how this host reaches Temporal when the platform runs a host gateway: the gateway's address,
+   * the certificate the API signed for this start and its key (made here, never sent), and the CA.
+   */
+  gateway: { address: string; cert: string; key: string; ca: string } | undefined;
 
   private constructor(private readonly config: WorkerSettings, private readonly secret: string) {}
 
@@ -29,11 +41,16 @@ export class RegistryClient {
       );
     }
     const client = new RegistryClient(config, config.workerSecret);
+    // A fresh key at every start: the API signs its certificate when hosts go through a host gateway.
+    const request = await createHostRequest(config.workerId);
     const until = Date.now() + START_PATIENCE_MS;
     for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
       try {
-        const ack = await client.report('start', new Map());
+        const ack = await client.report('start', new Map(), request.csr);
         client.payloadKeys = ack.payload_keys;
+        client.gateway = ack.host_certificate && ack.temporal_address
+          ? { address: ack.temporal_address, cert: ack.host_certificate.cert, key: request.keyPem, ca: ack.host_certificate.ca }
+          : undefined;
         return client;
       } catch (e) {
         if (e instanceof CredentialRejected || Date.now() + delay > until) throw e;
@@ -77,7 +94,7 @@ export class RegistryClient {
     if (wasOpen) await this.post('/api/v1/registry/goodbye', undefined).catch(() => undefined);
   }
 
-  private async report(event: 'start' | 'heartbeat', inflight: ReadonlyMap<string, number>): Promise<{ payload_keys?: PayloadKeys }> {
+  private async report(event: 'start' | 'heartbeat', inflight: ReadonlyMap<string, number>, csr?: string): Promise<StartAck> {
     return this.post('/api/v1/registry/heartbeat', {
       event,
       node_name: hostname(),
@@ -87,7 +104,14 @@ export class RegistryClient {
       capabilities: this.config.runtimes.map((name) => ({ name, max_inflight: this.config.maxInflight, inflight: inflight.get(name) ?? 0 })),
       heartbeat_interval_sec: this.config.heartbeatIntervalSec,
       heartbeat_jitter_pct: this.config.heartbeatJitterPct,
+      ...(csr ? { csr } : {}),
     });
+  }
+
+  /** The containers of this host's running sessions, from the API (a host has no access to Temporal's visibility). */
+  async liveSessions(): Promise<Set<string>> {
+    const body = (await this.request('GET', '/api/v1/registry/sessions', undefined)) as { container_ids: string[] };
+    return new Set(body.container_ids);
   }
 
   /** Forwards output chunks of running work (see OutputPublisher). */
@@ -95,9 +119,13 @@ export class RegistryClient {
     await this.post('/api/v1/registry/output', body);
   }
 
-  private async post(path: string, body: unknown): Promise<any> {
+  private post(path: string, body: unknown): Promise<any> {
+    return this.request('POST', path, body);
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, body: unknown): Promise<any> {
     const res = await fetch(new URL(path, this.config.apiUrl), {
-      method: 'POST',
+      method,
       headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),

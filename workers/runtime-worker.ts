@@ -2,17 +2,16 @@
 // one Temporal task queue per runtime it serves.
 import Docker from 'dockerode';
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import type { Client } from '@temporalio/client';
 import type { TemporalSettings, WorkerSettings } from '../config/index.js';
 import { hostTaskQueue, runtimeTaskQueue } from '../contract/queues.js';
-import { SA_HOST } from '../contract/search-attributes.js';
 import { createActivities } from '../activities/runtime.js';
 import { createHostActivities, createSessionStartActivities, type TerminalDeps } from '../activities/terminal.js';
 import { removeLeftovers } from '../sandbox/leftovers.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
 import { PythonSandboxPool } from '../sandbox/python-pool.js';
 import { SessionContainers } from '../sandbox/session-containers.js';
-import { connectTemporal, temporalClient } from '../temporal/connection.js';
+import { connectTemporal } from '../temporal/connection.js';
+import { GATEWAY_SERVER_NAME } from '../gateway/certs.js';
 import { dataConverterOf } from '../temporal/codec.js';
 import { OutputPublisher } from '../activities/output-publisher.js';
 import { RegistryClient } from './registry-client.js';
@@ -32,9 +31,14 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   const docker = new Docker();
   await docker.ping();
   const ownsConnection = !connection;
-  const conn = connection ?? (await connectTemporal(temporal));
-  const client = temporalClient(conn, temporal, registry.payloadKeys);
-  const sessionIsLive = () => liveSessionContainers(client, config.workerId);
+  // Behind a host gateway, Temporal is reached only through it, with the certificate of this start.
+  const gateway = registry.gateway;
+  const conn = connection ?? (await connectTemporal(temporal, gateway?.address, gateway && {
+    serverRootCACertificate: Buffer.from(gateway.ca),
+    clientCertPair: { crt: Buffer.from(gateway.cert), key: Buffer.from(gateway.key) },
+    serverNameOverride: GATEWAY_SERVER_NAME,
+  }));
+  const sessionIsLive = () => registry.liveSessions();
   const left = await removeLeftovers(docker, config.workerId, sessionIsLive);
   if (left.removed > 0) console.log(`runtime worker ${config.workerId}: removed ${left.removed} leftover container(s)`);
 
@@ -159,15 +163,4 @@ function startReaper(docker: Docker, config: WorkerSettings, containers: Session
   }, config.reapIntervalSec * 1000);
   timer.unref();
   return timer;
-}
-
-/** Containers of the sessions whose workflows still run on this host, from Temporal's visibility. */
-async function liveSessionContainers(client: Client, workerId: string): Promise<Set<string>> {
-  const ids = new Set<string>();
-  const q = `WorkflowType = 'sessionWorkflow' AND ${SA_HOST.name} = '${workerId.replace(/'/g, '')}' AND ExecutionStatus = 'Running'`;
-  for await (const w of client.workflow.list({ query: q })) {
-    const id = (w.memo as { container_id?: string } | undefined)?.container_id;
-    if (id) ids.add(id);
-  }
-  return ids;
 }

@@ -4,13 +4,15 @@
 import { DuraboxError } from '../../contract/errors.js';
 import { isResourceId } from '../../contract/schemas.js';
 import { generateWorkerSecret, keyedHash, newId } from '../../control/security.js';
+import { CertificateRequestInvalid, type HostCa } from '../../gateway/certs.js';
+import { liveSessionContainers } from '../../control/visibility.js';
 import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';
 
 /** A worker is offline after this many heartbeat intervals (stretched by its jitter) without one. */
 export const MISSED_HEARTBEATS = 3;
 
-type WorkerOps = 'listWorkers' | 'workerStats' | 'workerInflight' | 'createWorker' | 'deleteWorker' | 'workerStartupCommand' | 'registryHeartbeat' | 'registryGoodbye' | 'registryOutput';
+type WorkerOps = 'listWorkers' | 'workerStats' | 'workerInflight' | 'createWorker' | 'deleteWorker' | 'workerStartupCommand' | 'registryHeartbeat' | 'registryGoodbye' | 'registryOutput' | 'registrySessions';
 
 export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
   return {
@@ -58,14 +60,26 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
         offline_after_ms: offlineAfterMs,
       }, body.event === 'start');
       if (!known) throw new DuraboxError('unauthenticated', 'invalid worker credential');
-      // The start report gets the payload keys: only a worker with a live credential receives them.
-      ctx.body = { node_id: ctx.state.workerId, status: 'online', offline_after_ms: offlineAfterMs, ...(body.event === 'start' && deps.api.payloadKeys ? { payload_keys: deps.api.payloadKeys } : {}) };
+      const start = body.event === 'start';
+      // The start report gets the payload keys and the host certificate: only a live credential receives them.
+      ctx.body = {
+        node_id: ctx.state.workerId,
+        status: 'online',
+        offline_after_ms: offlineAfterMs,
+        ...(start && deps.api.payloadKeys ? { payload_keys: deps.api.payloadKeys } : {}),
+        ...(start && body.csr && deps.hostCa ? await hostCertificate(deps, deps.hostCa, ctx.state.workerId!, body.csr) : {}),
+      };
     },
 
     /** Output of work running on the worker's host: stored a short while and announced to every API process. */
     async registryOutput(ctx, { body }) {
       await deps.output.append(body.streams);
       ctx.status = 204;
+    },
+
+    /** What the host's reaper must keep: the host itself has no access to Temporal's visibility. */
+    async registrySessions(ctx) {
+      ctx.body = { container_ids: await liveSessionContainers(deps.client, ctx.state.workerId!) };
     },
 
     /** A worker shutting down: offline at once, so no new task counts on it. */
@@ -76,13 +90,26 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
   };
 }
 
+/** Signs the host's request under its current credential (a replaced credential voids the certificate). */
+async function hostCertificate(deps: AppDeps, ca: HostCa, workerId: string, csr: string): Promise<{ host_certificate: { cert: string; ca: string }; temporal_address: string }> {
+  const secretHash = await deps.workers.secretHashOf(workerId);
+  if (!secretHash) throw new DuraboxError('unauthenticated', 'invalid worker credential');
+  try {
+    return { host_certificate: { cert: await ca.issueHost(csr, workerId, secretHash), ca: ca.certPem }, temporal_address: deps.api.hostGateway! };
+  } catch (e) {
+    if (e instanceof CertificateRequestInvalid) throw new DuraboxError('invalid_input', `invalid request body: csr: ${e.message}`);
+    throw e;
+  }
+}
+
 /** The command an operator runs on the execution host, from a checkout of durabox. */
 function startCommand(deps: AppDeps, apiUrl: string, nodeId: string, secret: string): string {
   const env: Record<string, string> = {
     DURABOX_API_URL: apiUrl,
     DURABOX_WORKER_ID: nodeId,
     DURABOX_WORKER_SECRET: secret,
-    TEMPORAL_ADDRESS: deps.temporal.address ?? '127.0.0.1:7233',
+    // Behind a host gateway the host learns its Temporal address (and certificate) from its start report.
+    ...(deps.api.hostGateway ? {} : { TEMPORAL_ADDRESS: deps.temporal.address ?? '127.0.0.1:7233' }),
   };
   if (deps.temporal.namespace !== 'default') env.TEMPORAL_NAMESPACE = deps.temporal.namespace;
   return [...Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`), 'npm run worker'].join(' \\\n');

@@ -1,0 +1,170 @@
+// The attack suite, from a compromised execution host: it holds a valid credential and the certificate
+// its start report got, and turns them against the platform through the host gateway (the only way a
+// host reaches Temporal). Every call it makes goes to the gateway and Temporal this test started.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NativeConnection } from '@temporalio/worker';
+import { platform } from './support/hooks.js';
+import { call, login, newToken } from './support/http.js';
+import { eventually } from './support/docker.js';
+import { HASH_KEY } from '../../harness/platform.js';
+import { generateWorkerSecret, keyedHash } from '../../control/security.js';
+import { createHostRequest, GATEWAY_SERVER_NAME, HostCa } from '../../gateway/certs.js';
+import { hostTaskQueue } from '../../contract/queues.js';
+
+interface HostIdentity { id: string; secret: string; cert: string; key: string; ca: string; address: string }
+
+/** A host as a worker becomes one: a credential, then a start report with a certificate request. */
+async function registerHost(name: string): Promise<HostIdentity> {
+  const id = platform.workerId(name);
+  const secret = generateWorkerSecret();
+  await platform.api.deps.workers.putCredential({ nodeId: id, secretHash: keyedHash(HASH_KEY, secret) });
+  return { id, secret, ...(await startReport(id, secret)) };
+}
+
+async function startReport(id: string, secret: string): Promise<{ cert: string; key: string; ca: string; address: string }> {
+  const { csr, keyPem } = await createHostRequest(id);
+  const res = await fetch(`${platform.url}/api/v1/registry/heartbeat`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${id}:${secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ event: 'start', node_name: 'compromised', executor_kind: 'docker', version: 'x', labels: {}, capabilities: [], heartbeat_interval_sec: 3600, heartbeat_jitter_pct: 0, csr }),
+  });
+  assert.equal(res.status, 200);
+  const ack = (await res.json()) as { host_certificate: { cert: string; ca: string }; temporal_address: string };
+  assert.equal(ack.temporal_address, platform.gateway!.address, 'the host is told to reach Temporal through the gateway');
+  return { cert: ack.host_certificate.cert, key: keyPem, ca: ack.host_certificate.ca, address: ack.temporal_address };
+}
+
+function connectAs(h: { cert: string; key: string; ca: string; address: string }, opts: { plaintext?: boolean; noCertificate?: boolean } = {}): Promise<NativeConnection> {
+  return NativeConnection.connect({
+    address: h.address,
+    tls: opts.plaintext ? undefined : {
+      serverRootCACertificate: Buffer.from(h.ca),
+      clientCertPair: opts.noCertificate ? undefined : { crt: Buffer.from(h.cert), key: Buffer.from(h.key) },
+      serverNameOverride: GATEWAY_SERVER_NAME,
+    },
+  });
+}
+
+/** The gRPC status a call ends with (0: it succeeded). */
+async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 0;
+  } catch (e) {
+    return (e as { code?: number }).code ?? -1;
+  }
+}
+
+const PERMISSION_DENIED = 7;
+const UNAUTHENTICATED = 16;
+
+describe('attack suite: a compromised execution host', function () {
+  this.timeout(120_000);
+  const namespace = () => platform.config.temporal.namespace;
+  let host: HostIdentity;
+  let conn: NativeConnection | undefined;
+
+  before(async () => {
+    host = await registerHost('compromised');
+    conn = await connectAs(host);
+  });
+  after(async () => {
+    await conn?.close();
+    await platform.api.deps.workers.delete(host.id);
+  });
+
+  it('workers reach Temporal through the gateway with the certificate of their start; the start command names no Temporal address', async () => {
+    const main = platform.workers.get('w-main')!;
+    assert.match(platform.gateway!.output(), new RegExp(`host gateway: host ${main.id} connected`));
+    const token = await newToken();
+    const r = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', input: { code: 'print(6 * 7)' }, mode: 'sync' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.result.output.trim(), '42');
+    const created = await call('POST', '/api/v1/workers', { cookie: await login(), body: {} });
+    assert.equal(created.status, 201);
+    assert.doesNotMatch(created.body.command, /TEMPORAL_ADDRESS/, 'a host learns where Temporal is from its start report');
+    assert.equal((await call('DELETE', `/api/v1/workers/${created.body.node_id}`, { cookie: await login() })).status, 204);
+  });
+
+  it('reads no history, lists no workflow and starts, signals, queries or cancels none', async () => {
+    const token = await newToken();
+    const victim = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', input: { code: 'print("another account\'s secret")' }, mode: 'sync' } });
+    assert.equal(victim.status, 200);
+    const execution = { workflowId: victim.body.task_id };
+    const ws = conn!.workflowService;
+    const attempts: Record<string, () => Promise<unknown>> = {
+      GetWorkflowExecutionHistory: () => ws.getWorkflowExecutionHistory({ namespace: namespace(), execution }),
+      GetWorkflowExecutionHistoryReverse: () => ws.getWorkflowExecutionHistoryReverse({ namespace: namespace(), execution }),
+      DescribeWorkflowExecution: () => ws.describeWorkflowExecution({ namespace: namespace(), execution }),
+      ListWorkflowExecutions: () => ws.listWorkflowExecutions({ namespace: namespace(), query: '' }),
+      CountWorkflowExecutions: () => ws.countWorkflowExecutions({ namespace: namespace(), query: '' }),
+      StartWorkflowExecution: () => ws.startWorkflowExecution({ namespace: namespace(), workflowId: 'intruder', workflowType: { name: 'taskWorkflow' }, taskQueue: { name: 'durabox-control' }, requestId: 'x' }),
+      SignalWorkflowExecution: () => ws.signalWorkflowExecution({ namespace: namespace(), workflowExecution: execution, signalName: 'cancel' }),
+      QueryWorkflow: () => ws.queryWorkflow({ namespace: namespace(), execution, query: { queryType: 'state' } }),
+      RequestCancelWorkflowExecution: () => ws.requestCancelWorkflowExecution({ namespace: namespace(), workflowExecution: execution }),
+      TerminateWorkflowExecution: () => ws.terminateWorkflowExecution({ namespace: namespace(), workflowExecution: execution }),
+      PollWorkflowTaskQueue: () => ws.pollWorkflowTaskQueue({ namespace: namespace(), taskQueue: { name: 'durabox-control' }, identity: host.id }),
+      ListNamespaces: () => ws.listNamespaces({}),
+      ListSearchAttributes: () => conn!.operatorService.listSearchAttributes({ namespace: namespace() }),
+    };
+    for (const [name, attempt] of Object.entries(attempts)) {
+      assert.equal(await statusOf(attempt()), PERMISSION_DENIED, `${name} must be refused to a host`);
+    }
+    await eventually('the refusal in the gateway log', async () => platform.gateway!.output().includes(`refused a call from host ${host.id}: GetWorkflowExecutionHistory is not open to execution hosts`));
+    // What a host needs still works on the same connection.
+    assert.equal(await statusOf(ws.getSystemInfo({})), 0);
+  });
+
+  it('polls only its own queue and the shared runtime queues, in the platform namespace, under its own name', async () => {
+    const ws = conn!.workflowService;
+    const other = platform.workers.get('w-main')!.id;
+    const poll = (queue: string, identity = host.id, ns = namespace()) =>
+      statusOf(conn!.withDeadline(Date.now() + 1500, () => ws.pollActivityTaskQueue({ namespace: ns, taskQueue: { name: queue }, identity })));
+    assert.equal(await poll(hostTaskQueue(other)), PERMISSION_DENIED, "another host's session steps");
+    assert.equal(await poll('durabox-control'), PERMISSION_DENIED, "the control worker's queue");
+    assert.equal(await poll(hostTaskQueue(host.id), other), PERMISSION_DENIED, 'polling under another host\'s name');
+    assert.equal(await poll(hostTaskQueue(host.id), host.id, 'another-namespace'), PERMISSION_DENIED, 'another namespace');
+    const own = await poll(hostTaskQueue(host.id));
+    assert.ok(own !== PERMISSION_DENIED && own !== UNAUTHENTICATED, `its own queue is open (status ${own})`);
+  });
+
+  it('without a certificate, with one from another CA, or in plaintext, it gets no connection at all', async () => {
+    await assert.rejects(connectAs(host, { noCertificate: true }), 'no client certificate');
+    await assert.rejects(connectAs(host, { plaintext: true }), 'plaintext');
+    const dir = mkdtempSync(join(tmpdir(), 'durabox-foreign-ca-'));
+    const foreign = await HostCa.load({ cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') }, true);
+    const { csr, keyPem } = await createHostRequest(host.id);
+    const secretHash = (await platform.api.deps.workers.secretHashOf(host.id))!;
+    const forged = await foreign.issueHost(csr, host.id, secretHash);
+    await assert.rejects(connectAs({ ...host, cert: forged, key: keyPem }), 'a certificate of another CA, even for the right host and credential');
+  });
+
+  it('a replaced or deleted credential cuts the host off at once, connections it holds included', async () => {
+    const victim = await registerHost('revoked');
+    const held = await connectAs(victim);
+    try {
+      assert.equal(await statusOf(held.workflowService.getSystemInfo({})), 0);
+      // Replacing the credential voids the certificates issued under the old one.
+      await platform.api.deps.workers.putCredential({ nodeId: victim.id, secretHash: keyedHash(HASH_KEY, generateWorkerSecret()) });
+      await eventually('the held connection refused', async () => (await statusOf(held.workflowService.getSystemInfo({}))) === UNAUTHENTICATED, 15_000);
+      const fresh = await startReport(victim.id, victim.secret).catch((e: Error) => e);
+      assert.ok(fresh instanceof Error, 'the old secret no longer gets a certificate');
+      // A certificate of the new credential works until an admin deletes the credential.
+      const secret = generateWorkerSecret();
+      await platform.api.deps.workers.putCredential({ nodeId: victim.id, secretHash: keyedHash(HASH_KEY, secret) });
+      const renewed = await connectAs({ ...victim, ...(await startReport(victim.id, secret)) });
+      try {
+        assert.equal(await statusOf(renewed.workflowService.getSystemInfo({})), 0);
+        assert.equal((await call('DELETE', `/api/v1/workers/${victim.id}`, { cookie: await login() })).status, 204);
+        await eventually('the renewed connection refused', async () => (await statusOf(renewed.workflowService.getSystemInfo({}))) === UNAUTHENTICATED, 15_000);
+      } finally {
+        await renewed.close();
+      }
+    } finally {
+      await held.close();
+    }
+  });
+});
