@@ -139,8 +139,10 @@ export interface GatewaySettings {
   databaseUrl: string | undefined;
   dataDir: string;
   hostCa: HostCaFiles;
-  /** How often the credentials of connected hosts are read again (a deleted one is cut off). */
+  /** How often the credentials of connected hosts are read again (a deleted one gets no new work). */
   recheckSec: number;
+  /** How long a host whose credential was deleted may still report the work it runs before it is cut off. */
+  drainSec: number;
 }
 
 /** `npm start` only: the local Temporal dev server. */
@@ -312,6 +314,7 @@ export function loadGatewaySettings(env: Env = process.env): GatewaySettings {
     dataDir: dataDirOf(env),
     hostCa: hostCaFiles(env),
     recheckSec: int(env, 'DURABOX_GATEWAY_RECHECK_SEC', 5, 1, 3600),
+    drainSec: int(env, 'DURABOX_GATEWAY_DRAIN_SEC', 30, 0, 86400),
   };
 }
 

@@ -2,7 +2,8 @@
 // client the whole namespace (every history, every workflow); a host needs a handful of calls. The
 // gateway ends TLS with each host's own certificate (issued by the API, bound to the host's credential),
 // forwards those calls to Temporal and refuses every other one, and polls only on the queues that host
-// serves. A host whose credential is deleted is cut off within DURABOX_GATEWAY_RECHECK_SEC.
+// serves. A host whose credential is deleted or replaced gets no new work within
+// DURABOX_GATEWAY_RECHECK_SEC, may report what it already runs for DURABOX_GATEWAY_DRAIN_SEC, and is then cut off.
 import http2, { constants as h2 } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
@@ -29,6 +30,9 @@ const HOST_CALLS = new Set([
   'RecordWorkerHeartbeat',
 ].map((m) => SERVICE + m));
 
+/** What a host whose credential was deleted may still do, for DURABOX_GATEWAY_DRAIN_SEC: finish what it runs. */
+const DRAIN_CALLS = new Set(['RecordActivityTaskHeartbeat', 'RespondActivityTaskCompleted', 'RespondActivityTaskFailed', 'RespondActivityTaskCanceled', 'ShutdownWorker'].map((m) => SERVICE + m));
+
 const GRPC = { PERMISSION_DENIED: 7, UNAUTHENTICATED: 16, UNAVAILABLE: 14, INVALID_ARGUMENT: 3 } as const;
 /** A poll request is a few hundred bytes; anything near this is not one. */
 const MAX_INSPECTED_BYTES = 64 * 1024;
@@ -40,8 +44,6 @@ export interface HostGateway {
   address: string;
   /** Calls forwarded and refused, per worker id (for tests and metrics). */
   counts: Map<string, { forwarded: number; refused: number }>;
-  /** Cuts off a host now (its credential was deleted in this process). */
-  revoke(workerId: string): void;
   close(): Promise<void>;
 }
 
@@ -66,7 +68,17 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
         key: settings.temporalTls.key ? readFileSync(settings.temporalTls.key) : undefined,
       }
     : {};
-  const hosts = new Map<string, Set<http2.ServerHttp2Session>>();
+  /** One host connection: whose it is, its own upstream connection, its polls, and whether it drains. */
+  interface Link {
+    workerId: string;
+    mark: string;
+    ready: Promise<boolean>;
+    upstream?: http2.ClientHttp2Session;
+    polls: Set<http2.ServerHttp2Stream>;
+    /** Set when its credential went away: no new work; what runs may still report until the drain ends. */
+    drainingSince?: number;
+  }
+  const links = new Map<http2.Http2Session, Link>();
   const counts = new Map<string, { forwarded: number; refused: number }>();
   const count = (id: string) => counts.get(id) ?? counts.set(id, { forwarded: 0, refused: 0 }).get(id)!;
 
@@ -77,70 +89,80 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
     refuse(stream, GRPC.PERMISSION_DENIED, why);
   };
 
-  const cut = (workerId: string) => {
-    for (const s of hosts.get(workerId) ?? []) s.destroy();
-    hosts.delete(workerId);
+  /** The credential still stands, and it is the one the certificate was issued under. */
+  const stillValid = async (link: Link) => {
+    const hash = await secretHashOf(link.workerId);
+    return hash !== undefined && credentialMark(hash) === link.mark;
   };
 
-  /** The credential still stands, and it is the one the certificate was issued under. */
-  const stillValid = async (workerId: string, mark: string) => {
-    const hash = await secretHashOf(workerId);
-    return hash !== undefined && credentialMark(hash) === mark;
+  /** Its credential is gone: polls end now, reports of running work pass for the drain, then the link is cut. */
+  const revoke = (session: http2.Http2Session, link: Link) => {
+    if (link.drainingSince !== undefined) return;
+    link.drainingSince = Date.now();
+    for (const poll of link.polls) refuse(poll, GRPC.UNAUTHENTICATED, 'this host\'s credential was deleted');
+    console.warn(`host gateway: host ${link.workerId} lost its credential: no new work; cut off in ${settings.drainSec} s`);
+    setTimeout(() => session.destroy(), settings.drainSec * 1000).unref();
   };
 
   server.on('session', (session) => {
-    const socket = session.socket as TLSSocket;
-    const host = hostOfCertificate(socket.getPeerCertificate()?.subject as never);
+    const host = hostOfCertificate((session.socket as TLSSocket).getPeerCertificate()?.subject as never);
     if (!host) return void session.destroy();
-    const ready = stillValid(host.workerId, host.mark).catch(() => false);
-    // One upstream connection per host connection: cutting the host cuts its calls in flight too.
-    let upstream: http2.ClientHttp2Session | undefined;
-    const upstreamFor = () => {
-      if (!upstream || upstream.closed || upstream.destroyed) {
-        upstream = http2.connect(upstreamUrl, { ...upstreamTls, maxSessionMemory: 64 });
-        upstream.on('error', () => undefined);
-      }
-      return upstream;
-    };
+    const link: Link = { ...host, ready: Promise.resolve(false), polls: new Set() };
+    link.ready = stillValid(link).catch(() => false);
+    links.set(session, link);
     session.on('close', () => {
-      upstream?.destroy();
-      hosts.get(host.workerId)?.delete(session);
+      link.upstream?.destroy();
+      links.delete(session);
     });
     session.on('error', () => undefined);
-    void ready.then((ok) => {
-      if (!ok || session.destroyed) return void console.warn(`host gateway: refused host ${host.workerId}: its certificate names a credential that no longer exists`);
-      console.log(`host gateway: host ${host.workerId} connected`);
-      (hosts.get(host.workerId) ?? hosts.set(host.workerId, new Set()).get(host.workerId)!).add(session);
+    void link.ready.then((ok) => {
+      if (ok) console.log(`host gateway: host ${host.workerId} connected`);
+      else console.warn(`host gateway: refused host ${host.workerId}: its certificate names a credential that no longer exists`);
     });
-    (session as unknown as { durabox: unknown }).durabox = { host, ready, upstreamFor };
   });
 
+  /** One upstream connection per host connection: cutting the host cuts its calls in flight too. */
+  const upstreamOf = (link: Link) => {
+    if (!link.upstream || link.upstream.closed || link.upstream.destroyed) {
+      link.upstream = http2.connect(upstreamUrl, { ...upstreamTls, maxSessionMemory: 64 });
+      link.upstream.on('error', () => undefined);
+    }
+    return link.upstream;
+  };
+
   server.on('stream', (stream, headers) => {
-    const { host, ready, upstreamFor } = (stream.session as unknown as { durabox: { host: { workerId: string; mark: string }; ready: Promise<boolean>; upstreamFor: () => http2.ClientHttp2Session } }).durabox;
+    const link = links.get(stream.session!);
     const path = String(headers[':path'] ?? '');
     stream.on('error', () => undefined);
+    if (!link) return refuse(stream, GRPC.UNAUTHENTICATED, 'no host certificate');
     void (async () => {
-      if (!(await ready)) return refuse(stream, GRPC.UNAUTHENTICATED, 'this host certificate names a credential that no longer exists');
-      if (!HOST_CALLS.has(path)) return denied(host.workerId, stream, `${path.slice(path.lastIndexOf('/') + 1) || path} is not open to execution hosts`);
+      if (!(await link.ready)) return refuse(stream, GRPC.UNAUTHENTICATED, 'this host certificate names a credential that no longer exists');
+      if (link.drainingSince !== undefined && !DRAIN_CALLS.has(path)) {
+        return refuse(stream, GRPC.UNAUTHENTICATED, 'this host\'s credential was deleted: only work already running may still report');
+      }
+      if (!HOST_CALLS.has(path)) return denied(link.workerId, stream, `${path.slice(path.lastIndexOf('/') + 1) || path} is not open to execution hosts`);
       let body: Buffer | undefined;
       if (path === SERVICE + 'PollActivityTaskQueue') {
         body = await readAll(stream, MAX_INSPECTED_BYTES);
-        const why = body ? pollRefusal(body, headers, host.workerId, settings.namespace) : 'the poll request is too large';
-        if (why) return denied(host.workerId, stream, why);
+        const why = body ? pollRefusal(body, headers, link.workerId, settings.namespace) : 'the poll request is too large';
+        if (why) return denied(link.workerId, stream, why);
+        if (link.drainingSince !== undefined) return refuse(stream, GRPC.UNAUTHENTICATED, 'this host\'s credential was deleted');
+        link.polls.add(stream);
+        stream.once('close', () => link.polls.delete(stream));
       }
-      count(host.workerId).forwarded++;
-      forward(stream, headers, upstreamFor(), body);
+      count(link.workerId).forwarded++;
+      forward(stream, headers, upstreamOf(link), body);
     })().catch(() => refuse(stream, GRPC.UNAVAILABLE, 'gateway error'));
   });
   server.on('sessionError', () => undefined);
 
-  // Credentials deleted through another API process: every connected host is checked again now and then.
+  // Credentials are deleted through the API (any of its processes): every link is checked again now and then.
   const recheck = setInterval(() => {
-    for (const [workerId, sessions] of hosts) {
-      const first = sessions.values().next().value as http2.ServerHttp2Session | undefined;
-      const mark = first ? (first as unknown as { durabox: { host: { mark: string } } }).durabox.host.mark : undefined;
-      if (!mark) continue;
-      void stillValid(workerId, mark).then((ok) => { if (!ok) cut(workerId); }, () => undefined);
+    for (const [session, link] of links) {
+      if (link.drainingSince !== undefined) continue;
+      void link.ready.then(async (wasValid) => {
+        if (wasValid && !(await stillValid(link))) revoke(session, link);
+      }).catch(() => undefined);
     }
   }, settings.recheckSec * 1000);
   recheck.unref();
@@ -153,10 +175,9 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
   return {
     address: `${['0.0.0.0', '::'].includes(settings.listenHost) ? '127.0.0.1' : settings.listenHost}:${port}`,
     counts,
-    revoke: cut,
     async close() {
       clearInterval(recheck);
-      for (const id of [...hosts.keys()]) cut(id);
+      for (const session of links.keys()) session.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
@@ -221,7 +242,7 @@ function forward(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHea
   let trailers: http2.IncomingHttpHeaders | undefined;
   let trailersOnly = false;
   up.on('response', (h) => {
-    if (stream.destroyed || stream.closed) return;
+    if (stream.destroyed || stream.closed || stream.headersSent) return;
     const answer = copyHeaders(h);
     trailersOnly = h['grpc-status'] !== undefined;
     stream.respond(answer, trailersOnly ? { endStream: true } : { waitForTrailers: true });
