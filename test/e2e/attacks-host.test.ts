@@ -83,6 +83,7 @@ describe('attack suite: a compromised execution host', function () {
     const r = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', input: { code: 'print(6 * 7)' }, mode: 'sync' } });
     assert.equal(r.status, 200);
     assert.equal(r.body.result.output.trim(), '42');
+    assert.doesNotMatch(platform.gateway!.output(), new RegExp(`refused a call from host ${main.id}`), 'a real worker needs no call the gateway refuses');
     const created = await call('POST', '/api/v1/workers', { cookie: await login(), body: {} });
     assert.equal(created.status, 201);
     assert.doesNotMatch(created.body.command, /TEMPORAL_ADDRESS/, 'a host learns where Temporal is from its start report');
