@@ -104,6 +104,9 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
     setTimeout(() => session.destroy(), settings.drainSec * 1000).unref();
   };
 
+  // Calls are small frames answered at once: Nagle's algorithm would hold them back for ACKs.
+  server.on('secureConnection', (socket: TLSSocket) => socket.setNoDelay(true));
+
   server.on('session', (session) => {
     const host = hostOfCertificate((session.socket as TLSSocket).getPeerCertificate()?.subject as never);
     if (!host) return void session.destroy();
@@ -124,8 +127,9 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
   /** One upstream connection per host connection: cutting the host cuts its calls in flight too. */
   const upstreamOf = (link: Link) => {
     if (!link.upstream || link.upstream.closed || link.upstream.destroyed) {
-      link.upstream = http2.connect(upstreamUrl, { ...upstreamTls, maxSessionMemory: 64 });
-      link.upstream.on('error', () => undefined);
+      const upstream = http2.connect(upstreamUrl, { ...upstreamTls, maxSessionMemory: 64 });
+      upstream.on('error', () => undefined);
+      link.upstream = upstream;
     }
     return link.upstream;
   };
