@@ -3,8 +3,9 @@
 // and credential (the private key never leaves the host). The host gateway trusts only this CA, and a
 // certificate names the credential it was issued under, so deleting or replacing a credential voids it.
 import 'reflect-metadata';
-import { createHash, webcrypto } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, KeyObject, webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -23,14 +24,12 @@ function randomSerial(): string {
   return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1');
 }
 
-async function exportKeyPem(key: CryptoKey): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+function exportKeyPem(key: CryptoKey): string {
+  return KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
-async function importKeyPem(pem: string): Promise<CryptoKey> {
-  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-  return webcrypto.subtle.importKey('pkcs8', der, ALG, false, ['sign']);
+function importKeyPem(pem: string): Promise<CryptoKey> {
+  return webcrypto.subtle.importKey('pkcs8', createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }), ALG, false, ['sign']);
 }
 
 function days(n: number): Date {
@@ -41,7 +40,7 @@ function days(n: number): Date {
 export async function createHostRequest(workerId: string): Promise<{ csr: string; keyPem: string }> {
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [workerId] }], keys, signingAlgorithm: ALG });
-  return { csr: csr.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+  return { csr: csr.toString('pem'), keyPem: exportKeyPem(keys.privateKey) };
 }
 
 export class CertificateRequestInvalid extends Error {}
@@ -70,7 +69,9 @@ export class HostCa {
         signingAlgorithm: ALG,
         extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
       });
-      writeFileSync(files.key, await exportKeyPem(keys.privateKey), { mode: 0o600 });
+      mkdirSync(dirname(files.key), { recursive: true });
+      mkdirSync(dirname(files.cert), { recursive: true });
+      writeFileSync(files.key, exportKeyPem(keys.privateKey), { mode: 0o600 });
       writeFileSync(files.cert, cert.toString('pem'), { mode: 0o644 });
     }
     const certPem = readFileSync(files.cert, 'utf8');
@@ -98,7 +99,7 @@ export class HostCa {
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], true),
       new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: GATEWAY_SERVER_NAME }]),
     ], HOST_CERT_DAYS);
-    return { certPem, keyPem: await exportKeyPem(keys.privateKey) };
+    return { certPem, keyPem: exportKeyPem(keys.privateKey) };
   }
 
   private async sign(publicKey: x509.PublicKey | CryptoKey, subject: x509.JsonName, extensions: x509.Extension[], validDays: number): Promise<string> {

@@ -33,7 +33,7 @@ const HOST_CALLS = new Set([
 /** What a host whose credential was deleted may still do, for DURABOX_GATEWAY_DRAIN_SEC: finish what it runs. */
 const DRAIN_CALLS = new Set(['RecordActivityTaskHeartbeat', 'RespondActivityTaskCompleted', 'RespondActivityTaskFailed', 'RespondActivityTaskCanceled', 'ShutdownWorker'].map((m) => SERVICE + m));
 
-const GRPC = { PERMISSION_DENIED: 7, UNAUTHENTICATED: 16, UNAVAILABLE: 14, INVALID_ARGUMENT: 3 } as const;
+const GRPC = { PERMISSION_DENIED: 7, UNAUTHENTICATED: 16, UNAVAILABLE: 14 } as const;
 /** A poll request is a few hundred bytes; anything near this is not one. */
 const MAX_INSPECTED_BYTES = 64 * 1024;
 
@@ -42,8 +42,6 @@ export type CredentialLookup = (workerId: string) => Promise<string | undefined>
 
 export interface HostGateway {
   address: string;
-  /** Calls forwarded and refused, per worker id (for tests and metrics). */
-  counts: Map<string, { forwarded: number; refused: number }>;
   close(): Promise<void>;
 }
 
@@ -79,12 +77,9 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
     drainingSince?: number;
   }
   const links = new Map<http2.Http2Session, Link>();
-  const counts = new Map<string, { forwarded: number; refused: number }>();
-  const count = (id: string) => counts.get(id) ?? counts.set(id, { forwarded: 0, refused: 0 }).get(id)!;
 
   /** A refused call is worth an operator's look: a host asking for more than it needs. */
   const denied = (workerId: string, stream: http2.ServerHttp2Stream, why: string) => {
-    count(workerId).refused++;
     console.warn(`host gateway: refused a call from host ${workerId}: ${why}`);
     refuse(stream, GRPC.PERMISSION_DENIED, why);
   };
@@ -154,7 +149,6 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
         link.polls.add(stream);
         stream.once('close', () => link.polls.delete(stream));
       }
-      count(link.workerId).forwarded++;
       forward(stream, headers, upstreamOf(link), body);
     })().catch(() => refuse(stream, GRPC.UNAVAILABLE, 'gateway error'));
   });
@@ -178,7 +172,6 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
   const port = (server.address() as { port: number }).port;
   return {
     address: `${['0.0.0.0', '::'].includes(settings.listenHost) ? '127.0.0.1' : settings.listenHost}:${port}`,
-    counts,
     async close() {
       clearInterval(recheck);
       for (const session of links.keys()) session.destroy();
@@ -189,7 +182,12 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
 
 /** Why a poll is refused: another namespace, a queue this host does not serve, or another host's name. */
 export function pollRefusal(body: Buffer, headers: http2.IncomingHttpHeaders, workerId: string, namespace: string): string | undefined {
-  const message = grpcMessage(body, headers['grpc-encoding']);
+  let message: Buffer | undefined;
+  try {
+    message = grpcMessage(body, headers['grpc-encoding']);
+  } catch {
+    return 'the poll request does not inflate within its bound';
+  }
   if (!message) return 'the poll request is not one gRPC message';
   let req: proto.temporal.api.workflowservice.v1.PollActivityTaskQueueRequest;
   try {
@@ -212,7 +210,8 @@ function grpcMessage(body: Buffer, encoding: string | string[] | undefined): Buf
   if (body.length !== 5 + length) return undefined;
   const message = body.subarray(5);
   if (body[0] === 0) return message;
-  return encoding === 'gzip' ? gunzipSync(message) : undefined;
+  // Bounded like the compressed body: a small request must not inflate into a large one.
+  return encoding === 'gzip' ? gunzipSync(message, { maxOutputLength: MAX_INSPECTED_BYTES }) : undefined;
 }
 
 async function readAll(stream: http2.ServerHttp2Stream, max: number): Promise<Buffer | undefined> {

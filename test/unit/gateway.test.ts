@@ -53,12 +53,22 @@ describe('host gateway: polls', () => {
     const garbage = Buffer.concat([Buffer.from([0, 0, 0, 0, 3]), Buffer.from([0xff, 0xff, 0xff])]);
     assert.match(pollRefusal(garbage, {}, host, 'default')!, /does not decode/);
   });
+
+  it('refuses a small compressed request that inflates past its bound', () => {
+    const bomb = gzipSync(Buffer.alloc(16 * 1024 * 1024));
+    const prefix = Buffer.alloc(5);
+    prefix[0] = 1;
+    prefix.writeUInt32BE(bomb.length, 1);
+    assert.ok(bomb.length < 64 * 1024, 'the compressed body passes the size check');
+    assert.match(pollRefusal(Buffer.concat([prefix, bomb]), { 'grpc-encoding': 'gzip' }, host, 'default')!, /does not inflate within its bound/);
+  });
 });
 
 describe('host CA', () => {
   let ca: HostCa;
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'durabox-ca-'));
+    // A data dir that does not exist yet, as on an API's first start.
+    const dir = join(mkdtempSync(join(tmpdir(), 'durabox-ca-')), 'data');
     ca = await HostCa.load({ cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') }, true);
   });
 
@@ -83,6 +93,16 @@ describe('host CA', () => {
     der[der.length - 5] ^= 0xff; // the signature's last bytes
     const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----`;
     await assert.rejects(ca.issueHost(tampered, 'wrk_a', 'h'), CertificateRequestInvalid);
+  });
+
+  it('reads back the CA it made: the same certificate, and a key that still signs for it', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'durabox-ca-')), 'data');
+    const files = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
+    const made = await HostCa.load(files, true);
+    const again = await HostCa.load(files);
+    assert.equal(again.certPem, made.certPem);
+    const pem = await again.issueHost((await createHostRequest('wrk_a')).csr, 'wrk_a', 'h');
+    assert.ok(new X509Certificate(pem).verify(new X509Certificate(made.certPem).publicKey));
   });
 
   it('names no host in a certificate without exactly one worker id and one credential mark', () => {
