@@ -59,6 +59,8 @@ export interface SessionPolicy {
   fileMaxBytes: number;
   /** Commands per workflow run before continue-as-new (Temporal allows 2,000 updates per run). */
   commandsPerRun: number;
+  /** Calls one API process sends a session at once; more wait their turn (Temporal refuses a workflow over 10 in-flight Updates). */
+  maxInflightCalls: number;
 }
 
 /** The control plane: HTTP API, MCP, dashboard and the control worker. */
@@ -257,6 +259,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     hostTimeoutMs: int(env, 'DURABOX_SESSION_HOST_TIMEOUT_MS', 5000, 500, 600000),
     fileMaxBytes: fileMaxBytes(env),
     commandsPerRun: int(env, 'DURABOX_SESSION_COMMANDS_PER_RUN', 500, 2, 1500),
+    maxInflightCalls: int(env, 'DURABOX_SESSION_MAX_INFLIGHT_CALLS', 8, 1, 1000),
   };
   if (session.leaseMinSec > session.leaseMaxSec || session.leaseDefaultSec < session.leaseMinSec || session.leaseDefaultSec > session.leaseMaxSec) {
     throw new ConfigError(

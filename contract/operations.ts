@@ -45,7 +45,7 @@ const sessionFailures = {
   401: unauthenticated,
   404: sessionError('session_not_found'),
   409: sessionError('session_busy'),
-  429: sessionError('no_capacity (no host has room), or quota_exceeded (the account\'s max_sessions)'),
+  429: sessionError('no_capacity (no host has room), quota_exceeded (the account\'s max_sessions), or rate_limited (too many calls in flight on the session)'),
   502: sessionError('session_lost or another execution failure'),
   503: sessionError('no_worker'),
   504: sessionError('timeout: the command was killed, the session is kept'),

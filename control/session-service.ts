@@ -19,6 +19,7 @@ import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../
 import {
   closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery,
 } from '../workflows/session.js';
+import { KeyedGate } from './keyed-gate.js';
 import { fairnessKey, type Quotas } from './quotas.js';
 import { listPage, quote, type Page } from './visibility.js';
 
@@ -53,12 +54,17 @@ export function sessionStartOperation(input: SessionWorkflowInput, once = false)
 }
 
 export class SessionService {
+  /** Calls in flight per session workflow from this process; the rest queue (see KeyedGate). */
+  private readonly inflight: KeyedGate;
+
   constructor(
     private readonly client: Client,
     private readonly config: ApiSettings,
     private readonly runtimeHasWorker: (runtime: string) => Promise<boolean>,
     private readonly quotas: Quotas,
-  ) {}
+  ) {
+    this.inflight = new KeyedGate(config.session.maxInflightCalls);
+  }
 
   workflowId(accountId: string, sessionId: string): string {
     return sessionWorkflowId(accountId, sessionId);
@@ -80,7 +86,7 @@ export class SessionService {
     const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId };
     try {
       if (!creating) {
-        return await this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId });
+        return await this.inflight.run(workflowId, () => this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId }));
       }
       if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
       // create_if_missing on a live session only joins it, which the limit allows.
@@ -100,7 +106,8 @@ export class SessionService {
         firstCommand,
         commandsPerRun: this.config.session.commandsPerRun,
       }, keyedNew);
-      return await this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true, first_id: firstCommand.id }], startWorkflowOperation: start, updateId });
+      return await this.inflight.run(workflowId, () =>
+        this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true, first_id: firstCommand.id }], startWorkflowOperation: start, updateId }));
     } catch (e) {
       throw await this.explain(e, accountId, sessionId);
     }
@@ -149,10 +156,11 @@ export class SessionService {
     return d?.status.name === 'RUNNING';
   }
 
-  /** A call to the session's workflow, its failures told as session errors. */
+  /** A call to the session's workflow (in its turn), its failures told as session errors. */
   private async onSession<T>(accountId: string, sessionId: string, call: (h: WorkflowHandle<typeof sessionWorkflow>) => Promise<T>): Promise<T> {
+    const workflowId = this.workflowId(accountId, sessionId);
     try {
-      return await call(this.client.workflow.getHandle(this.workflowId(accountId, sessionId)));
+      return await this.inflight.run(workflowId, () => call(this.client.workflow.getHandle(workflowId)));
     } catch (e) {
       throw await this.explain(e, accountId, sessionId);
     }
@@ -205,6 +213,10 @@ export class SessionService {
       const details = (c.details?.[0] ?? undefined) as Record<string, unknown> | undefined;
       return new DuraboxError(isErrorCode(c.type) ? c.type : 'execution_failed', c.message, details ? { ...details, session_id: sessionId } : { session_id: sessionId });
     }
+    // Temporal's own limit on a workflow's in-flight Updates, reached despite the gate (several API processes).
+    if (isResourceExhausted(e)) {
+      return new DuraboxError('rate_limited', `session ${sessionId} has too many calls in flight; retry shortly`, { session_id: sessionId });
+    }
     // An update to a closed session: say whether it ended normally or lost its host.
     const msg = (e as Error).message ?? '';
     if (e instanceof WorkflowNotFoundError || /already completed|not found/i.test(msg)) {
@@ -216,3 +228,11 @@ export class SessionService {
   }
 }
 
+
+/** Temporal's RESOURCE_EXHAUSTED (gRPC code 8), on the error or its cause. */
+function isResourceExhausted(e: unknown): boolean {
+  for (let x = e as { code?: unknown; cause?: unknown } | undefined, depth = 0; x && depth < 4; x = x.cause as typeof x, depth++) {
+    if (x.code === 8 || (x instanceof Error && /RESOURCE_EXHAUSTED|in-flight updates/i.test(x.message))) return true;
+  }
+  return false;
+}
