@@ -9,7 +9,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 want_pg=1
 for a in "$@"; do [ "$a" = --no-pg ] && want_pg=0; done
 log() { printf '[setup] %s\n' "$*"; }
-[ "$(id -u)" = 0 ] || { echo "run as root (it installs packages and starts dockerd)" >&2; exit 1; }
+# It installs packages and starts dockerd: as root it just runs; otherwise it asks sudo once, for itself.
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "run as root (it installs packages and starts dockerd)" >&2; exit 1; }
+  exec sudo --preserve-env=DURABOX_IMAGE_SOURCE,DURABOX_PYTHON_IMAGE,DURABOX_TERMINAL_IMAGE "$0" "$@"
+fi
 
 # --- Debian packages ---------------------------------------------------------------------------
 pkgs=()

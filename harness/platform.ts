@@ -171,8 +171,11 @@ export class PlatformHarness {
     return `${name}-${this.runTag}`;
   }
 
-  /** Starts `npm run worker` as a separate process, as a host would, and waits until it polls. */
-  async startWorker(name: string, env: Record<string, string> = {}): Promise<RuntimeWorkerProcess> {
+  /**
+   * Starts a runtime worker as a separate process, as a host would, and waits until it polls. `program`
+   * is what runs it: this tree's `dist/workers/runtime.js` unless given (an installed `durabox worker`).
+   */
+  async startWorker(name: string, env: Record<string, string> = {}, program: string[] = [join(repoRoot, 'dist', 'workers', 'runtime.js')]): Promise<RuntimeWorkerProcess> {
     const id = env.DURABOX_WORKER_ID ?? this.workerId(name);
     // Each worker gets a credential, as POST /workers would give one; a test may bring its own instead.
     let secret = env.DURABOX_WORKER_SECRET;
@@ -181,7 +184,7 @@ export class PlatformHarness {
       await this.api.deps.workers.putCredential({ nodeId: id, secretHash: keyedHash(HASH_KEY, secret) });
     }
     let out = '';
-    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'workers', 'runtime.js')], {
+    const child = spawn(process.execPath, program, {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         TEMPORAL_ADDRESS: this.devServer.address,

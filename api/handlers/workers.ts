@@ -102,7 +102,7 @@ async function hostCertificate(deps: AppDeps, ca: HostCa, workerId: string, csr:
   }
 }
 
-/** The command an operator runs on the execution host, from a checkout of durabox. */
+/** The command an operator runs on the execution host, where the durabox package is installed (`durabox` on PATH). */
 function startCommand(deps: AppDeps, apiUrl: string, nodeId: string, secret: string): string {
   const env: Record<string, string> = {
     DURABOX_API_URL: apiUrl,
@@ -112,7 +112,7 @@ function startCommand(deps: AppDeps, apiUrl: string, nodeId: string, secret: str
     ...(deps.api.hostGateway ? {} : { TEMPORAL_ADDRESS: deps.temporal.address ?? '127.0.0.1:7233' }),
   };
   if (deps.temporal.namespace !== 'default') env.TEMPORAL_NAMESPACE = deps.temporal.namespace;
-  return [...Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`), 'npm run worker'].join(' \\\n');
+  return [...Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`), 'durabox worker'].join(' \\\n');
 }
 
 function shellQuote(v: string): string {

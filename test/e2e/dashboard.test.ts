@@ -91,7 +91,7 @@ describe('dashboard in headless Chromium', function () {
     assert.match(command, /DURABOX_WORKER_ID=wrk_[0-9a-f]{32}/);
     assert.match(command, /DURABOX_WORKER_SECRET=dbxw_[0-9a-f]{48}/);
     assert.match(command, new RegExp(`DURABOX_API_URL=${platform.url.replace(/[.]/g, '\\.')}`));
-    assert.match(command, /npm run worker$/);
+    assert.match(command, /durabox worker$/);
     const nodeId = /DURABOX_WORKER_ID=(\S+)/.exec(command)![1];
     await page.locator(`tr[data-node-id="${nodeId}"]`).waitFor();
     const main = page.locator(`tr[data-node-id="${platform.workerId('w-main')}"]`);

@@ -11,10 +11,10 @@ import { runtimeTaskQueue } from '../../contract/queues.js';
 
 const { temporal } = proto;
 
-/** The variables of a start command (`K=V \` lines, then `npm run worker`). */
+/** The variables of a start command (`K=V \` lines, then `durabox worker`). */
 function envOf(command: string): Record<string, string> {
   const lines = command.split(' \\\n');
-  assert.equal(lines.at(-1), 'npm run worker');
+  assert.equal(lines.at(-1), 'durabox worker');
   return Object.fromEntries(lines.slice(0, -1).map((l) => {
     const i = l.indexOf('=');
     return [l.slice(0, i), l.slice(i + 1).replace(/^'(.*)'$/, '$1')];

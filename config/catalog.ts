@@ -1,0 +1,254 @@
+// Every setting durabox reads, what it defaults to, which process reads it and what it means: the one
+// source of the README's settings table (kept equal by a unit test) and of `durabox <command> --help`.
+// The loaders in config/index.ts read the values; this file only describes them.
+
+/** Who reads a setting: a process, `all` of them, or the tooling around them. */
+export type SettingUser = 'api' | 'worker' | 'gateway' | 'all' | '`npm start`' | 'tests' | 'bench' | 'image script';
+
+export interface SettingDoc {
+  /** Variables documented together (a pair like the TLS files shares one row). */
+  names: string[];
+  /** Markdown, as the README shows it. */
+  default: string;
+  usedBy: SettingUser[];
+  /** Markdown, as the README shows it. */
+  meaning: string;
+}
+
+export const SETTINGS: SettingDoc[] = [
+  {
+    names: ['DURABOX_HTTP_ADDR'], default: '`:8089`', usedBy: ['api'],
+    meaning: 'API, MCP and dashboard listen address',
+  },
+  {
+    names: ['DURABOX_DATA_DIR'], default: '`./.durabox`', usedBy: ['all'],
+    meaning: 'local state: dev server SQLite, embedded database, generated hash key, logs',
+  },
+  {
+    names: ['DATABASE_URL'], default: 'unset → embedded PGlite', usedBy: ['api', 'gateway'],
+    meaning: 'PostgreSQL connection string (the gateway requires it: it reads host credentials)',
+  },
+  {
+    names: ['TEMPORAL_ADDRESS'], default: 'unset → `npm start` runs a dev server; others use `127.0.0.1:7233`', usedBy: ['all'],
+    meaning: 'Temporal frontend `host:port`',
+  },
+  {
+    names: ['TEMPORAL_NAMESPACE'], default: '`default`', usedBy: ['all'],
+    meaning: 'namespace; created when missing, its retention set from `DURABOX_TASK_RETENTION_DAYS`',
+  },
+  {
+    names: ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA'], default: 'unset', usedBy: ['all'],
+    meaning: 'file paths for mTLS to a production Temporal (a worker behind the host gateway uses the certificate of its start report instead)',
+  },
+  {
+    names: ['DURABOX_TEMPORAL_UI_URL'], default: '`http://127.0.0.1:8233`', usedBy: ['api'],
+    meaning: 'where operators open the Temporal UI; the dashboard links each task\'s workflow there',
+  },
+  {
+    names: ['DURABOX_TEMPORAL_CLI'], default: '`temporal` on `PATH`', usedBy: ['`npm start`', 'tests', 'bench'],
+    meaning: 'the Temporal CLI binary for the dev server',
+  },
+  {
+    names: ['DURABOX_TEMPORAL_LOG_LEVEL'], default: '`WARN`', usedBy: ['all'],
+    meaning: 'log level of the Temporal SDK\'s own lines (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`)',
+  },
+  {
+    names: ['DURABOX_HASH_KEY'], default: 'required for `npm run api`; `npm start` generates one into the data dir', usedBy: ['api'],
+    meaning: 'HMAC key for access-token, worker-secret and login-session hashes',
+  },
+  {
+    names: ['DURABOX_ADMIN_USERNAME', 'DURABOX_ADMIN_PASSWORD'], default: '`admin`, generated and printed once', usedBy: ['api'],
+    meaning: 'the first admin, created on the first start only',
+  },
+  {
+    names: ['DURABOX_ENABLE_REGISTRATION'], default: '`false`', usedBy: ['api'],
+    meaning: 'admin may create non-admin accounts (`POST /console/register`)',
+  },
+  {
+    names: ['DURABOX_TASK_RETENTION_DAYS'], default: '`30`', usedBy: ['api'],
+    meaning: 'how long finished tasks stay readable (the namespace\'s retention)',
+  },
+  {
+    names: ['DURABOX_TRUST_PROXY'], default: '`false`', usedBy: ['api'],
+    meaning: 'trust `X-Forwarded-*` from one reverse proxy in front (secure cookies behind TLS; the client address is the last `X-Forwarded-For` entry, the one that proxy wrote)',
+  },
+  {
+    names: ['DURABOX_EAGER_START'], default: '`true`', usedBy: ['api'],
+    meaning: 'hand a new task\'s first workflow task straight back to the API\'s own control worker with the start call (saves one matching hop); `false` leaves it to the queue',
+  },
+  {
+    names: ['DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS'], default: '`10000`', usedBy: ['api'],
+    meaning: 'how long a running execution may go without a heartbeat before Temporal retries it on another worker',
+  },
+  {
+    names: ['DURABOX_METRICS_TOKEN'], default: 'unset', usedBy: ['api'],
+    meaning: 'when set, `GET /metrics` answers only `Authorization: Bearer <it>` (for a scraper); unset, metrics are open, as health checks are',
+  },
+  {
+    names: ['DURABOX_PAYLOAD_KEY'], default: 'unset → payloads plain (the API warns); `npm start` generates one into the data dir', usedBy: ['api'],
+    meaning: '32 random bytes in base64 (`openssl rand -base64 32`): seals every Temporal payload with AES-256-GCM; runtime workers receive it from the API with their start report, so hosts are never configured with it',
+  },
+  {
+    names: ['DURABOX_PAYLOAD_OLD_KEYS'], default: 'unset', usedBy: ['api'],
+    meaning: 'comma-separated earlier keys, still used to open what they sealed after a rotation',
+  },
+  {
+    names: ['DURABOX_HOST_GATEWAY'], default: 'unset → hosts reach Temporal directly with `TEMPORAL_ADDRESS`', usedBy: ['api'],
+    meaning: 'the host gateway\'s address as execution hosts dial it (`host:port`). Set, the API signs a certificate for each host\'s start report and tells the host to reach Temporal only there; the start command from `POST /workers` then names no Temporal address',
+  },
+  {
+    names: ['DURABOX_HOST_CA_CERT', 'DURABOX_HOST_CA_KEY'], default: '`<data dir>/host-ca.crt`, `<data dir>/host-ca.key`, made at the API\'s first start when missing', usedBy: ['api', 'gateway'],
+    meaning: 'the CA that signs host certificates and the gateway\'s own (ECDSA P-256); every API process and the gateway need the same two files',
+  },
+  {
+    names: ['DURABOX_GATEWAY_ADDR'], default: '`:7243`', usedBy: ['gateway'],
+    meaning: 'the host gateway\'s listen address',
+  },
+  {
+    names: ['DURABOX_GATEWAY_RECHECK_SEC'], default: '`5`', usedBy: ['gateway'],
+    meaning: 'how often the credentials of connected hosts are read again: a host whose credential was deleted or replaced gets no new work within this long (its polls end, every other call answers `UNAUTHENTICATED`)',
+  },
+  {
+    names: ['DURABOX_GATEWAY_DRAIN_SEC'], default: '`30`', usedBy: ['gateway'],
+    meaning: 'how long such a host may still report the work it was already running (heartbeats, results), so a decommissioned host drains; then its connections are cut',
+  },
+  {
+    names: ['DURABOX_ACCOUNT_MAX_RUNNING_TASKS'], default: '`64`', usedBy: ['api'],
+    meaning: 'tasks an account may have queued or running at once (each sync wait is one); beyond it `429 quota_exceeded` naming `max_running_tasks`. An admin may override it per account',
+  },
+  {
+    names: ['DURABOX_ACCOUNT_MAX_SESSIONS'], default: '`100`', usedBy: ['api'],
+    meaning: 'live terminal sessions per account; beyond it a new session gets `429 quota_exceeded` (`max_sessions`)',
+  },
+  {
+    names: ['DURABOX_ACCOUNT_MAX_TOKENS'], default: '`100`', usedBy: ['api'],
+    meaning: 'access tokens per account; beyond it `429 quota_exceeded` (`max_tokens`)',
+  },
+  {
+    names: ['DURABOX_STREAM_RETENTION_SEC'], default: '`900`', usedBy: ['api'],
+    meaning: 'how long output chunks are kept for streams (a late client replays them); the task\'s result holds the whole output after that',
+  },
+  {
+    names: ['DURABOX_API_URL'], default: '`http://127.0.0.1:8089`', usedBy: ['worker'],
+    meaning: 'where a worker reports and heartbeats (the start command sets it)',
+  },
+  {
+    names: ['DURABOX_WORKER_ID'], default: '`host-<hostname>` (`local` under `npm start`)', usedBy: ['worker'],
+    meaning: 'the worker\'s identity (its `node_id` from `POST /workers`) and the label on its containers',
+  },
+  {
+    names: ['DURABOX_WORKER_SECRET'], default: 'unset: a standalone worker refuses to start; `npm start` makes one for `local`', usedBy: ['worker'],
+    meaning: 'the credential\'s secret, shown once by `POST /workers`',
+  },
+  {
+    names: ['DURABOX_RUNTIMES'], default: '`python,terminal`', usedBy: ['worker'],
+    meaning: 'runtimes this host serves',
+  },
+  {
+    names: ['DURABOX_MAX_INFLIGHT'], default: '`4`', usedBy: ['worker'],
+    meaning: 'concurrent executions per runtime, and warm containers kept ready per runtime (python sandboxes; started, unassigned session containers)',
+  },
+  {
+    names: ['DURABOX_HOST_MAX_SESSIONS'], default: '`512`', usedBy: ['worker'],
+    meaning: 'sessions this host holds at once; a new one beyond it goes to another host, or gets `429 no_capacity` when every host is full. The host\'s own queue gets `2 × this + 16` slots, so every session\'s step and file call starts at once',
+  },
+  {
+    names: ['DURABOX_REAP_INTERVAL_SEC'], default: '`30`', usedBy: ['worker'],
+    meaning: 'how often the host removes containers of sessions that ended without its help (a lost host that came back, a missed removal); a container goes after two sweeps in a row found no running session naming it',
+  },
+  {
+    names: ['DURABOX_SANDBOX_MAX_USES'], default: '`50`', usedBy: ['worker'],
+    meaning: 'executions one warm python container serves (reset in between) before it is replaced; `1` = a new container every time',
+  },
+  {
+    names: ['DURABOX_OUTPUT_LIMIT_BYTES'], default: '`1048576`', usedBy: ['worker'],
+    meaning: 'per-stream output cap',
+  },
+  {
+    names: ['DURABOX_HEARTBEAT_INTERVAL_SEC', 'DURABOX_HEARTBEAT_JITTER_PCT'], default: '`5`, `20`', usedBy: ['worker'],
+    meaning: 'worker heartbeat to the API; offline after 3 missed intervals',
+  },
+  {
+    names: ['DURABOX_PYTHON_IMAGE', 'DURABOX_TERMINAL_IMAGE'], default: '`durabox/python:2`, `durabox/terminal:2`', usedBy: ['worker', 'image script'],
+    meaning: 'images per runtime',
+  },
+  {
+    names: ['DURABOX_PYTHON_MEMORY_MB', 'DURABOX_TERMINAL_MEMORY_MB'], default: '`256`, `512`', usedBy: ['worker'],
+    meaning: 'memory limit (swap off)',
+  },
+  {
+    names: ['DURABOX_PYTHON_CPUS', 'DURABOX_TERMINAL_CPUS'], default: '`1`, `1`', usedBy: ['worker'],
+    meaning: 'CPU limit',
+  },
+  {
+    names: ['DURABOX_PYTHON_PIDS_LIMIT', 'DURABOX_TERMINAL_PIDS_LIMIT'], default: '`128`, `128`', usedBy: ['worker'],
+    meaning: 'process limit',
+  },
+  {
+    names: ['DURABOX_PYTHON_TMPFS_MB', 'DURABOX_TERMINAL_TMPFS_MB'], default: '`64`, `192`', usedBy: ['worker'],
+    meaning: 'size of each writable tmpfs (`/tmp`, `/workspace`); cut so that all of them leave 64 MB of the memory limit free (tmpfs pages count as the container\'s memory)',
+  },
+  {
+    names: ['DURABOX_PYTHON_NETWORK', 'DURABOX_TERMINAL_NETWORK'], default: '`false`', usedBy: ['worker'],
+    meaning: 'give the runtime a network (bridge) instead of none',
+  },
+  {
+    names: ['DURABOX_SESSION_LEASE_DEFAULT_SEC'], default: '`60`', usedBy: ['api'],
+    meaning: 'a session\'s lease when a call names none',
+  },
+  {
+    names: ['DURABOX_SESSION_LEASE_MIN_SEC', 'DURABOX_SESSION_LEASE_MAX_SEC'], default: '`60`, `1800`', usedBy: ['api'],
+    meaning: 'bounds a call\'s `lease_ttl_sec` is clamped to',
+  },
+  {
+    names: ['DURABOX_SESSION_MAX_LIFETIME_SEC'], default: '`86400`', usedBy: ['api'],
+    meaning: 'hard end of a session, whatever its lease',
+  },
+  {
+    names: ['DURABOX_SESSION_HOST_TIMEOUT_MS'], default: '`5000`', usedBy: ['api'],
+    meaning: 'a session step its host does not pick up within this long ends the session as `session_lost`',
+  },
+  {
+    names: ['DURABOX_SESSION_FILE_MAX_BYTES'], default: '`1048576` (max 1400000)', usedBy: ['api', 'worker'],
+    meaning: 'largest file moved in or out of a session in one call',
+  },
+  {
+    names: ['DURABOX_SESSION_COMMANDS_PER_RUN'], default: '`500`', usedBy: ['api'],
+    meaning: 'commands per session workflow run before continue-as-new',
+  },
+  {
+    names: ['DURABOX_SESSION_MAX_INFLIGHT_CALLS'], default: '`8`', usedBy: ['api'],
+    meaning: 'calls (commands, cells, file calls) one API process sends a session at once; more wait their turn. Temporal refuses a workflow more than 10 in-flight Updates (`history.maxInFlightUpdates`): with several API processes, keep their sum near that, or raise the server\'s limit; a call refused anyway answers 429 `rate_limited`',
+  },
+  {
+    names: ['DURABOX_IMAGE_SOURCE'], default: '`rootfs`', usedBy: ['image script'],
+    meaning: '`rootfs` (debootstrap + `docker import`, no registry needed) or `dockerfile`',
+  },
+  {
+    names: ['DURABOX_TEST_DATABASE_URL'], default: '`postgres://durabox:durabox@127.0.0.1:5432/durabox_test`', usedBy: ['tests'],
+    meaning: 'server where each test run creates its own database',
+  },
+  {
+    names: ['DURABOX_TEST_DATABASE'], default: '`postgres`', usedBy: ['tests'],
+    meaning: '`embedded` runs the end-to-end platform on PGlite, as `npm start` does (`npm run test:embedded` sets it)',
+  },
+  {
+    names: ['DURABOX_CHROMIUM'], default: '`/usr/bin/chromium`', usedBy: ['tests'],
+    meaning: 'the Chromium binary the dashboard test drives',
+  },
+];
+
+/** The README's settings table, in markdown. */
+export function settingsTable(settings: SettingDoc[] = SETTINGS): string {
+  const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [
+    row(['variable', 'default', 'used by', 'meaning']),
+    row(['---', '---', '---', '---']),
+    ...settings.map((s) => row([s.names.map((n) => `\`${n}\``).join(', '), s.default, s.usedBy.join(', '), s.meaning])),
+  ].join('\n');
+}
+
+/** The settings a process reads (its own and those of `all`), for its `--help`. */
+export function settingsOf(users: SettingUser[]): SettingDoc[] {
+  return SETTINGS.filter((s) => s.usedBy.some((u) => u === 'all' || users.includes(u)));
+}
