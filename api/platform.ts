@@ -1,6 +1,8 @@
 // The control plane served over HTTP: `npm run api` runs just this; `npm start` runs it beside a dev
 // server and a worker; the test harness starts it in its own process.
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { NativeConnection } from '@temporalio/worker';
 import type { ApiSettings, TemporalSettings } from '../config/index.js';
@@ -18,10 +20,14 @@ export interface ApiPlatform {
 }
 
 export async function startApiPlatform(api: ApiSettings, temporal: TemporalSettings, opts: AppOptions & { connection?: NativeConnection } = {}): Promise<ApiPlatform> {
+  // With DURABOX_TLS_CERT/_KEY the API serves HTTPS itself (the files are read at each start, so a renewed
+  // pair is taken by a restart); otherwise plain HTTP, for loopback or behind a TLS-terminating proxy.
+  const tls = api.https && { cert: readFileSync(api.https.cert), key: readFileSync(api.https.key) };
   const plane = await startControlPlane(api, temporal, { connection: opts.connection });
   const deps: AppDeps = Object.assign(plane, { loginLimiter: new LoginLimiter() });
 
-  const server: Server = createServer(createApp(deps, opts).callback());
+  const handler = createApp(deps, opts).callback();
+  const server: Server = tls ? createTlsServer(tls, handler) : createServer(handler);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -35,7 +41,7 @@ export async function startApiPlatform(api: ApiSettings, temporal: TemporalSetti
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     deps,
     firstAdmin: plane.firstAdmin,
     close() {

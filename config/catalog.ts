@@ -41,6 +41,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'file paths for mTLS to a production Temporal (a worker behind the host gateway uses the certificate of its start report instead)',
   },
   {
+    names: ['TEMPORAL_TLS_SERVER_NAME'], default: 'unset → the host of `TEMPORAL_ADDRESS`', usedBy: ['all'],
+    meaning: 'the name Temporal\'s certificate must carry, when the address is not that name (an IP, a load balancer)',
+  },
+  {
     names: ['DURABOX_TEMPORAL_UI_URL'], default: '`http://127.0.0.1:8233`', usedBy: ['api'],
     meaning: 'where operators open the Temporal UI; the dashboard links each task\'s workflow there',
   },
@@ -71,6 +75,10 @@ export const SETTINGS: SettingDoc[] = [
   {
     names: ['DURABOX_TRUST_PROXY'], default: '`false`', usedBy: ['api'],
     meaning: 'trust `X-Forwarded-*` from one reverse proxy in front (secure cookies behind TLS; the client address is the last `X-Forwarded-For` entry, the one that proxy wrote)',
+  },
+  {
+    names: ['DURABOX_TLS_CERT', 'DURABOX_TLS_KEY'], default: 'unset → plain HTTP', usedBy: ['api'],
+    meaning: 'PEM files: the API serves HTTPS itself (REST, MCP, dashboard, and the registry workers report to); unset, put a TLS-terminating proxy in front of any API that workers reach over a network',
   },
   {
     names: ['DURABOX_EAGER_START'], default: '`true`', usedBy: ['api'],
@@ -131,6 +139,14 @@ export const SETTINGS: SettingDoc[] = [
   {
     names: ['DURABOX_API_URL'], default: '`http://127.0.0.1:8089`', usedBy: ['worker'],
     meaning: 'where a worker reports and heartbeats (the start command sets it)',
+  },
+  {
+    names: ['DURABOX_API_CA'], default: 'unset → the system\'s CAs', usedBy: ['worker'],
+    meaning: 'a PEM file of CAs the worker trusts for the API\'s certificate, besides the system\'s (a private CA)',
+  },
+  {
+    names: ['DURABOX_API_INSECURE'], default: '`false`', usedBy: ['worker'],
+    meaning: 'allow a plain `http://` `DURABOX_API_URL` to another machine (the worker\'s secret then crosses the network in clear). Without it such a URL stops the worker at start; plain HTTP to this machine\'s loopback is always allowed',
   },
   {
     names: ['DURABOX_WORKER_ID'], default: '`host-<hostname>` (`local` under `npm start`)', usedBy: ['worker'],

@@ -27,7 +27,8 @@ export interface TemporalSettings {
   /** Unset: `npm start` runs a dev server; other processes use 127.0.0.1:7233. */
   address: string | undefined;
   namespace: string;
-  tls: { cert?: string; key?: string; ca?: string } | undefined;
+  /** PEM file paths for mTLS, and the name Temporal's certificate must carry when it is not the address's host. */
+  tls: { cert?: string; key?: string; ca?: string; serverName?: string } | undefined;
   uiUrl: string;
   /** Namespace retention, which is how long finished tasks are kept. */
   retentionDays: number;
@@ -69,6 +70,8 @@ export interface ApiSettings {
   httpPort: number;
   /** Trust X-Forwarded-* headers (behind a reverse proxy). */
   trustProxy: boolean;
+  /** Serve HTTPS with these PEM files (DURABOX_TLS_CERT, DURABOX_TLS_KEY) instead of plain HTTP. */
+  https: { cert: string; key: string } | undefined;
   /** Where the embedded database lives when DATABASE_URL is unset. */
   dataDir: string;
   databaseUrl: string | undefined;
@@ -105,6 +108,10 @@ export interface ApiSettings {
 /** A runtime worker on an execution host. */
 export interface WorkerSettings {
   apiUrl: string;
+  /** A PEM file of CAs trusted for the API's certificate besides the system's (a private CA). */
+  apiCa: string | undefined;
+  /** Plain HTTP to an API that is not on this machine was allowed explicitly (DURABOX_API_INSECURE). */
+  apiInsecure: boolean;
   workerId: string;
   /** Whether DURABOX_WORKER_ID was set (else the id is derived from the host name). */
   workerIdGiven: boolean;
@@ -214,13 +221,14 @@ function runtimeLimits(env: Env, prefix: 'PYTHON' | 'TERMINAL', image: string): 
 const LOG_LEVELS: SdkLogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
 
 export function loadTemporalSettings(env: Env = process.env): TemporalSettings {
-  const tls = { cert: str(env, 'TEMPORAL_TLS_CERT'), key: str(env, 'TEMPORAL_TLS_KEY'), ca: str(env, 'TEMPORAL_TLS_CA') };
+  const tls = { cert: str(env, 'TEMPORAL_TLS_CERT'), key: str(env, 'TEMPORAL_TLS_KEY'), ca: str(env, 'TEMPORAL_TLS_CA'), serverName: str(env, 'TEMPORAL_TLS_SERVER_NAME') };
+  if (!tls.cert !== !tls.key) throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: the client certificate and its key (PEM files)');
   const level = (str(env, 'DURABOX_TEMPORAL_LOG_LEVEL') ?? 'WARN').toUpperCase() as SdkLogLevel;
   if (!LOG_LEVELS.includes(level)) throw new ConfigError(`DURABOX_TEMPORAL_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.DURABOX_TEMPORAL_LOG_LEVEL)}`);
   return {
     address: str(env, 'TEMPORAL_ADDRESS'),
     namespace: str(env, 'TEMPORAL_NAMESPACE') ?? 'default',
-    tls: tls.cert || tls.key || tls.ca ? tls : undefined,
+    tls: tls.cert || tls.key || tls.ca || tls.serverName ? tls : undefined,
     uiUrl: str(env, 'DURABOX_TEMPORAL_UI_URL') ?? 'http://127.0.0.1:8233',
     retentionDays: int(env, 'DURABOX_TASK_RETENTION_DAYS', 30, 1, 3650),
     sdkLogLevel: level,
@@ -271,6 +279,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     httpHost: host,
     httpPort: port,
     trustProxy: bool(env, 'DURABOX_TRUST_PROXY', false),
+    https: apiHttps(env),
     dataDir: dataDirOf(env),
     databaseUrl: str(env, 'DATABASE_URL'),
     hashKey: str(env, 'DURABOX_HASH_KEY'),
@@ -291,6 +300,42 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     },
     session,
   };
+}
+
+function apiHttps(env: Env): ApiSettings['https'] {
+  const cert = str(env, 'DURABOX_TLS_CERT');
+  const key = str(env, 'DURABOX_TLS_KEY');
+  if (!cert !== !key) throw new ConfigError('DURABOX_TLS_CERT and DURABOX_TLS_KEY go together: set both (PEM files) to serve HTTPS, or neither');
+  return cert && key ? { cert: resolve(cert), key: resolve(key) } : undefined;
+}
+
+/** Whether a URL's host is this machine's loopback, where plain HTTP crosses no network. */
+export function isLoopbackUrl(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * The API a worker reports to. Its secret travels in every request, so plain HTTP is refused unless the
+ * API is on this machine's loopback or DURABOX_API_INSECURE says the network is trusted.
+ */
+function workerApiUrl(env: Env): { apiUrl: string; apiInsecure: boolean } {
+  const apiUrl = str(env, 'DURABOX_API_URL') ?? 'http://127.0.0.1:8089';
+  const apiInsecure = bool(env, 'DURABOX_API_INSECURE', false);
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    throw new ConfigError(`DURABOX_API_URL must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`DURABOX_API_URL must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
+  if (url.protocol === 'http:' && !isLoopbackUrl(url) && !apiInsecure) {
+    throw new ConfigError(
+      `DURABOX_API_URL ${apiUrl} is plain HTTP to another machine: the worker's secret would cross the network in clear. ` +
+      'Use https:// (DURABOX_API_CA names a private CA), or set DURABOX_API_INSECURE=true on a network you trust',
+    );
+  }
+  return { apiUrl, apiInsecure };
 }
 
 function dataDirOf(env: Env): string {
@@ -330,8 +375,10 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     }
   }
   const workerId = str(env, 'DURABOX_WORKER_ID');
+  const apiCa = str(env, 'DURABOX_API_CA');
   return {
-    apiUrl: str(env, 'DURABOX_API_URL') ?? 'http://127.0.0.1:8089',
+    ...workerApiUrl(env),
+    apiCa: apiCa ? resolve(apiCa) : undefined,
     workerId: workerId ?? `host-${hostname()}`,
     workerIdGiven: workerId !== undefined,
     workerSecret: str(env, 'DURABOX_WORKER_SECRET'),

@@ -64,6 +64,7 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
         ca: settings.temporalTls.ca ? readFileSync(settings.temporalTls.ca) : undefined,
         cert: settings.temporalTls.cert ? readFileSync(settings.temporalTls.cert) : undefined,
         key: settings.temporalTls.key ? readFileSync(settings.temporalTls.key) : undefined,
+        servername: settings.temporalTls.serverName,
       }
     : {};
   /** One host connection: whose it is, its own upstream connection, its polls, and whether it drains. */

@@ -37,6 +37,7 @@ export async function connectTemporal(config: TemporalSettings, address = config
       ? {
           serverRootCACertificate: t.ca ? readFileSync(t.ca) : undefined,
           clientCertPair: t.cert && t.key ? { crt: readFileSync(t.cert), key: readFileSync(t.key) } : undefined,
+          serverNameOverride: t.serverName,
         }
       : undefined),
   });

@@ -2,7 +2,11 @@
 // credential (DURABOX_WORKER_ID + DURABOX_WORKER_SECRET) and refuses to start when the API rejects it;
 // then it reports on a jittered heartbeat: runtimes, capacity, in-flight counts, labels, version. A
 // refused heartbeat means the credential was deleted: the worker stops taking work.
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
+import { rootCertificates } from 'node:tls';
 import type { PayloadKeys, WorkerSettings } from '../config/index.js';
 import { PRODUCT_VERSION } from '../config/paths.js';
 import { createHostRequest } from '../gateway/certs.js';
@@ -31,7 +35,19 @@ export class RegistryClient {
    */
   gateway: { address: string; cert: string; key: string; ca: string } | undefined;
 
-  private constructor(private readonly config: WorkerSettings, private readonly secret: string) {}
+  /** Kept-alive connections to the API; over HTTPS trusting the system's CAs and DURABOX_API_CA's. */
+  private readonly agent: HttpAgent;
+  private readonly send: typeof httpRequest;
+
+  private constructor(private readonly config: WorkerSettings, private readonly secret: string) {
+    if (new URL(config.apiUrl).protocol === 'https:') {
+      this.agent = new HttpsAgent({ keepAlive: true, ca: config.apiCa ? [...rootCertificates, readFileSync(config.apiCa, 'utf8')] : undefined });
+      this.send = httpsRequest;
+    } else {
+      this.agent = new HttpAgent({ keepAlive: true });
+      this.send = httpRequest;
+    }
+  }
 
   /** Proves the credential with the start report; throws CredentialRejected when the API refuses it. */
   static async connect(config: WorkerSettings): Promise<RegistryClient> {
@@ -124,17 +140,27 @@ export class RegistryClient {
   }
 
   private async request(method: 'GET' | 'POST', path: string, body: unknown): Promise<any> {
-    const res = await fetch(new URL(path, this.config.apiUrl), {
-      method,
-      headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = this.send(new URL(path, this.config.apiUrl), {
+        method,
+        agent: this.agent,
+        headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        r.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(payload);
     });
-    const text = await res.text();
+    const { text } = res;
     if (res.status === 401 || res.status === 403) {
       throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(text)}`);
     }
-    if (!res.ok) throw new Error(`${path} answered ${res.status}: ${errorOf(text)}`);
+    if (res.status < 200 || res.status >= 300) throw new Error(`${path} answered ${res.status}: ${errorOf(text)}`);
     return text ? JSON.parse(text) : undefined;
   }
 }

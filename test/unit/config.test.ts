@@ -257,11 +257,16 @@ describe('config', () => {
     });
 
     it('turns TLS on as soon as one TLS variable is set, with the files given', () => {
-      assert.deepEqual(loadTemporalSettings({ TEMPORAL_TLS_CA: '/etc/ca.pem' }).tls, { cert: undefined, key: undefined, ca: '/etc/ca.pem' });
+      assert.deepEqual(loadTemporalSettings({ TEMPORAL_TLS_CA: '/etc/ca.pem' }).tls, { cert: undefined, key: undefined, ca: '/etc/ca.pem', serverName: undefined });
       assert.deepEqual(
-        loadTemporalSettings({ TEMPORAL_TLS_CERT: '/c.pem', TEMPORAL_TLS_KEY: '/k.pem' }).tls,
-        { cert: '/c.pem', key: '/k.pem', ca: undefined },
+        loadTemporalSettings({ TEMPORAL_TLS_CERT: '/c.pem', TEMPORAL_TLS_KEY: '/k.pem', TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' }).tls,
+        { cert: '/c.pem', key: '/k.pem', ca: undefined, serverName: 'temporal.internal' },
       );
+    });
+
+    it('refuses a client certificate without its key, and a key without its certificate', () => {
+      refuses(() => loadTemporalSettings({ TEMPORAL_TLS_CERT: '/c.pem' }), 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY');
+      refuses(() => loadTemporalSettings({ TEMPORAL_TLS_KEY: '/k.pem' }), 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY');
     });
 
     it('takes the address and namespace given', () => {
@@ -279,6 +284,38 @@ describe('config', () => {
     it('refuses an unknown SDK log level, naming the variable, the levels and the value', () => {
       refuses(() => loadTemporalSettings({ DURABOX_TEMPORAL_LOG_LEVEL: 'verbose' }), 'DURABOX_TEMPORAL_LOG_LEVEL', 'TRACE, DEBUG, INFO, WARN, ERROR', '"verbose"');
     });
+  });
+
+  describe('TLS between workers and the API', () => {
+    it('serves HTTPS with both PEM files, plain HTTP with neither, and refuses one alone', () => {
+      assert.equal(loadApiSettings({}).https, undefined);
+      assert.deepEqual(loadApiSettings({ DURABOX_TLS_CERT: '/tls/api.crt', DURABOX_TLS_KEY: '/tls/api.key' }).https, { cert: '/tls/api.crt', key: '/tls/api.key' });
+      refuses(() => loadApiSettings({ DURABOX_TLS_CERT: '/tls/api.crt' }), 'DURABOX_TLS_CERT', 'DURABOX_TLS_KEY');
+    });
+
+    it('a worker takes https anywhere and plain http to this machine\'s loopback', () => {
+      for (const url of ['https://durabox.example', 'https://10.0.0.5:8089', 'http://127.0.0.1:8089', 'http://localhost:8089', 'http://[::1]:8089', 'http://127.0.1.1:8089']) {
+        assert.equal(loadWorkerSettings({ DURABOX_API_URL: url }).apiUrl, url);
+      }
+    });
+
+    it('a worker refuses plain http to another machine unless DURABOX_API_INSECURE is set, naming both settings', () => {
+      for (const url of ['http://durabox.example', 'http://10.0.0.5:8089', 'http://[fd00::1]:8089', 'http://127.0.0.1.example.com']) {
+        refuses(() => loadWorkerSettings({ DURABOX_API_URL: url }), 'DURABOX_API_URL', 'DURABOX_API_INSECURE', 'https://');
+        const w = loadWorkerSettings({ DURABOX_API_URL: url, DURABOX_API_INSECURE: 'true' });
+        assert.equal(w.apiUrl, url);
+        assert.equal(w.apiInsecure, true);
+      }
+      refuses(() => loadWorkerSettings({ DURABOX_API_URL: 'ftp://durabox.example' }), 'DURABOX_API_URL', 'http(s)');
+      refuses(() => loadWorkerSettings({ DURABOX_API_URL: 'not a url' }), 'DURABOX_API_URL');
+      refuses(() => loadWorkerSettings({ DURABOX_API_URL: 'https://x', DURABOX_API_INSECURE: 'maybe' }), 'DURABOX_API_INSECURE');
+    });
+
+    it('a worker trusts the CA file it is given, by absolute path', () => {
+      assert.equal(loadWorkerSettings({}).apiCa, undefined);
+      assert.ok(isAbsolute(loadWorkerSettings({ DURABOX_API_CA: 'tls/ca.pem' }).apiCa!));
+    });
+
   });
 
   describe('sections', () => {
