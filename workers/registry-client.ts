@@ -13,6 +13,15 @@ import { createHostRequest } from '../gateway/certs.js';
 
 export class CredentialRejected extends Error {}
 
+/** The API's certificate is not one this worker trusts: retrying does not change that. */
+export class ApiNotTrusted extends Error {}
+
+/** Node's codes for a peer certificate that does not verify (unknown CA, wrong name, expired, …). */
+const UNTRUSTED_CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 interface StartAck {
   payload_keys?: PayloadKeys;
   host_certificate?: { cert: string; ca: string };
@@ -70,6 +79,10 @@ export class RegistryClient {
         return client;
       } catch (e) {
         if (e instanceof CredentialRejected || Date.now() + delay > until) throw e;
+        const code = (e as { code?: string }).code;
+        if (code && UNTRUSTED_CERT_CODES.has(code)) {
+          throw new ApiNotTrusted(`the API at ${config.apiUrl} presented a certificate this worker does not trust (${code}: ${(e as Error).message}); if it is signed by a private CA, give that CA's PEM file in DURABOX_API_CA`);
+        }
         console.error(`runtime worker ${config.workerId}: registry not reachable yet (${(e as Error).message}); retrying`);
         await new Promise((r) => setTimeout(r, delay));
       }
