@@ -161,6 +161,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'runtimes this host serves',
   },
   {
+    names: ['DOCKER_HOST'], default: 'unset → `/var/run/docker.sock`', usedBy: ['worker'],
+    meaning: 'the Docker daemon the worker drives (read by dockerode, as the `docker` CLI reads it): one worker per daemon',
+  },
+  {
     names: ['DURABOX_MAX_INFLIGHT'], default: '`4`', usedBy: ['worker'],
     meaning: 'concurrent executions per runtime, and warm containers kept ready per runtime (python sandboxes; started, unassigned session containers)',
   },
