@@ -67,6 +67,7 @@ describe('config', () => {
         hostTimeoutMs: 5000,
         fileMaxBytes: 1048576,
         commandsPerRun: 500,
+        maxInflightCalls: 8,
       });
     });
 
