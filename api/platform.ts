@@ -8,6 +8,7 @@ import { startControlPlane } from '../control/plane.js';
 import { createApp, type AppOptions } from './app.js';
 import type { AppDeps } from './context.js';
 import { LoginLimiter } from './login-limiter.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 export interface ApiPlatform {
   url: string;
@@ -17,8 +18,8 @@ export interface ApiPlatform {
   close(): Promise<void>;
 }
 
-export async function startApiPlatform(api: ApiSettings, temporal: TemporalSettings, opts: AppOptions & { connection?: NativeConnection } = {}): Promise<ApiPlatform> {
-  const plane = await startControlPlane(api, temporal, { connection: opts.connection });
+export async function startApiPlatform(api: ApiSettings, temporal: TemporalSettings, opts: AppOptions & { connection?: NativeConnection; tracing?: Tracing } = {}): Promise<ApiPlatform> {
+  const plane = await startControlPlane(api, temporal, { connection: opts.connection, tracing: opts.tracing });
   const deps: AppDeps = Object.assign(plane, { loginLimiter: new LoginLimiter() });
 
   const server: Server = createServer(createApp(deps, opts).callback());
