@@ -9,6 +9,8 @@ type KeyValue = { key: string; value: AnyValue };
 
 export interface ReceivedSpan {
   service: string;
+  /** The attributes of the process that sent it (service.name, service.instance.id, …). */
+  resource: Record<string, string | number | boolean | undefined>;
   traceId: string;
   spanId: string;
   parentSpanId: string | undefined;
@@ -67,11 +69,13 @@ export class OtlpReceiver {
 
   private take(body: { resourceSpans?: Array<{ resource?: { attributes?: KeyValue[] }; scopeSpans?: Array<{ spans?: any[] }> }> }): void {
     for (const rs of body.resourceSpans ?? []) {
-      const service = String(attributesOf(rs.resource?.attributes)['service.name']);
+      const resource = attributesOf(rs.resource?.attributes);
+      const service = String(resource['service.name']);
       for (const ss of rs.scopeSpans ?? []) {
         for (const s of ss.spans ?? []) {
           this.spans.push({
             service,
+            resource,
             traceId: s.traceId,
             spanId: s.spanId,
             parentSpanId: s.parentSpanId || undefined,

@@ -5,7 +5,7 @@
 import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { Resource } from '@opentelemetry/resources';
+import { envDetectorSync, Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
@@ -31,15 +31,23 @@ export interface Tracing {
 
 /**
  * Installs tracing for this process when `settings` name an endpoint; answers undefined (and installs
- * nothing) when they do not. `defaultServiceName` is this process's name unless OTEL_SERVICE_NAME is set.
+ * nothing) when they do not. `defaultServiceName` is this process's name unless OTEL_SERVICE_NAME is set;
+ * `instanceId` tells processes of one service apart (a worker's DURABOX_WORKER_ID).
  */
-export function startTracing(settings: TracingSettings, defaultServiceName: string): Tracing | undefined {
+export function startTracing(settings: TracingSettings, defaultServiceName: string, instanceId?: string): Tracing | undefined {
   if (!settings.tracesUrl) return undefined;
   // The OTel API keeps one global provider, propagator and context manager per process.
   if (installed) throw new Error('tracing is already installed in this process: start it once and share it');
   installed = true;
-  const serviceName = settings.serviceName ?? defaultServiceName;
-  const resource = Resource.default().merge(new Resource({ [ATTR_SERVICE_NAME]: serviceName, [ATTR_SERVICE_VERSION]: PRODUCT_VERSION }));
+  // OTEL_RESOURCE_ATTRIBUTES adds what an operator wants on every span (deployment.environment, say).
+  const fromEnv = envDetectorSync.detect();
+  const serviceName = settings.serviceName ?? (fromEnv.attributes[ATTR_SERVICE_NAME] as string | undefined) ?? defaultServiceName;
+  const resource = Resource.default().merge(fromEnv).merge(new Resource({
+    [ATTR_SERVICE_NAME]: serviceName,
+    [ATTR_SERVICE_VERSION]: PRODUCT_VERSION,
+    // A worker's id, so a span says which execution host ran it.
+    ...(instanceId ? { 'service.instance.id': instanceId } : {}),
+  }));
   const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter({ url: settings.tracesUrl }));
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
   provider.register({ propagator: new W3CTraceContextPropagator() });

@@ -6,7 +6,7 @@ import { startRuntimeWorker } from './runtime-worker.js';
 
 const config = loadWorkerSettings();
 const temporal = loadTemporalSettings();
-const tracing = startTracing(loadTracingSettings(), 'durabox-worker');
+const tracing = startTracing(loadTracingSettings(), 'durabox-worker', config.workerId);
 const worker = await startRuntimeWorker(config, temporal, { tracing });
 console.log(`runtime worker ${worker.workerId} serving ${config.runtimes.join(', ')} on ${temporal.address ?? '127.0.0.1:7233'}`);
 onShutdownSignal(async () => {

@@ -109,6 +109,7 @@ describe('traces (OpenTelemetry over OTLP, from the HTTP request to the containe
     assert.match(String(exec.attributes['container.id']), /^[0-9a-f]{12}$/);
     assert.equal(exec.attributes['process.exit.code'], 0);
     const activity = chain[1];
+    assert.equal(activity.resource['service.instance.id'], traced.workerId('w-traced'), 'the worker names itself');
     assert.match(String(activity.attributes.temporalWorkflowId), /^task_[0-9a-f]{32}$/);
 
     // Spans name the work, never carry it: the program's text is in none of them.
