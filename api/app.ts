@@ -1,4 +1,4 @@
-// The HTTP app in one place: metrics, error mapping, body limits, the operations' routes, the dashboard.
+// The HTTP app in one place: traces, metrics, error mapping, body limits, the operations' routes, the dashboard.
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { DuraboxError } from '../contract/errors.js';
@@ -17,6 +17,7 @@ import { taskHandlers } from './handlers/tasks.js';
 import { workerHandlers } from './handlers/workers.js';
 import { mcpHandlers } from './mcp.js';
 import { operationsRouter, responseCheck, type Handlers } from './routes.js';
+import { tracingMiddleware } from './tracing.js';
 
 /** Largest JSON body accepted: a 1 MB program plus its JSON escaping. */
 export const JSON_BODY_LIMIT = '4mb';
@@ -42,6 +43,8 @@ export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
     if ((err as { status?: number }).status && (err as { status: number }).status < 500) return;
     console.error(`${ctx?.method ?? ''} ${ctx?.path ?? ''} failed:`, err);
   });
+  // Outermost, so the span holds the whole request and sees the status the error middleware chose.
+  if (deps.tracing) app.use(tracingMiddleware(deps.tracing.tracer));
   app.use(httpMetrics);
   if (opts.checkResponses) app.use(responseCheck);
   app.use(errorMiddleware);

@@ -3,6 +3,7 @@
 // tools/call handler runs every call, so declared output schemas are checked; arguments are checked
 // before the SDK sees them, because the SDK reports invalid arguments as a tool result while durabox's
 // contract is a JSON-RPC -32602 naming the field.
+import { SpanStatusCode } from '@opentelemetry/api';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ErrorCode, type CallToolResult, type ServerNotification } from '@modelcontextprotocol/sdk/types.js';
@@ -232,9 +233,25 @@ export function buildMcpServer(deps: AppDeps, tools = toolSpecs(deps)): McpServe
   const server = new McpServer({ name: 'durabox', version: PRODUCT_VERSION });
   for (const [name, tool] of Object.entries(tools)) {
     server.registerTool(name, { ...tool.config, inputSchema: tool.input }, async (args, extra) =>
-      asToolResult(() => tool.run(args, accountOf(extra as Extra), progressOf(extra))));
+      inToolSpan(deps, name, () => asToolResult(() => tool.run(args, accountOf(extra as Extra), progressOf(extra)))));
   }
   return server;
+}
+
+/** With tracing, each tool call of a request (a batch may hold several) is a span of its own under the request's. */
+function inToolSpan(deps: AppDeps, name: string, call: () => Promise<CallToolResult>): Promise<CallToolResult> {
+  const tracer = deps.tracing?.tracer;
+  if (!tracer) return call();
+  return tracer.startActiveSpan(`tools/call ${name}`, { attributes: { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': name } }, async (span) => {
+    try {
+      const result = await call();
+      // A failed execution is a tool result, not an exception: the span says which it was.
+      if (result.isError) span.setStatus({ code: SpanStatusCode.ERROR, message: 'tool result isError' });
+      return result;
+    } finally {
+      span.end();
+    }
+  });
 }
 
 /** With a progress token, every chunk of output becomes a notifications/progress carrying the new text. */

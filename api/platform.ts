@@ -10,6 +10,7 @@ import { startControlPlane } from '../control/plane.js';
 import { createApp, type AppOptions } from './app.js';
 import type { AppDeps } from './context.js';
 import { LoginLimiter } from './login-limiter.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 export interface ApiPlatform {
   url: string;
@@ -19,11 +20,11 @@ export interface ApiPlatform {
   close(): Promise<void>;
 }
 
-export async function startApiPlatform(api: ApiSettings, temporal: TemporalSettings, opts: AppOptions & { connection?: NativeConnection } = {}): Promise<ApiPlatform> {
+export async function startApiPlatform(api: ApiSettings, temporal: TemporalSettings, opts: AppOptions & { connection?: NativeConnection; tracing?: Tracing } = {}): Promise<ApiPlatform> {
   // With DURABOX_TLS_CERT/_KEY the API serves HTTPS itself (the files are read at each start, so a renewed
   // pair is taken by a restart); otherwise plain HTTP, for loopback or behind a TLS-terminating proxy.
   const tls = api.https && { cert: readFileSync(api.https.cert), key: readFileSync(api.https.key) };
-  const plane = await startControlPlane(api, temporal, { connection: opts.connection });
+  const plane = await startControlPlane(api, temporal, { connection: opts.connection, tracing: opts.tracing });
   const deps: AppDeps = Object.assign(plane, { loginLimiter: new LoginLimiter() });
 
   const handler = createApp(deps, opts).callback();

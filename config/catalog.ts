@@ -93,6 +93,22 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'when set, `GET /metrics` answers only `Authorization: Bearer <it>` (for a scraper); unset, metrics are open, as health checks are',
   },
   {
+    names: ['OTEL_EXPORTER_OTLP_ENDPOINT'], default: 'unset → no tracing at all', usedBy: ['api', 'worker'],
+    meaning: 'an OpenTelemetry collector\'s OTLP/HTTP base URL (`http://collector:4318`); spans are posted to `<it>/v1/traces` as JSON (see *Traces*)',
+  },
+  {
+    names: ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'], default: 'unset', usedBy: ['api', 'worker'],
+    meaning: 'the full traces URL, used as it is instead of the above',
+  },
+  {
+    names: ['OTEL_SERVICE_NAME'], default: '`durabox-api`, `durabox-worker` (`durabox` under `npm start`)', usedBy: ['api', 'worker'],
+    meaning: 'the `service.name` of this process\'s spans',
+  },
+  {
+    names: ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_RESOURCE_ATTRIBUTES', 'OTEL_BSP_*', 'OTEL_TRACES_SAMPLER', 'OTEL_SDK_DISABLED'], default: 'the OpenTelemetry SDK\'s', usedBy: ['api', 'worker'],
+    meaning: 'read as the OpenTelemetry specification says: headers for the collector (`authorization=Bearer …`), attributes on every span (`deployment.environment=prod`), batching (`OTEL_BSP_SCHEDULE_DELAY`, 5000 ms), sampling (parent-based, always on by default); `OTEL_SDK_DISABLED=true` turns tracing off',
+  },
+  {
     names: ['DURABOX_PAYLOAD_KEY'], default: 'unset → payloads plain (the API warns); `npm start` generates one into the data dir', usedBy: ['api'],
     meaning: '32 random bytes in base64 (`openssl rand -base64 32`): seals every Temporal payload with AES-256-GCM; runtime workers receive it from the API with their start report, so hosts are never configured with it',
   },

@@ -154,6 +154,17 @@ export interface GatewaySettings {
   drainSec: number;
 }
 
+/**
+ * OpenTelemetry traces, read from the standard OTEL_* variables. The exporter itself also reads
+ * OTEL_EXPORTER_OTLP_HEADERS and the batch processor OTEL_BSP_*.
+ */
+export interface TracingSettings {
+  /** Where spans are posted (OTLP/HTTP, JSON); unset, no tracing is installed at all. */
+  tracesUrl: string | undefined;
+  /** OTEL_SERVICE_NAME; unset, each process names itself (durabox-api, durabox-worker). */
+  serviceName: string | undefined;
+}
+
 /** `npm start` only: the local Temporal dev server. */
 export interface DevSettings {
   dataDir: string;
@@ -164,6 +175,7 @@ export interface Config {
   temporal: TemporalSettings;
   api: ApiSettings;
   worker: WorkerSettings;
+  tracing: TracingSettings;
   dev: DevSettings;
 }
 
@@ -396,6 +408,32 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
   };
 }
 
+function otlpUrl(name: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  return url.toString();
+}
+
+/**
+ * As the OTLP exporter specification reads them: the signal's own endpoint is used as it is, the
+ * general one gets `v1/traces` appended. OTEL_SDK_DISABLED=true turns tracing off whatever is set.
+ */
+export function loadTracingSettings(env: Env = process.env): TracingSettings {
+  const serviceName = str(env, 'OTEL_SERVICE_NAME');
+  if (bool(env, 'OTEL_SDK_DISABLED', false)) return { tracesUrl: undefined, serviceName };
+  const traces = str(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const base = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  const tracesUrl = traces !== undefined
+    ? otlpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces)
+    : base !== undefined ? otlpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base.replace(/\/*$/, '/') + 'v1/traces') : undefined;
+  return { tracesUrl, serviceName };
+}
+
 export function loadDevSettings(env: Env = process.env): DevSettings {
   return {
     dataDir: dataDirOf(env),
@@ -405,5 +443,7 @@ export function loadDevSettings(env: Env = process.env): DevSettings {
 
 /** Every section at once; a process that needs one section may load just that one. */
 export function loadConfig(env: Env = process.env): Config {
-  return { temporal: loadTemporalSettings(env), api: loadApiSettings(env), worker: loadWorkerSettings(env), dev: loadDevSettings(env) };
+  return {
+    temporal: loadTemporalSettings(env), api: loadApiSettings(env), worker: loadWorkerSettings(env), tracing: loadTracingSettings(env), dev: loadDevSettings(env),
+  };
 }

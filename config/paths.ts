@@ -16,6 +16,8 @@ function findRoot(): string {
 
 export const repoRoot = findRoot();
 export const workflowBundlePath = join(repoRoot, 'dist', 'workflow-bundle.js');
+/** The same workflows with the OpenTelemetry workflow interceptors built in, for a process with tracing. */
+export const tracedWorkflowBundlePath = join(repoRoot, 'dist', 'workflow-bundle-traced.js');
 export const dashboardBuildDir = join(repoRoot, 'dist', 'dashboard');
 export const sandboxProgramsDir = join(repoRoot, 'sandbox');
 

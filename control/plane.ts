@@ -10,6 +10,7 @@ import { OutputStore } from '../db/output.js';
 import { WorkerStore } from '../db/workers.js';
 import { HostCa } from '../gateway/certs.js';
 import { connectTemporal, prepareNamespace, temporalClient } from '../temporal/connection.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { createControlActivities } from './activities.js';
 import { createControlWorker } from './control-worker.js';
 import { Quotas } from './quotas.js';
@@ -36,18 +37,20 @@ export interface ControlPlane {
   hostCa: HostCa | undefined;
   client: Client;
   connection: NativeConnection;
+  /** This process's tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set: requests, workflows and activities get spans. */
+  tracing: Tracing | undefined;
   /** Set when this start created the first admin. */
   firstAdmin?: { username: string; password: string; generated: boolean };
   close(): Promise<void>;
 }
 
-export async function startControlPlane(api: ApiSettings, temporal: TemporalSettings, opts: { connection?: NativeConnection } = {}): Promise<ControlPlane> {
+export async function startControlPlane(api: ApiSettings, temporal: TemporalSettings, opts: { connection?: NativeConnection; tracing?: Tracing } = {}): Promise<ControlPlane> {
   if (!api.hashKey) throw new Error('DURABOX_HASH_KEY is required: the key that hashes access tokens and worker secrets');
   const db = await openDb({ databaseUrl: api.databaseUrl, dataDir: api.dataDir });
   const connection = opts.connection ?? (await connectTemporal(temporal));
   await prepareNamespace(connection, temporal);
   if (!api.payloadKeys) console.warn('DURABOX_PAYLOAD_KEY is not set: code, commands and output are stored in Temporal unencrypted');
-  const client = temporalClient(connection, temporal, api.payloadKeys);
+  const client = temporalClient(connection, temporal, api.payloadKeys, opts.tracing);
   const accounts = new AccountStore(db);
   const workers = new WorkerStore(db);
   const quotas = new Quotas(client, accounts, api.accountLimits);
@@ -59,12 +62,12 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => console.error(`output sweep: ${e.message}`)), 60_000);
   sweeper.unref();
 
-  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions }), api.payloadKeys);
+  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions }), api.payloadKeys, opts.tracing);
   const controlDone = controlWorker.run();
 
   let closing: Promise<void> | undefined;
   return {
-    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, hostCa, client, connection, firstAdmin,
+    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, hostCa, client, connection, firstAdmin, tracing: opts.tracing,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);

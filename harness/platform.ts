@@ -17,6 +17,7 @@ import { generateToken, generateWorkerSecret, hashPassword, keyedHash, maskToken
 import type { Account } from '../db/accounts.js';
 import { removeLeftovers } from '../sandbox/leftovers.js';
 import { startTemporalDevServer, type DevServer } from '../temporal/dev-server.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 const { temporal } = proto;
 
@@ -74,6 +75,11 @@ export interface HarnessOptions {
    * (default: with PostgreSQL, as production runs; the embedded database serves one process only).
    */
   gateway?: boolean;
+  /**
+   * Tracing for the API in this process (its requests, client calls, workflows and control activities);
+   * workers get theirs from the OTEL_* settings their `startWorker` env names. Default: none.
+   */
+  tracing?: Tracing;
 }
 
 export interface GatewayProcess {
@@ -134,7 +140,7 @@ export class PlatformHarness {
         ...settings,
       });
     // The API makes the host CA in the data dir at its first start; the gateway then reads it.
-    this.api = await startApiPlatform(this.config.api, this.config.temporal, { checkResponses: opts.checkResponses ?? true });
+    this.api = await startApiPlatform(this.config.api, this.config.temporal, { checkResponses: opts.checkResponses ?? true, tracing: opts.tracing });
     if (gateway) this.gateway = await this.startGateway(gateway);
   }
 

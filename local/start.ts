@@ -9,6 +9,7 @@ import { onShutdownSignal } from '../config/lifecycle.js';
 import { startApiPlatform } from '../api/platform.js';
 import { generateToken, generateWorkerSecret, keyedHash, maskToken, newId } from '../control/security.js';
 import { startTemporalDevServer, type DevServer } from '../temporal/dev-server.js';
+import { startTracing } from '../telemetry/tracing.js';
 import { startRuntimeWorker } from '../workers/runtime-worker.js';
 
 /** Outside production a generated key is kept in the data dir, so tokens stay valid across restarts. */
@@ -39,7 +40,9 @@ if (!config.temporal.address) {
 const temporal = { ...config.temporal, address: config.temporal.address ?? devServer!.address };
 const hashKey = config.api.hashKey ?? localHashKey(config.dev.dataDir);
 const payloadKeys = config.api.payloadKeys ?? { current: localPayloadKey(config.dev.dataDir), old: [] };
-const api = await startApiPlatform({ ...config.api, hashKey, payloadKeys }, temporal);
+// One process serves the API and the worker here, so one service name for both.
+const tracing = startTracing(config.tracing, 'durabox');
+const api = await startApiPlatform({ ...config.api, hashKey, payloadKeys }, temporal, { tracing });
 
 // The local worker's credential is written straight into the database (a new secret each start, never
 // shown), so `npm start` needs no POST /workers; DURABOX_WORKER_SECRET, when given, is used instead.
@@ -49,7 +52,7 @@ if (!workerSecret) {
   workerSecret = generateWorkerSecret();
   await api.deps.workers.putCredential({ nodeId: workerId, secretHash: keyedHash(hashKey, workerSecret) });
 }
-const worker = await startRuntimeWorker({ ...config.worker, workerId, apiUrl: api.url, workerSecret }, temporal);
+const worker = await startRuntimeWorker({ ...config.worker, workerId, apiUrl: api.url, workerSecret }, temporal, { tracing });
 
 const lines = [
   `durabox is running`,
@@ -60,6 +63,11 @@ const lines = [
   `  database     ${config.api.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${join(config.api.dataDir, 'pgdata')}`}`,
   `  worker       ${worker.workerId} serving ${config.worker.runtimes.join(', ')}`,
 ];
+if (tracing) {
+  const to = new URL(config.tracing.tracesUrl!);
+  to.username = to.password = '';
+  lines.push(`  traces       ${to}   (OTLP, service ${tracing.serviceName})`);
+}
 if (api.firstAdmin) {
   // First start: an admin and a token to use right away. Both are shown this once only.
   const token = generateToken();
@@ -77,4 +85,5 @@ onShutdownSignal(async () => {
   await worker.shutdown({ removeSessions: true });
   await api.close();
   await devServer?.stop();
+  await tracing?.shutdown();
 });

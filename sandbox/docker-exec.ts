@@ -3,6 +3,7 @@
 import { Writable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
+import { inExecSpan } from './exec-span.js';
 
 export interface ExecOptions {
   cmd: string[];
@@ -46,7 +47,16 @@ class CappedSink extends Writable {
   get bytes(): Buffer { return Buffer.concat(this.chunks); }
 }
 
-export async function dockerExec(container: Docker.Container, o: ExecOptions): Promise<ExecResult> {
+export function dockerExec(container: Docker.Container, o: ExecOptions): Promise<ExecResult> {
+  return inExecSpan({ runtime: 'terminal', request: 'docker_exec' }, async (span) => {
+    span.container(container.id);
+    const r = await execIn(container, o);
+    span.exitCode(r.exitCode);
+    return r;
+  });
+}
+
+async function execIn(container: Docker.Container, o: ExecOptions): Promise<ExecResult> {
   const exec = await container.exec({
     Cmd: o.cmd,
     User: o.user,

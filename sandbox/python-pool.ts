@@ -9,6 +9,7 @@ import type { CellResult, Language } from '../contract/messages.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
+import { inExecSpan } from './exec-span.js';
 
 const KEEPER_SOURCE = pid1Program('sandbox-keeper.py', { kernels: true });
 
@@ -110,8 +111,18 @@ export class PythonSandboxPool {
   }
 
   /** One request to a warm sandbox, its answer, and the sandbox's recycling (or its end, on any doubt). */
-  private async execute(request: Frame, timeoutMs: number, signal: AbortSignal | undefined, onChunk: OnChunk | undefined): Promise<Frame> {
-    const sb = this.ready.shift() ?? (await this.create());
+  private execute(request: Frame, timeoutMs: number, signal: AbortSignal | undefined, onChunk: OnChunk | undefined): Promise<Frame> {
+    return inExecSpan({ runtime: 'python', request: request.cell ? 'cell' : 'code' }, async (span) => {
+      const warm = this.ready.shift();
+      const sb = warm ?? (await this.create());
+      span.container(sb.channel.container.id, { 'durabox.sandbox.warm': warm !== undefined, 'durabox.sandbox.use': sb.uses + 1 });
+      const answer = await this.runIn(sb, request, timeoutMs, signal, onChunk);
+      span.exitCode(answer.exit_code);
+      return answer;
+    });
+  }
+
+  private async runIn(sb: WarmSandbox, request: Frame, timeoutMs: number, signal: AbortSignal | undefined, onChunk: OnChunk | undefined): Promise<Frame> {
     this.refill();
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;

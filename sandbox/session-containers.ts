@@ -8,6 +8,7 @@ import type { CellResult, HostExecResult, Language } from '../contract/messages.
 import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
+import { inExecSpan } from './exec-span.js';
 
 const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true });
 
@@ -124,7 +125,17 @@ export class SessionContainers {
   }
 
   /** One request to the session's agent and its answer; a gone container or a silent agent is SessionGone. */
-  private async request(containerId: string, body: Record<string, unknown>, guardMs: number, onChunk?: OnChunk): Promise<Frame> {
+  private request(containerId: string, body: Record<string, unknown>, guardMs: number, onChunk?: OnChunk): Promise<Frame> {
+    const kind = body.cell ? 'cell' : body.command !== undefined ? 'command' : 'drop_context';
+    return inExecSpan({ runtime: 'terminal', request: kind }, async (span) => {
+      span.container(containerId);
+      const answer = await this.ask(containerId, body, guardMs, onChunk);
+      span.exitCode(answer.exit_code);
+      return answer;
+    });
+  }
+
+  private async ask(containerId: string, body: Record<string, unknown>, guardMs: number, onChunk?: OnChunk): Promise<Frame> {
     const ch = await this.channel(containerId);
     const id = randomUUID();
     ch.send({ id, ...body });

@@ -9,6 +9,8 @@ const { temporal } = proto;
 import type { PayloadKeys, TemporalSettings } from '../config/index.js';
 import { dataConverterOf } from './codec.js';
 import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
+import type { Tracing } from '../telemetry/tracing.js';
+import { tracedClientInterceptors } from './tracing.js';
 
 /** A worker that polls for activities only says so at WARN on every start; that is our design, not news. */
 class QuietLogger extends DefaultLogger {
@@ -44,8 +46,8 @@ export async function connectTemporal(config: TemporalSettings, address = config
 }
 
 /** One connection serves the client and the control worker, which lets workflow starts be eager. */
-export function temporalClient(connection: NativeConnection, config: TemporalSettings, keys?: PayloadKeys): Client {
-  return new Client({ connection, namespace: config.namespace, dataConverter: dataConverterOf(keys) });
+export function temporalClient(connection: NativeConnection, config: TemporalSettings, keys?: PayloadKeys, tracing?: Tracing): Client {
+  return new Client({ connection, namespace: config.namespace, dataConverter: dataConverterOf(keys), interceptors: tracedClientInterceptors(tracing) });
 }
 
 /**

@@ -13,6 +13,8 @@ import { SessionContainers } from '../sandbox/session-containers.js';
 import { connectTemporal } from '../temporal/connection.js';
 import { GATEWAY_SERVER_NAME } from '../gateway/certs.js';
 import { dataConverterOf } from '../temporal/codec.js';
+import { tracedWorkerOptions } from '../temporal/tracing.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { OutputPublisher } from '../activities/output-publisher.js';
 import { RegistryClient } from './registry-client.js';
 
@@ -25,7 +27,15 @@ export interface RuntimeWorker {
   shutdown(opts?: { removeSessions?: boolean }): Promise<void>;
 }
 
-export async function startRuntimeWorker(config: WorkerSettings, temporal: TemporalSettings, connection?: NativeConnection): Promise<RuntimeWorker> {
+export interface RuntimeWorkerOptions {
+  /** A connection to share (else the worker connects, through the host gateway when the API names one). */
+  connection?: NativeConnection;
+  /** This process's tracing: each activity then runs in a span continuing the workflow's trace. */
+  tracing?: Tracing;
+}
+
+export async function startRuntimeWorker(config: WorkerSettings, temporal: TemporalSettings, opts: RuntimeWorkerOptions = {}): Promise<RuntimeWorker> {
+  const connection = opts.connection;
   // No credential the API accepts, no work: this throws before anything starts (spec §4.3).
   const registry = await RegistryClient.connect(config);
   const docker = new Docker();
@@ -100,6 +110,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
         // Long-running sandboxes report through heartbeats; let the SDK send them promptly.
         defaultHeartbeatThrottleInterval: '500ms',
         shutdownGraceTime: '10s',
+        ...tracedWorkerOptions(opts.tracing, { workflows: false }),
       }),
     ),
   );
