@@ -1,11 +1,19 @@
 // Entry point of the control plane: `npm run api` (API + MCP + dashboard + control worker).
 import { loadApiSettings, loadTemporalSettings } from '../config/index.js';
-import { onShutdownSignal } from '../config/lifecycle.js';
+import { exitStartFailed, onShutdownSignal } from '../config/lifecycle.js';
+import { componentLog } from '../config/log.js';
 import { startApiPlatform } from './platform.js';
 
-const api = await startApiPlatform(loadApiSettings(), loadTemporalSettings());
-console.log(`durabox API  ${api.url}/api/v1   MCP ${api.url}/mcp`);
-if (api.firstAdmin) {
-  console.log(`first admin: ${api.firstAdmin.username}${api.firstAdmin.generated ? ` / ${api.firstAdmin.password} (generated, shown once)` : ' (password from DURABOX_ADMIN_PASSWORD)'}`);
+const log = componentLog('api');
+try {
+  const api = await startApiPlatform(loadApiSettings(), loadTemporalSettings());
+  log.info({ api: `${api.url}/api/v1`, mcp: `${api.url}/mcp` }, `durabox API ${api.url}/api/v1   MCP ${api.url}/mcp`);
+  if (api.firstAdmin) {
+    // The password itself never goes to the log: it is in a file only this user reads.
+    log.info({ username: api.firstAdmin.username, password_file: api.firstAdmin.passwordFile },
+      api.firstAdmin.passwordFile ? `first admin ${api.firstAdmin.username}: generated password in ${api.firstAdmin.passwordFile}` : `first admin ${api.firstAdmin.username}: password from DURABOX_ADMIN_PASSWORD`);
+  }
+  onShutdownSignal(log, () => api.close());
+} catch (e) {
+  exitStartFailed(log, e);
 }
-onShutdownSignal(() => api.close());

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NativeConnection } from '@temporalio/worker';
 import type { ApiSettings, TemporalSettings } from '../config/index.js';
-import { startControlPlane } from '../control/plane.js';
+import { startControlPlane, type FirstAdmin } from '../control/plane.js';
 import { createApp, type AppOptions } from './app.js';
 import type { AppDeps } from './context.js';
 import { LoginLimiter } from './login-limiter.js';
@@ -12,8 +12,8 @@ import { LoginLimiter } from './login-limiter.js';
 export interface ApiPlatform {
   url: string;
   deps: AppDeps;
-  /** Set when this start created the first admin and generated its password. */
-  firstAdmin?: { username: string; password: string; generated: boolean };
+  /** Set when this start created the first admin (a generated password is in its file, never in the log). */
+  firstAdmin?: FirstAdmin;
   close(): Promise<void>;
 }
 

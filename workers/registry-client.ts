@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import type { PayloadKeys, WorkerSettings } from '../config/index.js';
 import { PRODUCT_VERSION } from '../config/paths.js';
+import { componentLog } from '../config/log.js';
 import { createHostRequest } from '../gateway/certs.js';
 
 export class CredentialRejected extends Error {}
@@ -54,7 +55,7 @@ export class RegistryClient {
         return client;
       } catch (e) {
         if (e instanceof CredentialRejected || Date.now() + delay > until) throw e;
-        console.error(`runtime worker ${config.workerId}: registry not reachable yet (${(e as Error).message}); retrying`);
+        componentLog('worker', { worker_id: config.workerId }).warn({ reason: (e as Error).message, retry_ms: delay }, 'the registry (API) is not reachable yet; retrying');
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -78,7 +79,7 @@ export class RegistryClient {
             this.closed = true;
             return;
           }
-          console.error(`runtime worker ${this.config.workerId}: heartbeat failed: ${(e as Error).message}`);
+          componentLog('worker', { worker_id: this.config.workerId }).warn({ reason: (e as Error).message }, 'heartbeat to the API failed; working on');
         }
         schedule();
       }, this.config.heartbeatIntervalSec * 1000 * jitter);

@@ -1,11 +1,25 @@
 // Entry point of an execution host: `npm run worker`. One per host; it serves DURABOX_RUNTIMES.
 import { loadTemporalSettings, loadWorkerSettings } from '../config/index.js';
-import { onShutdownSignal } from '../config/lifecycle.js';
+import { exitStartFailed, onShutdownSignal } from '../config/lifecycle.js';
+import { componentLog, errorFields } from '../config/log.js';
+import { installTemporalRuntime } from '../temporal/connection.js';
 import { startRuntimeWorker } from './runtime-worker.js';
 
-const config = loadWorkerSettings();
-const temporal = loadTemporalSettings();
-const worker = await startRuntimeWorker(config, temporal);
-console.log(`runtime worker ${worker.workerId} serving ${config.runtimes.join(', ')} on ${temporal.address ?? '127.0.0.1:7233'}`);
-onShutdownSignal(() => worker.shutdown());
-await worker.done;
+let log = componentLog('worker');
+try {
+  const config = loadWorkerSettings();
+  const temporal = loadTemporalSettings();
+  log = componentLog('worker', { worker_id: config.workerId });
+  // The SDK's lines (its activities' failures among them) carry this worker's id too.
+  installTemporalRuntime(temporal, log);
+  const worker = await startRuntimeWorker(config, temporal);
+  const address = temporal.address ?? '127.0.0.1:7233';
+  log.info({ runtimes: config.runtimes, temporal: address }, `runtime worker ${worker.workerId} serving ${config.runtimes.join(', ')} on ${address}`);
+  onShutdownSignal(log, () => worker.shutdown());
+  worker.done.catch((e) => {
+    log.fatal(errorFields(e), 'the runtime worker stopped on an error');
+    process.exit(1);
+  });
+} catch (e) {
+  exitStartFailed(log, e);
+}
