@@ -5,6 +5,7 @@
 // batch went out posts nothing at all: its result arrives as soon as its chunks would, and holds them
 // (the API's streams then give the result's output as the chunks), so short tasks cost no post.
 import type { OnChunk } from '../sandbox/frame-channel.js';
+import { componentLog, type Logger } from '../config/log.js';
 
 interface Pending { seq: number; stream: 'stdout' | 'stderr'; text: string }
 
@@ -18,7 +19,10 @@ export class OutputPublisher {
   private timer: NodeJS.Timeout | undefined;
   private posting: Promise<void> = Promise.resolve();
 
-  constructor(private readonly post: (body: { streams: Array<{ stream_id: string; chunks: Pending[] }> }) => Promise<void>) {}
+  constructor(
+    private readonly post: (body: { streams: Array<{ stream_id: string; chunks: Pending[] }> }) => Promise<void>,
+    private readonly log: Logger = componentLog('worker'),
+  ) {}
 
   /**
    * A chunk sink for one stream. `base` separates attempts: a retried activity numbers its chunks after
@@ -58,7 +62,7 @@ export class OutputPublisher {
       for (const s of streams) this.live.add(s.stream_id);
       // Posts go one after another, so a stream's chunks arrive in order.
       this.posting = this.posting.then(() => this.post({ streams }).catch(() => this.post({ streams })).catch((e: Error) => {
-        console.error(`output of ${streams.length} stream(s) not forwarded: ${e.message}`);
+        this.log.warn({ streams: streams.length, reason: e.message }, 'output not forwarded to the API (streams only; results hold it)');
       }));
     }
     return this.posting;

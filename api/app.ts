@@ -1,6 +1,7 @@
 // The HTTP app in one place: traces, metrics, error mapping, body limits, the operations' routes, the dashboard.
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
+import { componentLog, errorFields } from '../config/log.js';
 import { DuraboxError } from '../contract/errors.js';
 import { leaseWithin, TerminalCommandBody } from '../contract/schemas.js';
 import { leaseBounds, type AppDeps, type AppState } from './context.js';
@@ -16,8 +17,11 @@ import { sessionHandlers } from './handlers/sessions.js';
 import { taskHandlers } from './handlers/tasks.js';
 import { workerHandlers } from './handlers/workers.js';
 import { mcpHandlers } from './mcp.js';
+import { requestLog } from './request-log.js';
 import { operationsRouter, responseCheck, type Handlers } from './routes.js';
 import { tracingMiddleware } from './tracing.js';
+
+const log = componentLog('api');
 
 /** Largest JSON body accepted: a 1 MB program plus its JSON escaping. */
 export const JSON_BODY_LIMIT = '4mb';
@@ -39,12 +43,15 @@ export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
   // Behind a trusted proxy the client is the address that proxy saw (the last X-Forwarded-For entry):
   // entries before it were written by the client and prove nothing.
   const app = new Koa<AppState>({ proxy: deps.api.trustProxy, maxIpsCount: 1 });
-  app.on('error', (err, ctx) => {
-    if ((err as { status?: number }).status && (err as { status: number }).status < 500) return;
-    console.error(`${ctx?.method ?? ''} ${ctx?.path ?? ''} failed:`, err);
+  // Failures Koa itself meets outside the middleware (a broken socket while it answers); those within are
+  // on their request's log line.
+  app.on('error', (err: { status?: number }, ctx?: { state?: AppState; method?: string; path?: string }) => {
+    if (err.status && err.status < 500) return;
+    (ctx?.state?.log ?? log).error({ method: ctx?.method, path: ctx?.path, ...errorFields(err) }, 'answering failed');
   });
   // Outermost, so the span holds the whole request and sees the status the error middleware chose.
   if (deps.tracing) app.use(tracingMiddleware(deps.tracing.tracer));
+  app.use(requestLog);
   app.use(httpMetrics);
   if (opts.checkResponses) app.use(responseCheck);
   app.use(errorMiddleware);

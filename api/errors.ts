@@ -1,5 +1,6 @@
 // One middleware turns every failure into its answer: the status comes from the error table, the body
-// is `{ "error": "<message>" }` unless the failure brings a body of its own.
+// is `{ "error": "<message>" }` unless the failure brings a body of its own. What it caught is left on
+// the request's state for its log line: the code, or the unexpected failure itself.
 import type { Context, Next } from 'koa';
 import { DuraboxError, ERROR_TABLE, type ErrorCode } from '../contract/errors.js';
 
@@ -15,9 +16,11 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
     await next();
   } catch (err) {
     if (err instanceof ErrorAnswer) {
+      ctx.state.errorCode = err.code;
       ctx.status = ERROR_TABLE[err.code].status;
       ctx.body = err.body;
     } else if (err instanceof DuraboxError) {
+      ctx.state.errorCode = err.code;
       ctx.status = err.status;
       // Details name what was at fault, e.g. the limit a quota_exceeded refusal reached.
       ctx.body = { ...(err.details ?? {}), error: err.message };
@@ -35,7 +38,8 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       } else {
         ctx.status = ERROR_TABLE.internal.status;
         ctx.body = { error: ERROR_TABLE.internal.message };
-        ctx.app.emit('error', err, ctx);
+        // The request's log line carries it, with its stack (api/request-log.ts).
+        ctx.state.failure = err;
       }
     }
   }

@@ -7,7 +7,7 @@ import { DuraboxError, ERROR_TABLE } from '../contract/errors.js';
 import type { TaskBody } from '../contract/schemas.js';
 import type { OutputStore } from '../db/output.js';
 import { TERMINAL } from '../control/task-service.js';
-import type { AppDeps } from './context.js';
+import type { AppDeps, AppState } from './context.js';
 import { ErrorAnswer } from './errors.js';
 
 /** A stream id for work that has no task id of its own (a command in a session). */
@@ -101,11 +101,21 @@ function outputOf(value: unknown): Array<{ stream: 'stdout' | 'stderr'; text: st
   return chunks.filter((c) => c.text !== '');
 }
 
-/** A failure as an `error` event: its HTTP status and the body a plain call would have answered. */
-function errorEvent(e: unknown): { status: number; body: Record<string, unknown> } {
-  if (e instanceof ErrorAnswer) return { status: ERROR_TABLE[e.code].status, body: e.body };
-  if (e instanceof DuraboxError) return { status: e.status, body: { error: e.message, code: e.code } };
-  console.error('stream failed:', e);
+/**
+ * A failure as an `error` event: its HTTP status and the body a plain call would have answered. The
+ * request's log line gets its code, or the failure itself when it was not expected.
+ */
+function errorEvent(ctx: Context, e: unknown): { status: number; body: Record<string, unknown> } {
+  const state = ctx.state as AppState;
+  if (e instanceof ErrorAnswer) {
+    state.errorCode = e.code;
+    return { status: ERROR_TABLE[e.code].status, body: e.body };
+  }
+  if (e instanceof DuraboxError) {
+    state.errorCode = e.code;
+    return { status: e.status, body: { error: e.message, code: e.code } };
+  }
+  state.failure = e;
   return { status: ERROR_TABLE.internal.status, body: { error: ERROR_TABLE.internal.message, code: 'internal' } };
 }
 
@@ -122,7 +132,7 @@ export async function streamTask(deps: AppDeps, ctx: Context, task: TaskBody, ac
       async () => (TERMINAL.includes(task.status) ? task : await deps.tasks.final(task.task_id, accountId)), (f) => f?.result);
     if (final) es.send('result', final);
   } catch (e) {
-    es.send('error', errorEvent(e));
+    es.send('error', errorEvent(ctx, e));
   } finally {
     es.end();
   }
@@ -137,7 +147,7 @@ export async function streamCommand<T>(deps: AppDeps, ctx: Context, streamId: st
   try {
     es.send('result', await relayingOutput(deps.output, streamId, (c) => es.sendOutput(c), work));
   } catch (e) {
-    es.send('error', errorEvent(e));
+    es.send('error', errorEvent(ctx, e));
   } finally {
     es.end();
   }

@@ -6,7 +6,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { NativeConnection } from '@temporalio/worker';
 import type { ApiSettings, TemporalSettings } from '../config/index.js';
-import { startControlPlane } from '../control/plane.js';
+import { startControlPlane, type FirstAdmin } from '../control/plane.js';
 import { createApp, type AppOptions } from './app.js';
 import type { AppDeps } from './context.js';
 import { LoginLimiter } from './login-limiter.js';
@@ -15,8 +15,8 @@ import type { Tracing } from '../telemetry/tracing.js';
 export interface ApiPlatform {
   url: string;
   deps: AppDeps;
-  /** Set when this start created the first admin and generated its password. */
-  firstAdmin?: { username: string; password: string; generated: boolean };
+  /** Set when this start created the first admin (a generated password is in its file, never in the log). */
+  firstAdmin?: FirstAdmin;
   close(): Promise<void>;
 }
 

@@ -63,7 +63,7 @@ export async function responseCheck(ctx: Context & { state: AppState }, next: Ne
   const problem = responseProblem(op, ctx.status, ctx.body, ctx.response.type);
   if (problem) {
     const message = `response of ${id} (${ctx.method} ${ctx.path}) does not match its operation record: ${problem}`;
-    console.error(message);
+    ctx.state.failure = message;
     ctx.status = 500;
     ctx.body = { error: message };
   }

@@ -53,6 +53,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'the Temporal CLI binary for the dev server',
   },
   {
+    names: ['DURABOX_LOG_LEVEL'], default: '`info`', usedBy: ['all'],
+    meaning: 'level of the process\'s JSON log lines (`trace`, `debug`, `info`, `warn`, `error`, `fatal`, `silent`); see *Logs*',
+  },
+  {
     names: ['DURABOX_TEMPORAL_LOG_LEVEL'], default: '`WARN`', usedBy: ['all'],
     meaning: 'log level of the Temporal SDK\'s own lines (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`)',
   },

@@ -22,6 +22,14 @@ export interface RuntimeLimits {
 
 export type SdkLogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
+/** The level of durabox's own JSON log lines (pino's names); `silent` writes none. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** Every process's log lines. */
+export interface LogSettings {
+  level: LogLevel;
+}
+
 /** How every process reaches Temporal. */
 export interface TemporalSettings {
   /** Unset: `npm start` runs a dev server; other processes use 127.0.0.1:7233. */
@@ -177,6 +185,7 @@ export interface Config {
   worker: WorkerSettings;
   tracing: TracingSettings;
   dev: DevSettings;
+  log: LogSettings;
 }
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -231,6 +240,13 @@ function runtimeLimits(env: Env, prefix: 'PYTHON' | 'TERMINAL', image: string): 
 }
 
 const LOG_LEVELS: SdkLogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+const OWN_LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export function loadLogSettings(env: Env = process.env): LogSettings {
+  const level = (str(env, 'DURABOX_LOG_LEVEL') ?? 'info').toLowerCase() as LogLevel;
+  if (!OWN_LOG_LEVELS.includes(level)) throw new ConfigError(`DURABOX_LOG_LEVEL must be one of ${OWN_LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.DURABOX_LOG_LEVEL)}`);
+  return { level };
+}
 
 export function loadTemporalSettings(env: Env = process.env): TemporalSettings {
   const tls = { cert: str(env, 'TEMPORAL_TLS_CERT'), key: str(env, 'TEMPORAL_TLS_KEY'), ca: str(env, 'TEMPORAL_TLS_CA'), serverName: str(env, 'TEMPORAL_TLS_SERVER_NAME') };
@@ -444,6 +460,6 @@ export function loadDevSettings(env: Env = process.env): DevSettings {
 /** Every section at once; a process that needs one section may load just that one. */
 export function loadConfig(env: Env = process.env): Config {
   return {
-    temporal: loadTemporalSettings(env), api: loadApiSettings(env), worker: loadWorkerSettings(env), tracing: loadTracingSettings(env), dev: loadDevSettings(env),
+    temporal: loadTemporalSettings(env), api: loadApiSettings(env), worker: loadWorkerSettings(env), tracing: loadTracingSettings(env), dev: loadDevSettings(env), log: loadLogSettings(env),
   };
 }

@@ -58,6 +58,17 @@ export const ERROR_CODES = Object.keys(ERROR_TABLE) as ErrorCode[];
 /** Codes a retry cannot change: the workflows give these to Temporal as non-retryable error types. */
 export const NON_RETRYABLE_CODES: ErrorCode[] = ERROR_CODES.filter((c) => !ERROR_TABLE[c].retryable);
 
+/** Non-retryable codes that still mean something broke (a host gone), not an answer to the caller's request. */
+const PLATFORM_TROUBLE: ErrorCode[] = ['session_lost'];
+
+/**
+ * Whether a failure with this code is an ordinary outcome of the caller's request (their code timed out,
+ * an input was refused, a session was busy): logged at info without a stack, never as the platform's fault.
+ */
+export function isOrdinaryOutcome(code: unknown): code is ErrorCode {
+  return isErrorCode(code) && !ERROR_TABLE[code].retryable && !PLATFORM_TROUBLE.includes(code);
+}
+
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ERROR_TABLE, code);
 }

@@ -3,7 +3,9 @@
 // test harness start it through the API.
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
+import { join } from 'node:path';
 import type { ApiSettings, TemporalSettings } from '../config/index.js';
+import { componentLog, errorFields } from '../config/log.js';
 import { AccountStore } from '../db/accounts.js';
 import { openDb, type Db } from '../db/index.js';
 import { OutputStore } from '../db/output.js';
@@ -14,9 +16,20 @@ import type { Tracing } from '../telemetry/tracing.js';
 import { createControlActivities } from './activities.js';
 import { createControlWorker } from './control-worker.js';
 import { Quotas } from './quotas.js';
-import { generatePassword, hashPassword, newId } from './security.js';
+import { generatePassword, hashPassword, newId, writeSecretFile } from './security.js';
 import { SessionService } from './session-service.js';
 import { TaskService } from './task-service.js';
+
+const log = componentLog('control-worker');
+
+/** Where a generated first admin password is written, in the data dir. */
+export const FIRST_ADMIN_PASSWORD_FILE = 'first-admin-password';
+
+export interface FirstAdmin {
+  username: string;
+  /** `<data dir>/first-admin-password` (mode 0600) when the password was generated; unset when DURABOX_ADMIN_PASSWORD gave it. */
+  passwordFile?: string;
+}
 
 export interface ControlPlane {
   api: ApiSettings;
@@ -39,8 +52,8 @@ export interface ControlPlane {
   connection: NativeConnection;
   /** This process's tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set: requests, workflows and activities get spans. */
   tracing: Tracing | undefined;
-  /** Set when this start created the first admin. */
-  firstAdmin?: { username: string; password: string; generated: boolean };
+  /** Set when this start created the first admin; a generated password is in `passwordFile`, never in memory or the log. */
+  firstAdmin?: FirstAdmin;
   close(): Promise<void>;
 }
 
@@ -49,7 +62,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const db = await openDb({ databaseUrl: api.databaseUrl, dataDir: api.dataDir });
   const connection = opts.connection ?? (await connectTemporal(temporal));
   await prepareNamespace(connection, temporal);
-  if (!api.payloadKeys) console.warn('DURABOX_PAYLOAD_KEY is not set: code, commands and output are stored in Temporal unencrypted');
+  if (!api.payloadKeys) log.warn('DURABOX_PAYLOAD_KEY is not set: code, commands and output are stored in Temporal unencrypted');
   const client = temporalClient(connection, temporal, api.payloadKeys, opts.tracing);
   const accounts = new AccountStore(db);
   const workers = new WorkerStore(db);
@@ -59,7 +72,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const firstAdmin = await ensureFirstAdmin(accounts, api);
   const hostCa = api.hostGateway ? await HostCa.load(api.hostCa, true) : undefined;
   const output = await OutputStore.open(db, api.databaseUrl);
-  const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => console.error(`output sweep: ${e.message}`)), 60_000);
+  const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => log.error(errorFields(e), 'output sweep failed')), 60_000);
   sweeper.unref();
 
   const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions }), api.payloadKeys, opts.tracing);
@@ -82,10 +95,11 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   };
 }
 
-async function ensureFirstAdmin(accounts: AccountStore, config: ApiSettings): Promise<ControlPlane['firstAdmin']> {
+async function ensureFirstAdmin(accounts: AccountStore, config: ApiSettings): Promise<FirstAdmin | undefined> {
   if ((await accounts.count()) > 0) return undefined;
   const username = config.adminUsername ?? 'admin';
   const password = config.adminPassword ?? generatePassword();
   await accounts.create({ id: newId('acc'), username, passwordHash: await hashPassword(password), isAdmin: true });
-  return { username, password, generated: !config.adminPassword };
+  if (config.adminPassword) return { username };
+  return { username, passwordFile: writeSecretFile(join(config.dataDir, FIRST_ADMIN_PASSWORD_FILE), password) };
 }

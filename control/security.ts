@@ -1,5 +1,7 @@
 // Secrets: ids, tokens, keyed hashes and password hashes. Nothing here stores or logs a plaintext.
 import { createHash, createHmac, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
@@ -50,4 +52,15 @@ export function sameSecret(got: string, want: string): boolean {
 
 export function generatePassword(): string {
   return randomBytes(12).toString('base64url');
+}
+
+/**
+ * A secret shown once (a generated first admin password, `npm start`'s first token) goes to a file only
+ * its owner reads, never to the log; the log names the file.
+ */
+export function writeSecretFile(path: string, value: string): string {
+  mkdirSync(dirname(path), { recursive: true });
+  rmSync(path, { force: true });
+  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  return path;
 }

@@ -6,6 +6,9 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Db } from './index.js';
+import { componentLog, errorFields } from '../config/log.js';
+
+const log = componentLog('api');
 
 export interface Chunk { seq: number; stream: 'stdout' | 'stderr'; text: string }
 export interface StreamChunks { stream_id: string; chunks: Chunk[] }
@@ -32,7 +35,7 @@ export class OutputStore {
       client.on('notification', (n) => {
         if (n.channel === CHANNEL && n.payload) store.local.emit(n.payload);
       });
-      client.on('error', (e) => console.error(`output stream listener: ${e.message}`));
+      client.on('error', (e) => log.error(errorFields(e), 'output stream listener failed'));
       await client.query(`LISTEN ${CHANNEL}`);
       store.listener = client;
     }
@@ -77,7 +80,7 @@ export class OutputStore {
           last = c.seq;
           onChunk(c);
         }
-      }).catch((e: Error) => console.error(`output stream ${streamId}: ${e.message}`));
+      }).catch((e: Error) => log.error({ stream_id: streamId, ...errorFields(e) }, 'output stream read failed'));
       return reading;
     };
     const stop = this.subscribe(streamId, () => void read());

@@ -10,11 +10,13 @@ import type { TLSSocket } from 'node:tls';
 import { gunzipSync } from 'node:zlib';
 import proto from '@temporalio/proto';
 import type { GatewaySettings } from '../config/index.js';
+import { componentLog } from '../config/log.js';
 import { hostTaskQueue, runtimeTaskQueue } from '../contract/queues.js';
 import { KNOWN_RUNTIMES } from '../config/index.js';
 import { credentialMark, hostOfCertificate, type HostCa } from './certs.js';
 
 const { temporal } = proto;
+const log = componentLog('gateway');
 const SERVICE = '/temporal.api.workflowservice.v1.WorkflowService/';
 
 /** What an activity-only worker calls. Everything else (histories, lists, starts, signals, queries) is refused. */
@@ -81,7 +83,7 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
 
   /** A refused call is worth an operator's look: a host asking for more than it needs. */
   const denied = (workerId: string, stream: http2.ServerHttp2Stream, why: string) => {
-    console.warn(`host gateway: refused a call from host ${workerId}: ${why}`);
+    log.warn({ worker_id: workerId, reason: why }, `host gateway: refused a call from host ${workerId}: ${why}`);
     refuse(stream, GRPC.PERMISSION_DENIED, why);
   };
 
@@ -96,7 +98,7 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
     if (link.drainingSince !== undefined) return;
     link.drainingSince = Date.now();
     for (const poll of link.polls) refuse(poll, GRPC.UNAUTHENTICATED, 'this host\'s credential was deleted');
-    console.warn(`host gateway: host ${link.workerId} lost its credential: no new work; cut off in ${settings.drainSec} s`);
+    log.warn({ worker_id: link.workerId, drain_sec: settings.drainSec }, `host gateway: host ${link.workerId} lost its credential: no new work; cut off in ${settings.drainSec} s`);
     setTimeout(() => session.destroy(), settings.drainSec * 1000).unref();
   };
 
@@ -115,8 +117,8 @@ export async function startHostGateway(settings: GatewaySettings, ca: HostCa, se
     });
     session.on('error', () => undefined);
     void link.ready.then((ok) => {
-      if (ok) console.log(`host gateway: host ${host.workerId} connected`);
-      else console.warn(`host gateway: refused host ${host.workerId}: its certificate names a credential that no longer exists`);
+      if (ok) log.info({ worker_id: host.workerId }, `host gateway: host ${host.workerId} connected`);
+      else log.warn({ worker_id: host.workerId }, `host gateway: refused host ${host.workerId}: its certificate names a credential that no longer exists`);
     });
   });
 

@@ -1,6 +1,8 @@
 // The real platform for the tests and the bench: a Temporal dev server (fresh SQLite), a database
 // (a fresh PostgreSQL database, or the embedded PGlite that `npm start` uses), the API with its control
-// worker in this process, and runtime workers as child processes on the real Docker.
+// worker in this process, and runtime workers as child processes on the real Docker. The in-process
+// API's log lines are kept in `apiLog` (warnings and errors also go to the screen), as a worker's are in
+// its `output()`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,7 @@ import pg from 'pg';
 import proto from '@temporalio/proto';
 import { startApiPlatform, type ApiPlatform } from '../api/platform.js';
 import { loadConfig, loadDevSettings, type Config } from '../config/index.js';
+import { sendLogLinesTo } from '../config/log.js';
 import { repoRoot } from '../config/paths.js';
 import { runtimeTaskQueue } from '../contract/queues.js';
 import { generateToken, generateWorkerSecret, hashPassword, keyedHash, maskToken, newId } from '../control/security.js';
@@ -104,12 +107,19 @@ export class PlatformHarness {
   docker = new Docker();
   workers = new Map<string, RuntimeWorkerProcess>();
   gateway: GatewayProcess | undefined;
+  /** Every JSON line this process logged since the platform started (the API's, its control worker's, the SDK's). */
+  apiLog: string[] = [];
   private workerIds = new Set<string>();
   /** Worker ids carry the run's pid: two runs on one Docker daemon never touch each other's sandboxes. */
   readonly runTag = `r${process.pid}`;
   private readonly temporalCli = loadDevSettings().temporalCli;
 
   async start(opts: HarnessOptions = {}): Promise<void> {
+    sendLogLinesTo((line) => {
+      this.apiLog.push(line);
+      // A request per line would bury the test report; what went wrong still shows.
+      if (/^\{"level":"(warn|error|fatal)"/.test(line)) process.stdout.write(line);
+    });
     const port = await freePort();
     const settings = opts.settings ?? {};
     this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port, uiPort: await freePort(), headless: true, cli: this.temporalCli });

@@ -5,12 +5,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.js';
-import { onShutdownSignal } from '../config/lifecycle.js';
+import { exitStartFailed, onShutdownSignal } from '../config/lifecycle.js';
+import { componentLog } from '../config/log.js';
 import { startApiPlatform } from '../api/platform.js';
-import { generateToken, generateWorkerSecret, keyedHash, maskToken, newId } from '../control/security.js';
+import { generateToken, generateWorkerSecret, keyedHash, maskToken, newId, writeSecretFile } from '../control/security.js';
 import { startTemporalDevServer, type DevServer } from '../temporal/dev-server.js';
 import { startTracing } from '../telemetry/tracing.js';
 import { startRuntimeWorker } from '../workers/runtime-worker.js';
+
+/** `npm start`'s first access token (for the first admin), in the data dir with mode 0600. */
+const FIRST_TOKEN_FILE = 'first-token';
 
 /** Outside production a generated key is kept in the data dir, so tokens stay valid across restarts. */
 function localHashKey(dataDir: string): string {
@@ -26,64 +30,68 @@ function localPayloadKey(dataDir: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-const config = loadConfig();
-mkdirSync(config.dev.dataDir, { recursive: true });
-const localApi = `http://${['0.0.0.0', '::'].includes(config.api.httpHost) ? '127.0.0.1' : config.api.httpHost}:${config.api.httpPort}`;
-let devServer: DevServer | undefined;
-if (!config.temporal.address) {
-  devServer = await startTemporalDevServer({
-    dataDir: config.dev.dataDir, port: 7233, uiPort: 8233, namespace: config.temporal.namespace, cli: config.dev.temporalCli,
-    // The UI opens sealed payloads through the API (an admin logged in to the dashboard; see README).
-    codecEndpoint: `${localApi}/api/v1/codec`,
+const log = componentLog('start');
+try {
+  const config = loadConfig();
+  mkdirSync(config.dev.dataDir, { recursive: true });
+  const localApi = `http://${['0.0.0.0', '::'].includes(config.api.httpHost) ? '127.0.0.1' : config.api.httpHost}:${config.api.httpPort}`;
+  let devServer: DevServer | undefined;
+  if (!config.temporal.address) {
+    devServer = await startTemporalDevServer({
+      dataDir: config.dev.dataDir, port: 7233, uiPort: 8233, namespace: config.temporal.namespace, cli: config.dev.temporalCli,
+      // The UI opens sealed payloads through the API (an admin logged in to the dashboard; see README).
+      codecEndpoint: `${localApi}/api/v1/codec`,
+    });
+  }
+  const temporal = { ...config.temporal, address: config.temporal.address ?? devServer!.address };
+  const hashKey = config.api.hashKey ?? localHashKey(config.dev.dataDir);
+  const payloadKeys = config.api.payloadKeys ?? { current: localPayloadKey(config.dev.dataDir), old: [] };
+  // One process serves the API and the worker here, so one service name for both.
+  const tracing = startTracing(config.tracing, 'durabox');
+  const api = await startApiPlatform({ ...config.api, hashKey, payloadKeys }, temporal, { tracing });
+
+  // The local worker's credential is written straight into the database (a new secret each start, never
+  // shown), so `npm start` needs no POST /workers; DURABOX_WORKER_SECRET, when given, is used instead.
+  const workerId = config.worker.workerIdGiven ? config.worker.workerId : 'local';
+  let workerSecret = config.worker.workerSecret;
+  if (!workerSecret) {
+    workerSecret = generateWorkerSecret();
+    await api.deps.workers.putCredential({ nodeId: workerId, secretHash: keyedHash(hashKey, workerSecret) });
+  }
+  const worker = await startRuntimeWorker({ ...config.worker, workerId, apiUrl: api.url, workerSecret }, temporal, { tracing });
+
+  const running: Record<string, unknown> = {
+    dashboard: `${api.url}/`,
+    rest_api: `${api.url}/api/v1`,
+    mcp: `${api.url}/mcp`,
+    temporal_ui: devServer?.uiUrl ?? temporal.uiUrl,
+    database: config.api.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${join(config.api.dataDir, 'pgdata')}`,
+    worker: `${worker.workerId} serving ${config.worker.runtimes.join(', ')}`,
+  };
+  if (tracing) {
+    const to = new URL(config.tracing.tracesUrl!);
+    to.username = to.password = '';
+    running.traces = `${to} (OTLP, service ${tracing.serviceName})`;
+  }
+  if (api.firstAdmin) {
+    // First start: an admin and a token to use right away. Both secrets go to files only this user
+    // reads, never to the log: the line names the files.
+    const token = generateToken();
+    const admin = (await api.deps.accounts.byUsername(api.firstAdmin.username))!;
+    await api.deps.accounts.createToken({ id: newId('tok'), accountId: admin.id, name: 'default', tokenHash: keyedHash(hashKey, token), masked: maskToken(token), generated: true });
+    running.admin = api.firstAdmin.username;
+    running.admin_password_file = api.firstAdmin.passwordFile ?? '(DURABOX_ADMIN_PASSWORD)';
+    running.token_file = writeSecretFile(join(config.dev.dataDir, FIRST_TOKEN_FILE), token);
+  }
+  log.info(running, `durabox is running: dashboard ${api.url}/`);
+
+  onShutdownSignal(log, async () => {
+    // One machine, one Ctrl+C: nothing of this platform is left running, session containers included.
+    await worker.shutdown({ removeSessions: true });
+    await api.close();
+    await devServer?.stop();
+    await tracing?.shutdown();
   });
+} catch (e) {
+  exitStartFailed(log, e);
 }
-const temporal = { ...config.temporal, address: config.temporal.address ?? devServer!.address };
-const hashKey = config.api.hashKey ?? localHashKey(config.dev.dataDir);
-const payloadKeys = config.api.payloadKeys ?? { current: localPayloadKey(config.dev.dataDir), old: [] };
-// One process serves the API and the worker here, so one service name for both.
-const tracing = startTracing(config.tracing, 'durabox');
-const api = await startApiPlatform({ ...config.api, hashKey, payloadKeys }, temporal, { tracing });
-
-// The local worker's credential is written straight into the database (a new secret each start, never
-// shown), so `npm start` needs no POST /workers; DURABOX_WORKER_SECRET, when given, is used instead.
-const workerId = config.worker.workerIdGiven ? config.worker.workerId : 'local';
-let workerSecret = config.worker.workerSecret;
-if (!workerSecret) {
-  workerSecret = generateWorkerSecret();
-  await api.deps.workers.putCredential({ nodeId: workerId, secretHash: keyedHash(hashKey, workerSecret) });
-}
-const worker = await startRuntimeWorker({ ...config.worker, workerId, apiUrl: api.url, workerSecret }, temporal, { tracing });
-
-const lines = [
-  `durabox is running`,
-  `  dashboard    ${api.url}/`,
-  `  REST API     ${api.url}/api/v1`,
-  `  MCP          ${api.url}/mcp   (Streamable HTTP, Authorization: Bearer <token>)`,
-  `  Temporal UI  ${devServer?.uiUrl ?? temporal.uiUrl}`,
-  `  database     ${config.api.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${join(config.api.dataDir, 'pgdata')}`}`,
-  `  worker       ${worker.workerId} serving ${config.worker.runtimes.join(', ')}`,
-];
-if (tracing) {
-  const to = new URL(config.tracing.tracesUrl!);
-  to.username = to.password = '';
-  lines.push(`  traces       ${to}   (OTLP, service ${tracing.serviceName})`);
-}
-if (api.firstAdmin) {
-  // First start: an admin and a token to use right away. Both are shown this once only.
-  const token = generateToken();
-  const admin = (await api.deps.accounts.byUsername(api.firstAdmin.username))!;
-  await api.deps.accounts.createToken({ id: newId('tok'), accountId: admin.id, name: 'default', tokenHash: keyedHash(hashKey, token), masked: maskToken(token), generated: true });
-  lines.push(
-    `  admin        ${api.firstAdmin.username} / ${api.firstAdmin.generated ? api.firstAdmin.password : '(DURABOX_ADMIN_PASSWORD)'}   (shown once)`,
-    `  token        ${token}   (shown once)`,
-  );
-}
-console.log(lines.join('\n'));
-
-onShutdownSignal(async () => {
-  // One machine, one Ctrl+C: nothing of this platform is left running, session containers included.
-  await worker.shutdown({ removeSessions: true });
-  await api.close();
-  await devServer?.stop();
-  await tracing?.shutdown();
-});

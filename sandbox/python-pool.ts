@@ -5,6 +5,7 @@
 // and always after a timeout or cancellation (the container is killed).
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../config/index.js';
+import { componentLog, errorFields } from '../config/log.js';
 import type { CellResult, Language } from '../contract/messages.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
@@ -78,7 +79,7 @@ export class PythonSandboxPool {
           if (this.closed) return sb.destroy();
           this.ready.push(sb);
         })
-        .catch((e) => console.error(`python sandbox warm-up failed: ${(e as Error).message}`))
+        .catch((e) => componentLog('worker', { worker_id: this.opts.workerId }).error(errorFields(e), 'python sandbox warm-up failed'))
         .finally(() => { this.starting--; });
     }
   }

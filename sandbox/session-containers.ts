@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../config/index.js';
+import { componentLog, errorFields } from '../config/log.js';
 import type { CellResult, HostExecResult, Language } from '../contract/messages.js';
 import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
@@ -61,7 +62,7 @@ export class SessionContainers {
       this.starting++;
       this.create()
         .then((id) => (this.closed ? this.remove(id) : void this.ready.push(id)))
-        .catch((e) => console.error(`session container warm-up failed: ${(e as Error).message}`))
+        .catch((e) => componentLog('worker', { worker_id: this.o.workerId }).error(errorFields(e), 'session container warm-up failed'))
         .finally(() => { this.starting--; });
     }
   }

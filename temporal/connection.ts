@@ -2,36 +2,37 @@
 import { readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, type TLSConfig } from '@temporalio/worker';
+import { NativeConnection, Runtime, type TLSConfig } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 import type { PayloadKeys, TemporalSettings } from '../config/index.js';
+import { componentLog, type Logger } from '../config/log.js';
 import { dataConverterOf } from './codec.js';
+import { SdkLogForwarder } from './sdk-log.js';
 import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { tracedClientInterceptors } from './tracing.js';
 
-/** A worker that polls for activities only says so at WARN on every start; that is our design, not news. */
-class QuietLogger extends DefaultLogger {
-  override log(level: Parameters<DefaultLogger['log']>[0], message: string, meta?: Parameters<DefaultLogger['log']>[2]): void {
-    if (/^No (workflows|activities|Nexus services) registered/.test(message)) return;
-    super.log(level, message, meta);
-  }
-}
-
 let runtimeInstalled = false;
 
-/** The SDK's own log lines below warnings are noise for operators; DURABOX_TEMPORAL_LOG_LEVEL raises them. */
-function installRuntime(config: TemporalSettings): void {
+/**
+ * Routes the SDK's lines, Core's included, into this process's JSON log, at DURABOX_TEMPORAL_LOG_LEVEL
+ * (its lines below warnings are noise for operators). Once per process; an entry point that knows more
+ * (a runtime worker's id) installs it first with its own logger, else the first connection does.
+ */
+export function installTemporalRuntime(config: TemporalSettings, log: Logger = componentLog('temporal')): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new QuietLogger(config.sdkLogLevel) });
+  Runtime.install({
+    logger: new SdkLogForwarder(log, config.sdkLogLevel),
+    telemetryOptions: { logging: { filter: { core: config.sdkLogLevel, other: 'ERROR' }, forward: {} } },
+  });
 }
 
 /** Connects with TEMPORAL_TLS_* from the settings, unless the caller brings its own address and TLS (a host behind the gateway). */
 export async function connectTemporal(config: TemporalSettings, address = config.address ?? '127.0.0.1:7233', tls?: TLSConfig): Promise<NativeConnection> {
-  installRuntime(config);
+  installTemporalRuntime(config);
   const t = config.tls;
   return NativeConnection.connect({
     address,

@@ -5,6 +5,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
+import { componentLog } from '../config/log.js';
 
 export interface DevServerOptions {
   dataDir: string;
@@ -60,7 +61,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
   const log = openSync(join(o.dataDir, 'temporal.log'), 'a');
   const child = spawn(o.cli, args, { stdio: ['ignore', log, log], detached: false });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.once('error', (e) => console.error(`cannot start the Temporal CLI (${o.cli}): ${e.message}; run deploy/setup-host.sh or set DURABOX_TEMPORAL_CLI`));
+  child.once('error', (e) => componentLog('start').error({ cli: o.cli, reason: e.message }, `cannot start the Temporal CLI (${o.cli}): ${e.message}; run deploy/setup-host.sh or set DURABOX_TEMPORAL_CLI`));
   const ready = await Promise.race([waitForPort(port, 60_000), exited.then(() => false)]);
   if (!ready) {
     child.kill('SIGKILL');

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { rootCertificates } from 'node:tls';
 import type { PayloadKeys, WorkerSettings } from '../config/index.js';
 import { PRODUCT_VERSION } from '../config/paths.js';
+import { componentLog } from '../config/log.js';
 import { createHostRequest } from '../gateway/certs.js';
 
 export class CredentialRejected extends Error {}
@@ -83,7 +84,7 @@ export class RegistryClient {
         if (code && UNTRUSTED_CERT_CODES.has(code)) {
           throw new ApiNotTrusted(`the API at ${config.apiUrl} presented a certificate this worker does not trust (${code}: ${(e as Error).message}); if it is signed by a private CA, give that CA's PEM file in DURABOX_API_CA`);
         }
-        console.error(`runtime worker ${config.workerId}: registry not reachable yet (${(e as Error).message}); retrying`);
+        componentLog('worker', { worker_id: config.workerId }).warn({ reason: (e as Error).message, retry_ms: delay }, 'the registry (API) is not reachable yet; retrying');
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -107,7 +108,7 @@ export class RegistryClient {
             this.closed = true;
             return;
           }
-          console.error(`runtime worker ${this.config.workerId}: heartbeat failed: ${(e as Error).message}`);
+          componentLog('worker', { worker_id: this.config.workerId }).warn({ reason: (e as Error).message }, 'heartbeat to the API failed; working on');
         }
         schedule();
       }, this.config.heartbeatIntervalSec * 1000 * jitter);

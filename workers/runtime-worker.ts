@@ -16,6 +16,7 @@ import { dataConverterOf } from '../temporal/codec.js';
 import { tracedWorkerOptions } from '../temporal/tracing.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { OutputPublisher } from '../activities/output-publisher.js';
+import { componentLog, errorFields, type Logger } from '../config/log.js';
 import { RegistryClient } from './registry-client.js';
 
 export interface RuntimeWorker {
@@ -36,6 +37,7 @@ export interface RuntimeWorkerOptions {
 
 export async function startRuntimeWorker(config: WorkerSettings, temporal: TemporalSettings, opts: RuntimeWorkerOptions = {}): Promise<RuntimeWorker> {
   const connection = opts.connection;
+  const log = componentLog('worker', { worker_id: config.workerId });
   // No credential the API accepts, no work: this throws before anything starts (spec §4.3).
   const registry = await RegistryClient.connect(config);
   const docker = new Docker();
@@ -50,10 +52,10 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   }));
   const sessionIsLive = () => registry.liveSessions();
   const left = await removeLeftovers(docker, config.workerId, sessionIsLive);
-  if (left.removed > 0) console.log(`runtime worker ${config.workerId}: removed ${left.removed} leftover container(s)`);
+  if (left.removed > 0) log.info({ removed: left.removed }, 'removed leftover containers');
 
   const inflight = new Map<string, number>();
-  const output = new OutputPublisher((body) => registry.postOutput(body));
+  const output = new OutputPublisher((body) => registry.postOutput(body), log);
   const python = new PythonSandboxPool({
     docker,
     workerId: config.workerId,
@@ -72,7 +74,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   });
   containers.adopt(left.kept);
   containers.refill();
-  const reaper = config.runtimes.includes('terminal') ? startReaper(docker, config, containers, sessionIsLive) : undefined;
+  const reaper = config.runtimes.includes('terminal') ? startReaper(docker, config, containers, sessionIsLive, log) : undefined;
   const terminalDeps: TerminalDeps = {
     docker,
     workerId: config.workerId,
@@ -138,7 +140,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   // A deleted credential: the next heartbeat is refused; stop polling and drain what runs. This id
   // cannot come back, so its session containers go too.
   registry.startHeartbeats(inflight, (e) => {
-    console.error(`${e.message}: stopping`);
+    log.warn({ reason: e.message }, `${e.message}: stopping`);
     void worker.shutdown({ removeSessions: true });
   });
   return worker;
@@ -154,7 +156,7 @@ export function hostQueueSlots(maxSessions: number): number {
  * removal that never reached it). A container is removed only when two sweeps in a row found no running
  * session naming it, so the instant between a session's runs (continue-as-new) never costs its container.
  */
-function startReaper(docker: Docker, config: WorkerSettings, containers: SessionContainers, sessionIsLive: () => Promise<Set<string>>): NodeJS.Timeout {
+function startReaper(docker: Docker, config: WorkerSettings, containers: SessionContainers, sessionIsLive: () => Promise<Set<string>>, log: Logger): NodeJS.Timeout {
   let suspects = new Set<string>();
   let sweeping = false;
   const sweep = async () => {
@@ -164,13 +166,13 @@ function startReaper(docker: Docker, config: WorkerSettings, containers: Session
     // Only what this very list showed, unclaimed twice in a row: a container made since is never touched.
     const doomed = unclaimed.filter((id) => suspects.has(id));
     suspects = new Set(unclaimed.filter((id) => !suspects.has(id)));
-    for (const id of doomed) await containers.remove(id).catch((e: Error) => console.error(`session reaper: cannot remove ${id}: ${e.message}`));
-    if (doomed.length > 0) console.log(`runtime worker ${config.workerId}: removed ${doomed.length} container(s) of ended sessions`);
+    for (const id of doomed) await containers.remove(id).catch((e: Error) => log.error({ container: id, ...errorFields(e) }, 'session reaper: cannot remove a container'));
+    if (doomed.length > 0) log.info({ removed: doomed.length }, 'session reaper: removed containers of ended sessions');
   };
   const timer = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    sweep().catch((e: Error) => console.error(`session reaper: ${e.message}`)).finally(() => { sweeping = false; });
+    sweep().catch((e: Error) => log.error(errorFields(e), 'session reaper failed')).finally(() => { sweeping = false; });
   }, config.reapIntervalSec * 1000);
   timer.unref();
   return timer;

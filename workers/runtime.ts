@@ -1,17 +1,32 @@
 // Entry point of an execution host: `npm run worker`. One per host; it serves DURABOX_RUNTIMES.
 import { loadTemporalSettings, loadTracingSettings, loadWorkerSettings } from '../config/index.js';
-import { onShutdownSignal } from '../config/lifecycle.js';
+import { exitStartFailed, onShutdownSignal } from '../config/lifecycle.js';
+import { componentLog, errorFields } from '../config/log.js';
+import { installTemporalRuntime } from '../temporal/connection.js';
 import { startTracing } from '../telemetry/tracing.js';
 import { startRuntimeWorker } from './runtime-worker.js';
 
-const config = loadWorkerSettings();
-const temporal = loadTemporalSettings();
-const tracing = startTracing(loadTracingSettings(), 'durabox-worker', config.workerId);
-const worker = await startRuntimeWorker(config, temporal, { tracing });
-console.log(`runtime worker ${worker.workerId} serving ${config.runtimes.join(', ')} on ${temporal.address ?? '127.0.0.1:7233'}`);
-onShutdownSignal(async () => {
-  await worker.shutdown();
-  await tracing?.shutdown();
-});
-await worker.done;
-await tracing?.shutdown();
+let log = componentLog('worker');
+try {
+  const config = loadWorkerSettings();
+  const temporal = loadTemporalSettings();
+  log = componentLog('worker', { worker_id: config.workerId });
+  // The SDK's lines (its activities' failures among them) carry this worker's id too.
+  installTemporalRuntime(temporal, log);
+  const tracing = startTracing(loadTracingSettings(), 'durabox-worker', config.workerId);
+  const worker = await startRuntimeWorker(config, temporal, { tracing });
+  const address = temporal.address ?? '127.0.0.1:7233';
+  log.info({ runtimes: config.runtimes, temporal: address }, `runtime worker ${worker.workerId} serving ${config.runtimes.join(', ')} on ${address}`);
+  onShutdownSignal(log, async () => {
+    await worker.shutdown();
+    // Last, so the spans of the activities that just ended still go out.
+    await tracing?.shutdown();
+  });
+  worker.done.catch(async (e) => {
+    log.fatal(errorFields(e), 'the runtime worker stopped on an error');
+    await tracing?.shutdown();
+    process.exit(1);
+  });
+} catch (e) {
+  exitStartFailed(log, e);
+}

@@ -36,6 +36,7 @@ export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'list
       const { handle, createdAt } = await deps.tasks.start({
         accountId, capability, input, timeoutMs: body.timeout_ms, requestId: body.request_id,
       });
+      ctx.state.taskId = handle.workflowId;
       // Asked for events: the task as a stream, whatever the mode.
       if (wantsEvents(ctx)) return streamTask(deps, ctx, (await deps.tasks.get(handle.workflowId, accountId))!, accountId);
       const base = baseBody(handle.workflowId, capability, { request_id: body.request_id ?? null, timeout_ms: body.timeout_ms }, createdAt);
@@ -46,6 +47,7 @@ export function taskHandlers(deps: AppDeps): Pick<Handlers, 'createTask' | 'list
         ? (await deps.tasks.get(handle.workflowId, accountId))!
         : await deps.tasks.await(handle, accountId, base, waitMs);
       ctx.status = taskHttpStatus(task);
+      ctx.state.errorCode = task.error?.code;
       ctx.body = ctx.status === 202 ? { ...task, status_url: statusUrl(task.task_id) } : task;
     },
 

@@ -731,6 +731,7 @@ describe('secrets stay where they belong', function () {
       }) as typeof process.stdout.write;
     const worker = platform.workers.get('w-main')!;
     const workerLogFrom = worker.output().length;
+    const apiLogFrom = platform.apiLog.length;
     const since = new Date(Date.now() - 1000).toISOString();
     const wrongPassword = `wrong-${Math.random().toString(36).slice(2)}-password`;
     const wrongToken = `dbx_${'f'.repeat(48)}`;
@@ -804,7 +805,7 @@ describe('secrets stay where they belong', function () {
     };
     const places: Record<string, string> = {
       'a workflow history': histories.join('\n'),
-      'the API\'s log': captured.join(''),
+      'the API\'s log': captured.join('') + platform.apiLog.slice(apiLogFrom).join(''),
       'the worker\'s log': worker.output().slice(workerLogFrom),
       'the worker\'s command line': readFileSync(`/proc/${worker.child.pid}/cmdline`, 'utf8'),
     };

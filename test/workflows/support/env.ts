@@ -10,6 +10,8 @@ import { SEARCH_ATTRIBUTES } from '../../../contract/search-attributes.js';
 
 /** The compiled workflows the control worker runs (…/workflows/index.js beside this compiled tree). */
 export const workflowsPath = fileURLToPath(new URL('../../../workflows/index.js', import.meta.url));
+/** The workflow interceptors the product's bundle carries (they only add log attributes). */
+const workflowInterceptorModules = [fileURLToPath(new URL('../../../workflows/log-attributes.js', import.meta.url))];
 
 // Activity failures are part of what these tests provoke; keep the SDK's warnings about them quiet.
 try {
@@ -21,7 +23,7 @@ try {
 let bundle: Promise<WorkflowBundle> | undefined;
 /** The workflow bundle, built once per mocha run (webpack takes seconds; every worker reuses it). */
 export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('ERROR') }).then(({ code }) => ({ code }));
+  bundle ??= bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') }).then(({ code }) => ({ code }));
   return bundle;
 }
 
