@@ -10,20 +10,12 @@ import { promisify } from 'node:util';
 import { repoRoot } from '../../config/paths.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../../sandbox/profile.js';
 import { ADMIN, HASH_KEY, PAYLOAD_KEY, freePort } from '../../harness/platform.js';
-import { call, login, newToken } from './support/http.js';
+import { call, login, newToken, startCommandOf } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
 
 const run = promisify(execFile);
 const IMAGE = `durabox/platform:test-${process.pid}`;
-
-/** `K=V \` lines, then the program. */
-function envOfStartCommand(command: string): Record<string, string> {
-  return Object.fromEntries(command.split(' \\\n').slice(0, -1).map((l) => {
-    const i = l.indexOf('=');
-    return [l.slice(0, i), l.slice(i + 1).replace(/^'(.*)'$/, '$1')];
-  }));
-}
 
 const envArgs = (env: Record<string, string>) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
 
@@ -83,7 +75,8 @@ describe('the platform image and the worker host\'s systemd unit', () => {
   it('its worker, given the start command and the host\'s Docker socket, serves tasks and removes its sandboxes when stopped', async function () {
     this.timeout(180_000);
     const created = await call('POST', '/api/v1/workers', { cookie: await login(), body: {} });
-    const env = envOfStartCommand(created.body.command);
+    const { env, program } = startCommandOf(created.body.command);
+    assert.equal(program, 'durabox worker');
     await platform.workers.get('w-main')?.stop();
     const { stdout } = await run('docker', ['run', '-d', '--network', 'host', '--user', 'root', '-v', '/var/run/docker.sock:/var/run/docker.sock', ...envArgs(env), IMAGE, 'worker']);
     const container = stdout.trim();

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN, createTestDatabase, freePort, HASH_KEY, PAYLOAD_KEY } from '../../harness/platform.js';
 import { repoRoot } from '../../config/paths.js';
-import { call, login, newToken } from './support/http.js';
+import { call, login, newToken, startCommandOf } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
 
@@ -34,14 +34,6 @@ function jsonLines(text: string, where: string): Line[] {
 /** The worker's own secret, as the worker process was given it. */
 function secretOf(pid: number): string {
   return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('DURABOX_WORKER_SECRET='))!.split('=')[1];
-}
-
-/** The variables of a start command (`K=V \` lines, then `npm run worker`). */
-function envOf(command: string): Record<string, string> {
-  return Object.fromEntries(command.split(' \\\n').slice(0, -1).map((l) => {
-    const i = l.indexOf('=');
-    return [l.slice(0, i), l.slice(i + 1).replace(/^'(.*)'$/, '$1')];
-  }));
 }
 
 describe('logs: JSON lines from every process, and no secret in them (spec §11)', function () {
@@ -83,7 +75,7 @@ describe('logs: JSON lines from every process, and no secret in them (spec §11)
     // A credential as an admin makes one: its start command carries the secret.
     const created = await call('POST', '/api/v1/workers', { cookie: admin, body: {} });
     assert.equal(created.status, 201);
-    const env = envOf(created.body.command);
+    const { env } = startCommandOf(created.body.command);
     const worker = await platform.startWorker('w-logs', {
       DURABOX_WORKER_ID: env.DURABOX_WORKER_ID, DURABOX_WORKER_SECRET: env.DURABOX_WORKER_SECRET, DURABOX_MAX_INFLIGHT: '1',
     });

@@ -8,21 +8,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../config/paths.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../../sandbox/profile.js';
-import { call, login, newToken } from './support/http.js';
+import { call, login, newToken, startCommandOf } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
 
 const run = promisify(execFile);
-
-/** The variables and the program of a start command (`K=V \` lines, then the command). */
-function parseStartCommand(command: string): { env: Record<string, string>; program: string } {
-  const lines = command.split(' \\\n');
-  const env = Object.fromEntries(lines.slice(0, -1).map((l) => {
-    const i = l.indexOf('=');
-    return [l.slice(0, i), l.slice(i + 1).replace(/^'(.*)'$/, '$1')];
-  }));
-  return { env, program: lines.at(-1)! };
-}
 
 describe('the installable package: a worker host without a checkout', () => {
   let dir: string;
@@ -73,7 +63,7 @@ describe('the installable package: a worker host without a checkout', () => {
     const admin = await login();
     const created = await call('POST', '/api/v1/workers', { cookie: admin, body: {} });
     assert.equal(created.status, 201);
-    const { env, program } = parseStartCommand(created.body.command);
+    const { env, program } = startCommandOf(created.body.command);
     assert.equal(program, 'durabox worker');
     // The only python worker is the packaged one while this runs.
     await platform.workers.get('w-main')?.stop();

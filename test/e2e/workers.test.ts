@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import proto from '@temporalio/proto';
-import { call, login, newToken } from './support/http.js';
+import { call, login, newToken, startCommandOf } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
 import { HASH_KEY } from '../../harness/platform.js';
@@ -13,12 +13,9 @@ const { temporal } = proto;
 
 /** The variables of a start command (`K=V \` lines, then `durabox worker`). */
 function envOf(command: string): Record<string, string> {
-  const lines = command.split(' \\\n');
-  assert.equal(lines.at(-1), 'durabox worker');
-  return Object.fromEntries(lines.slice(0, -1).map((l) => {
-    const i = l.indexOf('=');
-    return [l.slice(0, i), l.slice(i + 1).replace(/^'(.*)'$/, '$1')];
-  }));
+  const { env, program } = startCommandOf(command);
+  assert.equal(program, 'durabox worker');
+  return env;
 }
 
 async function pollers(runtime: string): Promise<string[]> {

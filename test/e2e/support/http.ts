@@ -36,3 +36,13 @@ export async function newToken(cookie?: string): Promise<string> {
   if (r.status !== 201) throw new Error(`token create failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.token;
 }
+
+/** A start command from POST /workers: its `K=V \` lines, then the program that runs the worker. */
+export function startCommandOf(command: string): { env: Record<string, string>; program: string } {
+  const lines = command.split(' \\\n');
+  const env = Object.fromEntries(lines.slice(0, -1).map((l) => {
+    const i = l.indexOf('=');
+    return [l.slice(0, i), l.slice(i + 1).replace(/^'(.*)'$/, '$1')];
+  }));
+  return { env, program: lines.at(-1)! };
+}
