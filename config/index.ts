@@ -338,7 +338,7 @@ function apiHttps(env: Env): ApiSettings['https'] {
 }
 
 /** Whether a URL's host is this machine's loopback, where plain HTTP crosses no network. */
-export function isLoopbackUrl(url: URL): boolean {
+function isLoopbackUrl(url: URL): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

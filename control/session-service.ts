@@ -117,18 +117,18 @@ export class SessionService {
   async runCode(accountId: string, input: RunCodeInput, requestKey?: string, streamId?: string): Promise<RunCodeOutput> {
     const sessionId = input.session_id!;
     const updateId = requestKey ? createHash('sha256').update(`${accountId}\0code\0${requestKey}`).digest('hex') : undefined;
-    return this.onSession(accountId, sessionId, (h) => h.executeUpdate(codeUpdate, {
+    return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(codeUpdate, {
       args: [{ code: input.code, language: input.language, context_id: input.context_id, timeout_ms: input.timeout_ms, stream_id: streamId }],
       updateId,
     }));
   }
 
   async createContext(accountId: string, sessionId: string, language: Language): Promise<ContextView> {
-    return this.onSession(accountId, sessionId, (h) => h.executeUpdate(createContextUpdate, { args: [{ language }] }));
+    return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(createContextUpdate, { args: [{ language }] }));
   }
 
   async deleteContext(accountId: string, sessionId: string, contextId: string): Promise<void> {
-    await this.onSession(accountId, sessionId, (h) => h.executeUpdate(deleteContextUpdate, { args: [contextId] }));
+    await this.updateSession(accountId, sessionId, (h) => h.executeUpdate(deleteContextUpdate, { args: [contextId] }));
   }
 
   /** The session's contexts; an ended or unknown session is session_not_found. */
@@ -142,11 +142,11 @@ export class SessionService {
   }
 
   async file(accountId: string, sessionId: string, op: FileOp): Promise<FileResult> {
-    return this.onSession(accountId, sessionId, (h) => h.executeUpdate(fileUpdate, { args: [op] }));
+    return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(fileUpdate, { args: [op] }));
   }
 
   async close(accountId: string, sessionId: string): Promise<SessionSummary> {
-    const summary = await this.onSession(accountId, sessionId, (h) => h.executeUpdate(closeUpdate));
+    const summary = await this.updateSession(accountId, sessionId, (h) => h.executeUpdate(closeUpdate));
     this.quotas.sessionEnded(accountId, this.workflowId(accountId, sessionId));
     return summary;
   }
@@ -156,11 +156,15 @@ export class SessionService {
     return d?.status.name === 'RUNNING';
   }
 
-  /** A call to the session's workflow (in its turn), its failures told as session errors. */
+  /** An Update of the session's workflow, sent in its turn (Temporal bounds the Updates in flight per workflow). */
+  private updateSession<T>(accountId: string, sessionId: string, call: (h: WorkflowHandle<typeof sessionWorkflow>) => Promise<T>): Promise<T> {
+    return this.inflight.run(this.workflowId(accountId, sessionId), () => this.onSession(accountId, sessionId, call));
+  }
+
+  /** A call to the session's workflow, its failures told as session errors. */
   private async onSession<T>(accountId: string, sessionId: string, call: (h: WorkflowHandle<typeof sessionWorkflow>) => Promise<T>): Promise<T> {
-    const workflowId = this.workflowId(accountId, sessionId);
     try {
-      return await this.inflight.run(workflowId, () => call(this.client.workflow.getHandle(workflowId)));
+      return await call(this.client.workflow.getHandle(this.workflowId(accountId, sessionId)));
     } catch (e) {
       throw await this.explain(e, accountId, sessionId);
     }

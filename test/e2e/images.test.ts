@@ -3,8 +3,6 @@
 // through the socket and serves tasks, and the systemd unit for a worker host is valid.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../config/paths.js';
@@ -13,6 +11,7 @@ import { ADMIN, HASH_KEY, PAYLOAD_KEY, freePort } from '../../harness/platform.j
 import { call, login, newToken, startCommandOf } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
+import { packedPackage } from './support/pack.js';
 
 const run = promisify(execFile);
 const IMAGE = `durabox/platform:test-${process.pid}`;
@@ -20,14 +19,11 @@ const IMAGE = `durabox/platform:test-${process.pid}`;
 const envArgs = (env: Record<string, string>) => Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
 
 describe('the platform image and the worker host\'s systemd unit', () => {
-  let dir: string;
   const containers: string[] = [];
 
   before(async function () {
     this.timeout(600_000);
-    dir = mkdtempSync(join(tmpdir(), 'durabox-image-'));
-    const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: repoRoot });
-    const tarball = join(dir, stdout.trim().split('\n').at(-1)!);
+    const tarball = await packedPackage();
     // No registry here: the image's base is made from this host's Debian sandbox image and Node.js.
     await run('bash', [join(repoRoot, 'deploy', 'build-platform-image.sh'), tarball, '--local-base'], { env: { ...process.env, DURABOX_PLATFORM_IMAGE: IMAGE }, maxBuffer: 16 << 20 });
   });
@@ -36,7 +32,6 @@ describe('the platform image and the worker host\'s systemd unit', () => {
     this.timeout(120_000);
     for (const c of containers) await platform.docker.getContainer(c).remove({ force: true }).catch(() => undefined);
     await platform.docker.getImage(IMAGE).remove({ force: true }).catch(() => undefined);
-    if (dir) rmSync(dir, { recursive: true, force: true });
     if (!platform.workers.get('w-main')) await platform.startWorker('w-main');
   });
 

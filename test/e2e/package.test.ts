@@ -6,11 +6,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../../config/paths.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../../sandbox/profile.js';
 import { call, login, newToken, startCommandOf } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
+import { packedPackage } from './support/pack.js';
 
 const run = promisify(execFile);
 
@@ -21,9 +21,7 @@ describe('the installable package: a worker host without a checkout', () => {
   before(async function () {
     this.timeout(300_000);
     dir = mkdtempSync(join(tmpdir(), 'durabox-pkg-'));
-    // This run's build (dist/) is packed as it is: no prepack build under a running suite.
-    const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: repoRoot });
-    const tarball = join(dir, stdout.trim().split('\n').at(-1)!);
+    const tarball = await packedPackage();
     const host = join(dir, 'host');
     await run('mkdir', ['-p', host]);
     await run('npm', ['install', '--no-audit', '--no-fund', '--omit=dev', '--prefix', host, tarball], { cwd: host, maxBuffer: 16 << 20 });
