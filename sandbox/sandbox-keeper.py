@@ -70,13 +70,19 @@ def feed(stdin, code):
             pass
 
 
-def run(req):
-    limit = int(req.get("limit", 1048576))
-    stream = bool(req.get("stream"))
-    child = subprocess.Popen(
+def spawn():
+    # `python3 -` reads the whole program from its stdin before it runs any of it.
+    return subprocess.Popen(
         ["python3", "-"], cwd="/workspace", env=CHILD_ENV, close_fds=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+
+
+def run(req, child):
+    limit = int(req.get("limit", 1048576))
+    stream = bool(req.get("stream"))
+    if child is None or child.poll() is not None:
+        child = spawn()
     out, err = [], []
     threads = [
         threading.Thread(target=feed, args=(child.stdin, req["code"].encode("utf-8", "surrogatepass"))),
@@ -235,13 +241,21 @@ def reset(initial):
 
 def main():
     initial = process_settings()
-    send({"ready": reset(initial)})
     while True:
+        ready = reset(initial)
+        child = spawn() if ready else None
+        send({"ready": ready})
         req = read_frame()
         if req is None:
             return
-        send(run_cell(req) if "cell" in req else run(req))
-        send({"ready": reset(initial)})
+        if "cell" in req:
+            # A cell runs in a kernel of its own, beside no other process.
+            if child:
+                child.kill()
+                child.wait()
+            send(run_cell(req))
+        else:
+            send(run(req, child))
 
 
 main()

@@ -2,14 +2,18 @@
 import { platform } from './hooks.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../../../sandbox/profile.js';
 
-/** Python sandboxes of a worker that run anything besides their keeper (user code still alive), with what runs. */
+/** Python sandboxes of a worker that run anything besides their keeper and its idle interpreter (user code still alive), with what runs. */
 export async function containersRunningUserCode(workerId: string): Promise<string[]> {
   const list = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${workerId}`, `${LABEL_RUNTIME}=python`] } });
   const busy: string[] = [];
   for (const c of list) {
     // A container gone between list and top runs nothing.
     const top = await platform.docker.getContainer(c.Id).top({ ps_args: '-o pid,args' }).catch(() => undefined);
-    if (top && (top.Processes ?? []).length > 1) busy.push(`${c.Id.slice(0, 12)}: ${top.Processes!.map((p: string[]) => p[1]).join(' | ')}`);
+    const args: string[] = (top?.Processes ?? []).map((p: string[]) => p[1]);
+    // An idle sandbox holds its keeper (PID 1) and the interpreter it started for the next program once
+    // the reset had killed everything else; whatever survived a reset would show beside that one.
+    const idle = args.length <= 1 || (args.length === 2 && args.filter((a: string) => a === 'python3 -').length === 1);
+    if (!idle) busy.push(`${c.Id.slice(0, 12)}: ${args.join(' | ')}`);
   }
   return busy;
 }
