@@ -1,6 +1,6 @@
 // Forwards the output of work running on this host to the API while it runs, for streams (spec §3.3).
-// Chunks of every stream are batched for a few milliseconds into one post, so a chatty program costs a
-// post per batch, not per line; a post that fails is retried once and then dropped: streams are a view,
+// A stream's chunks are batched for a few milliseconds into one post, so a chatty program costs a post
+// per batch, not per line; a post that fails is retried once and then dropped: streams are a view,
 // and the durable result (the workflow's) holds the whole output anyway. Work that ends before its first
 // batch went out posts nothing at all: its result arrives as soon as its chunks would, and holds them
 // (the API's streams then give the result's output as the chunks), so short tasks cost no post.
@@ -16,7 +16,8 @@ export class OutputPublisher {
   private pending = new Map<string, Pending[]>();
   /** Streams with chunks already posted: their last chunks are posted too when the work ends. */
   private readonly live = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  /** Each stream waits for its own batch time, so one stream's chunks never push another's out early. */
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private posting: Promise<void> = Promise.resolve();
 
   constructor(
@@ -35,31 +36,34 @@ export class OutputPublisher {
       let list = this.pending.get(streamId);
       if (!list) this.pending.set(streamId, (list = []));
       list.push({ seq: seq++, stream: c.stream, text: c.text });
-      this.timer ??= setTimeout(() => this.flush(), OUTPUT_BATCH_MS);
+      if (!this.timers.has(streamId)) this.timers.set(streamId, setTimeout(() => void this.flush([streamId]), OUTPUT_BATCH_MS));
     };
   }
 
   /** The work of a stream has ended: post its last chunks if the stream is live, else drop them. */
   finish(streamId: string): void {
     if (this.live.delete(streamId)) {
-      void this.flush();
+      void this.flush([streamId]);
     } else {
+      clearTimeout(this.timers.get(streamId));
+      this.timers.delete(streamId);
       this.pending.delete(streamId);
-      if (this.pending.size === 0) {
-        clearTimeout(this.timer);
-        this.timer = undefined;
-      }
     }
   }
 
-  /** Posts what is pending now; resolves when every post so far has been answered. */
-  flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.pending.size > 0) {
-      const streams = [...this.pending].map(([stream_id, chunks]) => ({ stream_id, chunks }));
-      this.pending = new Map();
-      for (const s of streams) this.live.add(s.stream_id);
+  /** Posts what is pending now (of the given streams, or all); resolves when every post so far has been answered. */
+  flush(streamIds: Iterable<string> = [...this.pending.keys()]): Promise<void> {
+    const streams: Array<{ stream_id: string; chunks: Pending[] }> = [];
+    for (const id of streamIds) {
+      clearTimeout(this.timers.get(id));
+      this.timers.delete(id);
+      const chunks = this.pending.get(id);
+      if (!chunks) continue;
+      this.pending.delete(id);
+      this.live.add(id);
+      streams.push({ stream_id: id, chunks });
+    }
+    if (streams.length > 0) {
       // Posts go one after another, so a stream's chunks arrive in order.
       this.posting = this.posting.then(() => this.post({ streams }).catch(() => this.post({ streams })).catch((e: Error) => {
         this.log.warn({ streams: streams.length, reason: e.message }, 'output not forwarded to the API (streams only; results hold it)');
