@@ -1,8 +1,9 @@
 // Memory as an operator would read it: each container's usage as `docker stats` shows it (without
 // the reclaimable page cache), and the resident memory of a process with all its descendants.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { forEachLimited } from './load.js';
+import { processTree, readProcesses } from './procfs.js';
 
 export interface ContainersMemory {
   containers: number;
@@ -44,33 +45,7 @@ function usageWithoutCache(s: DockerStats): number | undefined {
 
 /** RSS of a process and all its descendants, from /proc (Linux). */
 export function processTreeRssBytes(rootPid: number): number {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const ppid = readPpid(Number(entry));
-    if (ppid === undefined) continue;
-    const list = children.get(ppid) ?? [];
-    list.push(Number(entry));
-    children.set(ppid, list);
-  }
-  let total = 0;
-  const pending = [rootPid];
-  while (pending.length > 0) {
-    const pid = pending.pop()!;
-    total += readRssBytes(pid);
-    pending.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
-
-function readPpid(pid: number): number | undefined {
-  try {
-    // The command name (field 2) may hold spaces and parentheses; fields after the last ')' are fixed.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
+  return processTree(rootPid, readProcesses()).reduce((sum, p) => sum + readRssBytes(p.pid), 0);
 }
 
 function readRssBytes(pid: number): number {
