@@ -2,8 +2,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../config/paths.js';
+import type { BenchTables } from './context.js';
 import type { Environment } from './environment.js';
 import { formatNumber, formatRatio, type Figure } from './figures.js';
+import { renderTables, TABLES_HOW_MEASURED } from './report-tables.js';
 import type { BenchSettings } from './settings.js';
 
 export interface BenchReport {
@@ -13,6 +15,7 @@ export interface BenchReport {
   settings: BenchSettings & { workerEnv: Record<string, string> };
   environment?: Environment;
   figures: Figure[];
+  tables: BenchTables;
   /** Errors outside any figure (platform start, clean-up). */
   runErrors: string[];
   passed: boolean;
@@ -117,7 +120,7 @@ export function renderMarkdown(report: BenchReport): string {
       f.title, valueCell(f), baselineCell(f, byId), f.ratio === undefined ? '' : formatRatio(f.ratio, f.baseline?.factor), f.target, resultCell(f), notesCell(f),
     ].map(cell).join(' | ')} |`),
   ];
-  lines.push('', ...HOW_MEASURED);
+  lines.push('', ...renderTables(report.tables, s), '', ...HOW_MEASURED, ...TABLES_HOW_MEASURED);
   if (report.runErrors.length > 0) lines.push('', '**Run errors**', '', ...report.runErrors.map((e) => `- ${cell(e)}`));
   return `${lines.join('\n')}\n`;
 }

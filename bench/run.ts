@@ -24,7 +24,7 @@ async function main(): Promise<number> {
   const settings = readBenchSettings();
   const startedAt = new Date();
   const platform = new PlatformHarness();
-  const ctx: BenchContext = { settings, docker: platform.docker, runTag: platform.runTag, figures: [], byId: new Map() };
+  const ctx: BenchContext = { settings, docker: platform.docker, runTag: platform.runTag, figures: [], byId: new Map(), tables: {} };
   const workerEnv = { DURABOX_RUNTIMES: 'python,terminal', DURABOX_MAX_INFLIGHT: String(settings.maxInflight) };
   const runErrors: string[] = [];
   let environment: Environment | undefined;
@@ -60,7 +60,15 @@ async function main(): Promise<number> {
     environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database!.url! });
     const worker = await platform.startWorker(WORKER_NAME, workerEnv);
     const api = await DuraboxApi.connect(platform.url, ADMIN, settings.requestTimeoutMs);
-    const pctx: PlatformContext = { ...ctx, api, worker: { id: worker.id, pid: worker.child.pid! }, temporalPid: platform.devServer.process.pid! };
+    const pctx: PlatformContext = {
+      ...ctx,
+      api,
+      worker: { id: worker.id, pid: worker.child.pid! },
+      temporalPid: platform.devServer.process.pid!,
+      temporalMetricsUrl: platform.devServer.metricsUrl,
+      temporalNamespace: platform.config.temporal.namespace,
+      gatewayPid: platform.gateway?.child.pid,
+    };
 
     const phases = [
       () => measureColdBaseline(ctx),
@@ -99,6 +107,7 @@ async function main(): Promise<number> {
     settings: { ...settings, workerEnv },
     environment,
     figures: ctx.figures,
+    tables: ctx.tables,
     runErrors,
     passed: runErrors.length === 0 && ctx.figures.length > 0 && ctx.figures.every((f) => f.pass !== false && !f.error),
   };
