@@ -3,12 +3,14 @@ import type Docker from 'dockerode';
 import type { DuraboxApi } from './api-client.js';
 import type { Figure, Outcome } from './figures.js';
 import type { MeasuredWindow } from './load-child.js';
+import type { ThroughputScaling } from './scaling.js';
 import type { BenchSettings } from './settings.js';
 
 /** What the report shows beside the figures. */
 export interface BenchTables {
-  /** The pythonExec throughput window of BENCH_CLIENTS clients: its cost by part. */
+  /** The pythonExec throughput window of BENCH_CLIENTS clients: its cost by part, and a row of the scaling table. */
   pythonWindow?: Outcome<MeasuredWindow>;
+  throughputScaling?: ThroughputScaling;
 }
 
 export interface BenchContext {

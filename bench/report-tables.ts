@@ -1,9 +1,11 @@
-// The report's tables beside the figures: what the throughput window cost by part, and how it was measured.
+// The report's tables beside the figures: what the throughput window cost by part, how throughput
+// scales with clients, and how each was measured.
 import type { BenchTables } from './context.js';
 import type { CostByPart, PartCost } from './cpu-parts.js';
 import { failed, formatNumber, type Outcome } from './figures.js';
 import type { MeasuredWindow } from './load-child.js';
 import type { RequestsPerTask } from './prometheus.js';
+import type { ThroughputScaling } from './scaling.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 const row = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
@@ -42,15 +44,42 @@ function temporalLine(r: Outcome<RequestsPerTask>): string {
   return `Temporal frontend requests per task: **${r.perTask.toFixed(2)}** (${r.total} in the window) — ${ops}. Long polls count when they are issued, so an idle poller adds a few.`;
 }
 
+function scalingTable(t: ThroughputScaling | undefined): string[] {
+  if (!t) return ['Not measured: the run stopped before the scaling phase.'];
+  return [
+    '| clients | window | runs/s | latency p50 | latency p99 | errors | CPU ms per task (platform) | machine busy |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...t.rows.map((r) => row([
+      String(r.clients),
+      `${r.windowSec} s${r.reused ? ' (the throughput figure\'s window)' : ''}`,
+      r.perSec === undefined ? `**ERROR** ${r.error ?? ''}` : num(r.perSec),
+      num(r.p50Ms, ' ms'),
+      num(r.p99Ms, ' ms'),
+      r.errors === undefined ? '—' : String(r.errors),
+      r.cpuMsPerTask === undefined ? (r.error && r.perSec !== undefined ? r.error : '—') : num(r.cpuMsPerTask),
+      r.machineBusyPct === undefined ? '—' : `${r.machineBusyPct.toFixed(0)}%`,
+    ])),
+    '',
+    `Knee: ${t.knee.text}.`,
+  ];
+}
+
 export function renderTables(t: BenchTables, o: { clients: number; throughputSec: number }): string[] {
   return [
     `## Cost by part (pythonExec throughput, ${o.clients} clients × ${o.throughputSec} s)`,
     '',
     ...costTable(t.pythonWindow),
+    '',
+    '## Scaling',
+    '',
+    '### pythonExec throughput by clients',
+    '',
+    ...scalingTable(t.throughputScaling),
   ];
 }
 
 export const TABLES_HOW_MEASURED = [
   '- cost by part: the throughput clients run in a child process, which says when the timed window starts and ends; at those two instants the bench reads every counter. `temporal`, `runtime worker`, `gateway`: the process tree\'s utime+stime+cutime+cstime from /proc (an ended child\'s time stays in its parent\'s cutime); `api`: the bench process\'s own CPU time (the API and its control worker; nothing else runs there during the window); `docker`: dockerd and containerd as a tree, plus every containerd-shim sampled every 250 ms from its first sighting (from zero when new), less the container first processes it waited for (their time is the sandboxes\'); `database`: all `postgres` processes; `sandboxes`: the containers\' cgroup CPU time; `machine busy time`: /proc/stat user+nice+system+irq+softirq+steal; `other` = machine − platform − bench clients (the kernel\'s own work, anything else on the machine). Per task = divided by the tasks completed inside the window.',
   '- Temporal requests: the dev server\'s Prometheus counter `service_requests` of the frontend in the platform\'s namespace, scraped at the window\'s start and end, by operation.',
+  '- scaling: the same pythonExec window at each client count (each with its per-client warm-up); CPU per task is the platform\'s parts summed as above, machine busy the share of all cores\' time. The knee is the client count after which throughput grows less than 10% while p50 grows.',
 ];

@@ -110,7 +110,7 @@ export function renderMarkdown(report: BenchReport): string {
         `- revision: ${env.revision}`,
       ].join('\n')
       : '- environment: not recorded (the platform did not start)',
-    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, idle sessions ${s.idleSessions} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, scaling ${s.scalingClients.join('/')} clients × ${s.scalingSec} s, idle sessions ${s.idleSessions} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
     ...busyMachineWarning(report),
     `- duration: ${Math.round(report.durationSec)} s; result: ${report.passed ? 'all targets met' : 'NOT all targets met'} (${tally(report.figures)})`,
     '',

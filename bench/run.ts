@@ -14,6 +14,7 @@ import { describeEnvironment, type Environment } from './environment.js';
 import { measureRunCode } from './code-figures.js';
 import { measureIdleSessions } from './idle-sessions.js';
 import { measurePythonExec } from './python-figures.js';
+import { measureThroughputScaling } from './scaling.js';
 import { renderMarkdown, writeReport, type BenchReport } from './report.js';
 import { readBenchSettings } from './settings.js';
 import { measureLiveSession, measureNewSession } from './terminal-figures.js';
@@ -74,6 +75,7 @@ async function main(): Promise<number> {
       () => measureColdBaseline(ctx),
       () => measureExecBaseline(ctx),
       () => measurePythonExec(pctx),
+      () => measureThroughputScaling(pctx),
       () => measureLiveSession(pctx),
       () => measureNewSession(pctx),
       () => measureRunCode(pctx),

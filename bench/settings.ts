@@ -12,6 +12,10 @@ export interface BenchSettings {
   /** Concurrent clients for the throughput figures. */
   clients: number;
   throughputSec: number;
+  /** Client counts of the scaling table; the BENCH_CLIENTS row reuses the main throughput window. */
+  scalingClients: number[];
+  /** Window of each other scaling row. */
+  scalingSec: number;
   idleSessions: number;
   /** How many sessions are opened at once while filling the host. */
   idleOpenConcurrency: number;
@@ -35,6 +39,8 @@ export function readBenchSettings(env: Record<string, string | undefined> = proc
     warmup: positiveInt(env, 'BENCH_WARMUP', 5, 0),
     clients: positiveInt(env, 'BENCH_CLIENTS', 16),
     throughputSec: positiveInt(env, 'BENCH_THROUGHPUT_SEC', 60),
+    scalingClients: ascendingInts(env, 'BENCH_SCALING_CLIENTS', [1, 4, 16, 64]),
+    scalingSec: positiveInt(env, 'BENCH_SCALING_SEC', 20),
     idleSessions: positiveInt(env, 'BENCH_IDLE_SESSIONS', 200, 0),
     idleOpenConcurrency: positiveInt(env, 'BENCH_IDLE_OPEN_CONCURRENCY', 4),
     idleLeaseSec: positiveInt(env, 'BENCH_IDLE_LEASE_SEC', 1800),
@@ -51,4 +57,15 @@ function positiveInt(env: Record<string, string | undefined>, name: string, fall
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/** A comma-separated list of integers >= 1, each larger than the one before. */
+function ascendingInts(env: Record<string, string | undefined>, name: string, fallback: number[]): number[] {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const list = raw.split(',').map((x) => Number(x.trim()));
+  if (list.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= list[i - 1]))) {
+    throw new Error(`${name} must be ascending integers >= 1, comma-separated, got ${JSON.stringify(raw)}`);
+  }
+  return list;
 }
