@@ -2,6 +2,7 @@
 import type Docker from 'dockerode';
 import type { DuraboxApi } from './api-client.js';
 import type { Figure, Outcome } from './figures.js';
+import type { SessionLevel } from './idle-sessions.js';
 import type { MeasuredWindow } from './load-child.js';
 import type { ThroughputScaling } from './scaling.js';
 import type { BenchSettings } from './settings.js';
@@ -11,6 +12,7 @@ export interface BenchTables {
   /** The pythonExec throughput window of BENCH_CLIENTS clients: its cost by part, and a row of the scaling table. */
   pythonWindow?: Outcome<MeasuredWindow>;
   throughputScaling?: ThroughputScaling;
+  sessionLevels?: SessionLevel[];
 }
 
 export interface BenchContext {

@@ -1,7 +1,9 @@
 // Memory as an operator would read it: each container's usage as `docker stats` shows it (without
-// the reclaimable page cache), and the resident memory of a process with all its descendants.
+// the reclaimable page cache), the resident memory of a process with all its descendants, and the
+// Docker engine's, whose per-container shims are part of what a session costs.
 import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
+import { dockerDaemonProcesses, isShim } from './docker-processes.js';
 import { forEachLimited } from './load.js';
 import { processTree, readProcesses } from './procfs.js';
 
@@ -46,6 +48,25 @@ function usageWithoutCache(s: DockerStats): number | undefined {
 /** RSS of a process and all its descendants, from /proc (Linux). */
 export function processTreeRssBytes(rootPid: number): number {
   return processTree(rootPid, readProcesses()).reduce((sum, p) => sum + readRssBytes(p.pid), 0);
+}
+
+/**
+ * Memory of the Docker engine: dockerd, containerd and every container's shim (each session has one).
+ * Proportional set size, not RSS: a thousand shims share one binary, which RSS would count a thousand times.
+ */
+export function dockerEnginePss(): { bytes: number; shims: number } {
+  const procs = readProcesses();
+  const engine = [...dockerDaemonProcesses(procs), ...procs.filter(isShim)];
+  return { bytes: engine.reduce((sum, p) => sum + readPssBytes(p.pid), 0), shims: procs.filter(isShim).length };
+}
+
+function readPssBytes(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 function readRssBytes(pid: number): number {

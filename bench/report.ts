@@ -59,7 +59,7 @@ function notesCell(f: Figure): string {
   if (d.latency && d.clients === undefined) parts.push(`n=${d.latency.n}, p90 ${formatNumber(d.latency.p90)} ms, max ${formatNumber(d.latency.max)} ms`);
   if (d.clients !== undefined) parts.push(`${d.clients} clients × ${d.windowSec} s, ${d.completed} ok${d.latency ? `, latency p50 ${formatNumber(d.latency.p50)} ms` : ''}`);
   if (d.held !== undefined && f.unit === 'sessions') parts.push(`requested ${d.requested}, opened ${d.opened} in ${formatNumber(d.openSec)} s, lease ${d.leaseTtlSecRequested} s asked, ${d.minLeaseLeftSecAfterRun} s left at the end`);
-  if (d.containerMiBPerSession !== undefined) parts.push(`containers ${formatNumber(d.containerMiBPerSession)} MiB + worker RSS ${formatNumber(d.workerRssMiBPerSession)} MiB per session; control plane (not counted): Temporal ${formatNumber(d.controlPlane.temporalRssMiBPerSession)} MiB, API ${formatNumber(d.controlPlane.apiRssMiBPerSession)} MiB per session`);
+  if (d.containerMiBPerSession !== undefined) parts.push(`containers ${formatNumber(d.containerMiBPerSession)} MiB + worker RSS ${formatNumber(d.workerRssMiBPerSession)} MiB per session; not counted: control plane Temporal ${formatNumber(d.controlPlane.temporalRssMiBPerSession)} MiB, API ${formatNumber(d.controlPlane.apiRssMiBPerSession)} MiB, Docker engine ${formatNumber(d.dockerEnginePssMiBPerSession)} MiB (PSS) per session`);
   if (Array.isArray(d.load)) parts.push(`load ${d.load.map((l: number) => l.toFixed(1)).join('→')}`);
   if (f.errors !== undefined) parts.push(`errors ${f.errors}`);
   if (Array.isArray(d.errorMessages) && d.errorMessages.length > 0) parts.push(`first error: ${d.errorMessages[0].message}`);
@@ -110,7 +110,7 @@ export function renderMarkdown(report: BenchReport): string {
         `- revision: ${env.revision}`,
       ].join('\n')
       : '- environment: not recorded (the platform did not start)',
-    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, scaling ${s.scalingClients.join('/')} clients × ${s.scalingSec} s, idle sessions ${s.idleSessions} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, scaling ${s.scalingClients.join('/')} clients × ${s.scalingSec} s, idle sessions ${s.sessionLevels.join(' then ')} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
     ...busyMachineWarning(report),
     `- duration: ${Math.round(report.durationSec)} s; result: ${report.passed ? 'all targets met' : 'NOT all targets met'} (${tally(report.figures)})`,
     '',

@@ -26,7 +26,9 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const platform = new PlatformHarness();
   const ctx: BenchContext = { settings, docker: platform.docker, runTag: platform.runTag, figures: [], byId: new Map(), tables: {} };
-  const workerEnv = { DURABOX_RUNTIMES: 'python,terminal', DURABOX_MAX_INFLIGHT: String(settings.maxInflight) };
+  // The bench measures a host, not a limit: its one account, and its one host, may hold every idle session.
+  const sessionLimit = String(settings.sessionLevels[settings.sessionLevels.length - 1] + 100);
+  const workerEnv = { DURABOX_RUNTIMES: 'python,terminal', DURABOX_MAX_INFLIGHT: String(settings.maxInflight), DURABOX_HOST_MAX_SESSIONS: sessionLimit };
   const runErrors: string[] = [];
   let environment: Environment | undefined;
 
@@ -54,8 +56,7 @@ async function main(): Promise<number> {
         DURABOX_SESSION_LEASE_MAX_SEC: '1800',
         DURABOX_SESSION_HOST_TIMEOUT_MS: '5000',
         DURABOX_SESSION_COMMANDS_PER_RUN: '500',
-        // The bench measures a host, not an account's limit: its one account may hold every idle session.
-        DURABOX_ACCOUNT_MAX_SESSIONS: String(settings.idleSessions + 100),
+        DURABOX_ACCOUNT_MAX_SESSIONS: sessionLimit,
       },
     });
     environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database!.url! });

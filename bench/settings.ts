@@ -16,7 +16,8 @@ export interface BenchSettings {
   scalingClients: number[];
   /** Window of each other scaling row. */
   scalingSec: number;
-  idleSessions: number;
+  /** Idle sessions held at each step of the session table, ascending; the idle-session figures come from the last. */
+  sessionLevels: number[];
   /** How many sessions are opened at once while filling the host. */
   idleOpenConcurrency: number;
   idleLeaseSec: number;
@@ -31,6 +32,8 @@ export interface BenchSettings {
 }
 
 export function readBenchSettings(env: Record<string, string | undefined> = process.env): BenchSettings {
+  // An old command line must not silently open a thousand sessions instead of the few it asked for.
+  if (env.BENCH_IDLE_SESSIONS?.trim()) throw new Error('BENCH_IDLE_SESSIONS is replaced by BENCH_SESSION_LEVELS (ascending counts, e.g. 10,30)');
   const samples = positiveInt(env, 'BENCH_SAMPLES', 200);
   return {
     samples,
@@ -41,7 +44,7 @@ export function readBenchSettings(env: Record<string, string | undefined> = proc
     throughputSec: positiveInt(env, 'BENCH_THROUGHPUT_SEC', 60),
     scalingClients: ascendingInts(env, 'BENCH_SCALING_CLIENTS', [1, 4, 16, 64]),
     scalingSec: positiveInt(env, 'BENCH_SCALING_SEC', 20),
-    idleSessions: positiveInt(env, 'BENCH_IDLE_SESSIONS', 200, 0),
+    sessionLevels: ascendingInts(env, 'BENCH_SESSION_LEVELS', [200, 1000]),
     idleOpenConcurrency: positiveInt(env, 'BENCH_IDLE_OPEN_CONCURRENCY', 4),
     idleLeaseSec: positiveInt(env, 'BENCH_IDLE_LEASE_SEC', 1800),
     idleHoldSec: positiveInt(env, 'BENCH_IDLE_HOLD_SEC', 5, 0),
