@@ -9,7 +9,8 @@ export interface ApiResponse<T = any> {
 export class ApiError extends Error {}
 
 export class DuraboxApi {
-  constructor(readonly baseUrl: string, private readonly token: string, private readonly timeoutMs: number) {}
+  /** The token and time limit are readable so the throughput clients' own process can call as this one does. */
+  constructor(readonly baseUrl: string, readonly token: string, readonly timeoutMs: number) {}
 
   /** Logs in as a dashboard user and creates an access token for the bench. */
   static async connect(baseUrl: string, creds: { username: string; password: string }, timeoutMs: number): Promise<DuraboxApi> {

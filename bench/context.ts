@@ -1,8 +1,19 @@
-// What every phase of the bench works with, and where its figures go.
+// What every phase of the bench works with, and where its figures and tables go.
 import type Docker from 'dockerode';
 import type { DuraboxApi } from './api-client.js';
-import type { Figure } from './figures.js';
+import type { Figure, Outcome } from './figures.js';
+import type { SessionLevel } from './idle-sessions.js';
+import type { MeasuredWindow } from './load-child.js';
+import type { ThroughputScaling } from './scaling.js';
 import type { BenchSettings } from './settings.js';
+
+/** What the report shows beside the figures. */
+export interface BenchTables {
+  /** The pythonExec throughput window of BENCH_CLIENTS clients: its cost by part, and a row of the scaling table. */
+  pythonWindow?: Outcome<MeasuredWindow>;
+  throughputScaling?: ThroughputScaling;
+  sessionLevels?: SessionLevel[];
+}
 
 export interface BenchContext {
   settings: BenchSettings;
@@ -12,6 +23,7 @@ export interface BenchContext {
   figures: Figure[];
   /** Figures by id, so a target can refer to a baseline measured earlier in the run. */
   byId: Map<string, Figure>;
+  tables: BenchTables;
 }
 
 export interface PlatformContext extends BenchContext {
@@ -20,6 +32,11 @@ export interface PlatformContext extends BenchContext {
   worker: { id: string; pid: number };
   /** The Temporal dev server's pid; the API runs in this process. */
   temporalPid: number;
+  /** The dev server's Prometheus endpoint, for its request counters. */
+  temporalMetricsUrl?: string;
+  temporalNamespace: string;
+  /** The host gateway between the worker and Temporal, when the platform runs one. */
+  gatewayPid?: number;
 }
 
 export function addFigure(ctx: BenchContext, figure: Figure): void {

@@ -55,10 +55,17 @@ export async function measureSequential(op: Operation, o: { samples: number; war
   return { latency: summarize(timed), errors: tally.count, errorMessages: tally.top(), load: [loadBefore, loadavg()[0]], samplesMs: timed.map((ms) => Math.round(ms * 100) / 100) };
 }
 
-export async function measureThroughput(op: Operation, o: { clients: number; windowSec: number }): Promise<ThroughputRun> {
+/** Told the instant the timed window starts and the instant it ends (operations still running then finish after it). */
+export interface WindowHooks {
+  start(): void;
+  end(): void;
+}
+
+export async function measureThroughput(op: Operation, o: { clients: number; windowSec: number; window?: WindowHooks }): Promise<ThroughputRun> {
   // One untimed operation per client first, so the window starts with everything warm.
   await Promise.all(Array.from({ length: o.clients }, () => op().catch(() => undefined)));
   const loadBefore = loadavg()[0];
+  o.window?.start();
   const tally = new ErrorTally();
   const latencies: number[] = [];
   const start = performance.now();
@@ -82,7 +89,15 @@ export async function measureThroughput(op: Operation, o: { clients: number; win
       }
     }
   };
+  let ended = false;
+  const endWindow = () => {
+    if (!ended) o.window?.end();
+    ended = true;
+  };
+  const timer = setTimeout(endWindow, o.windowSec * 1000);
   await Promise.all(Array.from({ length: o.clients }, client));
+  clearTimeout(timer);
+  endWindow(); // when every client gave up early
   return {
     clients: o.clients,
     windowSec: o.windowSec,

@@ -1,8 +1,11 @@
 // Memory as an operator would read it: each container's usage as `docker stats` shows it (without
-// the reclaimable page cache), and the resident memory of a process with all its descendants.
-import { readFileSync, readdirSync } from 'node:fs';
+// the reclaimable page cache), the resident memory of a process with all its descendants, and the
+// Docker engine's, whose per-container shims are part of what a session costs.
+import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
+import { dockerDaemonProcesses, isShim } from './docker-processes.js';
 import { forEachLimited } from './load.js';
+import { processTree, readProcesses } from './procfs.js';
 
 export interface ContainersMemory {
   containers: number;
@@ -44,32 +47,25 @@ function usageWithoutCache(s: DockerStats): number | undefined {
 
 /** RSS of a process and all its descendants, from /proc (Linux). */
 export function processTreeRssBytes(rootPid: number): number {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const ppid = readPpid(Number(entry));
-    if (ppid === undefined) continue;
-    const list = children.get(ppid) ?? [];
-    list.push(Number(entry));
-    children.set(ppid, list);
-  }
-  let total = 0;
-  const pending = [rootPid];
-  while (pending.length > 0) {
-    const pid = pending.pop()!;
-    total += readRssBytes(pid);
-    pending.push(...(children.get(pid) ?? []));
-  }
-  return total;
+  return processTree(rootPid, readProcesses()).reduce((sum, p) => sum + readRssBytes(p.pid), 0);
 }
 
-function readPpid(pid: number): number | undefined {
+/**
+ * Memory of the Docker engine: dockerd, containerd and every container's shim (each session has one).
+ * Proportional set size, not RSS: a thousand shims share one binary, which RSS would count a thousand times.
+ */
+export function dockerEnginePss(): { bytes: number; shims: number } {
+  const procs = readProcesses();
+  const engine = [...dockerDaemonProcesses(procs), ...procs.filter(isShim)];
+  return { bytes: engine.reduce((sum, p) => sum + readPssBytes(p.pid), 0), shims: procs.filter(isShim).length };
+}
+
+function readPssBytes(pid: number): number {
   try {
-    // The command name (field 2) may hold spaces and parentheses; fields after the last ')' are fixed.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const m = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
   } catch {
-    return undefined;
+    return 0;
   }
 }
 

@@ -2,8 +2,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../config/paths.js';
+import type { BenchTables } from './context.js';
 import type { Environment } from './environment.js';
 import { formatNumber, formatRatio, type Figure } from './figures.js';
+import { renderTables, TABLES_HOW_MEASURED } from './report-tables.js';
 import type { BenchSettings } from './settings.js';
 
 export interface BenchReport {
@@ -13,6 +15,7 @@ export interface BenchReport {
   settings: BenchSettings & { workerEnv: Record<string, string> };
   environment?: Environment;
   figures: Figure[];
+  tables: BenchTables;
   /** Errors outside any figure (platform start, clean-up). */
   runErrors: string[];
   passed: boolean;
@@ -56,7 +59,7 @@ function notesCell(f: Figure): string {
   if (d.latency && d.clients === undefined) parts.push(`n=${d.latency.n}, p90 ${formatNumber(d.latency.p90)} ms, max ${formatNumber(d.latency.max)} ms`);
   if (d.clients !== undefined) parts.push(`${d.clients} clients × ${d.windowSec} s, ${d.completed} ok${d.latency ? `, latency p50 ${formatNumber(d.latency.p50)} ms` : ''}`);
   if (d.held !== undefined && f.unit === 'sessions') parts.push(`requested ${d.requested}, opened ${d.opened} in ${formatNumber(d.openSec)} s, lease ${d.leaseTtlSecRequested} s asked, ${d.minLeaseLeftSecAfterRun} s left at the end`);
-  if (d.containerMiBPerSession !== undefined) parts.push(`containers ${formatNumber(d.containerMiBPerSession)} MiB + worker RSS ${formatNumber(d.workerRssMiBPerSession)} MiB per session; control plane (not counted): Temporal ${formatNumber(d.controlPlane.temporalRssMiBPerSession)} MiB, API ${formatNumber(d.controlPlane.apiRssMiBPerSession)} MiB per session`);
+  if (d.containerMiBPerSession !== undefined) parts.push(`containers ${formatNumber(d.containerMiBPerSession)} MiB + worker RSS ${formatNumber(d.workerRssMiBPerSession)} MiB per session; not counted: control plane Temporal ${formatNumber(d.controlPlane.temporalRssMiBPerSession)} MiB, API ${formatNumber(d.controlPlane.apiRssMiBPerSession)} MiB, Docker engine ${formatNumber(d.dockerEnginePssMiBPerSession)} MiB (PSS) per session`);
   if (Array.isArray(d.load)) parts.push(`load ${d.load.map((l: number) => l.toFixed(1)).join('→')}`);
   if (f.errors !== undefined) parts.push(`errors ${f.errors}`);
   if (Array.isArray(d.errorMessages) && d.errorMessages.length > 0) parts.push(`first error: ${d.errorMessages[0].message}`);
@@ -107,7 +110,7 @@ export function renderMarkdown(report: BenchReport): string {
         `- revision: ${env.revision}`,
       ].join('\n')
       : '- environment: not recorded (the platform did not start)',
-    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, idle sessions ${s.idleSessions} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, scaling ${s.scalingClients.join('/')} clients × ${s.scalingSec} s, idle sessions ${s.sessionLevels.join(' then ')} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
     ...busyMachineWarning(report),
     `- duration: ${Math.round(report.durationSec)} s; result: ${report.passed ? 'all targets met' : 'NOT all targets met'} (${tally(report.figures)})`,
     '',
@@ -117,7 +120,7 @@ export function renderMarkdown(report: BenchReport): string {
       f.title, valueCell(f), baselineCell(f, byId), f.ratio === undefined ? '' : formatRatio(f.ratio, f.baseline?.factor), f.target, resultCell(f), notesCell(f),
     ].map(cell).join(' | ')} |`),
   ];
-  lines.push('', ...HOW_MEASURED);
+  lines.push('', ...renderTables(report.tables, s), '', ...HOW_MEASURED, ...TABLES_HOW_MEASURED);
   if (report.runErrors.length > 0) lines.push('', '**Run errors**', '', ...report.runErrors.map((e) => `- ${cell(e)}`));
   return `${lines.join('\n')}\n`;
 }

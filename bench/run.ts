@@ -14,6 +14,7 @@ import { describeEnvironment, type Environment } from './environment.js';
 import { measureRunCode } from './code-figures.js';
 import { measureIdleSessions } from './idle-sessions.js';
 import { measurePythonExec } from './python-figures.js';
+import { measureThroughputScaling } from './scaling.js';
 import { renderMarkdown, writeReport, type BenchReport } from './report.js';
 import { readBenchSettings } from './settings.js';
 import { measureLiveSession, measureNewSession } from './terminal-figures.js';
@@ -24,8 +25,10 @@ async function main(): Promise<number> {
   const settings = readBenchSettings();
   const startedAt = new Date();
   const platform = new PlatformHarness();
-  const ctx: BenchContext = { settings, docker: platform.docker, runTag: platform.runTag, figures: [], byId: new Map() };
-  const workerEnv = { DURABOX_RUNTIMES: 'python,terminal', DURABOX_MAX_INFLIGHT: String(settings.maxInflight) };
+  const ctx: BenchContext = { settings, docker: platform.docker, runTag: platform.runTag, figures: [], byId: new Map(), tables: {} };
+  // The bench measures a host, not a limit: its one account, and its one host, may hold every idle session.
+  const sessionLimit = String(settings.sessionLevels[settings.sessionLevels.length - 1] + 100);
+  const workerEnv = { DURABOX_RUNTIMES: 'python,terminal', DURABOX_MAX_INFLIGHT: String(settings.maxInflight), DURABOX_HOST_MAX_SESSIONS: sessionLimit };
   const runErrors: string[] = [];
   let environment: Environment | undefined;
 
@@ -53,19 +56,27 @@ async function main(): Promise<number> {
         DURABOX_SESSION_LEASE_MAX_SEC: '1800',
         DURABOX_SESSION_HOST_TIMEOUT_MS: '5000',
         DURABOX_SESSION_COMMANDS_PER_RUN: '500',
-        // The bench measures a host, not an account's limit: its one account may hold every idle session.
-        DURABOX_ACCOUNT_MAX_SESSIONS: String(settings.idleSessions + 100),
+        DURABOX_ACCOUNT_MAX_SESSIONS: sessionLimit,
       },
     });
     environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database!.url! });
     const worker = await platform.startWorker(WORKER_NAME, workerEnv);
     const api = await DuraboxApi.connect(platform.url, ADMIN, settings.requestTimeoutMs);
-    const pctx: PlatformContext = { ...ctx, api, worker: { id: worker.id, pid: worker.child.pid! }, temporalPid: platform.devServer.process.pid! };
+    const pctx: PlatformContext = {
+      ...ctx,
+      api,
+      worker: { id: worker.id, pid: worker.child.pid! },
+      temporalPid: platform.devServer.process.pid!,
+      temporalMetricsUrl: platform.devServer.metricsUrl,
+      temporalNamespace: platform.config.temporal.namespace,
+      gatewayPid: platform.gateway?.child.pid,
+    };
 
     const phases = [
       () => measureColdBaseline(ctx),
       () => measureExecBaseline(ctx),
       () => measurePythonExec(pctx),
+      () => measureThroughputScaling(pctx),
       () => measureLiveSession(pctx),
       () => measureNewSession(pctx),
       () => measureRunCode(pctx),
@@ -99,6 +110,7 @@ async function main(): Promise<number> {
     settings: { ...settings, workerEnv },
     environment,
     figures: ctx.figures,
+    tables: ctx.tables,
     runErrors,
     passed: runErrors.length === 0 && ctx.figures.length > 0 && ctx.figures.every((f) => f.pass !== false && !f.error),
   };

@@ -12,7 +12,12 @@ export interface BenchSettings {
   /** Concurrent clients for the throughput figures. */
   clients: number;
   throughputSec: number;
-  idleSessions: number;
+  /** Client counts of the scaling table; the BENCH_CLIENTS row reuses the main throughput window. */
+  scalingClients: number[];
+  /** Window of each other scaling row. */
+  scalingSec: number;
+  /** Idle sessions held at each step of the session table, ascending; the idle-session figures come from the last. */
+  sessionLevels: number[];
   /** How many sessions are opened at once while filling the host. */
   idleOpenConcurrency: number;
   idleLeaseSec: number;
@@ -27,6 +32,8 @@ export interface BenchSettings {
 }
 
 export function readBenchSettings(env: Record<string, string | undefined> = process.env): BenchSettings {
+  // An old command line must not silently open a thousand sessions instead of the few it asked for.
+  if (env.BENCH_IDLE_SESSIONS?.trim()) throw new Error('BENCH_IDLE_SESSIONS is replaced by BENCH_SESSION_LEVELS (ascending counts, e.g. 10,30)');
   const samples = positiveInt(env, 'BENCH_SAMPLES', 200);
   return {
     samples,
@@ -35,7 +42,9 @@ export function readBenchSettings(env: Record<string, string | undefined> = proc
     warmup: positiveInt(env, 'BENCH_WARMUP', 5, 0),
     clients: positiveInt(env, 'BENCH_CLIENTS', 16),
     throughputSec: positiveInt(env, 'BENCH_THROUGHPUT_SEC', 60),
-    idleSessions: positiveInt(env, 'BENCH_IDLE_SESSIONS', 200, 0),
+    scalingClients: ascendingInts(env, 'BENCH_SCALING_CLIENTS', [1, 4, 16, 64]),
+    scalingSec: positiveInt(env, 'BENCH_SCALING_SEC', 20),
+    sessionLevels: ascendingInts(env, 'BENCH_SESSION_LEVELS', [200, 1000]),
     idleOpenConcurrency: positiveInt(env, 'BENCH_IDLE_OPEN_CONCURRENCY', 4),
     idleLeaseSec: positiveInt(env, 'BENCH_IDLE_LEASE_SEC', 1800),
     idleHoldSec: positiveInt(env, 'BENCH_IDLE_HOLD_SEC', 5, 0),
@@ -51,4 +60,15 @@ function positiveInt(env: Record<string, string | undefined>, name: string, fall
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/** A comma-separated list of integers >= 1, each larger than the one before. */
+function ascendingInts(env: Record<string, string | undefined>, name: string, fallback: number[]): number[] {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const list = raw.split(',').map((x) => Number(x.trim()));
+  if (list.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= list[i - 1]))) {
+    throw new Error(`${name} must be ascending integers >= 1, comma-separated, got ${JSON.stringify(raw)}`);
+  }
+  return list;
 }

@@ -6,7 +6,7 @@ import { latencyMeasurement, measureSequential } from './load.js';
 import { addFigure, type PlatformContext } from './context.js';
 import type { DuraboxApi, TerminalResult } from './api-client.js';
 
-function expectHi(r: TerminalResult): void {
+export function expectHi(r: TerminalResult): void {
   if (r.stdout !== 'hi\n') throw new Error(`echo hi printed ${JSON.stringify(r.stdout)} (stderr ${JSON.stringify(r.stderr)})`);
 }
 

@@ -122,7 +122,7 @@ export class PlatformHarness {
     });
     const port = await freePort();
     const settings = opts.settings ?? {};
-    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port, uiPort: await freePort(), headless: true, cli: this.temporalCli });
+    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port, uiPort: await freePort(), metricsPort: await freePort(), headless: true, cli: this.temporalCli });
     this.database = opts.database === 'embedded'
       ? { url: undefined, drop: async () => undefined }
       : await createTestDatabase(opts.databaseServer);
@@ -266,7 +266,7 @@ export class PlatformHarness {
   async restartTemporal(): Promise<void> {
     const [, port] = this.devServer.address.split(':');
     await this.devServer.stop();
-    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port: Number(port), uiPort: await freePort(), headless: true, cli: this.temporalCli });
+    this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port: Number(port), uiPort: await freePort(), metricsPort: await freePort(), headless: true, cli: this.temporalCli });
   }
 
   /** A second (non-admin) account with a token of its own: whose view of the first account's ids must be empty. */

@@ -11,6 +11,8 @@ export interface DevServerOptions {
   dataDir: string;
   port?: number;
   uiPort?: number;
+  /** Where the server's Prometheus `/metrics` listens (default: a port the CLI picks and does not tell). */
+  metricsPort?: number;
   namespace?: string;
   headless?: boolean;
   /** Where the UI opens sealed payloads (the API's codec endpoint, without the trailing /decode). */
@@ -22,6 +24,8 @@ export interface DevServerOptions {
 export interface DevServer {
   address: string;
   uiUrl: string;
+  /** The server's Prometheus metrics, when a metrics port was given. */
+  metricsUrl?: string;
   process: ChildProcess;
   stop(): Promise<void>;
 }
@@ -35,6 +39,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     '--ip', '127.0.0.1',
     '--port', String(port),
     '--ui-port', String(uiPort),
+    ...(o.metricsPort === undefined ? [] : ['--metrics-port', String(o.metricsPort)]),
     '--db-filename', join(o.dataDir, 'temporal.sqlite'),
     '--sqlite-pragma', 'journal_mode=WAL',
     '--sqlite-pragma', 'synchronous=NORMAL',
@@ -70,6 +75,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
   return {
     address: `127.0.0.1:${port}`,
     uiUrl: `http://127.0.0.1:${uiPort}`,
+    ...(o.metricsPort === undefined ? {} : { metricsUrl: `http://127.0.0.1:${o.metricsPort}/metrics` }),
     process: child,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -1,0 +1,111 @@
+// The report's tables beside the figures: what the throughput window cost by part, how throughput and
+// idle sessions scale, and how each was measured.
+import type { BenchTables } from './context.js';
+import type { CostByPart, PartCost } from './cpu-parts.js';
+import { failed, formatNumber, type Outcome } from './figures.js';
+import type { SessionLevel } from './idle-sessions.js';
+import type { MeasuredWindow } from './load-child.js';
+import type { RequestsPerTask } from './prometheus.js';
+import type { ThroughputScaling } from './scaling.js';
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+const row = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
+const num = (n: number | undefined, unit = '') => (n === undefined || !Number.isFinite(n) ? '—' : `${formatNumber(n)}${unit}`);
+const pct = (share: number | undefined) => (share === undefined ? '—' : `${(share * 100).toFixed(1)}%`);
+
+function partRow(p: PartCost, bold = false): string {
+  const name = bold ? `**${p.part}**` : p.part;
+  if (p.cpuMs === undefined) return row([name, `not measured: ${p.error ?? 'unknown'}`, '']);
+  return row([name, num(p.msPerTask), pct(p.share)]);
+}
+
+function costTable(w: Outcome<MeasuredWindow> | undefined): string[] {
+  if (w === undefined) return ['Not measured: the run stopped before the throughput window.'];
+  if (failed(w)) return [`Not measured: ${w.error}`];
+  const c: Outcome<CostByPart> = w.cost;
+  const lines = failed(c)
+    ? [`Not measured: ${c.error}`]
+    : [
+      `${c.completed} tasks completed in the window; CPU time from /proc (${c.clockTicksPerSec} ticks/s) and the bench process's own counters, sandboxes from ${c.sandboxSource}.`,
+      '',
+      '| part | CPU ms per task | share of machine busy time |',
+      '| --- | --- | --- |',
+      ...c.parts.map((p) => partRow(p)),
+      partRow(c.platform, true),
+      partRow(c.benchClients),
+      partRow(c.other),
+      row([`machine busy time (${c.machine.busyPct.toFixed(0)}% of all cores)`, num(c.machine.msPerTask), pct(c.machine.share)]),
+    ];
+  return [...lines, '', temporalLine(w.temporalRequests)];
+}
+
+function temporalLine(r: Outcome<RequestsPerTask>): string {
+  if (failed(r)) return `Temporal requests per task: not measured: ${r.error}`;
+  const ops = r.byOperation.map((o) => `${o.operation} ${o.perTask.toFixed(2)}`).join(', ');
+  return `Temporal frontend requests per task: **${r.perTask.toFixed(2)}** (${r.total} in the window) — ${ops}. Long polls count when they are issued, so an idle poller adds a few.`;
+}
+
+function scalingTable(t: ThroughputScaling | undefined): string[] {
+  if (!t) return ['Not measured: the run stopped before the scaling phase.'];
+  return [
+    '| clients | window | runs/s | latency p50 | latency p99 | errors | CPU ms per task (platform) | machine busy |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...t.rows.map((r) => row([
+      String(r.clients),
+      `${r.windowSec} s${r.reused ? ' (the throughput figure\'s window)' : ''}`,
+      r.perSec === undefined ? `**ERROR** ${r.error ?? ''}` : num(r.perSec),
+      num(r.p50Ms, ' ms'),
+      num(r.p99Ms, ' ms'),
+      r.errors === undefined ? '—' : String(r.errors),
+      r.cpuMsPerTask === undefined ? (r.error && r.perSec !== undefined ? r.error : '—') : num(r.cpuMsPerTask),
+      r.machineBusyPct === undefined ? '—' : `${r.machineBusyPct.toFixed(0)}%`,
+    ])),
+    '',
+    `Knee: ${t.knee.text}.`,
+  ];
+}
+
+function sessionsTable(levels: SessionLevel[] | undefined): string[] {
+  if (!levels || levels.length === 0) return ['Not measured: no session level was reached.'];
+  return [
+    '| sessions asked | open | held | opening took | memory per idle session | worker RSS | Temporal RSS | API RSS | Docker engine PSS (shims) | terminal echo hi p50 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...levels.map((l) => row([
+      String(l.level),
+      String(l.opened),
+      String(l.held),
+      `${formatNumber(l.openSec)} s for ${l.openedNow}`,
+      num(l.memoryPerSessionMiB, ' MiB'),
+      num(l.workerRssMiB, ' MiB'),
+      num(l.temporalRssMiB, ' MiB'),
+      num(l.apiRssMiB, ' MiB'),
+      `${num(l.dockerEnginePssMiB, ' MiB')} (${l.memory.shims})`,
+      l.terminalP50Ms === undefined ? `**ERROR** ${l.terminalError ?? ''}` : num(l.terminalP50Ms, ' ms'),
+    ])),
+  ];
+}
+
+export function renderTables(t: BenchTables, o: { clients: number; throughputSec: number }): string[] {
+  return [
+    `## Cost by part (pythonExec throughput, ${o.clients} clients × ${o.throughputSec} s)`,
+    '',
+    ...costTable(t.pythonWindow),
+    '',
+    '## Scaling',
+    '',
+    '### pythonExec throughput by clients',
+    '',
+    ...scalingTable(t.throughputScaling),
+    '',
+    '### Idle sessions on one host',
+    '',
+    ...sessionsTable(t.sessionLevels),
+  ];
+}
+
+export const TABLES_HOW_MEASURED = [
+  '- cost by part: the throughput clients run in a child process, which says when the timed window starts and ends; at those two instants the bench reads every counter. `temporal`, `runtime worker`, `gateway`: the process tree\'s utime+stime+cutime+cstime from /proc (an ended child\'s time stays in its parent\'s cutime); `api`: the bench process\'s own CPU time (the API and its control worker; nothing else runs there during the window); `docker`: dockerd and containerd as a tree, plus every containerd-shim sampled every 250 ms from its first sighting (from zero when new), less the container first processes it waited for (their time is the sandboxes\'); `database`: all `postgres` processes; `sandboxes`: the containers\' cgroup CPU time; `machine busy time`: /proc/stat user+nice+system+irq+softirq+steal; `other` = machine − platform − bench clients (the kernel\'s own work, anything else on the machine). Per task = divided by the tasks completed inside the window.',
+  '- Temporal requests: the dev server\'s Prometheus counter `service_requests` of the frontend in the platform\'s namespace, scraped at the window\'s start and end, by operation.',
+  '- scaling: the same pythonExec window at each client count (each with its per-client warm-up); CPU per task is the platform\'s parts summed as above, machine busy the share of all cores\' time. The knee is the client count after which throughput grows less than 10% while p50 grows.',
+  '- idle sessions by level: sessions opened with a long lease up to each level in turn, held for BENCH_IDLE_HOLD_SEC, then memory read (same formula as the figure, from before the first level), every session checked with a command (held), and 20 `echo hi` timed on one held session. The Docker engine\'s memory (dockerd, containerd and one shim per container; proportional set size, so the shims\' shared binary counts once) is not in the figure\'s formula.',
+];
