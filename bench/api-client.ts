@@ -50,11 +50,12 @@ export class DuraboxApi {
     return { status: res.status, body: parsed as T };
   }
 
-  /** `POST /tasks` pythonExec in sync mode; throws unless it succeeded with the expected output. */
-  async pythonExec(code: string, expectedOutput: string): Promise<void> {
+  /** `POST /tasks` pythonExec in sync mode; throws unless it succeeded with the expected output, else answers the task id. */
+  async pythonExec(code: string, expectedOutput: string): Promise<string> {
     const r = await this.call('POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code }, mode: 'sync' });
     if (r.status !== 200 || r.body?.status !== 'succeeded') throw new ApiError(`pythonExec answered ${r.status}: ${brief(r.body)}`);
     if (r.body.result?.output !== expectedOutput) throw new ApiError(`pythonExec printed ${JSON.stringify(r.body.result?.output)}, expected ${JSON.stringify(expectedOutput)}`);
+    return r.body.task_id as string;
   }
 
   /** `POST /commands/terminal`; throws on anything but 200 with exit code 0. */

@@ -6,6 +6,8 @@ const baseline = (id: string, title: string, unit: string): FigureSpec => ({ id,
 export const COLD_P50 = baseline('cold p50', 'baseline cold: docker run --rm print(1), p50', 'ms');
 export const COLD_P99 = baseline('cold p99', 'baseline cold: docker run --rm print(1), p99', 'ms');
 export const COLD_THROUGHPUT = baseline('cold throughput', 'baseline cold: docker run --rm print(1), throughput', 'runs/s');
+/** What Temporal and the Node SDK alone cost a task here (temporal-floor.ts): the part no durabox change can cut. */
+export const FLOOR_P50 = baseline('floor p50', 'baseline floor: bare Temporal workflow, one no-op activity on another worker, eager start, p50', 'ms');
 export const EXEC_P50 = baseline('exec p50', 'baseline exec: docker exec (API) echo hi, p50', 'ms');
 
 export const PYTHON_P50: FigureSpec = {
@@ -52,7 +54,7 @@ export const FIRST_CHUNK_P50: FigureSpec = {
 
 /** Every figure, in report order: one that a run never reached is still listed, as an error. */
 export const ALL_FIGURES: FigureSpec[] = [
-  COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50,
+  COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FLOOR_P50,
   PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, TERMINAL_P50, NEW_SESSION_P50, IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY,
   CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50,
 ];

@@ -1,8 +1,10 @@
 // What every phase of the bench works with, and where its figures and tables go.
 import type Docker from 'dockerode';
 import type { DuraboxApi } from './api-client.js';
+import type { TemporalFloor } from './temporal-floor.js';
 import type { Figure, Outcome } from './figures.js';
 import type { SessionLevel } from './idle-sessions.js';
+import type { PartsSummary } from './latency-parts.js';
 import type { MeasuredWindow } from './load-child.js';
 import type { ThroughputScaling } from './scaling.js';
 import type { BenchSettings } from './settings.js';
@@ -13,6 +15,8 @@ export interface BenchTables {
   pythonWindow?: Outcome<MeasuredWindow>;
   throughputScaling?: ThroughputScaling;
   sessionLevels?: SessionLevel[];
+  /** Where one client's pythonExec spends its time, beside the bare Temporal floor, from their histories. */
+  latencyParts?: { python?: Outcome<PartsSummary>; floor?: Outcome<PartsSummary> };
 }
 
 export interface BenchContext {
@@ -35,6 +39,8 @@ export interface PlatformContext extends BenchContext {
   /** The dev server's Prometheus endpoint, for its request counters. */
   temporalMetricsUrl?: string;
   temporalNamespace: string;
+  /** The bare Temporal workflow beside the platform, and a client that reads any workflow's history. */
+  floor: TemporalFloor;
   /** The host gateway between the worker and Temporal, when the platform runs one. */
   gatewayPid?: number;
 }

@@ -40,7 +40,7 @@ async function run(order: LoadOrder): Promise<LoadMessage> {
   }
   let watch: ReturnType<typeof watchWindow> | undefined;
   let samples: WindowSample[] = [];
-  const done = await measureThroughput(() => api.pythonExec(order.code, order.expectedOutput), {
+  const done = await measureThroughput(async () => { await api.pythonExec(order.code, order.expectedOutput); }, {
     clients: order.clients,
     windowSec: order.windowSec,
     window: {

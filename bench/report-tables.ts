@@ -4,6 +4,7 @@ import type { BenchTables } from './context.js';
 import type { CostByPart, PartCost } from './cpu-parts.js';
 import { failed, formatNumber, type Outcome } from './figures.js';
 import type { SessionLevel } from './idle-sessions.js';
+import { PARTS, type PartsSummary } from './latency-parts.js';
 import type { MeasuredWindow } from './load-child.js';
 import type { RequestsPerTask } from './prometheus.js';
 import type { ThroughputScaling } from './scaling.js';
@@ -85,8 +86,31 @@ function sessionsTable(levels: SessionLevel[] | undefined): string[] {
   ];
 }
 
+function latencyTable(parts: BenchTables['latencyParts']): string[] {
+  const python = parts?.python;
+  const floor = parts?.floor;
+  if (!python || failed(python)) return [`Not measured: ${python ? python.error : 'the run stopped before the pythonExec latency phase'}`];
+  const f = floor && !failed(floor) ? floor : undefined;
+  const at = (s: PartsSummary | undefined, i: number) => s?.p50Ms[i]?.ms;
+  return [
+    `Medians over ${python.runs} pythonExec tasks${python.skipped ? ` (${python.skipped} of another history shape left out)` : ''} and ${f ? `${f.runs} floor workflows` : `no floor (${floor && failed(floor) ? floor.error : 'not measured'})`}; each part is the time between two events of the workflow's history (or the client's send and answer).`,
+    '',
+    '| part | pythonExec p50 | floor p50 | durabox\'s own |',
+    '| --- | --- | --- | --- |',
+    ...PARTS.map(({ part }, i) => {
+      const own = f ? (at(python, i) ?? 0) - (at(f, i) ?? 0) : undefined;
+      return row([part, num(at(python, i), ' ms'), num(at(f, i), ' ms'), own === undefined ? '—' : num(own, ' ms')]);
+    }),
+    row(['**whole call (median)**', num(python.totalP50Ms, ' ms'), num(f?.totalP50Ms, ' ms'), f ? num(python.totalP50Ms - f.totalP50Ms, ' ms') : '—']),
+  ];
+}
+
 export function renderTables(t: BenchTables, o: { clients: number; throughputSec: number }): string[] {
   return [
+    '## Where one pythonExec spends its time (one client)',
+    '',
+    ...latencyTable(t.latencyParts),
+    '',
     `## Cost by part (pythonExec throughput, ${o.clients} clients × ${o.throughputSec} s)`,
     '',
     ...costTable(t.pythonWindow),
@@ -104,6 +128,7 @@ export function renderTables(t: BenchTables, o: { clients: number; throughputSec
 }
 
 export const TABLES_HOW_MEASURED = [
+  '- latency by part: every timed pythonExec of the one-client figure answers its task id, which is its workflow id; the bench reads each workflow\'s history and takes the time between its events (start, the first workflow task\'s completion, the activity\'s start and completion, the second workflow task\'s completion) and the client\'s own send and answer times (one clock: everything runs on this machine). The floor is the same loop on a bare workflow (`bench/floor-workflow.ts`) run by a worker of the same SDK on the same dev server, with eager start, whose one no-op activity runs on a second worker with a connection of its own, as a runtime worker is: what Temporal and the Node SDK cost with no durabox code at all.',
   '- cost by part: the throughput clients run in a child process, which says when the timed window starts and ends; at those two instants the bench reads every counter. `temporal`, `runtime worker`, `gateway`: the process tree\'s utime+stime+cutime+cstime from /proc (an ended child\'s time stays in its parent\'s cutime); `api`: the bench process\'s own CPU time (the API and its control worker; nothing else runs there during the window); `docker`: dockerd and containerd as a tree, plus every containerd-shim sampled every 250 ms from its first sighting (from zero when new), less the container first processes it waited for (their time is the sandboxes\'); `database`: all `postgres` processes; `sandboxes`: the containers\' cgroup CPU time; `machine busy time`: /proc/stat user+nice+system+irq+softirq+steal; `other` = machine − platform − bench clients (the kernel\'s own work, anything else on the machine). Per task = divided by the tasks completed inside the window.',
   '- Temporal requests: the dev server\'s Prometheus counter `service_requests` of the frontend in the platform\'s namespace, scraped at the window\'s start and end, by operation.',
   '- scaling: the same pythonExec window at each client count (each with its per-client warm-up); CPU per task is the platform\'s parts summed as above, machine busy the share of all cores\' time. The knee is the client count after which throughput grows less than 10% while p50 grows.',

@@ -13,7 +13,8 @@ import { record } from './figures.js';
 import { describeEnvironment, type Environment } from './environment.js';
 import { measureRunCode } from './code-figures.js';
 import { measureIdleSessions } from './idle-sessions.js';
-import { measurePythonExec } from './python-figures.js';
+import { measurePythonExec, measureTemporalFloor } from './python-figures.js';
+import { startTemporalFloor, type TemporalFloor } from './temporal-floor.js';
 import { measureThroughputScaling } from './scaling.js';
 import { renderMarkdown, writeReport, type BenchReport } from './report.js';
 import { readBenchSettings } from './settings.js';
@@ -33,7 +34,9 @@ async function main(): Promise<number> {
   let environment: Environment | undefined;
 
   let cleaning: Promise<void> | undefined;
+  let floor: TemporalFloor | undefined;
   const cleanUp = () => (cleaning ??= (async () => {
+    await floor?.stop().catch((e: Error) => { runErrors.push(`stopping the floor's workers: ${e.message}`); });
     await platform.stop().catch((e: Error) => { runErrors.push(`stopping the platform: ${e.message}`); });
     await removeBenchContainers(platform.docker, platform.runTag).catch((e: Error) => { runErrors.push(`removing bench containers: ${e.message}`); });
   })());
@@ -62,8 +65,10 @@ async function main(): Promise<number> {
     environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database!.url! });
     const worker = await platform.startWorker(WORKER_NAME, workerEnv);
     const api = await DuraboxApi.connect(platform.url, ADMIN, settings.requestTimeoutMs);
+    floor = await startTemporalFloor(platform.devServer.address, platform.config.temporal.namespace);
     const pctx: PlatformContext = {
       ...ctx,
+      floor,
       api,
       worker: { id: worker.id, pid: worker.child.pid! },
       temporalPid: platform.devServer.process.pid!,
@@ -75,6 +80,7 @@ async function main(): Promise<number> {
     const phases = [
       () => measureColdBaseline(ctx),
       () => measureExecBaseline(ctx),
+      () => measureTemporalFloor(pctx),
       () => measurePythonExec(pctx),
       () => measureThroughputScaling(pctx),
       () => measureLiveSession(pctx),
