@@ -40,6 +40,7 @@ export class Quotas {
   /** Workflows this process saw end in the last seconds, which visibility may still list as running. */
   private readonly seenEnded = new Map<string, Map<string, number>>();
   private readonly counted = new Map<string, { count: number; at: number }>();
+  private readonly asking = new Map<string, Promise<Set<string>>>();
   private readonly limitsCache = new Map<string, { limits: AccountLimits; overrides: LimitOverrides; at: number }>();
 
   constructor(
@@ -127,7 +128,7 @@ export class Quotas {
     }
     // Near it, ask visibility now, and count what this process just started besides (less what it saw end).
     const ended = lastSeconds(this.seenEnded, key);
-    const running = await this.running(kind, accountId, max + recent.size + ended.size + 1);
+    const running = new Set(await this.runningNow(key, () => this.running(kind, accountId, max + recent.size + ended.size + 1)));
     for (const id of ended.keys()) running.delete(id);
     this.counted.set(key, { count: running.size, at: Date.now() });
     if (!running.has(workflowId)) {
@@ -136,6 +137,19 @@ export class Quotas {
       if (held.size >= max && !(await exists())) throw quotaExceeded(name, max);
     }
     recent.set(workflowId, Date.now());
+  }
+
+  /**
+   * One visibility count at a time per account and kind: admissions arriving while one is asked share its
+   * answer (each then adds what this process started since), instead of each asking again.
+   */
+  private runningNow(key: string, ask: () => Promise<Set<string>>): Promise<Set<string>> {
+    let pending = this.asking.get(key);
+    if (!pending) {
+      pending = ask().finally(() => this.asking.delete(key));
+      this.asking.set(key, pending);
+    }
+    return pending;
   }
 
   /** Ids of the account's running workflows of a kind, at most `upTo` of them. */
