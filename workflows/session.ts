@@ -3,7 +3,7 @@
 // own task queue, and every later step runs there (Temporal's worker-specific task queue pattern).
 import {
   ActivityFailure, ApplicationFailure, TimeoutFailure, allHandlersFinished, condition, continueAsNew, defineQuery,
-  defineUpdate, proxyActivities, setHandler, sleep, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
+  defineUpdate, patched, proxyActivities, setHandler, sleep, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
 import type {
@@ -27,6 +27,8 @@ export const MAX_CONTEXTS_PER_SESSION = 16;
 
 /** How many hosts a new session tries when each it reaches already holds its most sessions. */
 export const HOST_FULL_ATTEMPTS = 4;
+/** Patch id: the memo is written only where it changed (see showMemo). */
+const MEMO_CHANGES_ONLY = 'memo-changes-only';
 
 /** The context a cell without context_id runs in: one per language, made on first use. */
 export const defaultContextId = (language: Language): string => `default-${language}`;
@@ -54,13 +56,24 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     ...(ended ? { ended_reason: ended } : {}),
   });
 
+  // The memo as last written: a field is written again only when its value changed, so a workflow task that
+  // extends the lease twice (a command's start and end in one task) writes it once. Every memo write is an
+  // event and a visibility update. Runs that began before this wrote on every call, and replay keeps that.
+  const memoShown: Record<string, unknown> = {};
+  const showMemo = (fields: Record<string, unknown>) => {
+    const changed = patched(MEMO_CHANGES_ONLY) ? Object.fromEntries(Object.entries(fields).filter(([k, v]) => memoShown[k] !== v)) : fields;
+    if (Object.keys(changed).length === 0) return;
+    Object.assign(memoShown, changed);
+    upsertMemo(changed);
+  };
+
   /** Extends the lease, never shortens it, within the policy's bounds and the hard lifetime. */
-  const extendLease = (ttlSec?: number) => {
+  const extendLease = (ttlSec?: number, alsoShow: Record<string, unknown> = {}) => {
     if (!state) return;
     const p = input.lease;
     const ttl = Math.min(p.maxSec, Math.max(p.minSec, ttlSec ?? p.defaultSec));
     state.leaseExpiresAtMs = Math.min(deadlineMs, Math.max(state.leaseExpiresAtMs, Date.now() + ttl * 1000));
-    upsertMemo({ lease_expires_unix_ms: state.leaseExpiresAtMs, host: state.hostId });
+    showMemo({ ...alsoShow, lease_expires_unix_ms: state.leaseExpiresAtMs, host: state.hostId });
   };
 
   const host = () =>
@@ -249,7 +262,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   if (state) {
     // A continued run starts with an empty memo: say again which container and host this session holds.
-    upsertMemo({ container_id: state.containerId, host: state.hostId, lease_expires_unix_ms: state.leaseExpiresAtMs });
+    showMemo({ container_id: state.containerId, host: state.hostId, lease_expires_unix_ms: state.leaseExpiresAtMs });
   } else {
     const first = input.firstCommand;
     const start = proxyActivities<SessionStartActivities>({
@@ -281,8 +294,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       firstResult = firstRan;
       state = { ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0 };
       upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
-      upsertMemo({ container_id: c.containerId });
-      extendLease(input.initialLeaseSec);
+      if (patched(MEMO_CHANGES_ONLY)) {
+        extendLease(input.initialLeaseSec, { container_id: c.containerId });
+      } else {
+        upsertMemo({ container_id: c.containerId });
+        extendLease(input.initialLeaseSec);
+      }
     } catch (err) {
       startError = isScheduleTimeout(err)
         ? { type: 'no_capacity', message: 'no terminal worker took the session in time' }
