@@ -142,7 +142,7 @@ export async function measureIdleSessions(ctx: PlatformContext): Promise<void> {
       }
       return { before, ...largest!, opened: open.ids.length };
     } finally {
-      const deleted = await forEachLimited(open.ids, 8, (id) => ctx.api.deleteSession(id));
+      const deleted = await forEachLimited(open.ids, s.idleOpenConcurrency, (id) => ctx.api.deleteSession(id));
       const deleteFailures = deleted.filter((d) => d.status === 'rejected');
       if (deleteFailures.length > 0) console.error(`bench: ${deleteFailures.length} idle sessions could not be deleted: ${String((deleteFailures[0] as PromiseRejectedResult).reason)}`);
     }
