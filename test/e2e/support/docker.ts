@@ -8,12 +8,14 @@ export async function containersRunningUserCode(workerId: string): Promise<strin
   const busy: string[] = [];
   for (const c of list) {
     // A container gone between list and top runs nothing.
-    const top = await platform.docker.getContainer(c.Id).top({ ps_args: '-o pid,args' }).catch(() => undefined);
-    const args: string[] = (top?.Processes ?? []).map((p: string[]) => p[1]);
+    const top = await platform.docker.getContainer(c.Id).top({ ps_args: '-o pid,wchan:32,args' }).catch(() => undefined);
+    const procs: Array<{ wchan: string; args: string }> = (top?.Processes ?? []).map((p: string[]) => ({ wchan: p[1], args: p[2] }));
     // An idle sandbox holds its keeper (PID 1) and the interpreter it started for the next program once
-    // the reset had killed everything else; whatever survived a reset would show beside that one.
-    const idle = args.length <= 1 || (args.length === 2 && args.filter((a: string) => a === 'python3 -').length === 1);
-    if (!idle) busy.push(`${c.Id.slice(0, 12)}: ${args.join(' | ')}`);
+    // the reset had killed everything else, still waiting to read that program from its stdin pipe; a
+    // program running, or anything that survived a reset, shows beside or instead of it.
+    const waiting = (p: { wchan: string; args: string }) => p.args === 'python3 -' && /pipe_read|pipe_wait/.test(p.wchan);
+    const idle = procs.length <= 1 || (procs.length === 2 && procs.filter(waiting).length === 1);
+    if (!idle) busy.push(`${c.Id.slice(0, 12)}: ${procs.map((p) => `${p.args} (${p.wchan})`).join(' | ')}`);
   }
   return busy;
 }
