@@ -30,6 +30,7 @@ export async function measurePythonExec(ctx: PlatformContext): Promise<void> {
 export async function measureTemporalFloor(ctx: PlatformContext): Promise<void> {
   const { settings: s, floor } = ctx;
   const latency = await attempt(() => measureSequential(floor.op, { samples: s.samples, warmup: s.warmup }));
+  await floor.retire();
   addFigure(ctx, record(FLOOR_P50, latencyMeasurement(latency, 'p50'), ctx.byId));
   ctx.tables.latencyParts = { ...ctx.tables.latencyParts, floor: await attempt(() => partsOf(floor.client, floor.runs.slice(s.warmup))) };
 }

@@ -17,6 +17,8 @@ export interface TemporalFloor {
   op: Operation;
   runs: TimedRun[];
   client: Client;
+  /** Ends the floor's workers once it is measured, so their pollers cost nothing in the later windows; the client stays. */
+  retire(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -38,12 +40,16 @@ export async function startTemporalFloor(address: string, namespace: string): Pr
     if ((await handle.result()) !== k) throw new Error('the floor workflow answered another number');
     runs.push({ workflowId, sentMs, answeredMs: Date.now() });
   };
+  let retiring: Promise<void> | undefined;
+  const retire = () => (retiring ??= (async () => {
+    workflows.shutdown();
+    activities.shutdown();
+    await running;
+  })());
   return {
-    op, runs, client,
+    op, runs, client, retire,
     async stop() {
-      workflows.shutdown();
-      activities.shutdown();
-      await running;
+      await retire();
       await workflowConnection.close();
       await activityConnection.close();
     },
