@@ -3,10 +3,11 @@
 // step of that session (commands, files, removal) is sent.
 import type Docker from 'dockerode';
 import { DuraboxError } from '../contract/errors.js';
-import type { CellResult, FileOp, FileResult, HostExecResult, Language } from '../contract/messages.js';
+import type { CellResult, CheckpointResult, FileOp, FileResult, HostExecResult, Language } from '../contract/messages.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
 import { HostFull, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { sessionFileOp } from '../sandbox/session-files.js';
+import { compress, decompress, readWorkspace, writeWorkspace } from '../sandbox/workspace-checkpoint.js';
 import type { OutputPublisher } from './output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
@@ -21,12 +22,27 @@ export interface TerminalDeps {
   inflight: Map<string, number>;
   /** Forwards output while commands and cells run, to the stream the caller named. */
   output?: OutputPublisher;
+  /** Where sessions' checkpoints are stored and read: the platform's snapshot store, through the API. */
+  snapshots?: SnapshotClient;
+  /** Largest workspace a checkpoint holds (uncompressed). */
+  checkpointMaxBytes?: number;
+}
+
+export interface SnapshotClient {
+  putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number }, data: Buffer): Promise<void>;
+  getSnapshot(q: { accountId: string; sessionId: string }): Promise<{ data: Buffer; digest: string } | undefined>;
 }
 
 /** Created on any terminal host, from the runtime's shared queue. */
 export function createSessionStartActivities(d: TerminalDeps) {
   return {
-    async createSessionContainer(req: { sessionId: string; accountId: string; firstCommand?: { command: string; timeoutMs: number; streamId?: string } }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult }> {
+    async createSessionContainer(req: {
+      sessionId: string;
+      accountId: string;
+      firstCommand?: { command: string; timeoutMs: number; streamId?: string };
+      /** The session moves here: its latest checkpoint is unpacked into the new container's workspace first. */
+      restore?: boolean;
+    }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult; restored?: { digest: string; raw_bytes: number } }> {
       // Heartbeats from the first instant: creating a container on a loaded host can take seconds.
       return withHeartbeat(() => reportingFailures(async () => {
         let containerId: string;
@@ -36,6 +52,16 @@ export function createSessionStartActivities(d: TerminalDeps) {
           throw e instanceof HostFull ? new DuraboxError('host_full', e.message) : e;
         }
         const taken = { hostQueue: d.hostQueue, hostId: d.workerId, containerId };
+        if (req.restore) {
+          try {
+            const restored = await restoreInto(d, containerId, req);
+            d.containers.started(containerId);
+            return { ...taken, restored };
+          } catch (e) {
+            await d.containers.remove(containerId).catch(() => undefined);
+            throw e;
+          }
+        }
         const first = req.firstCommand;
         if (!first) {
           d.containers.started(containerId);
@@ -97,10 +123,42 @@ export function createHostActivities(d: TerminalDeps) {
       return count(() => withHeartbeat(() => reportingFailures(() => sessionFileOp(d.docker.getContainer(req.containerId), req.op, { maxBytes: d.fileMaxBytes }))));
     },
 
+    /**
+     * Saves the session's workspace to the snapshot store when it differs from the checkpoint named by
+     * `lastDigest`. The snapshot goes to the store, never through Temporal: the answer is its digest and size.
+     */
+    async checkpointSession(req: { containerId: string; accountId: string; sessionId: string; lastDigest?: string }): Promise<CheckpointResult> {
+      return withHeartbeat(() => reportingFailures(async () => {
+        if (!d.snapshots) throw new DuraboxError('execution_failed', 'this host has no snapshot store');
+        let ws;
+        try {
+          ws = await readWorkspace(d.docker.getContainer(req.containerId), d.checkpointMaxBytes ?? 64 * 1048576);
+        } catch (e) {
+          if ((e as { statusCode?: number }).statusCode === 404 || (e as { statusCode?: number }).statusCode === 409) throw new DuraboxError('session_lost', 'the session\'s container is gone');
+          throw e;
+        }
+        if (ws === 'too_large') return { outcome: 'too_large' };
+        if (ws.digest === req.lastDigest) return { outcome: 'unchanged', digest: ws.digest };
+        const data = await compress(ws.tar);
+        await d.snapshots.putSnapshot({ accountId: req.accountId, sessionId: req.sessionId, digest: ws.digest, rawBytes: ws.tar.length }, data);
+        return { outcome: 'saved', digest: ws.digest, raw_bytes: ws.tar.length, bytes: data.length };
+      }));
+    },
+
     async removeSessionContainer(req: { containerId: string }): Promise<void> {
       await withHeartbeat(() => d.containers.remove(req.containerId));
     },
   };
+}
+
+/** Unpacks the session's latest checkpoint into a container this host just took for it. */
+async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionId: string; accountId: string }): Promise<{ digest: string; raw_bytes: number }> {
+  if (!d.snapshots) throw new DuraboxError('execution_failed', 'this host has no snapshot store');
+  const snap = await d.snapshots.getSnapshot({ accountId: req.accountId, sessionId: req.sessionId });
+  if (!snap) throw new DuraboxError('session_lost', `session ${req.sessionId} has no checkpoint to restore`);
+  const tar = await decompress(snap.data, snap.digest);
+  await writeWorkspace(d.docker.getContainer(containerId), tar);
+  return { digest: snap.digest, raw_bytes: tar.length };
 }
 
 export type SessionStartActivities = ReturnType<typeof createSessionStartActivities>;

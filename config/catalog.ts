@@ -246,7 +246,7 @@ export const SETTINGS: SettingDoc[] = [
   },
   {
     names: ['DURABOX_SESSION_HOST_TIMEOUT_MS'], default: '`5000`', usedBy: ['api'],
-    meaning: 'a session step its host does not pick up within this long ends the session as `session_lost`',
+    meaning: 'a session step its host does not pick up within this long: the host counts as lost, and the session moves to another host from its latest checkpoint (`restored: true`), or ends as `session_lost` when it has none',
   },
   {
     names: ['DURABOX_SESSION_FILE_MAX_BYTES'], default: '`1048576` (max 1400000)', usedBy: ['api', 'worker'],
@@ -255,6 +255,18 @@ export const SETTINGS: SettingDoc[] = [
   {
     names: ['DURABOX_SESSION_COMMANDS_PER_RUN'], default: '`500`', usedBy: ['api'],
     meaning: 'commands per session workflow run before continue-as-new',
+  },
+  {
+    names: ['DURABOX_SESSION_CHECKPOINT_SEC'], default: '`10`', usedBy: ['api'],
+    meaning: 'after a command or file call, the session\'s host saves `/workspace` to the snapshot store (the platform\'s database) when it changed, at most once per this many seconds; a host lost for good costs at most this much work. `0`: no checkpoints (a lost host then ends its sessions as `session_lost`)',
+  },
+  {
+    names: ['DURABOX_SESSION_PAUSE_AFTER_SEC'], default: '`300`', usedBy: ['api'],
+    meaning: 'a session idle this long is checkpointed and its container removed (`status: paused`, no host memory); its next call resumes it on any terminal host. `0`: never paused',
+  },
+  {
+    names: ['DURABOX_SESSION_CHECKPOINT_MAX_BYTES'], default: '`67108864`', usedBy: ['api', 'worker'],
+    meaning: 'largest `/workspace` a checkpoint holds, as an uncompressed tar; a larger workspace is not checkpointed (its session is then neither paused nor restorable until it shrinks)',
   },
   {
     names: ['DURABOX_SESSION_MAX_INFLIGHT_CALLS'], default: '`8`', usedBy: ['api'],

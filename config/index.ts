@@ -70,6 +70,12 @@ export interface SessionPolicy {
   commandsPerRun: number;
   /** Calls one API process sends a session at once; more wait their turn (Temporal refuses a workflow over 10 in-flight Updates). */
   maxInflightCalls: number;
+  /** Least time between two checkpoints of a session's /workspace; a checkpoint is at most this old (0: none). */
+  checkpointSec: number;
+  /** A session idle this long is checkpointed and its container removed (0: never paused). */
+  pauseAfterSec: number;
+  /** Largest workspace a checkpoint holds, as an uncompressed tar; a larger one is not checkpointed. */
+  checkpointMaxBytes: number;
 }
 
 /** The control plane: HTTP API, MCP, dashboard and the control worker. */
@@ -140,6 +146,8 @@ export interface WorkerSettings {
   sandboxMaxUses: number;
   /** Largest file moved in or out of a session in one call. */
   fileMaxBytes: number;
+  /** Largest workspace a session checkpoint holds (an uncompressed tar). */
+  checkpointMaxBytes: number;
   python: RuntimeLimits;
   terminal: RuntimeLimits;
 }
@@ -263,6 +271,10 @@ export function loadTemporalSettings(env: Env = process.env): TemporalSettings {
   };
 }
 
+function checkpointMaxBytes(env: Env): number {
+  return int(env, 'DURABOX_SESSION_CHECKPOINT_MAX_BYTES', 64 * 1048576, 1024, 1024 * 1048576);
+}
+
 function fileMaxBytes(env: Env): number {
   return int(env, 'DURABOX_SESSION_FILE_MAX_BYTES', 1048576, 1, 1400000);
 }
@@ -296,7 +308,13 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     fileMaxBytes: fileMaxBytes(env),
     commandsPerRun: int(env, 'DURABOX_SESSION_COMMANDS_PER_RUN', 500, 2, 1500),
     maxInflightCalls: int(env, 'DURABOX_SESSION_MAX_INFLIGHT_CALLS', 8, 1, 1000),
+    checkpointSec: int(env, 'DURABOX_SESSION_CHECKPOINT_SEC', 10, 0, 86400),
+    pauseAfterSec: int(env, 'DURABOX_SESSION_PAUSE_AFTER_SEC', 300, 0, 30 * 86400),
+    checkpointMaxBytes: checkpointMaxBytes(env),
   };
+  if (session.pauseAfterSec > 0 && session.checkpointSec === 0) {
+    throw new ConfigError('DURABOX_SESSION_PAUSE_AFTER_SEC needs checkpoints: set DURABOX_SESSION_CHECKPOINT_SEC above 0, or DURABOX_SESSION_PAUSE_AFTER_SEC=0');
+  }
   if (session.leaseMinSec > session.leaseMaxSec || session.leaseDefaultSec < session.leaseMinSec || session.leaseDefaultSec > session.leaseMaxSec) {
     throw new ConfigError(
       'session lease settings must satisfy DURABOX_SESSION_LEASE_MIN_SEC <= DURABOX_SESSION_LEASE_DEFAULT_SEC <= DURABOX_SESSION_LEASE_MAX_SEC, ' +
@@ -419,6 +437,7 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     reapIntervalSec: int(env, 'DURABOX_REAP_INTERVAL_SEC', 30, 1, 3600),
     sandboxMaxUses: int(env, 'DURABOX_SANDBOX_MAX_USES', 50, 1, 100000),
     fileMaxBytes: fileMaxBytes(env),
+    checkpointMaxBytes: checkpointMaxBytes(env),
     python: runtimeLimits(env, 'PYTHON', 'durabox/python:2'),
     terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:2'),
   };

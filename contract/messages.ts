@@ -53,6 +53,25 @@ export interface SessionWorkflowInput {
   firstCommand?: { id: string; command: string; timeoutMs: number; streamId?: string };
   /** Carried over by continue-as-new. */
   carried?: SessionState;
+  /** Least time between two checkpoints; absent or 0: no checkpoints (sessions started before there were any). */
+  checkpointMs?: number;
+  /** Idle this long, the session is checkpointed and its container removed; absent or 0: never. */
+  pauseAfterMs?: number;
+}
+
+/** What a checkpoint step did: saved a new snapshot, found the workspace as last saved, or found it over the cap. */
+export type CheckpointResult =
+  | { outcome: 'saved'; digest: string; raw_bytes: number; bytes: number }
+  | { outcome: 'unchanged'; digest: string }
+  | { outcome: 'too_large' };
+
+/** The latest checkpoint of a session's workspace, as its workflow records it (the bytes are in the snapshot store). */
+export interface CheckpointRecord {
+  digest: string;
+  raw_bytes: number;
+  bytes: number;
+  /** When the workspace was read (workflow time). */
+  atMs: number;
 }
 
 export interface SessionState {
@@ -63,7 +82,15 @@ export interface SessionState {
   leaseExpiresAtMs: number;
   commands: number;
   /** The session's interpreter contexts by id; their processes live in the container, started on first use. */
-  contexts?: Record<string, { language: Language; createdAtMs: number }>;
+  contexts?: Record<string, { language: Language; createdAtMs: number; /** Its process went with a container the session left (restored): the next cell says so. */ restarted?: boolean }>;
+  /** The latest checkpoint of /workspace, from which the session can be restored on another host. */
+  checkpoint?: CheckpointRecord;
+  /** The workspace changed (or may have) since that checkpoint. */
+  dirty?: boolean;
+  /** The container was removed after a checkpoint: the next call restores the session on any host. */
+  paused?: boolean;
+  /** When the session last ran a step (for pausing). */
+  lastUsedMs?: number;
 }
 
 /** A cell sent to a session: its context is named, or the language's default one is used. */

@@ -82,6 +82,8 @@ export const terminalExecOutput = {
   stdout_truncated: z.boolean(),
   stderr_truncated: z.boolean(),
   lease_expires_unix_ms: z.number(),
+  restored: z.literal(true).optional().describe('the session was restored from its checkpoint for this call (it was paused, or its host was lost)'),
+  restored_note: z.string().optional().describe('what came back and what did not (running processes, interpreter variables)'),
 };
 
 /**
@@ -137,6 +139,8 @@ export const runCodeOutput = {
   stdout_truncated: z.boolean(),
   stderr_truncated: z.boolean(),
   results_truncated: z.boolean(),
+  restored: z.literal(true).optional().describe('the session was restored from its checkpoint for this call (it was paused, or its host was lost)'),
+  restored_note: z.string().optional().describe('what came back and what did not (running processes, interpreter variables)'),
 };
 export const RunCodeOutput = z.object(runCodeOutput);
 
@@ -393,6 +397,17 @@ export const OutputPostBody = z.strictObject({
     })).max(1000),
   })).max(1000),
 });
+/** Which session's checkpoint a host writes or reads: the session's account and id, as its workflow names them. */
+export const SnapshotQuery = z.object({
+  account_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an account id'),
+  session_id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a session id'),
+});
+/** A checkpoint a host uploads: the body is the gzipped tar; these say what it holds. */
+export const SnapshotPutQuery = SnapshotQuery.extend({
+  digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be the sha256 of the uncompressed tar, in hex'),
+  raw_bytes: z.coerce.number().pipe(z.int().min(0)),
+});
+export const SnapshotStored = z.object({ digest: z.string(), raw_bytes: z.int(), bytes: z.int(), created_at: time });
 export const RegistrySessions = z.object({ container_ids: z.array(z.string()).describe('containers the host must keep; any other session container of the host may go') });
 export const RegistryAck = z.object({
   node_id: z.string(),
@@ -428,12 +443,17 @@ export const TerminalExecOutput = z.object(terminalExecOutput);
 const SESSION_END_REASONS = ['closed', 'lease_expired', 'max_lifetime', 'session_lost', 'start_failed'] as const;
 export const SessionSummarySchema = z.object({
   session_id: z.string(),
-  status: z.enum(['starting', 'active', 'busy', 'ended']),
+  status: z.enum(['starting', 'active', 'busy', 'paused', 'ended']).describe('paused: checkpointed and its container removed; the next call resumes it on any host'),
   host: z.string().nullable(),
   created_at: time.nullable(),
   lease_expires_unix_ms: z.number().nullable(),
   commands: z.int(),
   ended_reason: z.enum(SESSION_END_REASONS).optional(),
+  checkpoint: z.object({
+    at: time.describe('when /workspace was last saved (or found unchanged)'),
+    bytes: z.int().describe('compressed size in the snapshot store'),
+    raw_bytes: z.int().describe('size of the workspace as a tar'),
+  }).optional().describe('the latest checkpoint of /workspace, from which the session is restored on another host or resumed after a pause'),
 });
 export const SessionListItemSchema = SessionSummarySchema.extend({ workflow_id: z.string(), ended_at: time.optional() });
 export const SessionPage = pageOf(SessionListItemSchema);

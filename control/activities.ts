@@ -5,10 +5,16 @@ import { Context } from '@temporalio/activity';
 import { asActivityFailure } from '../activities/failures.js';
 import { withHeartbeat } from '../activities/heartbeat.js';
 import type { RunCodeInput, RunCodeOutput, TerminalExecInput, TerminalExecOutput } from '../contract/messages.js';
+import type { SnapshotStore } from '../db/snapshots.js';
 import type { SessionService } from './session-service.js';
 
-export function createControlActivities(deps: { sessions: SessionService }) {
+export function createControlActivities(deps: { sessions: SessionService; snapshots: SnapshotStore }) {
   return {
+    /** An ended session's checkpoint goes with it. */
+    async dropSessionSnapshot(req: { accountId: string; sessionId: string }): Promise<void> {
+      await deps.snapshots.drop(req.accountId, req.sessionId);
+    },
+
     async terminalExecInSession(req: { accountId: string; input: TerminalExecInput }): Promise<TerminalExecOutput> {
       return asTaskStep((taskId) => deps.sessions.exec(req.accountId, req.input, taskId, taskId));
     },

@@ -9,6 +9,7 @@ import { componentLog, errorFields } from '../config/log.js';
 import { AccountStore } from '../db/accounts.js';
 import { openDb, type Db } from '../db/index.js';
 import { OutputStore } from '../db/output.js';
+import { SnapshotStore } from '../db/snapshots.js';
 import { WorkerStore } from '../db/workers.js';
 import { HostCa } from '../gateway/certs.js';
 import { connectTemporal, prepareNamespace, temporalClient } from '../temporal/connection.js';
@@ -46,6 +47,8 @@ export interface ControlPlane {
   quotas: Quotas;
   /** Output of running work, for streams. */
   output: OutputStore;
+  /** Sessions' workspace checkpoints, written and read by hosts through the registry. */
+  snapshots: SnapshotStore;
   /** Signs hosts' certificates when hosts reach Temporal through the host gateway (DURABOX_HOST_GATEWAY). */
   hostCa: HostCa | undefined;
   client: Client;
@@ -75,12 +78,14 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => log.error(errorFields(e), 'output sweep failed')), 60_000);
   sweeper.unref();
 
-  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions }), api.payloadKeys, opts.tracing);
+  const snapshots = new SnapshotStore(db);
+
+  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions, snapshots }), api.payloadKeys, opts.tracing);
   const controlDone = controlWorker.run();
 
   let closing: Promise<void> | undefined;
   return {
-    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, hostCa, client, connection, firstAdmin, tracing: opts.tracing,
+    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, snapshots, hostCa, client, connection, firstAdmin, tracing: opts.tracing,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);

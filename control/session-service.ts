@@ -105,6 +105,8 @@ export class SessionService {
         initialLeaseSec: input.lease_ttl_sec,
         firstCommand,
         commandsPerRun: this.config.session.commandsPerRun,
+        checkpointMs: this.config.session.checkpointSec * 1000,
+        pauseAfterMs: this.config.session.pauseAfterSec * 1000,
       }, keyedNew);
       return await this.inflight.run(workflowId, () =>
         this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true, first_id: firstCommand.id }], startWorkflowOperation: start, updateId }));

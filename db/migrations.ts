@@ -90,6 +90,24 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('accounts', (t) => { t.dropColumn('limits'); });
     },
   },
+  '005_session_snapshots': {
+    async up(db) {
+      // The latest checkpoint of each session's /workspace (a gzipped tar), written by its host and read by
+      // the host a session moves to. One row per session, replaced by each checkpoint, dropped with the session.
+      await db.schema.createTable('session_snapshots', (t) => {
+        t.text('account_id').notNullable();
+        t.text('session_id').notNullable();
+        t.text('digest').notNullable();
+        t.bigInteger('raw_bytes').notNullable();
+        t.binary('data').notNullable();
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.primary(['account_id', 'session_id']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('session_snapshots');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

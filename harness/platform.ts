@@ -146,6 +146,8 @@ export class PlatformHarness {
         DURABOX_SESSION_HOST_TIMEOUT_MS: '2000',
         // Few commands per run, so continue-as-new happens within a test.
         DURABOX_SESSION_COMMANDS_PER_RUN: '5',
+        // Checkpoints a second after a change, so a host loss in a test restores what the test just wrote.
+        DURABOX_SESSION_CHECKPOINT_SEC: '1',
         ...(gateway ? { DURABOX_HOST_GATEWAY: gateway } : {}),
         ...settings,
       });

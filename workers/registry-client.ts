@@ -32,6 +32,8 @@ interface StartAck {
 /** How long a worker keeps trying to reach the API at start (it may be starting too) before giving up. */
 const START_PATIENCE_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A checkpoint moves up to DURABOX_SESSION_CHECKPOINT_MAX_BYTES (compressed, usually far less). */
+const SNAPSHOT_TIMEOUT_MS = 120_000;
 
 export class RegistryClient {
   private timer: NodeJS.Timeout | undefined;
@@ -149,33 +151,51 @@ export class RegistryClient {
     await this.post('/api/v1/registry/output', body);
   }
 
+  /** Stores a session's workspace checkpoint (a gzipped tar) in the platform's snapshot store. */
+  async putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number }, data: Buffer): Promise<void> {
+    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, digest: q.digest, raw_bytes: String(q.rawBytes) })}`;
+    await this.exchange('PUT', path, data, 'application/gzip', SNAPSHOT_TIMEOUT_MS);
+  }
+
+  /** A session's latest checkpoint, or undefined when it has none. */
+  async getSnapshot(q: { accountId: string; sessionId: string }): Promise<{ data: Buffer; digest: string } | undefined> {
+    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId })}`;
+    const r = await this.exchange('GET', path, undefined, undefined, SNAPSHOT_TIMEOUT_MS, [404]);
+    return r.status === 404 ? undefined : { data: r.body, digest: String(r.headers['x-snapshot-digest'] ?? '') };
+  }
+
   private post(path: string, body: unknown): Promise<any> {
     return this.request('POST', path, body);
   }
 
   private async request(method: 'GET' | 'POST', path: string, body: unknown): Promise<any> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const r = await this.exchange(method, path, body === undefined ? undefined : Buffer.from(JSON.stringify(body)), 'application/json', REQUEST_TIMEOUT_MS);
+    const text = r.body.toString('utf8');
+    return text ? JSON.parse(text) : undefined;
+  }
+
+  /** One call to the API with this worker's credential; a refused credential is CredentialRejected, another failure an Error. */
+  private async exchange(method: 'GET' | 'POST' | 'PUT', path: string, payload: Buffer | undefined, contentType: string | undefined, timeoutMs: number, allowed: number[] = []): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
+    const res = await new Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
       const req = this.send(new URL(path, this.config.apiUrl), {
         method,
         agent: this.agent,
-        headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(payload === undefined ? {} : { 'content-type': contentType ?? 'application/octet-stream' }) },
+        signal: AbortSignal.timeout(timeoutMs),
       }, (r) => {
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks), headers: r.headers }));
         r.on('error', reject);
       });
       req.on('error', reject);
       req.end(payload);
     });
-    const { text } = res;
     if (res.status === 401 || res.status === 403) {
-      throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(text)}`);
+      throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(res.body.toString('utf8'))}`);
     }
-    if (res.status < 200 || res.status >= 300) throw new Error(`${path} answered ${res.status}: ${errorOf(text)}`);
-    return text ? JSON.parse(text) : undefined;
+    if ((res.status < 200 || res.status >= 300) && !allowed.includes(res.status)) throw new Error(`${path.split('?')[0]} answered ${res.status}: ${errorOf(res.body.toString('utf8'))}`);
+    return res;
   }
 }
 

@@ -84,6 +84,8 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     fileMaxBytes: config.fileMaxBytes,
     inflight,
     output,
+    snapshots: registry,
+    checkpointMaxBytes: config.checkpointMaxBytes,
   };
 
   // One Temporal worker per queue: each runtime's shared queue, plus this host's own queue, where the

@@ -6,11 +6,12 @@ import {
   defineUpdate, patched, proxyActivities, setHandler, sleep, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
+import type { ControlActivities } from '../control/activities.js';
 import type {
   ContextView, FileOp, FileResult, HostExecResult, Language, RunCodeOutput, SessionCodeRequest, SessionEndReason, SessionExecRequest,
   SessionState, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
 } from '../contract/messages.js';
-import { runtimeTaskQueue } from '../contract/queues.js';
+import { CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
 import { SA_ERROR, SA_HOST } from '../contract/search-attributes.js';
 
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
@@ -30,6 +31,21 @@ export const HOST_FULL_ATTEMPTS = 4;
 /** Patch id: the memo is written only where it changed (see showMemo). */
 const MEMO_CHANGES_ONLY = 'memo-changes-only';
 
+/** Why a call's answer says `restored: true`: the session came back from its checkpoint on this call. */
+export type RestoreReason = 'paused' | 'host_lost';
+
+/** The part of a call's answer that says the session was restored for it, and what did not come back. */
+export function restoredFields(reason: RestoreReason | undefined, checkpointAtMs: number | undefined): { restored?: true; restored_note?: string } {
+  if (!reason) return {};
+  const at = checkpointAtMs !== undefined ? new Date(checkpointAtMs).toISOString() : 'its last checkpoint';
+  return {
+    restored: true,
+    restored_note: reason === 'paused'
+      ? `the session was paused and resumed from its checkpoint of ${at}: /workspace is as it was; running processes and interpreter variables were not kept`
+      : `the session's host was lost; it was restored on another host from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`,
+  };
+}
+
 /** The context a cell without context_id runs in: one per language, made on first use. */
 export const defaultContextId = (language: Language): string => `default-${language}`;
 
@@ -48,12 +64,13 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   const summary = (): SessionSummary => ({
     session_id: input.sessionId,
-    status: ended ? 'ended' : !state ? 'starting' : busy ? 'busy' : 'active',
-    host: state?.hostId ?? null,
+    status: ended ? 'ended' : !state ? 'starting' : busy ? 'busy' : state.paused ? 'paused' : 'active',
+    host: state?.paused ? null : state?.hostId ?? null,
     created_at: new Date(createdAtMs).toISOString(),
     lease_expires_unix_ms: state?.leaseExpiresAtMs ?? null,
     commands: state?.commands ?? 0,
     ...(ended ? { ended_reason: ended } : {}),
+    ...(state?.checkpoint ? { checkpoint: { at: new Date(state.checkpoint.atMs).toISOString(), bytes: state.checkpoint.bytes, raw_bytes: state.checkpoint.raw_bytes } } : {}),
   });
 
   // The memo as last written: a field is written again only when its value changed, so a workflow task that
@@ -87,19 +104,145 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       retry: { maximumAttempts: 1 },
     });
 
-  /** Runs a step on the session's host; a host that does not answer ends the session as lost. */
-  const onHost = async <T>(step: () => Promise<T>): Promise<T> => {
+  const first = input.firstCommand;
+  const start = proxyActivities<SessionStartActivities>({
+    taskQueue: runtimeTaskQueue('terminal'),
+    // No terminal host took the session in time: the hosts are saturated or there are none.
+    scheduleToStartTimeout: '30s',
+    startToCloseTimeout: (first?.timeoutMs ?? 0) + 120_000,
+    heartbeatTimeout: input.heartbeatTimeoutMs,
+    // With the first command aboard a retry could run it twice: then the caller retries instead.
+    // A full host refuses before it runs anything: the workflow asks again, and another host may take it.
+    retry: { initialInterval: '200ms', maximumAttempts: first && !state ? 1 : 3, nonRetryableErrorTypes: ['host_full', 'session_lost'] },
+  });
+  /** A container for this session on any terminal host (with its checkpoint unpacked when `restore`). */
+  const takeContainer = async (restore: boolean) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await start.createSessionContainer({
+          sessionId: input.sessionId,
+          accountId: input.accountId,
+          ...(restore ? { restore: true } : { firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId } }),
+        });
+      } catch (err) {
+        if (!isHostFull(err) || attempt >= HOST_FULL_ATTEMPTS) throw err;
+        await sleep(250 * attempt);
+      }
+    }
+  };
+
+  // Checkpoints, pauses and moves (spec §6). Sessions started before there were checkpoints have none.
+  const checkpointMs = input.checkpointMs ?? 0;
+  const pauseAfterMs = checkpointMs > 0 ? input.pauseAfterMs ?? 0 : 0;
+  /** A pause or a move is under way: steps wait for it (they then run in the session's new container). */
+  let moving = false;
+  /** When the last checkpoint was tried (this run's time: after continue-as-new the first comes sooner). */
+  let lastCheckpointTryMs = 0;
+  /** Steps completed: the main loop wakes on each to reconsider its checkpoint and pause times. */
+  let stepsDone = 0;
+
+  /** A call's own record of whether the session was restored for it. */
+  interface CallNote { restored?: RestoreReason }
+
+  /** Moves the session into a new container on any terminal host, restored from its latest checkpoint. */
+  const move = async (reason: RestoreReason, note: CallNote) => {
+    moving = true;
     try {
-      return await step();
+      const c = await takeContainer(true);
+      Object.assign(state!, { hostQueue: c.hostQueue, hostId: c.hostId, containerId: c.containerId, paused: false, dirty: false, lastUsedMs: Date.now() });
+      for (const ctx of Object.values(state!.contexts ?? {})) ctx.restarted = true;
+      upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
+      showMemo({ container_id: c.containerId, host: c.hostId, paused: false });
+      note.restored = reason;
     } catch (err) {
-      if (isHostLost(err)) {
-        ended = 'session_lost';
-        throw ApplicationFailure.create({ type: 'session_lost', message: `the host holding session ${input.sessionId} is gone`, nonRetryable: true });
+      throw isScheduleTimeout(err) || isHostFull(err)
+        ? ApplicationFailure.create({ type: 'no_capacity', message: `no terminal host took session ${input.sessionId} back from its checkpoint in time`, nonRetryable: true })
+        : ApplicationFailure.create({ type: 'execution_failed', message: `session ${input.sessionId} could not be restored from its checkpoint: ${causeMessage(err)}`, nonRetryable: true });
+    } finally {
+      moving = false;
+    }
+  };
+
+  /** Waits out a pause or move under way, and resumes a paused session, before a step runs. */
+  const ensureContainer = async (note: CallNote) => {
+    while (moving || state!.paused) {
+      if (moving) await condition(() => !moving);
+      else await move('paused', note);
+    }
+  };
+
+  /**
+   * Runs a step on the session's host. A host that does not pick the step up in time is lost: the session
+   * moves to another host from its checkpoint and the step runs there; without a checkpoint it ends as lost.
+   * A host lost in the middle of a step: the session moves, but the step is not run again (it may have begun).
+   */
+  const onHost = async <T>(step: () => Promise<T>, note: CallNote = {}): Promise<T> => {
+    for (let moves = 0; ; moves++) {
+      // Only when there is something to wait for: a step otherwise starts in the same instant, as it always did.
+      if (moving || state!.paused) await ensureContainer(note);
+      const queue = state!.hostQueue;
+      try {
+        const r = await step();
+        state!.lastUsedMs = Date.now();
+        return r;
+      } catch (err) {
+        if (isHostLost(err)) {
+          if (!state!.checkpoint || moves >= 1) {
+            ended = 'session_lost';
+            throw ApplicationFailure.create({ type: 'session_lost', message: `the host holding session ${input.sessionId} is gone${state!.checkpoint ? '' : ' and the session has no checkpoint'}`, nonRetryable: true });
+          }
+          // Another step of this session may have moved it meanwhile: then this one just runs again there.
+          if (state!.hostQueue === queue) await move('host_lost', note);
+          if (isScheduleTimeout(err)) continue;
+          throw ApplicationFailure.create({
+            type: 'execution_failed',
+            message: `the host holding session ${input.sessionId} was lost while this step ran; the session was restored on another host from its checkpoint (run the step again)`,
+            nonRetryable: true,
+          });
+        }
+        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+          throw ApplicationFailure.create({ type: err.cause.type ?? 'execution_failed', message: err.cause.message, nonRetryable: true });
+        }
+        throw err;
       }
-      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-        throw ApplicationFailure.create({ type: err.cause.type ?? 'execution_failed', message: err.cause.message, nonRetryable: true });
+    }
+  };
+
+  /** Saves /workspace to the snapshot store when it changed; answers whether the checkpoint is now current. */
+  const checkpoint = async (): Promise<boolean> => {
+    lastCheckpointTryMs = Date.now();
+    state!.dirty = false;
+    try {
+      const r = await host().checkpointSession({ containerId: state!.containerId, accountId: input.accountId, sessionId: input.sessionId, lastDigest: state!.checkpoint?.digest });
+      if (r.outcome === 'saved') state!.checkpoint = { digest: r.digest, raw_bytes: r.raw_bytes, bytes: r.bytes, atMs: lastCheckpointTryMs };
+      else if (r.outcome === 'unchanged' && state!.checkpoint) state!.checkpoint.atMs = lastCheckpointTryMs;
+      // A workspace over the cap keeps its older checkpoint; it is tried again after its next step.
+      return r.outcome !== 'too_large';
+    } catch {
+      // The host is busy, gone or failing: the next period tries again (a lost host is met by the next step).
+      state!.dirty = true;
+      return false;
+    }
+  };
+
+  /** Checkpoints an idle session and removes its container; its next call resumes it on any host. */
+  const pause = async () => {
+    moving = true;
+    try {
+      if (state!.dirty || !state!.checkpoint) {
+        if (!(await checkpoint())) {
+          // Not now (too large, or the host is failing): idle another period before trying again.
+          state!.lastUsedMs = Date.now();
+          return;
+        }
       }
-      throw err;
+      // A step arrived meanwhile: it keeps the container.
+      if (busy || fileBusy || state!.dirty) return;
+      await host().removeSessionContainer({ containerId: state!.containerId }).catch(() => undefined);
+      state!.paused = true;
+      showMemo({ container_id: null, paused: true });
+    } finally {
+      moving = false;
     }
   };
 
@@ -113,11 +256,17 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     if (ended || closing) throw ApplicationFailure.create({ type: ended === 'session_lost' ? 'session_lost' : 'session_not_found', message: `session ${input.sessionId} has ended`, nonRetryable: true });
   };
 
+  /** After a step that may have changed /workspace: a checkpoint is due. */
+  const touched = () => {
+    if (state) state.dirty = true;
+  };
+
   setHandler(stateQuery, summary);
 
   setHandler(execUpdate, async (req) => {
     // Busy before the first await, so the validator of a command arriving meanwhile already sees it.
     busy = true;
+    const note: CallNote = {};
     try {
       await ready();
       // The call that starts a session runs its first command; a later create_if_missing only joins it.
@@ -125,8 +274,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       firstCommandTaken = true;
       extendLease(req.lease_ttl_sec);
       const ranWithStart = req.first_id !== undefined && req.first_id === input.firstCommand?.id && firstResult !== undefined;
-      const r = ranWithStart ? firstResult! : await onHost(() => host().sessionExec({ containerId: state!.containerId, command: req.command, timeoutMs: req.timeout_ms, streamId: req.stream_id }));
+      const r = ranWithStart ? firstResult! : await onHost(() => host().sessionExec({ containerId: state!.containerId, command: req.command, timeoutMs: req.timeout_ms, streamId: req.stream_id }), note);
       if (ranWithStart) firstResult = undefined;
+      touched();
       state!.commands++;
       runCommands++;
       if (r.timed_out) {
@@ -146,9 +296,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         stdout_truncated: r.stdout_truncated,
         stderr_truncated: r.stderr_truncated,
         lease_expires_unix_ms: state!.leaseExpiresAtMs,
+        ...restoredFields(note.restored, state!.checkpoint?.atMs),
       };
     } finally {
       busy = false;
+      stepsDone++;
       extendLease(req.lease_ttl_sec);
     }
   }, {
@@ -188,6 +340,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   setHandler(codeUpdate, async (req) => {
     busy = true;
+    const note: CallNote = {};
     try {
       await ready();
       const ctx = contextFor(req);
@@ -196,12 +349,17 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         (state!.contexts ??= {})[ctx.id] = { language: ctx.language, createdAtMs: Date.now() };
       }
       extendLease();
-      const r = await onHost(() => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id }));
+      const r = await onHost(() => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id }), note);
+      touched();
       state!.commands++;
       runCommands++;
-      return { ...r, language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
+      // A restored session's contexts start afresh: the first cell in each says its earlier variables are gone.
+      const restarted = state!.contexts![ctx.id]?.restarted === true;
+      if (restarted) delete state!.contexts![ctx.id].restarted;
+      return { ...r, ...restoredFields(note.restored, state!.checkpoint?.atMs), ...(restarted ? { context_restarted: true } : {}), language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
     } finally {
       busy = false;
+      stepsDone++;
       extendLease();
     }
   }, {
@@ -230,6 +388,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       await onHost(() => host().dropContext({ containerId: state!.containerId, contextId }));
     } finally {
       busy = false;
+      stepsDone++;
     }
   }, {
     validator: (contextId: string) => {
@@ -248,9 +407,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     fileBusy = true;
     try {
       extendLease();
-      return await onHost(() => host().sessionFile({ containerId: state!.containerId, op }));
+      const r = await onHost(() => host().sessionFile({ containerId: state!.containerId, op }));
+      if (op.op === 'write' || op.op === 'delete') touched();
+      return r;
     } finally {
       fileBusy = false;
+      stepsDone++;
     }
   }, { validator: (_op: FileOp) => rejectIfEnded() });
 
@@ -264,35 +426,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     // A continued run starts with an empty memo: say again which container and host this session holds.
     showMemo({ container_id: state.containerId, host: state.hostId, lease_expires_unix_ms: state.leaseExpiresAtMs });
   } else {
-    const first = input.firstCommand;
-    const start = proxyActivities<SessionStartActivities>({
-      taskQueue: runtimeTaskQueue('terminal'),
-      // No terminal host took the session in time: the hosts are saturated or there are none.
-      scheduleToStartTimeout: '30s',
-      startToCloseTimeout: (first?.timeoutMs ?? 0) + 120_000,
-      heartbeatTimeout: input.heartbeatTimeoutMs,
-      // With the first command aboard a retry could run it twice: then the caller retries instead.
-      // A full host refuses before it runs anything: the workflow asks again, and another host may take it.
-      retry: { initialInterval: '200ms', maximumAttempts: first ? 1 : 3, nonRetryableErrorTypes: ['host_full'] },
-    });
-    const create = async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await start.createSessionContainer({
-            sessionId: input.sessionId,
-            accountId: input.accountId,
-            firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId },
-          });
-        } catch (err) {
-          if (!isHostFull(err) || attempt >= HOST_FULL_ATTEMPTS) throw err;
-          await sleep(250 * attempt);
-        }
-      }
-    };
     try {
-      const { first: firstRan, ...c } = await create();
+      const { first: firstRan, restored: _none, ...c } = await takeContainer(false);
       firstResult = firstRan;
-      state = { ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0 };
+      // A new session's first checkpoint comes one period after it starts (its workspace is new).
+      state = { ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0, ...(checkpointMs > 0 ? { dirty: true, lastUsedMs: Date.now() } : {}) };
+      lastCheckpointTryMs = Date.now();
       upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
       if (patched(MEMO_CHANGES_ONLY)) {
         extendLease(input.initialLeaseSec, { container_id: c.containerId });
@@ -317,13 +456,25 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   const continueSuggested = () => runCommands >= input.commandsPerRun || workflowInfo().continueAsNewSuggested;
   for (;;) {
     if (closing || ended) break;
-    if (busy) {
-      await condition(() => !busy || closing || ended !== undefined);
+    if (busy || moving) {
+      await condition(() => (!busy && !moving) || closing || ended !== undefined);
       continue;
     }
     const expiry = Math.min(state.leaseExpiresAtMs, deadlineMs);
     if (Date.now() >= expiry) break;
-    await condition(() => closing || ended !== undefined || busy || continueSuggested(), expiry - Date.now());
+    // Checkpoint when the workspace may have changed, at most once a period; pause when idle long enough.
+    const live = !state.paused;
+    const checkpointAt = checkpointMs > 0 && live && state.dirty ? lastCheckpointTryMs + checkpointMs : Infinity;
+    const pauseAt = pauseAfterMs > 0 && live ? (state.lastUsedMs ?? createdAtMs) + pauseAfterMs : Infinity;
+    const wakeAt = Math.min(expiry, checkpointAt, pauseAt);
+    const seen = stepsDone;
+    await condition(() => closing || ended !== undefined || busy || continueSuggested() || (checkpointMs > 0 && stepsDone !== seen), Math.max(1, wakeAt - Date.now()));
+    const idle = !closing && !ended && !busy && !fileBusy && !moving && !state.paused;
+    if (idle && Date.now() >= pauseAt) {
+      await pause();
+    } else if (idle && Date.now() >= checkpointAt) {
+      await checkpoint();
+    }
     if (!closing && !ended && !busy && continueSuggested()) {
       // Running handlers finish first; a close arriving meanwhile ends the session here instead (it
       // waits for the end, so waiting for it to finish would wait forever).
@@ -333,17 +484,29 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   }
 
   if (!ended) ended = closing ? 'closed' : Date.now() >= deadlineMs ? 'max_lifetime' : 'lease_expired';
+  // A move under way finishes first: its container is then the one to remove.
+  await condition(() => !moving);
   if (ended === 'session_lost') {
     upsertSearchAttributes([{ key: SA_ERROR, value: 'session_lost' }]);
-  } else {
+  } else if (!state.paused) {
     await host().removeSessionContainer({ containerId: state.containerId }).catch(() => {
       // The host vanished before the cleanup; its worker removes the container when it starts again.
       ended = 'session_lost';
       upsertSearchAttributes([{ key: SA_ERROR, value: 'session_lost' }]);
     });
   }
+  if (checkpointMs > 0) {
+    // The checkpoint goes with its session (the control worker, in the API process, reaches the store).
+    await proxyActivities<ControlActivities>({ taskQueue: CONTROL_TASK_QUEUE, startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } })
+      .dropSessionSnapshot({ accountId: input.accountId, sessionId: input.sessionId })
+      .catch(() => undefined);
+  }
   await condition(allHandlersFinished);
   return summary();
+}
+
+function causeMessage(err: unknown): string {
+  return ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
 }
 
 function isScheduleTimeout(err: unknown): boolean {

@@ -1,6 +1,7 @@
 // Workers (spec §4.3). Two audiences: the admin manages credentials and watches the hosts from the
 // dashboard (`/workers*`, login cookie), and each runtime worker reports itself to the registry
 // (`/registry/*`, its own credential) at start and on every heartbeat.
+import getRawBody from 'raw-body';
 import { DuraboxError } from '../../contract/errors.js';
 import { isResourceId } from '../../contract/schemas.js';
 import { generateWorkerSecret, keyedHash, newId } from '../../control/security.js';
@@ -12,7 +13,7 @@ import type { Handlers } from '../routes.js';
 /** A worker is offline after this many heartbeat intervals (stretched by its jitter) without one. */
 export const MISSED_HEARTBEATS = 3;
 
-type WorkerOps = 'listWorkers' | 'workerStats' | 'workerInflight' | 'createWorker' | 'deleteWorker' | 'workerStartupCommand' | 'registryHeartbeat' | 'registryGoodbye' | 'registryOutput' | 'registrySessions';
+type WorkerOps = 'listWorkers' | 'workerStats' | 'workerInflight' | 'createWorker' | 'deleteWorker' | 'workerStartupCommand' | 'registryHeartbeat' | 'registryGoodbye' | 'registryOutput' | 'registrySessions' | 'registryPutSnapshot' | 'registryGetSnapshot';
 
 export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
   return {
@@ -80,6 +81,28 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
     /** What the host's reaper must keep: the host itself has no access to Temporal's visibility. */
     async registrySessions(ctx) {
       ctx.body = { container_ids: await liveSessionContainers(deps.client, ctx.state.workerId!) };
+    },
+
+    /** A session's checkpoint from its host. The digest is the host's: a restore checks it after unpacking. */
+    async registryPutSnapshot(ctx, { query: q }) {
+      const limit = deps.api.session.checkpointMaxBytes;
+      const data = await getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined }).catch((e: { type?: string }) => {
+        if (e.type === 'entity.too.large') throw new DuraboxError('file_too_large', `checkpoint larger than ${limit} bytes (DURABOX_SESSION_CHECKPOINT_MAX_BYTES)`);
+        throw new DuraboxError('invalid_input', 'could not read the request body');
+      });
+      if (data.length === 0) throw new DuraboxError('invalid_input', 'invalid request body: a checkpoint is a gzipped tar, not empty');
+      const stored = await deps.snapshots.put(q.account_id, q.session_id, { digest: q.digest, rawBytes: q.raw_bytes, data });
+      ctx.status = 201;
+      ctx.body = { ...stored, created_at: stored.created_at.toISOString() };
+    },
+
+    async registryGetSnapshot(ctx, { query: q }) {
+      const s = await deps.snapshots.get(q.account_id, q.session_id);
+      if (!s) throw new DuraboxError('not_found', 'no checkpoint of that session');
+      ctx.type = 'application/gzip';
+      ctx.set('X-Snapshot-Digest', s.digest);
+      ctx.set('X-Snapshot-Created-At', s.created_at.toISOString());
+      ctx.body = s.data;
     },
 
     /** A worker shutting down: offline at once, so no new task counts on it. */

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { HostActivities, SessionStartActivities } from '../../activities/terminal.js';
 import type {
-  CellResult, FileOp, FileResult, HostExecResult, SessionExecRequest, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
+  CellResult, CheckpointResult, FileOp, FileResult, HostExecResult, SessionExecRequest, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
 } from '../../contract/messages.js';
 import { CONTROL_TASK_QUEUE, hostTaskQueue, runtimeTaskQueue } from '../../contract/queues.js';
 import { SA_ERROR, SA_HOST } from '../../contract/search-attributes.js';
@@ -33,6 +33,7 @@ type CreateReq = Parameters<SessionStartActivities['createSessionContainer']>[0]
 type ExecReq = Parameters<HostActivities['sessionExec']>[0];
 type FileReq = Parameters<HostActivities['sessionFile']>[0];
 type CellReq = Parameters<HostActivities['sessionCell']>[0];
+type CheckpointReq = Parameters<HostActivities['checkpointSession']>[0];
 
 /** What the fake interpreter answers: the cell's code echoed, with its context. */
 const cellRan = (req: CellReq): CellResult => ({
@@ -75,13 +76,17 @@ describe('sessionWorkflow', function () {
   let cells: CellReq[];
   let drops: string[];
   let removes: string[];
+  let checkpoints: CheckpointReq[];
+  let checkpointImpl: (req: CheckpointReq) => Promise<CheckpointResult>;
+  let dropped: string[];
   let removeQueues: string[];
-  let hostQueueFor: (sessionId: string) => string;
+  let hostQueueFor: (sessionId: string, req: CreateReq) => string;
   let createImpl: (req: CreateReq) => Promise<void>;
   let execImpl: (req: ExecReq) => Promise<HostExecResult>;
   let fileImpl: (req: FileReq) => Promise<FileResult>;
 
   const containerOf = (sessionId: string) => `ctr-${sessionId}`;
+  let hostActivities: HostActivities;
 
   before(async function () {
     this.timeout(120_000);
@@ -90,12 +95,13 @@ describe('sessionWorkflow', function () {
       async createSessionContainer(req) {
         creates.push({ ...req, queue: Context.current().info.taskQueue });
         await createImpl(req);
-        const hostQueue = hostQueueFor(req.sessionId);
-        const taken = { hostQueue, hostId: hostQueue.replace('durabox-host-', ''), containerId: containerOf(req.sessionId) };
+        const hostQueue = hostQueueFor(req.sessionId, req);
+        const taken = { hostQueue, hostId: hostQueue.replace('durabox-host-', ''), containerId: `${containerOf(req.sessionId)}${req.restore ? '-restored' : ''}` };
+        if (req.restore) return { ...taken, restored: { digest: 'd'.repeat(64), raw_bytes: 10240 } };
         return req.firstCommand ? { ...taken, first: ran(req.firstCommand.command) } : taken;
       },
     };
-    const host: HostActivities = {
+    const host: HostActivities = hostActivities = {
       async sessionExec(req) {
         execs.push({ ...req, queue: Context.current().info.taskQueue });
         return execImpl(req);
@@ -111,13 +117,17 @@ describe('sessionWorkflow', function () {
       async dropContext(req) {
         drops.push(req.contextId);
       },
+      async checkpointSession(req) {
+        checkpoints.push(req);
+        return checkpointImpl(req);
+      },
       async removeSessionContainer(req) {
         removes.push(req.containerId);
         removeQueues.push(Context.current().info.taskQueue);
       },
     };
     workers = [
-      await startWorker(env, CONTROL_TASK_QUEUE, {}, { workflows: true }),
+      await startWorker(env, CONTROL_TASK_QUEUE, { async dropSessionSnapshot(req: { sessionId: string }) { dropped.push(req.sessionId); } }, { workflows: true }),
       await startWorker(env, runtimeTaskQueue('terminal'), start),
       await startWorker(env, HOST_QUEUE, host),
     ];
@@ -136,6 +146,9 @@ describe('sessionWorkflow', function () {
     cells = [];
     drops = [];
     removes = [];
+    checkpoints = [];
+    dropped = [];
+    checkpointImpl = async () => ({ outcome: 'saved', digest: 'd'.repeat(64), raw_bytes: 10240, bytes: 200 });
     removeQueues = [];
     hostQueueFor = () => HOST_QUEUE;
     createImpl = async () => undefined;
@@ -508,6 +521,87 @@ describe('sessionWorkflow', function () {
       assert.equal(out.language, 'javascript');
       assert.deepEqual((await s.handle.query(contextsQuery)).map((v) => v.context_id), [c.context_id]);
       await closeAndWait(s);
+    });
+  });
+
+  describe('checkpoints, pauses and moves', () => {
+    const durable = { checkpointMs: 300, pauseAfterMs: 0 };
+
+    it('checkpoints /workspace after steps, at most once a period, records it, and drops it when the session ends', async () => {
+      const s = await createSession(durable);
+      await eventually(async () => checkpoints.length >= 1, 'a first checkpoint');
+      const summary = await s.handle.query(stateQuery);
+      assert.equal(summary.checkpoint?.bytes, 200);
+      assert.equal(checkpoints[0].lastDigest, undefined);
+      // Idle and unchanged: no further checkpoint.
+      await new Promise((r) => setTimeout(r, 900));
+      assert.equal(checkpoints.length, 1);
+      // Five quick commands: at most one more within the period after them.
+      for (let i = 0; i < 5; i++) await exec(s, `echo ${i} > f${i}`);
+      await eventually(async () => checkpoints.length === 2, 'a checkpoint after the commands');
+      assert.equal(checkpoints[1].lastDigest, 'd'.repeat(64), 'the host is told the digest it last saved');
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(checkpoints.length, 2);
+      await closeAndWait(s);
+      assert.deepEqual(dropped, [s.sessionId]);
+    });
+
+    it('a lost host without a checkpoint still loses the session', async () => {
+      checkpointImpl = async () => { throw ApplicationFailure.nonRetryable('the host is failing'); };
+      hostQueueFor = () => GONE_HOST_QUEUE;
+      const s = await createSession({ ...durable, hostTimeoutMs: 1_000 });
+      assert.equal((await s.handle.query(stateQuery)).checkpoint, undefined);
+      assert.equal((await updateFailure(exec(s, 'ls'))).type, 'session_lost');
+      assert.equal((await s.handle.result()).ended_reason, 'session_lost');
+    });
+
+    it('with a checkpoint, a lost host costs the session only its processes: restored on another host, the step runs there', async () => {
+      const lostQueue = hostTaskQueue('h-lost');
+      const lostHost = await startWorker(env, lostQueue, hostActivities);
+      hostQueueFor = (_id, req) => (req.restore ? HOST_QUEUE : lostQueue);
+      const s = await createSession({ ...durable, hostTimeoutMs: 1_000 });
+      await eventually(async () => (await s.handle.query(stateQuery)).checkpoint !== undefined, 'a checkpoint');
+      assert.equal(checkpoints[0].containerId, containerOf(s.sessionId));
+      await lostHost.stop();
+
+      const out = await exec(s, 'cat notes');
+      assert.equal(out.stdout, 'ran: cat notes\n');
+      assert.equal(out.restored, true);
+      assert.match(out.restored_note ?? '', /host was lost/);
+      assert.deepEqual(execs.map((e) => [e.queue, e.containerId]), [[HOST_QUEUE, `${containerOf(s.sessionId)}-restored`]]);
+      const summary = await s.handle.query(stateQuery);
+      assert.equal(summary.host, HOST_ID);
+      assert.equal((await s.handle.describe()).typedSearchAttributes.get(SA_HOST), HOST_ID);
+      await closeAndWait(s);
+    });
+
+    it('pauses an idle session (checkpoint, container removed) and resumes it on the next call, restored: true', async () => {
+      const s = await createSession({ checkpointMs: 300, pauseAfterMs: 600 });
+      await eventually(async () => (await s.handle.query(stateQuery)).status === 'paused', 'the session to pause');
+      const paused = await s.handle.query(stateQuery);
+      assert.equal(paused.host, null);
+      assert.deepEqual(removes, [containerOf(s.sessionId)], 'the container went');
+      assert.ok(checkpoints.length >= 1);
+      const out = await exec(s, 'cat notes');
+      assert.equal(out.restored, true);
+      assert.match(out.restored_note ?? '', /paused/);
+      assert.equal(execs.at(-1)!.containerId, `${containerOf(s.sessionId)}-restored`, 'the command ran in the restored container');
+      assert.equal(creates.at(-1)!.restore, true);
+      assert.equal((await s.handle.query(stateQuery)).status, 'active');
+      const again = await exec(s, 'true');
+      assert.equal(again.restored, undefined, 'only the call that resumed it says so');
+      await closeAndWait(s);
+      assert.deepEqual(removes, [containerOf(s.sessionId), `${containerOf(s.sessionId)}-restored`]);
+      assert.deepEqual(dropped, [s.sessionId]);
+    });
+
+    it('a paused session that ends is not sent to any host: its checkpoint is dropped', async () => {
+      const s = await createSession({ checkpointMs: 300, pauseAfterMs: 500 });
+      await eventually(async () => (await s.handle.query(stateQuery)).status === 'paused', 'the session to pause');
+      const n = removes.length;
+      await closeAndWait(s);
+      assert.equal(removes.length, n, 'no second removal');
+      assert.deepEqual(dropped, [s.sessionId]);
     });
   });
 });

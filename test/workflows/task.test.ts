@@ -37,7 +37,7 @@ describe('taskWorkflow', function () {
   before(async function () {
     this.timeout(120_000);
     env = await startTestEnv();
-    const controlActivities: ControlActivities = { terminalExecInSession: (req) => controlMock(req), runCodeInSession: (req) => codeInSessionMock(req) };
+    const controlActivities: ControlActivities = { terminalExecInSession: (req) => controlMock(req), runCodeInSession: (req) => codeInSessionMock(req), dropSessionSnapshot: async () => undefined };
     control = await startWorker(env, CONTROL_TASK_QUEUE, controlActivities, { workflows: true });
   });
 
