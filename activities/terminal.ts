@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { DuraboxError } from '../contract/errors.js';
 import type { CellResult, CheckpointResult, FileOp, FileResult, HostExecResult, Language } from '../contract/messages.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
-import { HostFull, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
+import { ContainerGone, HostFull, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { sessionFileOp } from '../sandbox/session-files.js';
 import { compress, decompress, readWorkspace, writeWorkspace } from '../sandbox/workspace-checkpoint.js';
 import type { OutputPublisher } from './output-publisher.js';
@@ -93,7 +93,7 @@ export function createHostActivities(d: TerminalDeps) {
       try {
         return await work(streamId ? d.output?.sink(streamId) : undefined);
       } catch (e) {
-        throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
+        throw goneAs(e);
       } finally {
         if (streamId) d.output?.finish(streamId);
       }
@@ -114,7 +114,7 @@ export function createHostActivities(d: TerminalDeps) {
         try {
           await d.containers.dropContext(req.containerId, req.contextId);
         } catch (e) {
-          throw e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
+          throw goneAs(e);
         }
       }));
     },
@@ -149,6 +149,12 @@ export function createHostActivities(d: TerminalDeps) {
       await withHeartbeat(() => d.containers.remove(req.containerId));
     },
   };
+}
+
+/** A container already gone before the step began, or one lost under it, as the workflow tells them apart. */
+function goneAs(e: unknown): unknown {
+  if (e instanceof ContainerGone) return new DuraboxError('container_gone', e.message);
+  return e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
 }
 
 /** Unpacks the session's latest checkpoint into a container this host just took for it. */

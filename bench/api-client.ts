@@ -98,6 +98,13 @@ export class DuraboxApi {
     return delay;
   }
 
+  /** `GET /sessions/:id`'s status (active, paused, …). */
+  async sessionStatus(sessionId: string): Promise<string> {
+    const r = await this.call<{ status: string }>('GET', `/api/v1/sessions/${encodeURIComponent(sessionId)}`);
+    if (r.status !== 200) throw new ApiError(`GET /sessions/${sessionId} answered ${r.status}: ${brief(r.body)}`);
+    return r.body.status;
+  }
+
   async deleteSession(sessionId: string): Promise<void> {
     const r = await this.call('DELETE', `/api/v1/sessions/${encodeURIComponent(sessionId)}`);
     if (r.status !== 204 && r.status !== 200) throw new ApiError(`DELETE /sessions/${sessionId} answered ${r.status}: ${brief(r.body)}`);

@@ -30,6 +30,10 @@ export const NEW_SESSION_P50: FigureSpec = {
   id: 'new session p50', title: 'new session to first command result, p50', unit: 'ms',
   target: { kind: 'relative', op: '<=', factor: 0.35, baseline: COLD_P50.id }, zeroErrors: true,
 };
+export const RESUME_P50: FigureSpec = {
+  id: 'paused resume p50', title: 'paused session: resume to first command result (checkpoint restored), p50', unit: 'ms',
+  target: { kind: 'relative', op: '<=', factor: 1.0, baseline: COLD_P50.id }, zeroErrors: true,
+};
 export const IDLE_SESSIONS_HELD: FigureSpec = {
   id: 'idle sessions held', title: 'idle sessions held by one host (largest level)', unit: 'sessions',
   target: { kind: 'absolute', op: '>=', threshold: 1000 }, zeroErrors: false,
@@ -55,6 +59,6 @@ export const FIRST_CHUNK_P50: FigureSpec = {
 /** Every figure, in report order: one that a run never reached is still listed, as an error. */
 export const ALL_FIGURES: FigureSpec[] = [
   COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FLOOR_P50,
-  PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, TERMINAL_P50, NEW_SESSION_P50, IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY,
+  PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, TERMINAL_P50, NEW_SESSION_P50, RESUME_P50, IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY,
   CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50,
 ];

@@ -43,6 +43,8 @@ export interface PlatformContext extends BenchContext {
   floor: TemporalFloor;
   /** The host gateway between the worker and Temporal, when the platform runs one. */
   gatewayPid?: number;
+  /** Sets DURABOX_SESSION_PAUSE_AFTER_SEC of the API in this process, for sessions started from now on. */
+  setPauseAfterSec(sec: number): void;
 }
 
 export function addFigure(ctx: BenchContext, figure: Figure): void {

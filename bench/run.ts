@@ -18,7 +18,7 @@ import { startTemporalFloor, type TemporalFloor } from './temporal-floor.js';
 import { measureThroughputScaling } from './scaling.js';
 import { renderMarkdown, writeReport, type BenchReport } from './report.js';
 import { readBenchSettings } from './settings.js';
-import { measureLiveSession, measureNewSession } from './terminal-figures.js';
+import { measureLiveSession, measureNewSession, measurePausedResume } from './terminal-figures.js';
 
 const WORKER_NAME = 'bench';
 
@@ -59,6 +59,9 @@ async function main(): Promise<number> {
         DURABOX_SESSION_LEASE_MAX_SEC: '1800',
         DURABOX_SESSION_HOST_TIMEOUT_MS: '5000',
         DURABOX_SESSION_COMMANDS_PER_RUN: '500',
+        // Sessions never pause on their own in the bench (idle levels hold live containers); the resume
+        // figure gives its own sessions a short pause.
+        DURABOX_SESSION_PAUSE_AFTER_SEC: '0',
         DURABOX_ACCOUNT_MAX_SESSIONS: sessionLimit,
       },
     });
@@ -75,6 +78,7 @@ async function main(): Promise<number> {
       temporalMetricsUrl: platform.devServer.metricsUrl,
       temporalNamespace: platform.config.temporal.namespace,
       gatewayPid: platform.gateway?.child.pid,
+      setPauseAfterSec: (sec) => { platform.api.deps.api.session.pauseAfterSec = sec; },
     };
 
     const phases = [
@@ -85,6 +89,7 @@ async function main(): Promise<number> {
       () => measureThroughputScaling(pctx),
       () => measureLiveSession(pctx),
       () => measureNewSession(pctx),
+      () => measurePausedResume(pctx),
       () => measureRunCode(pctx),
       () => measureIdleSessions(pctx),
     ];

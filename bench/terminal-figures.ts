@@ -1,6 +1,6 @@
 // terminalExec sessions through the REST API: a command on a live session, and a new session's
 // first command.
-import { NEW_SESSION_P50, TERMINAL_P50 } from './catalog.js';
+import { NEW_SESSION_P50, RESUME_P50, TERMINAL_P50 } from './catalog.js';
 import { attempt, record } from './figures.js';
 import { latencyMeasurement, measureSequential } from './load.js';
 import { addFigure, type PlatformContext } from './context.js';
@@ -46,6 +46,45 @@ export async function measureNewSession(ctx: PlatformContext): Promise<void> {
     }
   });
   addFigure(ctx, record(NEW_SESSION_P50, latencyMeasurement(latency, 'p50'), ctx.byId));
+}
+
+/** How long a session of the resume figure stays idle before it pauses. */
+const RESUME_PAUSE_SEC = 2;
+
+/**
+ * A paused session's next command: a container on the host, its checkpoint (a small workspace) fetched
+ * from the store and unpacked, then the command. Sessions are opened with a file, left to pause, then
+ * each is called once; the clock covers that one call.
+ */
+export async function measurePausedResume(ctx: PlatformContext): Promise<void> {
+  const { settings: s, api } = ctx;
+  const opened: string[] = [];
+  const samples = Math.min(s.sessionSamples, 30);
+  const latency = await attempt(async () => {
+    ctx.setPauseAfterSec(RESUME_PAUSE_SEC);
+    try {
+      for (let i = 0; i < samples + 2; i++) {
+        opened.push((await api.terminal({ command: 'mkdir -p src && seq 1 2000 > src/data.txt && echo hi > note.txt' })).session_id);
+      }
+    } finally {
+      ctx.setPauseAfterSec(0);
+    }
+    const until = Date.now() + 120_000;
+    for (const id of opened) {
+      while ((await api.sessionStatus(id)) !== 'paused') {
+        if (Date.now() > until) throw new Error(`session ${id} did not pause within 120 s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    let next = 0;
+    return measureSequential(async () => {
+      const r = await api.terminal({ command: 'cat note.txt', session_id: opened[next++] });
+      expectHi(r);
+      if (!r.restored) throw new Error('a paused session answered without restored: true');
+    }, { samples, warmup: 2 });
+  });
+  await deleteAll(api, opened);
+  addFigure(ctx, record(RESUME_P50, latencyMeasurement(latency, 'p50'), ctx.byId));
 }
 
 async function deleteAll(api: DuraboxApi, ids: Iterable<string>): Promise<void> {

@@ -44,6 +44,8 @@ export const ERROR_TABLE = {
   session_not_found: { status: 404, retryable: false, message: 'session not found' },
   session_busy: { status: 409, retryable: false, message: 'session is busy' },
   session_lost: { status: 502, retryable: false, message: 'the host holding the session is gone' },
+  /** A step found the session's container gone (removed, or its Docker daemon restarted): the session moves from its checkpoint, else this is session_lost. */
+  container_gone: { status: 502, retryable: false, message: 'the session\'s container is gone' },
   context_not_found: { status: 404, retryable: false, message: 'context not found' },
   path_outside_session: { status: 400, retryable: false, message: 'path escapes the session' },
   invalid_path: { status: 400, retryable: false, message: 'invalid path' },
@@ -59,7 +61,7 @@ export const ERROR_CODES = Object.keys(ERROR_TABLE) as ErrorCode[];
 export const NON_RETRYABLE_CODES: ErrorCode[] = ERROR_CODES.filter((c) => !ERROR_TABLE[c].retryable);
 
 /** Non-retryable codes that still mean something broke (a host gone), not an answer to the caller's request. */
-const PLATFORM_TROUBLE: ErrorCode[] = ['session_lost'];
+const PLATFORM_TROUBLE: ErrorCode[] = ['session_lost', 'container_gone'];
 
 /**
  * Whether a failure with this code is an ordinary outcome of the caller's request (their code timed out,

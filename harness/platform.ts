@@ -91,6 +91,13 @@ export interface GatewayProcess {
   output: () => string;
 }
 
+export interface ApiProcess {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
 export interface RuntimeWorkerProcess {
   id: string;
   child: ChildProcess;
@@ -107,6 +114,8 @@ export class PlatformHarness {
   docker = new Docker();
   workers = new Map<string, RuntimeWorkerProcess>();
   gateway: GatewayProcess | undefined;
+  /** The settings the in-process API started with (another API process of this platform gets the same). */
+  env: Record<string, string> = {};
   /** Every JSON line this process logged since the platform started (the API's, its control worker's, the SDK's). */
   apiLog: string[] = [];
   private workerIds = new Set<string>();
@@ -127,7 +136,7 @@ export class PlatformHarness {
       ? { url: undefined, drop: async () => undefined }
       : await createTestDatabase(opts.databaseServer);
     const gateway = (opts.gateway ?? true) && this.database.url ? `127.0.0.1:${await freePort()}` : undefined;
-    this.config = loadConfig({
+    this.env = {
         // A fixed port, so workers still reach the API after a test restarts it.
         DURABOX_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
         DURABOX_DATA_DIR: this.dataDir,
@@ -150,7 +159,8 @@ export class PlatformHarness {
         DURABOX_SESSION_CHECKPOINT_SEC: '1',
         ...(gateway ? { DURABOX_HOST_GATEWAY: gateway } : {}),
         ...settings,
-      });
+      };
+    this.config = loadConfig(this.env);
     // The API makes the host CA in the data dir at its first start; the gateway then reads it.
     this.api = await startApiPlatform(this.config.api, this.config.temporal, { checkResponses: opts.checkResponses ?? true, tracing: opts.tracing });
     if (gateway) this.gateway = await this.startGateway(gateway);
@@ -264,11 +274,41 @@ export class PlatformHarness {
     throw new Error(`worker ${identity} never polled ${runtime}`);
   }
 
-  /** Stops the Temporal dev server and starts it again on the same port and SQLite file. */
-  async restartTemporal(): Promise<void> {
+  /** Stops the Temporal dev server (SIGTERM, or `SIGKILL`: a crash) and starts it again on the same port and SQLite file. */
+  async restartTemporal(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const [, port] = this.devServer.address.split(':');
-    await this.devServer.stop();
+    await this.devServer.stop(signal);
     this.devServer = await startTemporalDevServer({ dataDir: this.dataDir, port: Number(port), uiPort: await freePort(), metricsPort: await freePort(), headless: true, cli: this.temporalCli });
+  }
+
+  /**
+   * `npm run api` as a process of its own beside the in-process one, on the same database and Temporal
+   * (as a second API replica runs), so a test can kill it with -9. `settings` go over the platform's.
+   */
+  async startApiProcess(address: string, settings: Record<string, string> = {}): Promise<ApiProcess> {
+    let out = '';
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'api', 'main.js')], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...this.env, TEMPORAL_ADDRESS: this.devServer.address, DURABOX_HTTP_ADDR: address, ...settings },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const until = Date.now() + 60_000;
+    while (!out.includes('durabox API')) {
+      if (child.exitCode !== null) throw new Error(`the API process exited: ${out}`);
+      if (Date.now() > until) throw new Error(`the API process never started: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+      url: `http://${address}`,
+      child,
+      output: () => out,
+      stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        await exited;
+      },
+    };
   }
 
   /** A second (non-admin) account with a token of its own: whose view of the first account's ids must be empty. */

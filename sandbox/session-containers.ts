@@ -23,6 +23,9 @@ const SESSION_ENV = [
 /** The session's container is gone (removed, or its agent died). */
 export class SessionGone extends Error {}
 
+/** The container was already gone when a step came: the step did not begin. */
+export class ContainerGone extends SessionGone {}
+
 /** This host already holds its most sessions; the start goes to another host or ends as no_capacity. */
 export class HostFull extends Error {}
 
@@ -78,22 +81,24 @@ export class SessionContainers {
       throw new HostFull(`this host holds ${this.held.size} sessions, its most (DURABOX_HOST_MAX_SESSIONS=${this.o.maxSessions})`);
     }
     this.taking++;
-    let id: string;
     try {
-      id = this.ready.shift() ?? (await this.create());
+      // A warm container that died meanwhile (removed under this worker) is dropped for a fresh one.
+      for (let warm = this.ready.shift(); ; warm = undefined) {
+        const id = warm ?? (await this.create());
+        this.held.set(id, Infinity);
+        try {
+          // From now on the agent stays when this worker goes: the session owns the container.
+          (await this.channel(id)).send({ adopt: true });
+          return id;
+        } catch (e) {
+          await this.remove(id).catch(() => undefined);
+          if (!warm || !(e instanceof SessionGone)) throw e;
+        }
+      }
     } finally {
       this.taking--;
+      this.refill();
     }
-    this.held.set(id, Infinity);
-    this.refill();
-    try {
-      // From now on the agent stays when this worker goes: the session owns the container.
-      (await this.channel(id)).send({ adopt: true });
-    } catch (e) {
-      await this.remove(id).catch(() => undefined);
-      throw e;
-    }
-    return id;
   }
 
   /** Warm containers end themselves when their worker stops pinging, so a killed worker leaves none. */
@@ -193,7 +198,7 @@ export class SessionContainers {
     if (!ch) {
       ch = FrameChannel.attach(this.o.docker.getContainer(containerId), 'session').catch((e: { statusCode?: number; message: string }) => {
         this.channels.delete(containerId);
-        throw e.statusCode === 404 || e.statusCode === 409 ? new SessionGone('the session\'s container is gone') : e;
+        throw e.statusCode === 404 || e.statusCode === 409 ? new ContainerGone('the session\'s container is gone') : e;
       });
       this.channels.set(containerId, ch);
     }

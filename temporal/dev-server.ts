@@ -27,7 +27,8 @@ export interface DevServer {
   /** The server's Prometheus metrics, when a metrics port was given. */
   metricsUrl?: string;
   process: ChildProcess;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after 10 s; with `SIGKILL`, at once (a crash: SQLite keeps what it committed). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export async function startTemporalDevServer(o: DevServerOptions): Promise<DevServer> {
@@ -77,9 +78,9 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     uiUrl: `http://127.0.0.1:${uiPort}`,
     ...(o.metricsPort === undefined ? {} : { metricsUrl: `http://127.0.0.1:${o.metricsPort}/metrics` }),
     process: child,
-    async stop() {
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
+      child.kill(signal);
       const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(t);

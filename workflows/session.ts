@@ -32,7 +32,7 @@ export const HOST_FULL_ATTEMPTS = 4;
 const MEMO_CHANGES_ONLY = 'memo-changes-only';
 
 /** Why a call's answer says `restored: true`: the session came back from its checkpoint on this call. */
-export type RestoreReason = 'paused' | 'host_lost';
+export type RestoreReason = 'paused' | 'host_lost' | 'container_gone';
 
 /** The part of a call's answer that says the session was restored for it, and what did not come back. */
 export function restoredFields(reason: RestoreReason | undefined, checkpointAtMs: number | undefined): { restored?: true; restored_note?: string } {
@@ -42,6 +42,8 @@ export function restoredFields(reason: RestoreReason | undefined, checkpointAtMs
     restored: true,
     restored_note: reason === 'paused'
       ? `the session was paused and resumed from its checkpoint of ${at}: /workspace is as it was; running processes and interpreter variables were not kept`
+      : reason === 'container_gone'
+      ? `the session's container was gone (removed, or its Docker daemon restarted); it was restored from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`
       : `the session's host was lost; it was restored on another host from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`,
   };
 }
@@ -199,6 +201,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
             message: `the host holding session ${input.sessionId} was lost while this step ran; the session was restored on another host from its checkpoint (run the step again)`,
             nonRetryable: true,
           });
+        }
+        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'container_gone') {
+          // The step did not begin: restore the session from its checkpoint and run it there.
+          if (state!.checkpoint && moves < 1 && !ended && !closing) {
+            if (state!.hostQueue === queue) await move('container_gone', note);
+            continue;
+          }
+          throw ApplicationFailure.create({ type: 'session_lost', message: err.cause.message, nonRetryable: true });
         }
         if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
           throw ApplicationFailure.create({ type: err.cause.type ?? 'execution_failed', message: err.cause.message, nonRetryable: true });

@@ -73,7 +73,8 @@ describe('what a session survives', function () {
     const other = holderName === 's-a' ? 's-b' : 's-a';
     await platform.workers.get(holderName)!.stop('SIGKILL');
     for (const c of await platform.docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${holder}`] } })) {
-      await platform.docker.getContainer(c.Id).remove({ force: true });
+      // Some end by themselves meanwhile (warm containers stop once their worker stops pinging).
+      await platform.docker.getContainer(c.Id).remove({ force: true }).catch((e: { statusCode?: number }) => { if (e.statusCode !== 404) throw e; });
     }
 
     const b = await term({ command: 'sha256sum data/blob | cut -c1-64; ls data/sub | wc -l; cat data/sub/200.txt; pgrep -c sleep || true', session_id: sid });
@@ -93,12 +94,30 @@ describe('what a session survives', function () {
     await platform.workers.get(other)!.stop();
   });
 
+  it('a session whose container is gone (removed, as a Docker daemon restart leaves it) is restored from its checkpoint on its next command', async () => {
+    if (!platform.workers.get('s-a')) await platform.startWorker('s-a', { DURABOX_RUNTIMES: 'terminal' });
+    const a = await term({ command: 'echo survives > f.txt' });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    const sid = a.body.session_id;
+    await checkpointAfter(sid);
+    const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
+    const memo = (await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, sid)).describe()).memo as { container_id: string };
+    await platform.docker.getContainer(memo.container_id).remove({ force: true });
+
+    const b = await term({ command: 'cat f.txt', session_id: sid });
+    assert.equal(b.status, 200, JSON.stringify(b.body));
+    assert.equal(b.body.stdout, 'survives\n');
+    assert.equal(b.body.restored, true);
+    assert.match(b.body.restored_note!, /container was gone/);
+    await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+  });
+
   it('an idle session pauses (checkpointed, its container removed) and its next call resumes it with its files', async () => {
     const policy = platform.api.deps.api.session;
     const before = policy.pauseAfterSec;
     policy.pauseAfterSec = 3;
     try {
-      await platform.startWorker('s-a', { DURABOX_RUNTIMES: 'terminal' });
+      if (!platform.workers.get('s-a')) await platform.startWorker('s-a', { DURABOX_RUNTIMES: 'terminal' });
       const a = await term({ command: 'echo paused-but-kept > keep.txt' });
       assert.equal(a.status, 200, JSON.stringify(a.body));
       const sid = a.body.session_id;

@@ -232,10 +232,14 @@ describe('sessions across hosts and restarts', function () {
 
   const term = (body: Record<string, unknown>) => call<Out & { error?: string }>('POST', '/api/v1/commands/terminal', { token, body: { lease_ttl_sec: 300, ...body } });
 
-  it('with two hosts, every step of a session lands on the host that holds it; losing that host gives session_lost', async () => {
+  it('with two hosts, every step of a session lands on the host that holds it; losing that host gives session_lost when it has no checkpoint', async () => {
     await platform.startWorker('h-a', { DURABOX_RUNTIMES: 'terminal' });
     await platform.startWorker('h-b', { DURABOX_RUNTIMES: 'terminal' });
-    const a = await term({ command: 'hostname' });
+    // A session started with checkpoints off (DURABOX_SESSION_CHECKPOINT_SEC=0) has nothing to restore from.
+    const policy = platform.api.deps.api.session;
+    const saved = { checkpointSec: policy.checkpointSec, pauseAfterSec: policy.pauseAfterSec };
+    Object.assign(policy, { checkpointSec: 0, pauseAfterSec: 0 });
+    const a = await term({ command: 'hostname' }).finally(() => Object.assign(policy, saved));
     assert.equal(a.status, 200, JSON.stringify(a.body));
     const sid = a.body.session_id;
     const c = await sessionContainer(token, sid);

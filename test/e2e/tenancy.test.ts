@@ -268,9 +268,12 @@ describe('tenancy: limits, fair queues and shared hosts', function () {
       await eventually('the aged session\'s container to go', async () => !(await containerExists(agedContainer)), 20_000);
       assert.equal((await call('GET', `/api/v1/sessions/${aged.body.session_id}`, { token: t.token })).body.ended_reason, 'max_lifetime');
 
-      // Lost: the host stops answering (its worker frozen past the host timeout), the session ends as
-      // session_lost; when the host comes back it removes the container nobody owns any more.
-      const lost = await term(t, { command: 'echo x' });
+      // Lost: the host stops answering (its worker frozen past the host timeout), and the session, started
+      // with checkpoints off, has nothing to restore from: it ends as session_lost; when the host comes
+      // back it removes the container nobody owns any more.
+      const saved = { checkpointSec: policy.checkpointSec, pauseAfterSec: policy.pauseAfterSec };
+      Object.assign(policy, { checkpointSec: 0, pauseAfterSec: 0 });
+      const lost = await term(t, { command: 'echo x' }).finally(() => Object.assign(policy, saved));
       const lostContainer = await containerOf(t, lost.body.session_id);
       worker.child.kill('SIGSTOP');
       let gone;

@@ -68,7 +68,15 @@ describe('config', () => {
         fileMaxBytes: 1048576,
         commandsPerRun: 500,
         maxInflightCalls: 8,
+        checkpointSec: 10,
+        pauseAfterSec: 300,
+        checkpointMaxBytes: 64 * 1048576,
       });
+    });
+
+    it('refuses pauses without checkpoints', () => {
+      refuses(() => loadApiSettings({ DURABOX_SESSION_CHECKPOINT_SEC: '0' }), 'DURABOX_SESSION_PAUSE_AFTER_SEC', 'DURABOX_SESSION_CHECKPOINT_SEC');
+      assert.equal(loadApiSettings({ DURABOX_SESSION_CHECKPOINT_SEC: '0', DURABOX_SESSION_PAUSE_AFTER_SEC: '0' }).session.checkpointSec, 0);
     });
 
     it('keeps registration off, eager start on, proxies untrusted and the embedded database', () => {

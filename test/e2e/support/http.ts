@@ -4,7 +4,7 @@ import { ADMIN } from '../../../harness/platform.js';
 
 export interface Res<T = any> { status: number; body: T; headers: Headers }
 
-export async function call<T = any>(method: string, path: string, opts: { token?: string; cookie?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Res<T>> {
+export async function call<T = any>(method: string, path: string, opts: { token?: string; cookie?: string; body?: unknown; raw?: string; headers?: Record<string, string>; /** Another API process of the platform (default: the in-process one). */ base?: string } = {}): Promise<Res<T>> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.cookie) headers.cookie = opts.cookie;
@@ -13,7 +13,7 @@ export async function call<T = any>(method: string, path: string, opts: { token?
     body = JSON.stringify(opts.body);
   }
   if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-  const r = await fetch(`${platform.url}${path}`, { method, headers, body });
+  const r = await fetch(`${opts.base ?? platform.url}${path}`, { method, headers, body });
   const text = await r.text();
   let parsed: unknown = text;
   try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
