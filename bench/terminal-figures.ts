@@ -1,6 +1,7 @@
 // terminalExec sessions through the REST API: a command on a live session, and a new session's
 // first command.
-import { NEW_SESSION_P50, RESUME_P50, TERMINAL_P50 } from './catalog.js';
+import { NEW_SESSION_P50, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50 } from './catalog.js';
+import type { FigureSpec } from './figures.js';
 import { attempt, record } from './figures.js';
 import { latencyMeasurement, measureSequential } from './load.js';
 import { addFigure, type PlatformContext } from './context.js';
@@ -57,14 +58,19 @@ const RESUME_PAUSE_SEC = 2;
  * each is called once; the clock covers that one call.
  */
 export async function measurePausedResume(ctx: PlatformContext): Promise<void> {
-  const { settings: s, api } = ctx;
+  await measureResume(ctx, RESUME_P50, Math.min(ctx.settings.sessionSamples, 30), 'mkdir -p src && seq 1 2000 > src/data.txt && echo hi > note.txt');
+  // The same with a workspace near the checkpoint cap (64 MiB by default), part of it incompressible.
+  await measureResume(ctx, RESUME_LARGE_P50, 3, 'head -c 33554432 /dev/urandom > blob && seq 1 3300000 > big.txt && echo hi > note.txt');
+}
+
+async function measureResume(ctx: PlatformContext, spec: FigureSpec, samples: number, setUp: string): Promise<void> {
+  const { api } = ctx;
   const opened: string[] = [];
-  const samples = Math.min(s.sessionSamples, 30);
   const latency = await attempt(async () => {
     ctx.setPauseAfterSec(RESUME_PAUSE_SEC);
     try {
       for (let i = 0; i < samples + 2; i++) {
-        opened.push((await api.terminal({ command: 'mkdir -p src && seq 1 2000 > src/data.txt && echo hi > note.txt' })).session_id);
+        opened.push((await api.terminal({ command: setUp, timeout_ms: 60_000 })).session_id);
       }
     } finally {
       ctx.setPauseAfterSec(0);
@@ -84,7 +90,7 @@ export async function measurePausedResume(ctx: PlatformContext): Promise<void> {
     }, { samples, warmup: 2 });
   });
   await deleteAll(api, opened);
-  addFigure(ctx, record(RESUME_P50, latencyMeasurement(latency, 'p50'), ctx.byId));
+  addFigure(ctx, record(spec, latencyMeasurement(latency, 'p50'), ctx.byId));
 }
 
 async function deleteAll(api: DuraboxApi, ids: Iterable<string>): Promise<void> {

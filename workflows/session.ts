@@ -115,13 +115,21 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     heartbeatTimeout: input.heartbeatTimeoutMs,
     // With the first command aboard a retry could run it twice: then the caller retries instead.
     // A full host refuses before it runs anything: the workflow asks again, and another host may take it.
-    retry: { initialInterval: '200ms', maximumAttempts: first && !state ? 1 : 3, nonRetryableErrorTypes: ['host_full', 'session_lost'] },
+    retry: { initialInterval: '200ms', maximumAttempts: first ? 1 : 3, nonRetryableErrorTypes: ['host_full'] },
+  });
+  // A restore runs no command of the caller's: it may be tried again on another host.
+  const restoreStart = proxyActivities<SessionStartActivities>({
+    taskQueue: runtimeTaskQueue('terminal'),
+    scheduleToStartTimeout: '30s',
+    startToCloseTimeout: '5m',
+    heartbeatTimeout: input.heartbeatTimeoutMs,
+    retry: { initialInterval: '200ms', maximumAttempts: 3, nonRetryableErrorTypes: ['host_full', 'session_lost'] },
   });
   /** A container for this session on any terminal host (with its checkpoint unpacked when `restore`). */
   const takeContainer = async (restore: boolean) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await start.createSessionContainer({
+        return await (restore ? restoreStart : start).createSessionContainer({
           sessionId: input.sessionId,
           accountId: input.accountId,
           ...(restore ? { restore: true } : { firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId } }),
@@ -434,7 +442,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   if (state) {
     // A continued run starts with an empty memo: say again which container and host this session holds.
-    showMemo({ container_id: state.containerId, host: state.hostId, lease_expires_unix_ms: state.leaseExpiresAtMs });
+    showMemo({ container_id: state.paused ? null : state.containerId, host: state.hostId, lease_expires_unix_ms: state.leaseExpiresAtMs, ...(state.paused ? { paused: true } : {}) });
   } else {
     try {
       const { first: firstRan, restored: _none, ...c } = await takeContainer(false);

@@ -3,6 +3,7 @@ import proto from '@temporalio/proto';
 import { call, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
+import { onOwnHosts } from './support/own-hosts.js';
 import { LABEL_WORKER } from '../../sandbox/profile.js';
 
 const { temporal } = proto;
@@ -10,14 +11,8 @@ const { temporal } = proto;
 describe('durability: Temporal carries tasks across lost workers', function () {
   this.timeout(120_000);
   let token: string;
-  before(async () => {
-    token = await newToken();
-    await platform.workers.get('w-main')?.stop();
-  });
-  after(async () => {
-    for (const id of ['w-a', 'w-b']) await platform.workers.get(id)?.stop();
-    await platform.startWorker('w-main');
-  });
+  onOwnHosts(['w-a', 'w-b']);
+  before(async () => { token = await newToken(); });
 
   it('a runtime worker killed with -9 mid-pythonExec: another worker runs the task and it completes once', async () => {
     const a = await platform.startWorker('w-a');

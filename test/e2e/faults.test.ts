@@ -9,6 +9,7 @@ import { LABEL_WORKER } from '../../sandbox/profile.js';
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
+import { onOwnHosts } from './support/own-hosts.js';
 
 type Out = { session_id: string; stdout: string; code?: string; restored?: boolean; restored_note?: string };
 type Task = { task_id: string; status: string; result?: { output: string } };
@@ -20,19 +21,15 @@ describe('faults under load: kill -9 of a worker, an API process and Temporal, t
   let addressB: string;
   const hosts = ['f-a', 'f-b', 'f-c'];
 
+  onOwnHosts(hosts);
   before(async () => {
     token = await newToken();
-    await platform.workers.get('w-main')?.stop();
     addressB = `127.0.0.1:${await freePort()}`;
     // Sessions made through API B pause after 4 idle seconds; the in-process API's never pause in this test.
     apiB = await platform.startApiProcess(addressB, { DURABOX_SESSION_PAUSE_AFTER_SEC: '4' });
     for (const h of hosts) await platform.startWorker(h, { DURABOX_RUNTIMES: 'python,terminal' });
   });
-  after(async () => {
-    await apiB?.stop();
-    for (const h of hosts) await platform.workers.get(h)?.stop();
-    if (!platform.workers.get('w-main')) await platform.startWorker('w-main');
-  });
+  after(async () => { await apiB?.stop(); });
 
   const viaB = () => `http://${addressB}`;
   const term = (body: Record<string, unknown>, base?: string) => call<Out>('POST', '/api/v1/commands/terminal', { token, base, body: { lease_ttl_sec: 600, ...body } });

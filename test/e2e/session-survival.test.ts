@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
+import { onOwnHosts } from './support/own-hosts.js';
 import { LABEL_WORKER } from '../../sandbox/profile.js';
 import { keyedHash } from '../../control/security.js';
 import { HASH_KEY } from '../../harness/platform.js';
@@ -14,14 +15,8 @@ type Summary = { status: string; host: string | null; checkpoint?: { at: string;
 describe('what a session survives', function () {
   this.timeout(180_000);
   let token: string;
-  before(async () => {
-    token = await newToken();
-    await platform.workers.get('w-main')?.stop();
-  });
-  after(async () => {
-    for (const id of ['s-a', 's-b']) await platform.workers.get(id)?.stop();
-    if (!platform.workers.get('w-main')) await platform.startWorker('w-main');
-  });
+  onOwnHosts(['s-a', 's-b']);
+  before(async () => { token = await newToken(); });
 
   const term = (body: Record<string, unknown>) => call<Out>('POST', '/api/v1/commands/terminal', { token, body: { lease_ttl_sec: 300, ...body } });
   const cell = (body: Record<string, unknown>) => call<Cell>('POST', '/api/v1/commands/code', { token, body });

@@ -4,6 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
+import { onOwnHosts } from './support/own-hosts.js';
 import { keyedHash } from '../../control/security.js';
 import { HASH_KEY } from '../../harness/platform.js';
 
@@ -221,14 +222,8 @@ describe('terminal sessions (a session is a workflow)', function () {
 describe('sessions across hosts and restarts', function () {
   this.timeout(180_000);
   let token: string;
-  before(async () => {
-    token = await newToken();
-    await platform.workers.get('w-main')?.stop();
-  });
-  after(async () => {
-    for (const id of ['h-a', 'h-b']) await platform.workers.get(id)?.stop();
-    if (!platform.workers.get('w-main')) await platform.startWorker('w-main');
-  });
+  onOwnHosts(['h-a', 'h-b']);
+  before(async () => { token = await newToken(); });
 
   const term = (body: Record<string, unknown>) => call<Out & { error?: string }>('POST', '/api/v1/commands/terminal', { token, body: { lease_ttl_sec: 300, ...body } });
 
