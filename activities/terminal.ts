@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { DuraboxError } from '../contract/errors.js';
 import type { CellResult, CheckpointResult, FileOp, FileResult, HostExecResult, Language } from '../contract/messages.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
-import { ContainerGone, HostFull, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
+import { ContainerGone, HostFull, RESTORE_BY_AGENT_BYTES, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { sessionFileOp } from '../sandbox/session-files.js';
 import { compress, decompress, readWorkspace, writeWorkspace } from '../sandbox/workspace-checkpoint.js';
 import type { OutputPublisher } from './output-publisher.js';
@@ -52,27 +52,19 @@ export function createSessionStartActivities(d: TerminalDeps) {
           throw e instanceof HostFull ? new DuraboxError('host_full', e.message) : e;
         }
         const taken = { hostQueue: d.hostQueue, hostId: d.workerId, containerId };
-        if (req.restore) {
-          try {
-            const restored = await restoreInto(d, containerId, req);
-            d.containers.started(containerId);
-            return { ...taken, restored };
-          } catch (e) {
-            await d.containers.remove(containerId).catch(() => undefined);
-            throw e;
-          }
-        }
-        const first = req.firstCommand;
-        if (!first) {
-          d.containers.started(containerId);
-          return taken;
-        }
         try {
+          // A moved session's checkpoint goes in before its command runs.
+          const restored = req.restore ? { restored: await restoreInto(d, containerId, req) } : {};
+          const first = req.firstCommand;
+          if (!first) {
+            d.containers.started(containerId);
+            return { ...taken, ...restored };
+          }
           const sink = first.streamId ? d.output?.sink(first.streamId) : undefined;
           const ran = await d.containers.exec(containerId, { command: first.command, timeoutMs: first.timeoutMs, limitBytes: d.outputLimitBytes }, sink);
           if (first.streamId) d.output?.finish(first.streamId);
           d.containers.started(containerId);
-          return { ...taken, first: ran };
+          return { ...taken, ...restored, first: ran };
         } catch (e) {
           // No session will ever own this container: do not leave it behind.
           await d.containers.remove(containerId).catch(() => undefined);
@@ -163,7 +155,8 @@ async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionI
   const snap = await d.snapshots.getSnapshot({ accountId: req.accountId, sessionId: req.sessionId });
   if (!snap) throw new DuraboxError('session_lost', `session ${req.sessionId} has no checkpoint to restore`);
   const tar = await decompress(snap.data, snap.digest);
-  await writeWorkspace(d.docker.getContainer(containerId), tar);
+  if (tar.length <= RESTORE_BY_AGENT_BYTES) await d.containers.restore(containerId, tar);
+  else await writeWorkspace(d.docker.getContainer(containerId), tar);
   return { digest: snap.digest, raw_bytes: tar.length };
 }
 

@@ -25,7 +25,7 @@ import { listPage, quote, type Page } from './visibility.js';
 
 export type SessionListItem = z.output<typeof SessionListItemSchema>;
 
-type Memo = { lease_expires_unix_ms?: number; host?: string };
+type Memo = { lease_expires_unix_ms?: number; host?: string; paused?: boolean };
 
 export function sessionWorkflowId(accountId: string, sessionId: string): string {
   return `session-${accountId}-${sessionId}`;
@@ -197,8 +197,8 @@ export class SessionService {
       return {
         session_id: w.typedSearchAttributes.get(SA_SESSION) ?? w.workflowId,
         workflow_id: w.workflowId,
-        status: running ? 'active' : 'ended',
-        host: memo.host ?? null,
+        status: !running ? 'ended' : memo.paused ? 'paused' : 'active',
+        host: memo.paused ? null : memo.host ?? null,
         created_at: w.startTime.toISOString(),
         lease_expires_unix_ms: memo.lease_expires_unix_ms ?? null,
         commands: 0,

@@ -81,6 +81,21 @@ try {
   expect('runCode task in session', await call(token, 'POST', '/api/v1/tasks', { capability: 'runCode', input: { code: 'x', session_id: csid }, mode: 'sync' }), 200);
   expect('delete context', await call(token, 'DELETE', `/api/v1/sessions/${csid}/contexts/${ctx.body.context_id}`), 204);
   expect('close code session', await call(token, 'DELETE', `/api/v1/sessions/${csid}`), 204);
+  // A session checkpointed, paused when idle (as if DURABOX_SESSION_PAUSE_AFTER_SEC=2), resumed by its
+  // next command, checkpointed again and closed.
+  const policy = platform.api.deps.api.session;
+  const pauseAfter = policy.pauseAfterSec;
+  policy.pauseAfterSec = 2;
+  const pausing = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'echo kept > kept.txt' }).finally(() => { policy.pauseAfterSec = pauseAfter; });
+  expect('session to pause', pausing, 200);
+  const psid = pausing.body.session_id as string;
+  for (let i = 0; (await call(token, 'GET', `/api/v1/sessions/${psid}`)).body.status !== 'paused'; i++) {
+    if (i > 300) throw new Error('the session never paused');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect('resumed', await call(token, 'POST', '/api/v1/commands/terminal', { command: 'echo more >> kept.txt', session_id: psid }), 200);
+  await new Promise((r) => setTimeout(r, 2500));
+  expect('close resumed session', await call(token, 'DELETE', `/api/v1/sessions/${psid}`), 204);
   // A session left to its lease.
   const leased = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'true', lease_ttl_sec: 1 });
   expect('leased session', leased, 200);

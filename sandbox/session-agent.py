@@ -5,7 +5,8 @@
 # Frames in: a command {id, command, timeout_ms, limit, stream?} -> {id, exit_code, stdout, stderr, ...}; a
 # code-interpreter cell {id, cell: {language, code, context_id, timeout_ms}, limit, stream?} -> {id,
 # cell_result}, run in the context's kernel (created on the id's first use, kept until dropped); {id,
-# drop_context} -> {id, dropped}. With stream, {id, chunk: {stream, text}} frames come first, as the output
+# drop_context} -> {id, dropped}; {id, restore: <a tar, base64>} -> {id, restored} once it is unpacked into
+# /workspace (a checkpoint of the session, restored into this fresh container). With stream, {id, chunk: {stream, text}} frames come first, as the output
 # is written. Also {adopt} and {ping}, answered by nothing.
 # (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker; Kernel and
 # reap_children from kernel-driver.py, prepended after it.)
@@ -157,6 +158,17 @@ def drop_context(req):
     return {"id": req.get("id"), "dropped": kernel is not None}
 
 
+def restore(req):
+    # Unpacked by the sandbox user into its own workspace: the archive can reach nothing that user cannot.
+    import base64, io, tarfile
+    try:
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(req["restore"])), mode="r:") as archive:
+            archive.extractall("/workspace")
+        return {"id": req.get("id"), "restored": True}
+    except Exception as e:
+        return {"id": req.get("id"), "error": "restore_failed", "message": str(e)[:500]}
+
+
 def main():
     adopted = False
     send({"ready": True})
@@ -173,6 +185,8 @@ def main():
             send(run_cell(req))
         elif "drop_context" in req:
             send(drop_context(req))
+        elif "restore" in req:
+            send(restore(req))
         else:
             send(run(req))
 

@@ -29,6 +29,9 @@ export class ContainerGone extends SessionGone {}
 /** This host already holds its most sessions; the start goes to another host or ends as no_capacity. */
 export class HostFull extends Error {}
 
+/** Checkpoints up to this size are unpacked by the session's agent (one frame); larger ones by `docker exec tar`. */
+export const RESTORE_BY_AGENT_BYTES = 8 * 1024 * 1024;
+
 /** After its start step returned, how long a container may still be missing from its session's memo. */
 const STARTED_GRACE_MS = 15_000;
 
@@ -125,6 +128,15 @@ export class SessionContainers {
     return fitCellToPayload(cellResultOf(frame.cell_result));
   }
 
+  /**
+   * Unpacks a checkpoint's tar into the session's (fresh) workspace through its agent, which costs no
+   * `docker exec`; for checkpoints up to RESTORE_BY_AGENT_BYTES (larger ones: writeWorkspace).
+   */
+  async restore(containerId: string, tar: Buffer): Promise<void> {
+    const frame = await this.request(containerId, { restore: tar.toString('base64') }, 120_000);
+    if (frame.error) throw new Error(`could not restore the workspace: ${String(frame.message ?? frame.error)}`);
+  }
+
   /** Ends a context's process, if it has one. */
   async dropContext(containerId: string, contextId: string): Promise<void> {
     await this.request(containerId, { drop_context: contextId }, 15_000);
@@ -132,7 +144,7 @@ export class SessionContainers {
 
   /** One request to the session's agent and its answer; a gone container or a silent agent is SessionGone. */
   private request(containerId: string, body: Record<string, unknown>, guardMs: number, onChunk?: OnChunk): Promise<Frame> {
-    const kind = body.cell ? 'cell' : body.command !== undefined ? 'command' : 'drop_context';
+    const kind = body.cell ? 'cell' : body.command !== undefined ? 'command' : body.restore !== undefined ? 'restore' : 'drop_context';
     return inExecSpan({ runtime: 'terminal', request: kind }, async (span) => {
       span.container(containerId);
       const answer = await this.ask(containerId, body, guardMs, onChunk);

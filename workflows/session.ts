@@ -32,6 +32,9 @@ export const HOST_FULL_ATTEMPTS = 4;
 const MEMO_CHANGES_ONLY = 'memo-changes-only';
 
 /** Why a call's answer says `restored: true`: the session came back from its checkpoint on this call. */
+/** A caller's command that runs in the same step as the session's restore (one activity, not two). */
+type Aboard = { command: string; timeoutMs: number; streamId?: string };
+
 export type RestoreReason = 'paused' | 'host_lost' | 'container_gone';
 
 /** The part of a call's answer that says the session was restored for it, and what did not come back. */
@@ -125,14 +128,24 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     heartbeatTimeout: input.heartbeatTimeoutMs,
     retry: { initialInterval: '200ms', maximumAttempts: 3, nonRetryableErrorTypes: ['host_full', 'session_lost'] },
   });
-  /** A container for this session on any terminal host (with its checkpoint unpacked when `restore`). */
-  const takeContainer = async (restore: boolean) => {
+  /**
+   * A container for this session on any terminal host: with its checkpoint unpacked when `restore`, and
+   * then the caller's command run in the same step when one is aboard (never retried: it must not run twice).
+   */
+  const takeContainer = async (restore: boolean, aboard?: Aboard) => {
+    const via = !restore ? start : !aboard ? restoreStart : proxyActivities<SessionStartActivities>({
+      taskQueue: runtimeTaskQueue('terminal'),
+      scheduleToStartTimeout: '30s',
+      startToCloseTimeout: aboard.timeoutMs + 300_000,
+      heartbeatTimeout: input.heartbeatTimeoutMs,
+      retry: { maximumAttempts: 1 },
+    });
     for (let attempt = 1; ; attempt++) {
       try {
-        return await (restore ? restoreStart : start).createSessionContainer({
+        return await via.createSessionContainer({
           sessionId: input.sessionId,
           accountId: input.accountId,
-          ...(restore ? { restore: true } : { firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId } }),
+          ...(restore ? { restore: true, ...(aboard ? { firstCommand: aboard } : {}) } : { firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId } }),
         });
       } catch (err) {
         if (!isHostFull(err) || attempt >= HOST_FULL_ATTEMPTS) throw err;
@@ -154,16 +167,20 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   /** A call's own record of whether the session was restored for it. */
   interface CallNote { restored?: RestoreReason }
 
-  /** Moves the session into a new container on any terminal host, restored from its latest checkpoint. */
-  const move = async (reason: RestoreReason, note: CallNote) => {
+  /**
+   * Moves the session into a new container on any terminal host, restored from its latest checkpoint; a
+   * command aboard runs there in the same step, and its result is answered.
+   */
+  const move = async (reason: RestoreReason, note: CallNote, aboard?: Aboard): Promise<HostExecResult | undefined> => {
     moving = true;
     try {
-      const c = await takeContainer(true);
+      const c = await takeContainer(true, aboard);
       Object.assign(state!, { hostQueue: c.hostQueue, hostId: c.hostId, containerId: c.containerId, paused: false, dirty: false, lastUsedMs: Date.now() });
       for (const ctx of Object.values(state!.contexts ?? {})) ctx.restarted = true;
       upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
       showMemo({ container_id: c.containerId, host: c.hostId, paused: false });
       note.restored = reason;
+      return c.first;
     } catch (err) {
       throw isScheduleTimeout(err) || isHostFull(err)
         ? ApplicationFailure.create({ type: 'no_capacity', message: `no terminal host took session ${input.sessionId} back from its checkpoint in time`, nonRetryable: true })
@@ -174,11 +191,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   };
 
   /** Waits out a pause or move under way, and resumes a paused session, before a step runs. */
-  const ensureContainer = async (note: CallNote) => {
+  const ensureContainer = async (note: CallNote, aboard?: Aboard): Promise<HostExecResult | undefined> => {
     while (moving || state!.paused) {
       if (moving) await condition(() => !moving);
-      else await move('paused', note);
+      else return move('paused', note, aboard);
     }
+    return undefined;
   };
 
   /**
@@ -186,10 +204,13 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
    * moves to another host from its checkpoint and the step runs there; without a checkpoint it ends as lost.
    * A host lost in the middle of a step: the session moves, but the step is not run again (it may have begun).
    */
-  const onHost = async <T>(step: () => Promise<T>, note: CallNote = {}): Promise<T> => {
+  const onHost = async <T>(step: () => Promise<T>, note: CallNote = {}, aboard?: Aboard): Promise<T> => {
     for (let moves = 0; ; moves++) {
       // Only when there is something to wait for: a step otherwise starts in the same instant, as it always did.
-      if (moving || state!.paused) await ensureContainer(note);
+      if (moving || state!.paused) {
+        const ran = await ensureContainer(note, aboard);
+        if (ran) return ran as T;
+      }
       const queue = state!.hostQueue;
       try {
         const r = await step();
@@ -202,8 +223,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
             throw ApplicationFailure.create({ type: 'session_lost', message: `the host holding session ${input.sessionId} is gone${state!.checkpoint ? '' : ' and the session has no checkpoint'}`, nonRetryable: true });
           }
           // Another step of this session may have moved it meanwhile: then this one just runs again there.
+          if (isScheduleTimeout(err)) {
+            const ran = state!.hostQueue === queue ? await move('host_lost', note, aboard) : undefined;
+            if (ran) return ran as T;
+            continue;
+          }
           if (state!.hostQueue === queue) await move('host_lost', note);
-          if (isScheduleTimeout(err)) continue;
           throw ApplicationFailure.create({
             type: 'execution_failed',
             message: `the host holding session ${input.sessionId} was lost while this step ran; the session was restored on another host from its checkpoint (run the step again)`,
@@ -213,7 +238,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'container_gone') {
           // The step did not begin: restore the session from its checkpoint and run it there.
           if (state!.checkpoint && moves < 1 && !ended && !closing) {
-            if (state!.hostQueue === queue) await move('container_gone', note);
+            const ran = state!.hostQueue === queue ? await move('container_gone', note, aboard) : undefined;
+            if (ran) return ran as T;
             continue;
           }
           throw ApplicationFailure.create({ type: 'session_lost', message: err.cause.message, nonRetryable: true });
@@ -292,7 +318,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       firstCommandTaken = true;
       extendLease(req.lease_ttl_sec);
       const ranWithStart = req.first_id !== undefined && req.first_id === input.firstCommand?.id && firstResult !== undefined;
-      const r = ranWithStart ? firstResult! : await onHost(() => host().sessionExec({ containerId: state!.containerId, command: req.command, timeoutMs: req.timeout_ms, streamId: req.stream_id }), note);
+      const aboard: Aboard = { command: req.command, timeoutMs: req.timeout_ms, streamId: req.stream_id };
+      const r = ranWithStart ? firstResult! : await onHost(() => host().sessionExec({ containerId: state!.containerId, ...aboard }), note, aboard);
       if (ranWithStart) firstResult = undefined;
       touched();
       state!.commands++;

@@ -85,7 +85,8 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
 
     /** A session's checkpoint from its host. The digest is the host's: a restore checks it after unpacking. */
     async registryPutSnapshot(ctx, { query: q }) {
-      const limit = deps.api.session.checkpointMaxBytes;
+      // The cap is on the tar; gzip of incompressible bytes is a little larger than its input.
+      const limit = Math.ceil(deps.api.session.checkpointMaxBytes * 1.01) + 65536;
       const data = await getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined }).catch((e: { type?: string }) => {
         if (e.type === 'entity.too.large') throw new DuraboxError('file_too_large', `checkpoint larger than ${limit} bytes (DURABOX_SESSION_CHECKPOINT_MAX_BYTES)`);
         throw new DuraboxError('invalid_input', 'could not read the request body');

@@ -92,7 +92,7 @@ describe('faults under load: kill -9 of a worker, an API process and Temporal, t
     await platform.workers.get(holderName)!.stop('SIGKILL');
     for (const c of await platform.docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${holder}`] } })) {
       // Some end by themselves meanwhile (warm containers stop once their worker stops pinging).
-      await platform.docker.getContainer(c.Id).remove({ force: true }).catch((e: { statusCode?: number }) => { if (e.statusCode !== 404) throw e; });
+      await platform.docker.getContainer(c.Id).remove({ force: true }).catch((e: { statusCode?: number }) => { if (e.statusCode !== 404 && e.statusCode !== 409) throw e; });
     }
     tasks.push(...(await startTasks(4, 'host-lost')));
 

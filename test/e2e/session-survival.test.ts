@@ -69,7 +69,7 @@ describe('what a session survives', function () {
     await platform.workers.get(holderName)!.stop('SIGKILL');
     for (const c of await platform.docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${holder}`] } })) {
       // Some end by themselves meanwhile (warm containers stop once their worker stops pinging).
-      await platform.docker.getContainer(c.Id).remove({ force: true }).catch((e: { statusCode?: number }) => { if (e.statusCode !== 404) throw e; });
+      await platform.docker.getContainer(c.Id).remove({ force: true }).catch((e: { statusCode?: number }) => { if (e.statusCode !== 404 && e.statusCode !== 409) throw e; });
     }
 
     const b = await term({ command: 'sha256sum data/blob | cut -c1-64; ls data/sub | wc -l; cat data/sub/200.txt; pgrep -c sleep || true', session_id: sid });
@@ -121,6 +121,9 @@ describe('what a session survives', function () {
         return v.status === 'paused' && v;
       }, 30_000);
       assert.equal(s.host, null);
+      const listed = (await call<{ items: Array<{ session_id: string; status: string; host: string | null }> }>('GET', '/api/v1/sessions', { token })).body.items.find((i) => i.session_id === sid);
+      assert.equal(listed?.status, 'paused', 'the list says so too');
+      assert.equal(listed?.host, null);
       const held = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${platform.workerId('s-a')}`, 'io.durabox.runtime=terminal'] } });
       const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
       const memo = (await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, sid)).describe()).memo as { container_id?: string | null };

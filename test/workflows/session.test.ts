@@ -97,8 +97,8 @@ describe('sessionWorkflow', function () {
         await createImpl(req);
         const hostQueue = hostQueueFor(req.sessionId, req);
         const taken = { hostQueue, hostId: hostQueue.replace('durabox-host-', ''), containerId: `${containerOf(req.sessionId)}${req.restore ? '-restored' : ''}` };
-        if (req.restore) return { ...taken, restored: { digest: 'd'.repeat(64), raw_bytes: 10240 } };
-        return req.firstCommand ? { ...taken, first: ran(req.firstCommand.command) } : taken;
+        const restored = req.restore ? { restored: { digest: 'd'.repeat(64), raw_bytes: 10240 } } : {};
+        return req.firstCommand ? { ...taken, ...restored, first: ran(req.firstCommand.command) } : { ...taken, ...restored };
       },
     };
     const host: HostActivities = hostActivities = {
@@ -568,7 +568,8 @@ describe('sessionWorkflow', function () {
       assert.equal(out.stdout, 'ran: cat notes\n');
       assert.equal(out.restored, true);
       assert.match(out.restored_note ?? '', /host was lost/);
-      assert.deepEqual(execs.map((e) => [e.queue, e.containerId]), [[HOST_QUEUE, `${containerOf(s.sessionId)}-restored`]]);
+      assert.deepEqual(execs, [], 'the command ran in the step that restored the session');
+      assert.deepEqual([creates.at(-1)!.queue, creates.at(-1)!.restore, creates.at(-1)!.firstCommand?.command], [runtimeTaskQueue('terminal'), true, 'cat notes']);
       const summary = await s.handle.query(stateQuery);
       assert.equal(summary.host, HOST_ID);
       assert.equal((await s.handle.describe()).typedSearchAttributes.get(SA_HOST), HOST_ID);
@@ -585,11 +586,12 @@ describe('sessionWorkflow', function () {
       const out = await exec(s, 'cat notes');
       assert.equal(out.restored, true);
       assert.match(out.restored_note ?? '', /paused/);
-      assert.equal(execs.at(-1)!.containerId, `${containerOf(s.sessionId)}-restored`, 'the command ran in the restored container');
       assert.equal(creates.at(-1)!.restore, true);
+      assert.equal(creates.at(-1)!.firstCommand?.command, 'cat notes', 'the command ran in the step that restored the session');
       assert.equal((await s.handle.query(stateQuery)).status, 'active');
       const again = await exec(s, 'true');
       assert.equal(again.restored, undefined, 'only the call that resumed it says so');
+      assert.equal(execs.at(-1)!.containerId, `${containerOf(s.sessionId)}-restored`, 'later commands run in the restored container');
       await closeAndWait(s);
       assert.deepEqual(removes, [containerOf(s.sessionId), `${containerOf(s.sessionId)}-restored`]);
       assert.deepEqual(dropped, [s.sessionId]);
