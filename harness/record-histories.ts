@@ -30,7 +30,8 @@ function expect(what: string, got: { status: number; body: unknown }, status: nu
 }
 
 try {
-  await platform.start();
+  // Payloads plain (no DURABOX_PAYLOAD_KEY): the replay reads histories without the platform's keys.
+  await platform.start({ settings: { DURABOX_PAYLOAD_KEY: '' } });
   await platform.startWorker('recorder');
   const admin = (await platform.api.deps.accounts.byUsername('admin'))!;
   const token = generateToken();
