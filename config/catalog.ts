@@ -266,7 +266,7 @@ export const SETTINGS: SettingDoc[] = [
   },
   {
     names: ['DURABOX_SESSION_CHECKPOINT_MAX_BYTES'], default: '`67108864`', usedBy: ['api', 'worker'],
-    meaning: 'largest `/workspace` a checkpoint holds, as an uncompressed tar; a larger workspace is not checkpointed (its session is then neither paused nor restorable until it shrinks)',
+    meaning: 'largest `/workspace` a checkpoint holds, as an uncompressed tar; a larger workspace keeps its older checkpoint (a move restores that one) and is not paused until it shrinks',
   },
   {
     names: ['DURABOX_SESSION_MAX_INFLIGHT_CALLS'], default: '`8`', usedBy: ['api'],

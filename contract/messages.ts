@@ -87,6 +87,8 @@ export interface SessionState {
   checkpoint?: CheckpointRecord;
   /** The workspace changed (or may have) since that checkpoint. */
   dirty?: boolean;
+  /** The workspace outgrew the checkpoint cap: the checkpoint is older than the workspace, so no pause. */
+  checkpointStale?: boolean;
   /** The container was removed after a checkpoint: the next call restores the session on any host. */
   paused?: boolean;
   /** When the session last ran a step (for pausing). */

@@ -199,6 +199,15 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     return undefined;
   };
 
+  /** Moves the session off `queue` unless another step of it has moved it (or is moving it) meanwhile. */
+  const moveOff = async (queue: string, reason: RestoreReason, note: CallNote, aboard?: Aboard): Promise<HostExecResult | undefined> => {
+    if (moving) {
+      await condition(() => !moving);
+      return undefined;
+    }
+    return state!.hostQueue === queue ? move(reason, note, aboard) : undefined;
+  };
+
   /**
    * Runs a step on the session's host. A host that does not pick the step up in time is lost: the session
    * moves to another host from its checkpoint and the step runs there; without a checkpoint it ends as lost.
@@ -224,11 +233,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
           }
           // Another step of this session may have moved it meanwhile: then this one just runs again there.
           if (isScheduleTimeout(err)) {
-            const ran = state!.hostQueue === queue ? await move('host_lost', note, aboard) : undefined;
+            const ran = await moveOff(queue, 'host_lost', note, aboard);
             if (ran) return ran as T;
             continue;
           }
-          if (state!.hostQueue === queue) await move('host_lost', note);
+          await moveOff(queue, 'host_lost', note);
           throw ApplicationFailure.create({
             type: 'execution_failed',
             message: `the host holding session ${input.sessionId} was lost while this step ran; the session was restored on another host from its checkpoint (run the step again)`,
@@ -238,7 +247,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'container_gone') {
           // The step did not begin: restore the session from its checkpoint and run it there.
           if (state!.checkpoint && moves < 1 && !ended && !closing) {
-            const ran = state!.hostQueue === queue ? await move('container_gone', note, aboard) : undefined;
+            const ran = await moveOff(queue, 'container_gone', note, aboard);
             if (ran) return ran as T;
             continue;
           }
@@ -260,8 +269,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       const r = await host().checkpointSession({ containerId: state!.containerId, accountId: input.accountId, sessionId: input.sessionId, lastDigest: state!.checkpoint?.digest });
       if (r.outcome === 'saved') state!.checkpoint = { digest: r.digest, raw_bytes: r.raw_bytes, bytes: r.bytes, atMs: lastCheckpointTryMs };
       else if (r.outcome === 'unchanged' && state!.checkpoint) state!.checkpoint.atMs = lastCheckpointTryMs;
-      // A workspace over the cap keeps its older checkpoint; it is tried again after its next step.
-      return r.outcome !== 'too_large';
+      // A workspace over the cap keeps its older checkpoint (a move restores that), is never paused, and is
+      // tried again after its next step.
+      state!.checkpointStale = r.outcome === 'too_large';
+      return !state!.checkpointStale;
     } catch {
       // The host is busy, gone or failing: the next period tries again (a lost host is met by the next step).
       state!.dirty = true;
@@ -273,7 +284,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   const pause = async () => {
     moving = true;
     try {
-      if (state!.dirty || !state!.checkpoint) {
+      if (state!.dirty || !state!.checkpoint || state!.checkpointStale) {
         if (!(await checkpoint())) {
           // Not now (too large, or the host is failing): idle another period before trying again.
           state!.lastUsedMs = Date.now();

@@ -597,6 +597,23 @@ describe('sessionWorkflow', function () {
       assert.deepEqual(dropped, [s.sessionId]);
     });
 
+    it('a workspace over the checkpoint cap is never paused (its older checkpoint would lose work)', async () => {
+      let big = false;
+      execImpl = async (req) => { if (req.command.includes('big')) big = true; return ran(req.command); };
+      checkpointImpl = async () => (big ? { outcome: 'too_large' } : { outcome: 'saved', digest: 'd'.repeat(64), raw_bytes: 10240, bytes: 200 });
+      const s = await createSession({ checkpointMs: 200, pauseAfterMs: 2000, lease_ttl_sec: 10 });
+      await eventually(async () => checkpoints.length >= 1, 'a first checkpoint');
+      await exec(s, 'head -c 100M /dev/zero > big');
+      await eventually(async () => checkpoints.length >= 2, 'a checkpoint found over the cap');
+      await new Promise((r) => setTimeout(r, 3000));
+      const summary = await s.handle.query(stateQuery);
+      assert.equal(summary.status, 'active', 'idle past pauseAfterMs, yet not paused');
+      assert.equal(summary.checkpoint?.bytes, 200, 'the older checkpoint is kept');
+      assert.deepEqual(removes, []);
+      assert.ok(checkpoints.length >= 3, 'the pause tried a checkpoint again first');
+      await closeAndWait(s);
+    });
+
     it('a paused session that ends is not sent to any host: its checkpoint is dropped', async () => {
       const s = await createSession({ checkpointMs: 300, pauseAfterMs: 500 });
       await eventually(async () => (await s.handle.query(stateQuery)).status === 'paused', 'the session to pause');
