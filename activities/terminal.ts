@@ -23,9 +23,9 @@ export interface TerminalDeps {
   /** Forwards output while commands and cells run, to the stream the caller named. */
   output?: OutputPublisher;
   /** Where sessions' checkpoints are stored and read: the platform's snapshot store, through the API. */
-  snapshots?: SnapshotClient;
+  snapshots: SnapshotClient;
   /** Largest workspace a checkpoint holds (uncompressed). */
-  checkpointMaxBytes?: number;
+  checkpointMaxBytes: number;
 }
 
 export interface SnapshotClient {
@@ -121,10 +121,9 @@ export function createHostActivities(d: TerminalDeps) {
      */
     async checkpointSession(req: { containerId: string; accountId: string; sessionId: string; lastDigest?: string }): Promise<CheckpointResult> {
       return withHeartbeat(() => reportingFailures(async () => {
-        if (!d.snapshots) throw new DuraboxError('execution_failed', 'this host has no snapshot store');
         let ws;
         try {
-          ws = await readWorkspace(d.docker.getContainer(req.containerId), d.checkpointMaxBytes ?? 64 * 1048576);
+          ws = await readWorkspace(d.docker.getContainer(req.containerId), d.checkpointMaxBytes);
         } catch (e) {
           if ((e as { statusCode?: number }).statusCode === 404 || (e as { statusCode?: number }).statusCode === 409) throw new DuraboxError('session_lost', 'the session\'s container is gone');
           throw e;
@@ -151,7 +150,6 @@ function goneAs(e: unknown): unknown {
 
 /** Unpacks the session's latest checkpoint into a container this host just took for it. */
 async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionId: string; accountId: string }): Promise<{ digest: string; raw_bytes: number }> {
-  if (!d.snapshots) throw new DuraboxError('execution_failed', 'this host has no snapshot store');
   const snap = await d.snapshots.getSnapshot({ accountId: req.accountId, sessionId: req.sessionId });
   if (!snap) throw new DuraboxError('session_lost', `session ${req.sessionId} has no checkpoint to restore`);
   const tar = await decompress(snap.data, snap.digest);

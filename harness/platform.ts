@@ -19,6 +19,7 @@ import { runtimeTaskQueue } from '../contract/queues.js';
 import { generateToken, generateWorkerSecret, hashPassword, keyedHash, maskToken, newId } from '../control/security.js';
 import type { Account } from '../db/accounts.js';
 import { removeLeftovers } from '../sandbox/leftovers.js';
+import { LABEL_WORKER } from '../sandbox/profile.js';
 import { startTemporalDevServer, type DevServer } from '../temporal/dev-server.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
@@ -256,6 +257,17 @@ export class PlatformHarness {
     }
     for (const rt of runtimes) await this.waitForPoller(id, rt, failed);
     return w;
+  }
+
+  /** A host lost for good: its worker killed with -9 and every container it held removed. */
+  async loseHost(name: string): Promise<void> {
+    const w = this.workers.get(name);
+    if (!w) throw new Error(`no worker ${name}`);
+    await w.stop('SIGKILL');
+    for (const c of await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${w.id}`] } })) {
+      // Some end by themselves meanwhile (warm containers stop once their worker stops pinging).
+      await this.docker.getContainer(c.Id).remove({ force: true }).catch((e: { statusCode?: number }) => { if (e.statusCode !== 404 && e.statusCode !== 409) throw e; });
+    }
   }
 
   async waitForPoller(identity: string, runtime: string, failed: () => string | undefined = () => undefined): Promise<void> {

@@ -110,42 +110,30 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     });
 
   const first = input.firstCommand;
-  const start = proxyActivities<SessionStartActivities>({
-    taskQueue: runtimeTaskQueue('terminal'),
-    // No terminal host took the session in time: the hosts are saturated or there are none.
-    scheduleToStartTimeout: '30s',
-    startToCloseTimeout: (first?.timeoutMs ?? 0) + 120_000,
-    heartbeatTimeout: input.heartbeatTimeoutMs,
-    // With the first command aboard a retry could run it twice: then the caller retries instead.
-    // A full host refuses before it runs anything: the workflow asks again, and another host may take it.
-    retry: { initialInterval: '200ms', maximumAttempts: first ? 1 : 3, nonRetryableErrorTypes: ['host_full'] },
-  });
-  // A restore runs no command of the caller's: it may be tried again on another host.
-  const restoreStart = proxyActivities<SessionStartActivities>({
-    taskQueue: runtimeTaskQueue('terminal'),
-    scheduleToStartTimeout: '30s',
-    startToCloseTimeout: '5m',
-    heartbeatTimeout: input.heartbeatTimeoutMs,
-    retry: { initialInterval: '200ms', maximumAttempts: 3, nonRetryableErrorTypes: ['host_full', 'session_lost'] },
-  });
   /**
-   * A container for this session on any terminal host: with its checkpoint unpacked when `restore`, and
-   * then the caller's command run in the same step when one is aboard (never retried: it must not run twice).
+   * A container for this session on any terminal host: a new one (with the creating call's command), or,
+   * when `restore`, one with the session's checkpoint unpacked (and the caller's command `aboard` run in
+   * the same step).
    */
   const takeContainer = async (restore: boolean, aboard?: Aboard) => {
-    const via = !restore ? start : !aboard ? restoreStart : proxyActivities<SessionStartActivities>({
+    const command = restore ? aboard : first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId };
+    const via = proxyActivities<SessionStartActivities>({
       taskQueue: runtimeTaskQueue('terminal'),
+      // No terminal host took the session in time: the hosts are saturated or there are none.
       scheduleToStartTimeout: '30s',
-      startToCloseTimeout: aboard.timeoutMs + 300_000,
+      startToCloseTimeout: (command?.timeoutMs ?? 0) + (restore ? 300_000 : 120_000),
       heartbeatTimeout: input.heartbeatTimeoutMs,
-      retry: { maximumAttempts: 1 },
+      // With a command aboard a retry could run it twice: then the caller retries instead. A full host
+      // refuses before it runs anything: the workflow asks again, and another host may take it.
+      retry: { initialInterval: '200ms', maximumAttempts: command ? 1 : 3, nonRetryableErrorTypes: ['host_full', 'session_lost'] },
     });
     for (let attempt = 1; ; attempt++) {
       try {
         return await via.createSessionContainer({
           sessionId: input.sessionId,
           accountId: input.accountId,
-          ...(restore ? { restore: true, ...(aboard ? { firstCommand: aboard } : {}) } : { firstCommand: first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId } }),
+          ...(restore ? { restore: true } : {}),
+          ...(command ? { firstCommand: command } : {}),
         });
       } catch (err) {
         if (!isHostFull(err) || attempt >= HOST_FULL_ATTEMPTS) throw err;

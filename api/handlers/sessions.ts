@@ -1,5 +1,5 @@
 // Terminal sessions and their files (spec §4.4 terminal command, §4.6).
-import getRawBody from 'raw-body';
+import { readRawBody } from '../raw-body.js';
 import { DuraboxError, ERROR_TABLE } from '../../contract/errors.js';
 import { sessionId as SessionId } from '../../contract/schemas.js';
 import type { AppDeps } from '../context.js';
@@ -50,10 +50,7 @@ export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand'
 
     async writeSessionFile(ctx, { query: { path } }) {
       const res = await answer(async () => {
-        const content = await getRawBody(ctx.req, { limit: maxBytes, length: ctx.get('content-length') || undefined }).catch((e: { type?: string }) => {
-          if (e.type === 'entity.too.large') throw new DuraboxError('file_too_large', `file larger than ${maxBytes} bytes`);
-          throw new DuraboxError('invalid_input', 'could not read the request body');
-        });
+        const content = await readRawBody(ctx, maxBytes, `file larger than ${maxBytes} bytes`);
         return sessions.file(ctx.state.account!.id, sessionIdOf(ctx.params.id), { op: 'write', path, contentBase64: content.toString('base64') });
       });
       ctx.status = 201;

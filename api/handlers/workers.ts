@@ -1,13 +1,13 @@
 // Workers (spec §4.3). Two audiences: the admin manages credentials and watches the hosts from the
 // dashboard (`/workers*`, login cookie), and each runtime worker reports itself to the registry
 // (`/registry/*`, its own credential) at start and on every heartbeat.
-import getRawBody from 'raw-body';
 import { DuraboxError } from '../../contract/errors.js';
 import { isResourceId } from '../../contract/schemas.js';
 import { generateWorkerSecret, keyedHash, newId } from '../../control/security.js';
 import { CertificateRequestInvalid, type HostCa } from '../../gateway/certs.js';
 import { liveSessionContainers } from '../../control/visibility.js';
 import type { AppDeps } from '../context.js';
+import { readRawBody } from '../raw-body.js';
 import type { Handlers } from '../routes.js';
 
 /** A worker is offline after this many heartbeat intervals (stretched by its jitter) without one. */
@@ -87,10 +87,7 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
     async registryPutSnapshot(ctx, { query: q }) {
       // The cap is on the tar; gzip of incompressible bytes is a little larger than its input.
       const limit = Math.ceil(deps.api.session.checkpointMaxBytes * 1.01) + 65536;
-      const data = await getRawBody(ctx.req, { limit, length: ctx.get('content-length') || undefined }).catch((e: { type?: string }) => {
-        if (e.type === 'entity.too.large') throw new DuraboxError('file_too_large', `checkpoint larger than ${limit} bytes (DURABOX_SESSION_CHECKPOINT_MAX_BYTES)`);
-        throw new DuraboxError('invalid_input', 'could not read the request body');
-      });
+      const data = await readRawBody(ctx, limit, `checkpoint larger than ${limit} bytes (DURABOX_SESSION_CHECKPOINT_MAX_BYTES)`);
       if (data.length === 0) throw new DuraboxError('invalid_input', 'invalid request body: a checkpoint is a gzipped tar, not empty');
       const stored = await deps.snapshots.put(q.account_id, q.session_id, { digest: q.digest, rawBytes: q.raw_bytes, data });
       ctx.status = 201;

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import type { ApiProcess } from '../../harness/platform.js';
 import { freePort } from '../../harness/platform.js';
-import { LABEL_WORKER } from '../../sandbox/profile.js';
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
@@ -89,11 +88,7 @@ describe('faults under load: kill -9 of a worker, an API process and Temporal, t
     const holder = (await call('GET', `/api/v1/sessions/${sessions[0].sid}`, { token })).body.host as string;
     const holderName = hosts.find((h) => platform.workerId(h) === holder)!;
     await eventually('a checkpoint of the session', async () => (await call('GET', `/api/v1/sessions/${sessions[0].sid}`, { token })).body.checkpoint);
-    await platform.workers.get(holderName)!.stop('SIGKILL');
-    for (const c of await platform.docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${holder}`] } })) {
-      // Some end by themselves meanwhile (warm containers stop once their worker stops pinging).
-      await platform.docker.getContainer(c.Id).remove({ force: true }).catch((e: { statusCode?: number }) => { if (e.statusCode !== 404 && e.statusCode !== 409) throw e; });
-    }
+    await platform.loseHost(holderName);
     tasks.push(...(await startTasks(4, 'host-lost')));
 
     for (const s of sessions) {
