@@ -513,17 +513,20 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     const wakeAt = Math.min(expiry, checkpointAt, pauseAt);
     const seen = stepsDone;
     await condition(() => closing || ended !== undefined || busy || continueSuggested() || (checkpointMs > 0 && stepsDone !== seen), Math.max(1, wakeAt - Date.now()));
+    if (!closing && !ended && !busy && continueSuggested()) {
+      // Running handlers finish first; a close arriving meanwhile ends the session here instead (it
+      // waits for the end, so waiting for it to finish would wait forever). Before any checkpoint or
+      // pause: a call arriving meanwhile would land in this run, and its retry (same request_id) in the
+      // next, where Temporal no longer knows the update. The next run takes the checkpoint.
+      await condition(() => allHandlersFinished() || closing);
+      if (!closing) return continueAsNew<typeof sessionWorkflow>({ ...input, firstCommand: undefined, carried: state });
+      continue;
+    }
     const idle = !closing && !ended && !busy && !fileBusy && !moving && !state.paused;
     if (idle && Date.now() >= pauseAt) {
       await pause();
     } else if (idle && Date.now() >= checkpointAt) {
       await checkpoint();
-    }
-    if (!closing && !ended && !busy && continueSuggested()) {
-      // Running handlers finish first; a close arriving meanwhile ends the session here instead (it
-      // waits for the end, so waiting for it to finish would wait forever).
-      await condition(() => allHandlersFinished() || closing);
-      if (!closing) return continueAsNew<typeof sessionWorkflow>({ ...input, firstCommand: undefined, carried: state });
     }
   }
 
