@@ -209,8 +209,12 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'worker heartbeat to the API; offline after 3 missed intervals',
   },
   {
-    names: ['DURABOX_PYTHON_IMAGE', 'DURABOX_TERMINAL_IMAGE'], default: '`durabox/python:2`, `durabox/terminal:2`', usedBy: ['worker', 'image script'],
+    names: ['DURABOX_PYTHON_IMAGE', 'DURABOX_TERMINAL_IMAGE'], default: '`durabox/python:3`, `durabox/terminal:3`', usedBy: ['worker', 'image script'],
     meaning: 'images per runtime',
+  },
+  {
+    names: ['DURABOX_BUILD_CA_FILE'], default: '`/etc/ssl/certs/ca-certificates.crt`', usedBy: ['worker', 'image script'],
+    meaning: 'CA bundle pip and npm trust while building images and account templates (a proxy that re-signs TLS has its CA here); empty: the image\'s own',
   },
   {
     names: ['DURABOX_PYTHON_MEMORY_MB', 'DURABOX_TERMINAL_MEMORY_MB'], default: '`256`, `512`', usedBy: ['worker'],

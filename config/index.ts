@@ -148,6 +148,8 @@ export interface WorkerSettings {
   fileMaxBytes: number;
   /** Largest workspace a session checkpoint holds (an uncompressed tar). */
   checkpointMaxBytes: number;
+  /** The CA bundle package managers trust while this host builds account templates; undefined: the image's own. */
+  buildCaFile: string | undefined;
   python: RuntimeLimits;
   terminal: RuntimeLimits;
 }
@@ -438,8 +440,10 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     sandboxMaxUses: int(env, 'DURABOX_SANDBOX_MAX_USES', 50, 1, 100000),
     fileMaxBytes: fileMaxBytes(env),
     checkpointMaxBytes: checkpointMaxBytes(env),
-    python: runtimeLimits(env, 'PYTHON', 'durabox/python:2'),
-    terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:2'),
+    // Unset: the system bundle; set empty: none (the image's own).
+    buildCaFile: env.DURABOX_BUILD_CA_FILE === undefined ? '/etc/ssl/certs/ca-certificates.crt' : (str(env, 'DURABOX_BUILD_CA_FILE') && resolve(str(env, 'DURABOX_BUILD_CA_FILE')!)),
+    python: runtimeLimits(env, 'PYTHON', 'durabox/python:3'),
+    terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:3'),
   };
 }
 

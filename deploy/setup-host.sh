@@ -12,7 +12,7 @@ log() { printf '[setup] %s\n' "$*"; }
 # It installs packages and starts dockerd: as root it just runs; otherwise it asks sudo once, for itself.
 if [ "$(id -u)" != 0 ]; then
   command -v sudo >/dev/null || { echo "run as root (it installs packages and starts dockerd)" >&2; exit 1; }
-  exec sudo --preserve-env=DURABOX_IMAGE_SOURCE,DURABOX_PYTHON_IMAGE,DURABOX_TERMINAL_IMAGE "$0" "$@"
+  exec sudo --preserve-env=DURABOX_IMAGE_SOURCE,DURABOX_PYTHON_IMAGE,DURABOX_TERMINAL_IMAGE,DURABOX_BUILD_CA_FILE "$0" "$@"
 fi
 
 # --- Debian packages ---------------------------------------------------------------------------

@@ -8,9 +8,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 suite=${DURABOX_IMAGE_SUITE:-bookworm}
-python_image=${DURABOX_PYTHON_IMAGE:-durabox/python:2}
-terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:2}
+python_image=${DURABOX_PYTHON_IMAGE:-durabox/python:3}
+terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:3}
 work=${DURABOX_IMAGE_WORKDIR:-/var/tmp/durabox-images}
+# The CA bundle pip trusts while building (a proxy that re-signs TLS has its CA here); '' for the image's own.
+build_ca=${DURABOX_BUILD_CA_FILE-/etc/ssl/certs/ca-certificates.crt}
 
 # The Debian packages of each image, read from the lists beside this script (the Dockerfiles read them too).
 packages() { cat "$@" | sed 's/#.*//' | xargs; }
@@ -42,7 +44,10 @@ install_rootfs() {
   # shellcheck disable=SC2086 # one word per package
   chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages &&
   chroot "$dir" apt-get clean &&
-  chroot "$dir" /bin/sh -c "$(cat "$here/finish-image.sh")"
+  cp "$here/python.pip" "$dir/tmp/" &&
+  if [ -n "$build_ca" ] && [ -f "$build_ca" ]; then cp "$build_ca" "$dir/tmp/build-ca.crt"; ca_env=PIP_CERT=/tmp/build-ca.crt; else ca_env=; fi &&
+  # A clean environment: nothing of this machine's (pip settings, proxies' CA paths) leaks into the image.
+  chroot "$dir" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 $ca_env /bin/sh -c "$(cat "$here/finish-image.sh")"
 }
 
 import_rootfs() {
