@@ -1,15 +1,19 @@
-// The activities of a python runtime worker: echo and pythonExec, thin over the warm sandbox pool.
+// The activities of a python runtime worker: echo, pythonExec and runCode, thin over the warm sandbox
+// pool, or over a template's own pool when the task names an account template.
 import { Context } from '@temporalio/activity';
 import { DuraboxError } from '../contract/errors.js';
 import type { EchoInput, EchoOutput, PythonExecInput, PythonExecOutput, RunCodeInput, RunCodeOutput } from '../contract/messages.js';
 import { SandboxBroken, SandboxCancelled, SandboxTimeout, type PythonSandboxPool } from '../sandbox/python-pool.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
+import type { TemplateRef } from '../contract/templates.js';
 import { attemptBase, type OutputPublisher } from './output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
 
 export interface ActivityDeps {
   python: PythonSandboxPool;
+  /** The sandbox pool of an account template's image, built on this host first if it lacks it. */
+  templatePool?: (ref: TemplateRef) => Promise<PythonSandboxPool>;
   /** Counts executions in flight per runtime, for the worker's reports. */
   inflight: Map<string, number>;
   /** Forwards output while the work runs, for streams; the task's id names its stream. */
@@ -22,22 +26,28 @@ export function createActivities(deps: ActivityDeps) {
       return { message: input.message };
     },
 
-    async pythonExec(input: PythonExecInput): Promise<PythonExecOutput> {
+    async pythonExec(input: PythonExecInput, template?: TemplateRef): Promise<PythonExecOutput> {
       return inSandbox(async (signal, sink) => {
-        const r = await deps.python.run(input.code, input.timeout_ms, signal, sink);
+        const r = await (await poolFor(template)).run(input.code, input.timeout_ms, signal, sink);
         return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };
       });
     },
 
     /** A one-shot cell: a fresh interpreter in a warm sandbox, reset afterwards as for pythonExec. */
-    async runCode(input: RunCodeInput): Promise<RunCodeOutput> {
+    async runCode(input: RunCodeInput, template?: TemplateRef): Promise<RunCodeOutput> {
       return inSandbox(async (signal, sink) => {
         const language = input.language ?? 'python';
-        const r = await deps.python.runCell({ language, code: input.code }, input.timeout_ms, signal, sink);
+        const r = await (await poolFor(template)).runCell({ language, code: input.code }, input.timeout_ms, signal, sink);
         return { ...r, language };
       });
     },
   };
+
+  function poolFor(template: TemplateRef | undefined): Promise<PythonSandboxPool> {
+    if (!template) return Promise.resolve(deps.python);
+    if (!deps.templatePool) throw new DuraboxError('execution_failed', 'this host cannot run account templates');
+    return deps.templatePool(template);
+  }
 
   /** Runs the work in a warm sandbox, its output forwarded to the task's stream (numbered for this attempt). */
   function inSandbox<T>(work: (signal: AbortSignal, sink: OnChunk | undefined) => Promise<T>): Promise<T> {

@@ -14,6 +14,7 @@ import { commandHandlers } from './handlers/commands.js';
 import { consoleHandlers } from './handlers/console.js';
 import { healthHandlers, httpMetrics } from './handlers/health.js';
 import { sessionHandlers } from './handlers/sessions.js';
+import { templateHandlers } from './handlers/templates.js';
 import { taskHandlers } from './handlers/tasks.js';
 import { workerHandlers } from './handlers/workers.js';
 import { mcpHandlers } from './mcp.js';
@@ -30,7 +31,7 @@ export const JSON_BODY_LIMIT = '4mb';
 export function handlersOf(deps: AppDeps): Handlers {
   return {
     ...healthHandlers(deps), ...consoleHandlers(deps), ...accountHandlers(deps), ...workerHandlers(deps),
-    ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...codeHandlers(deps), ...codecHandlers(deps), ...mcpHandlers(deps),
+    ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...codeHandlers(deps), ...codecHandlers(deps), ...mcpHandlers(deps), ...templateHandlers(deps),
   };
 }
 

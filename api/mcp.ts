@@ -89,7 +89,8 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         description:
           'Runs a Python 3 program once in an isolated sandbox and returns its stdout (output), stderr and exit_code. ' +
           'Use it for calculations, data processing and checking code. Nothing persists between calls: no files, processes or variables ' +
-          '(use terminalExec sessions or runCode contexts for state). numpy, pandas and matplotlib are installed; no network access. ' +
+          '(use terminalExec sessions or runCode contexts for state). numpy, pandas, matplotlib, scipy, scikit-learn, pillow, openpyxl, sympy ' +
+          'and requests are installed; no network access. template names one of the account\'s templates (more packages). ' +
           'A non-zero exit_code is a normal result (read stderr). Limits: timeout_ms 1..600000 (default 60000), 256 MiB memory, ' +
           'each output stream capped (stdout_truncated/stderr_truncated tell when cut).',
         outputSchema: PythonExecOutput,
@@ -130,7 +131,8 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           'sandbox and nothing is kept. context_id picks a context made with the REST API; omitted, each language has a default ' +
           'context per session. A cell past timeout_ms (1..600000, default 60000) is interrupted and the context kept (timed_out); ' +
           'a context whose process died says so and the next call starts it fresh (context_restarted). Packages: numpy, pandas, ' +
-          'matplotlib; no network. Output streams are capped.',
+          'matplotlib, scipy, scikit-learn, pillow, openpyxl, sympy, requests (one-shot runs may name an account template for more); ' +
+          'no network. Output streams are capped.',
         outputSchema: RunCodeOutput,
         annotations: EXECUTES_CODE,
       },

@@ -153,6 +153,14 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'access tokens per account; beyond it `429 quota_exceeded` (`max_tokens`)',
   },
   {
+    names: ['DURABOX_TEMPLATE_BUILD_TIMEOUT_SEC'], default: '`1800`', usedBy: ['api'],
+    meaning: 'longest one host\'s build of an account template may run; past it that host\'s build fails',
+  },
+  {
+    names: ['DURABOX_ACCOUNT_MAX_TEMPLATES'], default: '`20`', usedBy: ['api'],
+    meaning: 'templates an account may own (`POST /templates`); beyond it `429 quota_exceeded` (`max_templates`); 0: none',
+  },
+  {
     names: ['DURABOX_STREAM_RETENTION_SEC'], default: '`900`', usedBy: ['api'],
     meaning: 'how long output chunks are kept for streams (a late client replays them); the task\'s result holds the whole output after that',
   },

@@ -100,6 +100,8 @@ export interface ApiSettings {
   activityHeartbeatTimeoutMs: number;
   /** How long output chunks are kept for streams after they were written (the result holds them after). */
   streamRetentionSec: number;
+  /** Longest one host's build of an account template may run. */
+  templateBuildTimeoutSec: number;
   /** When set, GET /metrics answers only `Authorization: Bearer <this>`. */
   metricsToken: string | undefined;
   /**
@@ -337,6 +339,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     eagerStart: bool(env, 'DURABOX_EAGER_START', true),
     activityHeartbeatTimeoutMs: int(env, 'DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10000, 1000, 600000),
     streamRetentionSec: int(env, 'DURABOX_STREAM_RETENTION_SEC', 900, 60, 86400),
+    templateBuildTimeoutSec: int(env, 'DURABOX_TEMPLATE_BUILD_TIMEOUT_SEC', 1800, 30, 86400),
     metricsToken: str(env, 'DURABOX_METRICS_TOKEN'),
     payloadKeys: payloadKeys(env),
     hostGateway: str(env, 'DURABOX_HOST_GATEWAY'),
@@ -345,6 +348,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
       max_running_tasks: int(env, 'DURABOX_ACCOUNT_MAX_RUNNING_TASKS', 64, 1, 1_000_000),
       max_sessions: int(env, 'DURABOX_ACCOUNT_MAX_SESSIONS', 100, 0, 1_000_000),
       max_tokens: int(env, 'DURABOX_ACCOUNT_MAX_TOKENS', 100, 1, 1_000_000),
+      max_templates: int(env, 'DURABOX_ACCOUNT_MAX_TEMPLATES', 20, 0, 10_000),
     },
     session,
   };

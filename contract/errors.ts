@@ -40,6 +40,13 @@ export const ERROR_TABLE = {
   /** The sandbox died under the execution for a reason that is not the user's code (Docker, the host). */
   sandbox_broken: { status: 502, retryable: true, message: 'the sandbox died under the execution' },
 
+  // Templates (spec §3.2).
+  template_not_found: { status: 404, retryable: false, message: 'template not found' },
+  /** The template is still building, or its build failed: nothing runs on it yet. */
+  template_not_ready: { status: 409, retryable: false, message: 'template is not ready' },
+  /** The host that took the work could not build the template's image: it never runs on the base instead. */
+  template_unavailable: { status: 502, retryable: false, message: 'the template could not be built on the host' },
+
   // Sessions and their files.
   session_not_found: { status: 404, retryable: false, message: 'session not found' },
   session_busy: { status: 409, retryable: false, message: 'session is busy' },

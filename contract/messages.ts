@@ -3,6 +3,7 @@
 // schema in schemas.ts (a type-only import: the workflow bundle carries no zod).
 import type { z } from 'zod';
 import type { Capability } from './capabilities.js';
+import type { TemplateRef } from './templates.js';
 import type * as S from './schemas.js';
 
 export type PythonExecInput = z.output<typeof S.PythonExecInput>;
@@ -24,6 +25,8 @@ export interface TaskWorkflowInput {
   queueTimeoutMs: number;
   /** Set by the API when it already knows no online worker serves the runtime. */
   unavailable?: 'no_worker';
+  /** The account template the work runs in (resolved and ready when the task started); absent: the runtime's own image. */
+  template?: TemplateRef;
 }
 
 // ---- terminal sessions --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // with them, and the OpenAPI document is generated from them, so the three cannot drift.
 import { z } from 'zod';
 import * as S from './schemas.js';
+import * as T from './templates.js';
 
 export type Auth = 'none' | 'token' | 'login' | 'admin' | 'worker';
 
@@ -61,8 +62,8 @@ const taskAnswers = {
   202: json('still running', S.TaskBodySchema),
   400: bad,
   401: unauthenticated,
-  404: json('failed with session_not_found or file_not_found', S.TaskBodySchema),
-  409: json('canceled, or failed with session_busy', S.TaskBodySchema),
+  404: json('failed with session_not_found or file_not_found; or template_not_found, refused before any task was made', z.union([S.TaskBodySchema, S.ErrorBody])),
+  409: json('canceled, or failed with session_busy; or template_not_ready, refused before any task was made', z.union([S.TaskBodySchema, S.ErrorBody])),
   413: json('failed with file_too_large', S.TaskBodySchema),
   429: json('failed with no_capacity, or refused with quota_exceeded before any task was made', z.union([S.TaskBodySchema, S.QuotaErrorBody])),
   502: json('failed', S.TaskBodySchema),
@@ -106,6 +107,8 @@ export const OPERATIONS = {
   registrySessions: { method: 'get', path: '/api/v1/registry/sessions', summary: 'The containers of the sessions still running on the calling host (worker credential)', auth: 'worker', responses: { 200: json('live sessions', S.RegistrySessions), 401: error('unknown or deleted credential') } },
   registryPutSnapshot: { method: 'put', path: '/api/v1/registry/snapshots', summary: 'A host stores a session\'s workspace checkpoint, a gzipped tar (worker credential); it replaces the session\'s last one', auth: 'worker', query: S.SnapshotPutQuery, rawBody: true, responses: { 201: json('stored', S.SnapshotStored), 400: bad, 401: error('unknown or deleted credential'), 413: error('larger than DURABOX_SESSION_CHECKPOINT_MAX_BYTES') } },
   registryGetSnapshot: { method: 'get', path: '/api/v1/registry/snapshots', summary: 'A host reads a session\'s latest checkpoint to restore it (worker credential)', auth: 'worker', query: S.SnapshotQuery, responses: { 200: { description: 'the gzipped tar; X-Snapshot-Digest names the sha256 of the uncompressed tar', contentType: 'application/gzip' }, 400: bad, 401: error('unknown or deleted credential'), 404: notFound } },
+  registryTemplates: { method: 'get', path: '/api/v1/registry/templates', summary: 'The ready account templates of the runtimes the calling host serves: it builds the images it lacks before it serves (worker credential)', auth: 'worker', query: T.RegistryTemplatesQuery, responses: { 200: json('templates', T.RegistryTemplates), 400: bad, 401: error('unknown or deleted credential') } },
+  registryTemplateBuilt: { method: 'post', path: '/api/v1/registry/templates/built', summary: 'A host reports its build of a template image, made outside a build workflow (worker credential)', auth: 'worker', body: T.RegistryTemplateBuilt, responses: { 204: empty('recorded'), 400: bad, 401: error('unknown or deleted credential') } },
   registryGoodbye: { method: 'post', path: '/api/v1/registry/goodbye', summary: 'A runtime worker going offline (worker credential)', auth: 'worker', responses: { 204: empty('recorded'), 401: error('unknown or deleted credential') } },
 
   createTask: { method: 'post', path: '/api/v1/tasks', summary: 'Start a task (a Temporal workflow); sync, async or auto', auth: 'token', body: S.TaskCreateBody, responses: taskAnswers },
@@ -115,10 +118,14 @@ export const OPERATIONS = {
   cancelTask: { method: 'post', path: '/api/v1/tasks/{id}/cancel', summary: 'Cancel a task (its container is killed)', auth: 'token', responses: { 200: json('accepted', S.TaskBodySchema), 401: unauthenticated, 404: notFound, 409: json('already finished: the bare snapshot, as the reference answers', S.TaskBodySchema) } },
   echo: { method: 'post', path: '/api/v1/commands/echo', summary: 'Round trip through a worker', auth: 'token', body: S.EchoInput, responses: { 200: json('echo', S.EchoOutput), 400: bad, 401: unauthenticated, 429: error('no_capacity'), 502: error('execution failed'), 503: error('no_worker'), 504: error('timeout') } },
   terminalCommand: { method: 'post', path: '/api/v1/commands/terminal', summary: 'Run a command in a terminal session', auth: 'token', body: S.TerminalCommandBody, responses: { 200: { ...json('output', S.TerminalExecOutput), events: true }, ...sessionFailures } },
-  runCode: { method: 'post', path: '/api/v1/commands/code', summary: 'Run a code cell: once in a fresh sandbox, or in a session\'s interpreter context', auth: 'token', body: S.RunCodeCommandBody, responses: { 200: { ...json('the cell\'s result (an exception in the code is a normal result)', S.RunCodeOutput), events: true }, ...sessionFailures, 404: sessionError('session_not_found or context_not_found') } },
+  runCode: { method: 'post', path: '/api/v1/commands/code', summary: 'Run a code cell: once in a fresh sandbox, or in a session\'s interpreter context', auth: 'token', body: S.RunCodeCommandBody, responses: { 200: { ...json('the cell\'s result (an exception in the code is a normal result)', S.RunCodeOutput), events: true }, ...sessionFailures, 404: { description: 'session_not_found or context_not_found; template_not_found', schema: z.union([S.SessionErrorBody, S.ErrorBody]) }, 409: { description: 'session_busy; template_not_ready', schema: z.union([S.SessionErrorBody, S.ErrorBody]) } } },
   createContext: { method: 'post', path: '/api/v1/sessions/{id}/contexts', summary: 'Create an interpreter context in a session', auth: 'token', body: S.ContextCreateBody, responses: { 201: json('created', S.ContextView), ...sessionFailures, 409: sessionError('session_busy, or the session holds its most contexts') } },
   listContexts: { method: 'get', path: '/api/v1/sessions/{id}/contexts', summary: 'A session\'s interpreter contexts', auth: 'token', responses: { 200: json('contexts', S.ContextList), 401: unauthenticated, 404: sessionError('session_not_found') } },
   deleteContext: { method: 'delete', path: '/api/v1/sessions/{id}/contexts/{context_id}', summary: 'End an interpreter context (its variables are gone)', auth: 'token', responses: { 204: empty('deleted'), ...sessionFailures, 404: sessionError('session_not_found or context_not_found') } },
+  listTemplates: { method: 'get', path: '/api/v1/templates', summary: 'The built-in templates and the account\'s own, with each host\'s build', auth: 'token', responses: { 200: json('templates', T.TemplateList), 401: unauthenticated } },
+  getTemplate: { method: 'get', path: '/api/v1/templates/{name}', summary: 'A template, with each host\'s build status and the end of its log', auth: 'token', responses: { 200: json('template', T.TemplateView), 401: unauthenticated, 404: error('template_not_found') } },
+  createTemplate: { method: 'post', path: '/api/v1/templates', summary: 'Create a template: a build workflow builds it on every online host serving its base (building, then ready or failed)', auth: 'token', body: T.TemplateCreateBody, responses: { 201: json('created, building', T.TemplateView), 400: bad, 401: unauthenticated, 403: error('dockerfile given by an account that is not an admin'), 409: error('the account has a template of that name'), 429: json('quota_exceeded: the account holds max_templates templates', S.QuotaErrorBody) } },
+  deleteTemplate: { method: 'delete', path: '/api/v1/templates/{name}', summary: 'Delete a template; work already running on it ends as it would have', auth: 'token', responses: { 204: empty('deleted'), 401: unauthenticated, 403: error('a built-in template'), 404: error('template_not_found') } },
   listSessions: { method: 'get', path: '/api/v1/sessions', summary: 'The account\'s sessions', auth: 'token', query: S.SessionListQuery, responses: { 200: json('sessions', S.SessionPage), 400: bad, 401: unauthenticated } },
   getSession: { method: 'get', path: '/api/v1/sessions/{id}', summary: 'A session', auth: 'token', responses: { 200: json('session', S.SessionSummarySchema), 401: unauthenticated, 404: error('session_not_found') } },
   deleteSession: { method: 'delete', path: '/api/v1/sessions/{id}', summary: 'End a session and remove its container', auth: 'token', responses: { 204: empty('ended'), ...sessionFailures } },

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Capability } from './capabilities.js';
 import { DuraboxError } from './errors.js';
 import { LIMIT_NAMES } from './limits.js';
+import { templateField } from './templates.js';
 
 const timeoutMs = (max: number, dflt: number) =>
   z.int().min(1).max(max).default(dflt).describe(`Wall-clock limit in milliseconds (1..${max}, default ${dflt}).`);
@@ -34,6 +35,7 @@ const source = () => z.string().min(1).max(1_000_000)
 export const pythonExecInput = {
   code: source().describe('Python 3 source to run as a script; its stdout and stderr are returned.'),
   timeout_ms: timeoutMs(600_000, 60_000),
+  template: templateField,
 };
 export const echoInput = {
   message: nonBlank('message').pipe(z.string().max(65_536)).describe('Text to send through a worker and back.'),
@@ -107,9 +109,11 @@ export const runCodeInput = {
   session_id: optionalId(sessionId).describe('Run in this session\'s container, in an interpreter context that keeps its state; omitted: once, in a fresh sandbox.'),
   context_id: optionalId(contextId).describe('The context to run in (from POST /sessions/:id/contexts); omitted: the session\'s default context for the language, created on first use. Needs session_id.'),
   timeout_ms: timeoutMs(600_000, 60_000),
+  template: templateField,
 };
-const contextNeedsSession = (v: { session_id?: string; context_id?: string }, ctx: z.core.$RefinementCtx) => {
+const contextNeedsSession = (v: { session_id?: string; context_id?: string; template?: string }, ctx: z.core.$RefinementCtx) => {
   if (v.context_id !== undefined && v.session_id === undefined) ctx.addIssue({ code: 'custom', path: ['context_id'], message: 'needs session_id: contexts live in sessions' });
+  if (v.template !== undefined && v.session_id !== undefined) ctx.addIssue({ code: 'custom', path: ['template'], message: 'only for one-shot runs: a session runs in the template it was created with' });
 };
 export const RunCodeInput = z.strictObject(runCodeInput).superRefine(contextNeedsSession);
 export const RunCodeCommandBody = z.strictObject({ ...runCodeInput, request_id: requestIdField() }).superRefine(contextNeedsSession);

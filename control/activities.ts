@@ -5,11 +5,29 @@ import { Context } from '@temporalio/activity';
 import { asActivityFailure } from '../activities/failures.js';
 import { withHeartbeat } from '../activities/heartbeat.js';
 import type { RunCodeInput, RunCodeOutput, TerminalExecInput, TerminalExecOutput } from '../contract/messages.js';
+import type { TemplateStatus } from '../contract/templates.js';
 import type { SnapshotStore } from '../db/snapshots.js';
+import type { TemplateStore } from '../db/templates.js';
+import type { WorkerStore } from '../db/workers.js';
 import type { SessionService } from './session-service.js';
 
-export function createControlActivities(deps: { sessions: SessionService; snapshots: SnapshotStore }) {
+export interface ControlDeps { sessions: SessionService; snapshots: SnapshotStore; templates: TemplateStore; workers: WorkerStore }
+
+export function createControlActivities(deps: ControlDeps) {
   return {
+    /** The hosts a template's build goes to: every online worker serving its base runtime. */
+    async templateHosts(req: { base: string }): Promise<string[]> {
+      return deps.workers.onlineWorkersFor(req.base);
+    },
+
+    async recordTemplateHost(req: { templateId: string; nodeId: string; status: TemplateStatus; seconds: number | null; log: string }): Promise<void> {
+      await deps.templates.recordHost({ templateId: req.templateId }, req.nodeId, req);
+    },
+
+    async finishTemplate(req: { templateId: string; status: TemplateStatus; error: string | null }): Promise<void> {
+      await deps.templates.finish(req.templateId, req.status, req.error);
+    },
+
     /** An ended session's checkpoint goes with it. */
     async dropSessionSnapshot(req: { accountId: string; sessionId: string }): Promise<void> {
       await deps.snapshots.drop(req.accountId, req.sessionId);

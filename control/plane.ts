@@ -10,6 +10,7 @@ import { AccountStore } from '../db/accounts.js';
 import { openDb, type Db } from '../db/index.js';
 import { OutputStore } from '../db/output.js';
 import { SnapshotStore } from '../db/snapshots.js';
+import { TemplateStore } from '../db/templates.js';
 import { WorkerStore } from '../db/workers.js';
 import { HostCa } from '../gateway/certs.js';
 import { connectTemporal, prepareNamespace, temporalClient } from '../temporal/connection.js';
@@ -20,6 +21,7 @@ import { Quotas } from './quotas.js';
 import { generatePassword, hashPassword, newId, writeSecretFile } from './security.js';
 import { SessionService } from './session-service.js';
 import { TaskService } from './task-service.js';
+import { TemplateService } from './template-service.js';
 
 const log = componentLog('control-worker');
 
@@ -49,6 +51,9 @@ export interface ControlPlane {
   output: OutputStore;
   /** Sessions' workspace checkpoints, written and read by hosts through the registry. */
   snapshots: SnapshotStore;
+  /** Accounts' templates and their builds (rows), read by hosts through the registry. */
+  templateStore: TemplateStore;
+  templates: TemplateService;
   /** Signs hosts' certificates when hosts reach Temporal through the host gateway (DURABOX_HOST_GATEWAY). */
   hostCa: HostCa | undefined;
   client: Client;
@@ -70,7 +75,10 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const accounts = new AccountStore(db);
   const workers = new WorkerStore(db);
   const quotas = new Quotas(client, accounts, api.accountLimits);
-  const tasks = new TaskService(client, api, workers, quotas);
+  const templateStore = new TemplateStore(db);
+  // A host has a while to take its build (it may be busy starting sandboxes), at least the session rule's.
+  const templates = new TemplateService(client, templateStore, quotas, { hostTimeoutMs: Math.max(30_000, api.session.hostTimeoutMs), buildTimeoutMs: api.templateBuildTimeoutSec * 1000 });
+  const tasks = new TaskService(client, api, workers, quotas, templates);
   const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime), quotas);
   const firstAdmin = await ensureFirstAdmin(accounts, api);
   const hostCa = api.hostGateway ? await HostCa.load(api.hostCa, true) : undefined;
@@ -80,12 +88,12 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
 
   const snapshots = new SnapshotStore(db);
 
-  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions, snapshots }), api.payloadKeys, opts.tracing);
+  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions, snapshots, templates: templateStore, workers }), api.payloadKeys, opts.tracing);
   const controlDone = controlWorker.run();
 
   let closing: Promise<void> | undefined;
   return {
-    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, snapshots, hostCa, client, connection, firstAdmin, tracing: opts.tracing,
+    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, snapshots, templateStore, templates, hostCa, client, connection, firstAdmin, tracing: opts.tracing,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);

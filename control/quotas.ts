@@ -101,14 +101,20 @@ export class Quotas {
     if ((await this.accounts.countTokens(accountId)) >= limits.max_tokens) throw quotaExceeded('max_tokens', limits.max_tokens);
   }
 
+  async admitTemplate(accountId: string): Promise<void> {
+    const { limits } = await this.limitsOf(accountId);
+    if ((await this.accounts.countTemplates(accountId)) >= limits.max_templates) throw quotaExceeded('max_templates', limits.max_templates);
+  }
+
   /** What the account holds now, for its own view of its limits. */
   async usage(accountId: string): Promise<AccountLimits> {
-    const [tasks, sessions, tokens] = await Promise.all([
+    const [tasks, sessions, tokens, templates] = await Promise.all([
       this.running('taskWorkflow', accountId, 100_000),
       this.running('sessionWorkflow', accountId, 100_000),
       this.accounts.countTokens(accountId),
+      this.accounts.countTemplates(accountId),
     ]);
-    return { max_running_tasks: tasks.size, max_sessions: sessions.size, max_tokens: tokens };
+    return { max_running_tasks: tasks.size, max_sessions: sessions.size, max_tokens: tokens, max_templates: templates };
   }
 
   private async admit(kind: Kind, accountId: string, workflowId: string, exists: () => Promise<boolean>): Promise<void> {

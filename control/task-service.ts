@@ -17,6 +17,7 @@ import type { TaskBody, TaskStatus } from '../contract/schemas.js';
 import type { WorkerStore } from '../db/workers.js';
 import { taskWorkflow } from '../workflows/task.js';
 import { tasksStarted } from './metrics.js';
+import type { TemplateService } from './template-service.js';
 import { fairnessKey, type Quotas } from './quotas.js';
 import { listPage, quote } from './visibility.js';
 
@@ -44,11 +45,14 @@ export class TaskService {
     private readonly config: ApiSettings,
     private readonly workers: WorkerStore,
     private readonly quotas: Quotas,
+    private readonly templates: TemplateService,
   ) {}
 
   /** Starts the task's workflow, or finds the one already started with the same request_id. */
   async start(req: StartTaskRequest): Promise<{ handle: WorkflowHandle<typeof taskWorkflow>; createdAt: Date; existing: boolean }> {
     const runtime = runtimeFor(req.capability, req.input);
+    // A template the account lacks, or one not ready, is refused before any task exists.
+    const template = await this.templates.resolve(req.accountId, (req.input as { template?: string } | null)?.template, runtime);
     const workflowId = req.requestId
       ? `task_${createHash('sha256').update(`${req.accountId}\0${req.requestId}`).digest('hex').slice(0, 32)}`
       : `task_${createHash('sha256').update(crypto.randomUUID()).digest('hex').slice(0, 32)}`;
@@ -67,6 +71,7 @@ export class TaskService {
           heartbeatTimeoutMs: this.config.activityHeartbeatTimeoutMs,
           queueTimeoutMs: Math.max(5_000, Math.min(req.timeoutMs, 60_000)),
           unavailable: (await this.runtimeHasWorker(runtime)) ? undefined : 'no_worker',
+          ...(template ? { template } : {}),
         }],
         memo,
         typedSearchAttributes: [

@@ -66,7 +66,15 @@ export class AccountStore {
   }
 
   async countTokens(accountId: string): Promise<number> {
-    const [{ n }] = await this.db('access_tokens').where({ account_id: accountId }).count<{ n: string }[]>({ n: '*' });
+    return this.countOf('access_tokens', accountId);
+  }
+
+  async countTemplates(accountId: string): Promise<number> {
+    return this.countOf('templates', accountId);
+  }
+
+  private async countOf(table: string, accountId: string): Promise<number> {
+    const [{ n }] = await this.db(table).where({ account_id: accountId }).count<{ n: string }[]>({ n: '*' });
     return Number(n);
   }
 

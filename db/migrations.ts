@@ -108,6 +108,40 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('session_snapshots');
     },
   },
+  '006_templates': {
+    async up(db) {
+      // Accounts' templates (spec §3.2): what to build and its state; and each host's build of it, with
+      // the end of its log. A template's id is new at every creation, so a name deleted and created again
+      // never shows the old builds.
+      await db.schema.createTable('templates', (t) => {
+        t.text('id').primary();
+        t.text('account_id').notNullable().references('id').inTable('accounts').onDelete('CASCADE');
+        t.text('name').notNullable();
+        t.text('base').notNullable();
+        t.text('image').notNullable();
+        t.jsonb('spec').notNullable();
+        t.text('status').notNullable();
+        t.text('error');
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.unique(['account_id', 'name']);
+        t.index(['image']);
+      });
+      await db.schema.createTable('template_hosts', (t) => {
+        t.text('template_id').notNullable().references('id').inTable('templates').onDelete('CASCADE');
+        t.text('node_id').notNullable();
+        t.text('status').notNullable();
+        t.double('seconds');
+        t.text('log').notNullable().defaultTo('');
+        t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.primary(['template_id', 'node_id']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('template_hosts');
+      await db.schema.dropTable('templates');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -133,12 +133,16 @@ export class WorkerStore {
 
   /** Whether some online worker serves the runtime: the API answers 503 no_worker when none does. */
   async hasOnlineWorkerFor(runtime: string): Promise<boolean> {
-    const row = await this.db('workers')
-      .select('node_id')
-      .whereRaw(ONLINE)
-      .andWhereRaw('capabilities @> ?::jsonb', [JSON.stringify([{ name: runtime }])])
-      .first();
-    return row !== undefined;
+    return (await this.servingRuntime(runtime).first()) !== undefined;
+  }
+
+  /** The online workers that serve the runtime (a template's build goes to each of them). */
+  async onlineWorkersFor(runtime: string): Promise<string[]> {
+    return (await this.servingRuntime(runtime).orderBy('node_id')).map((r: { node_id: string }) => r.node_id);
+  }
+
+  private servingRuntime(runtime: string) {
+    return this.db('workers').select('node_id').whereRaw(ONLINE).andWhereRaw('capabilities @> ?::jsonb', [JSON.stringify([{ name: runtime }])]);
   }
 }
 

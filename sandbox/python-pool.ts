@@ -61,6 +61,8 @@ export interface PythonPoolOptions {
   warm: number;
   maxUses: number;
   outputLimitBytes: number;
+  /** Most idle sandboxes kept after use (an account template's pool keeps few); default: all. */
+  keepIdle?: number;
 }
 
 export class PythonSandboxPool {
@@ -153,7 +155,7 @@ export class PythonSandboxPool {
   private async recycle(sb: WarmSandbox): Promise<void> {
     try {
       const frame = await sb.next();
-      if (frame.ready === true && sb.uses < this.opts.maxUses && !this.closed) {
+      if (frame.ready === true && sb.uses < this.opts.maxUses && !this.closed && this.ready.length < (this.opts.keepIdle ?? Infinity)) {
         this.ready.push(sb);
         return;
       }

@@ -11,6 +11,7 @@ import type { PayloadKeys, WorkerSettings } from '../config/index.js';
 import { PRODUCT_VERSION } from '../config/paths.js';
 import { componentLog } from '../config/log.js';
 import { createHostRequest } from '../gateway/certs.js';
+import type { TemplateBuildResult, TemplateRef } from '../contract/templates.js';
 
 export class CredentialRejected extends Error {}
 
@@ -144,6 +145,17 @@ export class RegistryClient {
   async liveSessions(): Promise<Set<string>> {
     const body = (await this.request('GET', '/api/v1/registry/sessions', undefined)) as { container_ids: string[] };
     return new Set(body.container_ids);
+  }
+
+  /** The ready account templates of the runtimes this host serves: it builds what it lacks before it serves. */
+  async templates(): Promise<TemplateRef[]> {
+    const body = (await this.request('GET', `/api/v1/registry/templates?${new URLSearchParams({ runtimes: this.config.runtimes.join(',') })}`, undefined)) as { items: TemplateRef[] };
+    return body.items;
+  }
+
+  /** Reports this host's build of a template image (outside a build workflow: a host that came online later). */
+  async templateBuilt(image: string, r: TemplateBuildResult): Promise<void> {
+    await this.post('/api/v1/registry/templates/built', { image, ok: r.ok, seconds: r.seconds, log: r.log.slice(-64_000) });
   }
 
   /** Forwards output chunks of running work (see OutputPublisher). */

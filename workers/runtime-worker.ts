@@ -10,6 +10,8 @@ import { removeLeftovers } from '../sandbox/leftovers.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
 import { PythonSandboxPool } from '../sandbox/python-pool.js';
 import { SessionContainers } from '../sandbox/session-containers.js';
+import { TemplateImages, TemplatePools } from '../sandbox/template-images.js';
+import { createTemplateActivities } from '../activities/templates.js';
 import { connectTemporal } from '../temporal/connection.js';
 import { GATEWAY_SERVER_NAME } from '../gateway/certs.js';
 import { dataConverterOf } from '../temporal/codec.js';
@@ -56,15 +58,14 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
 
   const inflight = new Map<string, number>();
   const output = new OutputPublisher((body) => registry.postOutput(body), log);
-  const python = new PythonSandboxPool({
-    docker,
-    workerId: config.workerId,
-    limits: config.python,
-    warm: config.runtimes.includes('python') ? config.maxInflight : 0,
-    maxUses: config.sandboxMaxUses,
-    outputLimitBytes: config.outputLimitBytes,
-  });
+  const sandboxOptions = { docker, workerId: config.workerId, maxUses: config.sandboxMaxUses, outputLimitBytes: config.outputLimitBytes };
+  const python = new PythonSandboxPool({ ...sandboxOptions, limits: config.python, warm: config.runtimes.includes('python') ? config.maxInflight : 0 });
   python.refill();
+  // Account templates: this host builds the ready ones it lacks before it takes any work, so a template's
+  // task never waits for a build here (and never runs on the base image).
+  const images = new TemplateImages({ docker, baseImages: { python: config.python.image, terminal: config.terminal.image }, caFile: config.buildCaFile });
+  await buildMissingTemplates(images, registry, log);
+  const templatePools = new TemplatePools(images, { ...sandboxOptions, limits: config.python });
   const containers = new SessionContainers({
     docker,
     workerId: config.workerId,
@@ -92,14 +93,18 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   // steps of the sessions it holds arrive. Those are short waits on `docker exec`, so they get more slots.
   const queues: Array<{ taskQueue: string; activities: object; slots: number }> = [];
   if (config.runtimes.includes('python')) {
-    queues.push({ taskQueue: runtimeTaskQueue('python'), activities: createActivities({ python, inflight, output }), slots: config.maxInflight });
+    queues.push({ taskQueue: runtimeTaskQueue('python'), activities: createActivities({ python, inflight, output, templatePool: (ref) => templatePools.pool(ref) }), slots: config.maxInflight });
   }
-  if (config.runtimes.includes('terminal')) {
-    queues.push({ taskQueue: runtimeTaskQueue('terminal'), activities: createSessionStartActivities(terminalDeps), slots: config.maxInflight });
-    // A session runs one step and one file call at a time, and the host holds at most maxSessions: with
-    // these slots every session's step starts at once, whatever the other sessions (of any account) run.
-    queues.push({ taskQueue: terminalDeps.hostQueue, activities: createHostActivities(terminalDeps), slots: hostQueueSlots(config.maxSessions) });
-  }
+  const terminal = config.runtimes.includes('terminal');
+  if (terminal) queues.push({ taskQueue: runtimeTaskQueue('terminal'), activities: createSessionStartActivities(terminalDeps), slots: config.maxInflight });
+  // This host's own queue: template builds, and the steps of the sessions it holds. A session runs one step
+  // and one file call at a time, and the host holds at most maxSessions: with these slots every session's
+  // step starts at once, whatever the other sessions (of any account) run.
+  queues.push({
+    taskQueue: terminalDeps.hostQueue,
+    activities: { ...(terminal ? createHostActivities(terminalDeps) : {}), ...createTemplateActivities(images) },
+    slots: terminal ? hostQueueSlots(config.maxSessions) : 4,
+  });
   const workers = await Promise.all(
     queues.map((q) =>
       Worker.create({
@@ -132,6 +137,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
         await done.catch(() => undefined);
         await python.close();
+        await templatePools.close();
         await containers.close();
         await removeLeftovers(docker, config.workerId, opts.removeSessions ? undefined : sessionIsLive);
         if (ownsConnection) await conn.close();
@@ -146,6 +152,24 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     void worker.shutdown({ removeSessions: true });
   });
   return worker;
+}
+
+/** Builds the ready templates of this host's runtimes that it lacks, and reports each build to the API. */
+async function buildMissingTemplates(images: TemplateImages, registry: RegistryClient, log: Logger): Promise<void> {
+  let refs;
+  try {
+    refs = await registry.templates();
+  } catch (e) {
+    // Its tasks still never run on a base image by mistake: a task's host builds a missing template first.
+    log.warn(errorFields(e as Error), 'cannot list the account templates to build; building each when first used');
+    return;
+  }
+  for (const ref of refs) {
+    const r = await images.ensure(ref);
+    if (!r.built) continue;
+    log[r.ok ? 'info' : 'error']({ template: ref.name, image: ref.image, seconds: r.seconds, ...(r.ok ? {} : { log_tail: r.log.slice(-2000) }) }, r.ok ? 'built a template this host lacked' : 'a template this host lacked failed to build');
+    await registry.templateBuilt(ref.image, r).catch((e: Error) => log.warn(errorFields(e), 'cannot report a template build'));
+  }
 }
 
 /** Slots of a host's own queue: a step and a file call for each session it may hold, and the removals. */

@@ -161,6 +161,12 @@ const TOKEN: Shape = { name: { t: 'str', min: 1, max: 64, nonBlank: true, db: tr
 const LOGIN: Shape = { username: { t: 'str', min: 1, max: 64, db: true, required: true }, password: { t: 'str', min: 1, max: 1024, required: true } };
 const REGISTER: Shape = { username: { t: 'str', min: 1, max: 64, nonBlank: true, db: true, required: true }, password: { t: 'str', min: 1, max: 1024, nonBlank: true, required: true } };
 const WORKER_CREATE: Shape = { type: { t: 'enum', values: ['normal'] } };
+const TEMPLATE: Shape = {
+  name: { t: 'str', min: 1, max: 63, required: true },
+  base: { t: 'enum', values: ['python', 'terminal'], required: true },
+  network: { t: 'enum', values: ['none', 'full'] },
+  memory_mb: { t: 'int', min: 64, max: 16_384 },
+};
 
 const PAGE: Shape = { page: { t: 'int', min: 1, max: 100 }, page_size: { t: 'int', min: 1, max: 100 } };
 const QUERIES: Array<{ path: string; auth: Auth; shape: Shape; bad: Record<string, string[]> }> = [
@@ -227,6 +233,7 @@ function restRequests(r: Rng, n: number, ids: Ids): Req[] {
     () => json(mutate({ username: 'nobody-fuzz', password: 'x' }, LOGIN, r), 'POST', '/api/v1/console/login', 'none', 'login body'),
     () => json(mutate({ username: 'fuzz-user', password: 'pw' }, REGISTER, r), 'POST', '/api/v1/console/register', 'admin', 'register body'),
     () => json(mutate({}, WORKER_CREATE, r), 'POST', '/api/v1/workers', 'admin', 'worker body'),
+    () => json(mutate({ name: 'fz', base: 'python' }, TEMPLATE, r), 'POST', '/api/v1/templates', 'token', 'template body'),
     // Bodies that are not objects, broken JSON, deep nesting and wrong content types on every JSON endpoint.
     () => {
       const [method, path, auth] = r.pick(JSON_ENDPOINTS);

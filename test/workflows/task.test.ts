@@ -37,7 +37,11 @@ describe('taskWorkflow', function () {
   before(async function () {
     this.timeout(120_000);
     env = await startTestEnv();
-    const controlActivities: ControlActivities = { terminalExecInSession: (req) => controlMock(req), runCodeInSession: (req) => codeInSessionMock(req), dropSessionSnapshot: async () => undefined };
+    const controlActivities: ControlActivities = { terminalExecInSession: (req) => controlMock(req), runCodeInSession: (req) => codeInSessionMock(req), dropSessionSnapshot: async () => undefined,
+      templateHosts: async () => { throw new Error('not expected in this test'); },
+      recordTemplateHost: async () => { throw new Error('not expected in this test'); },
+      finishTemplate: async () => { throw new Error('not expected in this test'); },
+    };
     control = await startWorker(env, CONTROL_TASK_QUEUE, controlActivities, { workflows: true });
   });
 

@@ -1,0 +1,105 @@
+// Templates (spec §3.2): a named sandbox image plus its limits and network policy. The built-in ones are
+// the runtimes' own images; an account's are built from a base runtime and packages, on every host that
+// serves the base. Package names are checked here, before any build: a name is one package, never an
+// option, a URL or a shell word. Types and pure functions only, so workflow code may import the types.
+import { z } from 'zod';
+
+/** The runtimes a template may start from; each built-in template is named after its runtime. */
+export const TEMPLATE_BASES = ['python', 'terminal'] as const;
+export type TemplateBase = (typeof TEMPLATE_BASES)[number];
+export const BUILTIN_TEMPLATES: readonly string[] = TEMPLATE_BASES;
+
+export const NETWORK_POLICIES = ['none', 'full'] as const;
+
+export const templateName = z.string().min(1).max(63)
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be 1..63 lowercase letters, digits, dash or underscore, starting with a letter or digit');
+
+/** `template` on a call: a built-in name or one of the account's. */
+export const templateField = templateName.optional().describe('The template to run in: python or terminal (built-in) or one of the account\'s (GET /templates); default the capability\'s built-in one.');
+
+// One package each: a name, optionally extras and one version constraint; nothing a shell or the package
+// manager would read as an option or a location.
+const PIP = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._,-]+\])?(?:(?:===?|~=|!=|<=?|>=?)[A-Za-z0-9._*+!-]+)?$/;
+const NPM = /^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*(?:@[A-Za-z0-9._^~<>=*-]+)?$/;
+const APT = /^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+:~-]+)?$/;
+
+const packageList = (re: RegExp, what: string, max: number) => z.array(
+  z.string().max(214).regex(re, `must each be one ${what} package name, optionally with a version (no options, URLs or spaces)`),
+).max(max).default([]);
+
+export const TemplatePackages = z.strictObject({
+  pip: packageList(PIP, 'Python package index', 50),
+  npm: packageList(NPM, 'npm', 50),
+  apt: packageList(APT, 'Debian', 50),
+});
+
+export const TemplateCreateBody = z.strictObject({
+  name: templateName.describe('The template\'s name within the account (not python or terminal).'),
+  base: z.enum(TEMPLATE_BASES).describe('The runtime it builds on and serves: python (pythonExec, runCode) or terminal (sessions).'),
+  packages: TemplatePackages.default({ pip: [], npm: [], apt: [] }),
+  network: z.enum(NETWORK_POLICIES).default('none').describe('none (default): no network; full: the Docker bridge, outbound open.'),
+  memory_mb: z.int().min(64).max(16_384).optional().describe('Memory limit of its sandboxes; default the base runtime\'s.'),
+  cpus: z.number().min(0.1).max(64).optional().describe('CPU limit of its sandboxes; default the base runtime\'s.'),
+  dockerfile: z.string().min(1).max(65_536).optional().describe('Admins only: the whole Dockerfile (build arg BASE_IMAGE names the base runtime\'s image); packages are then not allowed.'),
+}).superRefine((b, ctx) => {
+  if (BUILTIN_TEMPLATES.includes(b.name)) ctx.addIssue({ code: 'custom', path: ['name'], message: `${b.name} is a built-in template` });
+  if (b.dockerfile !== undefined && (b.packages.pip.length + b.packages.npm.length + b.packages.apt.length) > 0) {
+    ctx.addIssue({ code: 'custom', path: ['packages'], message: 'not allowed with dockerfile (install them in it)' });
+  }
+});
+export type TemplateCreate = z.output<typeof TemplateCreateBody>;
+
+export const TEMPLATE_STATUSES = ['building', 'ready', 'failed'] as const;
+export type TemplateStatus = (typeof TEMPLATE_STATUSES)[number];
+
+export const TemplateHostView = z.object({
+  node_id: z.string(),
+  status: z.enum(TEMPLATE_STATUSES),
+  seconds: z.number().nullable().describe('how long the build took on this host'),
+  log: z.string().describe('the end of the build\'s output'),
+  updated_at: z.string(),
+});
+
+export const TemplateView = z.object({
+  name: z.string(),
+  base: z.enum(TEMPLATE_BASES),
+  builtin: z.boolean(),
+  packages: z.object({ pip: z.array(z.string()), npm: z.array(z.string()), apt: z.array(z.string()) }),
+  network: z.enum(NETWORK_POLICIES),
+  memory_mb: z.int().nullable().describe('null: the base runtime\'s limit'),
+  cpus: z.number().nullable().describe('null: the base runtime\'s limit'),
+  dockerfile: z.boolean().describe('built from an admin\'s Dockerfile'),
+  status: z.enum(TEMPLATE_STATUSES),
+  error: z.string().nullable(),
+  hosts: z.array(TemplateHostView).describe('each host\'s build, with the end of its log'),
+  created_at: z.string().nullable(),
+  updated_at: z.string().nullable(),
+});
+export type TemplateViewBody = z.output<typeof TemplateView>;
+export const TemplateList = z.object({ items: z.array(TemplateView), total: z.int() });
+
+/**
+ * What a host needs to build an account template and to run in it: the image tag (named after its
+ * content, so the same packages on the same base are one image on a host) and what goes into it.
+ */
+export interface TemplateRef {
+  name: string;
+  base: TemplateBase;
+  image: string;
+  packages: { pip: string[]; npm: string[]; apt: string[] };
+  dockerfile?: string;
+  network: (typeof NETWORK_POLICIES)[number];
+  memoryMb?: number;
+  cpus?: number;
+}
+
+/** A host's answer to a build: failed builds are answers too (with their log), not errors. */
+export interface TemplateBuildResult { ok: boolean; seconds: number; log: string }
+
+export const RegistryTemplates = z.object({ items: z.array(z.object({
+  name: z.string(), base: z.enum(TEMPLATE_BASES), image: z.string(),
+  packages: z.object({ pip: z.array(z.string()), npm: z.array(z.string()), apt: z.array(z.string()) }),
+  dockerfile: z.string().optional(), network: z.enum(NETWORK_POLICIES), memoryMb: z.int().optional(), cpus: z.number().optional(),
+})) });
+export const RegistryTemplatesQuery = z.object({ runtimes: z.string().max(200).default('') });
+export const RegistryTemplateBuilt = z.strictObject({ image: z.string().min(1).max(200), ok: z.boolean(), seconds: z.number().min(0), log: z.string().max(70_000) });

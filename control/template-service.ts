@@ -1,0 +1,127 @@
+// Templates (spec §3.2): an account's own are rows built by a Temporal workflow on every host serving
+// their base; the built-in ones are the runtimes' images. Every call that names a template resolves it
+// here, per account: another account's name is not found, and only a ready template runs anything.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { DuraboxError } from '../contract/errors.js';
+import { BUILTIN_TEMPLATES, type TemplateBase, type TemplateCreate, type TemplateRef, type TemplateViewBody } from '../contract/templates.js';
+import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
+import type { TemplateHostRow, TemplateRow, TemplateStore } from '../db/templates.js';
+import { templateBuildWorkflow } from '../workflows/template.js';
+import type { Quotas } from './quotas.js';
+
+/** The image tag of a template's content: the same base and packages are one image on a host, whoever asked. */
+export function templateImage(ref: Pick<TemplateRef, 'base' | 'packages' | 'dockerfile'>): string {
+  const digest = createHash('sha256').update(JSON.stringify([ref.base, ref.packages, ref.dockerfile ?? null])).digest('hex');
+  return `durabox-template/${ref.base}:${digest.slice(0, 32)}`;
+}
+
+export const templateBuildId = (templateId: string): string => `template-build-${templateId}`;
+
+export interface TemplateTimeouts { hostTimeoutMs: number; buildTimeoutMs: number }
+
+export class TemplateService {
+  constructor(
+    private readonly client: Client,
+    private readonly store: TemplateStore,
+    private readonly quotas: Quotas,
+    private readonly timeouts: TemplateTimeouts,
+  ) {}
+
+  /** Adds the template in `building` and starts its build workflow. */
+  async create(accountId: string, isAdmin: boolean, body: TemplateCreate): Promise<TemplateViewBody> {
+    if (body.dockerfile !== undefined && !isAdmin) {
+      throw new DuraboxError('forbidden', 'dockerfile: only admins may build from a Dockerfile (a build runs with the host\'s Docker); give packages instead');
+    }
+    await this.quotas.admitTemplate(accountId);
+    const ref: TemplateRef = {
+      name: body.name,
+      base: body.base,
+      image: '',
+      packages: body.packages,
+      network: body.network,
+      ...(body.dockerfile !== undefined ? { dockerfile: body.dockerfile } : {}),
+      ...(body.memory_mb !== undefined ? { memoryMb: body.memory_mb } : {}),
+      ...(body.cpus !== undefined ? { cpus: body.cpus } : {}),
+    };
+    ref.image = templateImage(ref);
+    const id = `tpl_${randomBytes(12).toString('hex')}`;
+    if (!(await this.store.create({ id, account_id: accountId, name: body.name, base: body.base, image: ref.image, spec: ref }))) {
+      throw new DuraboxError('conflict', `name: the account already has a template named ${body.name}`);
+    }
+    await this.client.workflow.start(templateBuildWorkflow, {
+      workflowId: templateBuildId(id),
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [{ templateId: id, ref, ...this.timeouts }],
+    });
+    return (await this.get(accountId, body.name))!;
+  }
+
+  async list(accountId: string): Promise<TemplateViewBody[]> {
+    const rows = await this.store.list(accountId);
+    const hosts = await this.store.hostsOf(rows.map((r) => r.id));
+    return [...BUILTIN_TEMPLATES.map(builtinView), ...rows.map((r) => view(r, hosts.get(r.id) ?? []))];
+  }
+
+  async get(accountId: string, name: string): Promise<TemplateViewBody | undefined> {
+    if (BUILTIN_TEMPLATES.includes(name)) return builtinView(name);
+    const row = await this.store.get(accountId, name);
+    if (!row) return undefined;
+    return view(row, (await this.store.hostsOf([row.id])).get(row.id) ?? []);
+  }
+
+  /**
+   * Deletes the account's template: a build still running is cancelled, new calls naming it are not found,
+   * and what already runs on it (a task, a session) keeps its image and ends as it would have.
+   */
+  async delete(accountId: string, name: string): Promise<void> {
+    if (BUILTIN_TEMPLATES.includes(name)) throw new DuraboxError('forbidden', `${name} is a built-in template`);
+    const row = await this.store.delete(accountId, name);
+    if (!row) throw new DuraboxError('template_not_found', `no template ${name}`);
+    if (row.status === 'building') await this.client.workflow.getHandle(templateBuildId(row.id)).cancel().catch(() => undefined);
+  }
+
+  /**
+   * The template a call names, for the runtime it needs: undefined for the runtime's own built-in image;
+   * the account's ready template otherwise. Anything else is refused before any work starts.
+   */
+  async resolve(accountId: string, name: string | undefined, runtime: string): Promise<TemplateRef | undefined> {
+    if (name === undefined) return undefined;
+    if (BUILTIN_TEMPLATES.includes(name)) {
+      if (name !== runtime) throw new DuraboxError('invalid_input', `template: ${name} is the ${name} runtime's; this call runs on ${runtime}`);
+      return undefined;
+    }
+    const row = await this.store.get(accountId, name);
+    if (!row) throw new DuraboxError('template_not_found', `template: no template ${name}`);
+    if (row.base !== runtime) throw new DuraboxError('invalid_input', `template: ${name} is built on ${row.base}; this call runs on ${runtime}`);
+    if (row.status !== 'ready') {
+      throw new DuraboxError('template_not_ready', row.status === 'building' ? `template: ${name} is still building` : `template: ${name} failed to build (${row.error ?? 'see its log'})`);
+    }
+    return row.spec;
+  }
+}
+
+function builtinView(name: string): TemplateViewBody {
+  return {
+    name, base: name as TemplateBase, builtin: true, packages: { pip: [], npm: [], apt: [] }, network: 'none',
+    memory_mb: null, cpus: null, dockerfile: false, status: 'ready', error: null, hosts: [], created_at: null, updated_at: null,
+  };
+}
+
+function view(r: TemplateRow, hosts: TemplateHostRow[]): TemplateViewBody {
+  return {
+    name: r.name,
+    base: r.base,
+    builtin: false,
+    packages: r.spec.packages,
+    network: r.spec.network,
+    memory_mb: r.spec.memoryMb ?? null,
+    cpus: r.spec.cpus ?? null,
+    dockerfile: r.spec.dockerfile !== undefined,
+    status: r.status,
+    error: r.error,
+    hosts: hosts.map((h) => ({ node_id: h.node_id, status: h.status, seconds: h.seconds, log: h.log, updated_at: h.updated_at.toISOString() })),
+    created_at: r.created_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+  };
+}

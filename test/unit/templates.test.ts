@@ -1,0 +1,53 @@
+// Templates' pure parts: what a create body may hold (one package per name, never an option, a URL or a
+// shell word), the image tag of a template's content, and the Dockerfile made of its packages.
+import assert from 'node:assert/strict';
+import { TemplateCreateBody } from '../../contract/templates.js';
+import { templateImage } from '../../control/template-service.js';
+import { templateDockerfile } from '../../sandbox/template-images.js';
+
+const parse = (body: unknown) => TemplateCreateBody.safeParse(body);
+
+describe('templates: create bodies, image tags and Dockerfiles', () => {
+  it('accepts package names with versions and extras, with defaults for what is left out', () => {
+    const r = parse({ name: 'ml-2', base: 'python', packages: { pip: ['tabulate==0.9.0', 'requests[socks]>=2', 'scikit_learn'], npm: ['@scope/pkg@1.2.3', 'lodash'], apt: ['libxml2-utils', 'g++=4:12.2.0-3'] } });
+    assert.ok(r.success, JSON.stringify(r.error?.issues));
+    assert.equal(r.data.network, 'none');
+    assert.deepEqual(parse({ name: 'a', base: 'terminal' }).data?.packages, { pip: [], npm: [], apt: [] });
+  });
+
+  it('refuses options, locations and shell words as packages, and odd names, naming the field', () => {
+    for (const [body, path] of [
+      [{ name: 'a', base: 'python', packages: { pip: ['--index-url=http://x'] } }, 'packages.pip.0'],
+      [{ name: 'a', base: 'python', packages: { pip: ['git+https://x/y.git'] } }, 'packages.pip.0'],
+      [{ name: 'a', base: 'python', packages: { npm: ['x; curl y'] } }, 'packages.npm.0'],
+      [{ name: 'a', base: 'python', packages: { apt: ["x'$(id)'"] } }, 'packages.apt.0'],
+      [{ name: 'a', base: 'python', packages: { pip: Array(51).fill('six') } }, 'packages.pip'],
+      [{ name: '-a', base: 'python' }, 'name'],
+      [{ name: 'terminal', base: 'python' }, 'name'],
+      [{ name: 'a', base: 'python', dockerfile: 'FROM x', packages: { pip: ['six'] } }, 'packages'],
+      [{ name: 'a', base: 'python', cpus: 0 }, 'cpus'],
+    ] as const) {
+      const r = parse(body);
+      assert.equal(r.success, false, JSON.stringify(body));
+      assert.ok(r.error!.issues.some((i) => i.path.join('.') === path), `${JSON.stringify(body)}: ${JSON.stringify(r.error!.issues.map((i) => i.path.join('.')))}`);
+    }
+  });
+
+  it('names an image after its content: the same base and packages are one image, anything else another', () => {
+    const a = templateImage({ base: 'python', packages: { pip: ['six'], npm: [], apt: [] } });
+    assert.match(a, /^durabox-template\/python:[0-9a-f]{32}$/);
+    assert.equal(templateImage({ base: 'python', packages: { pip: ['six'], npm: [], apt: [] } }), a);
+    assert.notEqual(templateImage({ base: 'terminal', packages: { pip: ['six'], npm: [], apt: [] } }), a);
+    assert.notEqual(templateImage({ base: 'python', packages: { pip: ['six==1.16.0'], npm: [], apt: [] } }), a);
+  });
+
+  it('makes a Dockerfile from the base image with each package quoted, back to the sandbox user', () => {
+    const d = templateDockerfile({ packages: { pip: ['tabulate==0.9.0'], npm: ['lodash'], apt: ['jq'] } }, true);
+    assert.match(d, /^ARG BASE_IMAGE\nFROM \$\{BASE_IMAGE\}\nUSER root\n/);
+    assert.match(d, /apt-get install -y --no-install-recommends 'jq'/);
+    assert.match(d, /PIP_CERT=\S+ python3 -m pip install .* 'tabulate==0.9.0'/);
+    assert.match(d, /npm install -g .* 'lodash'/);
+    assert.match(d, /USER 1000:1000\nWORKDIR \/workspace\n$/);
+    assert.doesNotMatch(templateDockerfile({ packages: { pip: [], npm: [], apt: [] } }, false), /RUN|COPY/);
+  });
+});

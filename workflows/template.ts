@@ -1,0 +1,70 @@
+// One workflow per template build (spec §3.2): the image is built on every online host that serves the
+// template's base runtime, one activity per host on that host's own queue; each host's result and the end
+// of its log are recorded as they come. The template is ready when every host that answered has it, and
+// failed when a host's build failed (its log says why) or no host serves the base. A host that went away
+// before it took its build is left out: it builds what it lacks when it comes back, before it serves.
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities } from '@temporalio/workflow';
+import type { TemplateActivities } from '../activities/templates.js';
+import type { ControlActivities } from '../control/activities.js';
+import { CONTROL_TASK_QUEUE, hostTaskQueue } from '../contract/queues.js';
+import type { TemplateRef, TemplateStatus } from '../contract/templates.js';
+
+export interface TemplateBuildInput {
+  templateId: string;
+  ref: TemplateRef;
+  /** How long a host may take to pick its build up before it counts as gone. */
+  hostTimeoutMs: number;
+  /** Longest one host's build may run. */
+  buildTimeoutMs: number;
+}
+
+const control = proxyActivities<ControlActivities>({
+  taskQueue: CONTROL_TASK_QUEUE,
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', maximumAttempts: 10 },
+});
+
+export async function templateBuildWorkflow(input: TemplateBuildInput): Promise<TemplateStatus> {
+  const hosts = await control.templateHosts({ base: input.ref.base });
+  if (hosts.length === 0) {
+    await control.finishTemplate({ templateId: input.templateId, status: 'failed', error: `no online host serves the ${input.ref.base} runtime` });
+    return 'failed';
+  }
+  const outcomes = await Promise.all(hosts.map((host) => buildOn(host, input)));
+  const failed = hosts.filter((_, i) => outcomes[i] === 'failed');
+  const built = outcomes.filter((o) => o === 'ready').length;
+  const status: TemplateStatus = failed.length === 0 && built > 0 ? 'ready' : 'failed';
+  const error = failed.length > 0
+    ? `the build failed on ${failed.join(', ')}: see its log`
+    : built === 0 ? 'no host took the build in time' : null;
+  await control.finishTemplate({ templateId: input.templateId, status, error });
+  return status;
+}
+
+/** One host's build; its answer (and log) is recorded at once, so the template's view shows progress. */
+async function buildOn(host: string, input: TemplateBuildInput): Promise<TemplateStatus | 'gone'> {
+  const act = proxyActivities<TemplateActivities>({
+    taskQueue: hostTaskQueue(host),
+    scheduleToStartTimeout: input.hostTimeoutMs,
+    startToCloseTimeout: input.buildTimeoutMs,
+    heartbeatTimeout: '60s',
+    // A worker that restarts mid-build builds again; the same failure twice is the package's, not the host's.
+    retry: { initialInterval: '1s', maximumAttempts: 2 },
+  });
+  await control.recordTemplateHost({ templateId: input.templateId, nodeId: host, status: 'building', seconds: null, log: '' });
+  try {
+    const r = await act.buildTemplate(input.ref);
+    const status: TemplateStatus = r.ok ? 'ready' : 'failed';
+    await control.recordTemplateHost({ templateId: input.templateId, nodeId: host, status, seconds: r.seconds, log: r.log });
+    return status;
+  } catch (e) {
+    const cause = e instanceof ActivityFailure ? e.cause : undefined;
+    const gone = cause instanceof TimeoutFailure && (cause.timeoutType === 'SCHEDULE_TO_START' || cause.timeoutType === 'HEARTBEAT');
+    const message = cause instanceof ApplicationFailure || cause instanceof TimeoutFailure ? cause.message : (e as Error).message;
+    await control.recordTemplateHost({
+      templateId: input.templateId, nodeId: host, status: gone ? 'building' : 'failed', seconds: null,
+      log: gone ? 'the host went away before it built the template: it builds it when it comes back, before it serves' : message,
+    });
+    return gone ? 'gone' : 'failed';
+  }
+}
