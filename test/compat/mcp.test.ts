@@ -91,9 +91,11 @@ describe('reference API §8 MCP', function () {
       assertTimeout(t, 60000, 5000);
     });
 
-    it('pythonExec {code (required), timeout_ms 1..600000 = 60000}', () => {
+    it('pythonExec {code (required), timeout_ms 1..600000 = 60000}, plus durabox\'s optional template', () => {
       const t = tools.get('pythonExec')!;
-      assert.deepEqual(Object.keys(t.inputSchema.properties!).sort(), ['code', 'timeout_ms']);
+      // The reference's arguments, and one addition a reference client never needs to send (spec §3.2).
+      assert.deepEqual(Object.keys(t.inputSchema.properties!).sort(), ['code', 'template', 'timeout_ms']);
+      assert.equal(t.inputSchema.properties!.template.type, 'string');
       assert.deepEqual(t.inputSchema.required, ['code']);
       assert.equal(t.inputSchema.properties!.code.type, 'string');
       assertTimeout(t, 600000, 60000);
