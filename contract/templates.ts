@@ -93,6 +93,9 @@ export interface TemplateRef {
   cpus?: number;
 }
 
+/** The end of a build's output kept (and recorded per host): it says why a build failed. */
+export const BUILD_LOG_MAX_CHARS = 64_000;
+
 /** A host's answer to a build: failed builds are answers too (with their log), not errors. */
 export interface TemplateBuildResult { ok: boolean; seconds: number; log: string }
 
@@ -102,4 +105,4 @@ export const RegistryTemplates = z.object({ items: z.array(z.object({
   dockerfile: z.string().optional(), network: z.enum(NETWORK_POLICIES), memoryMb: z.int().optional(), cpus: z.number().optional(),
 })) });
 export const RegistryTemplatesQuery = z.object({ runtimes: z.string().max(200).default('') });
-export const RegistryTemplateBuilt = z.strictObject({ image: z.string().min(1).max(200), ok: z.boolean(), seconds: z.number().min(0), log: z.string().max(70_000) });
+export const RegistryTemplateBuilt = z.strictObject({ image: z.string().min(1).max(200), ok: z.boolean(), seconds: z.number().min(0), log: z.string().max(BUILD_LOG_MAX_CHARS) });

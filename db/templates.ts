@@ -1,7 +1,7 @@
 // Accounts' templates (spec §3.2) and each host's build of them. The build itself is a Temporal workflow
 // (workflows/template.ts); these rows are what it reports, read by GET /templates and by every call that
 // names a template.
-import type { TemplateBase, TemplateRef, TemplateStatus } from '../contract/templates.js';
+import { BUILD_LOG_MAX_CHARS, type TemplateBase, type TemplateRef, type TemplateStatus } from '../contract/templates.js';
 import type { Db } from './index.js';
 import { rowsTouched } from './index.js';
 
@@ -20,9 +20,6 @@ export interface TemplateRow {
 
 export interface TemplateHostRow { node_id: string; status: TemplateStatus; seconds: number | null; log: string; updated_at: Date }
 
-/** The end of a build's output is what explains a failure; the rest is dropped. */
-export const BUILD_LOG_MAX_CHARS = 64_000;
-export const tailOf = (log: string): string => (log.length > BUILD_LOG_MAX_CHARS ? `…${log.slice(-BUILD_LOG_MAX_CHARS)}` : log);
 
 export class TemplateStore {
   constructor(private readonly db: Db) {}
@@ -74,7 +71,7 @@ export class TemplateStore {
       // A template deleted meanwhile has no row to report to: its build's answer is dropped.
       if (!(await this.db('templates').select('id').where({ id }).first())) continue;
       await this.db('template_hosts')
-        .insert({ template_id: id, node_id: nodeId, status: h.status, seconds: h.seconds, log: tailOf(h.log), updated_at: new Date() })
+        .insert({ template_id: id, node_id: nodeId, status: h.status, seconds: h.seconds, log: h.log.slice(-BUILD_LOG_MAX_CHARS), updated_at: new Date() })
         .onConflict(['template_id', 'node_id']).merge(['status', 'seconds', 'log', 'updated_at']);
     }
   }
@@ -89,11 +86,6 @@ export class TemplateStore {
     if (!found) return undefined;
     // Its hosts' rows go with it (foreign key, cascading).
     return rowsTouched(await this.db('templates').where({ id: found.id }).delete()) > 0 ? found : undefined;
-  }
-
-  /** Whether any template (of any account) still uses the image. */
-  async imageInUse(image: string): Promise<boolean> {
-    return (await this.db('templates').select('id').where({ image }).first()) !== undefined;
   }
 }
 

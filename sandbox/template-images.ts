@@ -7,13 +7,11 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../config/index.js';
 import { DuraboxError } from '../contract/errors.js';
-import type { TemplateBase, TemplateBuildResult, TemplateRef } from '../contract/templates.js';
+import { BUILD_LOG_MAX_CHARS, type TemplateBase, type TemplateBuildResult, type TemplateRef } from '../contract/templates.js';
 import { LABEL_MANAGED } from './profile.js';
 import { PythonSandboxPool, type PythonPoolOptions } from './python-pool.js';
 
 export const LABEL_TEMPLATE = 'io.durabox.template';
-/** Output kept from a build: its end says why it failed. */
-const LOG_KEEP_CHARS = 64_000;
 
 export interface TemplateImagesOptions {
   docker: Docker;
@@ -84,7 +82,7 @@ export class TemplateImages {
         this.opts.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), (event: { stream?: string; error?: string; status?: string }) => {
           if (event.error) failure = event.error;
           const text = event.stream ?? event.error ?? (event.status ? `${event.status}\n` : '');
-          log = (log + text).slice(-LOG_KEEP_CHARS);
+          log = (log + text).slice(-BUILD_LOG_MAX_CHARS);
         });
       });
       if (failure === undefined && !(await this.has(ref.image))) failure = 'the build ended without an image';

@@ -11,7 +11,7 @@ import type { PayloadKeys, WorkerSettings } from '../config/index.js';
 import { PRODUCT_VERSION } from '../config/paths.js';
 import { componentLog } from '../config/log.js';
 import { createHostRequest } from '../gateway/certs.js';
-import type { TemplateBuildResult, TemplateRef } from '../contract/templates.js';
+import { BUILD_LOG_MAX_CHARS, type TemplateBuildResult, type TemplateRef } from '../contract/templates.js';
 
 export class CredentialRejected extends Error {}
 
@@ -155,7 +155,7 @@ export class RegistryClient {
 
   /** Reports this host's build of a template image (outside a build workflow: a host that came online later). */
   async templateBuilt(image: string, r: TemplateBuildResult): Promise<void> {
-    await this.post('/api/v1/registry/templates/built', { image, ok: r.ok, seconds: r.seconds, log: r.log.slice(-64_000) });
+    await this.post('/api/v1/registry/templates/built', { image, ok: r.ok, seconds: r.seconds, log: r.log.slice(-BUILD_LOG_MAX_CHARS) });
   }
 
   /** Forwards output chunks of running work (see OutputPublisher). */
