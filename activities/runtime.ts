@@ -13,7 +13,7 @@ import { countedInflight, withHeartbeat } from './heartbeat.js';
 export interface ActivityDeps {
   python: PythonSandboxPool;
   /** The sandbox pool of an account template's image, built on this host first if it lacks it. */
-  templatePool?: (ref: TemplateRef) => Promise<PythonSandboxPool>;
+  templatePool: (ref: TemplateRef) => Promise<PythonSandboxPool>;
   /** Counts executions in flight per runtime, for the worker's reports. */
   inflight: Map<string, number>;
   /** Forwards output while the work runs, for streams; the task's id names its stream. */
@@ -44,9 +44,7 @@ export function createActivities(deps: ActivityDeps) {
   };
 
   function poolFor(template: TemplateRef | undefined): Promise<PythonSandboxPool> {
-    if (!template) return Promise.resolve(deps.python);
-    if (!deps.templatePool) throw new DuraboxError('execution_failed', 'this host cannot run account templates');
-    return deps.templatePool(template);
+    return template ? deps.templatePool(template) : Promise.resolve(deps.python);
   }
 
   /** Runs the work in a warm sandbox, its output forwarded to the task's stream (numbered for this attempt). */

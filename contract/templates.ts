@@ -49,6 +49,8 @@ export const TemplateCreateBody = z.strictObject({
 });
 export type TemplateCreate = z.output<typeof TemplateCreateBody>;
 
+const PackagesView = z.object({ pip: z.array(z.string()), npm: z.array(z.string()), apt: z.array(z.string()) });
+
 export const TEMPLATE_STATUSES = ['building', 'ready', 'failed'] as const;
 export type TemplateStatus = (typeof TEMPLATE_STATUSES)[number];
 
@@ -64,7 +66,7 @@ export const TemplateView = z.object({
   name: z.string(),
   base: z.enum(TEMPLATE_BASES),
   builtin: z.boolean(),
-  packages: z.object({ pip: z.array(z.string()), npm: z.array(z.string()), apt: z.array(z.string()) }),
+  packages: PackagesView,
   network: z.enum(NETWORK_POLICIES),
   memory_mb: z.int().nullable().describe('null: the base runtime\'s limit'),
   cpus: z.number().nullable().describe('null: the base runtime\'s limit'),
@@ -82,16 +84,17 @@ export const TemplateList = z.object({ items: z.array(TemplateView), total: z.in
  * What a host needs to build an account template and to run in it: the image tag (named after its
  * content, so the same packages on the same base are one image on a host) and what goes into it.
  */
-export interface TemplateRef {
-  name: string;
-  base: TemplateBase;
-  image: string;
-  packages: { pip: string[]; npm: string[]; apt: string[] };
-  dockerfile?: string;
-  network: (typeof NETWORK_POLICIES)[number];
-  memoryMb?: number;
-  cpus?: number;
-}
+export const TemplateRefSchema = z.object({
+  name: z.string(),
+  base: z.enum(TEMPLATE_BASES),
+  image: z.string(),
+  packages: PackagesView,
+  dockerfile: z.string().optional(),
+  network: z.enum(NETWORK_POLICIES),
+  memoryMb: z.int().optional(),
+  cpus: z.number().optional(),
+});
+export type TemplateRef = z.output<typeof TemplateRefSchema>;
 
 /** The end of a build's output kept (and recorded per host): it says why a build failed. */
 export const BUILD_LOG_MAX_CHARS = 64_000;
@@ -99,10 +102,6 @@ export const BUILD_LOG_MAX_CHARS = 64_000;
 /** A host's answer to a build: failed builds are answers too (with their log), not errors. */
 export interface TemplateBuildResult { ok: boolean; seconds: number; log: string }
 
-export const RegistryTemplates = z.object({ items: z.array(z.object({
-  name: z.string(), base: z.enum(TEMPLATE_BASES), image: z.string(),
-  packages: z.object({ pip: z.array(z.string()), npm: z.array(z.string()), apt: z.array(z.string()) }),
-  dockerfile: z.string().optional(), network: z.enum(NETWORK_POLICIES), memoryMb: z.int().optional(), cpus: z.number().optional(),
-})) });
+export const RegistryTemplates = z.object({ items: z.array(TemplateRefSchema) });
 export const RegistryTemplatesQuery = z.object({ runtimes: z.string().max(200).default('') });
 export const RegistryTemplateBuilt = z.strictObject({ image: z.string().min(1).max(200), ok: z.boolean(), seconds: z.number().min(0), log: z.string().max(BUILD_LOG_MAX_CHARS) });

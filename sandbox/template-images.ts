@@ -96,17 +96,23 @@ export class TemplateImages {
   }
 }
 
-/** A python host's sandbox pools of account templates: one per image and limits, each keeping one idle sandbox. */
+/**
+ * A python host's sandbox pools of account templates: one per image and limits, each keeping one idle
+ * sandbox. The image is checked (and built when missing) once, when its pool is made, not on every task.
+ */
 export class TemplatePools {
   private readonly pools = new Map<string, PythonSandboxPool>();
 
   constructor(private readonly images: TemplateImages, private readonly base: Omit<PythonPoolOptions, 'warm' | 'keepIdle'>) {}
 
   async pool(ref: TemplateRef): Promise<PythonSandboxPool> {
-    const built = await this.images.ensure(ref);
-    if (!built.ok) throw new DuraboxError('template_unavailable', `template ${ref.name} did not build on this host: ${built.log.slice(-2000)}`);
     const limits = templateLimits(this.base.limits, ref);
     const key = JSON.stringify(limits);
+    const known = this.pools.get(key);
+    if (known) return known;
+    const built = await this.images.ensure(ref);
+    if (!built.ok) throw new DuraboxError('template_unavailable', `template ${ref.name} did not build on this host: ${built.log.slice(-2000)}`);
+    // Two first tasks of a template shared the build above; the first to get here makes the pool.
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new PythonSandboxPool({ ...this.base, limits, warm: 0, keepIdle: 1 });
