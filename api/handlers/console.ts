@@ -1,4 +1,5 @@
-// Dashboard auth and access tokens (spec §4.1, §4.2), and the dashboard's views of tasks and sessions.
+// Dashboard auth and access tokens (spec §4.1, §4.2), the dashboard's views of tasks and sessions, and
+// its templates page.
 import { PRODUCT_VERSION } from '../../config/paths.js';
 import { DuraboxError } from '../../contract/errors.js';
 import { isResourceId } from '../../contract/schemas.js';
@@ -7,8 +8,10 @@ import { UniqueViolation, type Account, type TokenRow } from '../../db/accounts.
 import { endLoginSession, startLoginSession } from '../auth.js';
 import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';
+import { templateHandlers } from './templates.js';
 
-type ConsoleOps = 'login' | 'consoleSession' | 'logout' | 'listTokens' | 'createToken' | 'deleteToken' | 'tokenValue' | 'consoleTasks' | 'consoleSessions';
+type ConsoleOps = 'login' | 'consoleSession' | 'logout' | 'listTokens' | 'createToken' | 'deleteToken' | 'tokenValue' | 'consoleTasks' | 'consoleSessions'
+  | 'consoleTemplates' | 'consoleGetTemplate' | 'consoleCreateTemplate' | 'consoleDeleteTemplate';
 
 export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps> {
   const sessionBody = (a: Account) => ({
@@ -20,6 +23,7 @@ export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps> {
     temporal_ui_url: deps.temporal.uiUrl,
     temporal_namespace: deps.temporal.namespace,
   });
+  const templates = templateHandlers(deps);
 
   return {
     async login(ctx, { body }) {
@@ -100,6 +104,13 @@ export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps> {
     async consoleSessions(ctx, { query }) {
       ctx.body = await deps.sessions.list(ctx.state.account!.id, query);
     },
+
+    // The templates page: the token routes' own handlers, by login cookie (same bodies, same answers).
+    // Each record is its own type, so the input is handed on by its shape.
+    consoleTemplates: (ctx, { body, query }) => templates.listTemplates(ctx, { body, query }),
+    consoleGetTemplate: (ctx, { body, query }) => templates.getTemplate(ctx, { body, query }),
+    consoleCreateTemplate: (ctx, { body, query }) => templates.createTemplate(ctx, { body, query }),
+    consoleDeleteTemplate: (ctx, { body, query }) => templates.deleteTemplate(ctx, { body, query }),
   };
 }
 
