@@ -1,4 +1,5 @@
 // The REST API as the dashboard calls it: same origin, the login cookie, `{error}` bodies.
+import type { TemplateViewBody } from '../../../contract/templates.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
@@ -75,6 +76,25 @@ export interface SessionItem {
   created_at?: string | null;
   ended_at?: string;
   ended_reason?: string;
+}
+
+/** A template as the API answers it: the contract's own type (a type only: no contract code is bundled here). */
+export type TemplateItem = TemplateViewBody;
+
+/**
+ * The fields an error message names: a 400 says `invalid request body: name: …; packages.pip.0: …`, and
+ * other answers about one field start with it (`name: the account already has …`). A part that names no
+ * field belongs to the one before it.
+ */
+export function fieldProblems(message: string): Array<{ field: string | undefined; text: string }> {
+  const parts: Array<{ field: string | undefined; text: string }> = [];
+  for (const part of message.replace(/^invalid (request body|query): /, '').split('; ')) {
+    const m = /^([A-Za-z_]\w*(?:\.\w+)*): /.exec(part);
+    if (m) parts.push({ field: m[1], text: part });
+    else if (parts.length) parts[parts.length - 1].text += `; ${part}`;
+    else parts.push({ field: undefined, text: part });
+  }
+  return parts;
 }
 
 export interface Page<T> { items: T[]; total: number; page: number; page_size: number }

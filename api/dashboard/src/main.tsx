@@ -6,6 +6,7 @@ import { api, setOnUnauthorized, type Session } from './api.js';
 import { Login } from './pages/Login.js';
 import { Overview } from './pages/Overview.js';
 import { Tasks } from './pages/Tasks.js';
+import { Templates } from './pages/Templates.js';
 import { Tokens } from './pages/Tokens.js';
 import { Workers } from './pages/Workers.js';
 import { Accounts } from './pages/Accounts.js';
@@ -16,6 +17,7 @@ interface PageDef { path: string; title: string; admin?: boolean; view: (s: Sess
 const PAGES: PageDef[] = [
   { path: '/', title: 'Overview', view: (s) => <Overview session={s} /> },
   { path: '/tasks', title: 'Tasks', view: (s) => <Tasks session={s} /> },
+  { path: '/templates', title: 'Templates', view: () => <Templates /> },
   { path: '/tokens', title: 'Tokens', view: () => <Tokens /> },
   { path: '/workers', title: 'Workers', admin: true, view: () => <Workers /> },
   { path: '/accounts', title: 'Accounts', admin: true, view: (s) => <Accounts session={s} /> },
