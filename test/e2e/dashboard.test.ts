@@ -6,10 +6,12 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { call, login } from './support/http.js';
+import { call, login, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { ADMIN } from '../../harness/platform.js';
 import { repoRoot } from '../../config/paths.js';
+import { templateImage } from '../../control/template-service.js';
+import { NETWORK_POLICIES, TEMPLATE_BASES } from '../../contract/templates.js';
 
 const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test', 'artifacts');
@@ -149,8 +151,131 @@ describe('dashboard in headless Chromium', function () {
     await page.getByLabel('Username').waitFor();
   });
 
+  it('lists the built-in templates, builds one from the form with each host\'s log, names a bad field, deletes it; its routes need the login cookie and show no other account\'s', async function () {
+    this.timeout(300_000);
+    const name = `dash-${process.pid}`;
+    const PACKAGES = { pip: ['tabulate==0.9.0'], npm: [], apt: [] };
+    // Built by this run, not found from an earlier one on this Docker, so its log is a real install.
+    await platform.docker.getImage(templateImage({ base: 'python', packages: PACKAGES })).remove({ force: true }).catch(() => undefined);
+
+    await go('/');
+    await page.getByLabel('Username').fill(ADMIN.username);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'Templates' }).click();
+    await page.getByRole('heading', { name: 'Templates', exact: true }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/templates');
+    const table = page.getByTestId('templates-table');
+    for (const builtin of ['python', 'terminal']) {
+      const row = table.locator(`tr[data-template-name="${builtin}"]`);
+      await row.locator('.badge-ready').waitFor();
+      assert.match((await row.textContent())!, new RegExp(`^${builtin}built-in${builtin}ready`));
+      assert.equal(await row.getByRole('button', { name: 'delete' }).count(), 0, 'a built-in has no delete');
+    }
+
+    // The form offers what the contract does; an allow-list's patterns only with that policy.
+    const options = (label: string) => page.getByLabel(label).locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    await page.getByRole('button', { name: 'Create template' }).and(page.locator(':enabled')).waitFor();
+    assert.deepEqual(await options('Base'), [...TEMPLATE_BASES]);
+    assert.deepEqual(await options('Network'), [...NETWORK_POLICIES]);
+    for (const policy of NETWORK_POLICIES) {
+      await page.getByLabel('Network').selectOption(policy);
+      assert.equal(await page.getByLabel('Allow', { exact: true }).count(), (policy as string) === 'allowlist' ? 1 : 0, policy);
+    }
+
+    // Create through the form; the page follows its build without a reload.
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Base').selectOption('python');
+    await page.getByLabel('Network').selectOption('none');
+    await page.getByLabel('pip packages').fill('tabulate==0.9.0');
+    await page.getByLabel('Memory (MB)').fill('384');
+    await page.getByLabel('CPUs').fill('0.5');
+    await page.getByRole('button', { name: 'Create template' }).click();
+    await page.getByText(`Template ${name} created`).waitFor();
+    const detail = page.getByTestId('template-detail');
+    await detail.getByRole('heading', { name: `Template ${name}` }).waitFor();
+    await page.locator('[data-testid=template-detail][data-status=building]').waitFor();
+    await shot('template-building');
+    await page.locator('[data-testid=template-detail][data-status=ready]').waitFor({ timeout: 240_000 });
+    const hostRow = detail.locator(`tr[data-node-id="${platform.workerId('w-main')}"]`);
+    assert.match((await hostRow.textContent())!, new RegExp(`^${platform.workerId('w-main')}ready\\d+\\.\\d`), 'host, status, seconds');
+    const logs = await detail.getByTestId('build-log').allTextContents();
+    assert.ok(logs.some((l) => /tabulate/.test(l)), `a host's log shows the install:\n${logs.join('\n---\n')}`);
+    const row = table.locator(`tr[data-template-name="${name}"]`);
+    await row.locator('.badge-ready').waitFor();
+    assert.equal((await row.textContent())!, `${name}pythonreadypip: tabulate==0.9.0none3840.5delete`);
+    await shot('templates');
+
+    // The same template through the token route: the console route is the same service.
+    const cookie = await login();
+    const token = await newToken(cookie);
+    const viaConsole = await call('GET', `/api/v1/console/templates/${name}`, { cookie });
+    assert.equal(viaConsole.status, 200);
+    assert.deepEqual(viaConsole.body, (await call('GET', `/api/v1/templates/${name}`, { token })).body);
+    assert.deepEqual(viaConsole.body.packages, PACKAGES);
+    assert.equal(viaConsole.body.memory_mb, 384);
+
+    // A bad name, and a name taken, come back from the API naming the field, beside it.
+    const nameInput = page.getByLabel('Name', { exact: true });
+    const refusal = async (value: string, status: number, problem: RegExp) => {
+      await nameInput.fill(value);
+      const [res] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/v1/console/templates'),
+        page.getByRole('button', { name: 'Create template' }).click(),
+      ]);
+      assert.equal(res.status(), status);
+      await page.locator('#tpl-name[aria-invalid=true]').waitFor();
+      const described = (await nameInput.getAttribute('aria-describedby'))!;
+      assert.match((await page.locator(`[id="${described}"]`).textContent())!, problem);
+    };
+    await refusal('Bad Name!', 400, /^name: must be 1\.\.63 lowercase letters/);
+    await shot('template-bad-name');
+    await refusal(name, 409, new RegExp(`^name: the account already has a template named ${name}`));
+
+    // The console routes take the login cookie only: no cookie, or an access token, is 401; a form a
+    // foreign page posts is refused as every cookie route refuses it.
+    const routes: Array<[string, string, unknown?]> = [
+      ['GET', '/api/v1/console/templates'], ['GET', `/api/v1/console/templates/${name}`],
+      ['POST', '/api/v1/console/templates', { name: `${name}-x`, base: 'python' }], ['DELETE', `/api/v1/console/templates/${name}`],
+    ];
+    for (const [method, path, body] of routes) {
+      assert.equal((await call(method, path, { body })).status, 401, `${method} ${path}`);
+      assert.equal((await call(method, path, { body, token })).status, 401, `${method} ${path} with an access token`);
+    }
+    const form = await call('POST', '/api/v1/console/templates', { cookie, raw: `name=${name}-form&base=python`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(form.status, 415);
+    assert.equal((await call('GET', `/api/v1/console/templates/${name}-form`, { cookie })).status, 404);
+
+    // Another account sees only the built-ins, and cannot read or delete this one.
+    platform.config.api.enableRegistration = true;
+    const username = `tpl-other-${Date.now()}`;
+    assert.equal((await call('POST', '/api/v1/console/register', { cookie, body: { username, password: 'other-pw' } })).status, 201);
+    const other = await login(username, 'other-pw');
+    const theirs = await call('GET', '/api/v1/console/templates', { cookie: other });
+    assert.equal(theirs.status, 200);
+    assert.deepEqual(theirs.body.items.map((t: { name: string }) => t.name), ['python', 'terminal']);
+    assert.equal((await call('GET', `/api/v1/console/templates/${name}`, { cookie: other })).status, 404);
+    assert.equal((await call('DELETE', `/api/v1/console/templates/${name}`, { cookie: other })).status, 404);
+    assert.equal((await call('GET', `/api/v1/console/templates/${name}`, { cookie })).body.status, 'ready', 'still there');
+
+    // Delete, after a confirm naming it: gone from the page and from the API.
+    const dialogs: string[] = [];
+    const onDialog = (d: { message(): string }) => void dialogs.push(d.message());
+    page.on('dialog', onDialog);
+    await row.getByRole('button', { name: 'delete' }).click();
+    await row.waitFor({ state: 'detached' });
+    page.off('dialog', onDialog);
+    assert.match(dialogs.join('\n'), new RegExp(`^Delete template “${name}”\\?`));
+    assert.equal(await page.getByTestId('template-detail').count(), 0, 'its detail closes with it');
+    await page.reload();
+    await table.locator('tr[data-template-name="terminal"]').waitFor();
+    assert.equal(await table.locator(`tr[data-template-name="${name}"]`).count(), 0);
+    assert.equal((await call('GET', `/api/v1/templates/${name}`, { token })).status, 404);
+    assert.ok(!(await call('GET', '/api/v1/console/templates', { cookie })).body.items.some((t: { name: string }) => t.name === name));
+  });
+
   it('serves its own routes as the page, and never shadows the API, MCP or operations paths', async () => {
-    for (const path of ['/', '/tokens', '/workers', '/some/page']) {
+    for (const path of ['/', '/tokens', '/workers', '/templates', '/some/page']) {
       const r = await fetch(`${platform.url}${path}`);
       assert.equal(r.status, 200, path);
       assert.match(r.headers.get('content-type') ?? '', /text\/html/, path);
