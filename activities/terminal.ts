@@ -4,6 +4,7 @@
 import type Docker from 'dockerode';
 import { DuraboxError } from '../contract/errors.js';
 import type { CellResult, CheckpointResult, FileOp, FileResult, HostExecResult, Language } from '../contract/messages.js';
+import type { TemplateRef } from '../contract/templates.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
 import { ContainerGone, HostFull, RESTORE_BY_AGENT_BYTES, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { sessionFileOp } from '../sandbox/session-files.js';
@@ -42,12 +43,14 @@ export function createSessionStartActivities(d: TerminalDeps) {
       firstCommand?: { command: string; timeoutMs: number; streamId?: string };
       /** The session moves here: its latest checkpoint is unpacked into the new container's workspace first. */
       restore?: boolean;
+      /** The account template the session runs in. */
+      template?: TemplateRef;
     }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult; restored?: { digest: string; raw_bytes: number } }> {
       // Heartbeats from the first instant: creating a container on a loaded host can take seconds.
       return withHeartbeat(() => reportingFailures(async () => {
         let containerId: string;
         try {
-          containerId = await d.containers.take();
+          containerId = await d.containers.take(req.template);
         } catch (e) {
           throw e instanceof HostFull ? new DuraboxError('host_full', e.message) : e;
         }

@@ -108,6 +108,7 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           'Use it for multi-step work on files; use pythonExec for one-off computations. An unknown session_id fails with session_not_found ' +
           'unless create_if_missing is true; a second command while one runs fails with session_busy. Each call extends the session\'s lease ' +
           '(lease_ttl_sec, never shortened); an idle session ends when its lease runs out and its files are gone. No network. ' +
+          'template (only when creating the session) names one of the account\'s terminal templates: more packages, its limits and network policy. ' +
           'A command past timeout_ms is killed; the session is kept. Output streams are capped (stdout_truncated/stderr_truncated).',
         outputSchema: TerminalExecOutput,
         annotations: EXECUTES_CODE,

@@ -225,6 +225,18 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'CA bundle pip and npm trust while building images and account templates (a proxy that re-signs TLS has its CA here); empty: the image\'s own',
   },
   {
+    names: ['DURABOX_EGRESS_SUBNET'], default: '`10.213.0.0/16`', usedBy: ['worker'],
+    meaning: 'IPv4 range (/8 to /26) the own networks of allow-list sandboxes are cut from, a /29 each; pick one no other network of the host uses',
+  },
+  {
+    names: ['DURABOX_EGRESS_PRIVATE_CIDRS'], default: 'empty', usedBy: ['worker'],
+    meaning: 'private or local addresses (comma-separated, CIDR ranges or single addresses) that allow-lists may reach through the egress proxy; empty: public addresses only, so no allow-list reaches the host, its services or other sandboxes',
+  },
+  {
+    names: ['DURABOX_EGRESS_HOSTS'], default: 'empty', usedBy: ['worker'],
+    meaning: 'names the egress proxy resolves itself, comma-separated `name=ipv4` (a package mirror on a private network; its address must also be in DURABOX_EGRESS_PRIVATE_CIDRS)',
+  },
+  {
     names: ['DURABOX_PYTHON_MEMORY_MB', 'DURABOX_TERMINAL_MEMORY_MB'], default: '`256`, `512`', usedBy: ['worker'],
     meaning: 'memory limit (swap off)',
   },

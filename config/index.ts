@@ -11,6 +11,15 @@ export class ConfigError extends Error {}
 
 export const KNOWN_RUNTIMES = ['python', 'terminal'] as const;
 
+export interface EgressSettings {
+  /** The IPv4 range each allow-list sandbox's own network (a /29) is cut from. */
+  subnet: string;
+  /** Private or local ranges an allow-list may reach; empty: public addresses only. */
+  privateCidrs: string[];
+  /** Names the proxy resolves itself (name=ip), e.g. a package mirror on a private network. */
+  hosts: string[];
+}
+
 export interface RuntimeLimits {
   image: string;
   memoryBytes: number;
@@ -18,6 +27,8 @@ export interface RuntimeLimits {
   pidsLimit: number;
   tmpfsBytes: number;
   network: boolean;
+  /** Set by an allow-list template: its sandboxes reach only these host:port patterns, through the host's egress proxy. */
+  egress?: string[];
 }
 
 export type SdkLogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -152,6 +163,8 @@ export interface WorkerSettings {
   checkpointMaxBytes: number;
   /** The CA bundle package managers trust while this host builds account templates; undefined: the image's own. */
   buildCaFile: string | undefined;
+  /** The egress proxy of allow-list templates' sandboxes. */
+  egress: EgressSettings;
   python: RuntimeLimits;
   terminal: RuntimeLimits;
 }
@@ -446,9 +459,30 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     checkpointMaxBytes: checkpointMaxBytes(env),
     // Unset: the system bundle; set empty: none (the image's own).
     buildCaFile: env.DURABOX_BUILD_CA_FILE === undefined ? '/etc/ssl/certs/ca-certificates.crt' : (str(env, 'DURABOX_BUILD_CA_FILE') && resolve(str(env, 'DURABOX_BUILD_CA_FILE')!)),
+    egress: egressSettings(env),
     python: runtimeLimits(env, 'PYTHON', 'durabox/python:3'),
     terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:3'),
   };
+}
+
+const IPV4 = '(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])';
+
+function egressSettings(env: Env): EgressSettings {
+  const list = (name: string) => (str(env, name) ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const subnet = str(env, 'DURABOX_EGRESS_SUBNET') ?? '10.213.0.0/16';
+  const m = new RegExp(`^(${IPV4})/([0-9]{1,2})$`).exec(subnet);
+  if (!m || Number(m[2]) < 8 || Number(m[2]) > 26) throw new ConfigError(`DURABOX_EGRESS_SUBNET must be an IPv4 range from /8 to /26, e.g. 10.213.0.0/16 (got ${subnet})`);
+  const privateCidrs = list('DURABOX_EGRESS_PRIVATE_CIDRS');
+  for (const c of privateCidrs) {
+    if (!new RegExp(`^(?:${IPV4}(?:/(?:[0-9]|[12][0-9]|3[0-2]))?|[0-9a-fA-F:]+(?:/[0-9]{1,3})?)$`).test(c) || !c.includes('.') && !c.includes(':')) {
+      throw new ConfigError(`DURABOX_EGRESS_PRIVATE_CIDRS must be a comma-separated list of addresses or CIDR ranges (got ${c})`);
+    }
+  }
+  const hosts = list('DURABOX_EGRESS_HOSTS');
+  for (const h of hosts) {
+    if (!new RegExp(`^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?=${IPV4}$`).test(h)) throw new ConfigError(`DURABOX_EGRESS_HOSTS must be a comma-separated list of name=IPv4 (got ${h})`);
+  }
+  return { subnet, privateCidrs, hosts };
 }
 
 function otlpUrl(name: string, raw: string): string {

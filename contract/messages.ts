@@ -60,6 +60,8 @@ export interface SessionWorkflowInput {
   checkpointMs?: number;
   /** Idle this long, the session is checkpointed and its container removed; absent or 0: never. */
   pauseAfterMs?: number;
+  /** The account template its containers are made from, on every host it moves to; absent: the terminal runtime's image. */
+  template?: TemplateRef;
 }
 
 /** What a checkpoint step did: saved a new snapshot, found the workspace as last saved, or found it over the cap. */
@@ -125,6 +127,8 @@ export interface SessionExecRequest {
   first_id?: string;
   /** Where the host forwards the output while it runs (a task's id, or one the API made for a stream). */
   stream_id?: string;
+  /** The template a create_if_missing call asked for: a live session made from another one refuses it. */
+  template?: string;
 }
 
 export interface HostExecResult {

@@ -50,6 +50,7 @@ export const terminalExecInput = {
   create_if_missing: z.boolean().default(false).describe('Create the session with this id when it does not exist.'),
   lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('Keep the session at least this long after the call (within the configured lease bounds, else refused; never shortens).'),
   timeout_ms: timeoutMs(600_000, 60_000),
+  template: templateField.describe('The template a new session runs in: terminal (built-in) or one of the account\'s on the terminal base (GET /templates). Only when this call creates the session.'),
 };
 
 /** A file path inside a session: relative to /workspace, or absolute under /workspace or /tmp. */

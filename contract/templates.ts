@@ -9,7 +9,20 @@ export const TEMPLATE_BASES = ['python', 'terminal'] as const;
 export type TemplateBase = (typeof TEMPLATE_BASES)[number];
 export const BUILTIN_TEMPLATES: readonly string[] = TEMPLATE_BASES;
 
-export const NETWORK_POLICIES = ['none', 'full'] as const;
+/** none: no network; allowlist: only `allow`'s host:port patterns, through the host's egress proxy; full: the Docker bridge. */
+export const NETWORK_POLICIES = ['none', 'allowlist', 'full'] as const;
+
+// host:port, where host is a DNS name (optionally `*.` for any name under a domain) or an IP literal.
+const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const ALLOW_ENTRY = new RegExp(`^(?:(?:\\*\\.)?(?:${LABEL}\\.)*${LABEL}|\\[[0-9a-f:.]+\\]):([0-9]{1,5})$`, 'i');
+export const ALLOW_MAX = 100;
+
+/** An allow-list: where a sandbox of the template may connect (spec §3.2). */
+export const AllowList = z.array(
+  z.string().max(260)
+    .regex(ALLOW_ENTRY, 'must each be host:port: a DNS name, *.domain or an IP literal, then a port (no schemes, paths or ranges)')
+    .refine((e) => { const port = Number(e.slice(e.lastIndexOf(':') + 1)); return port >= 1 && port <= 65_535; }, 'port must be 1..65535'),
+).min(1).max(ALLOW_MAX);
 
 export const templateName = z.string().min(1).max(63)
   .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be 1..63 lowercase letters, digits, dash or underscore, starting with a letter or digit');
@@ -37,12 +50,15 @@ export const TemplateCreateBody = z.strictObject({
   name: templateName.describe('The template\'s name within the account (not python or terminal).'),
   base: z.enum(TEMPLATE_BASES).describe('The runtime it builds on and serves: python (pythonExec, runCode) or terminal (sessions).'),
   packages: TemplatePackages.default({ pip: [], npm: [], apt: [] }),
-  network: z.enum(NETWORK_POLICIES).default('none').describe('none (default): no network; full: the Docker bridge, outbound open.'),
+  network: z.enum(NETWORK_POLICIES).default('none').describe('none (default): no network; allowlist: only the host:port patterns of allow, through the host\'s egress proxy (HTTP proxy and DNS); full: the Docker bridge, outbound open.'),
+  allow: AllowList.optional().describe('With network allowlist: where its sandboxes may connect, e.g. ["pypi.org:443", "*.pythonhosted.org:443"]. Private and local addresses only where the operator opened them (DURABOX_EGRESS_PRIVATE_CIDRS).'),
   memory_mb: z.int().min(64).max(16_384).optional().describe('Memory limit of its sandboxes; default the base runtime\'s.'),
   cpus: z.number().min(0.1).max(64).optional().describe('CPU limit of its sandboxes; default the base runtime\'s.'),
   dockerfile: z.string().min(1).max(65_536).optional().describe('Admins only: the whole Dockerfile (build arg BASE_IMAGE names the base runtime\'s image); packages are then not allowed.'),
 }).superRefine((b, ctx) => {
   if (BUILTIN_TEMPLATES.includes(b.name)) ctx.addIssue({ code: 'custom', path: ['name'], message: `${b.name} is a built-in template` });
+  if (b.network === 'allowlist' && b.allow === undefined) ctx.addIssue({ code: 'custom', path: ['allow'], message: 'required with network allowlist: the host:port patterns its sandboxes may reach' });
+  if (b.network !== 'allowlist' && b.allow !== undefined) ctx.addIssue({ code: 'custom', path: ['allow'], message: 'only with network allowlist' });
   if (b.dockerfile !== undefined && (b.packages.pip.length + b.packages.npm.length + b.packages.apt.length) > 0) {
     ctx.addIssue({ code: 'custom', path: ['packages'], message: 'not allowed with dockerfile (install them in it)' });
   }
@@ -68,6 +84,7 @@ export const TemplateView = z.object({
   builtin: z.boolean(),
   packages: PackagesView,
   network: z.enum(NETWORK_POLICIES),
+  allow: z.array(z.string()).describe('with network allowlist: the host:port patterns its sandboxes may reach; else empty'),
   memory_mb: z.int().nullable().describe('null: the base runtime\'s limit'),
   cpus: z.number().nullable().describe('null: the base runtime\'s limit'),
   dockerfile: z.boolean().describe('built from an admin\'s Dockerfile'),
@@ -91,6 +108,7 @@ export const TemplateRefSchema = z.object({
   packages: PackagesView,
   dockerfile: z.string().optional(),
   network: z.enum(NETWORK_POLICIES),
+  allow: z.array(z.string()).optional(),
   memoryMb: z.int().optional(),
   cpus: z.number().optional(),
 });

@@ -21,6 +21,7 @@ import {
 } from '../workflows/session.js';
 import { KeyedGate } from './keyed-gate.js';
 import { fairnessKey, type Quotas } from './quotas.js';
+import type { TemplateService } from './template-service.js';
 import { listPage, quote, type Page } from './visibility.js';
 
 export type SessionListItem = z.output<typeof SessionListItemSchema>;
@@ -62,6 +63,7 @@ export class SessionService {
     private readonly config: ApiSettings,
     private readonly runtimeHasWorker: (runtime: string) => Promise<boolean>,
     private readonly quotas: Quotas,
+    private readonly templates: TemplateService,
   ) {
     this.inflight = new KeyedGate(config.session.maxInflightCalls);
   }
@@ -73,6 +75,9 @@ export class SessionService {
   /** Runs a command; with no session_id (or create_if_missing) the session is created by this call. */
   async exec(accountId: string, input: TerminalExecInput, requestKey?: string, streamId?: string): Promise<TerminalExecOutput> {
     const creating = !input.session_id || input.create_if_missing;
+    if (input.template !== undefined && !creating) {
+      throw new DuraboxError('invalid_input', 'template: only when the call creates the session (no session_id, or create_if_missing); a session runs in the template it was created with');
+    }
     // The same request key never runs a command twice in a session run: Temporal dedupes update ids.
     const requestHash = requestKey ? createHash('sha256').update(`${accountId}\0${requestKey}`).digest('hex') : undefined;
     const updateId = requestHash;
@@ -81,13 +86,18 @@ export class SessionService {
     const keyedNew = !input.session_id && requestHash !== undefined;
     const sessionId = input.session_id ?? (keyedNew ? `sess_${requestHash.slice(0, 32)}` : `sess_${randomUUID().replaceAll('-', '')}`);
     const workflowId = this.workflowId(accountId, sessionId);
-    const req: SessionExecRequest = { command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false, stream_id: streamId };
+    const req: SessionExecRequest = {
+      command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false, stream_id: streamId,
+      ...(input.template !== undefined ? { template: input.template } : {}),
+    };
     // When this call starts the session, its command rides along with the start (ignored if it joins one).
     const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId };
     try {
       if (!creating) {
         return await this.inflight.run(workflowId, () => this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId }));
       }
+      // A template the account lacks, or one not ready, is refused before any session exists.
+      const template = await this.templates.resolve(accountId, input.template, 'terminal');
       if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
       // create_if_missing on a live session only joins it, which the limit allows.
       await this.quotas.admitSession(accountId, workflowId, () => this.isRunning(workflowId));
@@ -107,6 +117,7 @@ export class SessionService {
         commandsPerRun: this.config.session.commandsPerRun,
         checkpointMs: this.config.session.checkpointSec * 1000,
         pauseAfterMs: this.config.session.pauseAfterSec * 1000,
+        ...(template ? { template } : {}),
       }, keyedNew);
       return await this.inflight.run(workflowId, () =>
         this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true, first_id: firstCommand.id }], startWorkflowOperation: start, updateId }));

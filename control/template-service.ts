@@ -40,6 +40,7 @@ export class TemplateService {
       image: '',
       packages: body.packages,
       network: body.network,
+      ...(body.allow !== undefined ? { allow: body.allow } : {}),
       ...(body.dockerfile !== undefined ? { dockerfile: body.dockerfile } : {}),
       ...(body.memory_mb !== undefined ? { memoryMb: body.memory_mb } : {}),
       ...(body.cpus !== undefined ? { cpus: body.cpus } : {}),
@@ -103,7 +104,7 @@ export class TemplateService {
 
 function builtinView(name: string): TemplateViewBody {
   return {
-    name, base: name as TemplateBase, builtin: true, packages: { pip: [], npm: [], apt: [] }, network: 'none',
+    name, base: name as TemplateBase, builtin: true, packages: { pip: [], npm: [], apt: [] }, network: 'none', allow: [],
     memory_mb: null, cpus: null, dockerfile: false, status: 'ready', error: null, hosts: [], created_at: null, updated_at: null,
   };
 }
@@ -115,6 +116,7 @@ function view(r: TemplateRow, hosts: TemplateHostRow[]): TemplateViewBody {
     builtin: false,
     packages: r.spec.packages,
     network: r.spec.network,
+    allow: r.spec.allow ?? [],
     memory_mb: r.spec.memoryMb ?? null,
     cpus: r.spec.cpus ?? null,
     dockerfile: r.spec.dockerfile !== undefined,

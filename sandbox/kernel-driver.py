@@ -17,6 +17,7 @@ KERNEL_BASE_ENV = {
     "HOME": "/workspace",
     "LANG": "C.UTF-8",
     "TERM": "dumb",
+    **PROXY_ENV,
 }
 KERNEL_ENVS = {
     "python": {

@@ -18,3 +18,7 @@ def send(obj):
     with _send_lock:
         tx.write(struct.pack(">I", len(body)) + body)
         tx.flush()
+
+# A sandbox of an allow-list template reaches out only through its host's egress proxy, which its
+# container's environment names: every process started in it is told so too.
+PROXY_ENV = {k: os.environ[k] for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy") if k in os.environ}

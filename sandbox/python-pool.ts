@@ -11,6 +11,7 @@ import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
 import { inExecSpan } from './exec-span.js';
+import { sandboxNetwork, type Egress } from './egress.js';
 
 const KEEPER_SOURCE = pid1Program('sandbox-keeper.py', { kernels: true });
 
@@ -35,7 +36,7 @@ function broken(e: unknown): never {
 class WarmSandbox {
   uses = 0;
 
-  constructor(readonly channel: FrameChannel) {}
+  constructor(readonly channel: FrameChannel, private readonly onGone?: () => void) {}
 
   /** The next frame; a closed channel means the container is gone, not the user's doing. */
   next(): Promise<Frame> {
@@ -51,6 +52,7 @@ class WarmSandbox {
     this.channel.close();
     // AutoRemove deletes it once it stops; a kill of an already gone container is not an error.
     await this.channel.container.kill().catch(() => undefined);
+    this.onGone?.();
   }
 }
 
@@ -63,6 +65,8 @@ export interface PythonPoolOptions {
   outputLimitBytes: number;
   /** Most idle sandboxes kept after use (an account template's pool keeps few); default: all. */
   keepIdle?: number;
+  /** This host's egress proxy, for sandboxes of allow-list templates. */
+  egress?: Egress;
 }
 
 export class PythonSandboxPool {
@@ -166,25 +170,32 @@ export class PythonSandboxPool {
 
   private async create(): Promise<WarmSandbox> {
     const { docker, limits, workerId } = this.opts;
-    const container = await docker.createContainer({
-      Image: limits.image,
-      Cmd: ['python3', '-c', KEEPER_SOURCE],
-      User: SANDBOX_USER,
-      WorkingDir: '/workspace',
-      Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8'],
-      OpenStdin: true,
-      StdinOnce: true, // the worker's attach closing (even by kill -9) closes stdin: the keeper exits
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      NetworkDisabled: !limits.network,
-      Labels: sandboxLabels(workerId, 'python'),
-      HostConfig: hardenedHostConfig(limits),
-    });
-    const sb = new WarmSandbox(await FrameChannel.attach(container, 'keeper'));
+    const net = await sandboxNetwork(this.opts.egress, limits);
+    let sb: WarmSandbox;
     try {
-      await container.start();
+      const container = await docker.createContainer({
+        Image: limits.image,
+        Cmd: ['python3', '-c', KEEPER_SOURCE],
+        User: SANDBOX_USER,
+        WorkingDir: '/workspace',
+        Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', ...net.env],
+        OpenStdin: true,
+        StdinOnce: true, // the worker's attach closing (even by kill -9) closes stdin: the keeper exits
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        NetworkDisabled: net.disabled,
+        Labels: sandboxLabels(workerId, 'python'),
+        HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig },
+      });
+      sb = new WarmSandbox(await FrameChannel.attach(container, 'keeper'), net.release);
+    } catch (e) {
+      net.release();
+      throw e;
+    }
+    try {
+      await sb.channel.container.start();
       const first = await sb.next();
       if (first.ready !== true) throw new SandboxBroken('sandbox failed its first reset');
       return sb;

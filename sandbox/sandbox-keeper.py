@@ -18,6 +18,7 @@ CHILD_ENV = {
     "HOME": "/workspace",
     "LANG": "C.UTF-8",
     "PYTHONDONTWRITEBYTECODE": "1",
+    **PROXY_ENV,
 }
 
 rx = sys.stdin.buffer

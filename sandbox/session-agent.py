@@ -17,6 +17,7 @@ ENV = {
     "HOME": "/workspace",
     "LANG": "C.UTF-8",
     "TERM": "dumb",
+    **PROXY_ENV,
 }
 
 # A warm container not yet given to a session ends when its worker stops pinging it (the worker died);

@@ -10,6 +10,10 @@ import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } fr
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 import { inExecSpan } from './exec-span.js';
+import { sandboxNetwork, type Egress } from './egress.js';
+import { DuraboxError } from '../contract/errors.js';
+import type { TemplateRef } from '../contract/templates.js';
+import { templateLimits, type TemplateImages } from './template-images.js';
 
 const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true });
 
@@ -42,6 +46,10 @@ export interface SessionContainerOptions {
   warm: number;
   /** Most sessions held at once (DURABOX_HOST_MAX_SESSIONS). */
   maxSessions: number;
+  /** Account templates' images on this host: a session of a template starts from its image, built first if missing. */
+  images: TemplateImages;
+  /** This host's egress proxy, for sessions of allow-list templates. */
+  egress?: Egress;
 }
 
 export class SessionContainers {
@@ -53,6 +61,8 @@ export class SessionContainers {
   /** Containers made but not yet ready (their agent is starting). */
   private readonly creating = new Set<string>();
   private readonly channels = new Map<string, Promise<FrameChannel>>();
+  /** Gives back the allow-list network of a container that has one (made by this worker). */
+  private readonly networks = new Map<string, () => void>();
   private starting = 0;
   private closed = false;
 
@@ -78,16 +88,21 @@ export class SessionContainers {
     for (const id of ids) if (!this.held.has(id)) this.held.set(id, 0);
   }
 
-  /** A started container for a new session: a warm one when there is one. */
-  async take(): Promise<string> {
+  /**
+   * A started container for a new session: a warm one when there is one. A session of an account template
+   * gets a container of the template's image and limits (never a warm one of the base), its image built
+   * here first when this host lacks it.
+   */
+  async take(template?: TemplateRef): Promise<string> {
     if (this.held.size + this.taking >= this.o.maxSessions) {
       throw new HostFull(`this host holds ${this.held.size} sessions, its most (DURABOX_HOST_MAX_SESSIONS=${this.o.maxSessions})`);
     }
     this.taking++;
     try {
+      const limits = template ? await this.templateLimits(template) : undefined;
       // A warm container that died meanwhile (removed under this worker) is dropped for a fresh one.
-      for (let warm = this.ready.shift(); ; warm = undefined) {
-        const id = warm ?? (await this.create());
+      for (let warm = limits ? undefined : this.ready.shift(); ; warm = undefined) {
+        const id = warm ?? (await this.create(limits));
         this.held.set(id, Infinity);
         try {
           // From now on the agent stays when this worker goes: the session owns the container.
@@ -102,6 +117,12 @@ export class SessionContainers {
       this.taking--;
       this.refill();
     }
+  }
+
+  private async templateLimits(template: TemplateRef): Promise<RuntimeLimits> {
+    const built = await this.o.images.ensure(template);
+    if (!built.ok) throw new DuraboxError('template_unavailable', `template ${template.name} did not build on this host: ${built.log.slice(-2000)}`);
+    return templateLimits(this.o.limits, template);
   }
 
   /** Warm containers end themselves when their worker stops pinging, so a killed worker leaves none. */
@@ -187,12 +208,18 @@ export class SessionContainers {
 
   async remove(containerId: string): Promise<void> {
     this.held.delete(containerId);
+    const release = this.networks.get(containerId);
+    this.networks.delete(containerId);
     const ch = this.channels.get(containerId);
     this.channels.delete(containerId);
     ch?.then((c) => c.close(), () => undefined);
-    await this.o.docker.getContainer(containerId).remove({ force: true }).catch((e: { statusCode?: number }) => {
-      if (e.statusCode !== 404) throw e;
-    });
+    try {
+      await this.o.docker.getContainer(containerId).remove({ force: true }).catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 404) throw e;
+      });
+    } finally {
+      release?.();
+    }
   }
 
   /** Removes the warm containers and detaches from the sessions' (which live on without this worker). */
@@ -223,25 +250,33 @@ export class SessionContainers {
     });
   }
 
-  private async create(): Promise<string> {
-    const { docker, limits, workerId } = this.o;
-    const container = await docker.createContainer({
-      Image: limits.image,
-      Cmd: ['python3', '-c', AGENT_SOURCE],
-      User: SANDBOX_USER,
-      WorkingDir: '/workspace',
-      Env: SESSION_ENV,
-      OpenStdin: true,
-      StdinOnce: false, // a worker that detaches (or dies) leaves the agent running for the next one
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      NetworkDisabled: !limits.network,
-      Labels: sandboxLabels(workerId, 'terminal'),
-      // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
-      HostConfig: hardenedHostConfig(limits),
-    });
+  private async create(limits = this.o.limits): Promise<string> {
+    const { docker, workerId } = this.o;
+    const net = await sandboxNetwork(this.o.egress, limits);
+    let container: Docker.Container;
+    try {
+      container = await docker.createContainer({
+        Image: limits.image,
+        Cmd: ['python3', '-c', AGENT_SOURCE],
+        User: SANDBOX_USER,
+        WorkingDir: '/workspace',
+        Env: [...SESSION_ENV, ...net.env],
+        OpenStdin: true,
+        StdinOnce: false, // a worker that detaches (or dies) leaves the agent running for the next one
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        NetworkDisabled: net.disabled,
+        Labels: sandboxLabels(workerId, 'terminal'),
+        // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
+        HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig },
+      });
+    } catch (e) {
+      net.release();
+      throw e;
+    }
+    this.networks.set(container.id, net.release);
     this.creating.add(container.id);
     try {
       const ch = await FrameChannel.attach(container, 'session');

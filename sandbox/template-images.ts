@@ -132,6 +132,7 @@ export function templateLimits(base: RuntimeLimits, ref: TemplateRef): RuntimeLi
     ...base,
     image: ref.image,
     network: ref.network === 'full',
+    egress: ref.network === 'allowlist' ? ref.allow : undefined,
     memoryBytes: ref.memoryMb !== undefined ? ref.memoryMb * 1024 * 1024 : base.memoryBytes,
     nanoCpus: ref.cpus !== undefined ? Math.round(ref.cpus * 1e9) : base.nanoCpus,
   };

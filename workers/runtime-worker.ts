@@ -10,6 +10,7 @@ import { removeLeftovers } from '../sandbox/leftovers.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
 import { PythonSandboxPool } from '../sandbox/python-pool.js';
 import { SessionContainers } from '../sandbox/session-containers.js';
+import { Egress } from '../sandbox/egress.js';
 import { TemplateImages, TemplatePools } from '../sandbox/template-images.js';
 import { createTemplateActivities } from '../activities/templates.js';
 import { connectTemporal } from '../temporal/connection.js';
@@ -56,9 +57,18 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   const left = await removeLeftovers(docker, config.workerId, sessionIsLive);
   if (left.removed > 0) log.info({ removed: left.removed }, 'removed leftover containers');
 
+  // Allow-list sandboxes' networks and their proxy: those of sessions kept across a restart get the new proxy.
+  const egress = new Egress({
+    docker,
+    workerId: config.workerId,
+    image: config.runtimes.includes('python') ? config.python.image : config.terminal.image,
+    ...config.egress,
+  });
+  await egress.start();
+
   const inflight = new Map<string, number>();
   const output = new OutputPublisher((body) => registry.postOutput(body), log);
-  const sandboxOptions = { docker, workerId: config.workerId, maxUses: config.sandboxMaxUses, outputLimitBytes: config.outputLimitBytes };
+  const sandboxOptions = { docker, workerId: config.workerId, maxUses: config.sandboxMaxUses, outputLimitBytes: config.outputLimitBytes, egress };
   const python = new PythonSandboxPool({ ...sandboxOptions, limits: config.python, warm: config.runtimes.includes('python') ? config.maxInflight : 0 });
   python.refill();
   // Account templates: this host builds the ready ones it lacks before it takes any work, so a template's
@@ -72,6 +82,8 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     limits: config.terminal,
     warm: config.runtimes.includes('terminal') ? config.maxInflight : 0,
     maxSessions: config.maxSessions,
+    images,
+    egress,
   });
   containers.adopt(left.kept);
   containers.refill();
@@ -139,7 +151,9 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
         await python.close();
         await templatePools.close();
         await containers.close();
+        await egress.close();
         await removeLeftovers(docker, config.workerId, opts.removeSessions ? undefined : sessionIsLive);
+        await egress.sweep().catch((e: Error) => log.warn(errorFields(e), 'egress: cannot remove unused networks'));
         if (ownsConnection) await conn.close();
       })();
       return stopping;

@@ -134,6 +134,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
           accountId: input.accountId,
           ...(restore ? { restore: true } : {}),
           ...(command ? { firstCommand: command } : {}),
+          ...(input.template ? { template: input.template } : {}),
         });
       } catch (err) {
         if (!isHostFull(err) || attempt >= HOST_FULL_ATTEMPTS) throw err;
@@ -349,9 +350,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     }
   }, {
     // Validators run before anything is written to history: a refused update costs nothing.
-    validator: (_req: SessionExecRequest) => {
+    validator: (req: SessionExecRequest) => {
       rejectIfEnded();
       if (busy) throw ApplicationFailure.create({ type: 'session_busy', message: `a command is already running in session ${input.sessionId}`, nonRetryable: true });
+      // create_if_missing joining a live session: it must be the template the caller asked for.
+      const runsIn = input.template?.name ?? 'terminal';
+      if (req.template !== undefined && req.template !== runsIn) {
+        throw ApplicationFailure.create({ type: 'invalid_input', message: `template: session ${input.sessionId} already exists and runs in template ${runsIn}`, nonRetryable: true });
+      }
     },
   });
 

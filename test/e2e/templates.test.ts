@@ -9,7 +9,13 @@ import { eventually } from './support/docker.js';
 import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
 import { onOwnHosts } from './support/own-hosts.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { templateImage } from '../../control/template-service.js';
+import { HASH_KEY } from '../../harness/platform.js';
+import { keyedHash } from '../../control/security.js';
+import { LABEL_EGRESS } from '../../sandbox/egress.js';
+import { LABEL_WORKER } from '../../sandbox/profile.js';
 
 const STACK = ['numpy', 'pandas', 'matplotlib', 'scipy', 'sklearn', 'PIL', 'openpyxl', 'sympy', 'requests'];
 
@@ -209,5 +215,206 @@ describe('templates: an account\'s own, built as a workflow on every host', func
     assert.equal(done.result.output, 'finished 0.9.0\n');
     const after = await task({ capability: 'pythonExec', input: { code: 'print(1)', template: NAME } });
     assert.equal(after.status, 404);
+  });
+});
+
+describe('templates: sessions on a template, and allow-list egress through the host\'s proxy', function () {
+  this.timeout(300_000);
+  onOwnHosts(['tpl-net']);
+  let token: string;
+  let bridgeIp: string;
+  const listeners: Array<{ server: Server; port: number; hits: number }> = [];
+  const SESS = `sess-${process.pid}`;
+  const PYNET = `pynet-${process.pid}`;
+  const term = (body: Record<string, unknown>) => call('POST', '/api/v1/commands/terminal', { token, body });
+  const ready = (name: string) => eventually(`template ${name} to finish building`, async () => {
+    const r = await call('GET', `/api/v1/templates/${name}`, { token });
+    return r.body.status !== 'building' && r.body;
+  }, 240_000);
+  const egressNetworks = async () => platform.docker.listNetworks({ filters: { label: [LABEL_EGRESS, `${LABEL_WORKER}=${platform.workerId('tpl-net')}`] } });
+
+  before(async function () {
+    this.timeout(240_000);
+    token = await newToken();
+    // Two listeners of this test on the Docker bridge's address: the first is allowed, the second never.
+    bridgeIp = ((await platform.docker.getNetwork("bridge").inspect()) as { IPAM: { Config: Array<{ Gateway: string }> } }).IPAM.Config[0].Gateway;
+    for (const name of ['listener-a', 'listener-b']) {
+      const l = { server: createServer(), port: 0, hits: 0 };
+      l.server.on('request', (_req, res) => { l.hits++; res.end(`${name}\n`); });
+      await new Promise<void>((resolve) => l.server.listen(0, bridgeIp, resolve));
+      l.port = (l.server.address() as AddressInfo).port;
+      listeners.push(l);
+    }
+    await platform.startWorker('tpl-net', {
+      // This machine's bridge is private: the operator opens just the listeners' address, and names it.
+      DURABOX_EGRESS_PRIVATE_CIDRS: `${bridgeIp}/32`,
+      DURABOX_EGRESS_HOSTS: `allowed.durabox.test=${bridgeIp}`,
+    });
+    const [a] = listeners;
+    for (const body of [
+      { name: SESS, base: 'terminal', packages: { pip: ['tabulate==0.9.0'] }, network: 'allowlist', allow: [`allowed.durabox.test:${a.port}`], memory_mb: 640 },
+      { name: PYNET, base: 'python', network: 'allowlist', allow: [`${bridgeIp}:${a.port}`] },
+    ]) {
+      const r = await call('POST', '/api/v1/templates', { token, body });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
+    for (const name of [SESS, PYNET]) assert.equal((await ready(name)).status, 'ready', name);
+  });
+
+  after(async () => {
+    for (const l of listeners) l.server.close();
+  });
+
+  it('a session created on a terminal template has its package and limits, over REST and MCP; the built-in one does not', async () => {
+    const check = 'python3 -c "import tabulate; print(tabulate.__version__)"';
+    const r = await term({ command: check, template: SESS });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.stdout, '0.9.0\n', r.body.stderr);
+    const sid = r.body.session_id;
+    const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
+    const memo = (await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, sid)).describe()).memo as { container_id: string };
+    assert.equal((await platform.docker.getContainer(memo.container_id).inspect()).HostConfig.Memory, 640 * 1024 * 1024);
+
+    const plain = await term({ command: check });
+    assert.equal(plain.status, 200);
+    assert.match(plain.body.stderr, /No module named 'tabulate'/);
+    // A template names what a new session is made from: never a live one's.
+    const late = await term({ command: 'true', session_id: plain.body.session_id, template: SESS });
+    assert.equal(late.status, 400, JSON.stringify(late.body));
+    // A session call's error body is the reference's: {error, code, message}.
+    assert.equal(late.body.code, 'invalid_input');
+    assert.match(late.body.message, /^template: only when the call creates the session/);
+    const joined = await term({ command: 'true', session_id: plain.body.session_id, create_if_missing: true, template: SESS });
+    assert.equal(joined.status, 400, JSON.stringify(joined.body));
+    assert.match(joined.body.message, /^template: .* runs in template terminal/);
+    const same = await term({ command: check, session_id: sid, create_if_missing: true, template: SESS });
+    assert.equal(same.body.stdout, '0.9.0\n', 'create_if_missing with its own template joins it');
+    await call('DELETE', `/api/v1/sessions/${plain.body.session_id}`, { token });
+
+    const client = new Client({ name: 'durabox-templates-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${platform.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+    try {
+      const m = await client.callTool({ name: 'terminalExec', arguments: { command: check, template: SESS } });
+      const out = m.structuredContent as { stdout: string; session_id: string };
+      assert.equal(out.stdout, '0.9.0\n', JSON.stringify(m));
+      await call('DELETE', `/api/v1/sessions/${out.session_id}`, { token });
+      const wrong = await client.callTool({ name: 'terminalExec', arguments: { command: 'true', template: PYNET } });
+      assert.equal(wrong.isError, true);
+      assert.match(JSON.stringify(wrong.content), /built on python/);
+    } finally {
+      await client.close();
+    }
+    await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+  });
+
+  it('a paused session comes back on its template, with its allow-list, after continue-as-new', async () => {
+    const policy = platform.api.deps.api.session;
+    const before = policy.pauseAfterSec;
+    policy.pauseAfterSec = 3;
+    try {
+      const r = await term({ command: 'echo kept > f.txt', template: SESS });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const sid = r.body.session_id;
+      // More commands than a run holds (DURABOX_SESSION_COMMANDS_PER_RUN=5 here): the template goes on with the session.
+      for (let i = 0; i < 5; i++) assert.equal((await term({ command: 'true', session_id: sid })).status, 200);
+      await eventually('the session to pause', async () => (await call('GET', `/api/v1/sessions/${sid}`, { token })).body.status === 'paused', 60_000);
+      const back = await term({ command: `cat f.txt; python3 -c "import tabulate; print(tabulate.__version__)"; curl -sS --max-time 10 http://allowed.durabox.test:${listeners[0].port}/`, session_id: sid });
+      assert.equal(back.status, 200, JSON.stringify(back.body));
+      assert.equal(back.body.restored, true);
+      assert.equal(back.body.stdout, 'kept\n0.9.0\nlistener-a\n', back.body.stderr);
+      await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+    } finally {
+      policy.pauseAfterSec = before;
+    }
+  });
+
+  it('an allow-listed listener is reachable from the sandbox, by name and by address; the second listener, other names, the host\'s services and other sandboxes are refused', async () => {
+    const [a, b] = listeners;
+    const hitsB = b.hits;
+    const apiPort = new URL(platform.url).port;
+    // A second allow-list session: a sandbox the first must not reach, though it serves on a port.
+    const other = await term({ command: 'nohup python3 -m http.server 8000 >/dev/null 2>&1 & sleep 1; hostname -i', template: SESS });
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    const otherIp = other.body.stdout.trim();
+    assert.match(otherIp, /^\d+\.\d+\.\d+\.\d+$/);
+    const code = (url: string, extra = '') => `curl -sS -o /dev/null -w '%{http_code}' --max-time 5 ${extra} ${url}; echo " exit=$?"`;
+    const r = await term({
+      template: SESS,
+      command: [
+        `curl -sS --max-time 10 http://allowed.durabox.test:${a.port}/`,
+        code(`http://${bridgeIp}:${b.port}/`),
+        code(`http://allowed.durabox.test:${b.port}/`),
+        code(`http://${bridgeIp}:${apiPort}/api/v1/health`),
+        code(`http://${otherIp}:8000/`),
+        code(`http://${bridgeIp}:${a.port}/`, "--noproxy '*'"),
+        code(`http://${otherIp}:8000/`, "--noproxy '*'"),
+        'getent hosts allowed.durabox.test | cut -d" " -f1',
+        'getent hosts denied.durabox.test; echo "dns exit=$?"',
+      ].join('; '),
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const lines: string[] = r.body.stdout.trim().split('\n');
+    assert.equal(lines.length, 9, r.body.stdout + r.body.stderr);
+    assert.equal(lines[0], 'listener-a', r.body.stderr);
+    // Through the proxy, refused: the second listener (by address and by the allowed name), the host's own
+    // API, another sandbox.
+    assert.deepEqual(lines.slice(1, 5), ['403 exit=0', '403 exit=0', '403 exit=0', '403 exit=0'], r.body.stderr);
+    // Around the proxy: no connection at all (the sandbox's network is internal and has no address on the host).
+    for (const direct of lines.slice(5, 7)) assert.match(direct, /^000 exit=(7|28)$/, r.body.stderr);
+    // DNS answers allowed names only.
+    assert.deepEqual(lines.slice(7), [bridgeIp, 'dns exit=2']);
+    assert.equal(b.hits, hitsB, 'the second listener got no request');
+    assert.ok(a.hits >= 1);
+
+    // pythonExec on an allow-list python template: the standard library honours the proxy variables.
+    const py = [
+      'import urllib.request, urllib.error',
+      `print(urllib.request.urlopen("http://${bridgeIp}:${a.port}/", timeout=10).read().decode().strip())`,
+      'try:',
+      `    urllib.request.urlopen("http://${bridgeIp}:${b.port}/", timeout=10)`,
+      'except urllib.error.HTTPError as e:',
+      '    print("refused", e.code)',
+    ].join('\n');
+    const t = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', mode: 'sync', input: { code: py, template: PYNET } } });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.equal(t.body.result.output, 'listener-a\nrefused 403\n', t.body.result.stderr);
+    assert.equal(b.hits, hitsB);
+    // A template without a network has none at all.
+    const none = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', mode: 'sync', input: { code: `import socket\ns = socket.socket()\ns.settimeout(3)\ntry:\n    s.connect(("${bridgeIp}", ${a.port})); print("connected")\nexcept OSError as e:\n    print("no network")` } } });
+    assert.equal(none.body.result.output, 'no network\n');
+
+    await call('DELETE', `/api/v1/sessions/${other.body.session_id}`, { token });
+    await call('DELETE', `/api/v1/sessions/${r.body.session_id}`, { token });
+  });
+
+  it('refuses allow-lists that are not host:port patterns, naming the field', async () => {
+    for (const [body, field] of [
+      [{ name: 'n1', base: 'python', network: 'allowlist' }, 'allow'],
+      [{ name: 'n2', base: 'python', network: 'allowlist', allow: [] }, 'allow'],
+      [{ name: 'n3', base: 'python', network: 'allowlist', allow: ['http://pypi.org/simple'] }, 'allow.0'],
+      [{ name: 'n4', base: 'python', network: 'allowlist', allow: ['pypi.org'] }, 'allow.0'],
+      [{ name: 'n5', base: 'python', network: 'allowlist', allow: ['pypi.org:443', 'pypi.org:70000'] }, 'allow.1'],
+      [{ name: 'n6', base: 'python', network: 'allowlist', allow: ['*:443'] }, 'allow.0'],
+      [{ name: 'n7', base: 'python', network: 'none', allow: ['pypi.org:443'] }, 'allow'],
+    ] as const) {
+      const r = await call('POST', '/api/v1/templates', { token, body });
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+      assert.ok(r.body.error.includes(field), `${r.body.error} names ${field}`);
+    }
+    const t = (await call('GET', `/api/v1/templates/${SESS}`, { token })).body;
+    assert.equal(t.network, 'allowlist');
+    assert.deepEqual(t.allow, [`allowed.durabox.test:${listeners[0].port}`]);
+  });
+
+  it('a sandbox\'s network goes with it: only the kept sandbox of the python template still has one', async () => {
+    const [proxy] = await platform.docker.listContainers({ filters: { label: [`${LABEL_EGRESS}=proxy`, `${LABEL_WORKER}=${platform.workerId('tpl-net')}`] } });
+    assert.ok(proxy, 'the host\'s egress proxy runs');
+    const left = await eventually('the networks of ended sandboxes to be removed', async () => {
+      const nets = await egressNetworks();
+      return nets.length === 1 && nets;
+    }, 60_000);
+    const members = Object.keys((await platform.docker.getNetwork(left[0].Id).inspect()).Containers ?? {}).filter((id) => id !== proxy.Id);
+    assert.equal(members.length, 1);
+    assert.equal((await platform.docker.getContainer(members[0]).inspect()).Config.Labels['io.durabox.runtime'], 'python');
   });
 });

@@ -118,6 +118,18 @@ describe('config', () => {
       refuses(() => loadTemporalSettings({ DURABOX_TASK_RETENTION_DAYS: '0' }), 'DURABOX_TASK_RETENTION_DAYS', '1..3650', '"0"');
     });
 
+    it('reads the egress proxy\'s settings: public addresses only by default, and refuses ranges and names it cannot use', () => {
+      assert.deepEqual(loadWorkerSettings({}).egress, { subnet: '10.213.0.0/16', privateCidrs: [], hosts: [] });
+      assert.deepEqual(
+        loadWorkerSettings({ DURABOX_EGRESS_SUBNET: '10.99.0.0/20', DURABOX_EGRESS_PRIVATE_CIDRS: '172.17.0.1/32, 10.0.0.0/8,fd00::/8', DURABOX_EGRESS_HOSTS: 'mirror.internal=10.0.0.5' }).egress,
+        { subnet: '10.99.0.0/20', privateCidrs: ['172.17.0.1/32', '10.0.0.0/8', 'fd00::/8'], hosts: ['mirror.internal=10.0.0.5'] },
+      );
+      refuses(() => loadWorkerSettings({ DURABOX_EGRESS_SUBNET: '10.0.0.0/30' }), 'DURABOX_EGRESS_SUBNET', '/26');
+      refuses(() => loadWorkerSettings({ DURABOX_EGRESS_SUBNET: 'ten' }), 'DURABOX_EGRESS_SUBNET');
+      refuses(() => loadWorkerSettings({ DURABOX_EGRESS_PRIVATE_CIDRS: 'everything' }), 'DURABOX_EGRESS_PRIVATE_CIDRS', 'everything');
+      refuses(() => loadWorkerSettings({ DURABOX_EGRESS_HOSTS: 'mirror.internal' }), 'DURABOX_EGRESS_HOSTS', 'name=IPv4');
+    });
+
     it('refuses an integer above its range, naming the variable', () => {
       refuses(() => loadWorkerSettings({ DURABOX_MAX_INFLIGHT: '1025' }), 'DURABOX_MAX_INFLIGHT', '1..1024');
     });

@@ -33,6 +33,27 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
     }
   });
 
+  it('takes an allow-list of host:port patterns with network allowlist only, naming the entry it refuses', () => {
+    const ok = parse({ name: 'net', base: 'python', network: 'allowlist', allow: ['pypi.org:443', '*.pythonhosted.org:443', '10.0.0.5:5432', '[fd00::1]:80', 'Files.Example.COM:8080'] });
+    assert.ok(ok.success, JSON.stringify(ok.error?.issues));
+    for (const [body, path] of [
+      [{ name: 'a', base: 'python', network: 'allowlist' }, 'allow'],
+      [{ name: 'a', base: 'python', network: 'allowlist', allow: [] }, 'allow'],
+      [{ name: 'a', base: 'python', network: 'full', allow: ['pypi.org:443'] }, 'allow'],
+      [{ name: 'a', base: 'python', network: 'allowlist', allow: ['https://pypi.org:443'] }, 'allow.0'],
+      [{ name: 'a', base: 'python', network: 'allowlist', allow: ['pypi.org:443', 'pypi.org'] }, 'allow.1'],
+      [{ name: 'a', base: 'python', network: 'allowlist', allow: ['pypi.org:0'] }, 'allow.0'],
+      [{ name: 'a', base: 'python', network: 'allowlist', allow: ['pypi.org:1-1024'] }, 'allow.0'],
+      [{ name: 'a', base: 'python', network: 'allowlist', allow: ['*.*.org:443'] }, 'allow.0'],
+      [{ name: 'a', base: 'python', network: 'allowlist', allow: ['a b:443'] }, 'allow.0'],
+      [{ name: 'a', base: 'python', network: 'allowlist', allow: Array(101).fill('pypi.org:443') }, 'allow'],
+    ] as const) {
+      const r = parse(body);
+      assert.equal(r.success, false, JSON.stringify(body));
+      assert.ok(r.error!.issues.some((i) => i.path.join('.') === path), `${JSON.stringify(body)}: ${JSON.stringify(r.error!.issues.map((i) => i.path.join('.')))}`);
+    }
+  });
+
   it('names an image after its content: the same base and packages are one image, anything else another', () => {
     const a = templateImage({ base: 'python', packages: { pip: ['six'], npm: [], apt: [] } });
     assert.match(a, /^durabox-template\/python:[0-9a-f]{32}$/);
