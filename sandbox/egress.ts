@@ -100,7 +100,6 @@ export class Egress {
   async lease(allow: string[]): Promise<EgressLease> {
     const proxy = await this.ensureProxy();
     const { network, proxyIp } = await this.createNetwork(allow);
-    this.inUse.add(network);
     try {
       await this.attachProxy(proxy, network, proxyIp, allow);
     } catch (e) {
@@ -134,7 +133,11 @@ export class Egress {
     const kept = await this.networks();
     if (kept.length > 0) await this.ensureProxy();
     // Sandboxes also end on their own (a session's agent exits, Docker removes it): their networks go here.
-    this.periodic = setInterval(() => this.sweepSoon(), 60_000);
+    // A proxy that died is replaced at once, not at the next lease: sessions on allow-lists need it.
+    this.periodic = setInterval(() => {
+      this.sweepSoon();
+      if (this.proxy) this.ensureProxy().catch((e: Error) => this.log.warn(errorFields(e), 'egress: cannot restart the proxy'));
+    }, 60_000);
     this.periodic.unref();
   }
 
@@ -249,6 +252,8 @@ export class Egress {
       const block = this.base + ((this.next++ % this.count) << (32 - NET_BITS));
       const subnet = `${intToIpv4(block)}/${NET_BITS}`;
       const name = `durabox-egress-${randomBytes(6).toString('hex')}`;
+      // In use from before it exists: a sweep listing it meanwhile must not take it for a leftover.
+      this.inUse.add(name);
       try {
         await this.o.docker.createNetwork({
           Name: name,
@@ -264,6 +269,7 @@ export class Egress {
         });
         return { network: name, proxyIp: intToIpv4(block + 2) };
       } catch (e) {
+        this.inUse.delete(name);
         last = e as Error;
         // Another worker (or a leftover) holds this block: take the next.
         if (!/overlap|in use|conflict/i.test(last.message)) throw e;

@@ -231,6 +231,8 @@ describe('templates: sessions on a template, and allow-list egress through the h
     const r = await call('GET', `/api/v1/templates/${name}`, { token });
     return r.body.status !== 'building' && r.body;
   }, 240_000);
+  // This machine's bridge is private: the operator opens just the listeners' address, and names it.
+  const egressEnv = () => ({ DURABOX_EGRESS_PRIVATE_CIDRS: `${bridgeIp}/32`, DURABOX_EGRESS_HOSTS: `allowed.durabox.test=${bridgeIp}` });
   const egressNetworks = async () => platform.docker.listNetworks({ filters: { label: [LABEL_EGRESS, `${LABEL_WORKER}=${platform.workerId('tpl-net')}`] } });
 
   before(async function () {
@@ -245,11 +247,7 @@ describe('templates: sessions on a template, and allow-list egress through the h
       l.port = (l.server.address() as AddressInfo).port;
       listeners.push(l);
     }
-    await platform.startWorker('tpl-net', {
-      // This machine's bridge is private: the operator opens just the listeners' address, and names it.
-      DURABOX_EGRESS_PRIVATE_CIDRS: `${bridgeIp}/32`,
-      DURABOX_EGRESS_HOSTS: `allowed.durabox.test=${bridgeIp}`,
-    });
+    await platform.startWorker('tpl-net', egressEnv());
     const [a] = listeners;
     for (const body of [
       { name: SESS, base: 'terminal', packages: { pip: ['tabulate==0.9.0'] }, network: 'allowlist', allow: [`allowed.durabox.test:${a.port}`], memory_mb: 640 },
@@ -387,6 +385,22 @@ describe('templates: sessions on a template, and allow-list egress through the h
     await call('DELETE', `/api/v1/sessions/${r.body.session_id}`, { token });
   });
 
+  it('a session on an allow-list keeps its egress across a kill -9 of its worker: the restarted worker attaches a new proxy to its network', async () => {
+    const url = `http://allowed.durabox.test:${listeners[0].port}/`;
+    const r = await term({ command: `curl -sS --max-time 10 ${url}`, template: SESS });
+    assert.equal(r.body.stdout, 'listener-a\n', JSON.stringify(r.body));
+    const [before] = await platform.docker.listContainers({ filters: { label: [`${LABEL_EGRESS}=proxy`, `${LABEL_WORKER}=${platform.workerId('tpl-net')}`] } });
+    await platform.workers.get('tpl-net')!.stop('SIGKILL');
+    await platform.startWorker('tpl-net', egressEnv());
+    const again = await term({ command: `curl -sS --max-time 10 ${url}`, session_id: r.body.session_id });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.restored, undefined, 'the same container, kept by the restarted worker');
+    assert.equal(again.body.stdout, 'listener-a\n', again.body.stderr);
+    const [after] = await platform.docker.listContainers({ filters: { label: [`${LABEL_EGRESS}=proxy`, `${LABEL_WORKER}=${platform.workerId('tpl-net')}`] } });
+    assert.notEqual(after.Id, before.Id, 'a new proxy');
+    await call('DELETE', `/api/v1/sessions/${r.body.session_id}`, { token });
+  });
+
   it('refuses allow-lists that are not host:port patterns, naming the field', async () => {
     for (const [body, field] of [
       [{ name: 'n1', base: 'python', network: 'allowlist' }, 'allow'],
@@ -406,15 +420,22 @@ describe('templates: sessions on a template, and allow-list egress through the h
     assert.deepEqual(t.allow, [`allowed.durabox.test:${listeners[0].port}`]);
   });
 
-  it('a sandbox\'s network goes with it: only the kept sandbox of the python template still has one', async () => {
-    const [proxy] = await platform.docker.listContainers({ filters: { label: [`${LABEL_EGRESS}=proxy`, `${LABEL_WORKER}=${platform.workerId('tpl-net')}`] } });
-    assert.ok(proxy, 'the host\'s egress proxy runs');
-    const left = await eventually('the networks of ended sandboxes to be removed', async () => {
-      const nets = await egressNetworks();
-      return nets.length === 1 && nets;
+  it('a sandbox\'s network goes with it: the networks left are those of live sandboxes', async () => {
+    const r = await term({ command: 'true', template: SESS });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
+    const memo = (await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, r.body.session_id)).describe()).memo as { container_id: string };
+    const [own] = Object.keys((await platform.docker.getContainer(memo.container_id).inspect()).NetworkSettings.Networks);
+    assert.match(own, /^durabox-egress-/, 'the session is alone on a network of its own');
+    assert.deepEqual(Object.keys((await platform.docker.getNetwork(own).inspect()).Containers ?? {}).length, 2, 'the session and the proxy');
+    await call('DELETE', `/api/v1/sessions/${r.body.session_id}`, { token });
+    const sandboxNetworks = async () => {
+      const live = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${platform.workerId('tpl-net')}`] } });
+      return live.filter((c) => c.Labels[LABEL_EGRESS] === undefined).flatMap((c) => Object.keys(c.NetworkSettings.Networks)).filter((n) => n.startsWith('durabox-egress-')).sort();
+    };
+    await eventually('only live sandboxes\' networks to be left', async () => {
+      const nets = (await egressNetworks()).map((n) => n.Name).sort();
+      return !nets.includes(own) && JSON.stringify(nets) === JSON.stringify(await sandboxNetworks());
     }, 60_000);
-    const members = Object.keys((await platform.docker.getNetwork(left[0].Id).inspect()).Containers ?? {}).filter((id) => id !== proxy.Id);
-    assert.equal(members.length, 1);
-    assert.equal((await platform.docker.getContainer(members[0]).inspect()).Config.Labels['io.durabox.runtime'], 'python');
   });
 });
