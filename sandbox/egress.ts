@@ -79,6 +79,8 @@ export class Egress {
   private proxy?: Promise<Proxy>;
   /** Networks leased and not yet given back: never swept, even while their sandbox is being made. */
   private readonly inUse = new Set<string>();
+  /** Networks given back whose sandbox may still be going (Docker removes it): swept again shortly. */
+  private readonly released = new Set<string>();
   private next: number;
   private readonly base: number;
   private readonly count: number;
@@ -121,6 +123,7 @@ export class Egress {
   release(lease: EgressLease | undefined): void {
     if (!lease) return;
     this.inUse.delete(lease.network);
+    this.released.add(lease.network);
     this.sweepSoon();
   }
 
@@ -165,13 +168,19 @@ export class Egress {
       const info = (await this.o.docker.getNetwork(n.Id).inspect().catch(() => undefined)) as { Containers?: Record<string, { IPv4Address?: string }> } | undefined;
       if (!info) continue;
       const members = Object.keys(info.Containers ?? {}).filter((id) => id !== proxyId);
-      if (members.length > 0) continue;
+      if (members.length > 0) {
+        waiting ||= this.released.has(n.Name);
+        continue;
+      }
       const proxyIp = proxyAddress(n.IPAM?.Config?.[0]?.Subnet);
       if (proxyId && proxyIp) {
         await this.proxy!.then((p) => p.request({ drop: proxyIp })).catch(() => undefined);
         await this.o.docker.getNetwork(n.Id).disconnect({ Container: proxyId, Force: true }).catch(() => undefined);
       }
-      await this.o.docker.getNetwork(n.Id).remove().then(() => removed++, () => { waiting = true; });
+      await this.o.docker.getNetwork(n.Id).remove().then(() => {
+        removed++;
+        this.released.delete(n.Name);
+      }, () => { waiting = true; });
     }
     if (waiting) this.sweepSoon();
     return removed;

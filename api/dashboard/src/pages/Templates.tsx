@@ -43,8 +43,8 @@ export function Templates() {
     <section>
       <h2>Templates</h2>
       <p class="hint">
-        A template is a sandbox image with its limits and network policy: name it as <code>template</code> in pythonExec or
-        runCode. <code>python</code> and <code>terminal</code> are built in; the account's own are built on every host serving their base.
+        A template is a sandbox image with its limits and network policy: name it as <code>template</code> in pythonExec,
+        runCode or a terminalExec that creates a session. <code>python</code> and <code>terminal</code> are built in; the account's own are built on every host serving their base.
       </p>
       <ErrorLine error={error ?? list.error} />
       <table data-testid="templates-table">
@@ -59,7 +59,7 @@ export function Templates() {
               <td>{t.base}</td>
               <td><Badge value={t.status} /></td>
               <td><Packages t={t} /></td>
-              <td>{t.network}{allowOf(t).length > 0 && <span class="muted"> {allowOf(t).join(', ')}</span>}</td>
+              <td>{t.network}{t.allow.length > 0 && <span class="muted"> {t.allow.join(', ')}</span>}</td>
               <td>{t.memory_mb ?? <span class="muted">default</span>}</td>
               <td>{t.cpus ?? <span class="muted">default</span>}</td>
               <td class="actions">
@@ -81,12 +81,6 @@ function Packages({ t }: { t: TemplateItem }) {
   const lists = (['pip', 'npm', 'apt'] as const).filter((k) => t.packages[k].length > 0);
   if (!lists.length) return <span class="muted">none</span>;
   return <>{lists.map((k) => <span class="chip">{k}: {t.packages[k].join(' ')}</span>)}</>;
-}
-
-/** The hosts an allowlist template may reach, when the API says (a policy newer than some APIs). */
-function allowOf(t: TemplateItem): string[] {
-  const allow = (t as { allow?: unknown }).allow;
-  return Array.isArray(allow) ? allow.map(String) : [];
 }
 
 /** One template with each host's build: polled every 2 s while it builds. */
