@@ -11,7 +11,6 @@ import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 import { inExecSpan } from './exec-span.js';
 import { sandboxNetwork, type Egress } from './egress.js';
-import { DuraboxError } from '../contract/errors.js';
 import type { TemplateRef } from '../contract/templates.js';
 import { templateLimits, type TemplateImages } from './template-images.js';
 
@@ -99,7 +98,8 @@ export class SessionContainers {
     }
     this.taking++;
     try {
-      const limits = template ? await this.templateLimits(template) : undefined;
+      const limits = template ? templateLimits(this.o.limits, template) : undefined;
+      if (template) await this.o.images.ready(template);
       // A warm container that died meanwhile (removed under this worker) is dropped for a fresh one.
       for (let warm = limits ? undefined : this.ready.shift(); ; warm = undefined) {
         const id = warm ?? (await this.create(limits));
@@ -117,12 +117,6 @@ export class SessionContainers {
       this.taking--;
       this.refill();
     }
-  }
-
-  private async templateLimits(template: TemplateRef): Promise<RuntimeLimits> {
-    const built = await this.o.images.ensure(template);
-    if (!built.ok) throw new DuraboxError('template_unavailable', `template ${template.name} did not build on this host: ${built.log.slice(-2000)}`);
-    return templateLimits(this.o.limits, template);
   }
 
   /** Warm containers end themselves when their worker stops pinging, so a killed worker leaves none. */

@@ -56,6 +56,12 @@ export class TemplateImages {
     return { ...(await this.build(ref)), built: true };
   }
 
+  /** The image is on this host, built now if it was missing; one that cannot be built is template_unavailable. */
+  async ready(ref: TemplateRef): Promise<void> {
+    const built = await this.ensure(ref);
+    if (!built.ok) throw new DuraboxError('template_unavailable', `template ${ref.name} did not build on this host: ${built.log.slice(-2000)}`);
+  }
+
   /** Builds the template's image (again, if present); a failed build is an answer with its log, not an error. */
   build(ref: TemplateRef): Promise<TemplateBuildResult> {
     const running = this.building.get(ref.image);
@@ -110,8 +116,7 @@ export class TemplatePools {
     const key = JSON.stringify(limits);
     const known = this.pools.get(key);
     if (known) return known;
-    const built = await this.images.ensure(ref);
-    if (!built.ok) throw new DuraboxError('template_unavailable', `template ${ref.name} did not build on this host: ${built.log.slice(-2000)}`);
+    await this.images.ready(ref);
     // Two first tasks of a template shared the build above; the first to get here makes the pool.
     let pool = this.pools.get(key);
     if (!pool) {
