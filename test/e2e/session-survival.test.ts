@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
-import { eventually } from './support/docker.js';
+import { eventually, sessionContainerId } from './support/docker.js';
 import { onOwnHosts } from './support/own-hosts.js';
 import { LABEL_WORKER } from '../../sandbox/profile.js';
 import { keyedHash } from '../../control/security.js';
@@ -91,9 +91,7 @@ describe('what a session survives', function () {
     assert.equal(a.status, 200, JSON.stringify(a.body));
     const sid = a.body.session_id;
     await checkpointAfter(sid);
-    const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
-    const memo = (await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, sid)).describe()).memo as { container_id: string };
-    await platform.docker.getContainer(memo.container_id).remove({ force: true });
+    await platform.docker.getContainer((await sessionContainerId(token, sid))!).remove({ force: true });
 
     const b = await term({ command: 'cat f.txt', session_id: sid });
     assert.equal(b.status, 200, JSON.stringify(b.body));
@@ -122,8 +120,7 @@ describe('what a session survives', function () {
       assert.equal(listed?.host, null);
       const held = await platform.docker.listContainers({ filters: { label: [`${LABEL_WORKER}=${platform.workerId('s-a')}`, 'io.durabox.runtime=terminal'] } });
       const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
-      const memo = (await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, sid)).describe()).memo as { container_id?: string | null };
-      assert.ok(!memo.container_id, 'no container named');
+      assert.equal(await sessionContainerId(token, sid), undefined, 'no container named');
       assert.ok(held.length <= 2, 'only warm containers are left on the host');
 
       const b = await term({ command: 'cat keep.txt', session_id: sid });

@@ -3,7 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
-import { eventually } from './support/docker.js';
+import { eventually, sessionContainer } from './support/docker.js';
 import { onOwnHosts } from './support/own-hosts.js';
 import { keyedHash } from '../../control/security.js';
 import { HASH_KEY } from '../../harness/platform.js';
@@ -18,15 +18,6 @@ raw = b'\\x00\\xff\\x00\\x00\\x00\\x00\\xff'
 png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 2, 1, 8, 2, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b'')
 open('chart.png', 'wb').write(png)
 PY`;
-
-/** The session's container, found as an operator would: the workflow's memo names it. */
-async function sessionContainer(token: string, sessionId: string) {
-  const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
-  const d = await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, sessionId)).describe();
-  const id = (d.memo as { container_id?: string } | undefined)?.container_id;
-  if (!id) return undefined;
-  return platform.docker.getContainer(id).inspect().catch(() => undefined);
-}
 
 describe('terminal sessions (a session is a workflow)', function () {
   this.timeout(120_000);

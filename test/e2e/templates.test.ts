@@ -5,15 +5,13 @@
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { eventually } from './support/docker.js';
+import { eventually, sessionContainer } from './support/docker.js';
 import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
 import { onOwnHosts } from './support/own-hosts.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { templateImage } from '../../control/template-service.js';
-import { HASH_KEY } from '../../harness/platform.js';
-import { keyedHash } from '../../control/security.js';
 import { LABEL_EGRESS } from '../../sandbox/egress.js';
 import { LABEL_WORKER } from '../../sandbox/profile.js';
 
@@ -269,9 +267,7 @@ describe('templates: sessions on a template, and allow-list egress through the h
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.stdout, '0.9.0\n', r.body.stderr);
     const sid = r.body.session_id;
-    const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
-    const memo = (await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, sid)).describe()).memo as { container_id: string };
-    assert.equal((await platform.docker.getContainer(memo.container_id).inspect()).HostConfig.Memory, 640 * 1024 * 1024);
+    assert.equal((await sessionContainer(token, sid))!.HostConfig.Memory, 640 * 1024 * 1024);
 
     const plain = await term({ command: check });
     assert.equal(plain.status, 200);
@@ -423,9 +419,7 @@ describe('templates: sessions on a template, and allow-list egress through the h
   it('a sandbox\'s network goes with it: the networks left are those of live sandboxes', async () => {
     const r = await term({ command: 'true', template: SESS });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
-    const memo = (await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, r.body.session_id)).describe()).memo as { container_id: string };
-    const [own] = Object.keys((await platform.docker.getContainer(memo.container_id).inspect()).NetworkSettings.Networks);
+    const [own] = Object.keys((await sessionContainer(token, r.body.session_id))!.NetworkSettings.Networks);
     assert.match(own, /^durabox-egress-/, 'the session is alone on a network of its own');
     assert.deepEqual(Object.keys((await platform.docker.getNetwork(own).inspect()).Containers ?? {}).length, 2, 'the session and the proxy');
     await call('DELETE', `/api/v1/sessions/${r.body.session_id}`, { token });

@@ -1,6 +1,21 @@
 // Looking at the sandboxes themselves, as an operator would with `docker ps` and `docker top`.
 import { platform } from './hooks.js';
+import { keyedHash } from '../../../control/security.js';
+import { HASH_KEY } from '../../../harness/platform.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../../../sandbox/profile.js';
+
+/** The session's container id, found as an operator would: the workflow's memo names it (none while paused). */
+export async function sessionContainerId(token: string, sessionId: string): Promise<string | undefined> {
+  const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
+  const d = await platform.api.deps.client.workflow.getHandle(platform.api.deps.sessions.workflowId(account.id, sessionId)).describe();
+  return (d.memo as { container_id?: string | null } | undefined)?.container_id ?? undefined;
+}
+
+/** The session's container, inspected; undefined when it has none or it is gone. */
+export async function sessionContainer(token: string, sessionId: string) {
+  const id = await sessionContainerId(token, sessionId);
+  return id ? platform.docker.getContainer(id).inspect().catch(() => undefined) : undefined;
+}
 
 /** Python sandboxes of a worker that run anything besides their keeper and its idle interpreter (user code still alive), with what runs. */
 export async function containersRunningUserCode(workerId: string): Promise<string[]> {
