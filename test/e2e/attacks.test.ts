@@ -5,13 +5,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { platform } from './support/hooks.js';
 import { call, login, newToken, type Res } from './support/http.js';
-import { containersRunningUserCode, eventually } from './support/docker.js';
+import { bridgeAddress, containersRunningUserCode, eventually } from './support/docker.js';
 import { ADMIN, HASH_KEY, PAYLOAD_KEY } from '../../harness/platform.js';
 import { EncryptionCodec } from '../../temporal/codec.js';
 import { payloadsIn } from './support/history.js';
@@ -19,11 +18,6 @@ import { payloadsIn } from './support/history.js';
 type PyResult = { output: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean };
 type TermOut = { session_id: string; stdout: string; stderr: string; exit_code: number; stdout_truncated: boolean; stderr_truncated: boolean; error?: string };
 
-/** This machine's Docker bridge address (docker0), where containers with a network would reach the host. */
-function bridgeAddress(): string {
-  const docker0 = networkInterfaces().docker0?.find((a) => a.family === 'IPv4');
-  return docker0?.address ?? '172.17.0.1';
-}
 
 /** The runtime worker's resident memory, from the kernel's view of the child process. */
 function workerRssKb(): number {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { eventually, sessionContainer } from './support/docker.js';
+import { bridgeAddress, eventually, sessionContainer } from './support/docker.js';
 import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
 import { onOwnHosts } from './support/own-hosts.js';
@@ -237,7 +237,7 @@ describe('templates: sessions on a template, and allow-list egress through the h
     this.timeout(240_000);
     token = await newToken();
     // Two listeners of this test on the Docker bridge's address: the first is allowed, the second never.
-    bridgeIp = ((await platform.docker.getNetwork("bridge").inspect()) as { IPAM: { Config: Array<{ Gateway: string }> } }).IPAM.Config[0].Gateway;
+    bridgeIp = bridgeAddress();
     for (const name of ['listener-a', 'listener-b']) {
       const l = { server: createServer(), port: 0, hits: 0 };
       l.server.on('request', (_req, res) => { l.hits++; res.end(`${name}\n`); });

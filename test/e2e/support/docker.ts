@@ -1,4 +1,5 @@
 // Looking at the sandboxes themselves, as an operator would with `docker ps` and `docker top`.
+import { networkInterfaces } from 'node:os';
 import { platform } from './hooks.js';
 import { keyedHash } from '../../../control/security.js';
 import { HASH_KEY } from '../../../harness/platform.js';
@@ -44,4 +45,15 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * This machine's Docker bridge address: the IPv4 of the `docker0` interface, where a container with a
+ * network reaches the host. Read from the interface, not from the `bridge` network's IPAM config, which
+ * Docker 20.10 leaves without a gateway when `docker0` already existed.
+ */
+export function bridgeAddress(): string {
+  const docker0 = networkInterfaces().docker0?.find((a) => a.family === 'IPv4');
+  if (!docker0) throw new Error('no docker0 interface with an IPv4 address: is dockerd running with its default bridge?');
+  return docker0.address;
 }
