@@ -1,11 +1,12 @@
 // Entry point of the control plane: `npm run api` (API + MCP + dashboard + control worker).
 import { loadApiSettings, loadTemporalSettings, loadTracingSettings } from '../config/index.js';
-import { exitStartFailed, onShutdownSignal } from '../config/lifecycle.js';
+import { exitStartFailed, logUnexpectedErrors, onShutdownSignal } from '../config/lifecycle.js';
 import { componentLog } from '../config/log.js';
 import { startTracing } from '../telemetry/tracing.js';
 import { startApiPlatform } from './platform.js';
 
 const log = componentLog('api');
+logUnexpectedErrors(log);
 try {
   const tracing = startTracing(loadTracingSettings(), 'durabox-api');
   const api = await startApiPlatform(loadApiSettings(), loadTemporalSettings(), { tracing });

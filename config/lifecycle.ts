@@ -30,3 +30,18 @@ export function exitStartFailed(log: Logger, e: unknown): never {
   else log.fatal(errorFields(e), `cannot start: ${(e as Error)?.message ?? String(e)}`);
   process.exit(1);
 }
+
+/**
+ * A process that serves many accounts keeps serving when one container or request throws where nothing
+ * catches it (a stream's event handler, a promise nobody awaits): the error is logged with its stack and
+ * the process goes on, instead of ending every other account's work with it. Each such line is a defect
+ * to fix where it was thrown.
+ */
+export function logUnexpectedErrors(log: Logger): void {
+  process.on('uncaughtException', (e, origin) => {
+    log.error({ ...errorFields(e), origin }, `unexpected exception, process kept running: ${(e as Error)?.message ?? String(e)}`);
+  });
+  process.on('unhandledRejection', (e) => {
+    log.error(errorFields(e), `unhandled promise rejection, process kept running: ${(e as Error)?.message ?? String(e)}`);
+  });
+}

@@ -1,7 +1,7 @@
 // Entry point of the host gateway: `npm run gateway`. It runs beside Temporal, on the control plane's
 // network; execution hosts reach Temporal only through it (see host-gateway.ts).
 import { ConfigError, loadGatewaySettings } from '../config/index.js';
-import { exitStartFailed, onShutdownSignal } from '../config/lifecycle.js';
+import { exitStartFailed, logUnexpectedErrors, onShutdownSignal } from '../config/lifecycle.js';
 import { componentLog } from '../config/log.js';
 import { openDb } from '../db/index.js';
 import { WorkerStore } from '../db/workers.js';
@@ -9,6 +9,7 @@ import { HostCa } from './certs.js';
 import { startHostGateway } from './host-gateway.js';
 
 const log = componentLog('gateway');
+logUnexpectedErrors(log);
 try {
   const settings = loadGatewaySettings();
   if (!settings.databaseUrl) {

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.js';
-import { exitStartFailed, onShutdownSignal } from '../config/lifecycle.js';
+import { exitStartFailed, logUnexpectedErrors, onShutdownSignal } from '../config/lifecycle.js';
 import { componentLog } from '../config/log.js';
 import { startApiPlatform } from '../api/platform.js';
 import { generateToken, generateWorkerSecret, keyedHash, maskToken, newId, writeSecretFile } from '../control/security.js';
@@ -31,6 +31,7 @@ function localPayloadKey(dataDir: string): string {
 }
 
 const log = componentLog('start');
+logUnexpectedErrors(log);
 try {
   const config = loadConfig();
   mkdirSync(config.dev.dataDir, { recursive: true });

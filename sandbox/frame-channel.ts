@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { sandboxProgramsDir } from '../config/paths.js';
+import { componentLog } from '../config/log.js';
 
 const read = (f: string) => readFileSync(join(sandboxProgramsDir, f), 'utf8');
 
@@ -36,18 +37,44 @@ export type Frame = Record<string, unknown>;
 /** The container's process is gone, or the attachment broke. */
 export class ChannelClosed extends Error {}
 
+/** The container wrote something that is not a frame of the protocol: the container is ended for it. */
+export class BadFrame extends ChannelClosed {}
+
+/**
+ * The largest frame a container may send. The biggest honest one is a result whose output streams are
+ * capped at DURABOX_OUTPUT_LIMIT_BYTES each plus its rich results (plots): well under this.
+ */
+export const MAX_FRAME_BYTES = 32 * 1024 * 1024;
+/** Most bytes of frames received and not yet taken (nothing asked for them): a flood ends the container. */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/** What a container's stderr may put in the worker's log over its life (bytes, lines); the rest is dropped. */
+export const MAX_STDERR_LOG_BYTES = 64 * 1024;
+export const MAX_STDERR_LOG_LINES = 100;
+
 export class FrameChannel {
-  private buffered: Buffer = Buffer.alloc(0);
+  /** Received bytes not yet cut into frames, as they came (joined only once a whole frame is there). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private waiters: Array<{ resolve: (f: Frame) => void; reject: (e: Error) => void }> = [];
-  private frames: Frame[] = [];
+  private frames: Array<{ frame: Frame; bytes: number }> = [];
+  private queuedBytes = 0;
+  private stderrLogged = 0;
+  private stderrLines = 0;
+  private failure: Error | undefined;
   closed = false;
 
-  private constructor(readonly container: Docker.Container, private readonly stream: Duplex, label: string) {
+  private constructor(readonly container: Docker.Container, private readonly stream: Duplex, private readonly label: string) {
     const out = new PassThrough();
     const err = new PassThrough();
     container.modem.demuxStream(stream, out, err);
-    out.on('data', (chunk: Buffer) => this.onData(chunk));
-    err.on('data', (chunk: Buffer) => process.stderr.write(`[${label} ${container.id.slice(0, 12)}] ${chunk}`));
+    out.on('data', (chunk: Buffer) => {
+      try {
+        this.onData(chunk);
+      } catch (e) {
+        this.hostile(e instanceof BadFrame ? e : new BadFrame(`${label} container sent a bad frame: ${(e as Error).message}`));
+      }
+    });
+    err.on('data', (chunk: Buffer) => this.onStderr(chunk));
     const gone = () => this.fail(new ChannelClosed(`${label} container exited`));
     stream.on('end', gone);
     stream.on('close', gone);
@@ -60,28 +87,83 @@ export class FrameChannel {
     return new FrameChannel(container, stream, label);
   }
 
+  private get log() {
+    return componentLog('worker', { container_id: this.container.id.slice(0, 12), program: this.label });
+  }
+
+  /**
+   * Cuts whole frames out of what came: a 4-byte big-endian length, then that many bytes of JSON that
+   * must be an object. Anything else (a length over MAX_FRAME_BYTES, bytes that are not JSON, JSON that
+   * is not an object) throws BadFrame; nothing a container writes may throw anywhere else.
+   */
   private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-    while (this.buffered.length >= 4) {
-      const n = this.buffered.readUInt32BE(0);
-      if (this.buffered.length < 4 + n) break;
-      const frame = JSON.parse(this.buffered.subarray(4, 4 + n).toString('utf8')) as Frame;
-      this.buffered = this.buffered.subarray(4 + n);
-      const w = this.waiters.shift();
-      if (w) w.resolve(frame);
-      else this.frames.push(frame);
+    if (this.closed) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    while (this.pendingBytes >= 4) {
+      const head = this.pending[0].length >= 4 ? this.pending[0] : this.joinPending();
+      const n = head.readUInt32BE(0);
+      if (n > MAX_FRAME_BYTES) throw new BadFrame(`${this.label} container sent a frame of ${n} bytes (the most is ${MAX_FRAME_BYTES})`);
+      if (this.pendingBytes < 4 + n) return;
+      const all = this.joinPending();
+      const frame = parseFrame(all.subarray(4, 4 + n));
+      const rest = all.subarray(4 + n);
+      this.pending = rest.length ? [rest] : [];
+      this.pendingBytes = rest.length;
+      this.deliver(frame, n);
     }
+  }
+
+  private joinPending(): Buffer {
+    if (this.pending.length > 1) this.pending = [Buffer.concat(this.pending, this.pendingBytes)];
+    return this.pending[0];
+  }
+
+  private deliver(frame: Frame, bytes: number): void {
+    const w = this.waiters.shift();
+    if (w) return w.resolve(frame);
+    this.queuedBytes += bytes;
+    if (this.queuedBytes > MAX_QUEUED_BYTES) throw new BadFrame(`${this.label} container sent over ${MAX_QUEUED_BYTES} bytes of frames nobody asked for`);
+    this.frames.push({ frame, bytes });
+  }
+
+  /** A container's stderr goes to the worker's log, bounded over the container's life. */
+  private onStderr(chunk: Buffer): void {
+    const room = MAX_STDERR_LOG_BYTES - this.stderrLogged;
+    if (this.stderrLines >= MAX_STDERR_LOG_LINES || room <= 0) return;
+    this.stderrLines++;
+    this.stderrLogged += Math.min(room, chunk.length, 4096);
+    this.log.warn({ stderr: chunk.subarray(0, Math.min(room, 4096)).toString('utf8') }, `${this.label} container wrote to stderr`);
+    if (chunk.length >= room || this.stderrLines === MAX_STDERR_LOG_LINES) {
+      this.stderrLines = MAX_STDERR_LOG_LINES;
+      this.log.warn({ most_bytes: MAX_STDERR_LOG_BYTES, most_lines: MAX_STDERR_LOG_LINES }, `${this.label} container's stderr is past what the log keeps of it; the rest is dropped`);
+    }
+  }
+
+  /** The container broke the protocol: it is ended (with its channel), and the worker says so. */
+  private hostile(e: BadFrame): void {
+    if (this.closed) return;
+    this.log.warn({ err: e.message }, `${this.label} container broke the frame protocol: ending it`);
+    this.fail(e);
+    this.pending = [];
+    this.frames = [];
+    this.stream.destroy();
+    this.container.kill().catch(() => undefined);
   }
 
   private fail(e: Error): void {
     this.closed = true;
+    this.failure ??= e;
     for (const w of this.waiters.splice(0)) w.reject(e);
   }
 
   next(): Promise<Frame> {
     const f = this.frames.shift();
-    if (f) return Promise.resolve(f);
-    if (this.closed) return Promise.reject(new ChannelClosed('channel closed'));
+    if (f) {
+      this.queuedBytes -= f.bytes;
+      return Promise.resolve(f.frame);
+    }
+    if (this.closed) return Promise.reject(this.failure instanceof BadFrame ? this.failure : new ChannelClosed('channel closed'));
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
@@ -94,7 +176,8 @@ export class FrameChannel {
       const f = await this.next();
       if (f.id !== id) continue;
       if (f.chunk) {
-        onChunk?.(f.chunk as OutputChunk);
+        const c = f.chunk as OutputChunk;
+        if ((c.stream === 'stdout' || c.stream === 'stderr') && typeof c.text === 'string') onChunk?.(c);
         continue;
       }
       return f;
@@ -102,6 +185,7 @@ export class FrameChannel {
   }
 
   send(obj: unknown): void {
+    if (this.closed) return;
     const body = Buffer.from(JSON.stringify(obj), 'utf8');
     const head = Buffer.alloc(4);
     head.writeUInt32BE(body.length, 0);
@@ -113,4 +197,16 @@ export class FrameChannel {
     this.closed = true;
     this.stream.destroy();
   }
+}
+
+/** One frame's body: JSON, and an object (every frame of the protocol is one). */
+function parseFrame(body: Buffer): Frame {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw new BadFrame(`a frame that is not JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadFrame('a frame that is not a JSON object');
+  return v as Frame;
 }

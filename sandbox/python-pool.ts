@@ -12,6 +12,7 @@ import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } fr
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
 import { inExecSpan } from './exec-span.js';
 import { sandboxNetwork, type Egress } from './egress.js';
+import type { Pid1Runtime } from './pid1-runtime.js';
 
 const KEEPER_SOURCE = pid1Program('sandbox-keeper.py', { kernels: true });
 
@@ -67,6 +68,8 @@ export interface PythonPoolOptions {
   keepIdle?: number;
   /** This host's egress proxy, for sandboxes of allow-list templates. */
   egress?: Egress;
+  /** The base runtime's interpreter that runs the keeper, whatever the image holds. */
+  pid1: () => Promise<Pid1Runtime>;
 }
 
 export class PythonSandboxPool {
@@ -170,12 +173,13 @@ export class PythonSandboxPool {
 
   private async create(): Promise<WarmSandbox> {
     const { docker, limits, workerId } = this.opts;
+    const pid1 = await this.opts.pid1();
     const net = await sandboxNetwork(this.opts.egress, limits);
     let sb: WarmSandbox;
     try {
       const container = await docker.createContainer({
         Image: limits.image,
-        Cmd: ['python3', '-c', KEEPER_SOURCE],
+        Cmd: pid1.command(KEEPER_SOURCE),
         User: SANDBOX_USER,
         WorkingDir: '/workspace',
         Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', ...net.env],
@@ -187,7 +191,7 @@ export class PythonSandboxPool {
         Tty: false,
         NetworkDisabled: net.disabled,
         Labels: sandboxLabels(workerId, 'python'),
-        HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig },
+        HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig, Mounts: [pid1.mount] },
       });
       sb = new WarmSandbox(await FrameChannel.attach(container, 'keeper'), net.release);
     } catch (e) {

@@ -13,6 +13,7 @@ import { inExecSpan } from './exec-span.js';
 import { sandboxNetwork, type Egress } from './egress.js';
 import type { TemplateRef } from '../contract/templates.js';
 import { templateLimits, type TemplateImages } from './template-images.js';
+import type { Pid1Runtime } from './pid1-runtime.js';
 
 const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true });
 
@@ -49,6 +50,8 @@ export interface SessionContainerOptions {
   images: TemplateImages;
   /** This host's egress proxy, for sessions of allow-list templates. */
   egress?: Egress;
+  /** The base runtime's interpreter that runs the agent, whatever the image holds. */
+  pid1: () => Promise<Pid1Runtime>;
 }
 
 export class SessionContainers {
@@ -246,12 +249,13 @@ export class SessionContainers {
 
   private async create(limits = this.o.limits): Promise<string> {
     const { docker, workerId } = this.o;
+    const pid1 = await this.o.pid1();
     const net = await sandboxNetwork(this.o.egress, limits);
     let container: Docker.Container;
     try {
       container = await docker.createContainer({
         Image: limits.image,
-        Cmd: ['python3', '-c', AGENT_SOURCE],
+        Cmd: pid1.command(AGENT_SOURCE),
         User: SANDBOX_USER,
         WorkingDir: '/workspace',
         Env: [...SESSION_ENV, ...net.env],
@@ -264,7 +268,7 @@ export class SessionContainers {
         NetworkDisabled: net.disabled,
         Labels: sandboxLabels(workerId, 'terminal'),
         // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
-        HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig },
+        HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig, Mounts: [pid1.mount] },
       });
     } catch (e) {
       net.release();

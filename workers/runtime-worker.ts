@@ -7,6 +7,7 @@ import { hostTaskQueue, runtimeTaskQueue } from '../contract/queues.js';
 import { createActivities } from '../activities/runtime.js';
 import { createHostActivities, createSessionStartActivities, type TerminalDeps } from '../activities/terminal.js';
 import { removeLeftovers } from '../sandbox/leftovers.js';
+import { pid1RuntimeOf } from '../sandbox/pid1-runtime.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
 import { PythonSandboxPool } from '../sandbox/python-pool.js';
 import { SessionContainers } from '../sandbox/session-containers.js';
@@ -68,7 +69,9 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
 
   const inflight = new Map<string, number>();
   const output = new OutputPublisher((body) => registry.postOutput(body), log);
-  const sandboxOptions = { docker, workerId: config.workerId, maxUses: config.sandboxMaxUses, outputLimitBytes: config.outputLimitBytes, egress };
+  // PID 1 of every sandbox runs on its base runtime's interpreter, never on one from a template's image.
+  const pid1 = { python: pid1RuntimeOf(docker, config.python.image), terminal: pid1RuntimeOf(docker, config.terminal.image) };
+  const sandboxOptions = { docker, workerId: config.workerId, maxUses: config.sandboxMaxUses, outputLimitBytes: config.outputLimitBytes, egress, pid1: pid1.python };
   const python = new PythonSandboxPool({ ...sandboxOptions, limits: config.python, warm: config.runtimes.includes('python') ? config.maxInflight : 0 });
   python.refill();
   // Account templates: this host builds the ready ones it lacks before it takes any work, so a template's
@@ -84,6 +87,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     maxSessions: config.maxSessions,
     images,
     egress,
+    pid1: pid1.terminal,
   });
   containers.adopt(left.kept);
   containers.refill();

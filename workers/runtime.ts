@@ -1,12 +1,13 @@
 // Entry point of an execution host: `npm run worker`. One per host; it serves DURABOX_RUNTIMES.
 import { loadTemporalSettings, loadTracingSettings, loadWorkerSettings } from '../config/index.js';
-import { exitStartFailed, onShutdownSignal } from '../config/lifecycle.js';
+import { exitStartFailed, logUnexpectedErrors, onShutdownSignal } from '../config/lifecycle.js';
 import { componentLog, errorFields } from '../config/log.js';
 import { installTemporalRuntime } from '../temporal/connection.js';
 import { startTracing } from '../telemetry/tracing.js';
 import { startRuntimeWorker } from './runtime-worker.js';
 
 let log = componentLog('worker');
+logUnexpectedErrors(log);
 try {
   const config = loadWorkerSettings();
   const temporal = loadTemporalSettings();
