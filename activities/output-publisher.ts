@@ -8,12 +8,15 @@ import type { OnChunk } from '../sandbox/frame-channel.js';
 import { componentLog, type Logger } from '../config/log.js';
 
 interface Pending { seq: number; stream: 'stdout' | 'stderr'; text: string }
+export interface OutputPost { streams: Array<{ stream_id: string; grant: string; chunks: Pending[] }> }
 
 /** How long chunks wait for company before they are posted. */
 export const OUTPUT_BATCH_MS = 15;
 
 export class OutputPublisher {
   private pending = new Map<string, Pending[]>();
+  /** Each stream's grant (control/host-grants.ts), which the API checks on every post. */
+  private readonly grants = new Map<string, string>();
   /** Streams with chunks already posted: their last chunks are posted too when the work ends. */
   private readonly live = new Set<string>();
   /** Each stream waits for its own batch time, so one stream's chunks never push another's out early. */
@@ -21,7 +24,7 @@ export class OutputPublisher {
   private posting: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly post: (body: { streams: Array<{ stream_id: string; chunks: Pending[] }> }) => Promise<void>,
+    private readonly post: (body: OutputPost) => Promise<void>,
     private readonly log: Logger = componentLog('worker'),
   ) {}
 
@@ -29,8 +32,9 @@ export class OutputPublisher {
    * A chunk sink for one stream. `base` separates attempts: a retried activity numbers its chunks after
    * the earlier attempt's, so nothing written before is overwritten or lost.
    */
-  sink(streamId: string, base = 0): OnChunk {
+  sink(streamId: string, base: number, grant: string): OnChunk {
     let seq = base;
+    this.grants.set(streamId, grant);
     return (c) => {
       if (!c.text) return;
       let list = this.pending.get(streamId);
@@ -43,17 +47,18 @@ export class OutputPublisher {
   /** The work of a stream has ended: post its last chunks if the stream is live, else drop them. */
   finish(streamId: string): void {
     if (this.live.delete(streamId)) {
-      void this.flush([streamId]);
+      void this.flush([streamId]); // takes the grant with the chunks before it goes
     } else {
       clearTimeout(this.timers.get(streamId));
       this.timers.delete(streamId);
       this.pending.delete(streamId);
     }
+    this.grants.delete(streamId);
   }
 
   /** Posts what is pending now (of the given streams, or all); resolves when every post so far has been answered. */
   flush(streamIds: Iterable<string> = [...this.pending.keys()]): Promise<void> {
-    const streams: Array<{ stream_id: string; chunks: Pending[] }> = [];
+    const streams: OutputPost['streams'] = [];
     for (const id of streamIds) {
       clearTimeout(this.timers.get(id));
       this.timers.delete(id);
@@ -61,7 +66,7 @@ export class OutputPublisher {
       if (!chunks) continue;
       this.pending.delete(id);
       this.live.add(id);
-      streams.push({ stream_id: id, chunks });
+      streams.push({ stream_id: id, grant: this.grants.get(id) ?? '', chunks });
     }
     if (streams.length > 0) {
       // Posts go one after another, so a stream's chunks arrive in order.

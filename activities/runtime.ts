@@ -26,16 +26,16 @@ export function createActivities(deps: ActivityDeps) {
       return { message: input.message };
     },
 
-    async pythonExec(input: PythonExecInput, template?: TemplateRef): Promise<PythonExecOutput> {
-      return inSandbox(async (signal, sink) => {
+    async pythonExec(input: PythonExecInput, template?: TemplateRef, outputGrant?: string): Promise<PythonExecOutput> {
+      return inSandbox(outputGrant, async (signal, sink) => {
         const r = await (await poolFor(template)).run(input.code, input.timeout_ms, signal, sink);
         return { output: r.stdout, stderr: r.stderr, exit_code: r.exit_code, stdout_truncated: r.stdout_truncated, stderr_truncated: r.stderr_truncated };
       });
     },
 
     /** A one-shot cell: a fresh interpreter in a warm sandbox, reset afterwards as for pythonExec. */
-    async runCode(input: RunCodeInput, template?: TemplateRef): Promise<RunCodeOutput> {
-      return inSandbox(async (signal, sink) => {
+    async runCode(input: RunCodeInput, template?: TemplateRef, outputGrant?: string): Promise<RunCodeOutput> {
+      return inSandbox(outputGrant, async (signal, sink) => {
         const language = input.language ?? 'python';
         const r = await (await poolFor(template)).runCell({ language, code: input.code }, input.timeout_ms, signal, sink);
         return { ...r, language };
@@ -47,11 +47,14 @@ export function createActivities(deps: ActivityDeps) {
     return template ? deps.templatePool(template) : Promise.resolve(deps.python);
   }
 
-  /** Runs the work in a warm sandbox, its output forwarded to the task's stream (numbered for this attempt). */
-  function inSandbox<T>(work: (signal: AbortSignal, sink: OnChunk | undefined) => Promise<T>): Promise<T> {
+  /**
+   * Runs the work in a warm sandbox, its output forwarded to the task's stream (numbered for this attempt)
+   * under the grant the task's workflow handed this step; without one there is no stream to post to.
+   */
+  function inSandbox<T>(grant: string | undefined, work: (signal: AbortSignal, sink: OnChunk | undefined) => Promise<T>): Promise<T> {
     const info = Context.current().info;
-    const taskId = info.workflowExecution?.workflowId;
-    const sink = taskId ? deps.output?.sink(taskId, attemptBase(info.attempt)) : undefined;
+    const taskId = grant ? info.workflowExecution?.workflowId : undefined;
+    const sink = taskId ? deps.output?.sink(taskId, attemptBase(info.attempt), grant!) : undefined;
     return countedInflight(deps.inflight, 'python', () => withHeartbeat((signal) => reportingFailures(async () => {
       try {
         return await work(signal, sink);

@@ -30,8 +30,8 @@ export interface TerminalDeps {
 }
 
 export interface SnapshotClient {
-  putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number }, data: Buffer): Promise<void>;
-  getSnapshot(q: { accountId: string; sessionId: string }): Promise<{ data: Buffer; digest: string } | undefined>;
+  putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number; grant: string }, data: Buffer): Promise<void>;
+  getSnapshot(q: { accountId: string; sessionId: string; grant: string }): Promise<{ data: Buffer; digest: string } | undefined>;
 }
 
 /** Created on any terminal host, from the runtime's shared queue. */
@@ -40,9 +40,11 @@ export function createSessionStartActivities(d: TerminalDeps) {
     async createSessionContainer(req: {
       sessionId: string;
       accountId: string;
-      firstCommand?: { command: string; timeoutMs: number; streamId?: string };
+      firstCommand?: { command: string; timeoutMs: number; streamId?: string; streamGrant?: string };
       /** The session moves here: its latest checkpoint is unpacked into the new container's workspace first. */
       restore?: boolean;
+      /** The grant to read that checkpoint (control/host-grants.ts). */
+      snapshotGrant?: string;
       /** The account template the session runs in. */
       template?: TemplateRef;
     }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult; restored?: { digest: string; raw_bytes: number } }> {
@@ -63,7 +65,7 @@ export function createSessionStartActivities(d: TerminalDeps) {
             d.containers.started(containerId);
             return { ...taken, ...restored };
           }
-          const sink = first.streamId ? d.output?.sink(first.streamId) : undefined;
+          const sink = first.streamId && first.streamGrant ? d.output?.sink(first.streamId, 0, first.streamGrant) : undefined;
           const ran = await d.containers.exec(containerId, { command: first.command, timeoutMs: first.timeoutMs, limitBytes: d.outputLimitBytes }, sink);
           if (first.streamId) d.output?.finish(first.streamId);
           d.containers.started(containerId);
@@ -82,11 +84,12 @@ export function createSessionStartActivities(d: TerminalDeps) {
 export function createHostActivities(d: TerminalDeps) {
   const count = <T>(work: () => Promise<T>) => countedInflight(d.inflight, 'terminal', work);
 
-  /** A step running the user's work in a session, its output forwarded to `streamId` when one is named. */
-  const inSession = <T>(streamId: string | undefined, work: (sink: OnChunk | undefined) => Promise<T>) =>
+  /** A step running the user's work in a session, its output forwarded to `streamId` (under its grant) when one is named. */
+  const inSession = <T>(req: { streamId?: string; streamGrant?: string }, work: (sink: OnChunk | undefined) => Promise<T>) =>
     count(() => withHeartbeat(() => reportingFailures(async () => {
+      const streamId = req.streamGrant ? req.streamId : undefined;
       try {
-        return await work(streamId ? d.output?.sink(streamId) : undefined);
+        return await work(streamId ? d.output?.sink(streamId, 0, req.streamGrant!) : undefined);
       } catch (e) {
         throw goneAs(e);
       } finally {
@@ -95,12 +98,12 @@ export function createHostActivities(d: TerminalDeps) {
     })));
 
   return {
-    async sessionExec(req: { containerId: string; command: string; timeoutMs: number; streamId?: string }): Promise<HostExecResult> {
-      return inSession(req.streamId, (sink) => d.containers.exec(req.containerId, { command: req.command, timeoutMs: req.timeoutMs, limitBytes: d.outputLimitBytes }, sink));
+    async sessionExec(req: { containerId: string; command: string; timeoutMs: number; streamId?: string; streamGrant?: string }): Promise<HostExecResult> {
+      return inSession(req, (sink) => d.containers.exec(req.containerId, { command: req.command, timeoutMs: req.timeoutMs, limitBytes: d.outputLimitBytes }, sink));
     },
 
-    async sessionCell(req: { containerId: string; contextId: string; language: Language; code: string; timeoutMs: number; streamId?: string }): Promise<CellResult> {
-      return inSession(req.streamId, (sink) => d.containers.cell(req.containerId, { ...req, limitBytes: d.outputLimitBytes }, sink));
+    async sessionCell(req: { containerId: string; contextId: string; language: Language; code: string; timeoutMs: number; streamId?: string; streamGrant?: string }): Promise<CellResult> {
+      return inSession(req, (sink) => d.containers.cell(req.containerId, { ...req, limitBytes: d.outputLimitBytes }, sink));
     },
 
     // Every step heartbeats while it waits: a slow one is never mistaken for a lost host.
@@ -122,7 +125,7 @@ export function createHostActivities(d: TerminalDeps) {
      * Saves the session's workspace to the snapshot store when it differs from the checkpoint named by
      * `lastDigest`. The snapshot goes to the store, never through Temporal: the answer is its digest and size.
      */
-    async checkpointSession(req: { containerId: string; accountId: string; sessionId: string; lastDigest?: string }): Promise<CheckpointResult> {
+    async checkpointSession(req: { containerId: string; accountId: string; sessionId: string; lastDigest?: string; grant?: string }): Promise<CheckpointResult> {
       return withHeartbeat(() => reportingFailures(async () => {
         let ws;
         try {
@@ -134,7 +137,8 @@ export function createHostActivities(d: TerminalDeps) {
         if (ws === 'too_large') return { outcome: 'too_large' };
         if (ws.digest === req.lastDigest) return { outcome: 'unchanged', digest: ws.digest };
         const data = await compress(ws.tar);
-        await d.snapshots.putSnapshot({ accountId: req.accountId, sessionId: req.sessionId, digest: ws.digest, rawBytes: ws.tar.length }, data);
+        if (!req.grant) throw new DuraboxError('execution_failed', 'this checkpoint step carries no grant to store it (a session started before grants: it checkpoints again after its next continue-as-new)');
+        await d.snapshots.putSnapshot({ accountId: req.accountId, sessionId: req.sessionId, digest: ws.digest, rawBytes: ws.tar.length, grant: req.grant }, data);
         return { outcome: 'saved', digest: ws.digest, raw_bytes: ws.tar.length, bytes: data.length };
       }));
     },
@@ -152,8 +156,9 @@ function goneAs(e: unknown): unknown {
 }
 
 /** Unpacks the session's latest checkpoint into a container this host just took for it. */
-async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionId: string; accountId: string }): Promise<{ digest: string; raw_bytes: number }> {
-  const snap = await d.snapshots.getSnapshot({ accountId: req.accountId, sessionId: req.sessionId });
+async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionId: string; accountId: string; snapshotGrant?: string }): Promise<{ digest: string; raw_bytes: number }> {
+  if (!req.snapshotGrant) throw new DuraboxError('session_lost', `the restore of session ${req.sessionId} carries no grant to read its checkpoint`);
+  const snap = await d.snapshots.getSnapshot({ accountId: req.accountId, sessionId: req.sessionId, grant: req.snapshotGrant });
   if (!snap) throw new DuraboxError('session_lost', `session ${req.sessionId} has no checkpoint to restore`);
   const tar = await decompress(snap.data, snap.digest);
   if (tar.length <= RESTORE_BY_AGENT_BYTES) await d.containers.restore(containerId, tar);

@@ -27,6 +27,8 @@ export interface TaskWorkflowInput {
   unavailable?: 'no_worker';
   /** The account template the work runs in (resolved and ready when the task started); absent: the runtime's own image. */
   template?: TemplateRef;
+  /** The host's grant to post the work's output to its stream (the task's id), signed by the API at start. */
+  outputGrant?: string;
 }
 
 // ---- terminal sessions --------------------------------------------------------------------------
@@ -53,7 +55,7 @@ export interface SessionWorkflowInput {
    * The creating call's command: the host that takes the session runs it right away, in the same
    * activity, so a new session's first result costs one activity, not two.
    */
-  firstCommand?: { id: string; command: string; timeoutMs: number; streamId?: string };
+  firstCommand?: { id: string; command: string; timeoutMs: number; streamId?: string; streamGrant?: string };
   /** Carried over by continue-as-new. */
   carried?: SessionState;
   /** Least time between two checkpoints; absent or 0: no checkpoints (sessions started before there were any). */
@@ -109,6 +111,8 @@ export interface SessionCodeRequest {
   timeout_ms: number;
   /** Where the host forwards the output while it runs. */
   stream_id?: string;
+  /** The host's grant to post to that stream (control/host-grants.ts). */
+  stream_grant?: string;
 }
 
 /** What a host answers for one cell (before the session adds its ids). */
@@ -127,6 +131,8 @@ export interface SessionExecRequest {
   first_id?: string;
   /** Where the host forwards the output while it runs (a task's id, or one the API made for a stream). */
   stream_id?: string;
+  /** The host's grant to post to that stream (control/host-grants.ts). */
+  stream_grant?: string;
   /** The template a create_if_missing call asked for: a live session made from another one refuses it. */
   template?: string;
 }

@@ -395,6 +395,7 @@ export const WorkerCreated = z.object({
 export const OutputPostBody = z.strictObject({
   streams: z.array(z.strictObject({
     stream_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,191}$/, 'must be 1..192 letters, digits, _ . : -'),
+    grant: z.string().min(1).max(2048).describe('the grant to post to this stream, from the step that runs its work'),
     chunks: z.array(z.strictObject({
       seq: z.int().min(0).max(2_147_483_647),
       stream: z.enum(['stdout', 'stderr']),
@@ -403,6 +404,9 @@ export const OutputPostBody = z.strictObject({
   })).max(1000),
 });
 /** Which session's checkpoint a host writes or reads: the session's account and id, as its workflow names them. */
+/** The header that carries a host's grant for a checkpoint (control/host-grants.ts). */
+export const GRANT_HEADER = 'x-durabox-grant';
+
 export const SnapshotQuery = z.object({
   account_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an account id'),
   session_id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a session id'),

@@ -10,8 +10,9 @@ import type { SnapshotStore } from '../db/snapshots.js';
 import type { TemplateStore } from '../db/templates.js';
 import type { WorkerStore } from '../db/workers.js';
 import type { SessionService } from './session-service.js';
+import { signGrant } from './host-grants.js';
 
-export interface ControlDeps { sessions: SessionService; snapshots: SnapshotStore; templates: TemplateStore; workers: WorkerStore }
+export interface ControlDeps { sessions: SessionService; snapshots: SnapshotStore; templates: TemplateStore; workers: WorkerStore; hashKey: string }
 
 export function createControlActivities(deps: ControlDeps) {
   return {
@@ -26,6 +27,15 @@ export function createControlActivities(deps: ControlDeps) {
 
     async finishTemplate(req: { templateId: string; status: TemplateStatus; error: string | null }): Promise<void> {
       await deps.templates.finish(req.templateId, req.status, req.error);
+    },
+
+    /**
+     * The grant a session's step hands its host to store or read the session's checkpoint: that host (or
+     * any, for a step on the shared queue), that session, for the step's time. A local activity: signed in
+     * the control worker that runs the session's workflow, never with a key in workflow code or history.
+     */
+    async signSnapshotGrant(req: { accountId: string; sessionId: string; hostId: string; ttlMs: number }): Promise<string> {
+      return signGrant(deps.hashKey, { k: 'snapshot', a: req.accountId, s: req.sessionId, h: req.hostId, x: Date.now() + req.ttlMs });
     },
 
     /** An ended session's checkpoint goes with it. */

@@ -88,7 +88,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
 
   const snapshots = new SnapshotStore(db);
 
-  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions, snapshots, templates: templateStore, workers }), api.payloadKeys, opts.tracing);
+  const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions, snapshots, templates: templateStore, workers, hashKey: api.hashKey }), api.payloadKeys, opts.tracing);
   const controlDone = controlWorker.run();
 
   let closing: Promise<void> | undefined;

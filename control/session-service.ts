@@ -23,6 +23,7 @@ import { KeyedGate } from './keyed-gate.js';
 import { fairnessKey, type Quotas } from './quotas.js';
 import type { TemplateService } from './template-service.js';
 import { listPage, quote, type Page } from './visibility.js';
+import { ANY_HOST, signGrant } from './host-grants.js';
 
 export type SessionListItem = z.output<typeof SessionListItemSchema>;
 
@@ -54,6 +55,9 @@ export function sessionStartOperation(input: SessionWorkflowInput, once = false)
   });
 }
 
+/** Beyond a call's own timeout, how long its stream stays open to the host: a session starting or moving first. */
+const STREAM_GRANT_SLACK_MS = 10 * 60_000;
+
 export class SessionService {
   /** Calls in flight per session workflow from this process; the rest queue (see KeyedGate). */
   private readonly inflight: KeyedGate;
@@ -66,6 +70,15 @@ export class SessionService {
     private readonly templates: TemplateService,
   ) {
     this.inflight = new KeyedGate(config.session.maxInflightCalls);
+  }
+
+  /**
+   * The grant to post a call's output to its stream: for whichever host runs the step (the session may
+   * move), for as long as the call may wait and run.
+   */
+  private streamGrant(streamId: string | undefined, timeoutMs: number): string | undefined {
+    if (!streamId) return undefined;
+    return signGrant(this.config.hashKey!, { k: 'output', s: streamId, h: ANY_HOST, x: Date.now() + timeoutMs + STREAM_GRANT_SLACK_MS });
   }
 
   workflowId(accountId: string, sessionId: string): string {
@@ -86,12 +99,13 @@ export class SessionService {
     const keyedNew = !input.session_id && requestHash !== undefined;
     const sessionId = input.session_id ?? (keyedNew ? `sess_${requestHash.slice(0, 32)}` : `sess_${randomUUID().replaceAll('-', '')}`);
     const workflowId = this.workflowId(accountId, sessionId);
+    const streamGrant = this.streamGrant(streamId, input.timeout_ms);
     const req: SessionExecRequest = {
-      command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false, stream_id: streamId,
+      command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false, stream_id: streamId, stream_grant: streamGrant,
       ...(input.template !== undefined ? { template: input.template } : {}),
     };
     // When this call starts the session, its command rides along with the start (ignored if it joins one).
-    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId };
+    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId, streamGrant };
     try {
       if (!creating) {
         return await this.inflight.run(workflowId, () => this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId }));
@@ -131,7 +145,7 @@ export class SessionService {
     const sessionId = input.session_id!;
     const updateId = requestKey ? createHash('sha256').update(`${accountId}\0code\0${requestKey}`).digest('hex') : undefined;
     return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(codeUpdate, {
-      args: [{ code: input.code, language: input.language, context_id: input.context_id, timeout_ms: input.timeout_ms, stream_id: streamId }],
+      args: [{ code: input.code, language: input.language, context_id: input.context_id, timeout_ms: input.timeout_ms, stream_id: streamId, stream_grant: this.streamGrant(streamId, input.timeout_ms) }],
       updateId,
     }));
   }

@@ -20,6 +20,7 @@ import { tasksStarted } from './metrics.js';
 import type { TemplateService } from './template-service.js';
 import { fairnessKey, type Quotas } from './quotas.js';
 import { listPage, quote } from './visibility.js';
+import { ANY_HOST, signGrant } from './host-grants.js';
 
 export type { TaskBody, TaskStatus };
 const TIMED_OUT = 'task timed out';
@@ -36,6 +37,8 @@ export interface StartTaskRequest {
 type TaskMemo = { request_id?: string | null; timeout_ms?: number };
 
 const TASK_ID = /^task_[0-9a-f]{32}$/;
+/** The most attempts of a task's activity (workflows/task.ts): its output grant lasts through all of them. */
+const TASK_ATTEMPTS = 5;
 
 export class TaskService {
   private readonly workerSeen = new Map<string, number>();
@@ -60,6 +63,9 @@ export class TaskService {
     await this.quotas.admitTask(req.accountId, workflowId, () => this.client.workflow.getHandle(workflowId).describe().then(() => true, () => false));
     const createdAt = new Date();
     const memo: TaskMemo = { request_id: req.requestId ?? null, timeout_ms: req.timeoutMs };
+    const queueTimeoutMs = Math.max(5_000, Math.min(req.timeoutMs, 60_000));
+    // Whichever host takes the work (a shared queue) may post its output, for as long as the work may take.
+    const outputGrant = signGrant(this.config.hashKey!, { k: 'output', s: workflowId, h: ANY_HOST, x: Date.now() + queueTimeoutMs + TASK_ATTEMPTS * (req.timeoutMs + 30_000) + 60_000 });
     try {
       const handle = await this.client.workflow.start(taskWorkflow, {
         workflowId,
@@ -69,9 +75,10 @@ export class TaskService {
           input: req.input,
           timeoutMs: req.timeoutMs,
           heartbeatTimeoutMs: this.config.activityHeartbeatTimeoutMs,
-          queueTimeoutMs: Math.max(5_000, Math.min(req.timeoutMs, 60_000)),
+          queueTimeoutMs,
           unavailable: (await this.runtimeHasWorker(runtime)) ? undefined : 'no_worker',
           ...(template ? { template } : {}),
+          outputGrant,
         }],
         memo,
         typedSearchAttributes: [

@@ -12,6 +12,7 @@ import { PRODUCT_VERSION } from '../config/paths.js';
 import { componentLog } from '../config/log.js';
 import { createHostRequest } from '../gateway/certs.js';
 import { BUILD_LOG_MAX_CHARS, type TemplateBuildResult, type TemplateRef } from '../contract/templates.js';
+import { GRANT_HEADER } from '../contract/schemas.js';
 
 export class CredentialRejected extends Error {}
 
@@ -164,15 +165,15 @@ export class RegistryClient {
   }
 
   /** Stores a session's workspace checkpoint (a gzipped tar) in the platform's snapshot store. */
-  async putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number }, data: Buffer): Promise<void> {
+  async putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number; grant: string }, data: Buffer): Promise<void> {
     const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, digest: q.digest, raw_bytes: String(q.rawBytes) })}`;
-    await this.exchange('PUT', path, data, 'application/gzip', SNAPSHOT_TIMEOUT_MS);
+    await this.exchange('PUT', path, data, 'application/gzip', SNAPSHOT_TIMEOUT_MS, [], q.grant);
   }
 
   /** A session's latest checkpoint, or undefined when it has none. */
-  async getSnapshot(q: { accountId: string; sessionId: string }): Promise<{ data: Buffer; digest: string } | undefined> {
+  async getSnapshot(q: { accountId: string; sessionId: string; grant: string }): Promise<{ data: Buffer; digest: string } | undefined> {
     const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId })}`;
-    const r = await this.exchange('GET', path, undefined, undefined, SNAPSHOT_TIMEOUT_MS, [404]);
+    const r = await this.exchange('GET', path, undefined, undefined, SNAPSHOT_TIMEOUT_MS, [404], q.grant);
     return r.status === 404 ? undefined : { data: r.body, digest: String(r.headers['x-snapshot-digest'] ?? '') };
   }
 
@@ -187,12 +188,12 @@ export class RegistryClient {
   }
 
   /** One call to the API with this worker's credential; a refused credential is CredentialRejected, another failure an Error. */
-  private async exchange(method: 'GET' | 'POST' | 'PUT', path: string, payload: Buffer | undefined, contentType: string | undefined, timeoutMs: number, allowed: number[] = []): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
+  private async exchange(method: 'GET' | 'POST' | 'PUT', path: string, payload: Buffer | undefined, contentType: string | undefined, timeoutMs: number, allowed: number[] = [], grant?: string): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
     const res = await new Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
       const req = this.send(new URL(path, this.config.apiUrl), {
         method,
         agent: this.agent,
-        headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(payload === undefined ? {} : { 'content-type': contentType ?? 'application/octet-stream' }) },
+        headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(grant ? { [GRANT_HEADER]: grant } : {}), ...(payload === undefined ? {} : { 'content-type': contentType ?? 'application/octet-stream' }) },
         signal: AbortSignal.timeout(timeoutMs),
       }, (r) => {
         const chunks: Buffer[] = [];

@@ -3,7 +3,7 @@
 // own task queue, and every later step runs there (Temporal's worker-specific task queue pattern).
 import {
   ActivityFailure, ApplicationFailure, TimeoutFailure, allHandlersFinished, condition, continueAsNew, defineQuery,
-  defineUpdate, patched, proxyActivities, setHandler, sleep, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
+  defineUpdate, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
 import type { ControlActivities } from '../control/activities.js';
@@ -30,10 +30,22 @@ export const MAX_CONTEXTS_PER_SESSION = 16;
 export const HOST_FULL_ATTEMPTS = 4;
 /** Patch id: the memo is written only where it changed (see showMemo). */
 const MEMO_CHANGES_ONLY = 'memo-changes-only';
+/** Patch id: checkpoint steps carry a grant for the session's checkpoint, signed by a local activity. */
+const HOST_GRANTS = 'host-grants';
+/** How long a step's grant to store a checkpoint lives (its step's bound, with room). */
+const CHECKPOINT_GRANT_MS = 15 * 60_000;
+/** How long a restore's grant to read the checkpoint lives: the longest wait for a host and the restore. */
+const RESTORE_GRANT_MS = 10 * 60_000;
+
+/** The ANY_HOST of control/host-grants.ts: a step on the shared queue, whose host is not known yet. */
+const ANY_HOST = '*';
+
+/** Signs grants in the control worker that runs this workflow: no key is ever in workflow code or history. */
+const grants = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
 
 /** Why a call's answer says `restored: true`: the session came back from its checkpoint on this call. */
 /** A caller's command that runs in the same step as the session's restore (one activity, not two). */
-type Aboard = { command: string; timeoutMs: number; streamId?: string };
+type Aboard = { command: string; timeoutMs: number; streamId?: string; streamGrant?: string };
 
 export type RestoreReason = 'paused' | 'host_lost' | 'container_gone';
 
@@ -116,7 +128,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
    * the same step).
    */
   const takeContainer = async (restore: boolean, aboard?: Aboard) => {
-    const command = restore ? aboard : first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId };
+    const command = restore ? aboard : first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId, streamGrant: first.streamGrant };
+    const snapshotGrant = restore && patched(HOST_GRANTS)
+      ? await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: ANY_HOST, ttlMs: RESTORE_GRANT_MS + (command?.timeoutMs ?? 0) })
+      : undefined;
     const via = proxyActivities<SessionStartActivities>({
       taskQueue: runtimeTaskQueue('terminal'),
       // No terminal host took the session in time: the hosts are saturated or there are none.
@@ -133,6 +148,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
           sessionId: input.sessionId,
           accountId: input.accountId,
           ...(restore ? { restore: true } : {}),
+          ...(snapshotGrant ? { snapshotGrant } : {}),
           ...(command ? { firstCommand: command } : {}),
           ...(input.template ? { template: input.template } : {}),
         });
@@ -255,7 +271,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     lastCheckpointTryMs = Date.now();
     state!.dirty = false;
     try {
-      const r = await host().checkpointSession({ containerId: state!.containerId, accountId: input.accountId, sessionId: input.sessionId, lastDigest: state!.checkpoint?.digest });
+      const grant = patched(HOST_GRANTS)
+        ? await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: state!.hostId, ttlMs: CHECKPOINT_GRANT_MS })
+        : undefined;
+      const r = await host().checkpointSession({ containerId: state!.containerId, accountId: input.accountId, sessionId: input.sessionId, lastDigest: state!.checkpoint?.digest, ...(grant ? { grant } : {}) });
       if (r.outcome === 'saved') state!.checkpoint = { digest: r.digest, raw_bytes: r.raw_bytes, bytes: r.bytes, atMs: lastCheckpointTryMs };
       else if (r.outcome === 'unchanged' && state!.checkpoint) state!.checkpoint.atMs = lastCheckpointTryMs;
       // A workspace over the cap keeps its older checkpoint (a move restores that), is never paused, and is
@@ -318,7 +337,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       firstCommandTaken = true;
       extendLease(req.lease_ttl_sec);
       const ranWithStart = req.first_id !== undefined && req.first_id === input.firstCommand?.id && firstResult !== undefined;
-      const aboard: Aboard = { command: req.command, timeoutMs: req.timeout_ms, streamId: req.stream_id };
+      const aboard: Aboard = { command: req.command, timeoutMs: req.timeout_ms, streamId: req.stream_id, ...(req.stream_grant ? { streamGrant: req.stream_grant } : {}) };
       const r = ranWithStart ? firstResult! : await onHost(() => host().sessionExec({ containerId: state!.containerId, ...aboard }), note, aboard);
       if (ranWithStart) firstResult = undefined;
       touched();
@@ -399,7 +418,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         (state!.contexts ??= {})[ctx.id] = { language: ctx.language, createdAtMs: Date.now() };
       }
       extendLease();
-      const r = await onHost(() => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id }), note);
+      const r = await onHost(() => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id, ...(req.stream_grant ? { streamGrant: req.stream_grant } : {}) }), note);
       touched();
       state!.commands++;
       runCommands++;

@@ -30,7 +30,7 @@ export async function taskWorkflow(task: TaskWorkflowInput): Promise<unknown> {
   try {
     switch (task.capability) {
       case 'pythonExec':
-        return await (task.template ? act.pythonExec(task.input as PythonExecInput, task.template) : act.pythonExec(task.input as PythonExecInput));
+        return await act.pythonExec(task.input as PythonExecInput, task.template, task.outputGrant);
       case 'echo':
         return await act.echo(task.input as EchoInput);
       case 'terminalExec':
@@ -40,7 +40,7 @@ export async function taskWorkflow(task: TaskWorkflowInput): Promise<unknown> {
         // In a session the cell goes to the session's workflow; once, it takes a warm sandbox.
         return input.session_id
           ? await control(task).runCodeInSession({ accountId: accountOf(), input })
-          : await (task.template ? act.runCode(input, task.template) : act.runCode(input));
+          : await act.runCode(input, task.template, task.outputGrant);
       }
     }
   } catch (err) {

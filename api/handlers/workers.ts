@@ -2,7 +2,8 @@
 // dashboard (`/workers*`, login cookie), and each runtime worker reports itself to the registry
 // (`/registry/*`, its own credential) at start and on every heartbeat.
 import { DuraboxError } from '../../contract/errors.js';
-import { isResourceId } from '../../contract/schemas.js';
+import { GRANT_HEADER, isResourceId } from '../../contract/schemas.js';
+import { grantRefusal } from '../../control/host-grants.js';
 import { generateWorkerSecret, keyedHash, newId } from '../../control/security.js';
 import { CertificateRequestInvalid, type HostCa } from '../../gateway/certs.js';
 import { liveSessionContainers } from '../../control/visibility.js';
@@ -74,7 +75,8 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
 
     /** Output of work running on the worker's host: stored a short while and announced to every API process. */
     async registryOutput(ctx, { body }) {
-      await deps.output.append(body.streams);
+      body.streams.forEach((s, i) => requireGrant(deps, s.grant, { kind: 'output', subject: s.stream_id, hostId: ctx.state.workerId! }, `streams.${i}.grant`));
+      await deps.output.append(body.streams.map(({ stream_id, chunks }) => ({ stream_id, chunks })));
       ctx.status = 204;
     },
 
@@ -85,6 +87,7 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
 
     /** A session's checkpoint from its host. The digest is the host's: a restore checks it after unpacking. */
     async registryPutSnapshot(ctx, { query: q }) {
+      requireGrant(deps, ctx.get(GRANT_HEADER), { kind: 'snapshot', accountId: q.account_id, subject: q.session_id, hostId: ctx.state.workerId! }, GRANT_HEADER);
       // The cap is on the tar; gzip of incompressible bytes is a little larger than its input.
       const limit = Math.ceil(deps.api.session.checkpointMaxBytes * 1.01) + 65536;
       const data = await readRawBody(ctx, limit, `checkpoint larger than ${limit} bytes (DURABOX_SESSION_CHECKPOINT_MAX_BYTES)`);
@@ -95,6 +98,7 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
     },
 
     async registryGetSnapshot(ctx, { query: q }) {
+      requireGrant(deps, ctx.get(GRANT_HEADER), { kind: 'snapshot', accountId: q.account_id, subject: q.session_id, hostId: ctx.state.workerId! }, GRANT_HEADER);
       const s = await deps.snapshots.get(q.account_id, q.session_id);
       if (!s) throw new DuraboxError('not_found', 'no checkpoint of that session');
       ctx.type = 'application/gzip';
@@ -109,6 +113,15 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
       ctx.status = 204;
     },
   };
+}
+
+/**
+ * A host reaches a checkpoint or an output stream only with the grant of a step it was given for that
+ * work (control/host-grants.ts): its credential alone says who it is, not what it holds.
+ */
+function requireGrant(deps: AppDeps, grant: string | undefined, want: Parameters<typeof grantRefusal>[2], field: string): void {
+  const refusal = grantRefusal(deps.hashKey, grant || undefined, want);
+  if (refusal) throw new DuraboxError('forbidden', `${field}: ${refusal}`);
 }
 
 /** Signs the host's request under its current credential (a replaced credential voids the certificate). */

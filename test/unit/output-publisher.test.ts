@@ -8,8 +8,8 @@ describe('output publisher (chunks of running work, for streams)', () => {
   it('posts nothing for work that ends within its batch time, even while other streams are posted', async () => {
     const posts: string[][] = [];
     const pub = new OutputPublisher(async (body) => { posts.push(body.streams.map((s) => s.stream_id)); }, silent);
-    const long = pub.sink('long');
-    const short = pub.sink('short');
+    const long = pub.sink('long', 0, 'grant-long');
+    const short = pub.sink('short', 0, 'grant-short');
     long({ stream: 'stdout', text: 'a' });
     await sleep(OUTPUT_BATCH_MS - 8);
     short({ stream: 'stdout', text: 'b' });
@@ -23,13 +23,16 @@ describe('output publisher (chunks of running work, for streams)', () => {
 
   it('posts a live stream in order and its last chunks when the work ends', async () => {
     const chunks: Array<{ seq: number; text: string }> = [];
-    const pub = new OutputPublisher(async (body) => { for (const s of body.streams) chunks.push(...s.chunks); }, silent);
-    const sink = pub.sink('s', 1_000_000);
+    const grants: string[] = [];
+    const pub = new OutputPublisher(async (body) => { for (const s of body.streams) { chunks.push(...s.chunks); grants.push(s.grant); } }, silent);
+    const sink = pub.sink('s', 1_000_000, 'grant-s');
     sink({ stream: 'stdout', text: 'one' });
     await sleep(OUTPUT_BATCH_MS + 10);
     sink({ stream: 'stderr', text: 'two' });
     pub.finish('s');
     await pub.flush();
     assert.deepEqual(chunks.map((c) => [c.seq, c.text]), [[1_000_000, 'one'], [1_000_001, 'two']]);
+    // Every post carries the stream's grant, the last one (sent as the work ends) too.
+    assert.deepEqual(grants, ['grant-s', 'grant-s']);
   });
 });

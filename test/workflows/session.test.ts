@@ -14,6 +14,12 @@ import type {
 import { CONTROL_TASK_QUEUE, hostTaskQueue, runtimeTaskQueue } from '../../contract/queues.js';
 import { SA_ERROR, SA_HOST } from '../../contract/search-attributes.js';
 import { sessionStartOperation, sessionWorkflowId } from '../../control/session-service.js';
+import { createControlActivities, type ControlDeps } from '../../control/activities.js';
+import { grantRefusal } from '../../control/host-grants.js';
+
+/** The key the control worker of these tests signs host grants with (its real activity, no platform around it). */
+const GRANT_KEY = 'workflow-test-grant-key';
+const { signSnapshotGrant } = createControlActivities({ hashKey: GRANT_KEY } as ControlDeps);
 import {
   closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, MAX_CONTEXTS_PER_SESSION,
   sessionWorkflow, stateQuery,
@@ -127,7 +133,7 @@ describe('sessionWorkflow', function () {
       },
     };
     workers = [
-      await startWorker(env, CONTROL_TASK_QUEUE, { async dropSessionSnapshot(req: { sessionId: string }) { dropped.push(req.sessionId); } }, { workflows: true }),
+      await startWorker(env, CONTROL_TASK_QUEUE, { async dropSessionSnapshot(req: { sessionId: string }) { dropped.push(req.sessionId); }, signSnapshotGrant }, { workflows: true }),
       await startWorker(env, runtimeTaskQueue('terminal'), start),
       await startWorker(env, HOST_QUEUE, host),
     ];
@@ -533,6 +539,11 @@ describe('sessionWorkflow', function () {
       const summary = await s.handle.query(stateQuery);
       assert.equal(summary.checkpoint?.bytes, 200);
       assert.equal(checkpoints[0].lastDigest, undefined);
+      // Each checkpoint step carries a grant for this session's checkpoint, given to the session's host only.
+      const want = { kind: 'snapshot' as const, accountId: ACCOUNT, subject: s.sessionId };
+      assert.equal(grantRefusal(GRANT_KEY, checkpoints[0].grant, { ...want, hostId: HOST_ID }), undefined);
+      assert.equal(grantRefusal(GRANT_KEY, checkpoints[0].grant, { ...want, hostId: 'another-host' }), 'a grant given to another host');
+      assert.equal(grantRefusal(GRANT_KEY, checkpoints[0].grant, { ...want, subject: 'sess_other', hostId: HOST_ID }), 'a grant for other work');
       // Idle and unchanged: no further checkpoint.
       await new Promise((r) => setTimeout(r, 900));
       assert.equal(checkpoints.length, 1);
@@ -570,6 +581,8 @@ describe('sessionWorkflow', function () {
       assert.match(out.restored_note ?? '', /host was lost/);
       assert.deepEqual(execs, [], 'the command ran in the step that restored the session');
       assert.deepEqual([creates.at(-1)!.queue, creates.at(-1)!.restore, creates.at(-1)!.firstCommand?.command], [runtimeTaskQueue('terminal'), true, 'cat notes']);
+      // The restore reads the checkpoint under a grant for this session, for whichever host takes the step.
+      assert.equal(grantRefusal(GRANT_KEY, creates.at(-1)!.snapshotGrant, { kind: 'snapshot', accountId: ACCOUNT, subject: s.sessionId, hostId: 'any-host' }), undefined);
       const summary = await s.handle.query(stateQuery);
       assert.equal(summary.host, HOST_ID);
       assert.equal((await s.handle.describe()).typedSearchAttributes.get(SA_HOST), HOST_ID);

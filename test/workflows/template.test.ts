@@ -30,6 +30,7 @@ describe('templateBuildWorkflow', function () {
       recordTemplateHost: async (r) => { recorded.push(r); },
       finishTemplate: async (r) => { finished.push(r); },
       dropSessionSnapshot: async () => undefined,
+      signSnapshotGrant: async () => { throw new Error('not expected in this test'); },
       terminalExecInSession: async () => { throw new Error('not expected in this test'); },
       runCodeInSession: async () => { throw new Error('not expected in this test'); },
     };
