@@ -121,6 +121,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'comma-separated earlier keys, still used to open what they sealed after a rotation',
   },
   {
+    names: ['DURABOX_PAYLOAD_ACCEPT_PLAIN'], default: '`false`', usedBy: ['api'],
+    meaning: 'with a payload key, also open payloads that are not sealed (histories written before encryption was turned on); off, such a payload is refused, so whoever reaches Temporal without the key cannot hand a workflow a forged input. Turn it on only while such histories are kept',
+  },
+  {
     names: ['DURABOX_HOST_GATEWAY'], default: 'unset → hosts reach Temporal directly with `TEMPORAL_ADDRESS`', usedBy: ['api'],
     meaning: 'the host gateway\'s address as execution hosts dial it (`host:port`). Set, the API signs a certificate for each host\'s start report and tells the host to reach Temporal only there; the start command from `POST /workers` then names no Temporal address',
   },

@@ -59,6 +59,12 @@ export interface TemporalSettings {
 export interface PayloadKeys {
   current: string;
   old: string[];
+  /**
+   * Open payloads that are not sealed, as they are (DURABOX_PAYLOAD_ACCEPT_PLAIN): only while histories
+   * written before encryption was turned on are still kept. Off, a payload without the seal is refused:
+   * whoever reaches Temporal without the key cannot hand durabox's workflows a forged input.
+   */
+  acceptPlain?: boolean;
 }
 
 /** The CA that signs per-host certificates (and the host gateway's own). */
@@ -311,7 +317,8 @@ function payloadKeys(env: Env): PayloadKeys | undefined {
     if (old.length > 0) throw new ConfigError('DURABOX_PAYLOAD_OLD_KEYS is set without DURABOX_PAYLOAD_KEY: name the key that seals new payloads');
     return undefined;
   }
-  return { current: payloadKey('DURABOX_PAYLOAD_KEY', current), old: old.map((k) => payloadKey('DURABOX_PAYLOAD_OLD_KEYS', k)) };
+  const acceptPlain = bool(env, 'DURABOX_PAYLOAD_ACCEPT_PLAIN', false);
+  return { current: payloadKey('DURABOX_PAYLOAD_KEY', current), old: old.map((k) => payloadKey('DURABOX_PAYLOAD_OLD_KEYS', k)), ...(acceptPlain ? { acceptPlain } : {}) };
 }
 
 export function loadApiSettings(env: Env = process.env): ApiSettings {

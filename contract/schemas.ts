@@ -422,7 +422,7 @@ export const RegistryAck = z.object({
   node_id: z.string(),
   status: z.literal('online'),
   offline_after_ms: z.int(),
-  payload_keys: z.object({ current: z.string(), old: z.array(z.string()) }).optional().describe('with the start report only: the keys that seal Temporal payloads'),
+  payload_keys: z.object({ current: z.string(), old: z.array(z.string()), acceptPlain: z.boolean().optional() }).optional().describe('with the start report only: the keys that seal Temporal payloads'),
   host_certificate: z.object({ cert: z.string(), ca: z.string() }).optional()
     .describe('with a start report that sent a csr, when hosts reach Temporal through the host gateway: the host certificate and the CA that also signs the gateway'),
   temporal_address: z.string().optional().describe('with host_certificate: the host gateway, where this host reaches Temporal'),

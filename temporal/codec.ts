@@ -27,8 +27,11 @@ export class EncryptionCodec implements PayloadCodec {
   private readonly keys = new Map<string, Buffer>();
   private readonly currentId: string;
 
-  /** `current` seals; it and `old` ones open (so a rotation keeps old histories readable). */
-  constructor(private readonly current: Buffer, old: Buffer[] = []) {
+  /**
+   * `current` seals; it and `old` ones open (so a rotation keeps old histories readable). A payload
+   * without the seal is refused unless `acceptPlain`.
+   */
+  constructor(private readonly current: Buffer, old: Buffer[] = [], private readonly acceptPlain = false) {
     for (const k of [current, ...old]) {
       if (k.length !== 32) throw new Error('a payload key is 32 bytes (AES-256)');
       this.keys.set(payloadKeyId(k), k);
@@ -48,8 +51,11 @@ export class EncryptionCodec implements PayloadCodec {
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((p) => {
-      // Payloads written before encryption was turned on pass through as they are.
-      if (text(p.metadata?.encoding) !== ENCRYPTED_ENCODING) return p;
+      if (text(p.metadata?.encoding) !== ENCRYPTED_ENCODING) {
+        // Payloads written before encryption was turned on pass through only where the operator says so.
+        if (this.acceptPlain) return p;
+        throw new PlainPayloadRefused(`a payload that is not sealed (encoding ${text(p.metadata?.encoding) || 'none'}): refused, as DURABOX_PAYLOAD_ACCEPT_PLAIN is off`);
+      }
       const id = text(p.metadata?.[KEY_ID]);
       const key = this.keys.get(id);
       if (!key) throw new Error(`no payload key with id ${id}: add the key that sealed it to DURABOX_PAYLOAD_OLD_KEYS`);
@@ -62,9 +68,12 @@ export class EncryptionCodec implements PayloadCodec {
   }
 }
 
-export function codecOf(keys: PayloadKeys | undefined): EncryptionCodec | undefined {
+/** A payload without the seal, where only sealed ones are accepted. */
+export class PlainPayloadRefused extends Error {}
+
+export function codecOf(keys: PayloadKeys | undefined, opts: { acceptPlain?: boolean } = {}): EncryptionCodec | undefined {
   if (!keys) return undefined;
-  return new EncryptionCodec(Buffer.from(keys.current, 'base64'), keys.old.map((k) => Buffer.from(k, 'base64')));
+  return new EncryptionCodec(Buffer.from(keys.current, 'base64'), keys.old.map((k) => Buffer.from(k, 'base64')), opts.acceptPlain ?? keys.acceptPlain ?? false);
 }
 
 /** How a Temporal client or worker is told to seal and open payloads. */

@@ -23,7 +23,8 @@ export const toWire = (p: Payload): WirePayload => ({
 });
 
 export function codecHandlers(deps: AppDeps): Pick<Handlers, 'codecDecode'> {
-  const codec = codecOf(deps.api.payloadKeys);
+  // The UI only shows what it is sent: histories written before encryption are shown as they are.
+  const codec = codecOf(deps.api.payloadKeys, { acceptPlain: true });
   return {
     async codecDecode(ctx, { body }) {
       const payloads = body.payloads.map(fromWire);

@@ -8,6 +8,8 @@ import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
 import { ENCRYPTED_ENCODING } from '../../temporal/codec.js';
 import { payloadsIn } from './support/history.js';
+import { eventually } from './support/docker.js';
+import { CONTROL_TASK_QUEUE } from '../../contract/queues.js';
 import { toWire, type WirePayload } from '../../api/handlers/codec.js';
 
 /** Every payload in a history, as the Temporal UI sends them to a codec endpoint. */
@@ -73,5 +75,27 @@ describe('payloads are sealed before they reach Temporal', function () {
     const bad = await call('POST', '/api/v1/codec/decode', { cookie: await login(), body: { payloads: [{ data: 'not base64!' }] } });
     assert.equal(bad.status, 400);
     assert.match(bad.body.error, /data/);
+  });
+
+  it('a workflow handed a payload without the seal (someone who reaches Temporal without the key) runs none of it', async () => {
+    // As a client of the namespace with no key would: a task workflow whose input is plain JSON.
+    const workflowId = `task_forged_${process.pid}_${Date.now()}`;
+    const handle = await keyless.workflow.start('taskWorkflow', {
+      workflowId,
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [{ capability: 'echo', input: { message: 'forged' }, timeoutMs: 5_000, heartbeatTimeoutMs: 5_000, queueTimeoutMs: 5_000 }],
+    });
+    try {
+      // The control worker refuses to open the input: its workflow task fails, and the workflow does nothing.
+      await eventually('the workflow task to fail', async () => {
+        const { events } = await handle.fetchHistory();
+        return (events ?? []).some((e) => e.workflowTaskFailedEventAttributes);
+      }, 20_000);
+      const { events } = await handle.fetchHistory();
+      assert.ok(!(events ?? []).some((e) => e.activityTaskScheduledEventAttributes || e.workflowExecutionCompletedEventAttributes), 'no step of the forged input ran');
+      assert.equal((await handle.describe()).status.name, 'RUNNING');
+    } finally {
+      await handle.terminate('test: forged input').catch(() => undefined);
+    }
   });
 });
