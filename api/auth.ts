@@ -64,13 +64,24 @@ export async function startLoginSession(deps: AppDeps, ctx: Context, account: Ac
   const sid = randomBytes(32).toString('base64url');
   const expires = new Date(Date.now() + SESSION_TTL_MS);
   await deps.accounts.createLoginSession(keyedHash(deps.hashKey, sid), account.id, expires);
-  ctx.cookies.set(SESSION_COOKIE, sid, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, expires, path: '/', overwrite: true });
+  ctx.cookies.set(SESSION_COOKIE, sid, { httpOnly: true, sameSite: 'lax', secure: cookiesSecure(deps, ctx), expires, path: '/', overwrite: true });
 }
 
 export async function endLoginSession(deps: AppDeps, ctx: Context): Promise<void> {
   const sid = ctx.cookies.get(SESSION_COOKIE);
   if (sid && sid.length <= 128) await deps.accounts.deleteLoginSession(keyedHash(deps.hashKey, sid));
-  ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'lax', expires: new Date(0), path: '/', overwrite: true });
+  ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure: cookiesSecure(deps, ctx), expires: new Date(0), path: '/', overwrite: true });
+}
+
+/**
+ * Whether the login cookie is Secure: the request came over TLS (as Koa sees it: the API's own, or a
+ * trusted proxy's word), or the operator says the API is only ever reached through TLS.
+ */
+function cookiesSecure(deps: AppDeps, ctx: Context): boolean {
+  if (!deps.api.secureCookies) return ctx.secure;
+  // The request reached this process in plain HTTP from the TLS proxy: Koa's cookie jar must be told.
+  (ctx.cookies as unknown as { secure: boolean }).secure = true;
+  return true;
 }
 
 /** The guard of an operation's auth kind. */

@@ -81,6 +81,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'trust `X-Forwarded-*` from one reverse proxy in front (secure cookies behind TLS; the client address is the last `X-Forwarded-For` entry, the one that proxy wrote)',
   },
   {
+    names: ['DURABOX_SECURE_COOKIES'], default: '`false` → Secure when the request came over TLS (the API\'s own, or a trusted proxy\'s `X-Forwarded-Proto`)', usedBy: ['api'],
+    meaning: 'the login cookie is always `Secure`: set it behind a TLS-terminating proxy that is not trusted with `X-Forwarded-*`, so a browser never sends the cookie over plain HTTP',
+  },
+  {
     names: ['DURABOX_TLS_CERT', 'DURABOX_TLS_KEY'], default: 'unset → plain HTTP', usedBy: ['api'],
     meaning: 'PEM files: the API serves HTTPS itself (REST, MCP, dashboard, and the registry workers report to); unset, put a TLS-terminating proxy in front of any API that workers reach over a network',
   },

@@ -101,6 +101,8 @@ export interface ApiSettings {
   httpPort: number;
   /** Trust X-Forwarded-* headers (behind a reverse proxy). */
   trustProxy: boolean;
+  /** The login cookie is always Secure (DURABOX_SECURE_COOKIES): behind a TLS proxy that is not trusted for X-Forwarded-*. */
+  secureCookies: boolean;
   /** Serve HTTPS with these PEM files (DURABOX_TLS_CERT, DURABOX_TLS_KEY) instead of plain HTTP. */
   https: { cert: string; key: string } | undefined;
   /** Where the embedded database lives when DATABASE_URL is unset. */
@@ -349,6 +351,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     httpHost: host,
     httpPort: port,
     trustProxy: bool(env, 'DURABOX_TRUST_PROXY', false),
+    secureCookies: bool(env, 'DURABOX_SECURE_COOKIES', false),
     https: apiHttps(env),
     dataDir: dataDirOf(env),
     databaseUrl: str(env, 'DATABASE_URL'),
