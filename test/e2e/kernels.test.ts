@@ -321,7 +321,7 @@ describe('code interpreter kernels in real sandbox containers', function () {
       box.send({ cell: { language: 'python', code: 'print("hi")\n6 * 7', timeout_ms: 30_000 }, limit: 1000, stream: false });
       const py = (await box.until('cell_result')).pop()!.frame.cell_result as CellResult;
       assert.deepEqual(py.results, [{ is_main_result: true, text: '42' }]);
-      assert.deepEqual(py.logs.stdout, ['hi\n']);
+      assert.equal(py.logs.stdout.join(''), 'hi\n'); // print() may write the line and its end apart under load
       assert.deepEqual((await box.next()).frame, { ready: true });
 
       box.send({ cell: { language: 'javascript', code: 'const a = [1, 2, 3];\na.map((n) => n * 2)', timeout_ms: 30_000 }, limit: 1000 });
