@@ -178,7 +178,8 @@ describe('logs: JSON lines from every process, and no secret in them (spec §11)
     try {
       await eventually('the API to start', async () => {
         if (child.exitCode !== null) throw new Error(`the API exited: ${out}`);
-        return out.includes('durabox API');
+        // The first admin's line follows the start line; the pipe may hand over one before the other.
+        return out.includes('durabox API') && out.includes('"password_file"');
       }, 60_000);
       const file = join(dataDir, 'first-admin-password');
       assert.equal(statSync(file).mode & 0o777, 0o600, 'only its owner reads it');
