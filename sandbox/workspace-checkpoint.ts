@@ -25,24 +25,28 @@ export interface WorkspaceTar { tar: Buffer; digest: string }
 /** The sha256 of an uncompressed tar: equal digests, equal workspaces (names, modes, times, contents). */
 export const digestOf = (tar: Buffer): string => createHash('sha256').update(tar).digest('hex');
 
-/** The workspace as a tar, or `too_large` when it exceeds `maxBytes`. Unreadable files are left out. */
+/**
+ * The workspace as a tar, or `too_large` when it exceeds `maxBytes`: never more than `maxBytes` + 1 bytes
+ * are read, whatever the workspace holds. Unreadable files are left out.
+ */
 export async function readWorkspace(container: Docker.Container, maxBytes: number): Promise<WorkspaceTar | 'too_large'> {
   const r = await dockerExec(container, {
     // Sorted names: the same workspace always gives the same bytes, so its digest says whether it changed.
     // Sparse files go as their data and a map of their holes: a `truncate -s 2T` file costs a header,
     // not 2 TiB of zeros streamed through Docker.
-    cmd: ['tar', '-C', '/workspace', '--sort=name', '--numeric-owner', '--sparse', '--warning=no-file-changed', '-cf', '-', '.'],
+    // `head` ends the stream one byte past the cap, inside the container: tar then stops on its next write,
+    // and no more than that crosses Docker (the worker also stops reading there, should `head` not).
+    cmd: ['sh', '-c', 'tar -C /workspace --sort=name --numeric-owner --sparse --warning=no-file-changed -cf - . | head -c "$1"', 'sh', String(maxBytes + 1)],
     user: SANDBOX_USER,
-    limitBytes: maxBytes + 1,
-    // Past the cap the tar is not read on: what a workspace could make it stream is not bounded by its size.
+    limitBytes: maxBytes,
     stopAtLimit: true,
     waitMs: TAR_WAIT_MS,
   });
   if (r.stdoutTruncated) return 'too_large';
-  // 1: a file changed while it was read; 2 with a full archive: some file could not be read. Both still
-  // give a usable tar (it ends with its two zero blocks); anything else is a failure.
-  const complete = r.stdout.length >= 1024 && r.stdout.length % 512 === 0;
-  if (r.abandoned || !complete) throw new Error(`could not read the workspace (tar exit ${r.exitCode}): ${r.stderr.toString('utf8').trim().slice(0, 500)}`);
+  // tar's exit 1 (a file changed while it was read) or 2 with a full archive (some file could not be read)
+  // still give a usable tar: it ends with its two zero blocks. Anything else is a failure.
+  const complete = r.stdout.length >= 1024 && r.stdout.length % 512 === 0 && r.stdout.subarray(-1024).every((b) => b === 0);
+  if (r.abandoned || !complete) throw new Error(`could not read the workspace (exit ${r.exitCode}): ${r.stderr.toString('utf8').trim().slice(0, 500)}`);
   return { tar: r.stdout, digest: digestOf(r.stdout) };
 }
 

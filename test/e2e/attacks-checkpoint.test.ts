@@ -134,6 +134,26 @@ describe('attacks: checkpoints', function () {
     await call('DELETE', `/api/v1/sessions/${c.body.session_id}`, { token });
   });
 
+  it('a workspace over the checkpoint cap: the host reads no more than the cap, nothing is left running, the older checkpoint stays', async () => {
+    const started = new Date().toISOString();
+    const a = await term({ command: 'echo small > f.txt' });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    const sid = a.body.session_id;
+    const first = await checkpointAfter(sid, started);
+    const cap = platform.api.deps.api.session.checkpointMaxBytes;
+    const big = await term({ command: `head -c ${cap + 4 * 1024 * 1024} /dev/urandom > big && echo ok`, session_id: sid });
+    assert.equal(big.body.stdout, 'ok\n', JSON.stringify(big.body));
+    const container = platform.docker.getContainer((await sessionContainerId(token, sid))!);
+    // Two checkpoint periods: each try reads at most the cap, and its tar ends with it.
+    await new Promise((r) => setTimeout(r, 25_000));
+    const top = await container.top({ ps_args: '-o pid,args' });
+    const procs = (top.Processes as string[][]).map((p) => p[1]);
+    assert.ok(!procs.some((p) => /^(tar|head) /.test(p)), `no checkpoint left running: ${procs.join(' | ')}`);
+    assert.equal((await summary(sid)).checkpoint?.at, first.at, 'the older checkpoint stays');
+    assert.ok(workerAlive(), 'the worker lives');
+    await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+  });
+
   // Small checkpoints are unpacked by the session's agent, larger ones by `docker exec`: the same rules for both.
   for (const [path, filler] of [['the session agent', 0], ['docker exec', 9 * 1024 * 1024]] as const) {
     it(`a crafted checkpoint restored by ${path}: links out, '..', absolute names and special files are refused and named; nothing lands outside /workspace`, async () => {
