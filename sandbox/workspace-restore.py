@@ -123,8 +123,12 @@ def _unpack(archive, member, root, files, dirs):
         _os.symlink(member.linkname, path)
         _os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
         return
-    _write_file(archive, member, path)
-    _os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+    try:
+        _write_file(archive, member, path)
+        _os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+    except BaseException:
+        _os.unlink(path)  # no half-written file is left to look restored
+        raise
     files.add(key)
 
 
@@ -150,8 +154,11 @@ def restore_workspace(fileobj, root=WORKSPACE):
                     why = str(e) if isinstance(e, _Refused) else f"could not be written ({getattr(e, 'strerror', None) or e})"
                     refused.append(f"{member.name[:200]}: {why}")
     for path, mode, mtime in reversed(dirs):
-        _os.chmod(path, mode)  # a real directory: a later member never replaces one
-        _os.utime(path, (mtime, mtime), follow_symlinks=False)
+        try:
+            _os.chmod(path, mode)  # a real directory: a later member never replaces one
+            _os.utime(path, (mtime, mtime), follow_symlinks=False)
+        except (OSError, ValueError, OverflowError):
+            pass  # its contents are restored; only its mode or time is not
     return {"restored": True, "refused": refused, "refused_count": count}
 
 
