@@ -3,12 +3,12 @@
 // step of that session (commands, files, removal) is sent.
 import type Docker from 'dockerode';
 import { DuraboxError } from '../contract/errors.js';
-import type { CellResult, CheckpointResult, FileOp, FileResult, HostExecResult, Language } from '../contract/messages.js';
+import type { CellResult, CheckpointResult, FileOp, FileResult, HostExecResult, Language, RestoredCheckpoint } from '../contract/messages.js';
 import type { TemplateRef } from '../contract/templates.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
 import { ContainerGone, HostFull, RESTORE_BY_AGENT_BYTES, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { sessionFileOp } from '../sandbox/session-files.js';
-import { compress, decompress, readWorkspace, writeWorkspace } from '../sandbox/workspace-checkpoint.js';
+import { CheckpointTooLarge, compress, decompress, readWorkspace, writeWorkspace } from '../sandbox/workspace-checkpoint.js';
 import type { OutputPublisher } from './output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
@@ -47,7 +47,7 @@ export function createSessionStartActivities(d: TerminalDeps) {
       snapshotGrant?: string;
       /** The account template the session runs in. */
       template?: TemplateRef;
-    }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult; restored?: { digest: string; raw_bytes: number } }> {
+    }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult; restored?: RestoredCheckpoint }> {
       // Heartbeats from the first instant: creating a container on a loaded host can take seconds.
       return withHeartbeat(() => reportingFailures(async () => {
         let containerId: string;
@@ -59,7 +59,7 @@ export function createSessionStartActivities(d: TerminalDeps) {
         const taken = { hostQueue: d.hostQueue, hostId: d.workerId, containerId };
         try {
           // A moved session's checkpoint goes in before its command runs.
-          const restored = req.restore ? { restored: await restoreInto(d, containerId, req) } : {};
+          const restored = req.restore ? { restored: await restoreInto(d, containerId, req, d.containers.workspaceBytes(req.template)) } : {};
           const first = req.firstCommand;
           if (!first) {
             d.containers.started(containerId);
@@ -155,15 +155,29 @@ function goneAs(e: unknown): unknown {
   return e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
 }
 
-/** Unpacks the session's latest checkpoint into a container this host just took for it. */
-async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionId: string; accountId: string; snapshotGrant?: string }): Promise<{ digest: string; raw_bytes: number }> {
+/** Room in the inflated tar beyond the workspace's size: a tar's headers take space its files do not. */
+const RESTORE_MARGIN_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Unpacks the session's latest checkpoint into a container this host just took for it, read under the
+ * grant of this restore step. The checkpoint is inflated only up to what the session's workspace can hold
+ * (and no more than any checkpoint is made of): past that it is refused whole, as a session error, and
+ * this process never holds more.
+ */
+async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionId: string; accountId: string; snapshotGrant?: string }, workspaceBytes: number): Promise<RestoredCheckpoint> {
   if (!req.snapshotGrant) throw new DuraboxError('session_lost', `the restore of session ${req.sessionId} carries no grant to read its checkpoint`);
   const snap = await d.snapshots.getSnapshot({ accountId: req.accountId, sessionId: req.sessionId, grant: req.snapshotGrant });
   if (!snap) throw new DuraboxError('session_lost', `session ${req.sessionId} has no checkpoint to restore`);
-  const tar = await decompress(snap.data, snap.digest);
-  if (tar.length <= RESTORE_BY_AGENT_BYTES) await d.containers.restore(containerId, tar);
-  else await writeWorkspace(d.docker.getContainer(containerId), tar);
-  return { digest: snap.digest, raw_bytes: tar.length };
+  let tar: Buffer;
+  try {
+    tar = await decompress(snap.data, snap.digest, Math.min(d.checkpointMaxBytes, workspaceBytes + RESTORE_MARGIN_BYTES));
+  } catch (e) {
+    throw e instanceof CheckpointTooLarge ? new DuraboxError('invalid_input', e.message) : e;
+  }
+  const answer = tar.length <= RESTORE_BY_AGENT_BYTES
+    ? await d.containers.restore(containerId, tar)
+    : await writeWorkspace(d.docker.getContainer(containerId), tar);
+  return { digest: snap.digest, raw_bytes: tar.length, ...(answer.refused_count > 0 ? answer : {}) };
 }
 
 export type SessionStartActivities = ReturnType<typeof createSessionStartActivities>;

@@ -72,6 +72,9 @@ export type CheckpointResult =
   | { outcome: 'unchanged'; digest: string }
   | { outcome: 'too_large' };
 
+/** A checkpoint unpacked into a session's new container; `refused`: the first members it left out, each with why. */
+export interface RestoredCheckpoint { digest: string; raw_bytes: number; refused?: string[]; refused_count?: number }
+
 /** The latest checkpoint of a session's workspace, as its workflow records it (the bytes are in the snapshot store). */
 export interface CheckpointRecord {
   digest: string;

@@ -1,5 +1,6 @@
 // `docker exec` through the Docker API, with stdin when given, output capped per stream while it is
-// read (the rest is drained and dropped), and the exit code from the exec's inspect.
+// read (the rest is drained and dropped, or, with stopAtLimit, not read at all), and the exit code from
+// the exec's inspect.
 import { Writable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
@@ -12,6 +13,11 @@ export interface ExecOptions {
   workingDir?: string;
   stdin?: Buffer;
   limitBytes: number;
+  /**
+   * Past limitBytes of stdout, stop reading and close the exec's stream instead of draining it: for output
+   * whose excess is unbounded (a tar of sparse files), so no more of it crosses Docker than the limit.
+   */
+  stopAtLimit?: boolean;
   /** Give up waiting after this long (the command itself is expected to enforce its own timeout). */
   waitMs?: number;
 }
@@ -31,7 +37,7 @@ class CappedSink extends Writable {
   private size = 0;
   truncated = false;
 
-  constructor(private readonly limit: number) { super(); }
+  constructor(private readonly limit: number, private readonly onOver?: () => void) { super(); }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
     const room = this.limit - this.size;
@@ -40,7 +46,10 @@ class CappedSink extends Writable {
       this.chunks.push(part);
       this.size += part.length;
     }
-    if (chunk.length > room) this.truncated = true;
+    if (chunk.length > room) {
+      this.truncated = true;
+      this.onOver?.();
+    }
     done();
   }
 
@@ -68,7 +77,8 @@ async function execIn(container: Docker.Container, o: ExecOptions): Promise<Exec
     Tty: false,
   });
   const stream = (await exec.start({ hijack: true, stdin: o.stdin !== undefined })) as unknown as Duplex;
-  const out = new CappedSink(o.limitBytes);
+  // Closing the stream ends the command too: its stdout pipe is gone, its next write fails.
+  const out = new CappedSink(o.limitBytes, o.stopAtLimit ? () => stream.destroy() : undefined);
   const err = new CappedSink(o.limitBytes);
   container.modem.demuxStream(stream, out, err);
   // Some exec streams never emit 'end'; 'close' is the other sign that the process is done.

@@ -10,11 +10,14 @@ import { componentLog } from '../config/log.js';
 const read = (f: string) => readFileSync(join(sandboxProgramsDir, f), 'utf8');
 
 /**
- * A PID 1 program for `python3 -c`: the shared prelude (set-up, send()), then, for programs that run
- * code cells, the interpreter kernels' sources and their driver, then the script.
+ * A PID 1 program for `python3 -c`: the shared prelude (set-up, send()), then, for a session's agent, the
+ * checkpoint restore, then, for programs that run code cells, the interpreter kernels' sources and their
+ * driver, then the script.
  */
-export function pid1Program(script: string, opts: { kernels?: boolean } = {}): string {
+export function pid1Program(script: string, opts: { kernels?: boolean; restore?: boolean } = {}): string {
   const parts = [read('pid1-prelude.py')];
+  // The rules a checkpoint is unpacked by (restore_workspace), shared with the `docker exec` restore.
+  if (opts.restore) parts.push(read('workspace-restore.py'));
   if (opts.kernels) {
     const kernels = {
       python: read('kernels/python-kernel.py'),

@@ -5,11 +5,12 @@
 # Frames in: a command {id, command, timeout_ms, limit, stream?} -> {id, exit_code, stdout, stderr, ...}; a
 # code-interpreter cell {id, cell: {language, code, context_id, timeout_ms}, limit, stream?} -> {id,
 # cell_result}, run in the context's kernel (created on the id's first use, kept until dropped); {id,
-# drop_context} -> {id, dropped}; {id, restore: <a tar, base64>} -> {id, restored} once it is unpacked into
-# /workspace (a checkpoint of the session, restored into this fresh container). With stream, {id, chunk: {stream, text}} frames come first, as the output
+# drop_context} -> {id, dropped}; {id, restore: <a tar, base64>} -> {id, restored, refused, refused_count}
+# once it is unpacked into /workspace (a checkpoint of the session, restored into this fresh container;
+# refused: the members it left out, and why). With stream, {id, chunk: {stream, text}} frames come first, as the output
 # is written. Also {adopt} and {ping}, answered by nothing.
-# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker; Kernel and
-# reap_children from kernel-driver.py, prepended after it.)
+# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker;
+# restore_workspace from workspace-restore.py, and Kernel and reap_children from kernel-driver.py, after it.)
 import codecs
 
 ENV = {
@@ -160,12 +161,11 @@ def drop_context(req):
 
 
 def restore(req):
-    # Unpacked by the sandbox user into its own workspace: the archive can reach nothing that user cannot.
-    import base64, io, tarfile
+    # By restore_workspace (workspace-restore.py): the rules a checkpoint is unpacked by, the same as the
+    # `docker exec` path's for larger checkpoints.
+    import base64, io
     try:
-        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(req["restore"])), mode="r:") as archive:
-            archive.extractall("/workspace")
-        return {"id": req.get("id"), "restored": True}
+        return {"id": req.get("id"), **restore_workspace(io.BytesIO(base64.b64decode(req["restore"])))}
     except Exception as e:
         return {"id": req.get("id"), "error": "restore_failed", "message": str(e)[:500]}
 

@@ -7,15 +7,16 @@ import type { RuntimeLimits } from '../config/index.js';
 import { componentLog, errorFields } from '../config/log.js';
 import type { CellResult, HostExecResult, Language } from '../contract/messages.js';
 import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
-import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
+import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER, writableTmpfsBytes } from './profile.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 import { inExecSpan } from './exec-span.js';
 import { sandboxNetwork, type Egress } from './egress.js';
 import type { TemplateRef } from '../contract/templates.js';
 import { templateLimits, type TemplateImages } from './template-images.js';
 import type { Pid1Runtime } from './pid1-runtime.js';
+import { restoreAnswerOf, type RestoreAnswer } from './workspace-checkpoint.js';
 
-const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true });
+const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true, restore: true });
 
 const SESSION_ENV = [
   'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -150,9 +151,13 @@ export class SessionContainers {
    * Unpacks a checkpoint's tar into the session's (fresh) workspace through its agent, which costs no
    * `docker exec`; for checkpoints up to RESTORE_BY_AGENT_BYTES (larger ones: writeWorkspace).
    */
-  async restore(containerId: string, tar: Buffer): Promise<void> {
-    const frame = await this.request(containerId, { restore: tar.toString('base64') }, 120_000);
-    if (frame.error) throw new Error(`could not restore the workspace: ${String(frame.message ?? frame.error)}`);
+  async restore(containerId: string, tar: Buffer): Promise<RestoreAnswer> {
+    return restoreAnswerOf(await this.request(containerId, { restore: tar.toString('base64') }, 120_000));
+  }
+
+  /** The size of /workspace in a session's container (of its template, when it has one). */
+  workspaceBytes(template?: TemplateRef): number {
+    return writableTmpfsBytes(template ? templateLimits(this.o.limits, template) : this.o.limits).each;
   }
 
   /** Ends a context's process, if it has one. */

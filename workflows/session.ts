@@ -50,17 +50,29 @@ type Aboard = { command: string; timeoutMs: number; streamId?: string; streamGra
 export type RestoreReason = 'paused' | 'host_lost' | 'container_gone';
 
 /** The part of a call's answer that says the session was restored for it, and what did not come back. */
-export function restoredFields(reason: RestoreReason | undefined, checkpointAtMs: number | undefined): { restored?: true; restored_note?: string } {
+export function restoredFields(reason: RestoreReason | undefined, checkpointAtMs: number | undefined, refused?: Refused): { restored?: true; restored_note?: string } {
   if (!reason) return {};
   const at = checkpointAtMs !== undefined ? new Date(checkpointAtMs).toISOString() : 'its last checkpoint';
   return {
     restored: true,
-    restored_note: reason === 'paused'
-      ? `the session was paused and resumed from its checkpoint of ${at}: /workspace is as it was; running processes and interpreter variables were not kept`
-      : reason === 'container_gone'
-      ? `the session's container was gone (removed, or its Docker daemon restarted); it was restored from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`
-      : `the session's host was lost; it was restored on another host from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`,
+    restored_note: whyRestored(reason, at) + (refused ? refusedNote(refused) : ''),
   };
+}
+
+/** Members of a checkpoint its restore left out (links out of /workspace, special files...): the first few named. */
+export interface Refused { names: string[]; count: number }
+
+function refusedNote(r: Refused): string {
+  const more = r.count > r.names.length ? `; and ${r.count - r.names.length} more` : '';
+  return `. ${r.count} entries of the checkpoint were refused and not restored: ${r.names.join('; ')}${more}`;
+}
+
+function whyRestored(reason: RestoreReason, at: string): string {
+  return reason === 'paused'
+    ? `the session was paused and resumed from its checkpoint of ${at}: /workspace is as it was; running processes and interpreter variables were not kept`
+    : reason === 'container_gone'
+    ? `the session's container was gone (removed, or its Docker daemon restarted); it was restored from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`
+    : `the session's host was lost; it was restored on another host from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`;
 }
 
 /** The context a cell without context_id runs in: one per language, made on first use. */
@@ -170,7 +182,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let stepsDone = 0;
 
   /** A call's own record of whether the session was restored for it. */
-  interface CallNote { restored?: RestoreReason }
+  interface CallNote { restored?: RestoreReason; refused?: Refused }
 
   /**
    * Moves the session into a new container on any terminal host, restored from its latest checkpoint; a
@@ -185,6 +197,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
       showMemo({ container_id: c.containerId, host: c.hostId, paused: false });
       note.restored = reason;
+      if (c.restored?.refused_count) note.refused = { names: c.restored.refused ?? [], count: c.restored.refused_count };
       return c.first;
     } catch (err) {
       throw isScheduleTimeout(err) || isHostFull(err)
@@ -360,7 +373,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         stdout_truncated: r.stdout_truncated,
         stderr_truncated: r.stderr_truncated,
         lease_expires_unix_ms: state!.leaseExpiresAtMs,
-        ...restoredFields(note.restored, state!.checkpoint?.atMs),
+        ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused),
       };
     } finally {
       busy = false;
@@ -425,7 +438,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       // A restored session's contexts start afresh: the first cell in each says its earlier variables are gone.
       const restarted = state!.contexts![ctx.id]?.restarted === true;
       if (restarted) delete state!.contexts![ctx.id].restarted;
-      return { ...r, ...restoredFields(note.restored, state!.checkpoint?.atMs), ...(restarted ? { context_restarted: true } : {}), language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
+      return { ...r, ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused), ...(restarted ? { context_restarted: true } : {}), language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
     } finally {
       busy = false;
       stepsDone++;

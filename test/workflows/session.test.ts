@@ -90,6 +90,8 @@ describe('sessionWorkflow', function () {
   let createImpl: (req: CreateReq) => Promise<void>;
   let execImpl: (req: ExecReq) => Promise<HostExecResult>;
   let fileImpl: (req: FileReq) => Promise<FileResult>;
+  /** What a restore left out of the checkpoint, as the host answers it. */
+  let refusedByRestore: { refused?: string[]; refused_count?: number };
 
   const containerOf = (sessionId: string) => `ctr-${sessionId}`;
   let hostActivities: HostActivities;
@@ -103,7 +105,7 @@ describe('sessionWorkflow', function () {
         await createImpl(req);
         const hostQueue = hostQueueFor(req.sessionId, req);
         const taken = { hostQueue, hostId: hostQueue.replace('durabox-host-', ''), containerId: `${containerOf(req.sessionId)}${req.restore ? '-restored' : ''}` };
-        const restored = req.restore ? { restored: { digest: 'd'.repeat(64), raw_bytes: 10240 } } : {};
+        const restored = req.restore ? { restored: { digest: 'd'.repeat(64), raw_bytes: 10240, ...refusedByRestore } } : {};
         return req.firstCommand ? { ...taken, ...restored, first: ran(req.firstCommand.command) } : { ...taken, ...restored };
       },
     };
@@ -160,6 +162,7 @@ describe('sessionWorkflow', function () {
     createImpl = async () => undefined;
     execImpl = async (req) => ran(req.command);
     fileImpl = async (req) => fakeFile(req.op);
+    refusedByRestore = {};
   });
 
   afterEach(async function () {
@@ -608,6 +611,18 @@ describe('sessionWorkflow', function () {
       await closeAndWait(s);
       assert.deepEqual(removes, [containerOf(s.sessionId), `${containerOf(s.sessionId)}-restored`]);
       assert.deepEqual(dropped, [s.sessionId]);
+    });
+
+    it('a resume whose restore refused members of the checkpoint names them in restored_note, on that call only', async () => {
+      refusedByRestore = { refused: ['/etc/x: absolute name', './out/x: its path goes through a symlink'], refused_count: 25 };
+      const s = await createSession({ checkpointMs: 300, pauseAfterMs: 600 });
+      await eventually(async () => (await s.handle.query(stateQuery)).status === 'paused', 'the session to pause');
+      const out = await exec(s, 'ls');
+      assert.equal(out.restored, true);
+      assert.match(out.restored_note ?? '', /paused.*\. 25 entries of the checkpoint were refused and not restored: \/etc\/x: absolute name; \.\/out\/x: its path goes through a symlink; and 23 more$/);
+      const again = await exec(s, 'true');
+      assert.equal(again.restored_note, undefined);
+      await closeAndWait(s);
     });
 
     it('a workspace over the checkpoint cap is never paused (its older checkpoint would lose work)', async () => {
