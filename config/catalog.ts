@@ -157,6 +157,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'longest one host\'s build of an account template may run; past it that host\'s build fails',
   },
   {
+    names: ['DURABOX_TEMPLATE_NETWORKS'], default: '`none,allowlist`', usedBy: ['api'],
+    meaning: 'network policies templates may be created with, comma-separated from `none`, `allowlist`, `full`, for every account (admins too); `full` reaches any public address through the host\'s egress proxy, never the host, private ranges or other sandboxes (docs/security/egress.md)',
+  },
+  {
     names: ['DURABOX_ACCOUNT_MAX_TEMPLATES'], default: '`20`', usedBy: ['api'],
     meaning: 'templates an account may own (`POST /templates`); beyond it `429 quota_exceeded` (`max_templates`); 0: none',
   },
