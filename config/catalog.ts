@@ -230,11 +230,11 @@ export const SETTINGS: SettingDoc[] = [
   },
   {
     names: ['DURABOX_EGRESS_SUBNET'], default: '`10.213.0.0/16`', usedBy: ['worker'],
-    meaning: 'IPv4 range (/8 to /26) the own networks of allow-list sandboxes are cut from, a /29 each; pick one no other network of the host uses',
+    meaning: 'IPv4 range (/8 to /26) the own networks of allow-list and `full` sandboxes are cut from, a /29 each; pick one no other network of the host uses',
   },
   {
     names: ['DURABOX_EGRESS_PRIVATE_CIDRS'], default: 'empty', usedBy: ['worker'],
-    meaning: 'private or local addresses (comma-separated, CIDR ranges or single addresses) that allow-lists may reach through the egress proxy; empty: public addresses only, so no allow-list reaches the host, its services or other sandboxes',
+    meaning: 'private or local addresses (comma-separated, CIDR ranges or single addresses) that allow-list and `full` sandboxes may reach through the egress proxy; empty: public addresses only, never one of the host\'s own (public ones too), so no sandbox reaches the host, its services or other sandboxes',
   },
   {
     names: ['DURABOX_EGRESS_HOSTS'], default: 'empty', usedBy: ['worker'],
@@ -258,7 +258,7 @@ export const SETTINGS: SettingDoc[] = [
   },
   {
     names: ['DURABOX_PYTHON_NETWORK', 'DURABOX_TERMINAL_NETWORK'], default: '`false`', usedBy: ['worker'],
-    meaning: 'give the runtime a network (bridge) instead of none',
+    meaning: 'give the runtime\'s own sandboxes (not its templates\') the Docker bridge instead of no network: they then reach the host, its LAN and other bridged containers; only behind a firewall',
   },
   {
     names: ['DURABOX_SESSION_LEASE_DEFAULT_SEC'], default: '`60`', usedBy: ['api'],
