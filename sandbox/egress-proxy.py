@@ -10,8 +10,9 @@
 # IPv4 address through a gateway (NAT64, 6to4, Teredo, IPv4-compatible): other sandboxes, the host's
 # services, its LAN and metadata addresses stay out of reach, unless the operator opened the range
 # (EGRESS_PRIVATE_CIDRS). Every request of a kept-alive connection is checked, and its Host header must
-# name its target; a CONNECT tunnel's TLS ClientHello must ask for the name it was opened to. The worker
-# sends {listen, allow} and {drop} frames on stdin.
+# name its target; a CONNECT tunnel's TLS ClientHello must ask for the name it was opened to, and plain
+# HTTP inside a tunnel must name its server. docs/security/egress.md says what is and is not covered.
+# The worker sends {listen, allow} and {drop} frames on stdin.
 import asyncio, concurrent.futures, ipaddress, json, os, re, socket, struct, sys, threading, urllib.parse
 
 HTTP_PORT = 3128
@@ -192,6 +193,7 @@ class Request:
     """One request head, parsed strictly: anything a server might read differently is refused."""
 
     def __init__(self, head):
+        self.raw = head
         lines = head[:-4].split(b"\r\n")
         parts = lines[0].split(b" ")
         if len(parts) != 3 or not TOKEN.match(parts[0]) or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
@@ -312,6 +314,7 @@ class Upstream:
     def __init__(self, key, r, w, client):
         self.key = key
         self.w = w
+        # The client's connection stays open when the server is done: a refusal may still have to follow.
         self.answers = asyncio.ensure_future(copy(r, client, eof=False))
 
     async def finish(self):
@@ -327,21 +330,48 @@ class Upstream:
         close(self.w)
 
 
-async def serve_requests(policy, reader, writer, first):
-    """Absolute-URI requests, one after another on the client's connection: each is checked on its own."""
-    up = None
+def check_tunnel_request(req, host, port):
+    """A request inside a tunnel to host:port must be for that server: its Host header (and an absolute URL) name it."""
+    if req.method.upper() == "CONNECT":
+        raise Refused(400, "CONNECT inside a tunnel")
+    if not (req.target.startswith("/") or req.target == "*"):
+        h, p, _ = http_origin(req)
+        if (h, p) != (canonical_host(host), port):
+            raise Refused(403, f"a request for {h}:{p} inside a tunnel to {host}:{port}")
+    hosts = req.values("host")
+    if len(hosts) > 1:
+        raise Refused(400, "more than one Host header")
+    if hosts:
+        h = urllib.parse.urlsplit("//" + hosts[0])
+        try:
+            h_port = h.port
+        except ValueError:
+            h_port = -1
+        if canonical_host(h.hostname or "") != canonical_host(host) or h_port not in (None, port):
+            raise Refused(403, f"the Host header ({hosts[0]}) names another server than the tunnel's ({host}:{port})")
+
+
+async def serve_requests(policy, reader, writer, first, tunnel_to=None):
+    """HTTP requests one after another on the client's connection, each checked on its own: absolute-URI
+    requests to the proxy (each may name another allowed server), or, inside a CONNECT tunnel
+    (tunnel_to: its host, port and Upstream), requests for the tunnel's server only."""
+    up = tunnel_to[2] if tunnel_to else None
     req = first
     try:
         while req is not None:
-            host, port, u = http_origin(req)
             framing = req.body_framing()
-            if up is not None and (up.key != (host, port) or up.answers.done()):
-                await up.finish()
-                up = None
-            if up is None:
-                r, w = await open_upstream(policy, host, port)
-                up = Upstream((host, port), r, w, writer)
-            up.w.write(origin_form(req, u, host, port))
+            if tunnel_to:
+                check_tunnel_request(req, tunnel_to[0], tunnel_to[1])
+                up.w.write(req.raw)
+            else:
+                host, port, u = http_origin(req)
+                if up is not None and (up.key != (host, port) or up.answers.done()):
+                    await up.finish()
+                    up = None
+                if up is None:
+                    r, w = await open_upstream(policy, host, port)
+                    up = Upstream((host, port), r, w, writer)
+                up.w.write(origin_form(req, u, host, port))
             await forward_body(reader, up.w, framing)
             if req.values("upgrade"):
                 # A protocol switch (WebSocket): the rest of the connection is that protocol's, to this same server.
@@ -444,10 +474,70 @@ def sni_refusal(target_host, names):
 TLS_ALERT = b"\x15\x03\x03\x00\x02\x02\x70"
 
 
-async def tunnel(host, up_r, up_w, reader, writer):
-    """CONNECT: the server's bytes flow back at once (some protocols speak first); the client's first
-    bytes, when they open a TLS handshake, must ask for the server the tunnel was opened to."""
-    back = asyncio.ensure_future(copy(up_r, writer))
+def first_line_kind(data):
+    """What a tunnel's first bytes are: "http" when their first line names an HTTP version, however
+    laxly (servers differ in what they accept: the strict parser judges it), "raw" for a binary protocol
+    or a text line without one, None while too early to tell."""
+    data = bytes(data).lstrip(b"\r\n")  # servers skip empty lines before a request
+    line, nl, _ = data.partition(b"\n")
+    if re.search(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]", line):
+        return "raw"
+    if b"HTTP/" in line.upper() or len(line) > HEAD_MAX:
+        return "http"
+    return "raw" if nl else None
+
+
+class Buffered:
+    """A client's stream with the bytes already read put back in front: a tunnel reads its first bytes
+    to tell what they are, then the same bytes again as requests."""
+
+    def __init__(self, reader, data):
+        self.reader = reader
+        self.buf = bytearray(data)
+
+    async def _fill(self):
+        more = await self.reader.read(65536)
+        self.buf += more
+        return bool(more)
+
+    def _take(self, n):
+        d = bytes(self.buf[:n])
+        del self.buf[:n]
+        return d
+
+    async def read(self, n=-1):
+        if not self.buf:
+            return await self.reader.read(n if n > 0 else 65536)
+        return self._take(len(self.buf) if n < 0 else min(n, len(self.buf)))
+
+    async def readuntil(self, sep=b"\n"):
+        while (i := self.buf.find(sep)) < 0:
+            if len(self.buf) > HEAD_MAX:
+                raise asyncio.LimitOverrunError("separator not found", len(self.buf))
+            if not await self._fill():
+                raise asyncio.IncompleteReadError(self._take(len(self.buf)), None)
+        return self._take(i + len(sep))
+
+    async def readexactly(self, n):
+        while len(self.buf) < n:
+            if not await self._fill():
+                raise asyncio.IncompleteReadError(self._take(len(self.buf)), n)
+        return self._take(n)
+
+
+def end(writer):
+    try:
+        writer.write_eof()
+    except (OSError, RuntimeError):
+        pass
+
+
+async def tunnel(policy, host, port, up_r, up_w, reader, writer):
+    """CONNECT: the server's bytes flow back at once (some protocols speak first). The client's first
+    bytes decide what is checked: a TLS handshake must ask for the server the tunnel was opened to, plain
+    HTTP requests must each name it (Host); anything else goes to the checked address as it is."""
+    up = Upstream((host, port), up_r, up_w, writer)
+    first = b""
     try:
         first = await reader.read(65536)
         if first[:1] == b"\x16":
@@ -461,23 +551,39 @@ async def tunnel(host, up_r, up_w, reader, writer):
             why = sni_refusal(host, names)
             if why:
                 raise ValueError(why)
+        elif first:
+            while (kind := first_line_kind(first)) is None:
+                more = await asyncio.wait_for(reader.read(65536), HEAD_TIMEOUT)
+                if not more:
+                    break
+                first += more
+            if kind == "http":
+                buffered = Buffered(reader, first)
+                head = await read_head(buffered, HEAD_TIMEOUT)
+                await serve_requests(policy, buffered, writer, Request(head) if head else None, (host, port, up))
+                return
+    except (ValueError, IndexError, struct.error, UnicodeDecodeError, asyncio.TimeoutError):
+        # Refused, or not a whole hello: the server never sees these bytes.
+        up.answers.cancel()
+        if first[:1] == b"\x16":
+            try:
+                writer.write(TLS_ALERT)
+                await writer.drain()
+            except (OSError, RuntimeError):
+                pass
+        return
+    # Passed on as it is: each side's end reaches the other.
+    up.answers.add_done_callback(lambda _: end(writer))
+    try:
         if first:
             up_w.write(first)
             await up_w.drain()
             await copy(reader, up_w)
         else:
-            up_w.write_eof()
-        await back
-    except (ValueError, IndexError, struct.error, UnicodeDecodeError, asyncio.TimeoutError):
-        # Refused (or not a hello at all): the server never sees these bytes.
-        back.cancel()
-        try:
-            writer.write(TLS_ALERT)
-            await writer.drain()
-        except (OSError, RuntimeError):
-            pass
+            end(up_w)
+        await up.answers
     finally:
-        back.cancel()
+        up.answers.cancel()
 
 
 REASONS = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway", 503: "Service Unavailable"}
@@ -498,7 +604,7 @@ async def serve_http(policy, reader, writer):
             host, port = split_host_port(req.target, 443)
             up_r, up_w = await open_upstream(policy, host, port)
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            await tunnel(host, up_r, up_w, reader, writer)
+            await tunnel(policy, host, port, up_r, up_w, reader, writer)
         else:
             await serve_requests(policy, reader, writer, req)
     except Refused as e:

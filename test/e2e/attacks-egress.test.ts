@@ -268,6 +268,25 @@ request(s, f, "http://${a}/same", "ALLOWED.durabox.test:${front.port}")
     assert.ok(!front.seen.some((s) => s.includes('/fronted')), `the allowed server never saw the fronted request: ${front.seen.join(', ')}`);
   });
 
+  it('plain HTTP inside a CONNECT tunnel is checked as well: a Host header naming another server is refused, on any request of the tunnel', async () => {
+    const a = `allowed.durabox.test:${front.port}`;
+    const out = await py(`${PROXY_CLIENT}
+def plain_tunnel(hosts):
+    s = socket.create_connection(PROXY, timeout=10)
+    f = s.makefile("rb")
+    s.sendall(b"CONNECT ${a} HTTP/1.1\\r\\nHost: ${a}\\r\\n\\r\\n")
+    print("tunnel", head(f)[0])
+    for i, h in enumerate(hosts):
+        request(s, f, f"/tunnel-{i}", h)
+plain_tunnel(["${a}", "evil.durabox.test"])
+`, ALLOWPY);
+    const lines = out.output.trim().split('\n');
+    assert.equal(lines[0], 'tunnel 200', out.output + out.stderr);
+    assert.equal(lines[1], `200 /tunnel-0 host=${a}`, out.output + out.stderr);
+    assert.match(lines[2], /^403 /, out.output + out.stderr);
+    assert.ok(!front.seen.some((s) => s.includes('evil')), `the allowed server never saw a request for another host: ${front.seen.join(', ')}`);
+  });
+
   it('a CONNECT tunnel whose TLS ClientHello names another server than the one allowed is closed before the server sees it', async () => {
     const out = await py(`${PROXY_CLIENT}
 tunnel("allowed.durabox.test:${tls.port}", "allowed.durabox.test")

@@ -171,6 +171,41 @@ class ClientHellos(unittest.TestCase):
         self.assertIsNotNone(proxy.sni_refusal("2a04:4e42::223", ["pypi.org"]))
 
 
+class Tunnels(unittest.TestCase):
+    def test_a_tunnels_first_bytes_tell_http_from_anything_else(self):
+        kind = proxy.first_line_kind
+        self.assertEqual(kind(b"GET / HTTP/1.1\r\nHost: x\r\n"), "http")
+        self.assertEqual(kind(b"\r\nget / http/1.1\n"), "http", "lax forms are judged by the strict parser")
+        self.assertEqual(kind(b"GET /\xc3\xa9 HTTP/1.1\r\n"), "http", "bytes past ASCII in a target")
+        self.assertIsNone(kind(b"GET / HTT"), "too early to tell")
+        self.assertEqual(kind(b"SSH-2.0-OpenSSH_9.2\r\n"), "raw")
+        self.assertEqual(kind(b"\x00\x00\x00\x08\x04\xd2\x16\x2f"), "raw", "a PostgreSQL startup")
+        self.assertEqual(kind(b"EHLO mail.example\r\n"), "raw")
+
+    def test_requests_inside_a_tunnel_must_name_its_server(self):
+        def req(head):
+            return proxy.Request(head.encode())
+        proxy.check_tunnel_request(req("GET / HTTP/1.1\r\nHost: Pypi.org\r\n\r\n"), "pypi.org", 80)
+        proxy.check_tunnel_request(req("GET / HTTP/1.1\r\nHost: pypi.org:8080\r\n\r\n"), "pypi.org", 8080)
+        proxy.check_tunnel_request(req("GET http://pypi.org:8080/ HTTP/1.1\r\nHost: pypi.org:8080\r\n\r\n"), "pypi.org", 8080)
+        for head in ("GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+                     "GET / HTTP/1.1\r\nHost: pypi.org:81\r\n\r\n",
+                     "GET http://evil.example/ HTTP/1.1\r\n\r\n"):
+            with self.assertRaises(proxy.Refused, msg=head):
+                proxy.check_tunnel_request(req(head), "pypi.org", 80)
+        with self.assertRaises(proxy.Refused):
+            proxy.check_tunnel_request(req("CONNECT evil.example:443 HTTP/1.1\r\n\r\n"), "pypi.org", 80)
+
+    def test_bytes_read_to_tell_are_read_again(self):
+        async def run():
+            r = asyncio.StreamReader()
+            r.feed_data(b"\r\nHost: a\r\n\r\nbody")
+            r.feed_eof()
+            b = proxy.Buffered(r, b"GET / HTTP/1.1")
+            return await b.readuntil(b"\r\n\r\n"), await b.readexactly(2), await b.read(10), await b.read(10)
+        self.assertEqual(asyncio.run(run()), (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"bo", b"dy", b""))
+
+
 class DnsBounds(unittest.TestCase):
     def test_oversized_queries_and_queries_past_the_pending_bound_are_dropped(self):
         async def run():
