@@ -32,6 +32,7 @@ DNS_QUERY_MAX = 512
 DNS_LOOKUPS = 8
 DNS_PENDING_MAX = 32
 DNS_TIMEOUT = 5
+LOOKUP_THREADS = 32
 CONNECTIONS_MAX = 256
 # Python 3.11's is_global passes these: each carries an IPv4 address to a gateway this proxy cannot vet.
 TUNNELS = [ipaddress.ip_network(n) for n in (
@@ -123,10 +124,17 @@ class Refused(Exception):
 
 async def addresses(policy, host, port, family=socket.AF_UNSPEC):
     """The reachable addresses of an allowed destination; an IP literal is itself."""
+    # A lookup runs in a thread, which a timeout cannot stop: the sandbox's share is given back when the
+    # thread is done, so one sandbox never holds more than DNS_LOOKUPS of the pool's threads.
+    await policy.lookups.acquire()
     try:
-        async with policy.lookups:
-            infos = await asyncio.wait_for(
-                asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM), DNS_TIMEOUT)
+        lookup = asyncio.get_running_loop().run_in_executor(None, socket.getaddrinfo, host, port, family, socket.SOCK_STREAM)
+    except BaseException:
+        policy.lookups.release()
+        raise
+    lookup.add_done_callback(lambda f: (policy.lookups.release(), f.cancelled() or f.exception()))
+    try:
+        infos = await asyncio.wait_for(asyncio.shield(lookup), DNS_TIMEOUT)
     except asyncio.TimeoutError:
         raise Refused(502, f"{host} did not resolve in time")
     except (socket.gaierror, UnicodeError) as e:
@@ -737,8 +745,8 @@ def read_frames(loop, stop):
 
 async def main():
     loop = asyncio.get_running_loop()
-    # Lookups run in threads: enough of them that the sandboxes' bounded shares (DNS_LOOKUPS each) do not queue long.
-    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=32))
+    # Lookups run in threads, DNS_LOOKUPS at most per sandbox; the pool stays well under the container's pids limit.
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=LOOKUP_THREADS))
     stop = asyncio.Event()
     threading.Thread(target=read_frames, args=(loop, stop), daemon=True).start()
     send({"ready": True})

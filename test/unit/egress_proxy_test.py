@@ -230,6 +230,28 @@ class DnsBounds(unittest.TestCase):
         self.assertEqual(sent[0][3] & 0x0F, 3, "NXDOMAIN: not on the allow-list")
         self.assertEqual(pending, 0)
 
+    def test_a_lookup_past_its_timeout_keeps_its_share_until_its_thread_is_done(self):
+        async def run():
+            p = proxy.Policy("public")
+            p.lookups = asyncio.Semaphore(1)
+            slow, timeout = proxy.socket.getaddrinfo, proxy.DNS_TIMEOUT
+
+            def hanging(*_):
+                import time
+                time.sleep(0.4)
+                return []
+            proxy.socket.getaddrinfo, proxy.DNS_TIMEOUT = hanging, 0.05
+            try:
+                with self.assertRaises(proxy.Refused) as c:
+                    await proxy.addresses(p, "slow.example", 443)
+                self.assertIn("in time", str(c.exception))
+                held = p.lookups.locked()
+                await asyncio.sleep(0.6)
+                return held, p.lookups.locked()
+            finally:
+                proxy.socket.getaddrinfo, proxy.DNS_TIMEOUT = slow, timeout
+        self.assertEqual(asyncio.run(run()), (True, False))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
