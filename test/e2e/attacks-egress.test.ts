@@ -5,7 +5,12 @@
 // starts on the Docker bridge's address of this machine (a stand-in for the internet where the operator
 // opens it with DURABOX_EGRESS_PRIVATE_CIDRS); nothing is sent anywhere else.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { bridgeAddress, eventually } from './support/docker.js';
@@ -29,6 +34,23 @@ async function httpListener(ip: string): Promise<HttpListener> {
   await new Promise<void>((resolve) => l.server.listen(0, ip, resolve));
   l.port = (l.server.address() as AddressInfo).port;
   return l;
+}
+
+/** A real HTTPS listener (a self-signed certificate made here), answering with its path: for real TLS clients. */
+async function httpsListener(ip: string): Promise<HttpListener> {
+  const dir = mkdtempSync(join(tmpdir(), 'egress-tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=allowed.durabox.test',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+    const l: HttpListener = { server, port: 0, seen: [] };
+    server.on('request', (req, res) => { l.seen.push(`${req.url}`); res.end(`${req.url}\n`); });
+    await new Promise<void>((resolve) => server.listen(0, ip, resolve));
+    l.port = (server.address() as AddressInfo).port;
+    return l;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A TCP listener standing in for a TLS server: it keeps what a tunnel delivered and answers `hello-received`. */
@@ -79,6 +101,23 @@ def hello(sni):
     hs = b"\\x01" + len(body).to_bytes(3, "big") + body
     return b"\\x16\\x03\\x01" + len(hs).to_bytes(2, "big") + hs
 
+def tls_get(target, sni, path):
+    # A real TLS client (Python's ssl, OpenSSL's ClientHello) through a tunnel, asking for the name sni.
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = socket.create_connection(PROXY, timeout=10)
+    f = s.makefile("rb")
+    s.sendall(f"CONNECT {target} HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n".encode())
+    status, _ = head(f)
+    try:
+        t = ctx.wrap_socket(s, server_hostname=sni)
+        t.sendall(f"GET {path} HTTP/1.1\\r\\nHost: {target}\\r\\nConnection: close\\r\\n\\r\\n".encode())
+        print(status, "tls", t.recv(4096).split(b"\\r\\n")[0].decode())
+    except (ssl.SSLError, OSError) as e:
+        print(status, "tls refused")
+
 def tunnel(target, sni):
     s = socket.create_connection(PROXY, timeout=10)
     f = s.makefile("rb")
@@ -104,6 +143,7 @@ describe('attacks: template networks and the egress proxy', function () {
   let front: HttpListener;
   let secret: HttpListener;
   let tls: TlsListener;
+  let https: HttpListener;
   const tag = process.pid;
   const ALLOWPY = `att-allow-${tag}`;
   const FULLPY = `att-fullpy-${tag}`;
@@ -134,17 +174,18 @@ describe('attacks: template networks and the egress proxy', function () {
     front = await httpListener(bridgeIp);
     secret = await httpListener(bridgeIp);
     tls = await tlsListener(bridgeIp);
+    https = await httpsListener(bridgeIp);
     await platform.startWorker(HOST, egressEnv());
     const r = await call('POST', '/api/v1/templates', { token: user, body: {
       name: ALLOWPY, base: 'python', network: 'allowlist',
-      allow: [`allowed.durabox.test:${front.port}`, `allowed.durabox.test:${tls.port}`, `${bridgeIp}:${tls.port}`],
+      allow: [`allowed.durabox.test:${front.port}`, `allowed.durabox.test:${tls.port}`, `${bridgeIp}:${tls.port}`, `allowed.durabox.test:${https.port}`, `${bridgeIp}:${https.port}`],
     } });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal((await ready(ALLOWPY)).status, 'ready');
   });
 
   after(() => {
-    for (const l of [front, secret, tls]) l?.server.close();
+    for (const l of [front, secret, tls, https]) l?.server.close();
   });
 
   it('a network: full template is refused where the operator does not offer it (the default), for admins too, naming network', async () => {
@@ -296,5 +337,14 @@ tunnel("${bridgeIp}:${tls.port}", None)
 `, ALLOWPY);
     assert.equal(out.output, '200 passed\n200 closed\n200 closed\n200 passed\n', out.stderr);
     assert.ok(!tls.seen.some((d) => d.includes('evil.durabox.test')), 'no ClientHello for another name reached the server');
+
+    // A real TLS client: its own name passes (and by address, with no name), another name does not.
+    const real = await py(`${PROXY_CLIENT}
+tls_get("allowed.durabox.test:${https.port}", "allowed.durabox.test", "/own-name")
+tls_get("allowed.durabox.test:${https.port}", "evil.durabox.test", "/other-name")
+tls_get("${bridgeIp}:${https.port}", None, "/by-address")
+`, ALLOWPY);
+    assert.equal(real.output, '200 tls HTTP/1.1 200 OK\n200 tls refused\n200 tls HTTP/1.1 200 OK\n', real.stderr);
+    assert.deepEqual(https.seen, ['/own-name', '/by-address']);
   });
 });
