@@ -295,8 +295,14 @@ async def forward_body(reader, upstream, framing):
             await upstream.drain()
             n -= len(data)
     elif kind == "chunked":
-        while True:
+        async def line_of_chunks():
             line = await asyncio.wait_for(reader.readuntil(b"\r\n"), IDLE_TIMEOUT)
+            # A bare CR or LF ends a line for some servers: the next bytes would be read as another request.
+            if b"\r" in line[:-2] or b"\n" in line[:-2]:
+                raise Refused(400, "a bare CR or LF in a chunked body's framing")
+            return line
+        while True:
+            line = await line_of_chunks()
             size_text = line.split(b";", 1)[0].strip()
             if not size_text or len(size_text) > 16 or not all(c in b"0123456789abcdefABCDEF" for c in size_text):
                 raise Refused(400, "bad chunk size")
@@ -304,7 +310,7 @@ async def forward_body(reader, upstream, framing):
             upstream.write(line)
             if size == 0:
                 while True:  # trailers, up to the empty line
-                    t = await asyncio.wait_for(reader.readuntil(b"\r\n"), IDLE_TIMEOUT)
+                    t = await line_of_chunks()
                     upstream.write(t)
                     if t == b"\r\n":
                         break

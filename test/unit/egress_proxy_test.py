@@ -150,6 +150,26 @@ class Requests(unittest.TestCase):
         self.assertEqual(body, b"3;x=1\r\nabc\r\n0\r\nT: 1\r\n\r\n")
         self.assertEqual(rest, b"GET http://next/ HTTP/1.1\r\n\r\n")
 
+    def test_chunk_framing_a_server_could_read_otherwise_is_refused(self):
+        async def run(data):
+            r = asyncio.StreamReader()
+            r.feed_data(data)
+            r.feed_eof()
+
+            class W:
+                def write(self, d):
+                    pass
+
+                async def drain(self):
+                    pass
+            await proxy.forward_body(r, W(), ("chunked", None))
+        for data in (b"3;x\nGET http://evil/ HTTP/1.1\r\nabc\r\n0\r\n\r\n",   # a bare LF in an extension
+                     b"0\r\nT: 1\nGET http://evil/ HTTP/1.1\r\n\r\n",            # and in a trailer
+                     b"0x3\r\nabc\r\n0\r\n\r\n",
+                     b"3\r\nabcX\r\n0\r\n\r\n"):
+            with self.assertRaises(proxy.Refused, msg=repr(data)):
+                asyncio.run(run(data))
+
 
 class ClientHellos(unittest.TestCase):
     def test_reads_the_server_name_whole_or_across_records(self):
