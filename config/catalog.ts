@@ -165,6 +165,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'longest one host\'s build of an account template may run; past it that host\'s build fails',
   },
   {
+    names: ['DURABOX_TEMPLATE_NETWORKS'], default: '`none,allowlist`', usedBy: ['api'],
+    meaning: 'network policies templates may be created with, comma-separated from `none`, `allowlist`, `full`, for every account (admins too); `full` reaches any public address through the host\'s egress proxy, never the host, private ranges or other sandboxes (docs/security/egress.md)',
+  },
+  {
     names: ['DURABOX_ACCOUNT_MAX_TEMPLATES'], default: '`20`', usedBy: ['api'],
     meaning: 'templates an account may own (`POST /templates`); beyond it `429 quota_exceeded` (`max_templates`); 0: none',
   },
@@ -234,11 +238,11 @@ export const SETTINGS: SettingDoc[] = [
   },
   {
     names: ['DURABOX_EGRESS_SUBNET'], default: '`10.213.0.0/16`', usedBy: ['worker'],
-    meaning: 'IPv4 range (/8 to /26) the own networks of allow-list sandboxes are cut from, a /29 each; pick one no other network of the host uses',
+    meaning: 'IPv4 range (/8 to /26) the own networks of allow-list and `full` sandboxes are cut from, a /29 each; pick one no other network of the host uses',
   },
   {
     names: ['DURABOX_EGRESS_PRIVATE_CIDRS'], default: 'empty', usedBy: ['worker'],
-    meaning: 'private or local addresses (comma-separated, CIDR ranges or single addresses) that allow-lists may reach through the egress proxy; empty: public addresses only, so no allow-list reaches the host, its services or other sandboxes',
+    meaning: 'private or local addresses (comma-separated, CIDR ranges or single addresses) that allow-list and `full` sandboxes may reach through the egress proxy; empty: public addresses only, never one of the host\'s own (public ones too), so no sandbox reaches the host, its services or other sandboxes',
   },
   {
     names: ['DURABOX_EGRESS_HOSTS'], default: 'empty', usedBy: ['worker'],
@@ -262,7 +266,7 @@ export const SETTINGS: SettingDoc[] = [
   },
   {
     names: ['DURABOX_PYTHON_NETWORK', 'DURABOX_TERMINAL_NETWORK'], default: '`false`', usedBy: ['worker'],
-    meaning: 'give the runtime a network (bridge) instead of none',
+    meaning: 'give the runtime\'s own sandboxes (not its templates\') the Docker bridge instead of no network: they then reach the host, its LAN and other bridged containers; only behind a firewall',
   },
   {
     names: ['DURABOX_SESSION_LEASE_DEFAULT_SEC'], default: '`60`', usedBy: ['api'],

@@ -3,6 +3,7 @@
 // them. The README's reference table lists every variable read here.
 import { hostname } from 'node:os';
 import type { AccountLimits } from '../contract/limits.js';
+import { NETWORK_POLICIES, type NetworkPolicy } from '../contract/templates.js';
 import { join, resolve } from 'node:path';
 
 export type Env = Record<string, string | undefined>;
@@ -26,10 +27,17 @@ export interface RuntimeLimits {
   nanoCpus: number;
   pidsLimit: number;
   tmpfsBytes: number;
+  /** The runtime's own setting (DURABOX_<RUNTIME>_NETWORK): the Docker bridge. Templates never set it. */
   network: boolean;
-  /** Set by an allow-list template: its sandboxes reach only these host:port patterns, through the host's egress proxy. */
-  egress?: string[];
+  /**
+   * Set by a template with a network: its sandboxes reach out only through the host's egress proxy, to
+   * these host:port patterns (allowlist) or to any public destination ("public", for `full`).
+   */
+  egress?: EgressPolicy;
 }
+
+/** What a sandbox's egress proxy lets it reach: an allow-list of host:port patterns, or any public address. */
+export type EgressPolicy = string[] | 'public';
 
 export type SdkLogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
@@ -121,6 +129,11 @@ export interface ApiSettings {
   streamRetentionSec: number;
   /** Longest one host's build of an account template may run. */
   templateBuildTimeoutSec: number;
+  /**
+   * The network policies a template may be created with (DURABOX_TEMPLATE_NETWORKS), for every account,
+   * admins included: the operator's choice. `full` is offered only where listed.
+   */
+  templateNetworks: NetworkPolicy[];
   /** When set, GET /metrics answers only `Authorization: Bearer <this>`. */
   metricsToken: string | undefined;
   /**
@@ -363,6 +376,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     activityHeartbeatTimeoutMs: int(env, 'DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10000, 1000, 600000),
     streamRetentionSec: int(env, 'DURABOX_STREAM_RETENTION_SEC', 900, 60, 86400),
     templateBuildTimeoutSec: int(env, 'DURABOX_TEMPLATE_BUILD_TIMEOUT_SEC', 1800, 30, 86400),
+    templateNetworks: templateNetworks(env),
     metricsToken: str(env, 'DURABOX_METRICS_TOKEN'),
     payloadKeys: payloadKeys(env),
     hostGateway: str(env, 'DURABOX_HOST_GATEWAY'),
@@ -473,6 +487,16 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     python: runtimeLimits(env, 'PYTHON', 'durabox/python:3'),
     terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:3'),
   };
+}
+
+function templateNetworks(env: Env): NetworkPolicy[] {
+  const raw = str(env, 'DURABOX_TEMPLATE_NETWORKS') ?? 'none,allowlist';
+  const list = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = list.filter((n) => !(NETWORK_POLICIES as readonly string[]).includes(n));
+  if (list.length === 0 || bad.length > 0) {
+    throw new ConfigError(`DURABOX_TEMPLATE_NETWORKS must be a comma-separated list of ${NETWORK_POLICIES.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return [...new Set(list)] as NetworkPolicy[];
 }
 
 const IPV4 = '(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])';

@@ -9,8 +9,13 @@ export const TEMPLATE_BASES = ['python', 'terminal'] as const;
 export type TemplateBase = (typeof TEMPLATE_BASES)[number];
 export const BUILTIN_TEMPLATES: readonly string[] = TEMPLATE_BASES;
 
-/** none: no network; allowlist: only `allow`'s host:port patterns, through the host's egress proxy; full: the Docker bridge. */
+/**
+ * none: no network; allowlist: only `allow`'s host:port patterns, through the host's egress proxy; full:
+ * any public address, through the same proxy (never the host, its networks, other sandboxes or private
+ * ranges). Which of them a platform offers is its operator's choice (DURABOX_TEMPLATE_NETWORKS).
+ */
 export const NETWORK_POLICIES = ['none', 'allowlist', 'full'] as const;
+export type NetworkPolicy = (typeof NETWORK_POLICIES)[number];
 
 // host:port, where host is a DNS name (optionally `*.` for any name under a domain) or an IP literal.
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
@@ -50,7 +55,7 @@ export const TemplateCreateBody = z.strictObject({
   name: templateName.describe('The template\'s name within the account (not python or terminal).'),
   base: z.enum(TEMPLATE_BASES).describe('The runtime it builds on and serves: python (pythonExec, runCode) or terminal (sessions).'),
   packages: TemplatePackages.default({ pip: [], npm: [], apt: [] }),
-  network: z.enum(NETWORK_POLICIES).default('none').describe('none (default): no network; allowlist: only the host:port patterns of allow, through the host\'s egress proxy (HTTP proxy and DNS); full: the Docker bridge, outbound open.'),
+  network: z.enum(NETWORK_POLICIES).default('none').describe('none (default): no network; allowlist: only the host:port patterns of allow, through the host\'s egress proxy (HTTP proxy and DNS); full: any public address and port, through the same proxy (never the host, private ranges or other sandboxes; plain UDP has no route). Offered only where the operator allows it (DURABOX_TEMPLATE_NETWORKS; by default none and allowlist).'),
   allow: AllowList.optional().describe('With network allowlist: where its sandboxes may connect, e.g. ["pypi.org:443", "*.pythonhosted.org:443"]. Private and local addresses only where the operator opened them (DURABOX_EGRESS_PRIVATE_CIDRS).'),
   memory_mb: z.int().min(64).max(16_384).optional().describe('Memory limit of its sandboxes; default the base runtime\'s.'),
   cpus: z.number().min(0.1).max(64).optional().describe('CPU limit of its sandboxes; default the base runtime\'s.'),

@@ -77,7 +77,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const quotas = new Quotas(client, accounts, api.accountLimits);
   const templateStore = new TemplateStore(db);
   // A host has a while to take its build (it may be busy starting sandboxes), at least the session rule's.
-  const templates = new TemplateService(client, templateStore, quotas, { hostTimeoutMs: Math.max(30_000, api.session.hostTimeoutMs), buildTimeoutMs: api.templateBuildTimeoutSec * 1000 });
+  const templates = new TemplateService(client, templateStore, quotas, { hostTimeoutMs: Math.max(30_000, api.session.hostTimeoutMs), buildTimeoutMs: api.templateBuildTimeoutSec * 1000 }, api);
   const tasks = new TaskService(client, api, workers, quotas, templates);
   const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime), quotas, templates);
   const firstAdmin = await ensureFirstAdmin(accounts, api);

@@ -9,6 +9,7 @@ import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
 import type { TemplateHostRow, TemplateRow, TemplateStore } from '../db/templates.js';
 import { templateBuildWorkflow } from '../workflows/template.js';
 import type { Quotas } from './quotas.js';
+import type { NetworkPolicy } from '../contract/templates.js';
 
 /** The image tag of a template's content: the same base and packages are one image on a host, whoever asked. */
 export function templateImage(ref: Pick<TemplateRef, 'base' | 'packages' | 'dockerfile'>): string {
@@ -20,18 +21,27 @@ export const templateBuildId = (templateId: string): string => `template-build-$
 
 export interface TemplateTimeouts { hostTimeoutMs: number; buildTimeoutMs: number }
 
+/** The operator's template policy, read at each create (the API's settings object: DURABOX_TEMPLATE_NETWORKS). */
+export interface TemplatePolicy { templateNetworks: NetworkPolicy[] }
+
 export class TemplateService {
   constructor(
     private readonly client: Client,
     private readonly store: TemplateStore,
     private readonly quotas: Quotas,
     private readonly timeouts: TemplateTimeouts,
+    private readonly policy: TemplatePolicy = { templateNetworks: ['none', 'allowlist'] },
   ) {}
 
   /** Adds the template in `building` and starts its build workflow. */
   async create(accountId: string, isAdmin: boolean, body: TemplateCreate): Promise<TemplateViewBody> {
     if (body.dockerfile !== undefined && !isAdmin) {
       throw new DuraboxError('forbidden', 'dockerfile: only admins may build from a Dockerfile (a build runs with the host\'s Docker); give packages instead');
+    }
+    // The operator's policy, for admins too: a `full` sandbox reaches the public internet from this platform's hosts.
+    const offered = this.policy.templateNetworks;
+    if (!offered.includes(body.network)) {
+      throw new DuraboxError('invalid_input', `network: ${body.network} is not offered on this platform (DURABOX_TEMPLATE_NETWORKS allows ${offered.join(', ')})`);
     }
     await this.quotas.admitTemplate(accountId);
     const ref: TemplateRef = {

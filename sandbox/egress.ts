@@ -1,19 +1,22 @@
-// Egress for sandboxes of allow-list templates (spec §3.2), enforced outside the sandbox. Each such
-// sandbox gets a Docker network of its own: internal (no route out) and with no address on the host
-// (the bridge's IPv4 is inhibited), so neither the host's services nor other sandboxes are reachable.
-// Its only other member is this host's egress proxy (egress-proxy.py), which listens there with the
-// sandbox's allow-list: an HTTP proxy (CONNECT, so any TCP protocol) and the sandbox's DNS server, which
-// answers allowed names only. The proxy's own container sits on the default bridge to reach out.
+// Egress for sandboxes of templates with a network (spec §3.2), enforced outside the sandbox. Each such
+// sandbox, allow-list or `full`, gets a Docker network of its own: internal (no route out) and with no
+// address on the host (the bridge's IPv4 is inhibited), so neither the host's services nor other
+// sandboxes are reachable. Its only other member is this host's egress proxy (egress-proxy.py), which
+// listens there with the sandbox's policy (its allow-list, or any public destination for `full`): an
+// HTTP proxy (CONNECT, so any TCP protocol) and the sandbox's DNS server. The proxy refuses private,
+// local and special addresses and the host's own, whatever the policy (docs/security/egress.md). The
+// proxy's own container sits on the default bridge to reach out.
 import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import type Docker from 'dockerode';
-import type { RuntimeLimits } from '../config/index.js';
+import type { EgressPolicy, RuntimeLimits } from '../config/index.js';
 import { componentLog, errorFields } from '../config/log.js';
 import { FrameChannel, pid1Program } from './frame-channel.js';
 import { LABEL_MANAGED, LABEL_WORKER, sandboxLabels, SANDBOX_USER } from './profile.js';
 
 const PROXY_SOURCE = pid1Program('egress-proxy.py');
 
-/** Marks the egress networks (their value: the allow-list, JSON) and the proxy container ("proxy"). */
+/** Marks the egress networks (their value: the policy, JSON: the allow-list or "public") and the proxy container ("proxy"). */
 export const LABEL_EGRESS = 'io.durabox.egress';
 export const EGRESS_HTTP_PORT = 3128;
 
@@ -31,9 +34,30 @@ export interface EgressOptions {
   privateCidrs: string[];
   /** Names the proxy resolves itself, name=ip each (DURABOX_EGRESS_HOSTS). */
   hosts: string[];
+  /** This host's own addresses, which the proxy never reaches unless privateCidrs opens them; default hostAddresses(). */
+  hostAddresses?: string[];
 }
 
-/** How a sandbox container is networked: `disabled` (none), the Docker bridge (full), or its own allow-list network. */
+/**
+ * This machine's Docker bridge address: the IPv4 of the `docker0` interface, where a container on the
+ * default bridge reaches the host. Read from the interface: Docker 20.10 leaves the `bridge` network's
+ * IPAM gateway out when `docker0` already existed.
+ */
+export function bridgeAddress(): string | undefined {
+  return networkInterfaces().docker0?.find((a) => a.family === 'IPv4')?.address;
+}
+
+/**
+ * Every address of this host (all interfaces, public ones too, and the bridge's): a sandbox's proxy
+ * refuses them, so nothing listening on the host is reachable through it, on whatever address it listens.
+ */
+export function hostAddresses(): string[] {
+  const all = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.split('%')[0]));
+  const bridge = bridgeAddress();
+  return [...new Set(bridge ? [...all, bridge] : all)];
+}
+
+/** How a sandbox container is networked: `disabled` (none), the Docker bridge (the runtime's own network setting), or its own egress network. */
 export interface SandboxNetwork {
   disabled: boolean;
   env: string[];
@@ -44,7 +68,7 @@ export interface SandboxNetwork {
 
 export async function sandboxNetwork(egress: Egress | undefined, limits: RuntimeLimits): Promise<SandboxNetwork> {
   if (!limits.egress) return { disabled: !limits.network, env: [], hostConfig: {}, release: () => undefined };
-  if (!egress) throw new Error('a sandbox of an allow-list template needs this host\'s egress proxy');
+  if (!egress) throw new Error('a sandbox of a template with a network needs this host\'s egress proxy');
   const lease = await egress.lease(limits.egress);
   return { disabled: false, env: lease.env, hostConfig: lease.hostConfig, release: () => egress.release(lease) };
 }
@@ -98,8 +122,8 @@ export class Egress {
     this.log = componentLog('worker', { worker_id: o.workerId });
   }
 
-  /** A network for one sandbox with this allow-list, the proxy listening on it. */
-  async lease(allow: string[]): Promise<EgressLease> {
+  /** A network for one sandbox with this policy (an allow-list, or any public destination), the proxy listening on it. */
+  async lease(allow: EgressPolicy): Promise<EgressLease> {
     const proxy = await this.ensureProxy();
     const { network, proxyIp } = await this.createNetwork(allow);
     try {
@@ -205,7 +229,11 @@ export class Egress {
       Image: this.o.image,
       Cmd: ['python3', '-c', PROXY_SOURCE],
       User: SANDBOX_USER,
-      Env: [`EGRESS_PRIVATE_CIDRS=${JSON.stringify(this.o.privateCidrs)}`, 'LANG=C.UTF-8'],
+      Env: [
+        `EGRESS_PRIVATE_CIDRS=${JSON.stringify(this.o.privateCidrs)}`,
+        `EGRESS_HOST_ADDRS=${JSON.stringify(this.o.hostAddresses ?? hostAddresses())}`,
+        'LANG=C.UTF-8',
+      ],
       OpenStdin: true,
       StdinOnce: true, // the worker's attach closing (a stop, or kill -9) ends the proxy
       AttachStdin: true,
@@ -241,13 +269,13 @@ export class Egress {
     for (const n of await this.networks()) {
       const ip = proxyAddress(n.IPAM?.Config?.[0]?.Subnet);
       if (!ip) continue;
-      await this.attachProxy(proxy, n.Name, ip, JSON.parse(n.Labels?.[LABEL_EGRESS] ?? '[]') as string[])
+      await this.attachProxy(proxy, n.Name, ip, JSON.parse(n.Labels?.[LABEL_EGRESS] ?? '[]') as EgressPolicy)
         .catch((e: Error) => this.log.warn({ network: n.Name, ...errorFields(e) }, 'egress: cannot attach the proxy to a network'));
     }
     return proxy;
   }
 
-  private async attachProxy(proxy: Proxy, network: string, proxyIp: string, allow: string[]): Promise<void> {
+  private async attachProxy(proxy: Proxy, network: string, proxyIp: string, allow: EgressPolicy): Promise<void> {
     await this.o.docker.getNetwork(network).connect({ Container: proxy.id, EndpointConfig: { IPAMConfig: { IPv4Address: proxyIp } } }).catch((e: { statusCode?: number; message: string }) => {
       // Already attached (a second start of the same network): fine.
       if (!/already exists|already attached/i.test(e.message)) throw e;
@@ -255,7 +283,7 @@ export class Egress {
     await proxy.request({ listen: proxyIp, allow });
   }
 
-  private async createNetwork(allow: string[]): Promise<{ network: string; proxyIp: string }> {
+  private async createNetwork(allow: EgressPolicy): Promise<{ network: string; proxyIp: string }> {
     let last: Error | undefined;
     for (let attempt = 0; attempt < 64; attempt++) {
       const block = this.base + ((this.next++ % this.count) << (32 - NET_BITS));

@@ -66,7 +66,7 @@ export interface PythonPoolOptions {
   outputLimitBytes: number;
   /** Most idle sandboxes kept after use (an account template's pool keeps few); default: all. */
   keepIdle?: number;
-  /** This host's egress proxy, for sandboxes of allow-list templates. */
+  /** This host's egress proxy, for sandboxes of templates with a network (allowlist or full). */
   egress?: Egress;
   /** The base runtime's interpreter that runs the keeper, whatever the image holds. */
   pid1: () => Promise<Pid1Runtime>;

@@ -49,7 +49,7 @@ export interface SessionContainerOptions {
   maxSessions: number;
   /** Account templates' images on this host: a session of a template starts from its image, built first if missing. */
   images: TemplateImages;
-  /** This host's egress proxy, for sessions of allow-list templates. */
+  /** This host's egress proxy, for sessions of templates with a network (allowlist or full). */
   egress?: Egress;
   /** The base runtime's interpreter that runs the agent, whatever the image holds. */
   pid1: () => Promise<Pid1Runtime>;

@@ -136,8 +136,10 @@ export function templateLimits(base: RuntimeLimits, ref: TemplateRef): RuntimeLi
   return {
     ...base,
     image: ref.image,
-    network: ref.network === 'full',
-    egress: ref.network === 'allowlist' ? ref.allow : undefined,
+    // `full` is the public internet through the host's egress proxy, never the Docker bridge (which reaches
+    // the host and other sandboxes): a network of its own, like an allow-list's.
+    network: false,
+    egress: ref.network === 'allowlist' ? ref.allow : ref.network === 'full' ? 'public' : undefined,
     memoryBytes: ref.memoryMb !== undefined ? ref.memoryMb * 1024 * 1024 : base.memoryBytes,
     nanoCpus: ref.cpus !== undefined ? Math.round(ref.cpus * 1e9) : base.nanoCpus,
   };

@@ -164,7 +164,8 @@ const WORKER_CREATE: Shape = { type: { t: 'enum', values: ['normal'] } };
 const TEMPLATE: Shape = {
   name: { t: 'str', min: 1, max: 63, required: true },
   base: { t: 'enum', values: ['python', 'terminal'], required: true },
-  network: { t: 'enum', values: ['none', 'full'] },
+  // full is not offered by default (DURABOX_TEMPLATE_NETWORKS); allowlist needs allow.
+  network: { t: 'enum', values: ['none'] },
   memory_mb: { t: 'int', min: 64, max: 16_384 },
 };
 

@@ -164,6 +164,14 @@ describe('config', () => {
       refuses(() => loadWorkerSettings({ DURABOX_PYTHON_NETWORK: '2' }), 'DURABOX_PYTHON_NETWORK');
     });
 
+    it('offers templates none and allowlist networks by default, full only where DURABOX_TEMPLATE_NETWORKS lists it', () => {
+      assert.deepEqual(loadApiSettings({}).templateNetworks, ['none', 'allowlist']);
+      assert.deepEqual(loadApiSettings({ DURABOX_TEMPLATE_NETWORKS: 'none, allowlist,full' }).templateNetworks, ['none', 'allowlist', 'full']);
+      assert.deepEqual(loadApiSettings({ DURABOX_TEMPLATE_NETWORKS: 'none' }).templateNetworks, ['none']);
+      refuses(() => loadApiSettings({ DURABOX_TEMPLATE_NETWORKS: 'none,bridge' }), 'DURABOX_TEMPLATE_NETWORKS', '"none,bridge"');
+      refuses(() => loadApiSettings({ DURABOX_TEMPLATE_NETWORKS: ',' }), 'DURABOX_TEMPLATE_NETWORKS');
+    });
+
     it('gives a runtime a network only when its own NETWORK variable says so', () => {
       const w = loadWorkerSettings({ DURABOX_TERMINAL_NETWORK: 'true' });
       assert.equal(w.terminal.network, true);

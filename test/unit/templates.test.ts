@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { TemplateCreateBody } from '../../contract/templates.js';
 import { templateImage } from '../../control/template-service.js';
-import { templateDockerfile } from '../../sandbox/template-images.js';
+import { templateDockerfile, templateLimits } from '../../sandbox/template-images.js';
+import type { RuntimeLimits } from '../../config/index.js';
+import type { TemplateRef } from '../../contract/templates.js';
 
 const parse = (body: unknown) => TemplateCreateBody.safeParse(body);
 
@@ -52,6 +54,20 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
       assert.equal(r.success, false, JSON.stringify(body));
       assert.ok(r.error!.issues.some((i) => i.path.join('.') === path), `${JSON.stringify(body)}: ${JSON.stringify(r.error!.issues.map((i) => i.path.join('.')))}`);
     }
+  });
+
+  it('gives a full template\'s sandboxes the public-only egress proxy, never the Docker bridge; an allow-list its list; none nothing', () => {
+    const base: RuntimeLimits = { image: 'durabox/python:3', memoryBytes: 1, nanoCpus: 1, pidsLimit: 8, tmpfsBytes: 1, network: false };
+    const ref = (over: Partial<TemplateRef>): TemplateRef => ({ name: 't', base: 'python', image: 'x', packages: { pip: [], npm: [], apt: [] }, network: 'none', ...over });
+    const full = templateLimits(base, ref({ network: 'full' }));
+    assert.equal(full.network, false);
+    assert.equal(full.egress, 'public');
+    // A runtime whose operator gave it the bridge does not pass it on to its templates.
+    assert.equal(templateLimits({ ...base, network: true }, ref({ network: 'full' })).network, false);
+    assert.deepEqual(templateLimits(base, ref({ network: 'allowlist', allow: ['pypi.org:443'] })).egress, ['pypi.org:443']);
+    const none = templateLimits({ ...base, network: true }, ref({}));
+    assert.equal(none.network, false);
+    assert.equal(none.egress, undefined);
   });
 
   it('names an image after its content: the same base and packages are one image, anything else another', () => {
