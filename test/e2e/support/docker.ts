@@ -1,9 +1,9 @@
 // Looking at the sandboxes themselves, as an operator would with `docker ps` and `docker top`.
-import { networkInterfaces } from 'node:os';
 import { platform } from './hooks.js';
 import { keyedHash } from '../../../control/security.js';
 import { HASH_KEY } from '../../../harness/platform.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../../../sandbox/profile.js';
+import { bridgeAddress as hostBridgeAddress } from '../../../sandbox/egress.js';
 
 /** The session's container id, found as an operator would: the workflow's memo names it (none while paused). */
 export async function sessionContainerId(token: string, sessionId: string): Promise<string | undefined> {
@@ -47,13 +47,9 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/**
- * This machine's Docker bridge address: the IPv4 of the `docker0` interface, where a container with a
- * network reaches the host. Read from the interface, not from the `bridge` network's IPAM config, which
- * Docker 20.10 leaves without a gateway when `docker0` already existed.
- */
+/** This machine's Docker bridge address (the product's own reading of it); a test needs one. */
 export function bridgeAddress(): string {
-  const docker0 = networkInterfaces().docker0?.find((a) => a.family === 'IPv4');
-  if (!docker0) throw new Error('no docker0 interface with an IPv4 address: is dockerd running with its default bridge?');
-  return docker0.address;
+  const address = hostBridgeAddress();
+  if (!address) throw new Error('no docker0 interface with an IPv4 address: is dockerd running with its default bridge?');
+  return address;
 }
