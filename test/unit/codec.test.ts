@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { ENCRYPTED_ENCODING, EncryptionCodec, payloadKeyId } from '../../temporal/codec.js';
+import { ENCRYPTED_ENCODING, EncryptionCodec, PlainPayloadRefused, payloadKeyId } from '../../temporal/codec.js';
 import { ConfigError, loadApiSettings } from '../../config/index.js';
 
 const text = (b: Uint8Array | null | undefined) => new TextDecoder().decode(b ?? new Uint8Array());
@@ -34,9 +34,12 @@ describe('payload encryption codec', () => {
     await assert.rejects(codec.decode([{ ...sealed, data }]), /auth/i);
   });
 
-  it('passes payloads written before encryption through unchanged', async () => {
-    const [same] = await codec.decode([payload]);
+  it('refuses a payload without the seal; with DURABOX_PAYLOAD_ACCEPT_PLAIN, passes one written before encryption through unchanged', async () => {
+    await assert.rejects(codec.decode([payload]), PlainPayloadRefused);
+    const [same] = await new EncryptionCodec(key, [], true).decode([payload]);
     assert.deepEqual(same, payload);
+    assert.equal(loadApiSettings({ DURABOX_HASH_KEY: 'k', DURABOX_PAYLOAD_KEY: key.toString('base64'), DURABOX_PAYLOAD_ACCEPT_PLAIN: 'true' }).payloadKeys?.acceptPlain, true);
+    assert.equal(loadApiSettings({ DURABOX_HASH_KEY: 'k', DURABOX_PAYLOAD_KEY: key.toString('base64') }).payloadKeys?.acceptPlain, undefined);
   });
 
   it('after a rotation, opens what the old key sealed; without the old key it names the key id that is missing', async () => {
