@@ -149,6 +149,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'how long such a host may still report the work it was already running (heartbeats, results), so a decommissioned host drains; then its connections are cut',
   },
   {
+    names: ['DURABOX_GATEWAY_MAX_TASK_TOKENS'], default: '`100000`', usedBy: ['gateway'],
+    meaning: 'how many activity task tokens the gateway remembers, each bound to the host that polled it (about 200 bytes each); a host may heartbeat or report only on a token it was handed. A token goes when its attempt ends or times out; when this many are held, the host holding the most loses its oldest',
+  },
+  {
     names: ['DURABOX_ACCOUNT_MAX_RUNNING_TASKS'], default: '`64`', usedBy: ['api'],
     meaning: 'tasks an account may have queued or running at once (each sync wait is one); beyond it `429 quota_exceeded` naming `max_running_tasks`. An admin may override it per account',
   },

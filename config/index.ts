@@ -206,6 +206,8 @@ export interface GatewaySettings {
   recheckSec: number;
   /** How long a host whose credential was deleted may still report the work it runs before it is cut off. */
   drainSec: number;
+  /** How many activity task tokens (each bound to the host that polled it) the gateway remembers at most. */
+  maxTaskTokens: number;
 }
 
 /**
@@ -452,6 +454,7 @@ export function loadGatewaySettings(env: Env = process.env): GatewaySettings {
     hostCa: hostCaFiles(env),
     recheckSec: int(env, 'DURABOX_GATEWAY_RECHECK_SEC', 5, 1, 3600),
     drainSec: int(env, 'DURABOX_GATEWAY_DRAIN_SEC', 30, 0, 86400),
+    maxTaskTokens: int(env, 'DURABOX_GATEWAY_MAX_TASK_TOKENS', 100_000, 100, 10_000_000),
   };
 }
 
