@@ -53,6 +53,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'the Temporal CLI binary for the dev server',
   },
   {
+    names: ['DURABOX_TEMPORAL_DEV_PORT', 'DURABOX_TEMPORAL_DEV_UI_PORT'], default: '`7233`, `8233`', usedBy: ['`npm start`'],
+    meaning: 'the ports of the dev server `npm start` runs on 127.0.0.1 (when TEMPORAL_ADDRESS is unset): its gRPC frontend and its web UI',
+  },
+  {
     names: ['DURABOX_LOG_LEVEL'], default: '`info`', usedBy: ['all'],
     meaning: 'level of the process\'s JSON log lines (`trace`, `debug`, `info`, `warn`, `error`, `fatal`, `silent`); see *Logs*',
   },

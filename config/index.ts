@@ -225,6 +225,9 @@ export interface TracingSettings {
 export interface DevSettings {
   dataDir: string;
   temporalCli: string;
+  /** The dev server's gRPC port (on 127.0.0.1) and its UI's. */
+  temporalPort: number;
+  temporalUiPort: number;
 }
 
 export interface Config {
@@ -552,6 +555,8 @@ export function loadDevSettings(env: Env = process.env): DevSettings {
   return {
     dataDir: dataDirOf(env),
     temporalCli: str(env, 'DURABOX_TEMPORAL_CLI') ?? 'temporal',
+    temporalPort: int(env, 'DURABOX_TEMPORAL_DEV_PORT', 7233, 1, 65535),
+    temporalUiPort: int(env, 'DURABOX_TEMPORAL_DEV_UI_PORT', 8233, 1, 65535),
   };
 }
 
