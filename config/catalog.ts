@@ -53,6 +53,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'the Temporal CLI binary for the dev server',
   },
   {
+    names: ['DURABOX_TEMPORAL_DEV_PORT', 'DURABOX_TEMPORAL_DEV_UI_PORT'], default: '`7233`, `8233`', usedBy: ['`npm start`'],
+    meaning: 'the ports of the dev server `npm start` runs on 127.0.0.1 (when TEMPORAL_ADDRESS is unset): its gRPC frontend and its web UI',
+  },
+  {
     names: ['DURABOX_LOG_LEVEL'], default: '`info`', usedBy: ['all'],
     meaning: 'level of the process\'s JSON log lines (`trace`, `debug`, `info`, `warn`, `error`, `fatal`, `silent`); see *Logs*',
   },
@@ -147,6 +151,10 @@ export const SETTINGS: SettingDoc[] = [
   {
     names: ['DURABOX_GATEWAY_DRAIN_SEC'], default: '`30`', usedBy: ['gateway'],
     meaning: 'how long such a host may still report the work it was already running (heartbeats, results), so a decommissioned host drains; then its connections are cut',
+  },
+  {
+    names: ['DURABOX_GATEWAY_MAX_TASK_TOKENS'], default: '`100000`', usedBy: ['gateway'],
+    meaning: 'how many activity task tokens the gateway remembers, each bound to the host that polled it (about 200 bytes each); a host may heartbeat or report only on a token it was handed. A token goes when its attempt ends or times out; when this many are held, the host holding the most loses its oldest',
   },
   {
     names: ['DURABOX_ACCOUNT_MAX_RUNNING_TASKS'], default: '`64`', usedBy: ['api'],

@@ -206,6 +206,8 @@ export interface GatewaySettings {
   recheckSec: number;
   /** How long a host whose credential was deleted may still report the work it runs before it is cut off. */
   drainSec: number;
+  /** How many activity task tokens (each bound to the host that polled it) the gateway remembers at most. */
+  maxTaskTokens: number;
 }
 
 /**
@@ -223,6 +225,9 @@ export interface TracingSettings {
 export interface DevSettings {
   dataDir: string;
   temporalCli: string;
+  /** The dev server's gRPC port (on 127.0.0.1) and its UI's. */
+  temporalPort: number;
+  temporalUiPort: number;
 }
 
 export interface Config {
@@ -452,6 +457,7 @@ export function loadGatewaySettings(env: Env = process.env): GatewaySettings {
     hostCa: hostCaFiles(env),
     recheckSec: int(env, 'DURABOX_GATEWAY_RECHECK_SEC', 5, 1, 3600),
     drainSec: int(env, 'DURABOX_GATEWAY_DRAIN_SEC', 30, 0, 86400),
+    maxTaskTokens: int(env, 'DURABOX_GATEWAY_MAX_TASK_TOKENS', 100_000, 100, 10_000_000),
   };
 }
 
@@ -549,6 +555,8 @@ export function loadDevSettings(env: Env = process.env): DevSettings {
   return {
     dataDir: dataDirOf(env),
     temporalCli: str(env, 'DURABOX_TEMPORAL_CLI') ?? 'temporal',
+    temporalPort: int(env, 'DURABOX_TEMPORAL_DEV_PORT', 7233, 1, 65535),
+    temporalUiPort: int(env, 'DURABOX_TEMPORAL_DEV_UI_PORT', 8233, 1, 65535),
   };
 }
 

@@ -1,11 +1,34 @@
 // The local workflow engine: `temporal server start-dev` as a child process, its SQLite file (WAL) in the
-// data dir so workflows survive restarts, durabox's search attributes registered up front.
+// data dir so workflows survive restarts, durabox's search attributes registered up front. It never
+// outlives the process that started it, however that process ends (see WATCHED).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { SEARCH_ATTRIBUTES } from '../contract/search-attributes.js';
 import { componentLog } from '../config/log.js';
+
+/**
+ * The dev server's launcher. Linux's PR_SET_PDEATHSIG is out of Node's reach, so a shell forks a watcher
+ * that reads its stdin, a pipe from the process that started it, then execs the CLI (the child's pid is
+ * the server's: signals reach the server itself). When the starter dies, kill -9 included, the kernel
+ * closes the pipe: the watcher reads EOF and stops the server, TERM then KILL after 10 s. The starter
+ * closes the pipe itself when the server exits, and the watcher, no longer the server's child, just ends
+ * (the pid could name another process by then). A dead server not yet reaped (a zombie, whose new
+ * parent may be slow to reap it) counts as gone. A background job of a non-interactive shell ignores
+ * SIGINT, so a Ctrl+C leaves the watcher to the end; its stdin would be /dev/null, hence the pipe on fd 3.
+ */
+const WATCHED = `exec 3<&0
+(
+  cat <&3 >/dev/null
+  if [ -r /proc/self/stat ]; then read -r _ _ _ ppid _ < /proc/self/stat; [ "$ppid" = "$$" ] || exit 0; fi
+  running() { kill -0 $$ 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$$/stat 2>/dev/null; }
+  kill -TERM $$ 2>/dev/null || exit 0
+  i=0
+  while [ $i -lt 100 ] && running; do sleep 0.1; i=$((i+1)); done
+  if running; then kill -KILL $$; fi
+) &
+exec "$@" </dev/null 3<&-`;
 
 export interface DevServerOptions {
   dataDir: string;
@@ -65,9 +88,17 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     ...(o.codecEndpoint ? ['--ui-codec-endpoint', o.codecEndpoint] : []),
   ];
   const log = openSync(join(o.dataDir, 'temporal.log'), 'a');
-  const child = spawn(o.cli, args, { stdio: ['ignore', log, log], detached: false });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.once('error', (e) => componentLog('start').error({ cli: o.cli, reason: e.message }, `cannot start the Temporal CLI (${o.cli}): ${e.message}; run deploy/setup-host.sh or set DURABOX_TEMPORAL_CLI`));
+  const child = spawn('/bin/sh', ['-c', WATCHED, 'temporal-dev-server', o.cli, ...args], { stdio: ['pipe', log, log], detached: false });
+  // Never written to: it is only held open, and a watcher that already ended must not fail this process.
+  child.stdin!.on('error', () => undefined);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    child.stdin!.destroy();
+    resolve(code);
+  }));
+  const cannotStart = (reason: string) => componentLog('start').error({ cli: o.cli, reason }, `cannot start the Temporal CLI (${o.cli}): ${reason}; run deploy/setup-host.sh or set DURABOX_TEMPORAL_CLI`);
+  child.once('error', (e) => cannotStart(e.message));
+  // The shell's exec of a CLI that is not there, or not executable.
+  void exited.then((code) => { if (code === 127 || code === 126) cannotStart(code === 127 ? 'not found' : 'not executable'); });
   const ready = await Promise.race([waitForPort(port, 60_000), exited.then(() => false)]);
   if (!ready) {
     child.kill('SIGKILL');

@@ -12,29 +12,32 @@ import { eventually } from './support/docker.js';
 import { HASH_KEY } from '../../harness/platform.js';
 import { generateWorkerSecret, keyedHash } from '../../control/security.js';
 import { createHostRequest, GATEWAY_SERVER_NAME, HostCa } from '../../gateway/certs.js';
-import { hostTaskQueue } from '../../contract/queues.js';
+import { hostTaskQueue, runtimeTaskQueue } from '../../contract/queues.js';
+import { codecOf } from '../../temporal/codec.js';
+import type { PayloadKeys } from '../../config/index.js';
 
-interface HostIdentity { id: string; secret: string; cert: string; key: string; ca: string; address: string }
+interface HostIdentity { id: string; secret: string; cert: string; key: string; ca: string; address: string; payloadKeys: PayloadKeys }
 
 /** A host as a worker becomes one: a credential, then a start report with a certificate request. */
-async function registerHost(name: string): Promise<HostIdentity> {
+async function registerHost(name: string, capabilities: string[] = []): Promise<HostIdentity> {
   const id = platform.workerId(name);
   const secret = generateWorkerSecret();
   await platform.api.deps.workers.putCredential({ nodeId: id, secretHash: keyedHash(HASH_KEY, secret) });
-  return { id, secret, ...(await startReport(id, secret)) };
+  return { id, secret, ...(await startReport(id, secret, capabilities)) };
 }
 
-async function startReport(id: string, secret: string): Promise<{ cert: string; key: string; ca: string; address: string }> {
+/** `capabilities`: the runtimes it claims to serve (an online host serving one lets tasks of it be queued). */
+async function startReport(id: string, secret: string, capabilities: string[] = []): Promise<{ cert: string; key: string; ca: string; address: string; payloadKeys: PayloadKeys }> {
   const { csr, keyPem } = await createHostRequest(id);
   const res = await fetch(`${platform.url}/api/v1/registry/heartbeat`, {
     method: 'POST',
     headers: { authorization: `Bearer ${id}:${secret}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ event: 'start', node_name: 'compromised', executor_kind: 'docker', version: 'x', labels: {}, capabilities: [], heartbeat_interval_sec: 3600, heartbeat_jitter_pct: 0, csr }),
+    body: JSON.stringify({ event: 'start', node_name: 'compromised', executor_kind: 'docker', version: 'x', labels: {}, capabilities: capabilities.map((name) => ({ name, max_inflight: 1, inflight: 0 })), heartbeat_interval_sec: 3600, heartbeat_jitter_pct: 0, csr }),
   });
   assert.equal(res.status, 200);
-  const ack = (await res.json()) as { host_certificate: { cert: string; ca: string }; temporal_address: string };
+  const ack = (await res.json()) as { host_certificate: { cert: string; ca: string }; temporal_address: string; payload_keys: PayloadKeys };
   assert.equal(ack.temporal_address, platform.gateway!.address, 'the host is told to reach Temporal through the gateway');
-  return { cert: ack.host_certificate.cert, key: keyPem, ca: ack.host_certificate.ca, address: ack.temporal_address };
+  return { cert: ack.host_certificate.cert, key: keyPem, ca: ack.host_certificate.ca, address: ack.temporal_address, payloadKeys: ack.payload_keys };
 }
 
 function connectAs(h: { cert: string; key: string; ca: string; address: string }, opts: { plaintext?: boolean; noCertificate?: boolean } = {}): Promise<NativeConnection> {
@@ -60,6 +63,12 @@ async function statusOf(p: Promise<unknown>): Promise<number> {
 
 const PERMISSION_DENIED = 7;
 const UNAUTHENTICATED = 16;
+
+/** An activity result as a worker writes it: JSON, sealed with the payload keys every host gets at its start. */
+async function resultOf(value: unknown, keys: PayloadKeys) {
+  const plain = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(value)) };
+  return { payloads: await codecOf(keys)!.encode([plain]) };
+}
 
 describe('attack suite: a compromised execution host', function () {
   this.timeout(120_000);
@@ -130,6 +139,62 @@ describe('attack suite: a compromised execution host', function () {
     assert.equal(await poll(hostTaskQueue(host.id), host.id, 'another-namespace'), PERMISSION_DENIED, 'another namespace');
     const own = await poll(hostTaskQueue(host.id));
     assert.ok(own !== PERMISSION_DENIED && own !== UNAUTHENTICATED, `its own queue is open (status ${own})`);
+  });
+
+  it("completes, fails, cancels or heartbeats only the activities it polled itself: another host's task token is refused", async () => {
+    // This host claims the python runtime and w-main stands aside: the account's task lands on its poll.
+    const victim = await registerHost('poller', ['python']);
+    const victimConn = await connectAs(victim);
+    const thief = await registerHost('thief');
+    const thiefConn = await connectAs(thief);
+    await platform.workers.get('w-main')!.stop();
+    try {
+      const token = await newToken();
+      const submitted = await call('POST', '/api/v1/tasks', { token, body: { capability: 'pythonExec', input: { code: 'print("the real output")' }, mode: 'async' } });
+      assert.equal(submitted.status, 202);
+      const ws = victimConn.workflowService;
+      let taskToken: Uint8Array | null | undefined;
+      for (const until = Date.now() + 60_000; !taskToken?.length && Date.now() < until;) {
+        const polled = await victimConn.withDeadline(Date.now() + 20_000, () => ws.pollActivityTaskQueue({ namespace: namespace(), taskQueue: { name: runtimeTaskQueue('python') }, identity: victim.id }));
+        taskToken = polled.taskToken;
+      }
+      assert.ok(taskToken?.length, 'the host polled the task');
+      const forged = { output: 'forged by another host\n', stderr: '', exit_code: 0, stdout_truncated: false, stderr_truncated: false };
+      const tws = thiefConn.workflowService;
+      const forgedResult = await resultOf(forged, thief.payloadKeys);
+      const byId = { namespace: namespace(), workflowId: submitted.body.task_id, activityId: '1', identity: thief.id };
+      const attempts: Record<string, () => Promise<unknown>> = {
+        RecordActivityTaskHeartbeat: () => tws.recordActivityTaskHeartbeat({ namespace: namespace(), taskToken, identity: thief.id }),
+        RecordActivityTaskHeartbeatById: () => tws.recordActivityTaskHeartbeatById(byId),
+        RespondActivityTaskCompletedById: () => tws.respondActivityTaskCompletedById({ ...byId, result: forgedResult }),
+        RespondActivityTaskFailedById: () => tws.respondActivityTaskFailedById({ ...byId, failure: { message: 'forged' } }),
+        RespondActivityTaskCanceledById: () => tws.respondActivityTaskCanceledById(byId),
+        RespondActivityTaskCompleted: () => tws.respondActivityTaskCompleted({ namespace: namespace(), taskToken, identity: thief.id, result: forgedResult }),
+        RespondActivityTaskFailed: () => tws.respondActivityTaskFailed({ namespace: namespace(), taskToken, identity: thief.id, failure: { message: 'forged' } }),
+        RespondActivityTaskCanceled: () => tws.respondActivityTaskCanceled({ namespace: namespace(), taskToken, identity: thief.id }),
+        'a token no poll handed out': () => tws.respondActivityTaskCompleted({ namespace: namespace(), taskToken: Buffer.from('forged token'), identity: thief.id, result: forgedResult }),
+        'its own poll\'s token under another host\'s name': () => ws.recordActivityTaskHeartbeat({ namespace: namespace(), taskToken, identity: thief.id }),
+      };
+      const got: Record<string, number> = {};
+      for (const [name, attempt] of Object.entries(attempts)) got[name] = await statusOf(attempt());
+      assert.deepEqual(got, Object.fromEntries(Object.keys(attempts).map((k) => [k, PERMISSION_DENIED])), 'every report on a task another host polled is refused');
+      await eventually('the refusal in the gateway log', async () => platform.gateway!.output().includes(`refused a call from host ${thief.id}: RespondActivityTaskCompleted`));
+      // The host that polled it heartbeats and completes it; the account reads that result, not the forged one.
+      assert.equal(await statusOf(ws.recordActivityTaskHeartbeat({ namespace: namespace(), taskToken, identity: victim.id })), 0);
+      const real = { ...forged, output: 'the real output\n' };
+      assert.equal(await statusOf(ws.respondActivityTaskCompleted({ namespace: namespace(), taskToken, identity: victim.id, result: await resultOf(real, victim.payloadKeys) })), 0);
+      const done = await eventually('the task to finish', async () => {
+        const g = await call('GET', `/api/v1/tasks/${submitted.body.task_id}`, { token });
+        return g.body.status === 'succeeded' && g.body;
+      });
+      assert.equal(done.result.output, 'the real output\n');
+    } finally {
+      await thiefConn.close();
+      await victimConn.close();
+      await platform.api.deps.workers.delete(thief.id);
+      await platform.api.deps.workers.delete(victim.id);
+      if (!platform.workers.get('w-main')) await platform.startWorker('w-main');
+    }
   });
 
   it('without a certificate, with one from another CA, or in plaintext, it gets no connection at all', async () => {
