@@ -19,6 +19,8 @@ fi
 pkgs=()
 command -v dockerd >/dev/null || pkgs+=(docker.io)
 command -v debootstrap >/dev/null || pkgs+=(debootstrap)
+# `ip`: the worker reads the docker0 bridge address with it while no container keeps the bridge up.
+command -v ip >/dev/null || pkgs+=(iproute2)
 [ $want_pg = 0 ] || command -v pg_ctlcluster >/dev/null || pkgs+=(postgresql)
 # The dashboard test's headless browser (control plane and CI only).
 [ $want_pg = 0 ] || command -v chromium >/dev/null || pkgs+=(chromium)

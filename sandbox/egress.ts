@@ -7,6 +7,7 @@
 // local and special addresses and the host's own, whatever the policy (docs/security/egress.md). The
 // proxy's own container sits on the default bridge to reach out.
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import type Docker from 'dockerode';
 import type { EgressPolicy, RuntimeLimits } from '../config/index.js';
@@ -44,7 +45,15 @@ export interface EgressOptions {
  * IPAM gateway out when `docker0` already existed.
  */
 export function bridgeAddress(): string | undefined {
-  return networkInterfaces().docker0?.find((a) => a.family === 'IPv4')?.address;
+  const listed = networkInterfaces().docker0?.find((a) => a.family === 'IPv4')?.address;
+  if (listed) return listed;
+  // Node lists only interfaces that are up and running: docker0 is not while no container is on it.
+  try {
+    const out = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', 'docker0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+    return /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
+  } catch {
+    return undefined; // no docker0 here (a worker in a container, or a daemon with another bridge)
+  }
 }
 
 /**
