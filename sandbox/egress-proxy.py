@@ -248,18 +248,25 @@ def http_origin(req):
     if u.scheme != "http" or not u.hostname or u.username is not None or u.password is not None:
         raise Refused(400, "send absolute http:// URLs, or CONNECT host:port")
     host = canonical_host(u.hostname)
+    named = host_header(req)
+    if named and (named[0] != host or (named[1] or 80) != port):
+        raise Refused(403, f"the Host header ({named[2]}) names another destination than the request's URL ({u.hostname}:{port})")
+    return host, port, u
+
+
+def host_header(req):
+    """The request's one Host header as (canonical host, port or None, as written); None without one."""
     hosts = req.values("host")
     if len(hosts) > 1:
         raise Refused(400, "more than one Host header")
-    if hosts:
-        h = urllib.parse.urlsplit("//" + hosts[0])
-        try:
-            h_port = h.port or 80
-        except ValueError:
-            raise Refused(403, "the Host header names another destination than the request's URL")
-        if canonical_host(h.hostname or "") != host or h_port != port:
-            raise Refused(403, f"the Host header ({hosts[0]}) names another destination than the request's URL ({u.hostname}:{port})")
-    return host, port, u
+    if not hosts:
+        return None
+    h = urllib.parse.urlsplit("//" + hosts[0])
+    try:
+        port = h.port
+    except ValueError:
+        raise Refused(403, f"the Host header ({hosts[0]}) names no valid port")
+    return canonical_host(h.hostname or ""), port, hosts[0]
 
 
 def origin_form(req, u, host, port):
@@ -352,17 +359,9 @@ def check_tunnel_request(req, host, port):
         h, p, _ = http_origin(req)
         if (h, p) != (canonical_host(host), port):
             raise Refused(403, f"a request for {h}:{p} inside a tunnel to {host}:{port}")
-    hosts = req.values("host")
-    if len(hosts) > 1:
-        raise Refused(400, "more than one Host header")
-    if hosts:
-        h = urllib.parse.urlsplit("//" + hosts[0])
-        try:
-            h_port = h.port
-        except ValueError:
-            h_port = -1
-        if canonical_host(h.hostname or "") != canonical_host(host) or h_port not in (None, port):
-            raise Refused(403, f"the Host header ({hosts[0]}) names another server than the tunnel's ({host}:{port})")
+    named = host_header(req)
+    if named and (named[0] != canonical_host(host) or named[1] not in (None, port)):
+        raise Refused(403, f"the Host header ({named[2]}) names another server than the tunnel's ({host}:{port})")
 
 
 async def serve_requests(policy, reader, writer, first, tunnel_to=None):
