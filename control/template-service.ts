@@ -8,6 +8,7 @@ import { BUILTIN_TEMPLATES, type TemplateBase, type TemplateCreate, type Templat
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
 import type { TemplateHostRow, TemplateRow, TemplateStore } from '../db/templates.js';
 import { templateBuildWorkflow } from '../workflows/template.js';
+import { SA_ACCOUNT } from '../contract/search-attributes.js';
 import type { Quotas } from './quotas.js';
 import type { NetworkPolicy } from '../contract/templates.js';
 
@@ -64,6 +65,8 @@ export class TemplateService {
       workflowId: templateBuildId(id),
       taskQueue: CONTROL_TASK_QUEUE,
       args: [{ templateId: id, ref, ...this.timeouts }],
+      // Whose build it is, as every workflow of the platform says (visibility, the Temporal UI).
+      typedSearchAttributes: [{ key: SA_ACCOUNT, value: accountId }],
     });
     return (await this.get(accountId, body.name))!;
   }

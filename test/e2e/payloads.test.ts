@@ -10,6 +10,7 @@ import { ENCRYPTED_ENCODING } from '../../temporal/codec.js';
 import { payloadsIn } from './support/history.js';
 import { eventually } from './support/docker.js';
 import { CONTROL_TASK_QUEUE } from '../../contract/queues.js';
+import { SA_ACCOUNT } from '../../contract/search-attributes.js';
 import { toWire, type WirePayload } from '../../api/handlers/codec.js';
 
 /** Every payload in a history, as the Temporal UI sends them to a codec endpoint. */
@@ -84,6 +85,7 @@ describe('payloads are sealed before they reach Temporal', function () {
       workflowId,
       taskQueue: CONTROL_TASK_QUEUE,
       args: [{ capability: 'echo', input: { message: 'forged' }, timeoutMs: 5_000, heartbeatTimeoutMs: 5_000, queueTimeoutMs: 5_000 }],
+      typedSearchAttributes: [{ key: SA_ACCOUNT, value: 'acc_forged' }],
     });
     try {
       // The control worker refuses to open the input: its workflow task fails, and the workflow does nothing.
