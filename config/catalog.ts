@@ -169,8 +169,12 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'access tokens per account; beyond it `429 quota_exceeded` (`max_tokens`)',
   },
   {
-    names: ['DURABOX_TEMPLATE_BUILD_TIMEOUT_SEC'], default: '`1800`', usedBy: ['api'],
-    meaning: 'longest one host\'s build of an account template may run; past it that host\'s build fails',
+    names: ['DURABOX_TEMPLATE_BUILD_TIMEOUT_SEC'], default: '`900`', usedBy: ['api', 'worker'],
+    meaning: 'longest one host\'s build of an account template may run: past it the host aborts the build (its build container goes) and answers it as failed',
+  },
+  {
+    names: ['DURABOX_TEMPLATE_MAX_MEMORY_MB', 'DURABOX_TEMPLATE_MAX_CPUS'], default: '`4096`, `2`', usedBy: ['api'],
+    meaning: 'largest `memory_mb` and `cpus` a template may ask for its sandboxes; above it `POST /templates` is `400` naming the field',
   },
   {
     names: ['DURABOX_TEMPLATE_NETWORKS'], default: '`none,allowlist`', usedBy: ['api'],
@@ -243,6 +247,18 @@ export const SETTINGS: SettingDoc[] = [
   {
     names: ['DURABOX_BUILD_CA_FILE'], default: '`/etc/ssl/certs/ca-certificates.crt`', usedBy: ['worker', 'image script'],
     meaning: 'CA bundle pip and npm trust while building images and account templates (a proxy that re-signs TLS has its CA here); empty: the image\'s own',
+  },
+  {
+    names: ['DURABOX_BUILD_INDEXES'], default: '`pypi.org:443,files.pythonhosted.org:443,registry.npmjs.org:443,deb.debian.org:80,deb.debian.org:443`, plus port 80 and 443 of each DURABOX_EGRESS_HOSTS name', usedBy: ['worker'],
+    meaning: 'the only `host:port` patterns a template build reaches (comma-separated, as a template\'s `allow`): its steps run on an internal network whose one peer is the egress proxy, which allows just these',
+  },
+  {
+    names: ['DURABOX_TEMPLATE_BUILD_MEMORY_MB', 'DURABOX_TEMPLATE_BUILD_CPUS', 'DURABOX_TEMPLATE_BUILD_PIDS'], default: '`2048`, `1`, `512`', usedBy: ['worker'],
+    meaning: 'limits of each step of a template build (memory with swap off, CPUs, processes)',
+  },
+  {
+    names: ['DURABOX_TEMPLATE_POOLS_MAX'], default: '`8`', usedBy: ['worker'],
+    meaning: 'python sandbox pools of account templates a host keeps (each one idle sandbox); beyond it the least recently used idle pool is closed',
   },
   {
     names: ['DURABOX_EGRESS_SUBNET'], default: '`10.213.0.0/16`', usedBy: ['worker'],

@@ -3,7 +3,7 @@
 // them. The README's reference table lists every variable read here.
 import { hostname } from 'node:os';
 import type { AccountLimits } from '../contract/limits.js';
-import { NETWORK_POLICIES, type NetworkPolicy } from '../contract/templates.js';
+import { AllowList, NETWORK_POLICIES, type NetworkPolicy } from '../contract/templates.js';
 import { join, resolve } from 'node:path';
 
 export type Env = Record<string, string | undefined>;
@@ -19,6 +19,16 @@ export interface EgressSettings {
   privateCidrs: string[];
   /** Names the proxy resolves itself (name=ip), e.g. a package mirror on a private network. */
   hosts: string[];
+}
+
+/** A host's builds of account templates: every step on an internal network whose only peer is the egress proxy. */
+export interface TemplateBuildSettings {
+  /** The host:port patterns a build reaches through the proxy: the package indexes. */
+  indexes: string[];
+  memoryBytes: number;
+  nanoCpus: number;
+  pidsLimit: number;
+  timeoutSec: number;
 }
 
 export interface RuntimeLimits {
@@ -127,13 +137,15 @@ export interface ApiSettings {
   activityHeartbeatTimeoutMs: number;
   /** How long output chunks are kept for streams after they were written (the result holds them after). */
   streamRetentionSec: number;
-  /** Longest one host's build of an account template may run. */
+  /** Longest one host's build of an account template may run (the host aborts it then; the workflow waits a little longer). */
   templateBuildTimeoutSec: number;
   /**
    * The network policies a template may be created with (DURABOX_TEMPLATE_NETWORKS), for every account,
    * admins included: the operator's choice. `full` is offered only where listed.
    */
   templateNetworks: NetworkPolicy[];
+  /** Largest sandbox limits a template may ask for. */
+  templateMax: { memoryMb: number; cpus: number };
   /** When set, GET /metrics answers only `Authorization: Bearer <this>`. */
   metricsToken: string | undefined;
   /**
@@ -186,6 +198,10 @@ export interface WorkerSettings {
   buildCaFile: string | undefined;
   /** The egress proxy of allow-list templates' sandboxes. */
   egress: EgressSettings;
+  /** How this host builds account templates: where its steps may connect, their limits, how long at most. */
+  templateBuild: TemplateBuildSettings;
+  /** Python sandbox pools of account templates kept at once (least recently used idle ones close beyond it). */
+  templatePoolsMax: number;
   python: RuntimeLimits;
   terminal: RuntimeLimits;
 }
@@ -260,6 +276,14 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
 function str(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
   return v ? v : undefined;
+}
+
+function num(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`${name} must be a number in ${min}..${max}, got ${JSON.stringify(raw)}`);
+  return n;
 }
 
 function positive(env: Env, name: string, fallback: number): number {
@@ -380,8 +404,12 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     eagerStart: bool(env, 'DURABOX_EAGER_START', true),
     activityHeartbeatTimeoutMs: int(env, 'DURABOX_ACTIVITY_HEARTBEAT_TIMEOUT_MS', 10000, 1000, 600000),
     streamRetentionSec: int(env, 'DURABOX_STREAM_RETENTION_SEC', 900, 60, 86400),
-    templateBuildTimeoutSec: int(env, 'DURABOX_TEMPLATE_BUILD_TIMEOUT_SEC', 1800, 30, 86400),
     templateNetworks: templateNetworks(env),
+    templateBuildTimeoutSec: templateBuildTimeoutSec(env),
+    templateMax: {
+      memoryMb: int(env, 'DURABOX_TEMPLATE_MAX_MEMORY_MB', 4096, 64, 16_384),
+      cpus: num(env, 'DURABOX_TEMPLATE_MAX_CPUS', 2, 0.1, 64),
+    },
     metricsToken: str(env, 'DURABOX_METRICS_TOKEN'),
     payloadKeys: payloadKeys(env),
     hostGateway: str(env, 'DURABOX_HOST_GATEWAY'),
@@ -490,6 +518,8 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     // Unset: the system bundle; set empty: none (the image's own).
     buildCaFile: env.DURABOX_BUILD_CA_FILE === undefined ? '/etc/ssl/certs/ca-certificates.crt' : (str(env, 'DURABOX_BUILD_CA_FILE') && resolve(str(env, 'DURABOX_BUILD_CA_FILE')!)),
     egress: egressSettings(env),
+    templateBuild: templateBuildSettings(env),
+    templatePoolsMax: int(env, 'DURABOX_TEMPLATE_POOLS_MAX', 8, 1, 1000),
     python: runtimeLimits(env, 'PYTHON', 'durabox/python:3'),
     terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:3'),
   };
@@ -523,6 +553,31 @@ function egressSettings(env: Env): EgressSettings {
     if (!new RegExp(`^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?=${IPV4}$`).test(h)) throw new ConfigError(`DURABOX_EGRESS_HOSTS must be a comma-separated list of name=IPv4 (got ${h})`);
   }
   return { subnet, privateCidrs, hosts };
+}
+
+function templateBuildTimeoutSec(env: Env): number {
+  return int(env, 'DURABOX_TEMPLATE_BUILD_TIMEOUT_SEC', 900, 30, 86400);
+}
+
+/** The public package indexes the generated Dockerfiles use (the base images' apt sources name deb.debian.org). */
+export const DEFAULT_BUILD_INDEXES = ['pypi.org:443', 'files.pythonhosted.org:443', 'registry.npmjs.org:443', 'deb.debian.org:80', 'deb.debian.org:443'];
+
+function templateBuildSettings(env: Env): TemplateBuildSettings {
+  const given = str(env, 'DURABOX_BUILD_INDEXES');
+  // A mirror the operator named for the proxy (DURABOX_EGRESS_HOSTS) is a package index too, on the web's ports.
+  const mirrors = egressSettings(env).hosts.map((h) => h.split('=')[0]).flatMap((name) => [`${name}:80`, `${name}:443`]);
+  const indexes = given === undefined ? [...DEFAULT_BUILD_INDEXES, ...mirrors] : given.split(',').map((x) => x.trim()).filter(Boolean);
+  const parsed = AllowList.safeParse(indexes);
+  if (!parsed.success) {
+    throw new ConfigError(`DURABOX_BUILD_INDEXES must be a comma-separated list of host:port patterns, e.g. pypi.org:443 (${parsed.error.issues[0]?.message ?? 'invalid'}; got ${JSON.stringify(given)})`);
+  }
+  return {
+    indexes,
+    memoryBytes: int(env, 'DURABOX_TEMPLATE_BUILD_MEMORY_MB', 2048, 128, 262_144) * 1024 * 1024,
+    nanoCpus: Math.round(num(env, 'DURABOX_TEMPLATE_BUILD_CPUS', 1, 0.1, 256) * 1e9),
+    pidsLimit: int(env, 'DURABOX_TEMPLATE_BUILD_PIDS', 512, 16, 1_000_000),
+    timeoutSec: templateBuildTimeoutSec(env),
+  };
 }
 
 function otlpUrl(name: string, raw: string): string {

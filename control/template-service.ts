@@ -7,7 +7,7 @@ import { DuraboxError } from '../contract/errors.js';
 import { BUILTIN_TEMPLATES, type TemplateBase, type TemplateCreate, type TemplateRef, type TemplateViewBody } from '../contract/templates.js';
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
 import type { TemplateHostRow, TemplateRow, TemplateStore } from '../db/templates.js';
-import { templateBuildWorkflow } from '../workflows/template.js';
+import { templateBuildWorkflow, templatePruneWorkflow } from '../workflows/template.js';
 import { SA_ACCOUNT } from '../contract/search-attributes.js';
 import type { Quotas } from './quotas.js';
 import type { NetworkPolicy } from '../contract/templates.js';
@@ -20,10 +20,12 @@ export function templateImage(ref: Pick<TemplateRef, 'base' | 'packages' | 'dock
 
 export const templateBuildId = (templateId: string): string => `template-build-${templateId}`;
 
+export const templatePruneId = (templateId: string): string => `template-prune-${templateId}`;
+
 export interface TemplateTimeouts { hostTimeoutMs: number; buildTimeoutMs: number }
 
-/** The operator's template policy, read at each create (the API's settings object: DURABOX_TEMPLATE_NETWORKS). */
-export interface TemplatePolicy { templateNetworks: NetworkPolicy[] }
+/** The operator's template policy, read at each create (the API's settings object: DURABOX_TEMPLATE_NETWORKS, and the largest sandbox limits a template may ask for, DURABOX_TEMPLATE_MAX_MEMORY_MB and DURABOX_TEMPLATE_MAX_CPUS). */
+export interface TemplatePolicy { templateNetworks: NetworkPolicy[]; templateMax?: { memoryMb: number; cpus: number } }
 
 export class TemplateService {
   constructor(
@@ -43,6 +45,13 @@ export class TemplateService {
     const offered = this.policy.templateNetworks;
     if (!offered.includes(body.network)) {
       throw new DuraboxError('invalid_input', `network: ${body.network} is not offered on this platform (DURABOX_TEMPLATE_NETWORKS allows ${offered.join(', ')})`);
+    }
+    const caps = this.policy.templateMax ?? { memoryMb: 4096, cpus: 2 };
+    if (body.memory_mb !== undefined && body.memory_mb > caps.memoryMb) {
+      throw new DuraboxError('invalid_input', `memory_mb: at most ${caps.memoryMb} on this platform (DURABOX_TEMPLATE_MAX_MEMORY_MB)`);
+    }
+    if (body.cpus !== undefined && body.cpus > caps.cpus) {
+      throw new DuraboxError('invalid_input', `cpus: at most ${caps.cpus} on this platform (DURABOX_TEMPLATE_MAX_CPUS)`);
     }
     await this.quotas.admitTemplate(accountId);
     const ref: TemplateRef = {
@@ -85,14 +94,24 @@ export class TemplateService {
   }
 
   /**
-   * Deletes the account's template: a build still running is cancelled, new calls naming it are not found,
-   * and what already runs on it (a task, a session) keeps its image and ends as it would have.
+   * Deletes the account's template: a build still running is cancelled (each host aborts its docker
+   * build), new calls naming it are not found, and what already runs on it (a task, a session) keeps its
+   * image and ends as it would have. Its image then goes from every host, unless another template (this
+   * account's or another's: images are named by content) still names it.
    */
   async delete(accountId: string, name: string): Promise<void> {
     if (BUILTIN_TEMPLATES.includes(name)) throw new DuraboxError('forbidden', `${name} is a built-in template`);
     const row = await this.store.delete(accountId, name);
     if (!row) throw new DuraboxError('template_not_found', `no template ${name}`);
-    if (row.status === 'building') await this.client.workflow.getHandle(templateBuildId(row.id)).cancel().catch(() => undefined);
+    // Cancelled whatever the row said: a build's status is written after its last host answered.
+    await this.client.workflow.getHandle(templateBuildId(row.id)).cancel().catch(() => undefined);
+    if (await this.store.imageInUse(row.image)) return;
+    await this.client.workflow.start(templatePruneWorkflow, {
+      workflowId: templatePruneId(row.id),
+      taskQueue: CONTROL_TASK_QUEUE,
+      args: [{ image: row.image, base: row.base }],
+      typedSearchAttributes: [{ key: SA_ACCOUNT, value: accountId }],
+    }).catch(() => undefined);
   }
 
   /**

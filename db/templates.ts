@@ -81,6 +81,11 @@ export class TemplateStore {
     await this.db('templates').where({ id: templateId }).update({ status, error, updated_at: new Date() });
   }
 
+  /** Whether any template (of any account, in any state) names this image. */
+  async imageInUse(image: string): Promise<boolean> {
+    return (await this.db('templates').select('id').where({ image }).first()) !== undefined;
+  }
+
   async delete(accountId: string, name: string): Promise<TemplateRow | undefined> {
     const found = await this.get(accountId, name);
     if (!found) return undefined;

@@ -13,11 +13,12 @@ import codecs, fcntl
 
 KERNEL_COMMANDS = {"python": ("python3", "-c"), "javascript": ("node", "-e"), "bash": ("python3", "-c")}
 KERNEL_BASE_ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PATH": template_path("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
     "HOME": "/workspace",
     "LANG": "C.UTF-8",
     "TERM": "dumb",
     **PROXY_ENV,
+    **TEMPLATE_ENV,
 }
 KERNEL_ENVS = {
     "python": {

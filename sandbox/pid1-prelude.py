@@ -22,3 +22,16 @@ def send(obj):
 # A sandbox of an allow-list template reaches out only through its host's egress proxy, which its
 # container's environment names: every process started in it is told so too.
 PROXY_ENV = {k: os.environ[k] for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy") if k in os.environ}
+
+# A sandbox of an account template: the template's pip and npm packages sit under the prefix its image
+# names (DURABOX_TEMPLATE_PREFIX), owned by the sandbox user. Every process started here finds them (pip's
+# user scheme, npm's global prefix, their programs first on PATH); this program itself never imports them.
+_TEMPLATE_PREFIX = os.environ.get("DURABOX_TEMPLATE_PREFIX", "")
+TEMPLATE_ENV = {
+    "PYTHONUSERBASE": _TEMPLATE_PREFIX + "/python",
+    "NODE_PATH": _TEMPLATE_PREFIX + "/npm/lib/node_modules",
+} if _TEMPLATE_PREFIX.startswith("/") and ":" not in _TEMPLATE_PREFIX else {}
+
+
+def template_path(path):
+    return f"{_TEMPLATE_PREFIX}/python/bin:{_TEMPLATE_PREFIX}/npm/bin:{path}" if TEMPLATE_ENV else path

@@ -14,11 +14,12 @@ import codecs, resource
 # /dev/mqueue holds POSIX message queues: they outlive their processes like files do.
 WRITABLE = ("/tmp", "/workspace", "/dev/shm", "/dev/mqueue")
 CHILD_ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PATH": template_path("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
     "HOME": "/workspace",
     "LANG": "C.UTF-8",
     "PYTHONDONTWRITEBYTECODE": "1",
     **PROXY_ENV,
+    **TEMPLATE_ENV,
 }
 
 rx = sys.stdin.buffer

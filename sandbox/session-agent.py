@@ -14,11 +14,12 @@
 import codecs
 
 ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PATH": template_path("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
     "HOME": "/workspace",
     "LANG": "C.UTF-8",
     "TERM": "dumb",
     **PROXY_ENV,
+    **TEMPLATE_ENV,
 }
 
 # A warm container not yet given to a session ends when its worker stops pinging it (the worker died);

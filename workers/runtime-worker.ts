@@ -13,7 +13,7 @@ import { PythonSandboxPool } from '../sandbox/python-pool.js';
 import { SessionContainers } from '../sandbox/session-containers.js';
 import { Egress } from '../sandbox/egress.js';
 import { TemplateImages, TemplatePools } from '../sandbox/template-images.js';
-import { createTemplateActivities } from '../activities/templates.js';
+import { createTemplateActivities, type TemplateActivityDeps } from '../activities/templates.js';
 import { connectTemporal } from '../temporal/connection.js';
 import { GATEWAY_SERVER_NAME } from '../gateway/certs.js';
 import { dataConverterOf } from '../temporal/codec.js';
@@ -74,11 +74,21 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   const sandboxOptions = { docker, workerId: config.workerId, maxUses: config.sandboxMaxUses, outputLimitBytes: config.outputLimitBytes, egress, pid1: pid1.python };
   const python = new PythonSandboxPool({ ...sandboxOptions, limits: config.python, warm: config.runtimes.includes('python') ? config.maxInflight : 0 });
   python.refill();
-  // Account templates: this host builds the ready ones it lacks before it takes any work, so a template's
-  // task never waits for a build here (and never runs on the base image).
-  const images = new TemplateImages({ docker, baseImages: { python: config.python.image, terminal: config.terminal.image }, caFile: config.buildCaFile });
-  await buildMissingTemplates(images, registry, log);
-  const templatePools = new TemplatePools(images, { ...sandboxOptions, limits: config.python });
+  // Account templates: builds reach the package indexes only, through the egress proxy, within limits.
+  const images = new TemplateImages({
+    docker,
+    baseImages: { python: config.python.image, terminal: config.terminal.image },
+    caFile: config.buildCaFile,
+    egress,
+    build: config.templateBuild,
+    workerId: config.workerId,
+  });
+  const templatePools = new TemplatePools(images, { ...sandboxOptions, limits: config.python }, config.templatePoolsMax);
+  const templateDeps = {
+    images,
+    imageWanted: async (image: string) => (await registry.templates()).some((r) => r.image === image),
+    evictPools: (image: string) => templatePools.evict(image),
+  };
   const containers = new SessionContainers({
     docker,
     workerId: config.workerId,
@@ -118,7 +128,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   // step starts at once, whatever the other sessions (of any account) run.
   queues.push({
     taskQueue: terminalDeps.hostQueue,
-    activities: { ...(terminal ? createHostActivities(terminalDeps) : {}), ...createTemplateActivities(images) },
+    activities: { ...(terminal ? createHostActivities(terminalDeps) : {}), ...createTemplateActivities(templateDeps) },
     slots: terminal ? hostQueueSlots(config.maxSessions) : 4,
   });
   const workers = await Promise.all(
@@ -140,6 +150,11 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     ),
   );
   const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+  // The templates this host lacks are built beside its work, not before it: a slow build delays no task
+  // but its own template's (a task of a template not built here yet waits for that build, as it would anyway).
+  const background = new AbortController();
+  const catchingUp = catchUpTemplates(images, registry, templateDeps, background.signal, log)
+    .catch((e: Error) => log.error(errorFields(e), 'catching up on account templates failed'));
 
   let stopping: Promise<void> | undefined;
   const worker: RuntimeWorker = {
@@ -149,6 +164,9 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     shutdown(opts = {}) {
       stopping ??= (async () => {
         if (reaper) clearInterval(reaper);
+        background.abort();
+        images.close();
+        await catchingUp;
         await registry.close();
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
         await done.catch(() => undefined);
@@ -172,8 +190,11 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   return worker;
 }
 
-/** Builds the ready templates of this host's runtimes that it lacks, and reports each build to the API. */
-async function buildMissingTemplates(images: TemplateImages, registry: RegistryClient, log: Logger): Promise<void> {
+/**
+ * Removes the images of templates deleted while this host was away, then builds the ready templates of
+ * its runtimes that it lacks, one at a time, and reports each build to the API.
+ */
+async function catchUpTemplates(images: TemplateImages, registry: RegistryClient, deps: TemplateActivityDeps, signal: AbortSignal, log: Logger): Promise<void> {
   let refs;
   try {
     refs = await registry.templates();
@@ -182,9 +203,14 @@ async function buildMissingTemplates(images: TemplateImages, registry: RegistryC
     log.warn(errorFields(e as Error), 'cannot list the account templates to build; building each when first used');
     return;
   }
+  const live = new Set(refs.map((r) => r.image));
+  for (const image of await images.images()) {
+    if (!live.has(image)) await images.prune(image, deps.imageWanted, deps.evictPools).catch((e: Error) => log.warn({ image, ...errorFields(e) }, 'cannot remove the image of a deleted template'));
+  }
   for (const ref of refs) {
-    const r = await images.ensure(ref);
-    if (!r.built) continue;
+    if (signal.aborted) return;
+    const r = await images.ensure(ref, signal).catch(() => undefined);
+    if (!r?.built) continue;
     log[r.ok ? 'info' : 'error']({ template: ref.name, image: ref.image, seconds: r.seconds, ...(r.ok ? {} : { log_tail: r.log.slice(-2000) }) }, r.ok ? 'built a template this host lacked' : 'a template this host lacked failed to build');
     await registry.templateBuilt(ref.image, r).catch((e: Error) => log.warn(errorFields(e), 'cannot report a template build'));
   }

@@ -1,4 +1,4 @@
 // Every workflow type the control worker runs.
 export { taskWorkflow } from './task.js';
 export { sessionWorkflow } from './session.js';
-export { templateBuildWorkflow } from './template.js';
+export { templateBuildWorkflow, templatePruneWorkflow } from './template.js';

@@ -130,6 +130,24 @@ describe('config', () => {
       refuses(() => loadWorkerSettings({ DURABOX_EGRESS_HOSTS: 'mirror.internal' }), 'DURABOX_EGRESS_HOSTS', 'name=IPv4');
     });
 
+    it('reads how templates are built and capped: the public package indexes (and the proxy\'s named mirrors) only, limits and a time bound', () => {
+      const b = loadWorkerSettings({}).templateBuild;
+      assert.deepEqual(b, {
+        indexes: ['pypi.org:443', 'files.pythonhosted.org:443', 'registry.npmjs.org:443', 'deb.debian.org:80', 'deb.debian.org:443'],
+        memoryBytes: 2048 * 1048576, nanoCpus: 1e9, pidsLimit: 512, timeoutSec: 900,
+      });
+      assert.deepEqual(loadWorkerSettings({ DURABOX_EGRESS_HOSTS: 'mirror.internal=10.0.0.5' }).templateBuild.indexes.slice(-2), ['mirror.internal:80', 'mirror.internal:443']);
+      const given = loadWorkerSettings({ DURABOX_BUILD_INDEXES: 'mirror.internal:3141, *.example.org:443', DURABOX_TEMPLATE_BUILD_TIMEOUT_SEC: '60', DURABOX_TEMPLATE_BUILD_CPUS: '0.5' }).templateBuild;
+      assert.deepEqual([given.indexes, given.timeoutSec, given.nanoCpus], [['mirror.internal:3141', '*.example.org:443'], 60, 5e8]);
+      assert.equal(loadApiSettings({}).templateBuildTimeoutSec, 900);
+      assert.deepEqual(loadApiSettings({}).templateMax, { memoryMb: 4096, cpus: 2 });
+      assert.deepEqual(loadApiSettings({ DURABOX_TEMPLATE_MAX_MEMORY_MB: '1024', DURABOX_TEMPLATE_MAX_CPUS: '1.5' }).templateMax, { memoryMb: 1024, cpus: 1.5 });
+      assert.equal(loadWorkerSettings({}).templatePoolsMax, 8);
+      refuses(() => loadWorkerSettings({ DURABOX_BUILD_INDEXES: 'https://pypi.org/simple' }), 'DURABOX_BUILD_INDEXES', 'host:port');
+      refuses(() => loadApiSettings({ DURABOX_TEMPLATE_MAX_CPUS: 'two' }), 'DURABOX_TEMPLATE_MAX_CPUS');
+      refuses(() => loadWorkerSettings({ DURABOX_TEMPLATE_BUILD_PIDS: '4' }), 'DURABOX_TEMPLATE_BUILD_PIDS', '16..');
+    });
+
     it('refuses an integer above its range, naming the variable', () => {
       refuses(() => loadWorkerSettings({ DURABOX_MAX_INFLIGHT: '1025' }), 'DURABOX_MAX_INFLIGHT', '1..1024');
     });

@@ -78,13 +78,19 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
     assert.notEqual(templateImage({ base: 'python', packages: { pip: ['six==1.16.0'], npm: [], apt: [] } }), a);
   });
 
-  it('makes a Dockerfile from the base image with each package quoted, back to the sandbox user', () => {
+  it('makes a Dockerfile from the base image with each package quoted: apt as root through the build\'s proxy, pip and npm as the sandbox user into its prefix', () => {
     const d = templateDockerfile({ packages: { pip: ['tabulate==0.9.0'], npm: ['lodash'], apt: ['jq'] } }, true);
     assert.match(d, /^ARG BASE_IMAGE\nFROM \$\{BASE_IMAGE\}\nUSER root\n/);
-    assert.match(d, /apt-get install -y --no-install-recommends 'jq'/);
-    assert.match(d, /PIP_CERT=\S+ python3 -m pip install .* 'tabulate==0.9.0'/);
-    assert.match(d, /npm install -g .* 'lodash'/);
-    assert.match(d, /USER 1000:1000\nWORKDIR \/workspace\n$/);
+    const [asRoot, asUser] = d.split('\nUSER 1000:1000\n');
+    assert.ok(asUser !== undefined && !/^USER /m.test(asUser), 'one switch to the sandbox user, never back');
+    assert.match(asRoot, /apt-get -o Acquire::http::Proxy="\$http_proxy" -o Acquire::https::Proxy="\$https_proxy" .*install -y --no-install-recommends 'jq'/);
+    assert.match(asRoot, /install -d -o 1000 -g 1000 \/opt\/durabox-template /);
+    assert.match(asRoot, /ENV DURABOX_TEMPLATE_PREFIX=\/opt\/durabox-template$/);
+    assert.match(asUser, /PYTHONUSERBASE=\/opt\/durabox-template\/python PIP_CERT=\S+ python3 -m pip install --user .* 'tabulate==0.9.0'/);
+    assert.match(asUser, /npm install -g --prefix \/opt\/durabox-template\/npm .* 'lodash'/);
+    assert.doesNotMatch(asUser, /apt-get/);
+    assert.doesNotMatch(asRoot, /pip install|npm install/);
+    assert.match(d, /WORKDIR \/workspace\n$/);
     assert.doesNotMatch(templateDockerfile({ packages: { pip: [], npm: [], apt: [] } }, false), /RUN|COPY/);
   });
 });

@@ -8,8 +8,11 @@ import type { TemplateActivities } from '../../activities/templates.js';
 import type { ControlActivities } from '../../control/activities.js';
 import { CONTROL_TASK_QUEUE, hostTaskQueue } from '../../contract/queues.js';
 import type { TemplateBuildResult, TemplateRef, TemplateStatus } from '../../contract/templates.js';
-import { templateBuildWorkflow } from '../../workflows/template.js';
-import { startTestEnv, startWorker, stopAll, type RunningWorker } from './support/env.js';
+import { WorkflowFailedError } from '@temporalio/client';
+import { createTemplateActivities } from '../../activities/templates.js';
+import type { TemplateImages } from '../../sandbox/template-images.js';
+import { templateBuildWorkflow, templatePruneWorkflow } from '../../workflows/template.js';
+import { deferred, startTestEnv, startWorker, stopAll, type RunningWorker } from './support/env.js';
 
 const REF: TemplateRef = { name: 'tab', base: 'python', image: 'durabox-template/python:test', packages: { pip: ['tabulate'], npm: [], apt: [] }, network: 'none' };
 
@@ -50,7 +53,7 @@ describe('templateBuildWorkflow', function () {
 
   async function host(id: string, answer: TemplateBuildResult): Promise<string> {
     const h = `${id}-${randomUUID().slice(0, 8)}`;
-    const activities: TemplateActivities = { buildTemplate: async (ref) => { assert.deepEqual(ref, REF); return answer; } };
+    const activities: TemplateActivities = { buildTemplate: async (ref) => { assert.deepEqual(ref, REF); return answer; }, pruneTemplateImage: async () => true };
     hosts.push(await startWorker(env, hostTaskQueue(h), activities));
     return h;
   }
@@ -86,5 +89,43 @@ describe('templateBuildWorkflow', function () {
     online = [];
     assert.equal(await build(), 'failed');
     assert.match(finished[0].error!, /no online host serves the python runtime/);
+  });
+
+  it('a cancelled build (its template deleted) reaches the host\'s build through heartbeats, and the workflow ends once the host stopped', async () => {
+    let stopped: unknown;
+    const started = deferred();
+    // The real activity around a build that runs until it is told to stop.
+    const images = {
+      ensure: (_ref: TemplateRef, signal?: AbortSignal) => new Promise((_resolve, reject) => {
+        started.resolve();
+        signal!.addEventListener('abort', () => { stopped = signal!.reason; reject(signal!.reason); }, { once: true });
+      }),
+      prune: async () => true,
+    } as unknown as TemplateImages;
+    const h = `slow-${randomUUID().slice(0, 8)}`;
+    hosts.push(await startWorker(env, hostTaskQueue(h), createTemplateActivities({ images, imageWanted: async () => false, evictPools: async () => undefined })));
+    online = [h];
+    const handle = await env.client.workflow.start(templateBuildWorkflow, {
+      workflowId: `template-build-${randomUUID()}`, taskQueue: CONTROL_TASK_QUEUE,
+      args: [{ templateId: 'tpl_test', ref: REF, hostTimeoutMs: 5_000, buildTimeoutMs: 60_000 }],
+    });
+    await started.promise;
+    await handle.cancel();
+    await assert.rejects(handle.result(), (e) => e instanceof WorkflowFailedError);
+    assert.ok(stopped !== undefined, 'the host\'s build saw the cancellation before the workflow ended');
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    assert.deepEqual(finished, [], 'a deleted template gets no outcome');
+  });
+
+  it('the prune workflow asks every online host of the base to remove the image', async () => {
+    const asked: string[] = [];
+    const hs = [`p1-${randomUUID().slice(0, 8)}`, `p2-${randomUUID().slice(0, 8)}`];
+    for (const h of hs) {
+      hosts.push(await startWorker(env, hostTaskQueue(h), { buildTemplate: async () => ({ ok: true, seconds: 0, log: '' }), pruneTemplateImage: async (image: string) => { asked.push(`${h} ${image}`); return true; } }));
+    }
+    online = hs;
+    const removed = await env.client.workflow.execute(templatePruneWorkflow, { workflowId: `template-prune-${randomUUID()}`, taskQueue: CONTROL_TASK_QUEUE, args: [{ image: REF.image, base: 'python' }] });
+    assert.equal(removed, 2);
+    assert.deepEqual(asked.sort(), hs.map((h) => `${h} ${REF.image}`).sort());
   });
 });
