@@ -8,11 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import Docker from 'dockerode';
 import pg from 'pg';
 import proto from '@temporalio/proto';
 import { startApiPlatform, type ApiPlatform } from '../api/platform.js';
-import { loadConfig, loadDevSettings, type Config } from '../config/index.js';
+import { DEFAULT_BUILD_INDEXES, loadConfig, loadDevSettings, type Config } from '../config/index.js';
 import { sendLogLinesTo } from '../config/log.js';
 import { repoRoot } from '../config/paths.js';
 import { runtimeTaskQueue } from '../contract/queues.js';
@@ -120,6 +121,7 @@ export class PlatformHarness {
   /** Every JSON line this process logged since the platform started (the API's, its control worker's, the SDK's). */
   apiLog: string[] = [];
   private workerIds = new Set<string>();
+  private indexAddresses?: Promise<string[]>;
   /** Worker ids carry the run's pid: two runs on one Docker daemon never touch each other's sandboxes. */
   readonly runTag = `r${process.pid}`;
   private readonly temporalCli = loadDevSettings().temporalCli;
@@ -204,6 +206,16 @@ export class PlatformHarness {
    * Starts a runtime worker as a separate process, as a host would, and waits until it polls. `program`
    * is what runs it: this tree's `dist/workers/runtime.js` unless given (an installed `durabox worker`).
    */
+  /** The IPv4 addresses this machine resolves the default package indexes to, each as a /32. */
+  packageIndexAddresses(): Promise<string[]> {
+    this.indexAddresses ??= (async () => {
+      const names = [...new Set(DEFAULT_BUILD_INDEXES.map((e) => e.slice(0, e.lastIndexOf(':'))))];
+      const found = await Promise.all(names.map((n) => lookup(n, { all: true, family: 4 }).catch(() => [])));
+      return [...new Set(found.flat().map((a) => `${a.address}/32`))];
+    })();
+    return this.indexAddresses;
+  }
+
   async startWorker(name: string, env: Record<string, string> = {}, program: string[] = [join(repoRoot, 'dist', 'workers', 'runtime.js')]): Promise<RuntimeWorkerProcess> {
     const id = env.DURABOX_WORKER_ID ?? this.workerId(name);
     // Each worker gets a credential, as POST /workers would give one; a test may bring its own instead.
@@ -212,6 +224,10 @@ export class PlatformHarness {
       secret = generateWorkerSecret();
       await this.api.deps.workers.putCredential({ nodeId: id, secretHash: keyedHash(HASH_KEY, secret) });
     }
+    // Template builds reach the package indexes through the egress proxy, which by default refuses private
+    // and reserved addresses: where this machine's DNS sends the indexes to such an address (a TLS-re-signing
+    // path), its operator opens just those addresses, and so does every worker here.
+    const privateCidrs = [...(env.DURABOX_EGRESS_PRIVATE_CIDRS ?? '').split(','), ...(await this.packageIndexAddresses())].filter(Boolean);
     let out = '';
     const child = spawn(process.execPath, program, {
       env: {
@@ -226,6 +242,7 @@ export class PlatformHarness {
         DURABOX_REAP_INTERVAL_SEC: '2',
         DURABOX_DATA_DIR: this.dataDir,
         ...env,
+        ...(privateCidrs.length > 0 ? { DURABOX_EGRESS_PRIVATE_CIDRS: [...new Set(privateCidrs)].join(',') } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
