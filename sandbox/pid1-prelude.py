@@ -24,9 +24,9 @@ def send(obj):
 PROXY_ENV = {k: os.environ[k] for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy") if k in os.environ}
 
 # A sandbox of an account template: the template's pip and npm packages sit under the prefix its image
-# names (DURABOX_TEMPLATE_PREFIX), owned by the sandbox user. Every process started here finds them (pip's
+# names (SANDBOX_TEMPLATE_PREFIX), owned by the sandbox user. Every process started here finds them (pip's
 # user scheme, npm's global prefix, their programs first on PATH); this program itself never imports them.
-_TEMPLATE_PREFIX = os.environ.get("DURABOX_TEMPLATE_PREFIX", "")
+_TEMPLATE_PREFIX = os.environ.get("SANDBOX_TEMPLATE_PREFIX", "")
 TEMPLATE_ENV = {
     "PYTHONUSERBASE": _TEMPLATE_PREFIX + "/python",
     "NODE_PATH": _TEMPLATE_PREFIX + "/npm/lib/node_modules",

@@ -14,14 +14,14 @@ import { componentLog, errorFields } from '../config/log.js';
 import { DuraboxError } from '../contract/errors.js';
 import { BUILD_LOG_MAX_CHARS, type TemplateBase, type TemplateBuildResult, type TemplateRef } from '../contract/templates.js';
 import { LABEL_EGRESS, sandboxNetwork, type Egress, type SandboxNetwork } from './egress.js';
-import { LABEL_MANAGED } from './profile.js';
+import { LABEL_MANAGED, LABEL_WORKER } from './profile.js';
 import { PythonSandboxPool, type PythonPoolOptions } from './python-pool.js';
 
 export const LABEL_TEMPLATE = 'io.durabox.template';
 
 /**
  * Where a template's pip and npm packages go, owned by the sandbox user. The image names it in
- * DURABOX_TEMPLATE_PREFIX; the sandboxes' PID 1 programs hand its paths to the processes they start.
+ * SANDBOX_TEMPLATE_PREFIX; the sandboxes' PID 1 programs hand its paths to the processes they start.
  */
 export const TEMPLATE_PREFIX = '/opt/durabox-template';
 const CA_PATH = '/usr/local/share/durabox-build-ca.crt';
@@ -59,7 +59,7 @@ export function templateDockerfile(ref: Pick<TemplateRef, 'packages'>, withCa: b
     // The prefix, and a login shell's PATH to its programs (/etc/profile sets PATH anew).
     lines.push(
       `RUN install -d -o 1000 -g 1000 ${TEMPLATE_PREFIX} && echo 'PATH="${TEMPLATE_PREFIX}/python/bin:${TEMPLATE_PREFIX}/npm/bin:$PATH"' > /etc/profile.d/durabox-template.sh`,
-      `ENV DURABOX_TEMPLATE_PREFIX=${TEMPLATE_PREFIX}`,
+      `ENV SANDBOX_TEMPLATE_PREFIX=${TEMPLATE_PREFIX}`,
     );
   }
   // From here on nothing a package runs can touch the system: its files are the sandbox user's prefix.
@@ -188,9 +188,13 @@ export class TemplateImages {
     this.pruneTimer.unref();
   }
 
-  /** The template images on this host: `durabox-template/<base>:<content digest>` tags. */
+  /**
+   * The template images this worker built: `durabox-template/<base>:<content digest>` tags (other
+   * workers sharing this Docker daemon judge their own).
+   */
   async images(): Promise<string[]> {
-    const found = await this.opts.docker.listImages({ filters: { label: [LABEL_TEMPLATE] } });
+    if (!this.opts.workerId) return [];
+    const found = await this.opts.docker.listImages({ filters: { label: [LABEL_TEMPLATE, `${LABEL_WORKER}=${this.opts.workerId}`] } });
     return found.flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith('durabox-template/'));
   }
 
@@ -240,7 +244,7 @@ export class TemplateImages {
           t: ref.image,
           buildargs: { BASE_IMAGE: this.opts.baseImages[ref.base], ...proxyArgs(net.env) },
           forcerm: true,
-          labels: { [LABEL_MANAGED]: 'true', [LABEL_TEMPLATE]: ref.name },
+          labels: { [LABEL_MANAGED]: 'true', [LABEL_TEMPLATE]: ref.name, ...(this.opts.workerId ? { [LABEL_WORKER]: this.opts.workerId } : {}) },
           // Every RUN step: alone on the build's internal network with the egress proxy, and limited.
           networkmode: network,
           memory: build.memoryBytes,

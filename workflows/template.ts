@@ -53,7 +53,8 @@ async function buildOn(host: string, input: TemplateBuildInput): Promise<Templat
     taskQueue: hostTaskQueue(host),
     scheduleToStartTimeout: input.hostTimeoutMs,
     startToCloseTimeout: input.buildTimeoutMs + ANSWER_GRACE_MS,
-    heartbeatTimeout: '60s',
+    // A cancellation reaches the host with its next heartbeat, which the SDK sends at most every 80% of this.
+    heartbeatTimeout: '10s',
     // A deleted template's workflow ends only once the host has really stopped building.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     // A worker that restarts mid-build builds again; the same failure twice is the package's, not the host's.

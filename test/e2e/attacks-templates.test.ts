@@ -94,6 +94,7 @@ describe('attacks on template builds', function () {
     await eventually('the build step to run', async () => (await stepsRunning(marker)).length > 0, 60_000);
     assert.equal((await call('DELETE', `/api/v1/templates/${name}`, { token })).status, 204);
     const handle = platform.api.deps.client.workflow.getHandle(templateBuildId(id));
+    // The cancellation reaches the host with its build's next heartbeat; the workflow ends once the host stopped.
     await eventually('the build workflow to end', async () => (await handle.describe()).status.name !== 'RUNNING', 30_000);
     assert.equal((await handle.describe()).status.name, 'CANCELLED');
     await eventually('the step container to be gone', async () => (await stepsRunning(marker)).length === 0, 30_000);

@@ -85,7 +85,7 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
     assert.ok(asUser !== undefined && !/^USER /m.test(asUser), 'one switch to the sandbox user, never back');
     assert.match(asRoot, /apt-get -o Acquire::http::Proxy="\$http_proxy" -o Acquire::https::Proxy="\$https_proxy" .*install -y --no-install-recommends 'jq'/);
     assert.match(asRoot, /install -d -o 1000 -g 1000 \/opt\/durabox-template /);
-    assert.match(asRoot, /ENV DURABOX_TEMPLATE_PREFIX=\/opt\/durabox-template$/);
+    assert.match(asRoot, /ENV SANDBOX_TEMPLATE_PREFIX=\/opt\/durabox-template$/);
     assert.match(asUser, /PYTHONUSERBASE=\/opt\/durabox-template\/python PIP_CERT=\S+ python3 -m pip install --user .* 'tabulate==0.9.0'/);
     assert.match(asUser, /npm install -g --prefix \/opt\/durabox-template\/npm .* 'lodash'/);
     assert.doesNotMatch(asUser, /apt-get/);
