@@ -1,9 +1,11 @@
 // Templates' pure parts: what a create body may hold (one package per name, never an option, a URL or a
-// shell word), the image tag of a template's content, and the Dockerfile made of its packages.
+// shell word), the image tag of a template's content, the Dockerfile made of its packages, and how many
+// python pools of templates a host keeps.
 import assert from 'node:assert/strict';
 import { TemplateCreateBody } from '../../contract/templates.js';
 import { templateImage } from '../../control/template-service.js';
-import { templateDockerfile, templateLimits } from '../../sandbox/template-images.js';
+import type Docker from 'dockerode';
+import { TemplatePools, templateDockerfile, templateLimits, type TemplateImages } from '../../sandbox/template-images.js';
 import type { RuntimeLimits } from '../../config/index.js';
 import type { TemplateRef } from '../../contract/templates.js';
 
@@ -92,5 +94,25 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
     assert.doesNotMatch(asRoot, /pip install|npm install/);
     assert.match(d, /WORKDIR \/workspace\n$/);
     assert.doesNotMatch(templateDockerfile({ packages: { pip: [], npm: [], apt: [] } }, false), /RUN|COPY/);
+  });
+
+  it('keeps at most the given number of template pools: the least recently used one is closed, a used one is kept', async () => {
+    const ready: string[] = [];
+    const images = { ready: async (ref: TemplateRef) => { ready.push(ref.image); } } as unknown as TemplateImages;
+    const limits: RuntimeLimits = { image: 'durabox/python:3', memoryBytes: 256 << 20, nanoCpus: 1e9, pidsLimit: 64, tmpfsBytes: 64 << 20, network: false };
+    const pools = new TemplatePools(images, { docker: {} as Docker, workerId: 'w', limits, maxUses: 1, outputLimitBytes: 1024, pid1: () => Promise.reject(new Error('no sandbox is made here')) }, 2);
+    const ref = (n: string): TemplateRef => ({ name: n, base: 'python', image: `durabox-template/python:${n}`, packages: { pip: [], npm: [], apt: [] }, network: 'none' });
+    const a = await pools.pool(ref('a'));
+    await pools.pool(ref('b'));
+    assert.equal(await pools.pool(ref('a')), a, 'a known pool is reused');
+    await pools.pool(ref('c'));
+    assert.equal(pools.size, 2);
+    assert.equal(await pools.pool(ref('a')), a, 'a, used last before c, is kept');
+    assert.deepEqual(ready, ['durabox-template/python:a', 'durabox-template/python:b', 'durabox-template/python:c']);
+    await pools.pool(ref('b'));
+    assert.equal(ready.at(-1), 'durabox-template/python:b', 'b was closed: its pool is made again');
+    await pools.evict('durabox-template/python:b');
+    assert.equal(pools.size, 1);
+    await pools.close();
   });
 });
