@@ -100,7 +100,14 @@ export const TemplateView = z.object({
   updated_at: z.string().nullable(),
 });
 export type TemplateViewBody = z.output<typeof TemplateView>;
-export const TemplateList = z.object({ items: z.array(TemplateView), total: z.int() });
+/** What this platform lets an account ask of a template (the operator's settings), so a form offers only that. */
+export const TemplateOffer = z.object({
+  networks: z.array(z.enum(NETWORK_POLICIES)).describe('the network policies a template may have here (DURABOX_TEMPLATE_NETWORKS)'),
+  max_memory_mb: z.int().describe('the most memory_mb a template may ask for (DURABOX_TEMPLATE_MAX_MEMORY_MB)'),
+  max_cpus: z.number().describe('the most cpus a template may ask for (DURABOX_TEMPLATE_MAX_CPUS)'),
+});
+export type TemplateOfferBody = z.output<typeof TemplateOffer>;
+export const TemplateList = z.object({ items: z.array(TemplateView), total: z.int(), offered: TemplateOffer });
 
 /**
  * What a host needs to build an account template and to run in it: the image tag (named after its

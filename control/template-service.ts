@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { DuraboxError } from '../contract/errors.js';
-import { BUILTIN_TEMPLATES, type TemplateBase, type TemplateCreate, type TemplateRef, type TemplateViewBody } from '../contract/templates.js';
+import { BUILTIN_TEMPLATES, type TemplateBase, type TemplateCreate, type TemplateOfferBody, type TemplateRef, type TemplateViewBody } from '../contract/templates.js';
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
 import type { TemplateHostRow, TemplateRow, TemplateStore } from '../db/templates.js';
 import { templateBuildWorkflow, templatePruneWorkflow } from '../workflows/template.js';
@@ -36,22 +36,28 @@ export class TemplateService {
     private readonly policy: TemplatePolicy = { templateNetworks: ['none', 'allowlist'] },
   ) {}
 
+  /** What an account may ask of a template here: the operator's policy, for admins too. */
+  offered(): TemplateOfferBody {
+    const caps = this.policy.templateMax ?? { memoryMb: 4096, cpus: 2 };
+    return { networks: [...this.policy.templateNetworks], max_memory_mb: caps.memoryMb, max_cpus: caps.cpus };
+  }
+
   /** Adds the template in `building` and starts its build workflow. */
   async create(accountId: string, isAdmin: boolean, body: TemplateCreate): Promise<TemplateViewBody> {
     if (body.dockerfile !== undefined && !isAdmin) {
       throw new DuraboxError('forbidden', 'dockerfile: only admins may build from a Dockerfile (a build runs with the host\'s Docker); give packages instead');
     }
     // The operator's policy, for admins too: a `full` sandbox reaches the public internet from this platform's hosts.
-    const offered = this.policy.templateNetworks;
+    const offered = this.offered().networks;
     if (!offered.includes(body.network)) {
       throw new DuraboxError('invalid_input', `network: ${body.network} is not offered on this platform (DURABOX_TEMPLATE_NETWORKS allows ${offered.join(', ')})`);
     }
-    const caps = this.policy.templateMax ?? { memoryMb: 4096, cpus: 2 };
-    if (body.memory_mb !== undefined && body.memory_mb > caps.memoryMb) {
-      throw new DuraboxError('invalid_input', `memory_mb: at most ${caps.memoryMb} on this platform (DURABOX_TEMPLATE_MAX_MEMORY_MB)`);
+    const caps = this.offered();
+    if (body.memory_mb !== undefined && body.memory_mb > caps.max_memory_mb) {
+      throw new DuraboxError('invalid_input', `memory_mb: at most ${caps.max_memory_mb} on this platform (DURABOX_TEMPLATE_MAX_MEMORY_MB)`);
     }
-    if (body.cpus !== undefined && body.cpus > caps.cpus) {
-      throw new DuraboxError('invalid_input', `cpus: at most ${caps.cpus} on this platform (DURABOX_TEMPLATE_MAX_CPUS)`);
+    if (body.cpus !== undefined && body.cpus > caps.max_cpus) {
+      throw new DuraboxError('invalid_input', `cpus: at most ${caps.max_cpus} on this platform (DURABOX_TEMPLATE_MAX_CPUS)`);
     }
     await this.quotas.admitTemplate(accountId);
     const ref: TemplateRef = {

@@ -9,7 +9,7 @@ export function templateHandlers(deps: AppDeps): Pick<Handlers, 'listTemplates' 
   return {
     async listTemplates(ctx) {
       const items = await deps.templates.list(ctx.state.account!.id);
-      ctx.body = { items, total: items.length };
+      ctx.body = { items, total: items.length, offered: deps.templates.offered() };
     },
 
     async getTemplate(ctx) {

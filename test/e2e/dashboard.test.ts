@@ -173,12 +173,14 @@ describe('dashboard in headless Chromium', function () {
       assert.equal(await row.getByRole('button', { name: 'delete' }).count(), 0, 'a built-in has no delete');
     }
 
-    // The form offers what the contract does; an allow-list's patterns only with that policy.
+    // The form offers what the contract does and this platform allows; an allow-list's patterns only with that policy.
     const options = (label: string) => page.getByLabel(label).locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
     await page.getByRole('button', { name: 'Create template' }).and(page.locator(':enabled')).waitFor();
     assert.deepEqual(await options('Base'), [...TEMPLATE_BASES]);
-    assert.deepEqual(await options('Network'), [...NETWORK_POLICIES]);
-    for (const policy of NETWORK_POLICIES) {
+    const offered = platform.api.deps.api.templateNetworks;
+    assert.deepEqual(await options('Network'), NETWORK_POLICIES.filter((p) => offered.includes(p)));
+    assert.ok(!(await options('Network')).includes('full'), 'full is not offered by default (DURABOX_TEMPLATE_NETWORKS)');
+    for (const policy of offered) {
       await page.getByLabel('Network').selectOption(policy);
       assert.equal(await page.getByLabel('Allow', { exact: true }).count(), (policy as string) === 'allowlist' ? 1 : 0, policy);
     }

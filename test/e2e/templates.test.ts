@@ -130,6 +130,9 @@ describe('templates: an account\'s own, built as a workflow on every host', func
     assert.equal((await call('GET', `/api/v1/templates/${NAME}`, { token: other.token })).status, 404);
     const listed = await call('GET', '/api/v1/templates', { token: other.token });
     assert.deepEqual(listed.body.items.map((i: { name: string }) => i.name), ['python', 'terminal']);
+    // Every list says what this platform lets an account ask of a template (the operator's settings).
+    const { templateNetworks, templateMax } = platform.api.deps.api;
+    assert.deepEqual(listed.body.offered, { networks: templateNetworks, max_memory_mb: templateMax.memoryMb, max_cpus: templateMax.cpus });
     const r = await task({ capability: 'pythonExec', input: { code: 'print(1)', template: NAME } }, other.token);
     assert.equal(r.status, 404, JSON.stringify(r.body));
     assert.match(r.body.error, /template/);

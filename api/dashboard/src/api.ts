@@ -1,5 +1,5 @@
 // The REST API as the dashboard calls it: same origin, the login cookie, `{error}` bodies.
-import type { TemplateViewBody } from '../../../contract/templates.js';
+import type { TemplateOfferBody, TemplateViewBody } from '../../../contract/templates.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
@@ -80,6 +80,7 @@ export interface SessionItem {
 
 /** A template as the API answers it: the contract's own type (a type only: no contract code is bundled here). */
 export type TemplateItem = TemplateViewBody;
+export type TemplateOffer = TemplateOfferBody;
 
 /**
  * The fields an error message names: a 400 says `invalid request body: name: …; packages.pip.0: …`, and

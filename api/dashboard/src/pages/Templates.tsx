@@ -2,18 +2,19 @@
 // (polled while it builds), a form to create one and, for the account's own, delete.
 import type { JSX, TargetedEvent } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, fieldProblems, type TemplateItem } from '../api.js';
+import { ApiError, api, fieldProblems, type TemplateItem, type TemplateOffer } from '../api.js';
 import { Badge, ErrorLine, Time, messageOf, usePoll } from '../ui.js';
 
 const BUILDING_POLL_MS = 2000;
 
 /**
- * What the form offers (bases, network policies) comes from the contract itself, imported when the form
- * opens: the module brings its validators (zod) along, so it is a chunk of its own, not in every page's load.
+ * What the form offers comes from the contract itself (bases, network policies), imported when the form
+ * opens: the module brings its validators (zod) along, so it is a chunk of its own, not in every page's
+ * load. Of the contract's policies, only those this platform offers (the list's `offered`) are shown.
  */
 interface Choices { bases: readonly string[]; policies: readonly string[] }
-const loadChoices = (): Promise<Choices> =>
-  import('../../../../contract/templates.js').then((c) => ({ bases: c.TEMPLATE_BASES, policies: c.NETWORK_POLICIES }));
+const loadChoices = (offered: TemplateOffer): Promise<Choices> =>
+  import('../../../../contract/templates.js').then((c) => ({ bases: c.TEMPLATE_BASES, policies: c.NETWORK_POLICIES.filter((p) => offered.networks.includes(p)) }));
 
 /** A list as typed: separated by spaces or commas (a comma inside extras, `pkg[a,b]`, stays). */
 function splitList(text: string): string[] {
@@ -23,7 +24,7 @@ function splitList(text: string): string[] {
 export function Templates() {
   const [selected, setSelected] = useState<string>();
   const [anyBuilding, setAnyBuilding] = useState(false);
-  const list = usePoll(() => api<{ items: TemplateItem[]; total: number }>('GET', '/api/v1/console/templates'), anyBuilding ? BUILDING_POLL_MS : 0, [anyBuilding]);
+  const list = usePoll(() => api<{ items: TemplateItem[]; total: number; offered: TemplateOffer }>('GET', '/api/v1/console/templates'), anyBuilding ? BUILDING_POLL_MS : 0, [anyBuilding]);
   const [error, setError] = useState<string>();
   useEffect(() => setAnyBuilding(!!list.data?.items.some((t) => t.status === 'building')), [list.data]);
 
@@ -70,7 +71,7 @@ export function Templates() {
         </tbody>
       </table>
       {selected && <Detail name={selected} onChange={() => void list.reload()} onClose={() => setSelected(undefined)} />}
-      <CreateForm onCreated={async (t) => { setSelected(t.name); await list.reload(); }} />
+      {list.data && <CreateForm offered={list.data.offered} onCreated={async (t) => { setSelected(t.name); await list.reload(); }} />}
     </section>
   );
 }
@@ -152,14 +153,14 @@ function fieldOf(path: string | undefined): FieldKey | undefined {
 
 const EMPTY = { name: '', base: 'python', pip: '', npm: '', apt: '', network: 'none', allow: '', memory: '', cpus: '' };
 
-function CreateForm({ onCreated }: { onCreated: (t: TemplateItem) => Promise<void> }) {
+function CreateForm({ offered, onCreated }: { offered: TemplateOffer; onCreated: (t: TemplateItem) => Promise<void> }) {
   const [choices, setChoices] = useState<Choices>();
   const [form, setForm] = useState(EMPTY);
   const [problems, setProblems] = useState<Partial<Record<FieldKey, string>>>({});
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [busy, setBusy] = useState(false);
-  useEffect(() => { loadChoices().then(setChoices, (e) => setError(messageOf(e))); }, []);
+  useEffect(() => { loadChoices(offered).then(setChoices, (e) => setError(messageOf(e))); }, [offered.networks.join()]);
   const set = (k: keyof typeof EMPTY) => (e: TargetedEvent<HTMLInputElement | HTMLSelectElement>) => setForm({ ...form, [k]: e.currentTarget.value });
   const allowlist = !!choices?.policies.includes('allowlist');
 
@@ -234,8 +235,8 @@ function CreateForm({ onCreated }: { onCreated: (t: TemplateItem) => Promise<voi
         {allowlist && form.network === 'allowlist' && field('allow', 'Allow', (a) => (
           <input {...a} name="template-allow" placeholder="pypi.org:443, *.example.com:443" value={form.allow} onInput={set('allow')} />
         ), 'host:port patterns it may reach')}
-        {field('memory_mb', 'Memory (MB)', (a) => <input {...a} type="number" inputMode="numeric" placeholder="default" value={form.memory} onInput={set('memory')} />)}
-        {field('cpus', 'CPUs', (a) => <input {...a} type="number" step="any" inputMode="decimal" placeholder="default" value={form.cpus} onInput={set('cpus')} />)}
+        {field('memory_mb', 'Memory (MB)', (a) => <input {...a} type="number" inputMode="numeric" min={64} max={offered.max_memory_mb} placeholder="default" value={form.memory} onInput={set('memory')} />)}
+        {field('cpus', 'CPUs', (a) => <input {...a} type="number" step="any" inputMode="decimal" max={offered.max_cpus} placeholder="default" value={form.cpus} onInput={set('cpus')} />)}
       </div>
       <fieldset aria-describedby={problems.packages ? 'tpl-packages-problem' : undefined}>
         <legend>Packages <span class="muted">(space or comma separated, each optionally with a version: tabulate==0.9.0)</span></legend>
