@@ -27,9 +27,6 @@ const Claims = z.strictObject({
 });
 export type GrantClaims = z.output<typeof Claims>;
 
-/** The most a grant may live: a step's longest bound (a restore of a large workspace) and some. */
-export const GRANT_MAX_TTL_MS = 30 * 60_000;
-
 const b64 = (b: Buffer) => b.toString('base64url');
 
 /** Grants are signed with a key of their own, derived from DURABOX_HASH_KEY. */

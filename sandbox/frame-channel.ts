@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { sandboxProgramsDir } from '../config/paths.js';
-import { componentLog } from '../config/log.js';
+import { componentLog, type Logger } from '../config/log.js';
 
 const read = (f: string) => readFileSync(join(sandboxProgramsDir, f), 'utf8');
 
@@ -90,8 +90,10 @@ export class FrameChannel {
     return new FrameChannel(container, stream, label);
   }
 
-  private get log() {
-    return componentLog('worker', { container_id: this.container.id.slice(0, 12), program: this.label });
+  /** This container's lines in the worker's log, made when it first has something to say. */
+  private logger?: Logger;
+  private get log(): Logger {
+    return (this.logger ??= componentLog('worker', { container_id: this.container.id.slice(0, 12), program: this.label }));
   }
 
   /**
