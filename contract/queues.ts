@@ -2,3 +2,5 @@
 export const CONTROL_TASK_QUEUE = 'durabox-control';
 export const runtimeTaskQueue = (runtime: string): string => `durabox-runtime-${runtime}`;
 export const hostTaskQueue = (workerId: string): string => `durabox-host-${workerId}`;
+/** A step on a shared queue, whichever host takes it: the host a grant names for it (control/host-grants.ts). */
+export const ANY_HOST = '*';

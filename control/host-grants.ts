@@ -6,12 +6,13 @@
 // and the clock.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { ANY_HOST } from '../contract/queues.js';
 
 export const GRANT_KINDS = ['snapshot', 'output'] as const;
 export type GrantKind = (typeof GRANT_KINDS)[number];
 
 /** Any host: a step on a shared queue, whose host is not known when it is signed. */
-export const ANY_HOST = '*';
+export { ANY_HOST };
 
 const Claims = z.strictObject({
   /** What it opens. */

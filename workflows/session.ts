@@ -11,7 +11,7 @@ import type {
   ContextView, FileOp, FileResult, HostExecResult, Language, RunCodeOutput, SessionCodeRequest, SessionEndReason, SessionExecRequest,
   SessionState, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
 } from '../contract/messages.js';
-import { CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
+import { ANY_HOST, CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
 import { SA_ERROR, SA_HOST } from '../contract/search-attributes.js';
 
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
@@ -36,9 +36,6 @@ const HOST_GRANTS = 'host-grants';
 const CHECKPOINT_GRANT_MS = 15 * 60_000;
 /** How long a restore's grant to read the checkpoint lives: the longest wait for a host and the restore. */
 const RESTORE_GRANT_MS = 10 * 60_000;
-
-/** The ANY_HOST of control/host-grants.ts: a step on the shared queue, whose host is not known yet. */
-const ANY_HOST = '*';
 
 /** Signs grants in the control worker that runs this workflow: no key is ever in workflow code or history. */
 const grants = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
