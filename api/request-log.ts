@@ -15,7 +15,7 @@ const apiLog = componentLog('api');
 const USABLE_REQUEST_ID = /^[\w.:@-]{1,128}$/;
 
 /** Calls a healthy platform makes all the time (heartbeats, output forwarding, probes): at debug unless they fail. */
-const ROUTINE: ReadonlySet<OperationId> = new Set(['registryHeartbeat', 'registryOutput', 'registrySessions', 'registryPutSnapshot', 'registryGetSnapshot', 'health', 'ready', 'metrics']);
+const ROUTINE: ReadonlySet<OperationId> = new Set(['registryHeartbeat', 'registryOutput', 'registrySessions', 'registryPutSnapshot', 'registryClaimSnapshot', 'registryGetSnapshot', 'health', 'ready', 'metrics']);
 
 export async function requestLog(ctx: Context & { state: AppState }, next: Next): Promise<void> {
   const given = ctx.get('x-request-id');

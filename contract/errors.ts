@@ -53,6 +53,8 @@ export const ERROR_TABLE = {
   session_lost: { status: 502, retryable: false, message: 'the host holding the session is gone' },
   /** A step found the session's container gone (removed, or its Docker daemon restarted): the session moves from its checkpoint, else this is session_lost. */
   container_gone: { status: 502, retryable: false, message: 'the session\'s container is gone' },
+  /** A host wrote to a session that has moved to a newer container since: its write is refused (fencing). */
+  fenced: { status: 409, retryable: false, message: 'the session has moved to another container' },
   context_not_found: { status: 404, retryable: false, message: 'context not found' },
   path_outside_session: { status: 400, retryable: false, message: 'path escapes the session' },
   invalid_path: { status: 400, retryable: false, message: 'invalid path' },

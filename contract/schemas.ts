@@ -415,8 +415,15 @@ export const SnapshotQuery = z.object({
 export const SnapshotPutQuery = SnapshotQuery.extend({
   digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be the sha256 of the uncompressed tar, in hex'),
   raw_bytes: z.coerce.number().pipe(z.int().min(0)),
+  kind: z.enum(['full', 'delta']).default('full').describe('full: the whole workspace, the chain\'s new base; delta: what changed since the part before'),
 });
-export const SnapshotStored = z.object({ digest: z.string(), raw_bytes: z.int(), bytes: z.int(), created_at: time });
+/** One part of a session's checkpoint chain. */
+export const SnapshotPart = z.object({ seq: z.int(), kind: z.enum(['full', 'delta']), digest: z.string(), raw_bytes: z.int(), bytes: z.int(), created_at: time });
+export const SnapshotStored = SnapshotPart;
+export const SnapshotChain = z.object({ parts: z.array(SnapshotPart).describe('the base first, then the deltas, in the order they are unpacked; empty: no checkpoint') });
+export const SnapshotPartQuery = SnapshotQuery.extend({
+  seq: z.coerce.number().pipe(z.int().min(0)).optional().describe('the part to read (from the chain); absent: the base'),
+});
 export const RegistrySessions = z.object({ container_ids: z.array(z.string()).describe('containers the host must keep; any other session container of the host may go') });
 export const RegistryAck = z.object({
   node_id: z.string(),

@@ -25,6 +25,8 @@ const Claims = z.strictObject({
   h: z.string().max(128),
   /** Expiry, milliseconds since the epoch. */
   x: z.number().int(),
+  /** Snapshot grants: the generation of the session's container the step runs in (0: before generations). */
+  g: z.number().int().min(0).optional(),
 });
 export type GrantClaims = z.output<typeof Claims>;
 
@@ -40,8 +42,16 @@ export function signGrant(hashKey: string, claims: GrantClaims): string {
   return `g1.${body}.${b64(createHmac('sha256', grantKey(hashKey)).update(body).digest())}`;
 }
 
+type Want = { kind: GrantKind; accountId?: string; subject: string; hostId: string };
+
 /** Why a grant does not open what was asked; undefined when it does. */
-export function grantRefusal(hashKey: string, grant: string | undefined, want: { kind: GrantKind; accountId?: string; subject: string; hostId: string }, nowMs = Date.now()): string | undefined {
+export function grantRefusal(hashKey: string, grant: string | undefined, want: Want, nowMs = Date.now()): string | undefined {
+  const opened = openGrant(hashKey, grant, want, nowMs);
+  return typeof opened === 'string' ? opened : undefined;
+}
+
+/** The claims of a grant that opens what was asked, or why it does not. */
+export function openGrant(hashKey: string, grant: string | undefined, want: Want, nowMs = Date.now()): GrantClaims | string {
   if (!grant) return 'no grant: the step that holds this work names one';
   const [version, body, mac] = grant.split('.');
   if (version !== 'g1' || !body || !mac || grant.length > 2048) return 'not a grant';
@@ -58,5 +68,5 @@ export function grantRefusal(hashKey: string, grant: string | undefined, want: {
   if (claims.s !== want.subject || (want.accountId !== undefined && claims.a !== want.accountId)) return 'a grant for other work';
   if (claims.h !== ANY_HOST && claims.h !== want.hostId) return 'a grant given to another host';
   if (claims.x < nowMs) return 'an expired grant';
-  return undefined;
+  return claims;
 }

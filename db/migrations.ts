@@ -142,6 +142,39 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('templates');
     },
   },
+  '007_checkpoint_chains': {
+    async up(db) {
+      // A session's checkpoint is a chain: a full tar (session_snapshots, now the chain's base) and the
+      // deltas stored after it, each a tar of what changed since the one before. The head numbers the
+      // deltas and holds the generation of the container that may write: a restore elsewhere raises it,
+      // and a host left with an older container can never write again (fencing).
+      await db.schema.alterTable('session_snapshots', (t) => {
+        t.bigInteger('seq').notNullable().defaultTo(0);
+      });
+      await db.schema.createTable('session_snapshot_deltas', (t) => {
+        t.text('account_id').notNullable();
+        t.text('session_id').notNullable();
+        t.bigInteger('seq').notNullable();
+        t.text('digest').notNullable();
+        t.bigInteger('raw_bytes').notNullable();
+        t.binary('data').notNullable();
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.primary(['account_id', 'session_id', 'seq']);
+      });
+      await db.schema.createTable('session_snapshot_heads', (t) => {
+        t.text('account_id').notNullable();
+        t.text('session_id').notNullable();
+        t.integer('generation').notNullable();
+        t.bigInteger('last_seq').notNullable().defaultTo(0);
+        t.primary(['account_id', 'session_id']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('session_snapshot_heads');
+      await db.schema.dropTable('session_snapshot_deltas');
+      await db.schema.alterTable('session_snapshots', (t) => { t.dropColumn('seq'); });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

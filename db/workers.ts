@@ -85,6 +85,12 @@ export class WorkerStore {
     return rowsTouched(n) > 0;
   }
 
+  /** Milliseconds since the worker last reported (by the database's clock); null: never, or no such worker. */
+  async silentMs(nodeId: string): Promise<number | null> {
+    const r = await this.db('workers').where({ node_id: nodeId }).first(this.db.raw(`extract(epoch from (now() - last_seen_at)) * 1000 as silent_ms`));
+    return r?.silent_ms === null || r?.silent_ms === undefined ? null : Math.max(0, Number(r.silent_ms));
+  }
+
   /** A worker that shuts down says so, and is offline at once instead of after its heartbeats stop. */
   async markStopped(nodeId: string): Promise<void> {
     await this.db('workers').where({ node_id: nodeId }).update({ stopped_at: this.db.fn.now() });

@@ -3,7 +3,8 @@
 // (`/registry/*`, its own credential) at start and on every heartbeat.
 import { DuraboxError } from '../../contract/errors.js';
 import { GRANT_HEADER, isResourceId } from '../../contract/schemas.js';
-import { grantRefusal } from '../../control/host-grants.js';
+import { openGrant, type GrantClaims } from '../../control/host-grants.js';
+import { Fenced, type ChainPart } from '../../db/snapshots.js';
 import { generateWorkerSecret, keyedHash, newId } from '../../control/security.js';
 import { CertificateRequestInvalid, type HostCa } from '../../gateway/certs.js';
 import { liveSessionContainers } from '../../control/visibility.js';
@@ -14,7 +15,7 @@ import type { Handlers } from '../routes.js';
 /** A worker is offline after this many heartbeat intervals (stretched by its jitter) without one. */
 export const MISSED_HEARTBEATS = 3;
 
-type WorkerOps = 'listWorkers' | 'workerStats' | 'workerInflight' | 'createWorker' | 'deleteWorker' | 'workerStartupCommand' | 'registryHeartbeat' | 'registryGoodbye' | 'registryOutput' | 'registrySessions' | 'registryPutSnapshot' | 'registryGetSnapshot';
+type WorkerOps = 'listWorkers' | 'workerStats' | 'workerInflight' | 'createWorker' | 'deleteWorker' | 'workerStartupCommand' | 'registryHeartbeat' | 'registryGoodbye' | 'registryOutput' | 'registrySessions' | 'registryPutSnapshot' | 'registryClaimSnapshot' | 'registryGetSnapshot';
 
 export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
   return {
@@ -85,21 +86,32 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
       ctx.body = { container_ids: await liveSessionContainers(deps.client, ctx.state.workerId!) };
     },
 
-    /** A session's checkpoint from its host. The digest is the host's: a restore checks it after unpacking. */
+    /**
+     * A part of a session's checkpoint from its host. The digest is the host's: a restore checks it after
+     * unpacking. The grant names the generation of the container the host writes from: an older one than
+     * the chain's is fenced off (409).
+     */
     async registryPutSnapshot(ctx, { query: q }) {
-      requireGrant(deps, ctx.get(GRANT_HEADER), { kind: 'snapshot', accountId: q.account_id, subject: q.session_id, hostId: ctx.state.workerId! }, GRANT_HEADER);
+      const claims = requireGrant(deps, ctx.get(GRANT_HEADER), { kind: 'snapshot', accountId: q.account_id, subject: q.session_id, hostId: ctx.state.workerId! }, GRANT_HEADER);
       // The cap is on the tar; gzip of incompressible bytes is a little larger than its input.
       const limit = Math.ceil(deps.api.session.checkpointMaxBytes * 1.01) + 65536;
       const data = await readRawBody(ctx, limit, `checkpoint larger than ${limit} bytes (DURABOX_SESSION_CHECKPOINT_MAX_BYTES)`);
       if (data.length === 0) throw new DuraboxError('invalid_input', 'invalid request body: a checkpoint is a gzipped tar, not empty');
-      const stored = await deps.snapshots.put(q.account_id, q.session_id, { digest: q.digest, rawBytes: q.raw_bytes, data });
+      const stored = await fenced(() => deps.snapshots.append(q.account_id, q.session_id, claims.g ?? 0, q.kind, { digest: q.digest, rawBytes: q.raw_bytes, data }));
       ctx.status = 201;
-      ctx.body = { ...stored, created_at: stored.created_at.toISOString() };
+      ctx.body = partView(stored);
+    },
+
+    /** The chain a restoring host unpacks, claimed for the generation its grant names. */
+    async registryClaimSnapshot(ctx, { query: q }) {
+      const claims = requireGrant(deps, ctx.get(GRANT_HEADER), { kind: 'snapshot', accountId: q.account_id, subject: q.session_id, hostId: ctx.state.workerId! }, GRANT_HEADER);
+      const parts = await fenced(() => deps.snapshots.claim(q.account_id, q.session_id, claims.g ?? 0));
+      ctx.body = { parts: parts.map(partView) };
     },
 
     async registryGetSnapshot(ctx, { query: q }) {
       requireGrant(deps, ctx.get(GRANT_HEADER), { kind: 'snapshot', accountId: q.account_id, subject: q.session_id, hostId: ctx.state.workerId! }, GRANT_HEADER);
-      const s = await deps.snapshots.get(q.account_id, q.session_id);
+      const s = q.seq === undefined ? await deps.snapshots.get(q.account_id, q.session_id) : await deps.snapshots.part(q.account_id, q.session_id, q.seq);
       if (!s) throw new DuraboxError('not_found', 'no checkpoint of that session');
       ctx.type = 'application/gzip';
       ctx.set('X-Snapshot-Digest', s.digest);
@@ -119,10 +131,23 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
  * A host reaches a checkpoint or an output stream only with the grant of a step it was given for that
  * work (control/host-grants.ts): its credential alone says who it is, not what it holds.
  */
-function requireGrant(deps: AppDeps, grant: string | undefined, want: Parameters<typeof grantRefusal>[2], field: string): void {
-  const refusal = grantRefusal(deps.hashKey, grant || undefined, want);
-  if (refusal) throw new DuraboxError('forbidden', `${field}: ${refusal}`);
+function requireGrant(deps: AppDeps, grant: string | undefined, want: Parameters<typeof openGrant>[2], field: string): GrantClaims {
+  const opened = openGrant(deps.hashKey, grant || undefined, want);
+  if (typeof opened === 'string') throw new DuraboxError('forbidden', `${field}: ${opened}`);
+  return opened;
 }
+
+/** A write or claim from a container older than the chain's: refused as `fenced`. */
+async function fenced<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof Fenced) throw new DuraboxError('fenced', e.message);
+    throw e;
+  }
+}
+
+const partView = (p: ChainPart) => ({ ...p, created_at: p.created_at.toISOString() });
 
 /** Signs the host's request under its current credential (a replaced credential voids the certificate). */
 async function hostCertificate(deps: AppDeps, ca: HostCa, workerId: string, csr: string): Promise<{ host_certificate: { cert: string; ca: string }; temporal_address: string }> {
