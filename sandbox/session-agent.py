@@ -7,11 +7,13 @@
 # cell_result}, run in the context's kernel (created on the id's first use, kept until dropped); {id,
 # drop_context} -> {id, dropped}; {id, restore: <a tar, base64>} -> {id, restored, refused, refused_count}
 # once it is unpacked into /workspace (a checkpoint of the session, restored into this fresh container;
-# refused: the members it left out, and why). With stream, {id, chunk: {stream, text}} frames come first, as the output
+# refused: the members it left out, and why); {id, delta: {mode, max_bytes}} -> what changed in /workspace
+# since the last stored checkpoint (see below), and {delta_commit: token}, answered by nothing. With stream, {id, chunk: {stream, text}} frames come first, as the output
 # is written. Also {adopt} and {ping}, answered by nothing.
 # (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker;
 # restore_workspace from workspace-restore.py, and Kernel and reap_children from kernel-driver.py, after it.)
 import codecs
+import stat
 
 ENV = {
     "PATH": template_path("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
@@ -171,6 +173,101 @@ def restore(req):
         return {"id": req.get("id"), "error": "restore_failed", "message": str(e)[:500]}
 
 
+# Checkpoints by difference (docs/sessions/durability.md). The agent keeps the stat of every entry of
+# /workspace as of the chain's last stored part (`committed`; a new container's chain starts from the
+# empty workspace). A delta request walks the workspace and answers a tar of what differs: changed
+# entries (a directory as its header only), and deleted ones as empty members marked DELETED_KEY. Once
+# the host has stored it, {delta_commit: token} makes that walk the committed one; a delta never stored
+# is sent again, whole, with the next. Mode "walk" only walks (the host then tars the whole workspace
+# itself, or has just restored it) and answers the token to commit. A file's stat changes whenever its
+# content does (ctime cannot be set back), so equal stats mean an unchanged entry.
+committed = {}
+walks = {}  # token -> the walk of a delta answered but not yet stored
+last_token = 0
+
+
+def walk_workspace():
+    seen = {}
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        try:
+            entries = os.scandir(WORKSPACE + "/" + rel if rel else WORKSPACE)
+        except OSError:
+            continue
+        with entries:
+            for e in entries:
+                name = rel + "/" + e.name if rel else e.name
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                seen[name] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(name)
+    return seen
+
+
+def delta(req):
+    global last_token
+    import base64, io, tarfile
+    spec = req["delta"]
+    now = walk_workspace()
+    last_token += 1
+    token = last_token
+    if spec.get("mode") == "walk":
+        walks[token] = now
+        return {"id": req.get("id"), "token": token}
+    changed = sorted(name for name, st in now.items() if committed.get(name) != st)
+    # Gone, or now of another type (removed first, so the new one can be made); under a deleted directory: its rmtree.
+    gone = sorted(name for name, st in committed.items()
+                  if name not in now or stat.S_IFMT(now[name][0]) != stat.S_IFMT(st[0]))
+    deleted = [name for i, name in enumerate(gone) if not any(name.startswith(g + "/") for g in gone[max(0, i - 64):i])]
+    if not changed and not deleted:
+        return {"id": req.get("id"), "unchanged": True}
+    size = sum(now[name][1] for name in changed if stat.S_ISREG(now[name][0]))
+    if size > int(spec.get("max_bytes", 8 << 20)):
+        walks[token] = now
+        return {"id": req.get("id"), "too_large": True, "token": token}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in deleted:
+            info = tarfile.TarInfo("./" + name)
+            info.pax_headers = {DELETED_KEY: "1"}
+            tar.addfile(info)
+        for name in changed:
+            path = WORKSPACE + "/" + name
+            try:
+                info = tar.gettarinfo(path, arcname="./" + name)
+                if info is None:
+                    continue  # a socket: never in a checkpoint
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if info.isreg():
+                    # Read whole first: a file that shrinks meanwhile must not leave the tar short.
+                    with open(path, "rb") as f:
+                        data = f.read(info.size)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                else:
+                    tar.addfile(info)
+            except (OSError, ValueError):
+                now[name] = ("unsent",)  # differs from any stat: the next delta tries it again
+    walks[token] = now
+    raw = buf.getvalue()
+    return {"id": req.get("id"), "delta": base64.b64encode(raw).decode("ascii"), "token": token,
+            "changed": len(changed), "deleted": len(deleted), "raw_bytes": len(raw)}
+
+
+def delta_commit(req):
+    global committed
+    token = int(req["delta_commit"])
+    if token in walks:
+        committed = walks[token]
+        for t in [t for t in walks if t <= token]:
+            del walks[t]
+
+
 def main():
     adopted = False
     send({"ready": True})
@@ -189,6 +286,10 @@ def main():
             send(drop_context(req))
         elif "restore" in req:
             send(restore(req))
+        elif "delta" in req:
+            send(delta(req))
+        elif "delta_commit" in req:
+            delta_commit(req)
         else:
             send(run(req))
 

@@ -37,6 +37,13 @@ export class HostFull extends Error {}
 /** Checkpoints up to this size are unpacked by the session's agent (one frame); larger ones by `docker exec tar`. */
 export const RESTORE_BY_AGENT_BYTES = 8 * 1024 * 1024;
 
+/** A session agent's answer to a delta request (session-agent.py). */
+export type AgentDelta =
+  | { kind: 'unchanged' }
+  | { kind: 'too_large'; token: number }
+  | { kind: 'walked'; token: number }
+  | { kind: 'delta'; token: number; tar: Buffer; changed: number; deleted: number };
+
 /** After its start step returned, how long a container may still be missing from its session's memo. */
 const STARTED_GRACE_MS = 15_000;
 
@@ -155,6 +162,27 @@ export class SessionContainers {
     return restoreAnswerOf(await this.request(containerId, { restore: tar.toString('base64') }, 120_000));
   }
 
+  /**
+   * What changed in the session's workspace since its last stored checkpoint part, from its agent
+   * (session-agent.py): a tar of it, or `unchanged`, or `tooLarge` (the changes hold more than
+   * `maxBytes`: the caller stores the whole workspace instead). `walk` only notes the workspace as it is
+   * now, for a full checkpoint or a restore. Whatever is answered counts as stored only once `commitDelta`.
+   */
+  async delta(containerId: string, mode: 'delta' | 'walk', maxBytes: number): Promise<AgentDelta> {
+    const f = await this.request(containerId, { delta: { mode, max_bytes: maxBytes } }, 120_000);
+    if (f.unchanged === true) return { kind: 'unchanged' };
+    const token = Number(f.token);
+    if (!Number.isSafeInteger(token)) throw new Error(`the session agent answered no delta: ${String(f.message ?? f.error ?? 'no token')}`);
+    if (f.too_large === true) return { kind: 'too_large', token };
+    if (typeof f.delta !== 'string') return { kind: 'walked', token };
+    return { kind: 'delta', token, tar: Buffer.from(f.delta, 'base64'), changed: Number(f.changed) || 0, deleted: Number(f.deleted) || 0 };
+  }
+
+  /** The delta (or walk) `token` is stored: the agent's next delta is taken from there. */
+  async commitDelta(containerId: string, token: number): Promise<void> {
+    (await this.channel(containerId)).send({ delta_commit: token });
+  }
+
   /** The size of /workspace in a session's container (of its template, when it has one). */
   workspaceBytes(template?: TemplateRef): number {
     return writableTmpfsBytes(template ? templateLimits(this.o.limits, template) : this.o.limits).each;
@@ -167,7 +195,7 @@ export class SessionContainers {
 
   /** One request to the session's agent and its answer; a gone container or a silent agent is SessionGone. */
   private request(containerId: string, body: Record<string, unknown>, guardMs: number, onChunk?: OnChunk): Promise<Frame> {
-    const kind = body.cell ? 'cell' : body.command !== undefined ? 'command' : body.restore !== undefined ? 'restore' : 'drop_context';
+    const kind = body.cell ? 'cell' : body.command !== undefined ? 'command' : body.restore !== undefined ? 'restore' : body.delta !== undefined ? 'delta' : 'drop_context';
     return inExecSpan({ runtime: 'terminal', request: kind }, async (span) => {
       span.container(containerId);
       const answer = await this.ask(containerId, body, guardMs, onChunk);

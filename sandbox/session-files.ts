@@ -51,6 +51,7 @@ if [ -L "$t" ]; then inside "$(realpath -m -- "$t")"; fi
 # The open happens under the time limit too: a FIFO swapped in meanwhile cannot hold the call.
 timeout -s KILL ${IO_LIMIT_SEC} sh -c 'cat > "$1"' durabox-write "$t" || { echo "cannot write $1 (not a regular file, or it took longer than ${IO_LIMIT_SEC} s)" >&2; exit 5; }
 stat -c %s -- "$t"
+printf '%s' "$t"
 `,
   delete: `${PRELUDE}
 d=$(realpath -e -- "$(dirname -- "$p")" 2>/dev/null) || { echo "no such file: $1" >&2; exit 4; }
@@ -59,12 +60,18 @@ t="$d/$(basename -- "$p")"
 case "$t" in /workspace|/tmp|/workspace/.|/tmp/.|*/..) echo "refusing to delete $1" >&2; exit 5;; esac
 [ -e "$t" ] || [ -L "$t" ] || { echo "no such file: $1" >&2; exit 4; }
 rm -rf -- "$t" || exit 5
+printf '%s' "$t"
 `,
 };
 
 const ERRORS: Record<number, ErrorCode> = { 3: 'path_outside_session', 4: 'file_not_found', 5: 'invalid_path', 6: 'file_too_large' };
 
 export async function sessionFileOp(container: Docker.Container, op: FileOp, limits: { maxBytes: number }): Promise<FileResult> {
+  return (await runFileOp(container, op, limits)).result;
+}
+
+/** A file call's result and, for a write or a delete, the path it changed as the container resolved it. */
+export async function runFileOp(container: Docker.Container, op: FileOp, limits: { maxBytes: number }): Promise<{ result: FileResult; changed?: { path: string; op: FileOp } }> {
   const stdin = op.op === 'write' ? Buffer.from(op.contentBase64, 'base64') : undefined;
   const maxBytes = op.op === 'read' ? Math.min(op.maxBytes, limits.maxBytes) : limits.maxBytes;
   const r = await dockerExec(container, {
@@ -81,16 +88,19 @@ export async function sessionFileOp(container: Docker.Container, op: FileOp, lim
   }
   switch (op.op) {
     case 'read': {
-      if (message.startsWith('DIR')) return { op: 'list', path: op.path, entries: parseListing(r.stdout) };
+      if (message.startsWith('DIR')) return { result: { op: 'list', path: op.path, entries: parseListing(r.stdout) } };
       const [, size, mime] = /^FILE (\d+) (\S+)/.exec(message) ?? [];
-      return { op: 'read', path: op.path, size: Number(size ?? r.stdout.length), contentBase64: r.stdout.toString('base64'), mime: mime ?? 'application/octet-stream' };
+      return { result: { op: 'read', path: op.path, size: Number(size ?? r.stdout.length), contentBase64: r.stdout.toString('base64'), mime: mime ?? 'application/octet-stream' } };
     }
     case 'list':
-      return { op: 'list', path: op.path, entries: parseListing(r.stdout) };
-    case 'write':
-      return { op: 'write', path: op.path, size: Number(r.stdout.toString().trim()) };
+      return { result: { op: 'list', path: op.path, entries: parseListing(r.stdout) } };
+    case 'write': {
+      const out = r.stdout.toString('utf8');
+      const newline = out.indexOf('\n');
+      return { result: { op: 'write', path: op.path, size: Number(out.slice(0, newline)) }, changed: { path: out.slice(newline + 1), op } };
+    }
     case 'delete':
-      return { op: 'delete', path: op.path, deleted: true };
+      return { result: { op: 'delete', path: op.path, deleted: true }, changed: { path: r.stdout.toString('utf8'), op } };
   }
 }
 

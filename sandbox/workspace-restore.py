@@ -7,6 +7,9 @@
 # FIFOs and other special files. Setuid, setgid and sticky bits are dropped; owners are never set.
 # Symlinks are made as they were (the session's user can make any symlink anyway; a venv's
 # bin/python -> /usr/bin/python3 is one), and are never followed while the restore runs.
+# A checkpoint is a chain: a base, then deltas, each unpacked by these rules in turn. A delta names what
+# was deleted since the part before as empty members marked with the PAX record DELETED_KEY; each is
+# removed by the same rules (never through a symlink, never outside /workspace).
 # The agent calls restore_workspace() with a checkpoint that came in one frame; a larger one is piped to
 # `python3 -c <this file> restore-stdin` through `docker exec`, run as the same user: one set of rules.
 import errno as _errno
@@ -18,6 +21,8 @@ WORKSPACE = "/workspace"
 # The answer names at most this many refused members (the count covers all).
 REFUSED_NAMED = 20
 _COPY_CHUNK = 1 << 20
+# The PAX record that marks a delta's member as deleted since the part before.
+DELETED_KEY = "DURABOX.deleted"
 
 
 class _Refused(Exception):
@@ -90,12 +95,38 @@ def _write_file(archive, member, path):
         _os.close(fd)
 
 
+def _delete(root, parts):
+    # Removes what a delta says was deleted: only a real path under root, never through a symlink.
+    import shutil
+    path = root
+    for p in parts[:-1]:
+        path = _os.path.join(path, p)
+        try:
+            st = _os.lstat(path)
+        except FileNotFoundError:
+            return
+        if not _stat.S_ISDIR(st.st_mode):
+            raise _Refused("its path goes through a symlink or a file")
+    path = _os.path.join(path, parts[-1])
+    try:
+        st = _os.lstat(path)
+    except FileNotFoundError:
+        return
+    if _stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        _os.unlink(path)
+
+
 def _unpack(archive, member, root, files, dirs):
     parts = _parts(member.name)
     if not parts:
         return  # the workspace itself
     key = "/".join(parts)
     files.discard(key)
+    if member.pax_headers.get(DELETED_KEY):
+        _delete(root, parts)
+        return
     if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
         raise _Refused("a device node, FIFO or other special file")
     path = _os.path.join(_parent_dir(root, parts), parts[-1])
