@@ -7,8 +7,9 @@ import type { CellResult, CheckpointResult, FileOp, FileResult, HostExecResult, 
 import type { TemplateRef } from '../contract/templates.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
 import { ContainerGone, HostFull, RESTORE_BY_AGENT_BYTES, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
-import { sessionFileOp } from '../sandbox/session-files.js';
+import { runFileOp } from '../sandbox/session-files.js';
 import { CheckpointTooLarge, compress, decompress, readWorkspace, writeWorkspace } from '../sandbox/workspace-checkpoint.js';
+import { Checkpoints, type CheckpointTarget, type SnapshotClient } from './checkpoints.js';
 import type { OutputPublisher } from './output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
@@ -27,15 +28,29 @@ export interface TerminalDeps {
   snapshots: SnapshotClient;
   /** Largest workspace a checkpoint holds (uncompressed). */
   checkpointMaxBytes: number;
+  /** Stores sessions' checkpoint parts, one at a time per session (made by terminalDeps's caller). */
+  checkpoints: Checkpoints;
 }
 
-export interface SnapshotClient {
-  putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number; grant: string }, data: Buffer): Promise<void>;
-  getSnapshot(q: { accountId: string; sessionId: string; grant: string }): Promise<{ data: Buffer; digest: string } | undefined>;
+/** The checkpoints of a host's sessions, for its TerminalDeps. */
+export function hostCheckpoints(d: Pick<TerminalDeps, 'docker' | 'containers' | 'snapshots' | 'checkpointMaxBytes'>): Checkpoints {
+  return new Checkpoints(d);
 }
+
+export type { SnapshotClient };
+
+/**
+ * A step that stores its effect on /workspace before it answers (DURABOX_SESSION_DURABILITY=zero): the
+ * session and the grant of its container's generation to write its checkpoint chain.
+ */
+export interface Durable { accountId: string; sessionId: string; grant: string }
+
+/** A step's answer, with what storing its effect did (absent: the step was not durable). */
+export type Stored<T> = T & { checkpoint?: CheckpointResult };
 
 /** Created on any terminal host, from the runtime's shared queue. */
 export function createSessionStartActivities(d: TerminalDeps) {
+  const checkpoints = d.checkpoints;
   return {
     async createSessionContainer(req: {
       sessionId: string;
@@ -43,11 +58,15 @@ export function createSessionStartActivities(d: TerminalDeps) {
       firstCommand?: { command: string; timeoutMs: number; streamId?: string; streamGrant?: string };
       /** The session moves here: its latest checkpoint is unpacked into the new container's workspace first. */
       restore?: boolean;
-      /** The grant to read that checkpoint (control/host-grants.ts). */
+      /** The grant to read that checkpoint (control/host-grants.ts), naming the new container's generation. */
       snapshotGrant?: string;
+      /** The first command's effect is stored before the answer, under this grant. */
+      durable?: Durable;
+      /** A restore that finds no checkpoint starts from an empty workspace (nothing acknowledged ever changed it). */
+      emptyOk?: boolean;
       /** The account template the session runs in. */
       template?: TemplateRef;
-    }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: HostExecResult; restored?: RestoredCheckpoint }> {
+    }): Promise<{ hostQueue: string; hostId: string; containerId: string; first?: Stored<HostExecResult>; restored?: RestoredCheckpoint }> {
       // Heartbeats from the first instant: creating a container on a loaded host can take seconds.
       return withHeartbeat(() => reportingFailures(async () => {
         let containerId: string;
@@ -68,8 +87,9 @@ export function createSessionStartActivities(d: TerminalDeps) {
           const sink = first.streamId && first.streamGrant ? d.output?.sink(first.streamId, 0, first.streamGrant) : undefined;
           const ran = await d.containers.exec(containerId, { command: first.command, timeoutMs: first.timeoutMs, limitBytes: d.outputLimitBytes }, sink);
           if (first.streamId) d.output?.finish(first.streamId);
+          const stored = req.durable ? await storeEffect(checkpoints, { containerId, ...req.durable }) : {};
           d.containers.started(containerId);
-          return { ...taken, ...restored, first: ran };
+          return { ...taken, ...restored, first: { ...ran, ...stored } };
         } catch (e) {
           // No session will ever own this container: do not leave it behind.
           await d.containers.remove(containerId).catch(() => undefined);
@@ -97,13 +117,23 @@ export function createHostActivities(d: TerminalDeps) {
       }
     })));
 
+  const checkpoints = d.checkpoints;
+  /** After a durable step: its effect stored, or why not (the step's own result stands either way). */
+  const stored = (containerId: string, durable: Durable | undefined) => (durable ? storeEffect(checkpoints, { containerId, ...durable }) : Promise.resolve({}));
+
   return {
-    async sessionExec(req: { containerId: string; command: string; timeoutMs: number; streamId?: string; streamGrant?: string }): Promise<HostExecResult> {
-      return inSession(req, (sink) => d.containers.exec(req.containerId, { command: req.command, timeoutMs: req.timeoutMs, limitBytes: d.outputLimitBytes }, sink));
+    async sessionExec(req: { containerId: string; command: string; timeoutMs: number; streamId?: string; streamGrant?: string; durable?: Durable }): Promise<Stored<HostExecResult>> {
+      return inSession(req, async (sink) => {
+        const r = await d.containers.exec(req.containerId, { command: req.command, timeoutMs: req.timeoutMs, limitBytes: d.outputLimitBytes }, sink);
+        return { ...r, ...(await stored(req.containerId, req.durable)) };
+      });
     },
 
-    async sessionCell(req: { containerId: string; contextId: string; language: Language; code: string; timeoutMs: number; streamId?: string; streamGrant?: string }): Promise<CellResult> {
-      return inSession(req, (sink) => d.containers.cell(req.containerId, { ...req, limitBytes: d.outputLimitBytes }, sink));
+    async sessionCell(req: { containerId: string; contextId: string; language: Language; code: string; timeoutMs: number; streamId?: string; streamGrant?: string; durable?: Durable }): Promise<Stored<CellResult>> {
+      return inSession(req, async (sink) => {
+        const r = await d.containers.cell(req.containerId, { ...req, limitBytes: d.outputLimitBytes }, sink);
+        return { ...r, ...(await stored(req.containerId, req.durable)) };
+      });
     },
 
     // Every step heartbeats while it waits: a slow one is never mistaken for a lost host.
@@ -117,22 +147,32 @@ export function createHostActivities(d: TerminalDeps) {
       }));
     },
 
-    async sessionFile(req: { containerId: string; op: FileOp }): Promise<FileResult> {
-      return count(() => withHeartbeat(() => reportingFailures(() => sessionFileOp(d.docker.getContainer(req.containerId), req.op, { maxBytes: d.fileMaxBytes }))));
+    async sessionFile(req: { containerId: string; op: FileOp; durable?: Durable }): Promise<Stored<FileResult>> {
+      const target = req.durable && { containerId: req.containerId, ...req.durable };
+      return count(() => withHeartbeat(() => reportingFailures(() =>
+        checkpoints.fileCall(target, req.containerId, () => runFileOp(d.docker.getContainer(req.containerId), req.op, { maxBytes: d.fileMaxBytes })))));
     },
 
     /**
-     * Saves the session's workspace to the snapshot store when it differs from the checkpoint named by
-     * `lastDigest`. The snapshot goes to the store, never through Temporal: the answer is its digest and size.
+     * Saves the session's workspace to the snapshot store. A session of checkpoint chains (`chain`) stores
+     * what changed since the chain's last part, or, with `full`, the whole workspace as the chain's new
+     * base. One from before chains sends its last digest, and the whole workspace goes when it differs.
+     * The snapshot goes to the store, never through Temporal: the answer is its size.
      */
-    async checkpointSession(req: { containerId: string; accountId: string; sessionId: string; lastDigest?: string; grant?: string }): Promise<CheckpointResult> {
+    async checkpointSession(req: { containerId: string; accountId: string; sessionId: string; lastDigest?: string; grant?: string; chain?: boolean; full?: boolean }): Promise<CheckpointResult> {
       return withHeartbeat(() => reportingFailures(async () => {
+        if (req.chain && req.grant) {
+          try {
+            return await checkpoints.save({ containerId: req.containerId, accountId: req.accountId, sessionId: req.sessionId, grant: req.grant }, req.full);
+          } catch (e) {
+            throw lostAs(goneAs(e));
+          }
+        }
         let ws;
         try {
           ws = await readWorkspace(d.docker.getContainer(req.containerId), d.checkpointMaxBytes);
         } catch (e) {
-          if ((e as { statusCode?: number }).statusCode === 404 || (e as { statusCode?: number }).statusCode === 409) throw new DuraboxError('session_lost', 'the session\'s container is gone');
-          throw e;
+          throw lostAs(e);
         }
         if (ws === 'too_large') return { outcome: 'too_large' };
         if (ws.digest === req.lastDigest) return { outcome: 'unchanged', digest: ws.digest };
@@ -149,6 +189,27 @@ export function createHostActivities(d: TerminalDeps) {
   };
 }
 
+/** A container Docker no longer has, met by a checkpoint: its session is lost here. */
+function lostAs(e: unknown): unknown {
+  const code = (e as { statusCode?: number }).statusCode;
+  return code === 404 || code === 409 ? new DuraboxError('session_lost', 'the session\'s container is gone') : e;
+}
+
+/**
+ * Stores a durable step's effect. A chain a newer container owns refuses it (the session moved: the
+ * step's work is not the session's) and fails the step; any other failure, after the store's patience, is
+ * answered beside the step's result, and the session checkpoints again later.
+ */
+async function storeEffect(checkpoints: Checkpoints, t: CheckpointTarget): Promise<{ checkpoint: CheckpointResult }> {
+  try {
+    return { checkpoint: await checkpoints.save(t) };
+  } catch (e) {
+    if (e instanceof DuraboxError && e.code === 'fenced') throw e;
+    if (e instanceof SessionGone) throw goneAs(e);
+    return { checkpoint: { outcome: 'failed', message: (e as Error).message.slice(0, 300) } };
+  }
+}
+
 /** A container already gone before the step began, or one lost under it, as the workflow tells them apart. */
 function goneAs(e: unknown): unknown {
   if (e instanceof ContainerGone) return new DuraboxError('container_gone', e.message);
@@ -159,25 +220,41 @@ function goneAs(e: unknown): unknown {
 const RESTORE_MARGIN_BYTES = 16 * 1024 * 1024;
 
 /**
- * Unpacks the session's latest checkpoint into a container this host just took for it, read under the
- * grant of this restore step. The checkpoint is inflated only up to what the session's workspace can hold
- * (and no more than any checkpoint is made of): past that it is refused whole, as a session error, and
- * this process never holds more.
+ * Unpacks the session's checkpoint chain into a container this host just took for it, read under the
+ * grant of this restore step: claiming the chain for the new container's generation first, so that no
+ * older container of the session writes to it again. Each part is inflated only up to what the session's
+ * workspace can hold (and no more than any checkpoint is made of): past that it is refused whole, as a
+ * session error, and this process never holds more. The agent then notes the workspace as restored: its
+ * next delta is taken from there.
  */
-async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionId: string; accountId: string; snapshotGrant?: string }, workspaceBytes: number): Promise<RestoredCheckpoint> {
+async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionId: string; accountId: string; snapshotGrant?: string; emptyOk?: boolean }, workspaceBytes: number): Promise<RestoredCheckpoint> {
   if (!req.snapshotGrant) throw new DuraboxError('session_lost', `the restore of session ${req.sessionId} carries no grant to read its checkpoint`);
-  const snap = await d.snapshots.getSnapshot({ accountId: req.accountId, sessionId: req.sessionId, grant: req.snapshotGrant });
-  if (!snap) throw new DuraboxError('session_lost', `session ${req.sessionId} has no checkpoint to restore`);
-  let tar: Buffer;
-  try {
-    tar = await decompress(snap.data, snap.digest, Math.min(d.checkpointMaxBytes, workspaceBytes + RESTORE_MARGIN_BYTES));
-  } catch (e) {
-    throw e instanceof CheckpointTooLarge ? new DuraboxError('invalid_input', e.message) : e;
+  const q = { accountId: req.accountId, sessionId: req.sessionId, grant: req.snapshotGrant };
+  const parts = await d.snapshots.claimSnapshot(q);
+  if (parts.length === 0 && !req.emptyOk) throw new DuraboxError('session_lost', `session ${req.sessionId} has no checkpoint to restore`);
+  const cap = Math.min(d.checkpointMaxBytes, workspaceBytes + RESTORE_MARGIN_BYTES);
+  let rawBytes = 0;
+  const refused: string[] = [];
+  let refusedCount = 0;
+  for (const part of parts) {
+    const snap = await d.snapshots.getSnapshot({ ...q, seq: part.seq });
+    if (!snap) throw new DuraboxError('session_lost', `part ${part.seq} of session ${req.sessionId}'s checkpoint is gone (the chain changed under the restore)`);
+    let tar: Buffer;
+    try {
+      tar = await decompress(snap.data, snap.digest, cap);
+    } catch (e) {
+      throw e instanceof CheckpointTooLarge ? new DuraboxError('invalid_input', e.message) : e;
+    }
+    const answer = tar.length <= RESTORE_BY_AGENT_BYTES
+      ? await d.containers.restore(containerId, tar)
+      : await writeWorkspace(d.docker.getContainer(containerId), tar);
+    rawBytes += tar.length;
+    refusedCount += answer.refused_count;
+    refused.push(...answer.refused.slice(0, Math.max(0, 20 - refused.length)));
   }
-  const answer = tar.length <= RESTORE_BY_AGENT_BYTES
-    ? await d.containers.restore(containerId, tar)
-    : await writeWorkspace(d.docker.getContainer(containerId), tar);
-  return { digest: snap.digest, raw_bytes: tar.length, ...(answer.refused_count > 0 ? answer : {}) };
+  const walked = await d.containers.delta(containerId, 'walk', 0);
+  if (walked.kind !== 'unchanged') await d.containers.commitDelta(containerId, walked.token);
+  return { digest: parts.at(-1)?.digest ?? '', raw_bytes: rawBytes, parts: parts.length, ...(refusedCount > 0 ? { refused, refused_count: refusedCount } : {}) };
 }
 
 export type SessionStartActivities = ReturnType<typeof createSessionStartActivities>;

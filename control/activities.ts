@@ -34,8 +34,16 @@ export function createControlActivities(deps: ControlDeps) {
      * any, for a step on the shared queue), that session, for the step's time. A local activity: signed in
      * the control worker that runs the session's workflow, never with a key in workflow code or history.
      */
-    async signSnapshotGrant(req: { accountId: string; sessionId: string; hostId: string; ttlMs: number }): Promise<string> {
-      return signGrant(deps.hashKey, { k: 'snapshot', a: req.accountId, s: req.sessionId, h: req.hostId, x: Date.now() + req.ttlMs });
+    async signSnapshotGrant(req: { accountId: string; sessionId: string; hostId: string; ttlMs: number; generation?: number }): Promise<string> {
+      return signGrant(deps.hashKey, { k: 'snapshot', a: req.accountId, s: req.sessionId, h: req.hostId, x: Date.now() + req.ttlMs, ...(req.generation !== undefined ? { g: req.generation } : {}) });
+    },
+
+    /**
+     * How long ago the host last reported in (its worker's heartbeat), in ms; null when it never did or
+     * was deleted. A session step waits for a host silent for less than DURABOX_SESSION_HOST_GONE_SEC.
+     */
+    async hostSilentMs(req: { hostId: string }): Promise<number | null> {
+      return deps.workers.silentMs(req.hostId);
     },
 
     /** An ended session's checkpoint goes with it. */

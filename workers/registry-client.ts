@@ -2,6 +2,7 @@
 // credential (DURABOX_WORKER_ID + DURABOX_WORKER_SECRET) and refuses to start when the API rejects it;
 // then it reports on a jittered heartbeat: runtimes, capacity, in-flight counts, labels, version. A
 // refused heartbeat means the credential was deleted: the worker stops taking work.
+import { DuraboxError } from '../contract/errors.js';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -164,15 +165,25 @@ export class RegistryClient {
     await this.post('/api/v1/registry/output', body);
   }
 
-  /** Stores a session's workspace checkpoint (a gzipped tar) in the platform's snapshot store. */
-  async putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number; grant: string }, data: Buffer): Promise<void> {
-    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, digest: q.digest, raw_bytes: String(q.rawBytes) })}`;
-    await this.exchange('PUT', path, data, 'application/gzip', SNAPSHOT_TIMEOUT_MS, [], q.grant);
+  /** Stores a part of a session's workspace checkpoint (a gzipped tar) in the platform's snapshot store. */
+  async putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number; grant: string; kind?: 'full' | 'delta' }, data: Buffer): Promise<{ seq?: number }> {
+    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, digest: q.digest, raw_bytes: String(q.rawBytes), ...(q.kind ? { kind: q.kind } : {}) })}`;
+    const r = await this.exchange('PUT', path, data, 'application/gzip', SNAPSHOT_TIMEOUT_MS, [409], q.grant);
+    refuseFenced(r);
+    return JSON.parse(r.body.toString('utf8')) as { seq?: number };
   }
 
-  /** A session's latest checkpoint, or undefined when it has none. */
-  async getSnapshot(q: { accountId: string; sessionId: string; grant: string }): Promise<{ data: Buffer; digest: string } | undefined> {
-    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId })}`;
+  /** A session's checkpoint chain, claimed for the generation the grant names: older containers may no longer write to it. */
+  async claimSnapshot(q: { accountId: string; sessionId: string; grant: string }): Promise<Array<{ seq: number; kind: 'full' | 'delta'; digest: string; raw_bytes: number; bytes: number }>> {
+    const path = `/api/v1/registry/snapshots/claim?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId })}`;
+    const r = await this.exchange('POST', path, undefined, undefined, REQUEST_TIMEOUT_MS, [409], q.grant);
+    refuseFenced(r);
+    return (JSON.parse(r.body.toString('utf8')) as { parts: Array<{ seq: number; kind: 'full' | 'delta'; digest: string; raw_bytes: number; bytes: number }> }).parts;
+  }
+
+  /** One part of a session's checkpoint (`seq`), or its base; undefined when there is none. */
+  async getSnapshot(q: { accountId: string; sessionId: string; grant: string; seq?: number }): Promise<{ data: Buffer; digest: string } | undefined> {
+    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, ...(q.seq !== undefined ? { seq: String(q.seq) } : {}) })}`;
     const r = await this.exchange('GET', path, undefined, undefined, SNAPSHOT_TIMEOUT_MS, [404], q.grant);
     return r.status === 404 ? undefined : { data: r.body, digest: String(r.headers['x-snapshot-digest'] ?? '') };
   }
@@ -210,6 +221,11 @@ export class RegistryClient {
     if ((res.status < 200 || res.status >= 300) && !allowed.includes(res.status)) throw new Error(`${path.split('?')[0]} answered ${res.status}: ${errorOf(res.body.toString('utf8'))}`);
     return res;
   }
+}
+
+/** The store refused a write or claim from a container older than the session's chain: the session moved. */
+function refuseFenced(r: { status: number; body: Buffer }): void {
+  if (r.status === 409) throw new DuraboxError('fenced', errorOf(r.body.toString('utf8')));
 }
 
 function errorOf(text: string): string {

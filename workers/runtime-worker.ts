@@ -5,7 +5,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import type { TemporalSettings, WorkerSettings } from '../config/index.js';
 import { hostTaskQueue, runtimeTaskQueue } from '../contract/queues.js';
 import { createActivities } from '../activities/runtime.js';
-import { createHostActivities, createSessionStartActivities, type TerminalDeps } from '../activities/terminal.js';
+import { createHostActivities, createSessionStartActivities, hostCheckpoints, type TerminalDeps } from '../activities/terminal.js';
 import { removeLeftovers } from '../sandbox/leftovers.js';
 import { pid1RuntimeOf } from '../sandbox/pid1-runtime.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../sandbox/profile.js';
@@ -113,6 +113,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     output,
     snapshots: registry,
     checkpointMaxBytes: config.checkpointMaxBytes,
+    checkpoints: hostCheckpoints({ docker, containers, snapshots: registry, checkpointMaxBytes: config.checkpointMaxBytes }),
   };
 
   // One Temporal worker per queue: each runtime's shared queue, plus this host's own queue, where the

@@ -1,0 +1,134 @@
+// Zero loss of acknowledged work (spec §6, docs/sessions/durability.md). A session step that may have
+// changed /workspace stores what it changed before it answers: its agent walks the workspace and hands
+// over a tar of the entries that differ from the chain's last stored part (a delta), which goes to the
+// snapshot store as the chain's next part. A step that changed nothing costs a walk and no upload; a
+// workspace whose changes are too large for a delta, or whose chain is due to be compacted, is stored
+// whole instead. A file call knows what it changed: its delta is made here, from the bytes it wrote.
+//
+// The parts of one session are stored one at a time, in the order they were observed: a delta taken
+// while a file call of the same session is under way could otherwise land after it with older content.
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Docker from 'dockerode';
+import { pack } from 'tar-stream';
+import { DuraboxError } from '../contract/errors.js';
+import type { CheckpointResult, FileOp } from '../contract/messages.js';
+import { KeyedGate } from '../control/keyed-gate.js';
+import type { SessionContainers } from '../sandbox/session-containers.js';
+import { compress, digestOf, readWorkspace } from '../sandbox/workspace-checkpoint.js';
+
+/** Where a session's checkpoint goes: the session, its container and the grant of its current generation. */
+export interface CheckpointTarget { containerId: string; accountId: string; sessionId: string; grant: string }
+
+export interface SnapshotClient {
+  /** Stores a part of the session's chain; a `fenced` DuraboxError when a newer container owns the chain. */
+  putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number; grant: string; kind?: 'full' | 'delta' }, data: Buffer): Promise<{ seq?: number }>;
+  /** The session's chain, claimed for the generation the grant names (a restore). */
+  claimSnapshot(q: { accountId: string; sessionId: string; grant: string }): Promise<Array<{ seq: number; kind: 'full' | 'delta'; digest: string; raw_bytes: number; bytes: number }>>;
+  /** One part of the chain (`seq`), or its base. */
+  getSnapshot(q: { accountId: string; sessionId: string; grant: string; seq?: number }): Promise<{ data: Buffer; digest: string } | undefined>;
+}
+
+/** Changed file content one delta carries at most (one frame from the agent); more: the workspace goes whole. */
+export const DELTA_MAX_BYTES = 8 * 1024 * 1024;
+/** How long a step keeps trying to store its effect while the API does not answer (a restart). */
+const STORE_PATIENCE_MS = 60_000;
+/** The PAX record that marks a delta member as deleted (DELETED_KEY of workspace-restore.py). */
+const DELETED_KEY = 'DURABOX.deleted';
+const WORKSPACE = '/workspace';
+
+export class Checkpoints {
+  /** One stored part at a time per container, in the order observed. */
+  private readonly order = new KeyedGate(1);
+
+  constructor(private readonly d: { docker: Docker; containers: SessionContainers; snapshots: SnapshotClient; checkpointMaxBytes: number }) {}
+
+  /**
+   * Stores what changed in the session's workspace since the chain's last part: a delta, or the whole
+   * workspace when `full` (the chain is compacted) or when the changes are too large for a delta.
+   */
+  save(t: CheckpointTarget, full = false): Promise<CheckpointResult> {
+    return this.order.run(t.containerId, async () => {
+      let token: number | undefined;
+      if (!full) {
+        const dl = await this.d.containers.delta(t.containerId, 'delta', DELTA_MAX_BYTES);
+        if (dl.kind === 'unchanged') return { outcome: 'unchanged' };
+        if (dl.kind === 'delta') {
+          const stored = await this.store(t, 'delta', dl.tar);
+          await this.d.containers.commitDelta(t.containerId, dl.token);
+          return stored;
+        }
+        token = dl.token;
+      }
+      // The walk comes before the tar: whatever changes between them differs from it, and goes in the next delta.
+      if (token === undefined) {
+        const walked = await this.d.containers.delta(t.containerId, 'walk', 0);
+        if (walked.kind === 'unchanged') throw new Error('the session agent answered no walk');
+        token = walked.token;
+      }
+      const ws = await readWorkspace(this.d.docker.getContainer(t.containerId), this.d.checkpointMaxBytes);
+      if (ws === 'too_large') return { outcome: 'too_large' };
+      const stored = await this.store(t, 'full', ws.tar);
+      await this.d.containers.commitDelta(t.containerId, token);
+      return stored;
+    });
+  }
+
+  /**
+   * Runs a file call, and stores what it changed before it answers when `t` is given: the written file
+   * (its bytes are at hand) or the deletion, as a one-entry delta, in order with the session's other parts.
+   */
+  fileCall<R extends object>(t: CheckpointTarget | undefined, containerId: string, run: () => Promise<{ result: R; changed?: { path: string; op: FileOp } }>): Promise<R & { checkpoint?: CheckpointResult }> {
+    if (!t) return run().then((r) => r.result as R & { checkpoint?: CheckpointResult });
+    return this.order.run(containerId, async () => {
+      const { result, changed } = await run();
+      const name = changed && relativeToWorkspace(changed.path);
+      if (!changed || name === undefined) return result as R & { checkpoint?: CheckpointResult };
+      const tar = await oneEntryDelta(name, changed.op);
+      try {
+        return { ...result, checkpoint: await this.store(t, 'delta', tar) };
+      } catch (e) {
+        // The write stands; the session is checkpointed again later (a moved session's write is refused).
+        if (e instanceof DuraboxError && e.code === 'fenced') throw e;
+        return { ...result, checkpoint: { outcome: 'failed', message: (e as Error).message.slice(0, 300) } };
+      }
+    });
+  }
+
+  /** Stores one part, trying again while the API restarts; a chain owned by a newer container: `fenced`. */
+  private async store(t: CheckpointTarget, kind: 'full' | 'delta', tar: Buffer): Promise<CheckpointResult> {
+    const data = await compress(tar);
+    const digest = digestOf(tar);
+    const until = Date.now() + STORE_PATIENCE_MS;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+      try {
+        const part = await this.d.snapshots.putSnapshot({ accountId: t.accountId, sessionId: t.sessionId, digest, rawBytes: tar.length, grant: t.grant, kind }, data);
+        return { outcome: 'saved', kind, ...(part.seq !== undefined ? { seq: part.seq } : {}), digest, raw_bytes: tar.length, bytes: data.length };
+      } catch (e) {
+        if (e instanceof DuraboxError || Date.now() + wait > until) throw e;
+        await sleep(wait);
+      }
+    }
+  }
+}
+
+/** A path inside the container as a member name under /workspace; undefined when it is elsewhere (/tmp). */
+function relativeToWorkspace(path: string): string | undefined {
+  if (!path.startsWith(`${WORKSPACE}/`)) return undefined;
+  const rel = path.slice(WORKSPACE.length + 1);
+  return rel && !rel.split('/').includes('..') ? `./${rel}` : undefined;
+}
+
+/** The delta of one file call: the file as written, or the path deleted. */
+async function oneEntryDelta(name: string, op: FileOp): Promise<Buffer> {
+  const p = pack();
+  if (op.op === 'write') {
+    const content = Buffer.from(op.contentBase64, 'base64');
+    p.entry({ name, size: content.length, mode: 0o644, mtime: new Date() }, content);
+  } else {
+    p.entry({ name, size: 0, mode: 0o644, mtime: new Date(), pax: { [DELETED_KEY]: '1' } }, Buffer.alloc(0));
+  }
+  p.finalize();
+  return buffer(p as unknown as Readable);
+}
