@@ -306,7 +306,7 @@ export const SETTINGS: SettingDoc[] = [
   },
   {
     names: ['DURABOX_SESSION_HOST_TIMEOUT_MS'], default: '`5000`', usedBy: ['api'],
-    meaning: 'a session step its host does not pick up within this long: the host counts as lost, and the session moves to another host from its latest checkpoint (`restored: true`), or ends as `session_lost` when it has none',
+    meaning: 'a session step its host does not pick up within this long: the workflow asks when the host last reported; a host silent for `DURABOX_SESSION_HOST_GONE_SEC` is lost, and the session moves to another host from its checkpoint (`restored: true`), or ends as `session_lost` when it has none; otherwise the step waits for it',
   },
   {
     names: ['DURABOX_SESSION_FILE_MAX_BYTES'], default: '`1048576` (max 1400000)', usedBy: ['api', 'worker'],
@@ -317,8 +317,16 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'commands per session workflow run before continue-as-new',
   },
   {
+    names: ['DURABOX_SESSION_DURABILITY'], default: '`zero`', usedBy: ['api'],
+    meaning: '`zero`: a command, cell or file call that changed `/workspace` has its change stored in the snapshot store (as a delta of what changed) before it is answered, so a session restored anywhere holds every acknowledged step. `interval`: checkpoints are taken in the background, at most every `DURABOX_SESSION_CHECKPOINT_SEC`, and a host lost for good costs up to that much work; steps answer a little sooner',
+  },
+  {
     names: ['DURABOX_SESSION_CHECKPOINT_SEC'], default: '`10`', usedBy: ['api'],
-    meaning: 'after a command or file call, the session\'s host saves `/workspace` to the snapshot store (the platform\'s database) when it changed, at most once per this many seconds; a host lost for good costs at most this much work. `0`: no checkpoints (a lost host then ends its sessions as `session_lost`)',
+    meaning: 'with `DURABOX_SESSION_DURABILITY=interval`: after a command or file call, the session\'s host saves what changed in `/workspace` to the snapshot store (the platform\'s database), at most once per this many seconds. With `zero`: how soon an idle session\'s chain of deltas is compacted into one full checkpoint. `0`: no checkpoints (a lost host then ends its sessions as `session_lost`)',
+  },
+  {
+    names: ['DURABOX_SESSION_HOST_GONE_SEC'], default: '`30`', usedBy: ['api'],
+    meaning: 'a session\'s host whose worker has not reported for this long is gone: its sessions move to another host from their checkpoint. Until then a step its host does not pick up (`DURABOX_SESSION_HOST_TIMEOUT_MS`) waits for the host to come back, so a restarted worker keeps its sessions in place',
   },
   {
     names: ['DURABOX_SESSION_PAUSE_AFTER_SEC'], default: '`300`', usedBy: ['api'],

@@ -111,7 +111,14 @@ export interface SessionPolicy {
   pauseAfterSec: number;
   /** Largest workspace a checkpoint holds, as an uncompressed tar; a larger one is not checkpointed. */
   checkpointMaxBytes: number;
+  /** zero: every step's effect is stored before it answers; interval: checkpoints at most every checkpointSec. */
+  durability: SessionDurability;
+  /** A host silent this long is gone: its sessions move; until then their steps wait for it to come back. */
+  hostGoneSec: number;
 }
+
+export const SESSION_DURABILITIES = ['zero', 'interval'] as const;
+export type SessionDurability = (typeof SESSION_DURABILITIES)[number];
 
 /** The control plane: HTTP API, MCP, dashboard and the control worker. */
 export interface ApiSettings {
@@ -342,6 +349,12 @@ function checkpointMaxBytes(env: Env): number {
   return int(env, 'DURABOX_SESSION_CHECKPOINT_MAX_BYTES', 64 * 1048576, 1024, 1024 * 1048576);
 }
 
+function durability(env: Env): SessionDurability {
+  const v = str(env, 'DURABOX_SESSION_DURABILITY') ?? 'zero';
+  if (!(SESSION_DURABILITIES as readonly string[]).includes(v)) throw new ConfigError(`DURABOX_SESSION_DURABILITY must be one of ${SESSION_DURABILITIES.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as SessionDurability;
+}
+
 function fileMaxBytes(env: Env): number {
   return int(env, 'DURABOX_SESSION_FILE_MAX_BYTES', 1048576, 1, 1400000);
 }
@@ -379,6 +392,8 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     checkpointSec: int(env, 'DURABOX_SESSION_CHECKPOINT_SEC', 10, 0, 86400),
     pauseAfterSec: int(env, 'DURABOX_SESSION_PAUSE_AFTER_SEC', 300, 0, 30 * 86400),
     checkpointMaxBytes: checkpointMaxBytes(env),
+    durability: durability(env),
+    hostGoneSec: int(env, 'DURABOX_SESSION_HOST_GONE_SEC', 30, 1, 86400),
   };
   if (session.pauseAfterSec > 0 && session.checkpointSec === 0) {
     throw new ConfigError('DURABOX_SESSION_PAUSE_AFTER_SEC needs checkpoints: set DURABOX_SESSION_CHECKPOINT_SEC above 0, or DURABOX_SESSION_PAUSE_AFTER_SEC=0');

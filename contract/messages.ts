@@ -64,16 +64,25 @@ export interface SessionWorkflowInput {
   pauseAfterMs?: number;
   /** The account template its containers are made from, on every host it moves to; absent: the terminal runtime's image. */
   template?: TemplateRef;
+  /**
+   * Sessions with checkpoint chains and container generations (docs/sessions/durability.md): a host silent
+   * this long is gone; until then a step waits for it. Absent: a session started before chains.
+   */
+  hostGoneMs?: number;
+  /** zero: each step's effect is stored before it answers; interval: checkpoints every checkpointMs at most. */
+  durability?: 'zero' | 'interval';
 }
 
 /** What a checkpoint step did: saved a new snapshot, found the workspace as last saved, or found it over the cap. */
 export type CheckpointResult =
-  | { outcome: 'saved'; digest: string; raw_bytes: number; bytes: number }
-  | { outcome: 'unchanged'; digest: string }
-  | { outcome: 'too_large' };
+  | { outcome: 'saved'; digest: string; raw_bytes: number; bytes: number; /** Of a chain: a delta, or a full part (its new base); and its number. */ kind?: 'full' | 'delta'; seq?: number }
+  | { outcome: 'unchanged'; digest?: string }
+  | { outcome: 'too_large' }
+  /** A durable step's effect could not be stored (the store did not answer in time): the session checkpoints again later. */
+  | { outcome: 'failed'; message: string };
 
 /** A checkpoint unpacked into a session's new container; `refused`: the first members it left out, each with why. */
-export interface RestoredCheckpoint { digest: string; raw_bytes: number; refused?: string[]; refused_count?: number }
+export interface RestoredCheckpoint { digest: string; raw_bytes: number; /** How many parts of the chain were unpacked. */ parts?: number; refused?: string[]; refused_count?: number }
 
 /** The latest checkpoint of a session's workspace, as its workflow records it (the bytes are in the snapshot store). */
 export interface CheckpointRecord {
@@ -82,6 +91,10 @@ export interface CheckpointRecord {
   bytes: number;
   /** When the workspace was read (workflow time). */
   atMs: number;
+  /** Deltas stored after the chain's last full part: a long chain is compacted while the session idles. */
+  deltas?: number;
+  /** Their compressed bytes; `bytes` is then the whole chain's. */
+  deltaBytes?: number;
 }
 
 export interface SessionState {
@@ -103,6 +116,14 @@ export interface SessionState {
   paused?: boolean;
   /** When the session last ran a step (for pausing). */
   lastUsedMs?: number;
+  /** The generation of the session's container: 1 for its first, one more for each it moved to. */
+  generation?: number;
+  /** The highest generation handed out: a move that failed still fences off the container it left. */
+  claimed?: number;
+  /** The grant the container's host stores checkpoint parts under (bound to host and generation), while valid. */
+  storeGrant?: { grant: string; expiresAtMs: number };
+  /** The session left its host (lost) but no new container took it yet: the next step moves it first. */
+  homeless?: boolean;
 }
 
 /** A cell sent to a session: its context is named, or the language's default one is used. */

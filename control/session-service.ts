@@ -131,6 +131,8 @@ export class SessionService {
         commandsPerRun: this.config.session.commandsPerRun,
         checkpointMs: this.config.session.checkpointSec * 1000,
         pauseAfterMs: this.config.session.pauseAfterSec * 1000,
+        hostGoneMs: this.config.session.hostGoneSec * 1000,
+        durability: this.config.session.durability,
         ...(template ? { template } : {}),
       }, keyedNew);
       return await this.inflight.run(workflowId, () =>

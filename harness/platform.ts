@@ -156,6 +156,8 @@ export class PlatformHarness {
         DURABOX_SESSION_LEASE_DEFAULT_SEC: '30',
         DURABOX_SESSION_LEASE_MAX_SEC: '600',
         DURABOX_SESSION_HOST_TIMEOUT_MS: '2000',
+        // Workers report every second here: one silent for 6 s is gone (a restart within that keeps its sessions).
+        DURABOX_SESSION_HOST_GONE_SEC: '6',
         // Few commands per run, so continue-as-new happens within a test.
         DURABOX_SESSION_COMMANDS_PER_RUN: '5',
         // Checkpoints a second after a change, so a host loss in a test restores what the test just wrote.
@@ -240,6 +242,8 @@ export class PlatformHarness {
         DURABOX_MAX_INFLIGHT: '2',
         // Sessions that end without their host's help are cleaned up within seconds.
         DURABOX_REAP_INTERVAL_SEC: '2',
+        // Reports every second, so a host silent for DURABOX_SESSION_HOST_GONE_SEC (6 s here) is surely gone.
+        DURABOX_HEARTBEAT_INTERVAL_SEC: '1',
         DURABOX_DATA_DIR: this.dataDir,
         ...env,
         ...(privateCidrs.length > 0 ? { DURABOX_EGRESS_PRIVATE_CIDRS: [...new Set(privateCidrs)].join(',') } : {}),

@@ -5,10 +5,10 @@ import {
   ActivityFailure, ApplicationFailure, TimeoutFailure, allHandlersFinished, condition, continueAsNew, defineQuery,
   defineUpdate, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import type { HostActivities, SessionStartActivities } from '../activities/terminal.js';
+import type { Durable, HostActivities, SessionStartActivities, Stored } from '../activities/terminal.js';
 import type { ControlActivities } from '../control/activities.js';
 import type {
-  ContextView, FileOp, FileResult, HostExecResult, Language, RunCodeOutput, SessionCodeRequest, SessionEndReason, SessionExecRequest,
+  CheckpointRecord, CheckpointResult, ContextView, FileOp, FileResult, HostExecResult, Language, RunCodeOutput, SessionCodeRequest, SessionEndReason, SessionExecRequest,
   SessionState, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
 } from '../contract/messages.js';
 import { ANY_HOST, CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
@@ -37,7 +37,17 @@ const CHECKPOINT_GRANT_MS = 15 * 60_000;
 /** How long a restore's grant to read the checkpoint lives: the longest wait for a host and the restore. */
 const RESTORE_GRANT_MS = 10 * 60_000;
 
-/** Signs grants in the control worker that runs this workflow: no key is ever in workflow code or history. */
+/** How long a host's grant to store checkpoint parts lives; it is signed again when less than a step's bound is left. */
+const STORE_GRANT_MS = 60 * 60_000;
+const STORE_GRANT_RENEW_MS = 20 * 60_000;
+/** A chain of this many deltas, or of more delta bytes than its base (and this floor), is compacted when idle. */
+const COMPACT_DELTAS = 32;
+const COMPACT_DELTA_BYTES = 1024 * 1024;
+
+/**
+ * Signs grants, and asks when a host last reported, in the control worker that runs this workflow: no key
+ * is ever in workflow code or history.
+ */
 const grants = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
 
 /** Why a call's answer says `restored: true`: the session came back from its checkpoint on this call. */
@@ -72,6 +82,39 @@ function whyRestored(reason: RestoreReason, at: string): string {
     : `the session's host was lost; it was restored on another host from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`;
 }
 
+/** Whether a chain of this shape is due to be compacted into one full checkpoint. */
+export function compactionDue(c: { bytes: number; deltas?: number; deltaBytes?: number } | undefined): boolean {
+  if (!c?.deltas) return false;
+  const deltaBytes = c.deltaBytes ?? 0;
+  return c.deltas >= COMPACT_DELTAS || (deltaBytes > COMPACT_DELTA_BYTES && deltaBytes > c.bytes - deltaBytes);
+}
+
+/** The checkpoint record after a stored part: a full part starts the chain again, a delta lengthens it. */
+export function afterStored(prev: CheckpointRecord | undefined, r: Extract<CheckpointResult, { outcome: 'saved' }>, atMs: number): CheckpointRecord {
+  if (r.kind !== 'delta' || !prev) {
+    return r.kind === 'delta'
+      ? { digest: r.digest, raw_bytes: r.raw_bytes, bytes: r.bytes, atMs, deltas: 1, deltaBytes: r.bytes }
+      : { digest: r.digest, raw_bytes: r.raw_bytes, bytes: r.bytes, atMs };
+  }
+  return {
+    digest: r.digest,
+    raw_bytes: prev.raw_bytes + r.raw_bytes,
+    bytes: prev.bytes + r.bytes,
+    atMs,
+    deltas: (prev.deltas ?? 0) + 1,
+    deltaBytes: (prev.deltaBytes ?? 0) + r.bytes,
+  };
+}
+
+/**
+ * What a step its host did not pick up in time (or lost mid-step) should do: wait for the host (it
+ * reported recently: a worker restart), or move the session (the host is gone). `silentMs` is how long
+ * ago the host last reported (null: never, or deleted); `waits` how many times this step waited already.
+ */
+export function hostVerdict(silentMs: number | null, goneMs: number, waits: number, maxWaits: number): 'wait' | 'gone' {
+  return silentMs !== null && silentMs < goneMs && waits < maxWaits ? 'wait' : 'gone';
+}
+
 /** The context a cell without context_id runs in: one per language, made on first use. */
 export const defaultContextId = (language: Language): string => `default-${language}`;
 
@@ -87,6 +130,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let firstResult: HostExecResult | undefined;
   const createdAtMs = state?.createdAtMs ?? Date.now();
   const deadlineMs = createdAtMs + input.lease.maxLifetimeMs;
+  /** A session of checkpoint chains and container generations (one started since they exist). */
+  const chains = input.hostGoneMs !== undefined;
+  /** Every step that may change /workspace stores its effect before it answers (spec §6: zero loss). */
+  const zeroLoss = chains && input.durability === 'zero' && (input.checkpointMs ?? 0) > 0;
+  /** How many times one step waits for a silent host that may come back before it counts as gone. */
+  const maxHostWaits = chains ? Math.ceil((3 * input.hostGoneMs!) / input.hostTimeoutMs) + 1 : 0;
 
   const summary = (): SessionSummary => ({
     session_id: input.sessionId,
@@ -138,9 +187,15 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
    */
   const takeContainer = async (restore: boolean, aboard?: Aboard) => {
     const command = restore ? aboard : first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId, streamGrant: first.streamGrant };
-    const snapshotGrant = restore && patched(HOST_GRANTS)
-      ? await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: ANY_HOST, ttlMs: RESTORE_GRANT_MS + (command?.timeoutMs ?? 0) })
+    // The new container's generation: one past any handed out, so the container it replaces can no longer write.
+    const generation = chains ? (state?.claimed ?? state?.generation ?? 0) + 1 : undefined;
+    if (state && generation !== undefined) state.claimed = generation;
+    const ttlMs = RESTORE_GRANT_MS + (command?.timeoutMs ?? 0);
+    const snapshotGrant = (restore && patched(HOST_GRANTS)) || (command && zeroLoss)
+      ? await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: ANY_HOST, ttlMs, ...(generation !== undefined ? { generation } : {}) })
       : undefined;
+    // A zero-loss session's command aboard stores its effect before it answers, from whichever host takes it.
+    const durable: Durable | undefined = command && zeroLoss ? { accountId: input.accountId, sessionId: input.sessionId, grant: snapshotGrant! } : undefined;
     const via = proxyActivities<SessionStartActivities>({
       taskQueue: runtimeTaskQueue('terminal'),
       // No terminal host took the session in time: the hosts are saturated or there are none.
@@ -153,14 +208,18 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     });
     for (let attempt = 1; ; attempt++) {
       try {
-        return await via.createSessionContainer({
+        const c = await via.createSessionContainer({
           sessionId: input.sessionId,
           accountId: input.accountId,
           ...(restore ? { restore: true } : {}),
-          ...(snapshotGrant ? { snapshotGrant } : {}),
+          ...(restore && snapshotGrant ? { snapshotGrant } : {}),
+          // Nothing acknowledged ever changed the workspace of a zero-loss session with no stored part: it restores empty.
+          ...(restore && zeroLoss && !state?.dirty && !state?.checkpoint ? { emptyOk: true } : {}),
+          ...(durable ? { durable } : {}),
           ...(command ? { firstCommand: command } : {}),
           ...(input.template ? { template: input.template } : {}),
         });
+        return { ...c, ...(generation !== undefined ? { generation } : {}) };
       } catch (err) {
         if (!isHostFull(err) || attempt >= HOST_FULL_ATTEMPTS) throw err;
         await sleep(250 * attempt);
@@ -190,6 +249,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     try {
       const c = await takeContainer(true, aboard);
       Object.assign(state!, { hostQueue: c.hostQueue, hostId: c.hostId, containerId: c.containerId, paused: false, dirty: false, lastUsedMs: Date.now() });
+      if (c.generation !== undefined) {
+        Object.assign(state!, { generation: c.generation, claimed: c.generation });
+        delete state!.storeGrant;
+        delete state!.homeless;
+      }
       for (const ctx of Object.values(state!.contexts ?? {})) ctx.restarted = true;
       upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
       showMemo({ container_id: c.containerId, host: c.hostId, paused: false });
@@ -197,6 +261,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       if (c.restored?.refused_count) note.refused = { names: c.restored.refused ?? [], count: c.restored.refused_count };
       return c.first;
     } catch (err) {
+      // The container it left is fenced off already: the next step moves the session again, never back there.
+      if (chains) state!.homeless = true;
       throw isScheduleTimeout(err) || isHostFull(err)
         ? ApplicationFailure.create({ type: 'no_capacity', message: `no terminal host took session ${input.sessionId} back from its checkpoint in time`, nonRetryable: true })
         : ApplicationFailure.create({ type: 'execution_failed', message: `session ${input.sessionId} could not be restored from its checkpoint: ${causeMessage(err)}`, nonRetryable: true });
@@ -207,11 +273,44 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   /** Waits out a pause or move under way, and resumes a paused session, before a step runs. */
   const ensureContainer = async (note: CallNote, aboard?: Aboard): Promise<HostExecResult | undefined> => {
-    while (moving || state!.paused) {
+    while (moving || state!.paused || state!.homeless) {
       if (moving) await condition(() => !moving);
-      else return move('paused', note, aboard);
+      else return move(state!.paused ? 'paused' : 'host_lost', note, aboard);
     }
     return undefined;
+  };
+
+  /** The session has a checkpoint to restore: a stored one, or, with zero loss, an empty workspace nothing changed. */
+  const restorable = () => state!.checkpoint !== undefined || (zeroLoss && !state!.dirty);
+
+  /** The grant its container's host stores checkpoint parts under: that host, that generation. */
+  const storeGrant = async (): Promise<string> => {
+    const s = state!;
+    if (!s.storeGrant || s.storeGrant.expiresAtMs - Date.now() < STORE_GRANT_RENEW_MS) {
+      const grant = await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: s.hostId, ttlMs: STORE_GRANT_MS, generation: s.generation ?? 0 });
+      s.storeGrant = { grant, expiresAtMs: Date.now() + STORE_GRANT_MS };
+    }
+    return s.storeGrant.grant;
+  };
+
+  /**
+   * Schedules a step, with the order to store its effect before it answers when the session is zero-loss.
+   * Otherwise the step is scheduled in this very instant (no await first), as runs before chains recorded it.
+   */
+  const durably = <T>(schedule: (extra: { durable?: Durable }) => Promise<T>): Promise<T> =>
+    zeroLoss && state!.generation !== undefined
+      ? storeGrant().then((grant) => schedule({ durable: { accountId: input.accountId, sessionId: input.sessionId, grant } }))
+      : schedule({});
+
+  /** Records what storing a step's effect did; answers whether the stored chain now holds the workspace. */
+  const recordStored = (cp: CheckpointResult | undefined): boolean => {
+    if (!cp || !state) return false;
+    if (cp.outcome === 'saved') {
+      state.checkpoint = afterStored(state.checkpoint, cp, Date.now());
+      state.checkpointStale = false;
+    }
+    if (cp.outcome === 'too_large') state.checkpointStale = true;
+    return cp.outcome === 'saved' || cp.outcome === 'unchanged';
   };
 
   /** Moves the session off `queue` unless another step of it has moved it (or is moving it) meanwhile. */
@@ -229,9 +328,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
    * A host lost in the middle of a step: the session moves, but the step is not run again (it may have begun).
    */
   const onHost = async <T>(step: () => Promise<T>, note: CallNote = {}, aboard?: Aboard): Promise<T> => {
-    for (let moves = 0; ; moves++) {
+    for (let moves = 0, waits = 0; ;) {
       // Only when there is something to wait for: a step otherwise starts in the same instant, as it always did.
-      if (moving || state!.paused) {
+      if (moving || state!.paused || state!.homeless) {
         const ran = await ensureContainer(note, aboard);
         if (ran) return ran as T;
       }
@@ -241,8 +340,20 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         state!.lastUsedMs = Date.now();
         return r;
       } catch (err) {
+        if (isHostLost(err) && chains && state!.hostQueue === queue) {
+          // A worker restarting keeps its sessions: wait for it while it may come back; move only once it is gone.
+          if (hostVerdict(await grants.hostSilentMs({ hostId: state!.hostId }), input.hostGoneMs!, waits, maxHostWaits) === 'wait') {
+            waits++;
+            if (isScheduleTimeout(err)) continue; // the step never began: it waits on the host's queue again
+            throw ApplicationFailure.create({
+              type: 'execution_failed',
+              message: `the worker of the host holding session ${input.sessionId} stopped while this step ran; it is expected back and the session stays there. The step may or may not have finished: check before running it again`,
+              nonRetryable: true,
+            });
+          }
+        }
         if (isHostLost(err)) {
-          if (!state!.checkpoint || moves >= 1) {
+          if (!restorable() || moves >= 1) {
             ended = 'session_lost';
             throw ApplicationFailure.create({ type: 'session_lost', message: `the host holding session ${input.sessionId} is gone${state!.checkpoint ? '' : ' and the session has no checkpoint'}`, nonRetryable: true });
           }
@@ -250,6 +361,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
           if (isScheduleTimeout(err)) {
             const ran = await moveOff(queue, 'host_lost', note, aboard);
             if (ran) return ran as T;
+            moves++;
             continue;
           }
           await moveOff(queue, 'host_lost', note);
@@ -261,12 +373,18 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         }
         if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'container_gone') {
           // The step did not begin: restore the session from its checkpoint and run it there.
-          if (state!.checkpoint && moves < 1 && !ended && !closing) {
+          if (restorable() && moves < 1 && !ended && !closing) {
             const ran = await moveOff(queue, 'container_gone', note, aboard);
             if (ran) return ran as T;
+            moves++;
             continue;
           }
           throw ApplicationFailure.create({ type: 'session_lost', message: err.cause.message, nonRetryable: true });
+        }
+        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'fenced') {
+          // This container is no longer the session's (a newer one claimed its chain): the next step moves it.
+          state!.homeless = true;
+          throw ApplicationFailure.create({ type: 'execution_failed', message: `session ${input.sessionId} had moved on from the container this step ran in; its effect was not kept (run it again)`, nonRetryable: true });
         }
         if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
           throw ApplicationFailure.create({ type: err.cause.type ?? 'execution_failed', message: err.cause.message, nonRetryable: true });
@@ -277,15 +395,21 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   };
 
   /** Saves /workspace to the snapshot store when it changed; answers whether the checkpoint is now current. */
-  const checkpoint = async (): Promise<boolean> => {
+  const checkpoint = async (full = false): Promise<boolean> => {
     lastCheckpointTryMs = Date.now();
     state!.dirty = false;
     try {
-      const grant = patched(HOST_GRANTS)
+      const grant = chains
+        ? await storeGrant()
+        : patched(HOST_GRANTS)
         ? await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: state!.hostId, ttlMs: CHECKPOINT_GRANT_MS })
         : undefined;
-      const r = await host().checkpointSession({ containerId: state!.containerId, accountId: input.accountId, sessionId: input.sessionId, lastDigest: state!.checkpoint?.digest, ...(grant ? { grant } : {}) });
-      if (r.outcome === 'saved') state!.checkpoint = { digest: r.digest, raw_bytes: r.raw_bytes, bytes: r.bytes, atMs: lastCheckpointTryMs };
+      const r = await host().checkpointSession({
+        containerId: state!.containerId, accountId: input.accountId, sessionId: input.sessionId, lastDigest: state!.checkpoint?.digest,
+        ...(grant ? { grant } : {}), ...(chains ? { chain: true, full } : {}),
+      });
+      if (r.outcome === 'failed') throw new Error(r.message);
+      if (r.outcome === 'saved') state!.checkpoint = chains ? afterStored(state!.checkpoint, r, lastCheckpointTryMs) : { digest: r.digest, raw_bytes: r.raw_bytes, bytes: r.bytes, atMs: lastCheckpointTryMs };
       else if (r.outcome === 'unchanged' && state!.checkpoint) state!.checkpoint.atMs = lastCheckpointTryMs;
       // A workspace over the cap keeps its older checkpoint (a move restores that), is never paused, and is
       // tried again after its next step.
@@ -302,8 +426,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   const pause = async () => {
     moving = true;
     try {
-      if (state!.dirty || !state!.checkpoint || state!.checkpointStale) {
-        if (!(await checkpoint())) {
+      // A chain session stores its first checkpoint, or a long chain, whole: the resume then unpacks one part.
+      const full = chains && (!state!.checkpoint || compactionDue(state!.checkpoint));
+      if (state!.dirty || !state!.checkpoint || state!.checkpointStale || full) {
+        if (!(await checkpoint(full))) {
           // Not now (too large, or the host is failing): idle another period before trying again.
           state!.lastUsedMs = Date.now();
           return;
@@ -329,9 +455,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     if (ended || closing) throw ApplicationFailure.create({ type: ended === 'session_lost' ? 'session_lost' : 'session_not_found', message: `session ${input.sessionId} has ended`, nonRetryable: true });
   };
 
-  /** After a step that may have changed /workspace: a checkpoint is due. */
-  const touched = () => {
-    if (state) state.dirty = true;
+  /** After a step that may have changed /workspace: a checkpoint is due, unless the step stored its effect. */
+  const touched = (stored?: CheckpointResult) => {
+    if (state) state.dirty = !recordStored(stored);
   };
 
   setHandler(stateQuery, summary);
@@ -348,9 +474,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       extendLease(req.lease_ttl_sec);
       const ranWithStart = req.first_id !== undefined && req.first_id === input.firstCommand?.id && firstResult !== undefined;
       const aboard: Aboard = { command: req.command, timeoutMs: req.timeout_ms, streamId: req.stream_id, ...(req.stream_grant ? { streamGrant: req.stream_grant } : {}) };
-      const r = ranWithStart ? firstResult! : await onHost(() => host().sessionExec({ containerId: state!.containerId, ...aboard }), note, aboard);
+      const r: Stored<HostExecResult> = ranWithStart ? firstResult! : await onHost(() => durably((extra) => host().sessionExec({ containerId: state!.containerId, ...aboard, ...extra })), note, aboard);
       if (ranWithStart) firstResult = undefined;
-      touched();
+      touched(r.checkpoint);
       state!.commands++;
       runCommands++;
       if (r.timed_out) {
@@ -428,8 +554,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         (state!.contexts ??= {})[ctx.id] = { language: ctx.language, createdAtMs: Date.now() };
       }
       extendLease();
-      const r = await onHost(() => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id, ...(req.stream_grant ? { streamGrant: req.stream_grant } : {}) }), note);
-      touched();
+      const { checkpoint: stored, ...r } = await onHost(() => durably((extra) => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id, ...(req.stream_grant ? { streamGrant: req.stream_grant } : {}), ...extra })), note);
+      touched(stored);
       state!.commands++;
       runCommands++;
       // A restored session's contexts start afresh: the first cell in each says its earlier variables are gone.
@@ -486,9 +612,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     fileBusy = true;
     try {
       extendLease();
-      const r = await onHost(() => host().sessionFile({ containerId: state!.containerId, op }));
-      if (op.op === 'write' || op.op === 'delete') touched();
-      return r;
+      const changes = op.op === 'write' || op.op === 'delete';
+      const { checkpoint: stored, ...r } = await onHost(() => (changes ? durably((extra) => host().sessionFile({ containerId: state!.containerId, op, ...extra })) : host().sessionFile({ containerId: state!.containerId, op })));
+      if (changes) touched(stored);
+      return r as FileResult;
     } finally {
       fileBusy = false;
       stepsDone++;
@@ -545,7 +672,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     const live = !state.paused;
     const checkpointAt = checkpointMs > 0 && live && state.dirty ? lastCheckpointTryMs + checkpointMs : Infinity;
     const pauseAt = pauseAfterMs > 0 && live ? (state.lastUsedMs ?? createdAtMs) + pauseAfterMs : Infinity;
-    const wakeAt = Math.min(expiry, checkpointAt, pauseAt);
+    // A long chain of deltas becomes one full checkpoint once the session has idled a checkpoint period.
+    const compactAt = chains && checkpointMs > 0 && live && !state.dirty && compactionDue(state.checkpoint) ? Math.max(state.lastUsedMs ?? createdAtMs, lastCheckpointTryMs) + checkpointMs : Infinity;
+    const wakeAt = Math.min(expiry, checkpointAt, pauseAt, compactAt);
     const seen = stepsDone;
     await condition(() => closing || ended !== undefined || busy || continueSuggested() || (checkpointMs > 0 && stepsDone !== seen), Math.max(1, wakeAt - Date.now()));
     if (!closing && !ended && !busy && continueSuggested()) {
@@ -562,6 +691,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       await pause();
     } else if (idle && Date.now() >= checkpointAt) {
       await checkpoint();
+    } else if (idle && Date.now() >= compactAt) {
+      await checkpoint(true);
     }
   }
 

@@ -71,7 +71,15 @@ describe('config', () => {
         checkpointSec: 10,
         pauseAfterSec: 300,
         checkpointMaxBytes: 64 * 1048576,
+        durability: 'zero',
+        hostGoneSec: 30,
       });
+    });
+
+    it('takes zero loss or interval checkpoints, nothing else', () => {
+      assert.equal(loadApiSettings({ DURABOX_SESSION_DURABILITY: 'interval' }).session.durability, 'interval');
+      refuses(() => loadApiSettings({ DURABOX_SESSION_DURABILITY: 'sometimes' }), 'DURABOX_SESSION_DURABILITY', 'zero, interval');
+      refuses(() => loadApiSettings({ DURABOX_SESSION_HOST_GONE_SEC: '0' }), 'DURABOX_SESSION_HOST_GONE_SEC');
     });
 
     it('refuses pauses without checkpoints', () => {

@@ -39,6 +39,7 @@ describe('taskWorkflow', function () {
     env = await startTestEnv();
     const controlActivities: ControlActivities = { terminalExecInSession: (req) => controlMock(req), runCodeInSession: (req) => codeInSessionMock(req), dropSessionSnapshot: async () => undefined,
       signSnapshotGrant: async () => { throw new Error('not expected in this test'); },
+      hostSilentMs: async () => { throw new Error('not expected in this test'); },
       templateHosts: async () => { throw new Error('not expected in this test'); },
       recordTemplateHost: async () => { throw new Error('not expected in this test'); },
       finishTemplate: async () => { throw new Error('not expected in this test'); },

@@ -34,6 +34,7 @@ describe('templateBuildWorkflow', function () {
       finishTemplate: async (r) => { finished.push(r); },
       dropSessionSnapshot: async () => undefined,
       signSnapshotGrant: async () => { throw new Error('not expected in this test'); },
+      hostSilentMs: async () => { throw new Error('not expected in this test'); },
       terminalExecInSession: async () => { throw new Error('not expected in this test'); },
       runCodeInSession: async () => { throw new Error('not expected in this test'); },
     };
