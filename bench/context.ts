@@ -60,6 +60,8 @@ export interface PlatformContext extends BenchContext {
    * own (a session takes them from the API that starts it). The run stops any the phase left running.
    */
   startApi(settings: Record<string, string>): Promise<StartedApi>;
+  /** The workflow id of one of the bench account's sessions, to read its history. */
+  sessionWorkflowId(sessionId: string): string;
 }
 
 export function addFigure(ctx: BenchContext, figure: Figure): void {

@@ -42,6 +42,33 @@ export const TEN_THOUSAND_FILES = 'mkdir -p d && (cd d && seq 1 10000 | xargs to
 export interface ZeroLossRow {
   workspace: string;
   runs: Record<DurabilityKey, Outcome<LatencySummary>>;
+  /** What each session's workflow had its host do: shows each API really ran its setting. */
+  activities?: Record<DurabilityKey, Outcome<SessionActivities>>;
+}
+
+/** The activities a session's (latest) workflow run scheduled, by type, and how many commands it answered. */
+export interface SessionActivities {
+  commands: number;
+  byType: Record<string, number>;
+}
+
+/** Just what activitiesByType reads of a history event. */
+export interface ScheduledEvent {
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+}
+
+export function activitiesByType(events: ScheduledEvent[]): Record<string, number> {
+  const byType: Record<string, number> = {};
+  for (const e of events) {
+    const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (name) byType[name] = (byType[name] ?? 0) + 1;
+  }
+  return byType;
+}
+
+interface SessionRun {
+  run: Outcome<LatencyRun>;
+  activities: Outcome<SessionActivities>;
 }
 
 interface Workspace {
@@ -73,12 +100,17 @@ export async function measureZeroLoss(ctx: PlatformContext): Promise<void> {
     });
     const rows: ZeroLossRow[] = [];
     for (const w of WORKSPACES) {
-      const runs = failed(clients) ? DURABILITY_VARIANTS.map(() => ({ error: `starting the API processes: ${clients.error}` })) : await measureAppends(ctx, clients, w.setUp);
-      const byKey = Object.fromEntries(DURABILITY_VARIANTS.map((v, i) => [v.key, runs[i]])) as Record<DurabilityKey, Outcome<LatencyRun>>;
+      const notStarted = (e: string): SessionRun => ({ run: { error: `starting the API processes: ${e}` }, activities: { error: 'no session' } });
+      const results = failed(clients) ? DURABILITY_VARIANTS.map(() => notStarted(clients.error)) : await measureAppends(ctx, clients, w.setUp);
+      const byKey = Object.fromEntries(DURABILITY_VARIANTS.map((v, i) => [v.key, results[i]])) as Record<DurabilityKey, SessionRun>;
       // Off first: it is the baseline zero's target is judged against.
-      for (const key of ['off', 'interval', 'zero'] as const) addFigure(ctx, record(w.figures[key], latencyMeasurement(byKey[key], 'p50'), ctx.byId));
-      if (w.overhead) addFigure(ctx, record(w.overhead, overheadMeasurement(byKey.zero, byKey.interval), ctx.byId));
-      rows.push({ workspace: w.name, runs: mapRuns(byKey) });
+      for (const key of ['off', 'interval', 'zero'] as const) addFigure(ctx, record(w.figures[key], latencyMeasurement(byKey[key].run, 'p50'), ctx.byId));
+      if (w.overhead) addFigure(ctx, record(w.overhead, overheadMeasurement(byKey.zero.run, byKey.interval.run), ctx.byId));
+      rows.push({
+        workspace: w.name,
+        runs: { off: summaryOf(byKey.off.run), interval: summaryOf(byKey.interval.run), zero: summaryOf(byKey.zero.run) },
+        activities: { off: byKey.off.activities, interval: byKey.interval.activities, zero: byKey.zero.activities },
+      });
     }
     ctx.tables.zeroLoss = rows;
   } finally {
@@ -88,10 +120,11 @@ export async function measureZeroLoss(ctx: PlatformContext): Promise<void> {
 
 /**
  * Opens one session per durability setting (each through its own API), makes its workspace, times
- * APPEND on all of them side by side, then checks each file holds one line per answered append: an
- * acknowledged command that left no trace would make the number meaningless.
+ * APPEND on all of them side by side, then checks each file holds one line per answered append (an
+ * acknowledged command that left no trace would make the number meaningless) and reads what each
+ * session's workflow had its host do.
  */
-async function measureAppends(ctx: PlatformContext, clients: DuraboxApi[], setUp: string): Promise<Outcome<LatencyRun>[]> {
+async function measureAppends(ctx: PlatformContext, clients: DuraboxApi[], setUp: string): Promise<SessionRun[]> {
   const { settings: s } = ctx;
   const sessions = await Promise.all(clients.map((c) => attempt(async () => (await c.terminal({ command: setUp, timeout_ms: 60_000 })).session_id)));
   const answered = clients.map(() => 0);
@@ -108,12 +141,26 @@ async function measureAppends(ctx: PlatformContext, clients: DuraboxApi[], setUp
     });
   });
   const measured = await measureInterleaved(ops, { samples: s.samples, warmup: s.warmup });
-  const runs: Outcome<LatencyRun>[] = sessions.map((id) => (failed(id) ? { error: `opening the session: ${id.error}` } : { error: 'not measured' }));
-  for (const [k, i] of opened.entries()) runs[i] = await checkLines(clients[i], sessions[i] as string, answered[i], measured[k]);
+  const results: SessionRun[] = sessions.map((id) => {
+    const error = failed(id) ? `opening the session: ${id.error}` : 'not measured';
+    return { run: { error }, activities: { error } };
+  });
+  for (const [k, i] of opened.entries()) {
+    const id = sessions[i] as string;
+    const run = await checkLines(clients[i], id, answered[i], measured[k]);
+    // The set-up and the line count are commands too.
+    const activities = await attempt(async () => ({ commands: answered[i] + 2, byType: await sessionActivities(ctx, id) }));
+    results[i] = { run, activities };
+  }
   for (const [i, id] of sessions.entries()) {
     if (!failed(id)) await clients[i].deleteSession(id).catch((e: Error) => console.error(`bench: ${e.message}`));
   }
-  return runs;
+  return results;
+}
+
+async function sessionActivities(ctx: PlatformContext, sessionId: string): Promise<Record<string, number>> {
+  const history = await ctx.floor.client.workflow.getHandle(ctx.sessionWorkflowId(sessionId)).fetchHistory();
+  return activitiesByType(history.events ?? []);
 }
 
 async function checkLines(client: DuraboxApi, sessionId: string, answered: number, run: Outcome<LatencyRun>): Promise<Outcome<LatencyRun>> {
@@ -135,7 +182,6 @@ export function overheadMeasurement(zero: Outcome<LatencyRun>, interval: Outcome
   };
 }
 
-function mapRuns(byKey: Record<DurabilityKey, Outcome<LatencyRun>>): Record<DurabilityKey, Outcome<LatencySummary>> {
-  const summary = (r: Outcome<LatencyRun>): Outcome<LatencySummary> => (failed(r) ? r : r.latency);
-  return { off: summary(byKey.off), interval: summary(byKey.interval), zero: summary(byKey.zero) };
+function summaryOf(r: Outcome<LatencyRun>): Outcome<LatencySummary> {
+  return failed(r) ? r : r.latency;
 }

@@ -8,7 +8,7 @@ import { PARTS, type PartsSummary } from './latency-parts.js';
 import type { MeasuredWindow } from './load-child.js';
 import type { RequestsPerTask } from './prometheus.js';
 import type { ThroughputScaling } from './scaling.js';
-import type { DurabilityKey, ZeroLossRow } from './durability-figures.js';
+import type { DurabilityKey, SessionActivities, ZeroLossRow } from './durability-figures.js';
 import type { LatencySummary } from './stats.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
@@ -140,6 +140,24 @@ export function zeroLossTable(rows: ZeroLossRow[] | undefined): string[] {
     ])),
     '',
     `**Overhead of zero loss** (durability zero minus interval, p50): ${rows.map((r) => overhead(r, 'interval')).join('; ')}. Over checkpoints off: ${rows.map((r) => overhead(r, 'off')).join('; ')}.`,
+    ...activitiesTable(rows),
+  ];
+}
+
+/** What each session's workflow had its host do: the sign that each API process ran the setting it was given. */
+function activitiesTable(rows: ZeroLossRow[]): string[] {
+  const measured = rows.filter((r) => r.activities);
+  if (measured.length === 0) return [];
+  const tally = (o: Outcome<SessionActivities>) => (failed(o)
+    ? [`**ERROR** ${o.error}`, '']
+    : [String(o.commands), Object.entries(o.byType).sort(([a], [b]) => a.localeCompare(b)).map(([type, n]) => `${type} ${n}`).join(', ') || 'none']);
+  return [
+    '',
+    'Activities each session\'s workflow (its latest run) had its host run, beside the commands it answered (set-up, warm-up and timed appends, line count):',
+    '',
+    '| workspace | setting | commands | activities scheduled |',
+    '| --- | --- | --- | --- |',
+    ...measured.flatMap((r) => DURABILITY_COLUMNS.map((c) => row([r.workspace, c.title, ...tally(r.activities![c.key])]))),
   ];
 }
 

@@ -3,7 +3,8 @@
 // writes bench/results/<timestamp>.{json,md}, prints the table, and exits non-zero unless every
 // figure was measured and met its target.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ADMIN, freePort, PlatformHarness, type ApiProcess } from '../harness/platform.js';
+import { ADMIN, freePort, HASH_KEY, PlatformHarness, type ApiProcess } from '../harness/platform.js';
+import { keyedHash } from '../control/security.js';
 import { DuraboxApi } from './api-client.js';
 import { measureColdBaseline, measureExecBaseline } from './baseline-figures.js';
 import { removeBenchContainers } from './bench-containers.js';
@@ -76,6 +77,8 @@ async function main(): Promise<number> {
     environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database!.url! });
     const worker = await platform.startWorker(WORKER_NAME, workerEnv);
     const api = await DuraboxApi.connect(platform.url, ADMIN, settings.requestTimeoutMs);
+    const account = await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, api.token));
+    if (!account) throw new Error('the bench\'s token belongs to no account');
     floor = await startTemporalFloor(platform.devServer.address, platform.config.temporal.namespace);
     const pctx: PlatformContext = {
       ...ctx,
@@ -92,6 +95,7 @@ async function main(): Promise<number> {
         apiProcesses.add(p);
         return { url: p.url, output: p.output, stop: async () => { await p.stop(); apiProcesses.delete(p); } };
       },
+      sessionWorkflowId: (sessionId) => platform.api.deps.sessions.workflowId(account.id, sessionId),
     };
 
     // Each phase names the figures it records, so BENCH_ONLY runs only the phases it needs.

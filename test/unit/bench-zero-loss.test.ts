@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ALL_FIGURES, APPEND_10K_OVERHEAD, APPEND_OFF_P50, APPEND_ZERO_P50 } from '../../bench/catalog.js';
-import { DURABILITY_VARIANTS, overheadMeasurement, ZERO_LOSS_FIGURES } from '../../bench/durability-figures.js';
+import { activitiesByType, DURABILITY_VARIANTS, overheadMeasurement, ZERO_LOSS_FIGURES } from '../../bench/durability-figures.js';
 import { failed, judge } from '../../bench/figures.js';
 import type { LatencyRun } from '../../bench/load.js';
 import { renderTables, zeroLossTable } from '../../bench/report-tables.js';
@@ -49,6 +49,20 @@ describe('bench: zero loss of acknowledged work', () => {
     assert.match(text, /\| 10,000 files \| 41 ms \/ 50 ms \| \*\*ERROR\*\* opening the session: no worker \| 55 ms \/ 80 ms \| — \| \+14 ms \|/);
     assert.match(text, /\*\*Overhead of zero loss\*\* \(durability zero minus interval, p50\): small \(one file\) \+5.50 ms \(p99 \+10 ms\); 10,000 files — \(p99 —\)\. Over checkpoints off: small \(one file\) \+7.50 ms \(p99 \+20 ms\); 10,000 files \+14 ms \(p99 \+30 ms\)\./);
     assert.match(zeroLossTable(undefined).join('\n'), /Not measured/);
+  });
+
+  it('counts the activities a session\'s history scheduled, by type, and shows them per setting', () => {
+    const scheduled = (name: string) => ({ activityTaskScheduledEventAttributes: { activityType: { name } } });
+    const byType = activitiesByType([scheduled('sessionExec'), {}, scheduled('checkpointSession'), scheduled('sessionExec'), { activityTaskScheduledEventAttributes: null }]);
+    assert.deepEqual(byType, { sessionExec: 2, checkpointSession: 1 });
+    const text = zeroLossTable([{
+      workspace: 'small (one file)',
+      runs: { off: summary(40, 50), interval: summary(42, 60), zero: summary(45, 70) },
+      activities: { off: { commands: 2, byType: { sessionExec: 2 } }, interval: { commands: 2, byType }, zero: { error: 'history gone' } },
+    }]).join('\n');
+    assert.match(text, /\| small \(one file\) \| checkpoints off \| 2 \| sessionExec 2 \|/);
+    assert.match(text, /\| small \(one file\) \| durability interval \| 2 \| checkpointSession 1, sessionExec 2 \|/);
+    assert.match(text, /\| small \(one file\) \| durability zero \| \*\*ERROR\*\* history gone \|  \|/);
   });
 
   it('a run of a few figures leaves out the tables it did not measure; a full run says why each is missing', () => {
