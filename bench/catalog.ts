@@ -60,9 +60,42 @@ export const FIRST_CHUNK_P50: FigureSpec = {
   target: { kind: 'absolute', op: '<=', threshold: 100 }, zeroErrors: true,
 };
 
+// Zero loss of acknowledged work (spec §6): `echo x >> f` on a live session under each durability
+// setting, each from an API process of its own started with that setting (durability-figures.ts).
+export const APPEND_OFF_P50: FigureSpec = {
+  id: 'append off p50', title: 'echo x >> f on a live session, checkpoints off (DURABOX_SESSION_CHECKPOINT_SEC=0), p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true,
+};
+export const APPEND_INTERVAL_P50: FigureSpec = {
+  id: 'append interval p50', title: 'echo x >> f on a live session, durability interval (a background checkpoint at most every 10 s), p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true,
+};
+export const APPEND_ZERO_P50: FigureSpec = {
+  id: 'append zero-loss p50', title: 'zero-loss: echo x >> f on a live session, durability zero (stored before the answer), p50', unit: 'ms',
+  target: { kind: 'relative', op: '<=', factor: 1.15, baseline: APPEND_OFF_P50.id }, zeroErrors: true,
+};
+export const APPEND_10K_OFF_P50: FigureSpec = {
+  id: 'append 10k files off p50', title: 'echo x >> f in a 10,000-file workspace, checkpoints off, p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true,
+};
+export const APPEND_10K_INTERVAL_P50: FigureSpec = {
+  id: 'append 10k files interval p50', title: 'echo x >> f in a 10,000-file workspace, durability interval, p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true,
+};
+export const APPEND_10K_ZERO_P50: FigureSpec = {
+  id: 'append 10k files zero-loss p50', title: 'zero-loss: echo x >> f in a 10,000-file workspace, durability zero, p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true,
+};
+/** What zero loss costs a command over the old behaviour, where the workspace is large. */
+export const APPEND_10K_OVERHEAD: FigureSpec = {
+  id: 'zero-loss 10k files overhead', title: 'zero-loss with a 10,000-file workspace (one file changed per command): p50 of durability zero minus p50 of interval', unit: 'ms',
+  target: { kind: 'absolute', op: '<=', threshold: 20 }, zeroErrors: true,
+};
+
 /** Every figure, in report order: one that a run never reached is still listed, as an error. */
 export const ALL_FIGURES: FigureSpec[] = [
   COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FLOOR_P50,
   PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, TERMINAL_P50, NEW_SESSION_P50, RESUME_P50, RESUME_LARGE_P50, IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY,
   CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50,
+  APPEND_OFF_P50, APPEND_INTERVAL_P50, APPEND_ZERO_P50, APPEND_10K_OFF_P50, APPEND_10K_INTERVAL_P50, APPEND_10K_ZERO_P50, APPEND_10K_OVERHEAD,
 ];

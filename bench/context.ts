@@ -7,6 +7,7 @@ import type { SessionLevel } from './idle-sessions.js';
 import type { PartsSummary } from './latency-parts.js';
 import type { MeasuredWindow } from './load-child.js';
 import type { ThroughputScaling } from './scaling.js';
+import type { ZeroLossRow } from './durability-figures.js';
 import type { BenchSettings } from './settings.js';
 
 /** What the report shows beside the figures. */
@@ -17,6 +18,15 @@ export interface BenchTables {
   sessionLevels?: SessionLevel[];
   /** Where one client's pythonExec spends its time, beside the bare Temporal floor, from their histories. */
   latencyParts?: { python?: Outcome<PartsSummary>; floor?: Outcome<PartsSummary> };
+  /** `echo x >> f` by durability setting, for each workspace. */
+  zeroLoss?: ZeroLossRow[];
+}
+
+/** An API process of its own (`npm run api`) on the platform's database and Temporal. */
+export interface StartedApi {
+  url: string;
+  output(): string;
+  stop(): Promise<void>;
 }
 
 export interface BenchContext {
@@ -45,6 +55,13 @@ export interface PlatformContext extends BenchContext {
   gatewayPid?: number;
   /** Sets DURABOX_SESSION_PAUSE_AFTER_SEC of the API in this process, for sessions started from now on. */
   setPauseAfterSec(sec: number): void;
+  /**
+   * Starts an API process with `settings` over the platform's, for sessions that need settings of their
+   * own (a session takes them from the API that starts it). The run stops any the phase left running.
+   */
+  startApi(settings: Record<string, string>): Promise<StartedApi>;
+  /** The workflow id of one of the bench account's sessions, to read its history. */
+  sessionWorkflowId(sessionId: string): string;
 }
 
 export function addFigure(ctx: BenchContext, figure: Figure): void {

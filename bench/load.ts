@@ -34,25 +34,61 @@ export interface ThroughputRun {
 const MAX_CONSECUTIVE_FAILURES = 5;
 
 export async function measureSequential(op: Operation, o: { samples: number; warmup: number }): Promise<LatencyRun> {
-  const loadBefore = loadavg()[0];
-  const tally = new ErrorTally();
-  let consecutive = 0;
-  const timed: number[] = [];
-  for (let i = 0; i < o.warmup + o.samples; i++) {
+  const [run] = await measureInterleaved([op], o);
+  if (failed(run)) throw new Error(run.error);
+  return run;
+}
+
+/** One operation's samples and failures during a latency run. */
+class Sampler {
+  readonly timed: number[] = [];
+  readonly tally = new ErrorTally();
+  private consecutive = 0;
+  /** Set once the operation failed MAX_CONSECUTIVE_FAILURES times in a row: it is not run again. */
+  gaveUp?: string;
+
+  constructor(private readonly op: Operation, private readonly warmup: number) {}
+
+  async run(i: number): Promise<void> {
     const started = performance.now();
     try {
-      const cleanUp = await op();
+      const cleanUp = await this.op();
       const elapsed = performance.now() - started;
       if (cleanUp) await cleanUp();
-      consecutive = 0;
-      if (i >= o.warmup) timed.push(elapsed);
+      this.consecutive = 0;
+      if (i >= this.warmup) this.timed.push(elapsed);
     } catch (err) {
-      if (i >= o.warmup) tally.add(err);
-      if (++consecutive >= MAX_CONSECUTIVE_FAILURES) throw err;
+      if (i >= this.warmup) this.tally.add(err);
+      if (++this.consecutive >= MAX_CONSECUTIVE_FAILURES) this.gaveUp = err instanceof Error ? err.message : String(err);
     }
   }
-  if (timed.length === 0) throw new Error(`all ${o.samples} runs failed: ${tally.top(1)[0]?.message}`);
-  return { latency: summarize(timed), errors: tally.count, errorMessages: tally.top(), load: [loadBefore, loadavg()[0]], samplesMs: timed.map((ms) => Math.round(ms * 100) / 100) };
+}
+
+/**
+ * Latency of several operations measured side by side: round after round, each operation once, the
+ * first one of a round moving along by one each round. A load that comes and goes on the machine then
+ * lands on every operation alike, so their difference is the operations' own. One operation that keeps
+ * failing ends only its own run.
+ */
+export async function measureInterleaved(ops: Operation[], o: { samples: number; warmup: number }): Promise<Outcome<LatencyRun>[]> {
+  const loadBefore = loadavg()[0];
+  const samplers = ops.map((op) => new Sampler(op, o.warmup));
+  for (let i = 0; i < o.warmup + o.samples; i++) {
+    for (const k of roundOrder(samplers.length, i)) {
+      if (samplers[k].gaveUp === undefined) await samplers[k].run(i);
+    }
+  }
+  const load: [number, number] = [loadBefore, loadavg()[0]];
+  return samplers.map((s): Outcome<LatencyRun> => {
+    if (s.gaveUp !== undefined) return { error: s.gaveUp };
+    if (s.timed.length === 0) return { error: `all ${o.samples} runs failed: ${s.tally.top(1)[0]?.message}` };
+    return { latency: summarize(s.timed), errors: s.tally.count, errorMessages: s.tally.top(), load, samplesMs: s.timed.map((ms) => Math.round(ms * 100) / 100) };
+  });
+}
+
+/** The order of round `round` over `n` operations: 0..n-1 turned by `round`, so no operation always goes first. */
+export function roundOrder(n: number, round: number): number[] {
+  return Array.from({ length: n }, (_, k) => (k + round) % n);
 }
 
 /** Told the instant the timed window starts and the instant it ends (operations still running then finish after it). */

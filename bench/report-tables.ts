@@ -8,6 +8,8 @@ import { PARTS, type PartsSummary } from './latency-parts.js';
 import type { MeasuredWindow } from './load-child.js';
 import type { RequestsPerTask } from './prometheus.js';
 import type { ThroughputScaling } from './scaling.js';
+import type { DurabilityKey, SessionActivities, ZeroLossRow } from './durability-figures.js';
+import type { LatencySummary } from './stats.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 const row = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
@@ -105,26 +107,76 @@ function latencyTable(parts: BenchTables['latencyParts']): string[] {
   ];
 }
 
-export function renderTables(t: BenchTables, o: { clients: number; throughputSec: number }): string[] {
+const DURABILITY_COLUMNS: { key: DurabilityKey; title: string }[] = [
+  { key: 'off', title: 'checkpoints off' },
+  { key: 'interval', title: 'durability interval' },
+  { key: 'zero', title: 'durability zero' },
+];
+
+const summaryOf = (o: Outcome<LatencySummary> | undefined) => (o && !failed(o) ? o : undefined);
+
+/** `a − b` of one percentile, when both were measured. */
+function difference(a: Outcome<LatencySummary> | undefined, b: Outcome<LatencySummary> | undefined, pick: 'p50' | 'p99'): number | undefined {
+  const x = summaryOf(a);
+  const y = summaryOf(b);
+  return x && y ? x[pick] - y[pick] : undefined;
+}
+
+const signed = (n: number | undefined) => (n === undefined ? '—' : `${n >= 0 ? '+' : ''}${formatNumber(n)} ms`);
+
+/** `echo x >> f` by durability setting, one row per workspace, and the overhead of zero loss in one line. */
+export function zeroLossTable(rows: ZeroLossRow[] | undefined): string[] {
+  if (!rows || rows.length === 0) return ['Not measured: the run stopped before the zero-loss phase.'];
+  const latency = (o: Outcome<LatencySummary>) => (failed(o) ? `**ERROR** ${o.error}` : `${num(o.p50, ' ms')} / ${num(o.p99, ' ms')}`);
+  const overhead = (r: ZeroLossRow, base: DurabilityKey) => `${r.workspace} ${signed(difference(r.runs.zero, r.runs[base], 'p50'))} (p99 ${signed(difference(r.runs.zero, r.runs[base], 'p99'))})`;
   return [
-    '## Where one pythonExec spends its time (one client)',
+    '| workspace | ' + DURABILITY_COLUMNS.map((c) => `${c.title} p50 / p99`).join(' | ') + ' | zero − interval p50 | zero − off p50 |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => row([
+      r.workspace,
+      ...DURABILITY_COLUMNS.map((c) => latency(r.runs[c.key])),
+      signed(difference(r.runs.zero, r.runs.interval, 'p50')),
+      signed(difference(r.runs.zero, r.runs.off, 'p50')),
+    ])),
     '',
-    ...latencyTable(t.latencyParts),
-    '',
-    `## Cost by part (pythonExec throughput, ${o.clients} clients × ${o.throughputSec} s)`,
-    '',
-    ...costTable(t.pythonWindow),
-    '',
-    '## Scaling',
-    '',
-    '### pythonExec throughput by clients',
-    '',
-    ...scalingTable(t.throughputScaling),
-    '',
-    '### Idle sessions on one host',
-    '',
-    ...sessionsTable(t.sessionLevels),
+    `**Overhead of zero loss** (durability zero minus interval, p50): ${rows.map((r) => overhead(r, 'interval')).join('; ')}. Over checkpoints off: ${rows.map((r) => overhead(r, 'off')).join('; ')}.`,
+    ...activitiesTable(rows),
   ];
+}
+
+/** What each session's workflow had its host do: the sign that each API process ran the setting it was given. */
+function activitiesTable(rows: ZeroLossRow[]): string[] {
+  const measured = rows.filter((r) => r.activities);
+  if (measured.length === 0) return [];
+  const tally = (o: Outcome<SessionActivities>) => (failed(o)
+    ? [`**ERROR** ${o.error}`, '']
+    : [String(o.commands), Object.entries(o.byType).sort(([a], [b]) => a.localeCompare(b)).map(([type, n]) => `${type} ${n}`).join(', ') || 'none']);
+  return [
+    '',
+    'Activities each session\'s workflow (its latest run) had its host run, beside the commands it answered (set-up, warm-up and timed appends, line count):',
+    '',
+    '| workspace | setting | commands | activities scheduled |',
+    '| --- | --- | --- | --- |',
+    ...measured.flatMap((r) => DURABILITY_COLUMNS.map((c) => row([r.workspace, c.title, ...tally(r.activities![c.key])]))),
+  ];
+}
+
+/**
+ * The report's tables. A run of a few figures (BENCH_ONLY) leaves out the tables it did not measure;
+ * a full run says why one is missing.
+ */
+export function renderTables(t: BenchTables, o: { clients: number; throughputSec: number; only?: string[] }): string[] {
+  const sections: { measured: boolean; lines: () => string[] }[] = [
+    { measured: t.latencyParts?.python !== undefined, lines: () => ['## Where one pythonExec spends its time (one client)', '', ...latencyTable(t.latencyParts)] },
+    { measured: t.pythonWindow !== undefined, lines: () => [`## Cost by part (pythonExec throughput, ${o.clients} clients × ${o.throughputSec} s)`, '', ...costTable(t.pythonWindow)] },
+    {
+      measured: t.throughputScaling !== undefined || t.sessionLevels !== undefined,
+      lines: () => ['## Scaling', '', '### pythonExec throughput by clients', '', ...scalingTable(t.throughputScaling), '', '### Idle sessions on one host', '', ...sessionsTable(t.sessionLevels)],
+    },
+    { measured: t.zeroLoss !== undefined, lines: () => ['## Zero loss of acknowledged work: `echo x >> f` on a live session', '', ...zeroLossTable(t.zeroLoss)] },
+  ];
+  const shown = sections.filter((s) => s.measured || !o.only);
+  return shown.flatMap((s, i) => [...(i > 0 ? [''] : []), ...s.lines()]);
 }
 
 export const TABLES_HOW_MEASURED = [
@@ -132,5 +184,6 @@ export const TABLES_HOW_MEASURED = [
   '- cost by part: the throughput clients run in a child process, which says when the timed window starts and ends; at those two instants the bench reads every counter. `temporal`, `runtime worker`, `gateway`: the process tree\'s utime+stime+cutime+cstime from /proc (an ended child\'s time stays in its parent\'s cutime); `api`: the bench process\'s own CPU time (the API and its control worker; nothing else runs there during the window); `docker`: dockerd and containerd as a tree, plus every containerd-shim sampled every 250 ms from its first sighting (from zero when new), less the container first processes it waited for (their time is the sandboxes\'); `database`: all `postgres` processes; `sandboxes`: the containers\' cgroup CPU time; `machine busy time`: /proc/stat user+nice+system+irq+softirq+steal; `other` = machine − platform − bench clients (the kernel\'s own work, anything else on the machine). Per task = divided by the tasks completed inside the window.',
   '- Temporal requests: the dev server\'s Prometheus counter `service_requests` of the frontend in the platform\'s namespace, scraped at the window\'s start and end, by operation.',
   '- scaling: the same pythonExec window at each client count (each with its per-client warm-up); CPU per task is the platform\'s parts summed as above, machine busy the share of all cores\' time. The knee is the client count after which throughput grows less than 10% while p50 grows.',
+  '- zero loss: `echo x >> f` timed on three live sessions side by side, round by round (each round in a turned order, so a passing load falls on all three alike), each session started through an API process of its own with its durability setting (`DURABOX_SESSION_DURABILITY=zero`, `interval` with `DURABOX_SESSION_CHECKPOINT_SEC=10`, or `DURABOX_SESSION_CHECKPOINT_SEC=0`: off) on the platform\'s database and Temporal; afterwards each session\'s `f` must hold one line per answered append. The large workspace is 10,000 empty files made by the session\'s first, untimed command.',
   '- idle sessions by level: sessions opened with a long lease up to each level in turn, held for BENCH_IDLE_HOLD_SEC, then memory read (same formula as the figure, from before the first level), every session checked with a command (held), and 20 `echo hi` timed on one held session. The Docker engine\'s memory (dockerd, containerd and one shim per container; proportional set size, so the shims\' shared binary counts once) is not in the figure\'s formula.',
 ];

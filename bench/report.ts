@@ -56,7 +56,8 @@ function resultCell(f: Figure): string {
 function notesCell(f: Figure): string {
   const d = f.details as Record<string, any>;
   const parts: string[] = [];
-  if (d.latency && d.clients === undefined) parts.push(`n=${d.latency.n}, p90 ${formatNumber(d.latency.p90)} ms, max ${formatNumber(d.latency.max)} ms`);
+  if (d.latency && d.clients === undefined) parts.push(`n=${d.latency.n}, p90 ${formatNumber(d.latency.p90)} ms, p99 ${formatNumber(d.latency.p99)} ms, max ${formatNumber(d.latency.max)} ms`);
+  if (d.p99OverheadMs !== undefined) parts.push(`p50 ${formatNumber(d.zero.p50)} − ${formatNumber(d.interval.p50)} ms; p99 overhead ${formatNumber(d.p99OverheadMs)} ms`);
   if (d.clients !== undefined) parts.push(`${d.clients} clients × ${d.windowSec} s, ${d.completed} ok${d.latency ? `, latency p50 ${formatNumber(d.latency.p50)} ms` : ''}`);
   if (d.held !== undefined && f.unit === 'sessions') parts.push(`requested ${d.requested}, opened ${d.opened} in ${formatNumber(d.openSec)} s, lease ${d.leaseTtlSecRequested} s asked, ${d.minLeaseLeftSecAfterRun} s left at the end`);
   if (d.containerMiBPerSession !== undefined) parts.push(`containers ${formatNumber(d.containerMiBPerSession)} MiB + worker RSS ${formatNumber(d.workerRssMiBPerSession)} MiB per session; not counted: control plane Temporal ${formatNumber(d.controlPlane.temporalRssMiBPerSession)} MiB, API ${formatNumber(d.controlPlane.apiRssMiBPerSession)} MiB, Docker engine ${formatNumber(d.dockerEnginePssMiBPerSession)} MiB (PSS) per session`);
@@ -110,7 +111,7 @@ export function renderMarkdown(report: BenchReport): string {
         `- revision: ${env.revision}`,
       ].join('\n')
       : '- environment: not recorded (the platform did not start)',
-    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, scaling ${s.scalingClients.join('/')} clients × ${s.scalingSec} s, idle sessions ${s.sessionLevels.join(' then ')} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, scaling ${s.scalingClients.join('/')} clients × ${s.scalingSec} s, idle sessions ${s.sessionLevels.join(' then ')} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, ${s.only ? `only ${s.only.join(', ')} (and their baselines), ` : ''}worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
     ...busyMachineWarning(report),
     `- duration: ${Math.round(report.durationSec)} s; result: ${report.passed ? 'all targets met' : 'NOT all targets met'} (${tally(report.figures)})`,
     '',

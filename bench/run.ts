@@ -3,20 +3,26 @@
 // writes bench/results/<timestamp>.{json,md}, prints the table, and exits non-zero unless every
 // figure was measured and met its target.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ADMIN, PlatformHarness } from '../harness/platform.js';
+import { ADMIN, freePort, HASH_KEY, PlatformHarness, type ApiProcess } from '../harness/platform.js';
+import { keyedHash } from '../control/security.js';
 import { DuraboxApi } from './api-client.js';
 import { measureColdBaseline, measureExecBaseline } from './baseline-figures.js';
 import { removeBenchContainers } from './bench-containers.js';
-import { ALL_FIGURES } from './catalog.js';
+import {
+  ALL_FIGURES, CODE_CONTEXT_P50, CODE_ONESHOT_P50, COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FIRST_CHUNK_P50, FLOOR_P50,
+  IDLE_SESSION_MEMORY, IDLE_SESSIONS_HELD, NEW_SESSION_P50, PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50,
+} from './catalog.js';
 import { addFigure, type BenchContext, type PlatformContext } from './context.js';
 import { record } from './figures.js';
 import { describeEnvironment, type Environment } from './environment.js';
 import { measureRunCode } from './code-figures.js';
+import { measureZeroLoss, ZERO_LOSS_FIGURES } from './durability-figures.js';
 import { measureIdleSessions } from './idle-sessions.js';
 import { measurePythonExec, measureTemporalFloor } from './python-figures.js';
 import { startTemporalFloor, type TemporalFloor } from './temporal-floor.js';
 import { measureThroughputScaling } from './scaling.js';
 import { renderMarkdown, writeReport, type BenchReport } from './report.js';
+import { figuresOwed, phasesToRun, type Phase } from './selection.js';
 import { readBenchSettings } from './settings.js';
 import { measureLiveSession, measureNewSession, measurePausedResume } from './terminal-figures.js';
 
@@ -24,6 +30,7 @@ const WORKER_NAME = 'bench';
 
 async function main(): Promise<number> {
   const settings = readBenchSettings();
+  const owed = figuresOwed(settings.only, ALL_FIGURES);
   const startedAt = new Date();
   const platform = new PlatformHarness();
   const ctx: BenchContext = { settings, docker: platform.docker, runTag: platform.runTag, figures: [], byId: new Map(), tables: {} };
@@ -35,7 +42,9 @@ async function main(): Promise<number> {
 
   let cleaning: Promise<void> | undefined;
   let floor: TemporalFloor | undefined;
+  const apiProcesses = new Set<ApiProcess>();
   const cleanUp = () => (cleaning ??= (async () => {
+    for (const p of apiProcesses) await p.stop().catch((e: Error) => { runErrors.push(`stopping an API process: ${e.message}`); });
     await floor?.stop().catch((e: Error) => { runErrors.push(`stopping the floor's workers: ${e.message}`); });
     await platform.stop().catch((e: Error) => { runErrors.push(`stopping the platform: ${e.message}`); });
     await removeBenchContainers(platform.docker, platform.runTag).catch((e: Error) => { runErrors.push(`removing bench containers: ${e.message}`); });
@@ -68,6 +77,8 @@ async function main(): Promise<number> {
     environment = await describeEnvironment({ docker: platform.docker, temporalAddress: platform.devServer.address, databaseUrl: platform.database!.url! });
     const worker = await platform.startWorker(WORKER_NAME, workerEnv);
     const api = await DuraboxApi.connect(platform.url, ADMIN, settings.requestTimeoutMs);
+    const account = await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, api.token));
+    if (!account) throw new Error('the bench\'s token belongs to no account');
     floor = await startTemporalFloor(platform.devServer.address, platform.config.temporal.namespace);
     const pctx: PlatformContext = {
       ...ctx,
@@ -79,22 +90,30 @@ async function main(): Promise<number> {
       temporalNamespace: platform.config.temporal.namespace,
       gatewayPid: platform.gateway?.child.pid,
       setPauseAfterSec: (sec) => { platform.api.deps.api.session.pauseAfterSec = sec; },
+      startApi: async (env) => {
+        const p = await platform.startApiProcess(`127.0.0.1:${await freePort()}`, env);
+        apiProcesses.add(p);
+        return { url: p.url, output: p.output, stop: async () => { await p.stop(); apiProcesses.delete(p); } };
+      },
+      sessionWorkflowId: (sessionId) => platform.api.deps.sessions.workflowId(account.id, sessionId),
     };
 
-    const phases = [
-      () => measureColdBaseline(ctx),
-      () => measureExecBaseline(ctx),
-      () => measureTemporalFloor(pctx),
-      () => measurePythonExec(pctx),
-      () => measureThroughputScaling(pctx),
-      () => measureLiveSession(pctx),
-      () => measureNewSession(pctx),
-      () => measurePausedResume(pctx),
-      () => measureRunCode(pctx),
-      () => measureIdleSessions(pctx),
+    // Each phase names the figures it records, so BENCH_ONLY runs only the phases it needs.
+    const phases: Phase[] = [
+      { figures: [COLD_P50, COLD_P99, COLD_THROUGHPUT], run: () => measureColdBaseline(ctx) },
+      { figures: [EXEC_P50], run: () => measureExecBaseline(ctx) },
+      { figures: [FLOOR_P50], run: () => measureTemporalFloor(pctx) },
+      { figures: [PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT], run: () => measurePythonExec(pctx) },
+      { figures: [], run: () => measureThroughputScaling(pctx) },
+      { figures: [TERMINAL_P50], run: () => measureLiveSession(pctx) },
+      { figures: [NEW_SESSION_P50], run: () => measureNewSession(pctx) },
+      { figures: [RESUME_P50, RESUME_LARGE_P50], run: () => measurePausedResume(pctx) },
+      { figures: [CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50], run: () => measureRunCode(pctx) },
+      { figures: ZERO_LOSS_FIGURES, run: () => measureZeroLoss(pctx) },
+      { figures: [IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY], run: () => measureIdleSessions(pctx) },
     ];
-    for (const phase of phases) {
-      await phase();
+    for (const phase of phasesToRun(phases, owed, settings.only)) {
+      await phase.run();
       await sleep(settings.settleSec * 1000);
     }
 
@@ -108,7 +127,7 @@ async function main(): Promise<number> {
     await cleanUp();
   }
 
-  for (const spec of ALL_FIGURES) {
+  for (const spec of owed) {
     if (!ctx.byId.has(spec.id)) addFigure(ctx, record(spec, { error: `not measured: ${runErrors[0] ?? 'the run stopped early'}` }, ctx.byId));
   }
   ctx.figures.sort((a, b) => ALL_FIGURES.findIndex((s) => s.id === a.id) - ALL_FIGURES.findIndex((s) => s.id === b.id));

@@ -1,4 +1,5 @@
 // The bench's knobs, all read from the environment so a shorter run needs no code change.
+import { ALL_FIGURES } from './catalog.js';
 
 export interface BenchSettings {
   /** Timed runs per latency figure. */
@@ -29,6 +30,8 @@ export interface BenchSettings {
   settleSec: number;
   /** Limit on any single HTTP call or Docker operation, so a stuck call fails the figure instead of the run. */
   requestTimeoutMs: number;
+  /** Figure ids to measure (with the baselines their targets need); every figure when absent. */
+  only?: string[];
 }
 
 export function readBenchSettings(env: Record<string, string | undefined> = process.env): BenchSettings {
@@ -51,7 +54,21 @@ export function readBenchSettings(env: Record<string, string | undefined> = proc
     maxInflight: positiveInt(env, 'BENCH_MAX_INFLIGHT', 4),
     settleSec: positiveInt(env, 'BENCH_SETTLE_SEC', 2, 0),
     requestTimeoutMs: positiveInt(env, 'BENCH_REQUEST_TIMEOUT_MS', 120_000),
+    ...figureIds(env, 'BENCH_ONLY'),
   };
+}
+
+/** A comma-separated list of figure ids from the catalog; a misspelt id is refused, not silently skipped. */
+function figureIds(env: Record<string, string | undefined>, name: string): { only?: string[] } {
+  const raw = env[name]?.trim();
+  if (!raw) return {};
+  const ids = raw.split(',').map((x) => x.trim());
+  const known = new Set(ALL_FIGURES.map((f) => f.id));
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw new Error(`${name}: unknown figure id(s) ${unknown.map((id) => JSON.stringify(id)).join(', ')}; known: ${[...known].join(', ')}`);
+  }
+  return { only: [...new Set(ids)] };
 }
 
 function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number, min = 1): number {

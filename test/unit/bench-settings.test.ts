@@ -25,3 +25,20 @@ describe('bench: settings', () => {
     assert.throws(() => readBenchSettings({ BENCH_IDLE_SESSIONS: '10' }), /BENCH_SESSION_LEVELS/);
   });
 });
+
+describe('bench: BENCH_ONLY', () => {
+  it('is absent by default: every figure is measured', () => {
+    assert.equal(readBenchSettings({}).only, undefined);
+    assert.equal(readBenchSettings({ BENCH_ONLY: ' ' }).only, undefined);
+  });
+
+  it('reads comma-separated figure ids, which may hold spaces, once each', () => {
+    const s = readBenchSettings({ BENCH_ONLY: 'append zero-loss p50, zero-loss 10k files overhead,append zero-loss p50' });
+    assert.deepEqual(s.only, ['append zero-loss p50', 'zero-loss 10k files overhead']);
+  });
+
+  it('refuses an id the catalog does not have, naming it and the known ones', () => {
+    assert.throws(() => readBenchSettings({ BENCH_ONLY: 'terminal p50,zero p50' }), /BENCH_ONLY: unknown figure id\(s\) "zero p50"; known: .*append zero-loss p50/);
+    assert.throws(() => readBenchSettings({ BENCH_ONLY: 'terminal p50,' }), /unknown figure id\(s\) ""/);
+  });
+});
