@@ -16,19 +16,30 @@ import { DuraboxError } from '../contract/errors.js';
 import type { CheckpointResult, FileOp } from '../contract/messages.js';
 import { KeyedGate } from '../control/keyed-gate.js';
 import type { SessionContainers } from '../sandbox/session-containers.js';
-import { compress, digestOf, readWorkspace } from '../sandbox/workspace-checkpoint.js';
+import { CheckpointTooLarge, compress, digestOf, streamWorkspace } from '../sandbox/workspace-checkpoint.js';
 
 /** Where a session's checkpoint goes: the session, its container and the grant of its current generation. */
 export interface CheckpointTarget { containerId: string; accountId: string; sessionId: string; grant: string }
 
 export interface SnapshotClient {
-  /** Stores a part of the session's chain; a `fenced` DuraboxError when a newer container owns the chain. */
-  putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number; grant: string; kind?: 'full' | 'delta' }, data: Buffer): Promise<{ seq?: number }>;
+  /**
+   * Stores a part of the session's chain (a Buffer, or a stream sent as it is read); a `fenced`
+   * DuraboxError when a newer container owns the chain. Answers what the store measured.
+   */
+  putSnapshot(q: { accountId: string; sessionId: string; digest?: string; grant: string; kind?: 'full' | 'delta' }, data: Buffer | Readable): Promise<StoredPart>;
   /** The session's chain, claimed for the generation the grant names (a restore). */
   claimSnapshot(q: { accountId: string; sessionId: string; grant: string }): Promise<Array<{ seq: number; kind: 'full' | 'delta'; digest: string; raw_bytes: number; bytes: number }>>;
   /** One part of the chain (`seq`), or its base. */
   getSnapshot(q: { accountId: string; sessionId: string; grant: string; seq?: number }): Promise<{ data: Buffer; digest: string } | undefined>;
+  /** One part of the chain as a stream (a large one). */
+  openSnapshot(q: { accountId: string; sessionId: string; grant: string; seq?: number }): Promise<{ body: Readable; digest: string } | undefined>;
 }
+
+/** What the store answers for a part it took (absent fields: an API from before it measured parts). */
+export interface StoredPart { seq?: number; digest?: string; raw_bytes?: number; bytes?: number }
+
+/** The workspace could not be read whole (tar failed, the container went away): trying the upload again would not help. */
+class WorkspaceUnreadable extends Error {}
 
 /** Changed file content one delta carries at most (one frame from the agent); more: the workspace goes whole. */
 export const DELTA_MAX_BYTES = 8 * 1024 * 1024;
@@ -67,10 +78,8 @@ export class Checkpoints {
         if (walked.kind === 'unchanged') throw new Error('the session agent answered no walk');
         token = walked.token;
       }
-      const ws = await readWorkspace(this.d.docker.getContainer(t.containerId), this.d.checkpointMaxBytes);
-      if (ws === 'too_large') return { outcome: 'too_large' };
-      const stored = await this.store(t, 'full', ws.tar);
-      await this.d.containers.commitDelta(t.containerId, token);
+      const stored = await this.storeFull(t);
+      if (stored.outcome === 'saved') await this.d.containers.commitDelta(t.containerId, token);
       return stored;
     });
   }
@@ -100,13 +109,46 @@ export class Checkpoints {
   private async store(t: CheckpointTarget, kind: 'full' | 'delta', tar: Buffer): Promise<CheckpointResult> {
     const data = await compress(tar);
     const digest = digestOf(tar);
+    return this.patiently(async () => {
+      const part = await this.d.snapshots.putSnapshot({ accountId: t.accountId, sessionId: t.sessionId, digest, grant: t.grant, kind }, data);
+      return { outcome: 'saved', kind, ...(part.seq !== undefined ? { seq: part.seq } : {}), digest, raw_bytes: tar.length, bytes: data.length };
+    });
+  }
+
+  /**
+   * Stores the whole workspace as the chain's new base, streamed from the container's tar through gzip to
+   * the store, so a workspace of any size costs this process a few chunks (docs/sessions/snapshot-store.md).
+   * The workspace outgrowing the cap on the way: `too_large`, and nothing is stored.
+   */
+  private async storeFull(t: CheckpointTarget): Promise<CheckpointResult> {
+    return this.patiently(async () => {
+      const ws = await streamWorkspace(this.d.docker.getContainer(t.containerId), this.d.checkpointMaxBytes);
+      let part: StoredPart;
+      try {
+        part = await this.d.snapshots.putSnapshot({ accountId: t.accountId, sessionId: t.sessionId, grant: t.grant, kind: 'full' }, ws.gzip);
+      } catch (e) {
+        ws.abort();
+        if (e instanceof CheckpointTooLarge) return { outcome: 'too_large' };
+        const explained = await ws.explain(e);
+        throw explained !== e ? new WorkspaceUnreadable((explained as Error).message) : e;
+      }
+      const { digest, rawBytes } = ws.result();
+      // gzip's CRC guards the transfer; this guards the whole way, the store's own reading included.
+      if (part.digest && part.digest !== digest) throw new WorkspaceUnreadable(`the store measured the checkpoint as ${part.digest}, this host sent ${digest}: it was damaged on the way`);
+      return { outcome: 'saved', kind: 'full', ...(part.seq !== undefined ? { seq: part.seq } : {}), digest, raw_bytes: rawBytes, bytes: part.bytes ?? 0 };
+    });
+  }
+
+  /** Runs an upload again while the API does not answer (a restart), up to STORE_PATIENCE_MS. */
+  private async patiently(upload: () => Promise<CheckpointResult>): Promise<CheckpointResult> {
     const until = Date.now() + STORE_PATIENCE_MS;
     for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
       try {
-        const part = await this.d.snapshots.putSnapshot({ accountId: t.accountId, sessionId: t.sessionId, digest, rawBytes: tar.length, grant: t.grant, kind }, data);
-        return { outcome: 'saved', kind, ...(part.seq !== undefined ? { seq: part.seq } : {}), digest, raw_bytes: tar.length, bytes: data.length };
+        return await upload();
       } catch (e) {
-        if (e instanceof DuraboxError || Date.now() + wait > until) throw e;
+        // The API's answer, the workspace itself, or Docker: trying again would meet the same.
+        const final = e instanceof DuraboxError || e instanceof WorkspaceUnreadable || (e as { statusCode?: number }).statusCode !== undefined;
+        if (final || Date.now() + wait > until) throw e;
         await sleep(wait);
       }
     }

@@ -8,7 +8,7 @@ import type { TemplateRef } from '../contract/templates.js';
 import type { OnChunk } from '../sandbox/frame-channel.js';
 import { ContainerGone, HostFull, RESTORE_BY_AGENT_BYTES, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { runFileOp } from '../sandbox/session-files.js';
-import { CheckpointTooLarge, compress, decompress, readWorkspace, writeWorkspace } from '../sandbox/workspace-checkpoint.js';
+import { CheckpointTooLarge, compress, decompress, readWorkspace, writeWorkspaceStream, type RestoreAnswer } from '../sandbox/workspace-checkpoint.js';
 import { Checkpoints, type CheckpointTarget, type SnapshotClient } from './checkpoints.js';
 import type { OutputPublisher } from './output-publisher.js';
 import { reportingFailures } from './failures.js';
@@ -178,7 +178,7 @@ export function createHostActivities(d: TerminalDeps) {
         if (ws.digest === req.lastDigest) return { outcome: 'unchanged', digest: ws.digest };
         const data = await compress(ws.tar);
         if (!req.grant) throw new DuraboxError('execution_failed', 'this checkpoint step carries no grant to store it (a session started before grants: it checkpoints again after its next continue-as-new)');
-        await d.snapshots.putSnapshot({ accountId: req.accountId, sessionId: req.sessionId, digest: ws.digest, rawBytes: ws.tar.length, grant: req.grant }, data);
+        await d.snapshots.putSnapshot({ accountId: req.accountId, sessionId: req.sessionId, digest: ws.digest, grant: req.grant }, data);
         return { outcome: 'saved', digest: ws.digest, raw_bytes: ws.tar.length, bytes: data.length };
       }));
     },
@@ -237,24 +237,40 @@ async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionI
   const refused: string[] = [];
   let refusedCount = 0;
   for (const part of parts) {
-    const snap = await d.snapshots.getSnapshot({ ...q, seq: part.seq });
-    if (!snap) throw new DuraboxError('session_lost', `part ${part.seq} of session ${req.sessionId}'s checkpoint is gone (the chain changed under the restore)`);
-    let tar: Buffer;
+    let answer: RestoreAnswer & { rawBytes: number };
     try {
-      tar = await decompress(snap.data, snap.digest, cap);
+      answer = await restorePart(d, containerId, { ...q, seq: part.seq }, part.raw_bytes, cap);
     } catch (e) {
       throw e instanceof CheckpointTooLarge ? new DuraboxError('invalid_input', e.message) : e;
     }
-    const answer = tar.length <= RESTORE_BY_AGENT_BYTES
-      ? await d.containers.restore(containerId, tar)
-      : await writeWorkspace(d.docker.getContainer(containerId), tar);
-    rawBytes += tar.length;
+    rawBytes += answer.rawBytes;
     refusedCount += answer.refused_count;
     refused.push(...answer.refused.slice(0, Math.max(0, 20 - refused.length)));
   }
   const walked = await d.containers.delta(containerId, 'walk', 0);
   if (walked.kind !== 'unchanged') await d.containers.commitDelta(containerId, walked.token);
   return { digest: parts.at(-1)?.digest ?? '', raw_bytes: rawBytes, parts: parts.length, ...(refusedCount > 0 ? { refused, refused_count: refusedCount } : {}) };
+}
+
+/**
+ * Unpacks one part of a chain into the container. A small part (a delta, a small workspace) is read whole
+ * and handed to the session's agent; a large one streams from the store through gunzip into the restore's
+ * stdin, so this process never holds it. Either way inflating stops at `cap`, and the digest is checked.
+ */
+async function restorePart(d: TerminalDeps, containerId: string, q: { accountId: string; sessionId: string; grant: string; seq: number }, rawBytes: number, cap: number): Promise<RestoreAnswer & { rawBytes: number }> {
+  const gone = () => new DuraboxError('session_lost', `part ${q.seq} of session ${q.sessionId}'s checkpoint is gone (the chain changed under the restore)`);
+  // A part that says it is larger than the workspace holds is refused before a byte of it is read.
+  if (rawBytes > cap) throw new CheckpointTooLarge(`the checkpoint inflates to more than ${cap} bytes, more than this session's workspace holds: it was not restored`);
+  if (rawBytes > RESTORE_BY_AGENT_BYTES) {
+    const part = await d.snapshots.openSnapshot(q);
+    if (!part) throw gone();
+    return writeWorkspaceStream(d.docker.getContainer(containerId), part.body, part.digest, cap);
+  }
+  const snap = await d.snapshots.getSnapshot(q);
+  if (!snap) throw gone();
+  // Said to be small: one that inflates past the agent's frame is refused (its size was misstated).
+  const tar = await decompress(snap.data, snap.digest, Math.min(cap, RESTORE_BY_AGENT_BYTES));
+  return { ...(await d.containers.restore(containerId, tar)), rawBytes: tar.length };
 }
 
 export type SessionStartActivities = ReturnType<typeof createSessionStartActivities>;

@@ -334,7 +334,27 @@ export const SETTINGS: SettingDoc[] = [
   },
   {
     names: ['DURABOX_SESSION_CHECKPOINT_MAX_BYTES'], default: '`67108864`', usedBy: ['api', 'worker'],
-    meaning: 'largest `/workspace` a checkpoint holds, as an uncompressed tar; a larger workspace keeps its older checkpoint (a move restores that one) and is not paused until it shrinks',
+    meaning: 'largest `/workspace` a checkpoint holds, as an uncompressed tar; a larger workspace keeps its older checkpoint (a move restores that one) and is not paused until it shrinks. At most 1 GiB in PostgreSQL (the API holds a part in memory on its way to the database), 4 GiB with `DURABOX_SNAPSHOT_URL` (parts stream through)',
+  },
+  {
+    names: ['DURABOX_SNAPSHOT_URL'], default: 'unset → the platform\'s PostgreSQL', usedBy: ['api'],
+    meaning: 'where the bytes of sessions\' checkpoints go: `s3://bucket/prefix` stores each part as the object `<prefix>/<account>/<session>/<seq>` in an S3-compatible bucket (which must exist), streamed in parts; the chains\' rows stay in the database. See docs/sessions/snapshot-store.md',
+  },
+  {
+    names: ['DURABOX_SNAPSHOT_S3_ENDPOINT'], default: 'unset → AWS S3 of the region', usedBy: ['api'],
+    meaning: 'with `DURABOX_SNAPSHOT_URL`: the URL of an S3-compatible server (`http://127.0.0.1:8333` for a local SeaweedFS)',
+  },
+  {
+    names: ['DURABOX_SNAPSHOT_S3_REGION'], default: '`us-east-1`', usedBy: ['api'],
+    meaning: 'with `DURABOX_SNAPSHOT_URL`: the bucket\'s region (signed into every request)',
+  },
+  {
+    names: ['DURABOX_SNAPSHOT_S3_ACCESS_KEY_ID', 'DURABOX_SNAPSHOT_S3_SECRET_ACCESS_KEY'], default: 'unset → the AWS SDK\'s default credentials', usedBy: ['api'],
+    meaning: 'with `DURABOX_SNAPSHOT_URL`: the key pair that signs requests to the bucket; unset, the SDK looks in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, a profile or an instance role',
+  },
+  {
+    names: ['DURABOX_SNAPSHOT_S3_PATH_STYLE'], default: '`true` with an endpoint, else `false`', usedBy: ['api'],
+    meaning: 'with `DURABOX_SNAPSHOT_URL`: address the bucket in the path (`endpoint/bucket/key`) rather than in the host name (`bucket.endpoint/key`)',
   },
   {
     names: ['DURABOX_SESSION_MAX_INFLIGHT_CALLS'], default: '`8`', usedBy: ['api'],

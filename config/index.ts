@@ -170,7 +170,29 @@ export interface ApiSettings {
   /** What each account may hold at once unless an admin overrides it for that account. */
   accountLimits: AccountLimits;
   session: SessionPolicy;
+  /** Where the bytes of sessions' checkpoint parts are kept (their chain's rows are in the database either way). */
+  snapshotStore: SnapshotStoreSettings;
 }
+
+/**
+ * The snapshot store's bytes: in the platform's PostgreSQL (the default), or in an S3-compatible bucket
+ * (DURABOX_SNAPSHOT_URL=s3://bucket/prefix) under `<prefix>/<account>/<session>/<seq>`.
+ */
+export type SnapshotStoreSettings =
+  | { kind: 'postgres' }
+  | {
+    kind: 's3';
+    bucket: string;
+    /** Key prefix inside the bucket, without slashes at its ends ('' for none). */
+    prefix: string;
+    /** An S3-compatible server's URL; unset: AWS S3 of `region`. */
+    endpoint: string | undefined;
+    region: string;
+    /** Unset: the AWS SDK's default chain (AWS_ACCESS_KEY_ID…, a profile, an instance role). */
+    credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+    /** `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key` (most S3-compatible servers want it). */
+    forcePathStyle: boolean;
+  };
 
 /** A runtime worker on an execution host. */
 export interface WorkerSettings {
@@ -345,8 +367,52 @@ export function loadTemporalSettings(env: Env = process.env): TemporalSettings {
   };
 }
 
+/** PostgreSQL keeps a part in one bytea value (at most 1 GB): a larger cap needs the S3 store. */
+export const POSTGRES_CHECKPOINT_MAX_BYTES = 1024 * 1048576;
+/** One S3 CopyObject copies at most 5 GiB: a named snapshot's copy of a part stays one request. */
+export const S3_CHECKPOINT_MAX_BYTES = 4096 * 1048576;
+
 function checkpointMaxBytes(env: Env): number {
-  return int(env, 'DURABOX_SESSION_CHECKPOINT_MAX_BYTES', 64 * 1048576, 1024, 1024 * 1048576);
+  return int(env, 'DURABOX_SESSION_CHECKPOINT_MAX_BYTES', 64 * 1048576, 1024, S3_CHECKPOINT_MAX_BYTES);
+}
+
+/** S3's bucket names: 3–63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** Prefix segments are plain names: no `.`/`..`, no characters a key would need escaped. */
+const PREFIX_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+export function snapshotStoreSettings(env: Env): SnapshotStoreSettings {
+  const raw = str(env, 'DURABOX_SNAPSHOT_URL');
+  const s3Only = ['DURABOX_SNAPSHOT_S3_ENDPOINT', 'DURABOX_SNAPSHOT_S3_ACCESS_KEY_ID', 'DURABOX_SNAPSHOT_S3_SECRET_ACCESS_KEY'].filter((n) => str(env, n));
+  if (!raw) {
+    if (s3Only.length > 0) throw new ConfigError(`${s3Only.join(', ')} set without DURABOX_SNAPSHOT_URL: name the bucket (s3://bucket/prefix), or unset them to keep checkpoints in PostgreSQL`);
+    return { kind: 'postgres' };
+  }
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(raw);
+  if (!m) throw new ConfigError(`DURABOX_SNAPSHOT_URL must look like s3://bucket or s3://bucket/prefix, got ${JSON.stringify(raw)}`);
+  const bucket = m[1];
+  if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) throw new ConfigError(`DURABOX_SNAPSHOT_URL: ${JSON.stringify(bucket)} is not an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)`);
+  const segments = (m[2] ?? '').split('/').filter(Boolean);
+  const bad = segments.find((seg) => !PREFIX_SEGMENT.test(seg));
+  if (bad !== undefined) throw new ConfigError(`DURABOX_SNAPSHOT_URL: the prefix segment ${JSON.stringify(bad)} must be letters, digits, '_', '-' and '.', not starting with '.'`);
+  const endpoint = str(env, 'DURABOX_SNAPSHOT_S3_ENDPOINT');
+  if (endpoint !== undefined) {
+    let u: URL | undefined;
+    try { u = new URL(endpoint); } catch { u = undefined; }
+    if (!u || !['http:', 'https:'].includes(u.protocol)) throw new ConfigError(`DURABOX_SNAPSHOT_S3_ENDPOINT must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
+  }
+  const accessKeyId = str(env, 'DURABOX_SNAPSHOT_S3_ACCESS_KEY_ID');
+  const secretAccessKey = str(env, 'DURABOX_SNAPSHOT_S3_SECRET_ACCESS_KEY');
+  if (!accessKeyId !== !secretAccessKey) throw new ConfigError('DURABOX_SNAPSHOT_S3_ACCESS_KEY_ID and DURABOX_SNAPSHOT_S3_SECRET_ACCESS_KEY go together: set both, or neither (the AWS SDK\'s default credentials)');
+  return {
+    kind: 's3',
+    bucket,
+    prefix: segments.join('/'),
+    endpoint,
+    region: str(env, 'DURABOX_SNAPSHOT_S3_REGION') ?? 'us-east-1',
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    forcePathStyle: bool(env, 'DURABOX_SNAPSHOT_S3_PATH_STYLE', endpoint !== undefined),
+  };
 }
 
 function durability(env: Env): SessionDurability {
@@ -395,6 +461,10 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     durability: durability(env),
     hostGoneSec: int(env, 'DURABOX_SESSION_HOST_GONE_SEC', 30, 1, 86400),
   };
+  const snapshotStore = snapshotStoreSettings(env);
+  if (snapshotStore.kind === 'postgres' && session.checkpointMaxBytes > POSTGRES_CHECKPOINT_MAX_BYTES) {
+    throw new ConfigError(`DURABOX_SESSION_CHECKPOINT_MAX_BYTES above ${POSTGRES_CHECKPOINT_MAX_BYTES} needs DURABOX_SNAPSHOT_URL: PostgreSQL keeps a checkpoint part in one value of at most 1 GB`);
+  }
   if (session.pauseAfterSec > 0 && session.checkpointSec === 0) {
     throw new ConfigError('DURABOX_SESSION_PAUSE_AFTER_SEC needs checkpoints: set DURABOX_SESSION_CHECKPOINT_SEC above 0, or DURABOX_SESSION_PAUSE_AFTER_SEC=0');
   }
@@ -436,6 +506,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
       max_templates: int(env, 'DURABOX_ACCOUNT_MAX_TEMPLATES', 20, 0, 10_000),
     },
     session,
+    snapshotStore,
   };
 }
 

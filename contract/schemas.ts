@@ -411,10 +411,11 @@ export const SnapshotQuery = z.object({
   account_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an account id'),
   session_id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a session id'),
 });
-/** A checkpoint a host uploads: the body is the gzipped tar; these say what it holds. */
+/** A checkpoint a host uploads: the body is the gzipped tar (streamed, chunked); the store measures what it holds. */
 export const SnapshotPutQuery = SnapshotQuery.extend({
-  digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be the sha256 of the uncompressed tar, in hex'),
-  raw_bytes: z.coerce.number().pipe(z.int().min(0)),
+  digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be the sha256 of the uncompressed tar, in hex').optional()
+    .describe('the sha256 the host computed, checked against the store\'s own; absent for a part streamed as it is made'),
+  raw_bytes: z.coerce.number().pipe(z.int().min(0)).optional().describe('ignored: the store measures the tar itself'),
   kind: z.enum(['full', 'delta']).default('full').describe('full: the whole workspace, the chain\'s new base; delta: what changed since the part before'),
 });
 /** One part of a session's checkpoint chain. */

@@ -10,6 +10,7 @@ import { AccountStore } from '../db/accounts.js';
 import { openDb, type Db } from '../db/index.js';
 import { OutputStore } from '../db/output.js';
 import { SnapshotStore } from '../db/snapshots.js';
+import { openPartBlobs, S3Blobs } from '../db/snapshot-blobs.js';
 import { TemplateStore } from '../db/templates.js';
 import { WorkerStore } from '../db/workers.js';
 import { HostCa } from '../gateway/certs.js';
@@ -86,7 +87,10 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => log.error(errorFields(e), 'output sweep failed')), 60_000);
   sweeper.unref();
 
-  const snapshots = new SnapshotStore(db);
+  // The chains' rows are in this database; their parts' bytes in it too, or in an S3-compatible bucket.
+  const blobs = openPartBlobs(api.snapshotStore);
+  if (blobs instanceof S3Blobs) void blobs.check().catch((e: Error) => log.warn({ ...errorFields(e), bucket: blobs.bucket }, 'the snapshot store\'s bucket (DURABOX_SNAPSHOT_URL) is not reachable: checkpoints fail until it is'));
+  const snapshots = new SnapshotStore(db, blobs);
 
   const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions, snapshots, templates: templateStore, workers, hashKey: api.hashKey }), api.payloadKeys, opts.tracing);
   const controlDone = controlWorker.run();
@@ -100,6 +104,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
         if (controlWorker.getState() === 'RUNNING') controlWorker.shutdown();
         await controlDone.catch(() => undefined);
         await output.close();
+        if (blobs instanceof S3Blobs) blobs.close();
         if (!opts.connection) await connection.close();
         await db.destroy();
       })();

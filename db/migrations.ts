@@ -175,6 +175,29 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('session_snapshots', (t) => { t.dropColumn('seq'); });
     },
   },
+  '008_snapshot_part_bytes': {
+    async up(db) {
+      // A part's bytes may live outside its row (an S3-compatible store, DURABOX_SNAPSHOT_URL): the row then
+      // has no data, and keeps the part's size beside its digest.
+      for (const table of ['session_snapshots', 'session_snapshot_deltas']) {
+        await db.schema.alterTable(table, (t) => { t.bigInteger('bytes'); });
+        await db(table).update({ bytes: db.raw('length(data)') });
+        await db.schema.alterTable(table, (t) => {
+          t.bigInteger('bytes').notNullable().alter();
+          t.binary('data').nullable().alter();
+        });
+      }
+    },
+    async down(db) {
+      for (const table of ['session_snapshots', 'session_snapshot_deltas']) {
+        await db(table).whereNull('data').delete();
+        await db.schema.alterTable(table, (t) => {
+          t.dropColumn('bytes');
+          t.binary('data').notNullable().alter();
+        });
+      }
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -9,9 +9,20 @@
 // the highest generation that wrote or claimed the chain; a part from an older generation is refused
 // (Fenced), so a host that comes back after its session moved away can never write into it again.
 // A snapshot never travels through Temporal: the session workflow records only the chain's sizes and times.
+//
+// The rows above are always in this database; a part's bytes go where the PartBlobs keeps them (its own
+// row, or an S3-compatible bucket: db/snapshot-blobs.ts). A part is written in three steps: its number is
+// taken under the head's lock (a fenced host is refused before it sends anything), its bytes are stored,
+// then its row is written under the lock again (a host fenced meanwhile is refused, and its bytes
+// deleted). Only that last step lists it: a part whose bytes did not all arrive is never in a chain.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
 import type { Db } from './index.js';
 import { rowsTouched } from './index.js';
+import { PostgresBlobs, type PartBlobs, type PartKey } from './snapshot-blobs.js';
+import { DigestMismatch, InflateMeter } from '../sandbox/checkpoint-stream.js';
+import { componentLog, errorFields } from '../config/log.js';
 
 export interface SnapshotMeta { digest: string; raw_bytes: number; bytes: number; created_at: Date }
 
@@ -27,32 +38,87 @@ export class Fenced extends Error {
   }
 }
 
+/** What a streamed part may be: its compressed size, its inflated size, and the digest its sender claims (checked). */
+export interface PartLimits { maxBytes: number; rawMaxBytes: number; digest?: string }
+
 type Key = { account_id: string; session_id: string };
 
+const log = componentLog('api');
+
 export class SnapshotStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, readonly blobs: PartBlobs = new PostgresBlobs()) {}
 
   /**
-   * Adds a part to the session's chain, written by its container of `generation`. A full part becomes
-   * the chain's new base, and the deltas before it go.
+   * Adds a part to the session's chain, written by its container of `generation`, as its sender made it
+   * (digest and size as given). A full part becomes the chain's new base, and the parts before it go.
    */
   async append(accountId: string, sessionId: string, generation: number, kind: PartKind, s: { digest: string; rawBytes: number; data: Buffer }): Promise<ChainPart> {
+    return this.write(accountId, sessionId, generation, kind, async (key) => {
+      const stored = await this.blobs.put(key, Readable.from([s.data]), Number.MAX_SAFE_INTEGER);
+      return { ...stored, digest: s.digest, rawBytes: s.rawBytes };
+    });
+  }
+
+  /**
+   * Adds a part that arrives as a stream of gzip (a host's upload). It is inflated beside being stored, so
+   * its digest and size are the store's own (a claimed `digest` must match): more than `maxBytes` of gzip
+   * or `rawMaxBytes` of tar, or bytes that are not gzip, and nothing is stored.
+   */
+  async appendStream(accountId: string, sessionId: string, generation: number, kind: PartKind, body: Readable, limits: PartLimits): Promise<ChainPart> {
+    return this.write(accountId, sessionId, generation, kind, async (key) => {
+      const meter = new InflateMeter(limits.rawMaxBytes);
+      const flow = pipeline(body, meter);
+      let stored;
+      try {
+        stored = await this.blobs.put(key, meter, limits.maxBytes);
+        await flow;
+      } catch (e) {
+        meter.destroy();
+        await flow.catch(() => undefined);
+        throw meter.errored ?? e;
+      }
+      if (limits.digest && limits.digest !== meter.digest) throw new DigestMismatch();
+      return { ...stored, digest: meter.digest, rawBytes: meter.rawBytes };
+    });
+  }
+
+  /** Takes the part's number, stores its bytes with `store`, then lists it: see the top of this file. */
+  private async write(accountId: string, sessionId: string, generation: number, kind: PartKind, store: (key: PartKey) => Promise<{ bytes: number; data: Buffer | null; digest: string; rawBytes: number }>): Promise<ChainPart> {
     const key: Key = { account_id: accountId, session_id: sessionId };
-    const createdAt = new Date();
     const seq = await this.db.transaction(async (tx) => {
       const head = await lockHead(tx, key, generation);
       const next = head.last_seq + 1;
       await tx('session_snapshot_heads').where(key).update({ last_seq: next, generation: Math.max(generation, head.generation) });
-      const row = { ...key, seq: next, digest: s.digest, raw_bytes: s.rawBytes, data: s.data, created_at: createdAt };
-      if (kind === 'delta') {
-        await tx('session_snapshot_deltas').insert(row);
-      } else {
-        await tx('session_snapshots').insert(row).onConflict(['account_id', 'session_id']).merge(['seq', 'digest', 'raw_bytes', 'data', 'created_at']);
-        await tx('session_snapshot_deltas').where(key).andWhere('seq', '<', next).delete();
-      }
       return next;
     });
-    return { seq, kind, digest: s.digest, raw_bytes: s.rawBytes, bytes: s.data.length, created_at: createdAt };
+    const partKey = { accountId, sessionId, seq };
+    let replaced: PartKey[] = [];
+    let part: ChainPart;
+    try {
+      const s = await store(partKey);
+      const createdAt = new Date();
+      await this.db.transaction(async (tx) => {
+        await lockHead(tx, key, generation);
+        const row = { ...key, seq, digest: s.digest, raw_bytes: s.rawBytes, bytes: s.bytes, data: s.data, created_at: createdAt };
+        if (kind === 'delta') {
+          await tx('session_snapshot_deltas').insert(row);
+          return;
+        }
+        const base = await tx('session_snapshots').where(key).first('seq');
+        const deltas = await tx('session_snapshot_deltas').where(key).andWhere('seq', '<', seq).select('seq');
+        replaced = [...(base ? [base] : []), ...deltas].map((r) => ({ accountId, sessionId, seq: Number(r.seq) }));
+        await tx('session_snapshots').insert(row).onConflict(['account_id', 'session_id']).merge(['seq', 'digest', 'raw_bytes', 'bytes', 'data', 'created_at']);
+        await tx('session_snapshot_deltas').where(key).andWhere('seq', '<', seq).delete();
+      });
+      part = { seq, kind, digest: s.digest, raw_bytes: s.rawBytes, bytes: s.bytes, created_at: createdAt };
+    } catch (e) {
+      // Whatever arrived of a part that is not listed goes (a session's end would take it anyway).
+      await this.blobs.delete([partKey]).catch((d: Error) => log.warn({ ...errorFields(d), session_id: sessionId, seq }, 'could not delete the bytes of a checkpoint part that was not stored'));
+      throw e;
+    }
+    // The chain no longer names them: a failure here leaves bytes that the session's end deletes.
+    if (replaced.length > 0) await this.blobs.delete(replaced).catch((d: Error) => log.warn({ ...errorFields(d), session_id: sessionId }, 'could not delete replaced checkpoint parts'));
+    return part;
   }
 
   /**
@@ -73,12 +139,18 @@ export class SnapshotStore {
     return listChain(this.db, { account_id: accountId, session_id: sessionId });
   }
 
-  /** One part's bytes: the base when `seq` is the base's, else that delta. */
-  async part(accountId: string, sessionId: string, seq: number): Promise<(ChainPart & { data: Buffer }) | undefined> {
+  /**
+   * One part's bytes as a stream: the part `seq` (the base or a delta), or the base when `seq` is absent.
+   * A part stored in the database before the bytes moved elsewhere is read from its row.
+   */
+  async open(accountId: string, sessionId: string, seq?: number): Promise<(ChainPart & { body: Readable }) | undefined> {
     const key: Key = { account_id: accountId, session_id: sessionId };
-    const base = await this.db('session_snapshots').where({ ...key, seq }).first();
-    const r = base ?? (await this.db('session_snapshot_deltas').where({ ...key, seq }).first());
-    return r ? { ...partOf(r, base ? 'full' : 'delta'), data: Buffer.from(r.data as Uint8Array) } : undefined;
+    const base = await this.db('session_snapshots').where(seq === undefined ? key : { ...key, seq }).first();
+    const r = base ?? (seq === undefined ? undefined : await this.db('session_snapshot_deltas').where({ ...key, seq }).first());
+    if (!r) return undefined;
+    const part = partOf(r, base ? 'full' : 'delta');
+    const body = r.data ? Readable.from([Buffer.from(r.data as Uint8Array)]) : await this.blobs.get({ accountId, sessionId, seq: part.seq });
+    return body && { ...part, body };
   }
 
   /** Replaces the session's checkpoint with this full one (a session from before chains: generation 0). */
@@ -87,22 +159,27 @@ export class SnapshotStore {
   }
 
   /** The session's base checkpoint, when it has one. */
-  async get(accountId: string, sessionId: string): Promise<(SnapshotMeta & { data: Buffer }) | undefined> {
-    const r = await this.db('session_snapshots').where({ account_id: accountId, session_id: sessionId }).first();
-    return r ? { ...partOf(r, 'full'), data: Buffer.from(r.data as Uint8Array) } : undefined;
+  async get(accountId: string, sessionId: string): Promise<ChainPart | undefined> {
+    const r = await this.db('session_snapshots').where({ account_id: accountId, session_id: sessionId }).first(PART_COLUMNS);
+    return r ? partOf(r, 'full') : undefined;
   }
 
-  /** Drops the session's whole chain (its session ended); answers whether there was one. */
+  /** Drops the session's whole chain (its session ended), bytes and all; answers whether there was one. */
   async drop(accountId: string, sessionId: string): Promise<boolean> {
     const key: Key = { account_id: accountId, session_id: sessionId };
-    return this.db.transaction(async (tx) => {
+    const had = await this.db.transaction(async (tx) => {
       const base = rowsTouched(await tx('session_snapshots').where(key).delete());
       const deltas = rowsTouched(await tx('session_snapshot_deltas').where(key).delete());
       await tx('session_snapshot_heads').where(key).delete();
       return base + deltas > 0;
     });
+    // After the rows: a failure here fails the drop, which its caller (an activity) tries again, rows gone or not.
+    await this.blobs.deletePrefix(accountId, sessionId);
+    return had;
   }
 }
+
+const PART_COLUMNS = ['seq', 'digest', 'raw_bytes', 'bytes', 'created_at'];
 
 /** The session's head, locked for this transaction (made when absent); refuses an older generation. */
 async function lockHead(tx: Knex.Transaction, key: Key, generation: number): Promise<{ generation: number; last_seq: number }> {
@@ -116,13 +193,11 @@ async function lockHead(tx: Knex.Transaction, key: Key, generation: number): Pro
 }
 
 async function listChain(q: Knex | Knex.Transaction, key: Key): Promise<ChainPart[]> {
-  const cols = ['seq', 'digest', 'raw_bytes', 'created_at', q.raw('length(data) as bytes')];
-  const base = await q('session_snapshots').where(key).first(cols);
-  const deltas = await q('session_snapshot_deltas').where(key).andWhere('seq', '>', Number(base?.seq ?? 0)).orderBy('seq').select(cols);
+  const base = await q('session_snapshots').where(key).first(PART_COLUMNS);
+  const deltas = await q('session_snapshot_deltas').where(key).andWhere('seq', '>', Number(base?.seq ?? 0)).orderBy('seq').select(PART_COLUMNS);
   return [...(base ? [partOf(base, 'full')] : []), ...deltas.map((d) => partOf(d, 'delta'))];
 }
 
 function partOf(r: Record<string, unknown>, kind: PartKind): ChainPart {
-  const bytes = r.bytes !== undefined ? Number(r.bytes) : (r.data as Uint8Array).length;
-  return { seq: Number(r.seq), kind, digest: String(r.digest), raw_bytes: Number(r.raw_bytes), bytes, created_at: new Date(r.created_at as string) };
+  return { seq: Number(r.seq), kind, digest: String(r.digest), raw_bytes: Number(r.raw_bytes), bytes: Number(r.bytes), created_at: new Date(r.created_at as string) };
 }

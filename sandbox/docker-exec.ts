@@ -1,8 +1,8 @@
 // `docker exec` through the Docker API, with stdin when given, output capped per stream while it is
 // read (the rest is drained and dropped, or, with stopAtLimit, not read at all), and the exit code from
 // the exec's inspect.
-import { Writable } from 'node:stream';
-import type { Duplex } from 'node:stream';
+import { Transform, Writable, type Duplex, type Readable, type TransformCallback } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { inExecSpan } from './exec-span.js';
 
@@ -32,7 +32,8 @@ export interface ExecResult {
   abandoned: boolean;
 }
 
-class CappedSink extends Writable {
+/** Keeps the first `limit` bytes written to it and drops the rest. */
+export class CappedSink extends Writable {
   private chunks: Buffer[] = [];
   private size = 0;
   truncated = false;
@@ -107,5 +108,98 @@ async function execIn(container: Docker.Container, o: ExecOptions): Promise<Exec
     stderrTruncated: err.truncated,
     exitCode: info?.ExitCode ?? -1,
     abandoned: !done,
+  };
+}
+
+/**
+ * Splits Docker's multiplexed exec stream (8-byte frame headers: stream type, length) at its reader's
+ * pace: stdout passes on, stderr is kept up to a cap. Docker's own demuxStream ignores backpressure, so a
+ * slow reader of a large stdout (an upload) would have it all piled up in memory.
+ */
+export class ExecDemux extends Transform {
+  private pending = Buffer.alloc(0);
+  private type = 0;
+  private left = 0;
+  private readonly errChunks: Buffer[] = [];
+  private errBytes = 0;
+
+  constructor(private readonly stderrLimit: number) { super(); }
+
+  get stderr(): Buffer { return Buffer.concat(this.errChunks); }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = Buffer.alloc(0);
+    while (buf.length > 0) {
+      if (this.left === 0) {
+        if (buf.length < 8) {
+          this.pending = Buffer.from(buf);
+          break;
+        }
+        this.type = buf[0];
+        this.left = buf.readUInt32BE(4);
+        buf = buf.subarray(8);
+        continue;
+      }
+      const part = buf.subarray(0, Math.min(this.left, buf.length));
+      if (this.type === 1) this.push(part);
+      else if (this.type === 2 && this.errBytes < this.stderrLimit) {
+        const kept = part.subarray(0, this.stderrLimit - this.errBytes);
+        this.errChunks.push(Buffer.from(kept));
+        this.errBytes += kept.length;
+      }
+      this.left -= part.length;
+      buf = buf.subarray(part.length);
+    }
+    done();
+  }
+}
+
+/** A command run through `docker exec` whose stdout (and stdin) are streams. */
+export interface StreamingExec {
+  /** The command's stdout, as fast as its reader takes it (Docker and the command wait meanwhile). */
+  stdout: Readable;
+  /** The command's stdin, when asked for: ending it closes the command's stdin. */
+  stdin: Writable | undefined;
+  /** The first bytes of its stderr (after it ended: all of them, up to the cap). */
+  stderr(): Buffer;
+  /** Its exit code, once stdout has ended (-1: unknown). */
+  exitCode(): Promise<number>;
+  /** Ends it now: its output pipe closes and the command's next write fails. */
+  abort(): void;
+}
+
+export async function dockerExecStream(container: Docker.Container, o: { cmd: string[]; user?: string; workingDir?: string; stdin?: boolean; stderrLimit?: number }): Promise<StreamingExec> {
+  const exec = await container.exec({
+    Cmd: o.cmd,
+    User: o.user,
+    WorkingDir: o.workingDir,
+    AttachStdin: o.stdin === true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+  });
+  const stream = (await exec.start({ hijack: true, stdin: o.stdin === true })) as unknown as Duplex;
+  const demux = new ExecDemux(o.stderrLimit ?? 64 * 1024);
+  stream.pipe(demux);
+  stream.once('error', (e) => demux.destroy(e));
+  // Some exec streams never emit 'end': 'close' also says the command's output is complete.
+  stream.once('close', () => { if (!demux.writableEnded && !demux.destroyed) demux.end(); });
+  const ended = finished(demux).then(() => true, () => true);
+  return {
+    stdout: demux,
+    stdin: o.stdin ? stream : undefined,
+    stderr: () => demux.stderr,
+    async exitCode() {
+      await ended;
+      let info = await exec.inspect().catch(() => undefined);
+      // The stream can close a moment before Docker records the exit code.
+      for (let i = 0; info?.Running && i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        info = await exec.inspect().catch(() => undefined);
+      }
+      return info?.ExitCode ?? -1;
+    },
+    abort: () => stream.destroy(),
   };
 }

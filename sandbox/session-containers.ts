@@ -156,7 +156,7 @@ export class SessionContainers {
 
   /**
    * Unpacks a checkpoint's tar into the session's (fresh) workspace through its agent, which costs no
-   * `docker exec`; for checkpoints up to RESTORE_BY_AGENT_BYTES (larger ones: writeWorkspace).
+   * `docker exec`; for checkpoints up to RESTORE_BY_AGENT_BYTES (larger ones stream: writeWorkspaceStream).
    */
   async restore(containerId: string, tar: Buffer): Promise<RestoreAnswer> {
     return restoreAnswerOf(await this.request(containerId, { restore: tar.toString('base64') }, 120_000));

@@ -8,11 +8,14 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip, gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
 import type Docker from 'dockerode';
 import { sandboxProgramsDir } from '../config/paths.js';
 import { SANDBOX_USER } from './profile.js';
-import { dockerExec } from './docker-exec.js';
+import { CappedSink, dockerExec, dockerExecStream } from './docker-exec.js';
+import { CheckpointTooLarge, DigestMismatch, IncompleteTar, TarMeter } from './checkpoint-stream.js';
 
 const gzip = promisify(gzipCb);
 const gunzip = promisify(gunzipCb);
@@ -31,12 +34,7 @@ export const digestOf = (tar: Buffer): string => createHash('sha256').update(tar
  */
 export async function readWorkspace(container: Docker.Container, maxBytes: number): Promise<WorkspaceTar | 'too_large'> {
   const r = await dockerExec(container, {
-    // Sorted names: the same workspace always gives the same bytes, so its digest says whether it changed.
-    // Sparse files go as their data and a map of their holes: a `truncate -s 2T` file costs a header,
-    // not 2 TiB of zeros streamed through Docker.
-    // `head` ends the stream one byte past the cap, inside the container: tar then stops on its next write,
-    // and no more than that crosses Docker (the worker also stops reading there, should `head` not).
-    cmd: ['sh', '-c', 'tar -C /workspace --sort=name --numeric-owner --sparse --warning=no-file-changed -cf - . | head -c "$1"', 'sh', String(maxBytes + 1)],
+    cmd: tarCommand(maxBytes),
     user: SANDBOX_USER,
     limitBytes: maxBytes,
     stopAtLimit: true,
@@ -48,6 +46,53 @@ export async function readWorkspace(container: Docker.Container, maxBytes: numbe
   const complete = r.stdout.length >= 1024 && r.stdout.length % 512 === 0 && r.stdout.subarray(-1024).every((b) => b === 0);
   if (r.abandoned || !complete) throw new Error(`could not read the workspace (exit ${r.exitCode}): ${r.stderr.toString('utf8').trim().slice(0, 500)}`);
   return { tar: r.stdout, digest: digestOf(r.stdout) };
+}
+
+/** The tar command of a workspace checkpoint, cut one byte past `maxBytes` inside the container. */
+function tarCommand(maxBytes: number): string[] {
+  // Sorted names: the same workspace always gives the same bytes, so its digest says whether it changed.
+  // Sparse files go as their data and a map of their holes: a `truncate -s 2T` file costs a header,
+  // not 2 TiB of zeros streamed through Docker.
+  // `head` ends the stream one byte past the cap, inside the container: tar then stops on its next write,
+  // and no more than that crosses Docker (the worker also stops reading there, should `head` not).
+  return ['sh', '-c', 'tar -C /workspace --sort=name --numeric-owner --sparse --warning=no-file-changed -cf - . | head -c "$1"', 'sh', String(maxBytes + 1)];
+}
+
+/** A workspace on its way out as a gzipped tar, read from the container only as fast as `gzip` is read. */
+export interface WorkspaceStream {
+  gzip: Readable;
+  /**
+   * Once `gzip` has ended: the tar's digest and size. `gzip` fails instead (so that an upload of it never
+   * completes) when the tar is cut short (IncompleteTar) or passes `maxBytes` (CheckpointTooLarge).
+   */
+  result(): { digest: string; rawBytes: number };
+  /** Stops reading the workspace (the upload failed). */
+  abort(): void;
+  /** The failure of an upload of `gzip`, with tar's own words when the archive was cut short. */
+  explain(e: unknown): Promise<unknown>;
+}
+
+/**
+ * The workspace as a stream of gzip, for a full checkpoint of any size: tar's output goes through a meter
+ * (size, digest, the cap, the archive's end) and gzip as the upload reads it, so this process holds a
+ * few chunks of it at a time, never the whole.
+ */
+export async function streamWorkspace(container: Docker.Container, maxBytes: number): Promise<WorkspaceStream> {
+  const x = await dockerExecStream(container, { cmd: tarCommand(maxBytes), user: SANDBOX_USER });
+  const meter = new TarMeter({ maxBytes, wholeTar: true, tooLarge: `the workspace is larger than ${maxBytes} bytes` });
+  const gz = createGzip({ level: 6 });
+  pipeline(x.stdout, meter, gz).catch(() => x.abort());
+  return {
+    gzip: gz,
+    result: () => ({ digest: meter.digest, rawBytes: meter.bytes }),
+    abort: () => { x.abort(); gz.destroy(); },
+    async explain(e: unknown) {
+      // tar's own complaint says why the archive was cut short.
+      if (!(e instanceof IncompleteTar)) return e;
+      const stderr = x.stderr().toString('utf8').trim().slice(0, 500);
+      return new Error(`could not read the workspace (exit ${await x.exitCode()}): ${stderr || e.message}`);
+    },
+  };
 }
 
 /** What a restore left out of the checkpoint: the first members it refused, each with why, and how many in all. */
@@ -64,32 +109,41 @@ export function restoreAnswerOf(frame: Record<string, unknown>): RestoreAnswer {
 }
 
 /**
- * Unpacks a checkpoint into the (empty) workspace of a fresh container, for checkpoints too large for one
- * frame to its agent: the same python code, run by the same user, the tar on its stdin.
+ * Unpacks a stored part into the (empty) workspace of a fresh container, for parts too large for one
+ * frame to its agent: the same python code, run by the same user, the tar on its stdin. The part arrives
+ * as a stream of gzip and is inflated on its way into that stdin, up to `maxBytes` (CheckpointTooLarge past that), and
+ * checked against `digest` at its end. A part that fails either is unpacked only in part: the caller
+ * discards the container.
  */
-export async function writeWorkspace(container: Docker.Container, tar: Buffer): Promise<RestoreAnswer> {
-  const r = await dockerExec(container, {
-    cmd: ['python3', '-c', `${RESTORE_SOURCE}\nrestore_stdin()\n`],
-    user: SANDBOX_USER,
-    workingDir: '/workspace',
-    stdin: tar,
-    limitBytes: 64 * 1024,
-    waitMs: TAR_WAIT_MS,
+export async function writeWorkspaceStream(container: Docker.Container, gzipped: Readable, digest: string, maxBytes: number): Promise<RestoreAnswer & { rawBytes: number }> {
+  const x = await dockerExecStream(container, { cmd: ['python3', '-c', `${RESTORE_SOURCE}\nrestore_stdin()\n`], user: SANDBOX_USER, workingDir: '/workspace', stdin: true });
+  const meter = new TarMeter({ maxBytes, expectDigest: digest || undefined, tooLarge: `the checkpoint inflates to more than ${maxBytes} bytes, more than this session's workspace holds: it was not restored` });
+  let failure: Error | undefined;
+  const fed = pipeline(gzipped, createGunzip(), meter, x.stdin!).catch((e: Error) => {
+    failure = e;
+    x.abort();
   });
-  const line = r.stdout.toString('utf8').trim().split('\n').at(-1) ?? '';
+  const out = new CappedSink(64 * 1024);
+  await pipeline(x.stdout, out).catch(() => undefined);
+  await fed;
+  const exitCode = await x.exitCode();
+  if (failure instanceof CheckpointTooLarge || failure instanceof DigestMismatch) throw failure;
+  const line = out.bytes.toString('utf8').trim().split('\n').at(-1) ?? '';
   let answer: Record<string, unknown>;
   try {
     answer = JSON.parse(line) as Record<string, unknown>;
   } catch {
-    throw new Error(`could not restore the workspace (exit ${r.exitCode}${r.abandoned ? ', timed out' : ''}): ${r.stderr.toString('utf8').trim().slice(0, 500)}`);
+    throw failure ?? new Error(`could not restore the workspace (exit ${exitCode}): ${x.stderr().toString('utf8').trim().slice(0, 500)}`);
   }
-  return restoreAnswerOf(answer);
+  // The restore's own refusal (a full workspace) says more than the broken pipe it left behind.
+  const restored = restoreAnswerOf(answer);
+  if (failure) throw failure;
+  return { ...restored, rawBytes: meter.bytes };
 }
 
 export const compress = (tar: Buffer): Promise<Buffer> => gzip(tar, { level: 6 });
 
-/** A checkpoint that inflates past its bound: a gzip bomb, or a workspace larger than this session's. */
-export class CheckpointTooLarge extends Error {}
+export { CheckpointTooLarge };
 
 /**
  * The tar of a stored checkpoint, checked against the digest it was stored under. Inflating stops at
@@ -105,6 +159,6 @@ export async function decompress(data: Buffer, digest: string, maxBytes: number)
     }
     throw e;
   }
-  if (digest && digestOf(tar) !== digest) throw new Error('the checkpoint does not match its digest: it was damaged in store or in transit');
+  if (digest && digestOf(tar) !== digest) throw new DigestMismatch();
   return tar;
 }

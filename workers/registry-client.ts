@@ -4,7 +4,10 @@
 // refused heartbeat means the credential was deleted: the worker stops taking work.
 import { DuraboxError } from '../contract/errors.js';
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
 import { rootCertificates } from 'node:tls';
@@ -25,6 +28,9 @@ const UNTRUSTED_CERT_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
+
+/** A part the snapshot store took: its number in the chain and what it measured. */
+export interface StoredPart { seq?: number; digest?: string; raw_bytes?: number; bytes?: number }
 
 interface StartAck {
   payload_keys?: PayloadKeys;
@@ -165,12 +171,16 @@ export class RegistryClient {
     await this.post('/api/v1/registry/output', body);
   }
 
-  /** Stores a part of a session's workspace checkpoint (a gzipped tar) in the platform's snapshot store. */
-  async putSnapshot(q: { accountId: string; sessionId: string; digest: string; rawBytes: number; grant: string; kind?: 'full' | 'delta' }, data: Buffer): Promise<{ seq?: number }> {
-    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, digest: q.digest, raw_bytes: String(q.rawBytes), ...(q.kind ? { kind: q.kind } : {}) })}`;
+  /**
+   * Stores a part of a session's workspace checkpoint (a gzipped tar) in the platform's snapshot store. A
+   * stream goes as it is read (chunked): the store measures it, and answers its digest and size. A stream
+   * that fails (its workspace outgrew the cap) breaks the request off, and nothing is stored.
+   */
+  async putSnapshot(q: { accountId: string; sessionId: string; digest?: string; grant: string; kind?: 'full' | 'delta' }, data: Buffer | Readable): Promise<StoredPart> {
+    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, ...(q.digest ? { digest: q.digest } : {}), ...(q.kind ? { kind: q.kind } : {}) })}`;
     const r = await this.exchange('PUT', path, data, 'application/gzip', SNAPSHOT_TIMEOUT_MS, [409], q.grant);
     refuseFenced(r);
-    return JSON.parse(r.body.toString('utf8')) as { seq?: number };
+    return JSON.parse(r.body.toString('utf8')) as StoredPart;
   }
 
   /** A session's checkpoint chain, claimed for the generation the grant names: older containers may no longer write to it. */
@@ -183,9 +193,32 @@ export class RegistryClient {
 
   /** One part of a session's checkpoint (`seq`), or its base; undefined when there is none. */
   async getSnapshot(q: { accountId: string; sessionId: string; grant: string; seq?: number }): Promise<{ data: Buffer; digest: string } | undefined> {
-    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, ...(q.seq !== undefined ? { seq: String(q.seq) } : {}) })}`;
-    const r = await this.exchange('GET', path, undefined, undefined, SNAPSHOT_TIMEOUT_MS, [404], q.grant);
+    const r = await this.exchange('GET', this.snapshotPath(q), undefined, undefined, SNAPSHOT_TIMEOUT_MS, [404], q.grant);
     return r.status === 404 ? undefined : { data: r.body, digest: String(r.headers['x-snapshot-digest'] ?? '') };
+  }
+
+  /** One part of a session's checkpoint as a stream, read as fast as its reader takes it; undefined when there is none. */
+  async openSnapshot(q: { accountId: string; sessionId: string; grant: string; seq?: number }): Promise<{ body: Readable; digest: string } | undefined> {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = this.send(new URL(this.snapshotPath(q), this.config.apiUrl), { method: 'GET', agent: this.agent, headers: this.headers(q.grant) }, resolve);
+      // A stalled transfer (not a long one) is given up.
+      req.setTimeout(SNAPSHOT_TIMEOUT_MS, () => req.destroy(new Error(`reading a checkpoint part stalled for ${SNAPSHOT_TIMEOUT_MS} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+    if (res.statusCode === 200) return { body: res, digest: String(res.headers['x-snapshot-digest'] ?? '') };
+    const text = (await buffer(res)).toString('utf8');
+    if (res.statusCode === 404) return undefined;
+    if (res.statusCode === 401 || res.statusCode === 403) throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(text)}`);
+    throw new Error(`/api/v1/registry/snapshots answered ${res.statusCode}: ${errorOf(text)}`);
+  }
+
+  private snapshotPath(q: { accountId: string; sessionId: string; seq?: number }): string {
+    return `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, ...(q.seq !== undefined ? { seq: String(q.seq) } : {}) })}`;
+  }
+
+  private headers(grant?: string): Record<string, string> {
+    return { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(grant ? { [GRANT_HEADER]: grant } : {}) };
   }
 
   private post(path: string, body: unknown): Promise<any> {
@@ -198,14 +231,20 @@ export class RegistryClient {
     return text ? JSON.parse(text) : undefined;
   }
 
-  /** One call to the API with this worker's credential; a refused credential is CredentialRejected, another failure an Error. */
-  private async exchange(method: 'GET' | 'POST' | 'PUT', path: string, payload: Buffer | undefined, contentType: string | undefined, timeoutMs: number, allowed: number[] = [], grant?: string): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
+  /**
+   * One call to the API with this worker's credential; a refused credential is CredentialRejected, another
+   * failure an Error. A stream payload goes chunked as it is read; one that fails breaks the request off
+   * (the API stores nothing of it) and its failure is the call's. A Buffer call must end within
+   * `timeoutMs`; a stream's may take longer, but not stall that long.
+   */
+  private async exchange(method: 'GET' | 'POST' | 'PUT', path: string, payload: Buffer | Readable | undefined, contentType: string | undefined, timeoutMs: number, allowed: number[] = [], grant?: string): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
+    const streamed = payload instanceof Readable;
     const res = await new Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
       const req = this.send(new URL(path, this.config.apiUrl), {
         method,
         agent: this.agent,
-        headers: { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(grant ? { [GRANT_HEADER]: grant } : {}), ...(payload === undefined ? {} : { 'content-type': contentType ?? 'application/octet-stream' }) },
-        signal: AbortSignal.timeout(timeoutMs),
+        headers: { ...this.headers(grant), ...(payload === undefined ? {} : { 'content-type': contentType ?? 'application/octet-stream' }) },
+        ...(streamed ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
       }, (r) => {
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
@@ -213,7 +252,15 @@ export class RegistryClient {
         r.on('error', reject);
       });
       req.on('error', reject);
-      req.end(payload);
+      if (!streamed) {
+        req.end(payload);
+        return;
+      }
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${path.split('?')[0]}: the transfer stalled for ${timeoutMs} ms`)));
+      pipeline(payload, req).catch((e: Error) => {
+        req.destroy(e);
+        reject(e);
+      });
     });
     if (res.status === 401 || res.status === 403) {
       throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(res.body.toString('utf8'))}`);

@@ -5,11 +5,12 @@ import { DuraboxError } from '../../contract/errors.js';
 import { GRANT_HEADER, isResourceId } from '../../contract/schemas.js';
 import { openGrant, type GrantClaims } from '../../control/host-grants.js';
 import { Fenced, type ChainPart } from '../../db/snapshots.js';
+import { PartTooLarge } from '../../db/snapshot-blobs.js';
+import { CheckpointTooLarge, DigestMismatch } from '../../sandbox/checkpoint-stream.js';
 import { generateWorkerSecret, keyedHash, newId } from '../../control/security.js';
 import { CertificateRequestInvalid, type HostCa } from '../../gateway/certs.js';
 import { liveSessionContainers } from '../../control/visibility.js';
 import type { AppDeps } from '../context.js';
-import { readRawBody } from '../raw-body.js';
 import type { Handlers } from '../routes.js';
 
 /** A worker is offline after this many heartbeat intervals (stretched by its jitter) without one. */
@@ -87,17 +88,21 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
     },
 
     /**
-     * A part of a session's checkpoint from its host. The digest is the host's: a restore checks it after
-     * unpacking. The grant names the generation of the container the host writes from: an older one than
-     * the chain's is fenced off (409).
+     * A part of a session's checkpoint from its host, streamed into the snapshot store as it arrives (with
+     * the S3 store it never sits whole in this process). The store inflates it beside, so its digest and
+     * size are the store's own; a digest the host sends must match them. The grant names the generation of
+     * the container the host writes from: an older one than the chain's is fenced off (409), before the
+     * body is read.
      */
     async registryPutSnapshot(ctx, { query: q }) {
       const claims = requireGrant(deps, ctx.get(GRANT_HEADER), { kind: 'snapshot', accountId: q.account_id, subject: q.session_id, hostId: ctx.state.workerId! }, GRANT_HEADER);
+      const rawMaxBytes = deps.api.session.checkpointMaxBytes;
       // The cap is on the tar; gzip of incompressible bytes is a little larger than its input.
-      const limit = Math.ceil(deps.api.session.checkpointMaxBytes * 1.01) + 65536;
-      const data = await readRawBody(ctx, limit, `checkpoint larger than ${limit} bytes (DURABOX_SESSION_CHECKPOINT_MAX_BYTES)`);
-      if (data.length === 0) throw new DuraboxError('invalid_input', 'invalid request body: a checkpoint is a gzipped tar, not empty');
-      const stored = await fenced(() => deps.snapshots.append(q.account_id, q.session_id, claims.g ?? 0, q.kind, { digest: q.digest, rawBytes: q.raw_bytes, data }));
+      const limits = { maxBytes: Math.ceil(rawMaxBytes * 1.01) + 65536, rawMaxBytes, ...(q.digest ? { digest: q.digest } : {}) };
+      const declared = Number(ctx.get('content-length') || NaN);
+      if (declared === 0) throw new DuraboxError('invalid_input', 'invalid request body: a checkpoint is a gzipped tar, not empty');
+      if (declared > limits.maxBytes) throw new DuraboxError('file_too_large', `checkpoint larger than ${limits.maxBytes} bytes (DURABOX_SESSION_CHECKPOINT_MAX_BYTES)`);
+      const stored = await fenced(() => partRefused(() => deps.snapshots.appendStream(q.account_id, q.session_id, claims.g ?? 0, q.kind, ctx.req, limits)));
       ctx.status = 201;
       ctx.body = partView(stored);
     },
@@ -109,14 +114,16 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
       ctx.body = { parts: parts.map(partView) };
     },
 
+    /** A part's bytes, streamed from the snapshot store to the restoring host. */
     async registryGetSnapshot(ctx, { query: q }) {
       requireGrant(deps, ctx.get(GRANT_HEADER), { kind: 'snapshot', accountId: q.account_id, subject: q.session_id, hostId: ctx.state.workerId! }, GRANT_HEADER);
-      const s = q.seq === undefined ? await deps.snapshots.get(q.account_id, q.session_id) : await deps.snapshots.part(q.account_id, q.session_id, q.seq);
+      const s = await deps.snapshots.open(q.account_id, q.session_id, q.seq);
       if (!s) throw new DuraboxError('not_found', 'no checkpoint of that session');
       ctx.type = 'application/gzip';
+      ctx.length = s.bytes;
       ctx.set('X-Snapshot-Digest', s.digest);
       ctx.set('X-Snapshot-Created-At', s.created_at.toISOString());
-      ctx.body = s.data;
+      ctx.body = s.body;
     },
 
     /** A worker shutting down: offline at once, so no new task counts on it. */
@@ -143,6 +150,22 @@ async function fenced<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (e) {
     if (e instanceof Fenced) throw new DuraboxError('fenced', e.message);
+    throw e;
+  }
+}
+
+/** A part the store refused for what it is (too large, not gzip, a digest that does not match): 4xx naming it. */
+async function partRefused<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof PartTooLarge || e instanceof CheckpointTooLarge) throw new DuraboxError('file_too_large', `${e.message}`);
+    if (e instanceof DigestMismatch) throw new DuraboxError('invalid_input', 'digest: does not match the sha256 of the uploaded tar');
+    if (typeof (e as { errno?: unknown }).errno === 'number' && (e as { code?: string }).code?.startsWith('Z_')) {
+      throw new DuraboxError('invalid_input', `invalid request body: a checkpoint is a gzipped tar (${(e as Error).message})`);
+    }
+    // The host stopped sending (its workspace outgrew the cap, or it went away): nothing was stored.
+    if (['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE'].includes((e as { code?: string }).code ?? '')) throw new DuraboxError('invalid_input', 'invalid request body: the upload was cut off before its end');
     throw e;
   }
 }

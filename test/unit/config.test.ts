@@ -82,6 +82,43 @@ describe('config', () => {
       refuses(() => loadApiSettings({ DURABOX_SESSION_HOST_GONE_SEC: '0' }), 'DURABOX_SESSION_HOST_GONE_SEC');
     });
 
+    it('keeps checkpoints in PostgreSQL unless DURABOX_SNAPSHOT_URL names a bucket', () => {
+      assert.deepEqual(config.api.snapshotStore, { kind: 'postgres' });
+    });
+
+    it('reads an S3 snapshot store: bucket and prefix from the URL, path style with an endpoint, credentials in pairs', () => {
+      assert.deepEqual(loadApiSettings({
+        DURABOX_SNAPSHOT_URL: 's3://durabox-checkpoints/prod/eu/',
+        DURABOX_SNAPSHOT_S3_ENDPOINT: 'http://127.0.0.1:8333',
+        DURABOX_SNAPSHOT_S3_ACCESS_KEY_ID: 'AK',
+        DURABOX_SNAPSHOT_S3_SECRET_ACCESS_KEY: 'SK',
+      }).snapshotStore, {
+        kind: 's3', bucket: 'durabox-checkpoints', prefix: 'prod/eu', endpoint: 'http://127.0.0.1:8333', region: 'us-east-1',
+        credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' }, forcePathStyle: true,
+      });
+      assert.deepEqual(loadApiSettings({ DURABOX_SNAPSHOT_URL: 's3://bucket.example', DURABOX_SNAPSHOT_S3_REGION: 'eu-west-3' }).snapshotStore, {
+        kind: 's3', bucket: 'bucket.example', prefix: '', endpoint: undefined, region: 'eu-west-3', credentials: undefined, forcePathStyle: false,
+      });
+      assert.equal((loadApiSettings({ DURABOX_SNAPSHOT_URL: 's3://b0b', DURABOX_SNAPSHOT_S3_ENDPOINT: 'https://s3.internal', DURABOX_SNAPSHOT_S3_PATH_STYLE: 'false' }).snapshotStore as { forcePathStyle: boolean }).forcePathStyle, false);
+    });
+
+    it('refuses a snapshot store it cannot use, naming the variable', () => {
+      refuses(() => loadApiSettings({ DURABOX_SNAPSHOT_URL: 'https://bucket/prefix' }), 'DURABOX_SNAPSHOT_URL', 's3://bucket');
+      refuses(() => loadApiSettings({ DURABOX_SNAPSHOT_URL: 's3://Upper_Case' }), 'DURABOX_SNAPSHOT_URL', 'bucket name');
+      refuses(() => loadApiSettings({ DURABOX_SNAPSHOT_URL: 's3://bucket/../up' }), 'DURABOX_SNAPSHOT_URL', '".."');
+      refuses(() => loadApiSettings({ DURABOX_SNAPSHOT_URL: 's3://bucket', DURABOX_SNAPSHOT_S3_ENDPOINT: 'ftp://x' }), 'DURABOX_SNAPSHOT_S3_ENDPOINT');
+      refuses(() => loadApiSettings({ DURABOX_SNAPSHOT_URL: 's3://bucket', DURABOX_SNAPSHOT_S3_ACCESS_KEY_ID: 'AK' }), 'DURABOX_SNAPSHOT_S3_SECRET_ACCESS_KEY');
+      refuses(() => loadApiSettings({ DURABOX_SNAPSHOT_S3_ENDPOINT: 'http://127.0.0.1:8333' }), 'DURABOX_SNAPSHOT_URL');
+    });
+
+    it('holds checkpoints over 1 GiB only in an S3 store, and none over 4 GiB', () => {
+      const big = String(2 * 1024 * MB);
+      refuses(() => loadApiSettings({ DURABOX_SESSION_CHECKPOINT_MAX_BYTES: big }), 'DURABOX_SESSION_CHECKPOINT_MAX_BYTES', 'DURABOX_SNAPSHOT_URL');
+      assert.equal(loadApiSettings({ DURABOX_SESSION_CHECKPOINT_MAX_BYTES: big, DURABOX_SNAPSHOT_URL: 's3://bucket' }).session.checkpointMaxBytes, 2 * 1024 * MB);
+      assert.equal(loadWorkerSettings({ DURABOX_SESSION_CHECKPOINT_MAX_BYTES: big }).checkpointMaxBytes, 2 * 1024 * MB);
+      refuses(() => loadApiSettings({ DURABOX_SESSION_CHECKPOINT_MAX_BYTES: String(5 * 1024 * MB), DURABOX_SNAPSHOT_URL: 's3://bucket' }), 'DURABOX_SESSION_CHECKPOINT_MAX_BYTES');
+    });
+
     it('refuses pauses without checkpoints', () => {
       refuses(() => loadApiSettings({ DURABOX_SESSION_CHECKPOINT_SEC: '0' }), 'DURABOX_SESSION_PAUSE_AFTER_SEC', 'DURABOX_SESSION_CHECKPOINT_SEC');
       assert.equal(loadApiSettings({ DURABOX_SESSION_CHECKPOINT_SEC: '0', DURABOX_SESSION_PAUSE_AFTER_SEC: '0' }).session.checkpointSec, 0);
