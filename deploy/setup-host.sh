@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what durabox needs on a Debian host, from nothing: Docker Engine, PostgreSQL,
-# the Temporal CLI, the sandbox images (and Chromium for the dashboard test). Every step checks first,
+# the Temporal CLI, the sandbox images (and Chromium for the dashboard test, SeaweedFS for the S3
+# snapshot store's test). Every step checks first,
 # so running it twice is harmless.
 #   deploy/setup-host.sh            everything
 #   deploy/setup-host.sh --no-pg    an execution host (Docker + images only, plus the CLI for `npm start`)
@@ -12,7 +13,7 @@ log() { printf '[setup] %s\n' "$*"; }
 # It installs packages and starts dockerd: as root it just runs; otherwise it asks sudo once, for itself.
 if [ "$(id -u)" != 0 ]; then
   command -v sudo >/dev/null || { echo "run as root (it installs packages and starts dockerd)" >&2; exit 1; }
-  exec sudo --preserve-env=DURABOX_IMAGE_SOURCE,DURABOX_PYTHON_IMAGE,DURABOX_TERMINAL_IMAGE,DURABOX_BUILD_CA_FILE "$0" "$@"
+  exec sudo --preserve-env=DURABOX_IMAGE_SOURCE,DURABOX_PYTHON_IMAGE,DURABOX_TERMINAL_IMAGE,DURABOX_BUILD_CA_FILE,DURABOX_WEED_VERSION "$0" "$@"
 fi
 
 # --- Debian packages ---------------------------------------------------------------------------
@@ -66,6 +67,48 @@ if ! command -v temporal >/dev/null && [ -z "${DURABOX_TEMPORAL_CLI:-}" ]; then
   [ "$bin" = /usr/local/bin/temporal ] || ln -sf "$bin" /usr/local/bin/temporal
 fi
 temporal --version >/dev/null 2>&1 || "${DURABOX_TEMPORAL_CLI:-false}" --version >/dev/null
+
+# --- SeaweedFS: an S3-compatible server (the S3 snapshot store's tests; DURABOX_SNAPSHOT_URL on one machine)
+# Built from its Go module (Apache-2.0), the one source of it this install reaches. Its go.mod has replace
+# directives, which `go install pkg@version` refuses, so it is built inside the downloaded module. A build
+# takes a few minutes on 2 cores; the stamp skips it when this version is already in place.
+weed_module=github.com/seaweedfs/seaweedfs
+weed_version=${DURABOX_WEED_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}
+weed_go=1.26.6
+weed_stamp=/usr/local/lib/durabox/weed.version
+go_at_least() { local v; v=$("$1" env GOVERSION 2>/dev/null | sed 's/^go//'); [ -n "$v" ] && printf '%s\n%s\n' "$2" "$v" | sort -V -C; }
+if [ $want_pg = 1 ] && ! { command -v weed >/dev/null && [ "$(cat "$weed_stamp" 2>/dev/null)" = "$weed_version" ]; }; then
+  started_weed=$(date +%s)
+  go=$(command -v go || true)
+  if [ -z "$go" ]; then
+    log "apt-get install golang-go (to build SeaweedFS)"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go curl unzip >/dev/null
+    go=$(command -v go)
+  fi
+  if ! go_at_least "$go" "$weed_go"; then
+    # Debian 12's Go (1.19) is older than SeaweedFS needs, and too old to fetch a toolchain by itself
+    # (GOTOOLCHAIN came with 1.21): take the toolchain module from the module proxy this Go is set up with.
+    toolchain=go1.26.8
+    arch=$(dpkg --print-architecture)
+    proxy=$("$go" env GOPROXY | tr ',|' '\n\n' | grep -m1 '^http')
+    log "fetching the Go toolchain $toolchain from the Go module proxy"
+    command -v unzip >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q unzip curl >/dev/null
+    tmp=$(mktemp -d)
+    curl -fsSL -o "$tmp/go.zip" "$proxy/golang.org/toolchain/@v/v0.0.1-$toolchain.linux-$arch.zip"
+    unzip -q "$tmp/go.zip" -d "$tmp"
+    rm -rf "/usr/local/lib/durabox/$toolchain" && mkdir -p /usr/local/lib/durabox
+    mv "$tmp/golang.org/toolchain@v0.0.1-$toolchain.linux-$arch" "/usr/local/lib/durabox/$toolchain"
+    rm -rf "$tmp"
+    go="/usr/local/lib/durabox/$toolchain/bin/go"
+  fi
+  log "building SeaweedFS $weed_version with $("$go" env GOVERSION)"
+  src=$(cd /tmp && "$go" mod download -json "$weed_module@$weed_version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  (cd "$src" && GOFLAGS=-buildvcs=false GOTOOLCHAIN=local "$go" build -o /usr/local/bin/weed.new ./weed)
+  mv /usr/local/bin/weed.new /usr/local/bin/weed
+  mkdir -p "$(dirname "$weed_stamp")" && echo "$weed_version" > "$weed_stamp"
+  log "SeaweedFS built in $(( $(date +%s) - started_weed ))s"
+fi
 
 # --- Sandbox images ----------------------------------------------------------------------------
 "$here/images/build.sh"

@@ -248,7 +248,11 @@ export class RegistryClient {
       }, (r) => {
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks), headers: r.headers }));
+        r.on('end', () => {
+          // An answer before the whole stream went (fenced, refused): the rest would only be thrown away.
+          if (streamed && !req.writableFinished) payload.destroy();
+          resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks), headers: r.headers });
+        });
         r.on('error', reject);
       });
       req.on('error', reject);
