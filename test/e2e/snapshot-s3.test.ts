@@ -3,7 +3,12 @@
 // shared one keeps the default PostgreSQL store) whose hosts report to a second API process, so that the
 // memory of the API that carries every checkpoint is measured apart from this test's own.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { Fenced } from '../../db/snapshots.js';
+import { CheckpointTooLarge, DigestMismatch } from '../../sandbox/checkpoint-stream.js';
 import { freePort, PlatformHarness, type ApiProcess } from '../../harness/platform.js';
 import { SeaweedS3 } from '../../harness/seaweedfs.js';
 import { eventually } from './support/docker.js';
@@ -103,6 +108,25 @@ describe('checkpoints in an S3-compatible store (SeaweedFS)', function () {
     await eventually('the session\'s objects to be deleted', async () => (await s3.list(sessionPrefix(sid))).length === 0, 30_000);
     assert.deepEqual(await p.api.deps.snapshots.chain(accountId, sid), [], 'and its chain');
     assert.ok((await s3.list(sessionPrefix(keep.body.session_id))).length > 0, 'another session keeps its objects');
+  });
+
+  it('a part cut off, too large when inflated, or not matching its digest is never listed, and leaves no object', async () => {
+    const sid = `ses_cut_${process.pid}`;
+    const store = p.api.deps.snapshots;
+    const ok = gzipSync(Buffer.alloc(10240, 'a'));
+    const first = await store.appendStream(accountId, sid, 1, 'full', Readable.from([ok]), { maxBytes: 1 << 20, rawMaxBytes: 1 << 20 });
+    assert.equal(first.raw_bytes, 10240, 'the store measures the tar itself');
+    const cutOff = new Readable({ read() {} });
+    cutOff.push(randomBytes(10 * MB));
+    setTimeout(() => cutOff.destroy(new Error('the host went away')), 200);
+    await assert.rejects(store.appendStream(accountId, sid, 1, 'delta', cutOff, { maxBytes: 64 * MB, rawMaxBytes: 64 * MB }));
+    await assert.rejects(store.appendStream(accountId, sid, 1, 'delta', Readable.from([gzipSync(Buffer.alloc(32 * MB))]), { maxBytes: 64 * MB, rawMaxBytes: MB }), CheckpointTooLarge);
+    await assert.rejects(store.appendStream(accountId, sid, 1, 'delta', Readable.from([ok]), { maxBytes: MB, rawMaxBytes: MB, digest: '0'.repeat(64) }), DigestMismatch);
+    assert.deepEqual((await store.chain(accountId, sid)).map((c) => c.seq), [first.seq], 'only the whole part is listed');
+    assert.deepEqual((await s3.list(sessionPrefix(sid))).map((o) => o.key), [`${sessionPrefix(sid)}${first.seq}`], 'and only its object is kept');
+    await assert.rejects(store.appendStream(accountId, sid, 0, 'delta', Readable.from([ok]), { maxBytes: MB, rawMaxBytes: MB }), Fenced);
+    assert.equal(await store.drop(accountId, sid), true);
+    assert.deepEqual(await s3.list(sessionPrefix(sid)), []);
   });
 
   it('a workspace of 1 GiB is checkpointed and restored elsewhere in parts: neither the API nor a host holds it in memory', async () => {
