@@ -56,14 +56,38 @@ type Aboard = { command: string; timeoutMs: number; streamId?: string; streamGra
 
 export type RestoreReason = 'paused' | 'host_lost' | 'container_gone';
 
+/**
+ * What a chain session's restore kept: whether every answered step was stored (zero loss), and the
+ * interpreter contexts whose variables the workspace holds.
+ */
+export interface Kept { zeroLoss: boolean; contexts?: Record<string, { saved: string[]; unsaved: string[] }> }
+
 /** The part of a call's answer that says the session was restored for it, and what did not come back. */
-export function restoredFields(reason: RestoreReason | undefined, checkpointAtMs: number | undefined, refused?: Refused): { restored?: true; restored_note?: string } {
+export function restoredFields(reason: RestoreReason | undefined, checkpointAtMs: number | undefined, refused?: Refused, kept?: Kept): { restored?: true; restored_note?: string } {
   if (!reason) return {};
   const at = checkpointAtMs !== undefined ? new Date(checkpointAtMs).toISOString() : 'its last checkpoint';
   return {
     restored: true,
-    restored_note: whyRestored(reason, at) + (refused ? refusedNote(refused) : ''),
+    restored_note: (kept ? whyRestoredFromChain(reason, at, kept) : whyRestored(reason, at)) + (refused ? refusedNote(refused) : ''),
   };
+}
+
+function whyRestoredFromChain(reason: RestoreReason, at: string, kept: Kept): string {
+  const workspace = reason === 'paused' ? '/workspace is as it was' : kept.zeroLoss ? '/workspace holds every step that was answered' : `/workspace is as of ${at}`;
+  const why = reason === 'paused'
+    ? 'the session was paused and resumed from its checkpoint'
+    : reason === 'container_gone'
+    ? 'the session\'s container was gone (removed, or its Docker daemon restarted); it was restored from its checkpoint'
+    : 'the session\'s host was lost; it was restored on another host from its checkpoint';
+  return `${why}: ${workspace}; running processes were not kept; ${contextsNote(kept.contexts)}`;
+}
+
+/** Which interpreter contexts come back with their variables, and what each could not save. */
+function contextsNote(contexts: Kept['contexts']): string {
+  const saved = Object.entries(contexts ?? {});
+  if (saved.length === 0) return 'interpreter variables were not kept (none were saved)';
+  const each = saved.map(([id, c]) => `${id}: ${c.saved.join(', ') || 'no variables'}${c.unsaved.length > 0 ? ` (not saved: ${c.unsaved.join(', ')})` : ''}`);
+  return `python contexts come back with their saved variables at their next cell: ${each.join('; ')}; other contexts start afresh`;
 }
 
 /** Members of a checkpoint its restore left out (links out of /workspace, special files...): the first few named. */
@@ -238,7 +262,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let stepsDone = 0;
 
   /** A call's own record of whether the session was restored for it. */
-  interface CallNote { restored?: RestoreReason; refused?: Refused }
+  interface CallNote { restored?: RestoreReason; refused?: Refused; kept?: Kept }
 
   /**
    * Moves the session into a new container on any terminal host, restored from its latest checkpoint; a
@@ -259,6 +283,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       showMemo({ container_id: c.containerId, host: c.hostId, paused: false });
       note.restored = reason;
       if (c.restored?.refused_count) note.refused = { names: c.restored.refused ?? [], count: c.restored.refused_count };
+      if (chains) note.kept = { zeroLoss, ...(c.restored?.contexts ? { contexts: c.restored.contexts } : {}) };
       return c.first;
     } catch (err) {
       // The container it left is fenced off already: the next step moves the session again, never back there.
@@ -496,7 +521,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         stdout_truncated: r.stdout_truncated,
         stderr_truncated: r.stderr_truncated,
         lease_expires_unix_ms: state!.leaseExpiresAtMs,
-        ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused),
+        ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused, note.kept),
       };
     } finally {
       busy = false;
@@ -554,14 +579,16 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         (state!.contexts ??= {})[ctx.id] = { language: ctx.language, createdAtMs: Date.now() };
       }
       extendLease();
-      const { checkpoint: stored, ...r } = await onHost(() => durably((extra) => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id, ...(req.stream_grant ? { streamGrant: req.stream_grant } : {}), ...extra })), note);
+      const { checkpoint: stored, context_state: loaded, ...r } = await onHost(() => durably((extra) => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id, ...(req.stream_grant ? { streamGrant: req.stream_grant } : {}), ...extra })), note);
       touched(stored);
       state!.commands++;
       runCommands++;
       // A restored session's contexts start afresh: the first cell in each says its earlier variables are gone.
       const restarted = state!.contexts![ctx.id]?.restarted === true;
       if (restarted) delete state!.contexts![ctx.id].restarted;
-      return { ...r, ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused), ...(restarted ? { context_restarted: true } : {}), language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
+      // A python context that saved its variables loads them back in its new process: not restarted, restored.
+      const started = loaded ? { context_restarted: false, context_restored: loaded } : restarted ? { context_restarted: true } : {};
+      return { ...r, ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused, note.kept), ...started, language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
     } finally {
       busy = false;
       stepsDone++;
