@@ -247,9 +247,11 @@ async function restoreInto(d: TerminalDeps, containerId: string, req: { sessionI
     refusedCount += answer.refused_count;
     refused.push(...answer.refused.slice(0, Math.max(0, 20 - refused.length)));
   }
-  const walked = await d.containers.delta(containerId, 'walk', 0);
-  if (walked.kind !== 'unchanged') await d.containers.commitDelta(containerId, walked.token);
-  return { digest: parts.at(-1)?.digest ?? '', raw_bytes: rawBytes, parts: parts.length, ...(refusedCount > 0 ? { refused, refused_count: refusedCount } : {}) };
+  const walked = await d.containers.delta(containerId, 'walk', 0, { contexts: true });
+  if (walked.kind === 'unchanged') throw new Error('the session agent answered no walk');
+  await d.containers.commitDelta(containerId, walked.token);
+  const contexts = walked.kind === 'walked' ? walked.contexts : undefined;
+  return { digest: parts.at(-1)?.digest ?? '', raw_bytes: rawBytes, parts: parts.length, ...(contexts && Object.keys(contexts).length > 0 ? { contexts } : {}), ...(refusedCount > 0 ? { refused, refused_count: refusedCount } : {}) };
 }
 
 /**

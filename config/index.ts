@@ -606,8 +606,8 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     egress: egressSettings(env),
     templateBuild: templateBuildSettings(env),
     templatePoolsMax: int(env, 'DURABOX_TEMPLATE_POOLS_MAX', 8, 1, 1000),
-    python: runtimeLimits(env, 'PYTHON', 'durabox/python:3'),
-    terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:3'),
+    python: runtimeLimits(env, 'PYTHON', 'durabox/python:4'),
+    terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:4'),
   };
 }
 

@@ -82,7 +82,16 @@ export type CheckpointResult =
   | { outcome: 'failed'; message: string };
 
 /** A checkpoint unpacked into a session's new container; `refused`: the first members it left out, each with why. */
-export interface RestoredCheckpoint { digest: string; raw_bytes: number; /** How many parts of the chain were unpacked. */ parts?: number; refused?: string[]; refused_count?: number }
+export interface RestoredCheckpoint {
+  digest: string;
+  raw_bytes: number;
+  /** How many parts of the chain were unpacked. */
+  parts?: number;
+  refused?: string[];
+  refused_count?: number;
+  /** The interpreter contexts whose variables the workspace holds (by context id): those saved, and those that could not be. */
+  contexts?: Record<string, { saved: string[]; unsaved: string[] }>;
+}
 
 /** The latest checkpoint of a session's workspace, as its workflow records it (the bytes are in the snapshot store). */
 export interface CheckpointRecord {
@@ -105,7 +114,12 @@ export interface SessionState {
   leaseExpiresAtMs: number;
   commands: number;
   /** The session's interpreter contexts by id; their processes live in the container, started on first use. */
-  contexts?: Record<string, { language: Language; createdAtMs: number; /** Its process went with a container the session left (restored): the next cell says so. */ restarted?: boolean }>;
+  contexts?: Record<string, {
+    language: Language;
+    createdAtMs: number;
+    /** Its process went with a container the session left (restored): the next cell says so. */
+    restarted?: boolean;
+  }>;
   /** The latest checkpoint of /workspace, from which the session can be restored on another host. */
   checkpoint?: CheckpointRecord;
   /** The workspace changed (or may have) since that checkpoint. */
@@ -139,8 +153,8 @@ export interface SessionCodeRequest {
   stream_grant?: string;
 }
 
-/** What a host answers for one cell (before the session adds its ids). */
-export type CellResult = Omit<RunCodeOutput, 'language' | 'session_id' | 'context_id'>;
+/** What a host answers for one cell (before the session adds its ids); `context_state`: what a restarted context loaded back. */
+export type CellResult = Omit<RunCodeOutput, 'language' | 'session_id' | 'context_id'> & { context_state?: { variables: string[]; not_restored: string[] } };
 
 export type SessionEndReason = NonNullable<SessionSummary['ended_reason']>;
 

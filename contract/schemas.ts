@@ -141,6 +141,10 @@ export const runCodeOutput = {
   context_id: z.string().optional(),
   timed_out: z.boolean().describe('the cell ran past timeout_ms and was interrupted'),
   context_restarted: z.boolean().describe('the context\'s process was started afresh for or by this call: earlier variables are gone'),
+  context_restored: z.object({
+    variables: z.array(z.string()).describe('the variables that came back'),
+    not_restored: z.array(z.string()).describe('those that could not be saved (not picklable, or too large) or loaded'),
+  }).optional().describe('the session was paused or moved since this context\'s last cell: its process started afresh and loaded the variables it had saved'),
   stdout_truncated: z.boolean(),
   stderr_truncated: z.boolean(),
   results_truncated: z.boolean(),

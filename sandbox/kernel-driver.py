@@ -128,10 +128,13 @@ class _Stream:
 
 
 class Kernel:
-    def __init__(self, language):
+    def __init__(self, language, state_path=None, load_state=False):
         if language not in KERNEL_COMMANDS:
             raise ValueError(f"unknown language: {language}")
         self.language = language
+        # Where the kernel saves its variables after each cell (python), and whether its first start loads them.
+        self.state_path = state_path
+        self._load_state = load_state
         self.pid = None
         self._status = None
         self._ready = False
@@ -151,6 +154,11 @@ class Kernel:
         null = _high_fd(os.open(os.devnull, os.O_RDONLY))
         env = dict(KERNEL_BASE_ENV)
         env.update(KERNEL_ENVS[self.language])
+        if self.state_path:
+            env["DURABOX_KERNEL_STATE"] = self.state_path
+            if self._load_state:
+                env["DURABOX_KERNEL_LOAD"] = "1"
+        self._load_state = False  # a kernel restarted later (died, timed out) starts empty, as it always did
         argv = [*KERNEL_COMMANDS[self.language], KERNEL_SOURCES[self.language]]
         try:
             self.pid = os.posix_spawnp(
@@ -307,6 +315,8 @@ class Kernel:
                                                             "traceback": ""}}
                         if starting and isinstance(msg, dict) and msg.get("ready") is True:
                             starting, self._ready = False, True
+                            if isinstance(msg.get("state"), dict):
+                                result["context_state"] = msg["state"]
                             deadline = time.monotonic() + max(0.001, float(timeout_s))
                         elif not starting:
                             reply = msg if isinstance(msg, dict) else {}

@@ -142,7 +142,10 @@ def run_cell(req):
         return {"id": req.get("id"), "cell_result": None, "error": "context_language_mismatch"}
     if kernel is None:
         try:
-            kernel = Kernel(language)
+            # A python context saves its variables beside the workspace it serves; the first kernel of a
+            # context this container did not start (a restored session) loads what was saved.
+            state = context_state_path(context_id) if language == "python" else None
+            kernel = Kernel(language, state, load_state=state is not None and os.path.exists(state))
         except ValueError:
             return {"id": req.get("id"), "cell_result": None, "error": "unknown_language"}
         contexts[context_id] = kernel
@@ -155,11 +158,44 @@ def run_cell(req):
     return {"id": req.get("id"), "cell_result": result}
 
 
+CONTEXT_STATE_DIR = "/workspace/.durabox/contexts"
+
+
+def context_state_path(context_id):
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in context_id)[:128]
+    return f"{CONTEXT_STATE_DIR}/{safe}.pickle"
+
+
+def saved_contexts():
+    # What the contexts of a restored workspace saved: {context_id: {saved, unsaved}} from their notes.
+    found = {}
+    try:
+        names = os.listdir(CONTEXT_STATE_DIR)
+    except OSError:
+        return found
+    for name in names:
+        if name.endswith(".pickle.json"):
+            try:
+                with open(f"{CONTEXT_STATE_DIR}/{name}", "rb") as f:
+                    note = json.loads(f.read(1 << 20))
+                found[name[:-len(".pickle.json")]] = {"saved": [str(v) for v in note.get("saved", [])][:200],
+                                                       "unsaved": [str(v) for v in note.get("unsaved", [])][:200]}
+            except (OSError, ValueError, AttributeError):
+                continue
+    return found
+
+
 def drop_context(req):
-    kernel = contexts.pop(str(req["drop_context"]), None)
+    context_id = str(req["drop_context"])
+    kernel = contexts.pop(context_id, None)
     if kernel is not None:
         kernel.close()
         reap()
+    for path in (context_state_path(context_id), context_state_path(context_id) + ".json"):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
     return {"id": req.get("id"), "dropped": kernel is not None}
 
 
@@ -217,7 +253,7 @@ def delta(req):
     token = last_token
     if spec.get("mode") == "walk":
         walks[token] = now
-        return {"id": req.get("id"), "token": token}
+        return {"id": req.get("id"), "token": token, **({"contexts": saved_contexts()} if spec.get("contexts") else {})}
     changed = sorted(name for name, st in now.items() if committed.get(name) != st)
     # Gone, or now of another type (removed first, so the new one can be made); under a deleted directory: its rmtree.
     gone = sorted(name for name, st in committed.items()

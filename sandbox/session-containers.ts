@@ -37,11 +37,14 @@ export class HostFull extends Error {}
 /** Checkpoints up to this size are unpacked by the session's agent (one frame); larger ones by `docker exec tar`. */
 export const RESTORE_BY_AGENT_BYTES = 8 * 1024 * 1024;
 
+/** What each interpreter context of a restored workspace had saved: its variables, and those it could not. */
+export type SavedContexts = Record<string, { saved: string[]; unsaved: string[] }>;
+
 /** A session agent's answer to a delta request (session-agent.py). */
 export type AgentDelta =
   | { kind: 'unchanged' }
   | { kind: 'too_large'; token: number }
-  | { kind: 'walked'; token: number }
+  | { kind: 'walked'; token: number; contexts?: SavedContexts }
   | { kind: 'delta'; token: number; tar: Buffer; changed: number; deleted: number };
 
 /** After its start step returned, how long a container may still be missing from its session's memo. */
@@ -168,13 +171,13 @@ export class SessionContainers {
    * `maxBytes`: the caller stores the whole workspace instead). `walk` only notes the workspace as it is
    * now, for a full checkpoint or a restore. Whatever is answered counts as stored only once `commitDelta`.
    */
-  async delta(containerId: string, mode: 'delta' | 'walk', maxBytes: number): Promise<AgentDelta> {
-    const f = await this.request(containerId, { delta: { mode, max_bytes: maxBytes } }, 120_000);
+  async delta(containerId: string, mode: 'delta' | 'walk', maxBytes: number, opts: { contexts?: boolean } = {}): Promise<AgentDelta> {
+    const f = await this.request(containerId, { delta: { mode, max_bytes: maxBytes, ...(opts.contexts ? { contexts: true } : {}) } }, 120_000);
     if (f.unchanged === true) return { kind: 'unchanged' };
     const token = Number(f.token);
     if (!Number.isSafeInteger(token)) throw new Error(`the session agent answered no delta: ${String(f.message ?? f.error ?? 'no token')}`);
     if (f.too_large === true) return { kind: 'too_large', token };
-    if (typeof f.delta !== 'string') return { kind: 'walked', token };
+    if (typeof f.delta !== 'string') return { kind: 'walked', token, ...(f.contexts && typeof f.contexts === 'object' ? { contexts: f.contexts as SavedContexts } : {}) };
     return { kind: 'delta', token, tar: Buffer.from(f.delta, 'base64'), changed: Number(f.changed) || 0, deleted: Number(f.deleted) || 0 };
   }
 

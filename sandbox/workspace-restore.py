@@ -39,14 +39,17 @@ def _parts(name):
     return parts
 
 
-def _parent_dir(root, parts):
+def _parent_dir(root, parts, make=True):
     # The real directory a member goes in: every component must already be a directory, not a symlink.
+    # A missing one is made, or, when not `make` (a deletion), there is nothing there: None.
     path = root
     for p in parts[:-1]:
         path = _os.path.join(path, p)
         try:
             st = _os.lstat(path)
         except FileNotFoundError:
+            if not make:
+                return None
             _os.mkdir(path, 0o700)
             continue
         if _stat.S_ISLNK(st.st_mode):
@@ -98,16 +101,10 @@ def _write_file(archive, member, path):
 def _delete(root, parts):
     # Removes what a delta says was deleted: only a real path under root, never through a symlink.
     import shutil
-    path = root
-    for p in parts[:-1]:
-        path = _os.path.join(path, p)
-        try:
-            st = _os.lstat(path)
-        except FileNotFoundError:
-            return
-        if not _stat.S_ISDIR(st.st_mode):
-            raise _Refused("its path goes through a symlink or a file")
-    path = _os.path.join(path, parts[-1])
+    parent = _parent_dir(root, parts, make=False)
+    if parent is None:
+        return
+    path = _os.path.join(parent, parts[-1])
     try:
         st = _os.lstat(path)
     except FileNotFoundError:

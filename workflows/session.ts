@@ -8,11 +8,18 @@ import {
 import type { Durable, HostActivities, SessionStartActivities, Stored } from '../activities/terminal.js';
 import type { ControlActivities } from '../control/activities.js';
 import type {
-  CheckpointRecord, CheckpointResult, ContextView, FileOp, FileResult, HostExecResult, Language, RunCodeOutput, SessionCodeRequest, SessionEndReason, SessionExecRequest,
+  CheckpointResult, ContextView, FileOp, FileResult, HostExecResult, Language, RunCodeOutput, SessionCodeRequest, SessionEndReason, SessionExecRequest,
   SessionState, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
 } from '../contract/messages.js';
 import { ANY_HOST, CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
 import { SA_ERROR, SA_HOST } from '../contract/search-attributes.js';
+import {
+  afterMove, afterStep, afterStored, compactionDue, defaultContextId, dueAction, failureAction, hostVerdict, idlePlan, nextGeneration, phaseOf,
+  restoredFields, statusOf,
+  type Kept, type Refused, type RestoreReason, type StepFailure,
+} from './session-machine.js';
+
+export { afterStored, compactionDue, defaultContextId, hostVerdict, restoredFields, type RestoreReason } from './session-machine.js';
 
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
 export const fileUpdate = defineUpdate<FileResult, [FileOp]>('file');
@@ -40,83 +47,14 @@ const RESTORE_GRANT_MS = 10 * 60_000;
 /** How long a host's grant to store checkpoint parts lives; it is signed again when less than a step's bound is left. */
 const STORE_GRANT_MS = 60 * 60_000;
 const STORE_GRANT_RENEW_MS = 20 * 60_000;
-/** A chain of this many deltas, or of more delta bytes than its base (and this floor), is compacted when idle. */
-const COMPACT_DELTAS = 32;
-const COMPACT_DELTA_BYTES = 1024 * 1024;
-
 /**
  * Signs grants, and asks when a host last reported, in the control worker that runs this workflow: no key
  * is ever in workflow code or history.
  */
 const grants = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
 
-/** Why a call's answer says `restored: true`: the session came back from its checkpoint on this call. */
 /** A caller's command that runs in the same step as the session's restore (one activity, not two). */
 type Aboard = { command: string; timeoutMs: number; streamId?: string; streamGrant?: string };
-
-export type RestoreReason = 'paused' | 'host_lost' | 'container_gone';
-
-/** The part of a call's answer that says the session was restored for it, and what did not come back. */
-export function restoredFields(reason: RestoreReason | undefined, checkpointAtMs: number | undefined, refused?: Refused): { restored?: true; restored_note?: string } {
-  if (!reason) return {};
-  const at = checkpointAtMs !== undefined ? new Date(checkpointAtMs).toISOString() : 'its last checkpoint';
-  return {
-    restored: true,
-    restored_note: whyRestored(reason, at) + (refused ? refusedNote(refused) : ''),
-  };
-}
-
-/** Members of a checkpoint its restore left out (links out of /workspace, special files...): the first few named. */
-export interface Refused { names: string[]; count: number }
-
-function refusedNote(r: Refused): string {
-  const more = r.count > r.names.length ? `; and ${r.count - r.names.length} more` : '';
-  return `. ${r.count} entries of the checkpoint were refused and not restored: ${r.names.join('; ')}${more}`;
-}
-
-function whyRestored(reason: RestoreReason, at: string): string {
-  return reason === 'paused'
-    ? `the session was paused and resumed from its checkpoint of ${at}: /workspace is as it was; running processes and interpreter variables were not kept`
-    : reason === 'container_gone'
-    ? `the session's container was gone (removed, or its Docker daemon restarted); it was restored from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`
-    : `the session's host was lost; it was restored on another host from its checkpoint of ${at}: /workspace is as of then; running processes and interpreter variables were lost`;
-}
-
-/** Whether a chain of this shape is due to be compacted into one full checkpoint. */
-export function compactionDue(c: { bytes: number; deltas?: number; deltaBytes?: number } | undefined): boolean {
-  if (!c?.deltas) return false;
-  const deltaBytes = c.deltaBytes ?? 0;
-  return c.deltas >= COMPACT_DELTAS || (deltaBytes > COMPACT_DELTA_BYTES && deltaBytes > c.bytes - deltaBytes);
-}
-
-/** The checkpoint record after a stored part: a full part starts the chain again, a delta lengthens it. */
-export function afterStored(prev: CheckpointRecord | undefined, r: Extract<CheckpointResult, { outcome: 'saved' }>, atMs: number): CheckpointRecord {
-  if (r.kind !== 'delta' || !prev) {
-    return r.kind === 'delta'
-      ? { digest: r.digest, raw_bytes: r.raw_bytes, bytes: r.bytes, atMs, deltas: 1, deltaBytes: r.bytes }
-      : { digest: r.digest, raw_bytes: r.raw_bytes, bytes: r.bytes, atMs };
-  }
-  return {
-    digest: r.digest,
-    raw_bytes: prev.raw_bytes + r.raw_bytes,
-    bytes: prev.bytes + r.bytes,
-    atMs,
-    deltas: (prev.deltas ?? 0) + 1,
-    deltaBytes: (prev.deltaBytes ?? 0) + r.bytes,
-  };
-}
-
-/**
- * What a step its host did not pick up in time (or lost mid-step) should do: wait for the host (it
- * reported recently: a worker restart), or move the session (the host is gone). `silentMs` is how long
- * ago the host last reported (null: never, or deleted); `waits` how many times this step waited already.
- */
-export function hostVerdict(silentMs: number | null, goneMs: number, waits: number, maxWaits: number): 'wait' | 'gone' {
-  return silentMs !== null && silentMs < goneMs && waits < maxWaits ? 'wait' : 'gone';
-}
-
-/** The context a cell without context_id runs in: one per language, made on first use. */
-export const defaultContextId = (language: Language): string => `default-${language}`;
 
 export async function sessionWorkflow(input: SessionWorkflowInput): Promise<SessionSummary> {
   let state: SessionState | undefined = input.carried;
@@ -139,7 +77,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   const summary = (): SessionSummary => ({
     session_id: input.sessionId,
-    status: ended ? 'ended' : !state ? 'starting' : busy ? 'busy' : state.paused ? 'paused' : 'active',
+    status: statusOf(phaseOf({ state, ended: ended !== undefined, closing, busy, moving })),
     host: state?.paused ? null : state?.hostId ?? null,
     created_at: new Date(createdAtMs).toISOString(),
     lease_expires_unix_ms: state?.leaseExpiresAtMs ?? null,
@@ -188,7 +126,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   const takeContainer = async (restore: boolean, aboard?: Aboard) => {
     const command = restore ? aboard : first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId, streamGrant: first.streamGrant };
     // The new container's generation: one past any handed out, so the container it replaces can no longer write.
-    const generation = chains ? (state?.claimed ?? state?.generation ?? 0) + 1 : undefined;
+    const generation = chains ? nextGeneration(state) : undefined;
     if (state && generation !== undefined) state.claimed = generation;
     const ttlMs = RESTORE_GRANT_MS + (command?.timeoutMs ?? 0);
     const snapshotGrant = (restore && patched(HOST_GRANTS)) || (command && zeroLoss)
@@ -238,7 +176,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let stepsDone = 0;
 
   /** A call's own record of whether the session was restored for it. */
-  interface CallNote { restored?: RestoreReason; refused?: Refused }
+  interface CallNote { restored?: RestoreReason; refused?: Refused; kept?: Kept }
 
   /**
    * Moves the session into a new container on any terminal host, restored from its latest checkpoint; a
@@ -248,17 +186,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     moving = true;
     try {
       const c = await takeContainer(true, aboard);
-      Object.assign(state!, { hostQueue: c.hostQueue, hostId: c.hostId, containerId: c.containerId, paused: false, dirty: false, lastUsedMs: Date.now() });
-      if (c.generation !== undefined) {
-        Object.assign(state!, { generation: c.generation, claimed: c.generation });
-        delete state!.storeGrant;
-        delete state!.homeless;
-      }
-      for (const ctx of Object.values(state!.contexts ?? {})) ctx.restarted = true;
+      state = afterMove(state!, c, Date.now());
       upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
       showMemo({ container_id: c.containerId, host: c.hostId, paused: false });
       note.restored = reason;
       if (c.restored?.refused_count) note.refused = { names: c.restored.refused ?? [], count: c.restored.refused_count };
+      if (chains) note.kept = { zeroLoss, ...(c.restored?.contexts ? { contexts: c.restored.contexts } : {}) };
       return c.first;
     } catch (err) {
       // The container it left is fenced off already: the next step moves the session again, never back there.
@@ -302,17 +235,6 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       ? storeGrant().then((grant) => schedule({ durable: { accountId: input.accountId, sessionId: input.sessionId, grant } }))
       : schedule({});
 
-  /** Records what storing a step's effect did; answers whether the stored chain now holds the workspace. */
-  const recordStored = (cp: CheckpointResult | undefined): boolean => {
-    if (!cp || !state) return false;
-    if (cp.outcome === 'saved') {
-      state.checkpoint = afterStored(state.checkpoint, cp, Date.now());
-      state.checkpointStale = false;
-    }
-    if (cp.outcome === 'too_large') state.checkpointStale = true;
-    return cp.outcome === 'saved' || cp.outcome === 'unchanged';
-  };
-
   /** Moves the session off `queue` unless another step of it has moved it (or is moving it) meanwhile. */
   const moveOff = async (queue: string, reason: RestoreReason, note: CallNote, aboard?: Aboard): Promise<HostExecResult | undefined> => {
     if (moving) {
@@ -340,56 +262,51 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         state!.lastUsedMs = Date.now();
         return r;
       } catch (err) {
-        if (isHostLost(err) && chains && state!.hostQueue === queue) {
+        const failure = stepFailureOf(err);
+        const view = { failure, chains, sameHost: state!.hostQueue === queue, restorable: restorable(), moves, endingOrEnded: ended !== undefined || closing };
+        let action = failureAction(view);
+        if (action === 'ask_host') {
           // A worker restarting keeps its sessions: wait for it while it may come back; move only once it is gone.
-          if (hostVerdict(await grants.hostSilentMs({ hostId: state!.hostId }), input.hostGoneMs!, waits, maxHostWaits) === 'wait') {
-            waits++;
-            if (isScheduleTimeout(err)) continue; // the step never began: it waits on the host's queue again
+          const verdict = hostVerdict(await grants.hostSilentMs({ hostId: state!.hostId }), input.hostGoneMs!, waits, maxHostWaits);
+          if (verdict === 'wait') waits++;
+          action = failureAction({ ...view, restorable: restorable(), verdict });
+        }
+        const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+        switch (action) {
+          case 'resend':
+            continue; // the step never began: it waits on the host's queue again
+          case 'fail_keep':
             throw ApplicationFailure.create({
               type: 'execution_failed',
               message: `the worker of the host holding session ${input.sessionId} stopped while this step ran; it is expected back and the session stays there. The step may or may not have finished: check before running it again`,
               nonRetryable: true,
             });
-          }
-        }
-        if (isHostLost(err)) {
-          if (!restorable() || moves >= 1) {
+          case 'lost':
+            if (failure === 'container_gone') throw ApplicationFailure.create({ type: 'session_lost', message: cause!.message, nonRetryable: true });
             ended = 'session_lost';
             throw ApplicationFailure.create({ type: 'session_lost', message: `the host holding session ${input.sessionId} is gone${state!.checkpoint ? '' : ' and the session has no checkpoint'}`, nonRetryable: true });
-          }
-          // Another step of this session may have moved it meanwhile: then this one just runs again there.
-          if (isScheduleTimeout(err)) {
-            const ran = await moveOff(queue, 'host_lost', note, aboard);
+          case 'move_then_run': {
+            // Another step of this session may have moved it meanwhile: then this one just runs again there.
+            const ran = await moveOff(queue, failure === 'container_gone' ? 'container_gone' : 'host_lost', note, aboard);
             if (ran) return ran as T;
             moves++;
             continue;
           }
-          await moveOff(queue, 'host_lost', note);
-          throw ApplicationFailure.create({
-            type: 'execution_failed',
-            message: `the host holding session ${input.sessionId} was lost while this step ran; the session was restored on another host from its checkpoint (run the step again)`,
-            nonRetryable: true,
-          });
+          case 'move_then_fail':
+            await moveOff(queue, 'host_lost', note);
+            throw ApplicationFailure.create({
+              type: 'execution_failed',
+              message: `the host holding session ${input.sessionId} was lost while this step ran; the session was restored on another host from its checkpoint (run the step again)`,
+              nonRetryable: true,
+            });
+          case 'leave_container':
+            // This container is no longer the session's (a newer one claimed its chain): the next step moves it.
+            state!.homeless = true;
+            throw ApplicationFailure.create({ type: 'execution_failed', message: `session ${input.sessionId} had moved on from the container this step ran in; its effect was not kept (run it again)`, nonRetryable: true });
+          default:
+            if (cause) throw ApplicationFailure.create({ type: cause.type ?? 'execution_failed', message: cause.message, nonRetryable: true });
+            throw err;
         }
-        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'container_gone') {
-          // The step did not begin: restore the session from its checkpoint and run it there.
-          if (restorable() && moves < 1 && !ended && !closing) {
-            const ran = await moveOff(queue, 'container_gone', note, aboard);
-            if (ran) return ran as T;
-            moves++;
-            continue;
-          }
-          throw ApplicationFailure.create({ type: 'session_lost', message: err.cause.message, nonRetryable: true });
-        }
-        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'fenced') {
-          // This container is no longer the session's (a newer one claimed its chain): the next step moves it.
-          state!.homeless = true;
-          throw ApplicationFailure.create({ type: 'execution_failed', message: `session ${input.sessionId} had moved on from the container this step ran in; its effect was not kept (run it again)`, nonRetryable: true });
-        }
-        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-          throw ApplicationFailure.create({ type: err.cause.type ?? 'execution_failed', message: err.cause.message, nonRetryable: true });
-        }
-        throw err;
       }
     }
   };
@@ -457,7 +374,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   /** After a step that may have changed /workspace: a checkpoint is due, unless the step stored its effect. */
   const touched = (stored?: CheckpointResult) => {
-    if (state) state.dirty = !recordStored(stored);
+    if (state) state = afterStep(state, stored, Date.now());
   };
 
   setHandler(stateQuery, summary);
@@ -496,7 +413,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         stdout_truncated: r.stdout_truncated,
         stderr_truncated: r.stderr_truncated,
         lease_expires_unix_ms: state!.leaseExpiresAtMs,
-        ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused),
+        ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused, note.kept),
       };
     } finally {
       busy = false;
@@ -554,14 +471,16 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         (state!.contexts ??= {})[ctx.id] = { language: ctx.language, createdAtMs: Date.now() };
       }
       extendLease();
-      const { checkpoint: stored, ...r } = await onHost(() => durably((extra) => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id, ...(req.stream_grant ? { streamGrant: req.stream_grant } : {}), ...extra })), note);
+      const { checkpoint: stored, context_state: loaded, ...r } = await onHost(() => durably((extra) => host().sessionCell({ containerId: state!.containerId, contextId: ctx.id, language: ctx.language, code: req.code, timeoutMs: req.timeout_ms, streamId: req.stream_id, ...(req.stream_grant ? { streamGrant: req.stream_grant } : {}), ...extra })), note);
       touched(stored);
       state!.commands++;
       runCommands++;
       // A restored session's contexts start afresh: the first cell in each says its earlier variables are gone.
       const restarted = state!.contexts![ctx.id]?.restarted === true;
       if (restarted) delete state!.contexts![ctx.id].restarted;
-      return { ...r, ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused), ...(restarted ? { context_restarted: true } : {}), language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
+      // A python context that saved its variables loads them back in its new process: not restarted, restored.
+      const started = loaded ? { context_restarted: false, context_restored: loaded } : restarted ? { context_restarted: true } : {};
+      return { ...r, ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused, note.kept), ...started, language: ctx.language, session_id: input.sessionId, context_id: ctx.id };
     } finally {
       busy = false;
       stepsDone++;
@@ -666,17 +585,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       await condition(() => (!busy && !moving) || closing || ended !== undefined);
       continue;
     }
-    const expiry = Math.min(state.leaseExpiresAtMs, deadlineMs);
-    if (Date.now() >= expiry) break;
-    // Checkpoint when the workspace may have changed, at most once a period; pause when idle long enough.
-    const live = !state.paused;
-    const checkpointAt = checkpointMs > 0 && live && state.dirty ? lastCheckpointTryMs + checkpointMs : Infinity;
-    const pauseAt = pauseAfterMs > 0 && live ? (state.lastUsedMs ?? createdAtMs) + pauseAfterMs : Infinity;
-    // A long chain of deltas becomes one full checkpoint once the session has idled a checkpoint period.
-    const compactAt = chains && checkpointMs > 0 && live && !state.dirty && compactionDue(state.checkpoint) ? Math.max(state.lastUsedMs ?? createdAtMs, lastCheckpointTryMs) + checkpointMs : Infinity;
-    const wakeAt = Math.min(expiry, checkpointAt, pauseAt, compactAt);
+    const plan = idlePlan({
+      nowMs: Date.now(), createdAtMs, deadlineMs, state, checkpointMs, pauseAfterMs, chains, lastCheckpointTryMs,
+    });
+    if (plan.expired) break;
     const seen = stepsDone;
-    await condition(() => closing || ended !== undefined || busy || continueSuggested() || (checkpointMs > 0 && stepsDone !== seen), Math.max(1, wakeAt - Date.now()));
+    await condition(() => closing || ended !== undefined || busy || continueSuggested() || (checkpointMs > 0 && stepsDone !== seen), Math.max(1, plan.wakeAt - Date.now()));
     if (!closing && !ended && !busy && continueSuggested()) {
       // Running handlers finish first; a close arriving meanwhile ends the session here instead (it
       // waits for the end, so waiting for it to finish would wait forever). Before any checkpoint or
@@ -686,14 +600,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       if (!closing) return continueAsNew<typeof sessionWorkflow>({ ...input, firstCommand: undefined, carried: state });
       continue;
     }
-    const idle = !closing && !ended && !busy && !fileBusy && !moving && !state.paused;
-    if (idle && Date.now() >= pauseAt) {
-      await pause();
-    } else if (idle && Date.now() >= checkpointAt) {
-      await checkpoint();
-    } else if (idle && Date.now() >= compactAt) {
-      await checkpoint(true);
-    }
+    const due = dueAction(plan, Date.now(), !closing && !ended && !busy && !fileBusy && !moving && !state.paused);
+    if (due === 'pause') await pause();
+    else if (due === 'checkpoint') await checkpoint();
+    else if (due === 'compact') await checkpoint(true);
   }
 
   if (!ended) ended = closing ? 'closed' : Date.now() >= deadlineMs ? 'max_lifetime' : 'lease_expired';
@@ -728,6 +638,19 @@ function isScheduleTimeout(err: unknown): boolean {
 
 function isHostFull(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'host_full';
+}
+
+/** How a step on the session's host failed, in the machine's terms. */
+function stepFailureOf(err: unknown): StepFailure {
+  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
+    if (err.cause.timeoutType === 'SCHEDULE_TO_START') return 'not_picked_up';
+    if (err.cause.timeoutType === 'HEARTBEAT') return 'lost_mid_step';
+  }
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+    if (err.cause.type === 'container_gone') return 'container_gone';
+    if (err.cause.type === 'fenced') return 'fenced';
+  }
+  return 'other';
 }
 
 /** No poll on the host's queue in time, or the host stopped heartbeating mid-step. */

@@ -8,8 +8,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 suite=${DURABOX_IMAGE_SUITE:-bookworm}
-python_image=${DURABOX_PYTHON_IMAGE:-durabox/python:3}
-terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:3}
+python_image=${DURABOX_PYTHON_IMAGE:-durabox/python:4}
+terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:4}
 work=${DURABOX_IMAGE_WORKDIR:-/var/tmp/durabox-images}
 # The CA bundle pip trusts while building (a proxy that re-signs TLS has its CA here); '' for the image's own.
 build_ca=${DURABOX_BUILD_CA_FILE-/etc/ssl/certs/ca-certificates.crt}

@@ -12,7 +12,7 @@ if [ -f /tmp/python.pip ]; then
   python3 -m pip install -q --no-cache-dir --no-deps --break-system-packages --disable-pip-version-check \
     --root-user-action=ignore -r /tmp/python.pip
 fi
-python3 -c 'import numpy, pandas, matplotlib, scipy, sklearn, PIL, openpyxl, sympy, requests, IPython'
+python3 -c 'import numpy, pandas, matplotlib, scipy, sklearn, PIL, openpyxl, sympy, requests, IPython, dill'
 # matplotlib's font cache, built once here: a sandbox's python kernel copies it to its writable config
 # directory instead of scanning every font again (seconds) on its first plot.
 if python3 -c 'import matplotlib' 2>/dev/null; then

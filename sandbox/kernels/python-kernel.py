@@ -122,7 +122,101 @@ shell = Shell.instance(
 shell.system = shell.system_raw
 
 
-replies.write(b'{"ready": true}\n')  # started: the driver sends the first cell and starts its clock
+# The context's variables over a pause or a move (docs/sessions/durability.md). With DURABOX_KERNEL_STATE
+# set, the namespace is saved after every cell that changed it, each variable pickled by dill on its own,
+# into that file under /workspace/.durabox (so the session's checkpoint carries it), and what could not be
+# pickled is named in <file>.json. A kernel told DURABOX_KERNEL_LOAD=1 (the first of its context in a
+# restored container) loads the file before its first cell. Modules are saved by name and imported again.
+STATE = os.environ.get("DURABOX_KERNEL_STATE")
+STATE_MAX_BYTES = int(os.environ.get("DURABOX_KERNEL_STATE_MAX_BYTES") or 64 << 20)
+NOT_STATE = {"In", "Out", "exit", "quit", "get_ipython"}
+_saved_digest = None
+
+
+def _user_variables():
+    hidden = shell.user_ns_hidden
+    for name, value in list(shell.user_ns.items()):
+        if name.startswith("_") or name in NOT_STATE or (name in hidden and hidden[name] is value):
+            continue
+        yield name, value
+
+
+def _write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def save_state():
+    global _saved_digest
+    import hashlib, pickle, types
+    try:
+        import dill
+    except ImportError:
+        dill = None
+    saved, unsaved = {}, []
+    for name, value in _user_variables():
+        try:
+            if isinstance(value, types.ModuleType):
+                saved[name] = ("module", value.__name__)
+            elif dill is None:
+                unsaved.append(name)
+            else:
+                saved[name] = ("value", dill.dumps(value, recurse=True))
+        except Exception:  # noqa: BLE001 - whatever a value's pickling raises, it is named, not fatal
+            unsaved.append(name)
+    blob = pickle.dumps(saved, protocol=4)
+    why = None if dill is not None else "dill is not installed in this image"
+    if len(blob) > STATE_MAX_BYTES:
+        unsaved, saved, why = sorted([*saved, *unsaved]), {}, f"the variables take more than {STATE_MAX_BYTES} bytes"
+        blob = pickle.dumps(saved, protocol=4)
+    digest = hashlib.sha256(blob + json.dumps(sorted(unsaved)).encode()).hexdigest()
+    if digest == _saved_digest:
+        return  # nothing changed: the checkpoint carries nothing new
+    _write(STATE, blob)
+    _write(STATE + ".json", json.dumps({"saved": sorted(saved), "unsaved": sorted(unsaved), **({"why": why} if why else {})}).encode())
+    _saved_digest = digest
+
+
+def load_state():
+    import importlib, pickle, types
+    try:
+        with open(STATE, "rb") as f:
+            saved = pickle.load(f)
+        with open(STATE + ".json", "rb") as f:
+            unsaved = list(json.load(f).get("unsaved", []))
+        import dill
+    except Exception:  # noqa: BLE001 - no state, or none this image can read
+        return None
+    restored, functions = [], []
+    for name, (kind, data) in saved.items():
+        try:
+            value = importlib.import_module(data) if kind == "module" else dill.loads(data)
+        except Exception:  # noqa: BLE001
+            unsaved.append(name)
+            continue
+        shell.user_ns[name] = value
+        restored.append(name)
+        if isinstance(value, types.FunctionType):
+            functions.append(name)
+    # A function came back with copies of the globals it used: bind it to the live namespace again.
+    for name in functions:
+        fn = shell.user_ns[name]
+        live = types.FunctionType(fn.__code__, shell.user_ns, fn.__name__, fn.__defaults__, fn.__closure__)
+        live.__kwdefaults__, live.__qualname__, live.__doc__ = fn.__kwdefaults__, fn.__qualname__, fn.__doc__
+        live.__dict__.update(fn.__dict__)
+        shell.user_ns[name] = live
+    return {"variables": sorted(restored), "not_restored": sorted(set(unsaved))}
+
+
+ready = {"ready": True}
+if STATE and os.environ.get("DURABOX_KERNEL_LOAD") == "1":
+    loaded = load_state()
+    if loaded is not None:
+        ready["state"] = loaded
+replies.write((json.dumps(ready) + "\n").encode())  # started: the driver sends the first cell and starts its clock
 
 
 def bounded(results):
@@ -187,6 +281,11 @@ def main():
                 pass
             if shell.exit_now:
                 os._exit(0)
+            if STATE:
+                try:
+                    save_state()
+                except Exception:  # noqa: BLE001 - a cell's answer never waits on its state's troubles
+                    pass
             replies.write((json.dumps(reply, default=str) + "\n").encode())
 
 

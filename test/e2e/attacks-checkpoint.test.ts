@@ -103,9 +103,11 @@ describe('attacks: checkpoints', function () {
     assert.equal(a.status, 200, JSON.stringify(a.body));
     const sid = a.body.session_id;
     await checkpointAfter(sid, started);
-    assert.ok(await platform.api.deps.snapshots.get(accountId, sid), 'the session\'s checkpoint is in the store');
-    // As a compromised host (or the session's own workspace) could leave it in the store.
-    await platform.api.deps.snapshots.put(accountId, sid, data);
+    assert.ok((await platform.api.deps.snapshots.chain(accountId, sid)).length > 0, 'the session\'s checkpoint is in the store');
+    // As a compromised host (or the session's own workspace) could leave it in the store: under the grant of
+    // the session's current container, as a full part that replaces the chain.
+    const head = await platform.api.deps.db('session_snapshot_heads').where({ account_id: accountId, session_id: sid }).first();
+    await platform.api.deps.snapshots.append(accountId, sid, Number(head?.generation ?? 0), 'full', data);
     await removeContainer(sid);
     return sid;
   }

@@ -180,4 +180,47 @@ describe('zero loss of acknowledged work: checkpoint chains, no rollback, fencin
     assert.equal((await summary(sid)).host, moved);
     await call('DELETE', `/api/v1/sessions/${sid}`, { token });
   });
+  it('python variables come back over a pause and a move (saved with the checkpoint); what cannot be pickled is named', async () => {
+    await ensureHosts();
+    type Cell = { results: Array<{ is_main_result?: boolean; text?: string }>; context_restarted?: boolean; context_restored?: { variables: string[]; not_restored: string[] }; restored?: boolean; restored_note?: string; error?: unknown };
+    const cell = (body: Record<string, unknown>) => call<Cell>('POST', '/api/v1/commands/code', { token, body });
+    const main = (c: Cell) => c.results.find((r) => r.is_main_result)?.text;
+    const a = await term({ command: 'echo start' });
+    const sid = a.body.session_id;
+    const defined = await cell({ session_id: sid, code: 'import math\nx = 41\ndef f(a):\n    return a + x\nrows = {"k": [1, 2]}\nsquare = lambda v: v * v\nstream = (i for i in range(3))' });
+    assert.equal(defined.status, 200, JSON.stringify(defined.body));
+    assert.equal(defined.body.error, undefined, JSON.stringify(defined.body));
+
+    // A move: the host lost, the next cell runs on another one.
+    const holder = nameOf((await summary(sid)).host);
+    await platform.loseHost(holder);
+    const resumed = await cell({ session_id: sid, code: 'x = f(1)\n(x, rows["k"][1], square(3), round(math.pi, 2))' });
+    assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+    assert.equal(main(resumed.body), '(42, 2, 9, 3.14)');
+    assert.equal(resumed.body.restored, true);
+    assert.match(resumed.body.restored_note!, /host was lost.*python contexts come back with their saved variables.*default-python: .*f.*\(not saved: stream\)/);
+    assert.equal(resumed.body.context_restarted, false);
+    assert.deepEqual(resumed.body.context_restored, { variables: ['f', 'math', 'rows', 'square', 'x'], not_restored: ['stream'] });
+
+    // A paused session: its container removed once idle, its variables back at the next cell.
+    const policy = platform.api.deps.api.session;
+    const pauseBefore = policy.pauseAfterSec;
+    policy.pauseAfterSec = 2;
+    try {
+      const b = await term({ command: 'echo second' });
+      const sid2 = b.body.session_id;
+      const set = await cell({ session_id: sid2, code: 'kept = [1, 2, 3]\ntotal = sum(kept)' });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      await eventually('the session to pause', async () => (await summary(sid2)).status === 'paused', 30_000);
+      const back = await cell({ session_id: sid2, code: 'total * 2' });
+      assert.equal(back.status, 200, JSON.stringify(back.body));
+      assert.equal(main(back.body), '12');
+      assert.match(back.body.restored_note!, /paused/);
+      assert.deepEqual(back.body.context_restored, { variables: ['kept', 'total'], not_restored: [] });
+      await call('DELETE', `/api/v1/sessions/${sid2}`, { token });
+    } finally {
+      policy.pauseAfterSec = pauseBefore;
+    }
+    await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+  });
 });

@@ -44,10 +44,10 @@ describe('config', () => {
       assert.equal(config.worker.outputLimitBytes, 1048576);
       assert.equal(config.worker.sandboxMaxUses, 50);
       assert.deepEqual(config.worker.python, {
-        image: 'durabox/python:3', memoryBytes: 256 * MB, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 64 * MB, network: false,
+        image: 'durabox/python:4', memoryBytes: 256 * MB, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 64 * MB, network: false,
       });
       assert.deepEqual(config.worker.terminal, {
-        image: 'durabox/terminal:3', memoryBytes: 512 * MB, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 192 * MB, network: false,
+        image: 'durabox/terminal:4', memoryBytes: 512 * MB, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 192 * MB, network: false,
       });
     });
 
@@ -247,7 +247,7 @@ describe('config', () => {
       assert.equal(w.python.nanoCpus, 500_000_000);
       assert.equal(w.python.tmpfsBytes, 10 * MB);
       assert.equal(w.python.image, 'my/python:3');
-      assert.equal(w.terminal.image, 'durabox/terminal:3');
+      assert.equal(w.terminal.image, 'durabox/terminal:4');
     });
 
     it('refuses a CPU limit that is zero, negative or not a number, naming the variable', () => {

@@ -11,7 +11,7 @@ const jsonBytes = (s: string) => Buffer.byteLength(JSON.stringify(s));
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function limits(over: Partial<RuntimeLimits> = {}): RuntimeLimits {
-  return { image: 'durabox/python:3', memoryBytes: 256 * MB, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 64 * MB, network: false, ...over };
+  return { image: 'durabox/python:4', memoryBytes: 256 * MB, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 64 * MB, network: false, ...over };
 }
 
 describe('sandbox profile', () => {

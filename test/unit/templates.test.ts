@@ -59,7 +59,7 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
   });
 
   it('gives a full template\'s sandboxes the public-only egress proxy, never the Docker bridge; an allow-list its list; none nothing', () => {
-    const base: RuntimeLimits = { image: 'durabox/python:3', memoryBytes: 1, nanoCpus: 1, pidsLimit: 8, tmpfsBytes: 1, network: false };
+    const base: RuntimeLimits = { image: 'durabox/python:4', memoryBytes: 1, nanoCpus: 1, pidsLimit: 8, tmpfsBytes: 1, network: false };
     const ref = (over: Partial<TemplateRef>): TemplateRef => ({ name: 't', base: 'python', image: 'x', packages: { pip: [], npm: [], apt: [] }, network: 'none', ...over });
     const full = templateLimits(base, ref({ network: 'full' }));
     assert.equal(full.network, false);
@@ -99,7 +99,7 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
   it('keeps at most the given number of template pools: the least recently used one is closed, a used one is kept', async () => {
     const ready: string[] = [];
     const images = { ready: async (ref: TemplateRef) => { ready.push(ref.image); } } as unknown as TemplateImages;
-    const limits: RuntimeLimits = { image: 'durabox/python:3', memoryBytes: 256 << 20, nanoCpus: 1e9, pidsLimit: 64, tmpfsBytes: 64 << 20, network: false };
+    const limits: RuntimeLimits = { image: 'durabox/python:4', memoryBytes: 256 << 20, nanoCpus: 1e9, pidsLimit: 64, tmpfsBytes: 64 << 20, network: false };
     const pools = new TemplatePools(images, { docker: {} as Docker, workerId: 'w', limits, maxUses: 1, outputLimitBytes: 1024, pid1: () => Promise.reject(new Error('no sandbox is made here')) }, 2);
     const ref = (n: string): TemplateRef => ({ name: n, base: 'python', image: `durabox-template/python:${n}`, packages: { pip: [], npm: [], apt: [] }, network: 'none' });
     const a = await pools.pool(ref('a'));

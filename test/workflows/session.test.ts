@@ -21,7 +21,7 @@ import { grantRefusal } from '../../control/host-grants.js';
 const GRANT_KEY = 'workflow-test-grant-key';
 const { signSnapshotGrant } = createControlActivities({ hashKey: GRANT_KEY } as ControlDeps);
 import {
-  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, MAX_CONTEXTS_PER_SESSION,
+  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, HOST_FULL_ATTEMPTS, MAX_CONTEXTS_PER_SESSION,
   sessionWorkflow, stateQuery,
 } from '../../workflows/session.js';
 import {
@@ -92,6 +92,9 @@ describe('sessionWorkflow', function () {
   let fileImpl: (req: FileReq) => Promise<FileResult>;
   /** What a restore left out of the checkpoint, as the host answers it. */
   let refusedByRestore: { refused?: string[]; refused_count?: number };
+  /** How long ago a host last reported, as the registry would answer (null: gone, or never seen). */
+  let silentImpl: (hostId: string) => number | null;
+  let silentAsked: string[];
 
   const containerOf = (sessionId: string) => `ctr-${sessionId}`;
   let hostActivities: HostActivities;
@@ -106,7 +109,9 @@ describe('sessionWorkflow', function () {
         const hostQueue = hostQueueFor(req.sessionId, req);
         const taken = { hostQueue, hostId: hostQueue.replace('durabox-host-', ''), containerId: `${containerOf(req.sessionId)}${req.restore ? '-restored' : ''}` };
         const restored = req.restore ? { restored: { digest: 'd'.repeat(64), raw_bytes: 10240, ...refusedByRestore } } : {};
-        return req.firstCommand ? { ...taken, ...restored, first: ran(req.firstCommand.command) } : { ...taken, ...restored };
+        // A durable first command answers with its stored effect, as a host does.
+        const stored: { checkpoint?: CheckpointResult } = req.durable ? { checkpoint: { outcome: 'saved', kind: 'delta', seq: 0, digest: 'f'.repeat(64), raw_bytes: 10240, bytes: 100 } } : {};
+        return req.firstCommand ? { ...taken, ...restored, first: { ...ran(req.firstCommand.command), ...stored } } : { ...taken, ...restored };
       },
     };
     const host: HostActivities = hostActivities = {
@@ -135,7 +140,11 @@ describe('sessionWorkflow', function () {
       },
     };
     workers = [
-      await startWorker(env, CONTROL_TASK_QUEUE, { async dropSessionSnapshot(req: { sessionId: string }) { dropped.push(req.sessionId); }, signSnapshotGrant }, { workflows: true }),
+      await startWorker(env, CONTROL_TASK_QUEUE, {
+        async dropSessionSnapshot(req: { sessionId: string }) { dropped.push(req.sessionId); },
+        signSnapshotGrant,
+        async hostSilentMs(req: { hostId: string }) { silentAsked.push(req.hostId); return silentImpl(req.hostId); },
+      }, { workflows: true }),
       await startWorker(env, runtimeTaskQueue('terminal'), start),
       await startWorker(env, HOST_QUEUE, host),
     ];
@@ -163,6 +172,8 @@ describe('sessionWorkflow', function () {
     execImpl = async (req) => ran(req.command);
     fileImpl = async (req) => fakeFile(req.op);
     refusedByRestore = {};
+    silentImpl = () => null;
+    silentAsked = [];
   });
 
   afterEach(async function () {
@@ -649,6 +660,74 @@ describe('sessionWorkflow', function () {
       await closeAndWait(s);
       assert.equal(removes.length, n, 'no second removal');
       assert.deepEqual(dropped, [s.sessionId]);
+    });
+  });
+  describe('zero loss: steps that store their effect, container generations, waiting for a host that may come back', () => {
+    const zero: Partial<SessionWorkflowInput> = { checkpointMs: 300, pauseAfterMs: 0, durability: 'zero', hostGoneMs: 3_000, hostTimeoutMs: 500 };
+    /** The claims of a grant, read without checking it (the workflow test looks at what was signed). */
+    const claimsOf = (grant: string | undefined) => JSON.parse(Buffer.from(grant!.split('.')[1], 'base64url').toString('utf8')) as { h: string; g?: number };
+    let seq = 0;
+    const stored = (): CheckpointResult => ({ outcome: 'saved', kind: 'delta', seq: ++seq, digest: 'e'.repeat(64), raw_bytes: 10240, bytes: 100 });
+
+    it('every changing step carries a grant for its host and generation, and its stored delta is the session\'s checkpoint', async () => {
+      execImpl = async (req) => ({ ...ran(req.command), checkpoint: stored() });
+      fileImpl = async (req) => ({ ...fakeFile(req.op), checkpoint: stored() });
+      const s = await createSession(zero);
+      assert.equal(claimsOf(creates[0].durable?.grant).g, 1, 'the first command stores its effect as generation 1');
+      await exec(s, 'echo a >> f');
+      await s.handle.executeUpdate(fileUpdate, { args: [{ op: 'write', path: 'x', contentBase64: 'eA==' }] });
+      await s.handle.executeUpdate(fileUpdate, { args: [{ op: 'read', path: 'x', maxBytes: 10 }] });
+      assert.deepEqual([claimsOf(execs[0].durable?.grant).h, claimsOf(execs[0].durable?.grant).g], [HOST_ID, 1]);
+      assert.ok(files[0].durable, 'a write stores its effect');
+      assert.equal(files[1].durable, undefined, 'a read changes nothing: it stores nothing');
+      const summary = await s.handle.query(stateQuery);
+      assert.equal(summary.checkpoint?.bytes, 300, 'three deltas of 100 bytes: the first command, the command, the write');
+      await new Promise((r) => setTimeout(r, 900));
+      assert.deepEqual(checkpoints, [], 'nothing left to checkpoint in the background');
+      await closeAndWait(s);
+    });
+
+    it('a host that stops polling but reported recently is waited for (a worker restart): the step runs there, no move', async () => {
+      const flaky = hostTaskQueue('h-flaky');
+      execImpl = async (req) => ({ ...ran(req.command), checkpoint: stored() });
+      hostQueueFor = () => flaky;
+      let flakyHost = await startWorker(env, flaky, hostActivities);
+      const s = await createSession(zero);
+      await flakyHost.stop();
+      silentImpl = () => 1_000;
+      const waiting = exec(s, 'echo later');
+      await eventually(async () => silentAsked.length >= 1, 'the workflow to ask when the host last reported');
+      flakyHost = await startWorker(env, flaky, hostActivities);
+      const out = await waiting;
+      await flakyHost.stop();
+      assert.equal(out.stdout, 'ran: echo later\n');
+      assert.equal(out.restored, undefined);
+      assert.equal(creates.length, 1, 'never moved');
+      assert.equal(execs.at(-1)!.queue, flaky);
+      await terminateRunning([s.handle]);
+    });
+
+    it('a host silent past hostGoneMs is gone: the session moves to a new generation, and a failed move never goes back to the old host', async () => {
+      const lostQueue = hostTaskQueue('h-gone');
+      const lostHost = await startWorker(env, lostQueue, hostActivities);
+      execImpl = async (req) => ({ ...ran(req.command), checkpoint: stored() });
+      hostQueueFor = (_id, req) => (req.restore ? HOST_QUEUE : lostQueue);
+      const s = await createSession(zero);
+      await lostHost.stop();
+      silentImpl = () => 60_000;
+      // The first move fails (no host takes it): the session is left without a container, never back on h-gone.
+      createImpl = async (req) => { if (req.restore && creates.filter((c) => c.restore).length <= HOST_FULL_ATTEMPTS) throw ApplicationFailure.create({ type: 'host_full', message: 'full', nonRetryable: true }); };
+      assert.equal((await updateFailure(exec(s, 'echo one'))).type, 'no_capacity');
+      const out = await exec(s, 'echo two');
+      assert.equal(out.stdout, 'ran: echo two\n');
+      assert.equal(out.restored, true);
+      assert.match(out.restored_note ?? '', /host was lost.*every step that was answered/);
+      const restores = creates.filter((c) => c.restore);
+      assert.ok(restores.length >= 2);
+      // Each try claims a generation past every one handed out: the old container (generation 1) is fenced off.
+      assert.ok(restores.every((c) => (claimsOf(c.snapshotGrant).g ?? 0) >= 2), JSON.stringify(restores.map((c) => claimsOf(c.snapshotGrant).g)));
+      assert.equal((await s.handle.query(stateQuery)).host, HOST_ID);
+      await closeAndWait(s);
     });
   });
 });
