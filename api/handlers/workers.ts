@@ -165,7 +165,8 @@ async function partRefused<T>(work: () => Promise<T>): Promise<T> {
       throw new DuraboxError('invalid_input', `invalid request body: a checkpoint is a gzipped tar (${(e as Error).message})`);
     }
     // The host stopped sending (its workspace outgrew the cap, or it went away): nothing was stored.
-    if (['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE'].includes((e as { code?: string }).code ?? '')) throw new DuraboxError('invalid_input', 'invalid request body: the upload was cut off before its end');
+    const code = (e as { code?: string }).code ?? '';
+    if (['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE'].includes(code) || code.startsWith('HPE_')) throw new DuraboxError('invalid_input', 'invalid request body: the upload was cut off before its end');
     throw e;
   }
 }
