@@ -30,6 +30,9 @@ export async function startApiPlatform(api: ApiSettings, temporal: TemporalSetti
   const handler = createApp(deps, opts).callback();
   const server: Server = tls ? createTlsServer(tls, handler) : createServer(handler);
   server.keepAliveTimeout = 65_000;
+  // A host's full checkpoint (up to 4 GiB with the S3 store) streams through one request: give it as long
+  // as the host's step that sends it may run (11 min), not Node's default 5 min for a whole request.
+  server.requestTimeout = 11 * 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(api.httpPort, api.httpHost, resolve);

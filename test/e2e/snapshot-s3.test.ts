@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { gzipSync } from 'node:zlib';
 import { Fenced } from '../../db/snapshots.js';
 import { CheckpointTooLarge, DigestMismatch } from '../../sandbox/checkpoint-stream.js';
@@ -110,7 +111,7 @@ describe('checkpoints in an S3-compatible store (SeaweedFS)', function () {
     assert.ok((await s3.list(sessionPrefix(keep.body.session_id))).length > 0, 'another session keeps its objects');
   });
 
-  it('a part cut off, too large when inflated, or not matching its digest is never listed, and leaves no object', async () => {
+  it('a part cut off, too large when inflated, or not matching its digest is never listed, and leaves no object; a part copies within the bucket', async () => {
     const sid = `ses_cut_${process.pid}`;
     const store = p.api.deps.snapshots;
     const ok = gzipSync(Buffer.alloc(10240, 'a'));
@@ -125,6 +126,13 @@ describe('checkpoints in an S3-compatible store (SeaweedFS)', function () {
     assert.deepEqual((await store.chain(accountId, sid)).map((c) => c.seq), [first.seq], 'only the whole part is listed');
     assert.deepEqual((await s3.list(sessionPrefix(sid))).map((o) => o.key), [`${sessionPrefix(sid)}${first.seq}`], 'and only its object is kept');
     await assert.rejects(store.appendStream(accountId, sid, 0, 'delta', Readable.from([ok]), { maxBytes: MB, rawMaxBytes: MB }), Fenced);
+    // A copy (what a chain kept beyond its session takes of each part) is made in the bucket itself.
+    const copyKey = { accountId, sessionId: `${sid}_copy`, seq: first.seq };
+    await store.blobs.copy({ accountId, sessionId: sid, seq: first.seq }, copyKey);
+    const copied = await store.blobs.get(copyKey);
+    assert.deepEqual(copied && (await buffer(copied)), ok, 'the copy holds the same bytes');
+    await store.blobs.deletePrefix(accountId, copyKey.sessionId);
+    assert.equal(await store.blobs.get(copyKey), undefined);
     assert.equal(await store.drop(accountId, sid), true);
     assert.deepEqual(await s3.list(sessionPrefix(sid)), []);
   });
