@@ -111,7 +111,7 @@ describe('checkpoints in an S3-compatible store (SeaweedFS)', function () {
     assert.ok((await s3.list(sessionPrefix(keep.body.session_id))).length > 0, 'another session keeps its objects');
   });
 
-  it('a part cut off, too large when inflated, or not matching its digest is never listed, and leaves no object; a part copies within the bucket', async () => {
+  it('a part cut off, too large when inflated, or not matching its digest is never listed and leaves no object; a full part deletes the objects it replaced; a part copies within the bucket', async () => {
     const sid = `ses_cut_${process.pid}`;
     const store = p.api.deps.snapshots;
     const ok = gzipSync(Buffer.alloc(10240, 'a'));
@@ -133,6 +133,13 @@ describe('checkpoints in an S3-compatible store (SeaweedFS)', function () {
     assert.deepEqual(copied && (await buffer(copied)), ok, 'the copy holds the same bytes');
     await store.blobs.deletePrefix(accountId, copyKey.sessionId);
     assert.equal(await store.blobs.get(copyKey), undefined);
+    // A full part replaces the chain: the objects of the parts it replaced go.
+    const delta = await store.appendStream(accountId, sid, 1, 'delta', Readable.from([ok]), { maxBytes: MB, rawMaxBytes: MB });
+    assert.equal((await s3.list(sessionPrefix(sid))).length, 2);
+    const base = await store.appendStream(accountId, sid, 1, 'full', Readable.from([ok]), { maxBytes: MB, rawMaxBytes: MB });
+    assert.ok(base.seq > delta.seq);
+    assert.deepEqual((await store.chain(accountId, sid)).map((c) => c.seq), [base.seq]);
+    assert.deepEqual((await s3.list(sessionPrefix(sid))).map((o) => o.key), [`${sessionPrefix(sid)}${base.seq}`]);
     assert.equal(await store.drop(accountId, sid), true);
     assert.deepEqual(await s3.list(sessionPrefix(sid)), []);
   });
