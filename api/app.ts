@@ -46,9 +46,11 @@ export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: deps.api.trustProxy, maxIpsCount: 1 });
   // Failures Koa itself meets outside the middleware (a broken socket while it answers); those within are
   // on their request's log line.
-  app.on('error', (err: { status?: number }, ctx?: { state?: AppState; method?: string; path?: string }) => {
+  app.on('error', (err: { status?: number; code?: string }, ctx?: { state?: AppState; method?: string; path?: string }) => {
     if (err.status && err.status < 500) return;
-    (ctx?.state?.log ?? log).error({ method: ctx?.method, path: ctx?.path, ...errorFields(err) }, 'answering failed');
+    // The client broke its own request off (a host that stopped an upload midway): not this process's failure.
+    const clientLeft = err.code?.startsWith('HPE_') || err.code === 'ECONNRESET';
+    (ctx?.state?.log ?? log)[clientLeft ? 'info' : 'error']({ method: ctx?.method, path: ctx?.path, ...errorFields(err) }, clientLeft ? 'the client broke its request off' : 'answering failed');
   });
   // Outermost, so the span holds the whole request and sees the status the error middleware chose.
   if (deps.tracing) app.use(tracingMiddleware(deps.tracing.tracer));
