@@ -93,7 +93,10 @@ if [ $want_pg = 1 ] && ! { command -v weed >/dev/null && [ "$(cat "$weed_stamp" 
     arch=$(dpkg --print-architecture)
     proxy=$("$go" env GOPROXY | tr ',|' '\n\n' | grep -m1 '^http')
     log "fetching the Go toolchain $toolchain from the Go module proxy"
-    command -v unzip >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q unzip curl >/dev/null
+    if ! command -v unzip >/dev/null || ! command -v curl >/dev/null; then
+      apt-get update -q >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q unzip curl >/dev/null
+    fi
     tmp=$(mktemp -d)
     curl -fsSL -o "$tmp/go.zip" "$proxy/golang.org/toolchain/@v/v0.0.1-$toolchain.linux-$arch.zip"
     unzip -q "$tmp/go.zip" -d "$tmp"
@@ -104,7 +107,7 @@ if [ $want_pg = 1 ] && ! { command -v weed >/dev/null && [ "$(cat "$weed_stamp" 
   fi
   log "building SeaweedFS $weed_version with $("$go" env GOVERSION)"
   src=$(cd /tmp && "$go" mod download -json "$weed_module@$weed_version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-  (cd "$src" && GOFLAGS=-buildvcs=false GOTOOLCHAIN=local "$go" build -o /usr/local/bin/weed.new ./weed)
+  (cd "$src" && GOFLAGS=-buildvcs=false GOTOOLCHAIN=local "$go" build -trimpath -ldflags='-s -w' -o /usr/local/bin/weed.new ./weed)
   mv /usr/local/bin/weed.new /usr/local/bin/weed
   mkdir -p "$(dirname "$weed_stamp")" && echo "$weed_version" > "$weed_stamp"
   log "SeaweedFS built in $(( $(date +%s) - started_weed ))s"
