@@ -71,7 +71,7 @@ temporal --version >/dev/null 2>&1 || "${DURABOX_TEMPORAL_CLI:-false}" --version
 # --- SeaweedFS: an S3-compatible server (the S3 snapshot store's tests; DURABOX_SNAPSHOT_URL on one machine)
 # Built from its Go module (Apache-2.0), the one source of it this install reaches. Its go.mod has replace
 # directives, which `go install pkg@version` refuses, so it is built inside the downloaded module. A build
-# takes a few minutes on 2 cores; the stamp skips it when this version is already in place.
+# takes about 8 CPU-minutes (4-8 minutes on 2 cores); the stamp skips it when this version is in place.
 weed_module=github.com/seaweedfs/seaweedfs
 weed_version=${DURABOX_WEED_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}
 weed_go=1.26.6
