@@ -55,7 +55,15 @@ export interface SessionWorkflowInput {
    * The creating call's command: the host that takes the session runs it right away, in the same
    * activity, so a new session's first result costs one activity, not two.
    */
-  firstCommand?: { id: string; command: string; timeoutMs: number; streamId?: string; streamGrant?: string };
+  firstCommand?: {
+    id: string;
+    command: string;
+    timeoutMs: number;
+    streamId?: string;
+    streamGrant?: string;
+    /** With zero loss: the grant its host stores the command's effect under (the session's first container, generation 1), signed by the API. */
+    durableGrant?: string;
+  };
   /** Carried over by continue-as-new. */
   carried?: SessionState;
   /** Least time between two checkpoints; absent or 0: no checkpoints (sessions started before there were any). */

@@ -57,6 +57,8 @@ export function sessionStartOperation(input: SessionWorkflowInput, once = false)
 
 /** Beyond a call's own timeout, how long its stream stays open to the host: a session starting or moving first. */
 const STREAM_GRANT_SLACK_MS = 10 * 60_000;
+/** A first command's grant to store its effect: its time, the start of its container and the store's patience. */
+const DURABLE_GRANT_SLACK_MS = 10 * 60_000;
 
 export class SessionService {
   /** Calls in flight per session workflow from this process; the rest queue (see KeyedGate). */
@@ -76,6 +78,18 @@ export class SessionService {
    * The grant to post a call's output to its stream: for whichever host runs the step (the session may
    * move), for as long as the call may wait and run.
    */
+  /**
+   * With zero loss, the grant the host that takes a new session's start step stores its first command's
+   * effect under: the session's first container (generation 1), whichever host takes it, for the command's
+   * time. Signed here, like output grants, so a session that never moves needs no grant from its workflow
+   * before its first answer.
+   */
+  private durableGrant(accountId: string, sessionId: string, timeoutMs: number): { durableGrant?: string } {
+    const s = this.config.session;
+    if (s.durability !== 'zero' || s.checkpointSec === 0) return {};
+    return { durableGrant: signGrant(this.config.hashKey!, { k: 'snapshot', a: accountId, s: sessionId, h: ANY_HOST, x: Date.now() + timeoutMs + DURABLE_GRANT_SLACK_MS, g: 1 }) };
+  }
+
   private streamGrant(streamId: string | undefined, timeoutMs: number): string | undefined {
     if (!streamId) return undefined;
     return signGrant(this.config.hashKey!, { k: 'output', s: streamId, h: ANY_HOST, x: Date.now() + timeoutMs + STREAM_GRANT_SLACK_MS });
@@ -105,7 +119,7 @@ export class SessionService {
       ...(input.template !== undefined ? { template: input.template } : {}),
     };
     // When this call starts the session, its command rides along with the start (ignored if it joins one).
-    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId, streamGrant };
+    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId, streamGrant, ...this.durableGrant(accountId, sessionId, input.timeout_ms) };
     try {
       if (!creating) {
         return await this.inflight.run(workflowId, () => this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId }));

@@ -52,6 +52,8 @@ const STORE_GRANT_RENEW_MS = 20 * 60_000;
  * is ever in workflow code or history.
  */
 const grants = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
+/** The control worker's activities, run as ordinary activities on its queue. */
+const control = proxyActivities<ControlActivities>({ taskQueue: CONTROL_TASK_QUEUE, startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
 
 /** A caller's command that runs in the same step as the session's restore (one activity, not two). */
 type Aboard = { command: string; timeoutMs: number; streamId?: string; streamGrant?: string };
@@ -129,11 +131,13 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     const generation = chains ? nextGeneration(state) : undefined;
     if (state && generation !== undefined) state.claimed = generation;
     const ttlMs = RESTORE_GRANT_MS + (command?.timeoutMs ?? 0);
-    const snapshotGrant = (restore && patched(HOST_GRANTS)) || (command && zeroLoss)
+    const snapshotGrant = restore && patched(HOST_GRANTS)
       ? await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: ANY_HOST, ttlMs, ...(generation !== undefined ? { generation } : {}) })
       : undefined;
-    // A zero-loss session's command aboard stores its effect before it answers, from whichever host takes it.
-    const durable: Durable | undefined = command && zeroLoss ? { accountId: input.accountId, sessionId: input.sessionId, grant: snapshotGrant! } : undefined;
+    // A zero-loss session's command aboard stores its effect before it answers, from whichever host takes
+    // it: a restore's under the restore's grant, a new session's under the grant the API signed with it.
+    const durableGrant = restore ? snapshotGrant : first?.durableGrant;
+    const durable: Durable | undefined = command && zeroLoss && durableGrant ? { accountId: input.accountId, sessionId: input.sessionId, grant: durableGrant } : undefined;
     const via = proxyActivities<SessionStartActivities>({
       taskQueue: runtimeTaskQueue('terminal'),
       // No terminal host took the session in time: the hosts are saturated or there are none.
@@ -216,11 +220,15 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   /** The session has a checkpoint to restore: a stored one, or, with zero loss, an empty workspace nothing changed. */
   const restorable = () => state!.checkpoint !== undefined || (zeroLoss && !state!.dirty);
 
-  /** The grant its container's host stores checkpoint parts under: that host, that generation. */
+  /**
+   * The grant its container's host stores checkpoint parts under: that host, that generation. Signed by
+   * an activity of the control worker (once per container and hour): its answer is sealed in the history
+   * like every payload, where a local activity's marker would not be.
+   */
   const storeGrant = async (): Promise<string> => {
     const s = state!;
     if (!s.storeGrant || s.storeGrant.expiresAtMs - Date.now() < STORE_GRANT_RENEW_MS) {
-      const grant = await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: s.hostId, ttlMs: STORE_GRANT_MS, generation: s.generation ?? 0 });
+      const grant = await control.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: s.hostId, ttlMs: STORE_GRANT_MS, generation: s.generation ?? 0 });
       s.storeGrant = { grant, expiresAtMs: Date.now() + STORE_GRANT_MS };
     }
     return s.storeGrant.grant;

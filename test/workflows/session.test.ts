@@ -192,12 +192,12 @@ describe('sessionWorkflow', function () {
 
   /** Creates a session with its first command, exactly as SessionService.exec does (Update-with-Start). */
   async function createSession(
-    opts: { command?: string; lease_ttl_sec?: number; timeout_ms?: number; updateId?: string } & Partial<SessionWorkflowInput> = {},
+    opts: { command?: string; lease_ttl_sec?: number; timeout_ms?: number; updateId?: string; durableGrant?: string } & Partial<SessionWorkflowInput> = {},
   ): Promise<Session> {
-    const { command = 'echo hello', lease_ttl_sec, timeout_ms = 5_000, updateId, ...over } = opts;
+    const { command = 'echo hello', lease_ttl_sec, timeout_ms = 5_000, updateId, durableGrant, ...over } = opts;
     const sessionId = `sess_${randomUUID().replaceAll('-', '')}`;
     const workflowId = sessionWorkflowId(ACCOUNT, sessionId);
-    const firstCommand = { id: randomUUID(), command, timeoutMs: timeout_ms };
+    const firstCommand = { id: randomUUID(), command, timeoutMs: timeout_ms, ...(durableGrant ? { durableGrant } : {}) };
     const input: SessionWorkflowInput = {
       sessionId,
       accountId: ACCOUNT,
@@ -672,8 +672,9 @@ describe('sessionWorkflow', function () {
     it('every changing step carries a grant for its host and generation, and its stored delta is the session\'s checkpoint', async () => {
       execImpl = async (req) => ({ ...ran(req.command), checkpoint: stored() });
       fileImpl = async (req) => ({ ...fakeFile(req.op), checkpoint: stored() });
-      const s = await createSession(zero);
-      assert.equal(claimsOf(creates[0].durable?.grant).g, 1, 'the first command stores its effect as generation 1');
+      // The API signs the first command's grant (generation 1) with the start; the workflow hands it on.
+      const s = await createSession({ ...zero, durableGrant: 'g1.api-signed.grant' });
+      assert.equal(creates[0].durable?.grant, 'g1.api-signed.grant', 'the first command stores its effect under the API\'s grant');
       await exec(s, 'echo a >> f');
       await s.handle.executeUpdate(fileUpdate, { args: [{ op: 'write', path: 'x', contentBase64: 'eA==' }] });
       await s.handle.executeUpdate(fileUpdate, { args: [{ op: 'read', path: 'x', maxBytes: 10 }] });
@@ -712,7 +713,7 @@ describe('sessionWorkflow', function () {
       const lostHost = await startWorker(env, lostQueue, hostActivities);
       execImpl = async (req) => ({ ...ran(req.command), checkpoint: stored() });
       hostQueueFor = (_id, req) => (req.restore ? HOST_QUEUE : lostQueue);
-      const s = await createSession(zero);
+      const s = await createSession({ ...zero, durableGrant: 'g1.api-signed.grant' });
       await lostHost.stop();
       silentImpl = () => 60_000;
       // The first move fails (no host takes it): the session is left without a container, never back on h-gone.
