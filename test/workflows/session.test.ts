@@ -22,7 +22,7 @@ const GRANT_KEY = 'workflow-test-grant-key';
 const { signSnapshotGrant } = createControlActivities({ hashKey: GRANT_KEY } as ControlDeps);
 import {
   closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, HOST_FULL_ATTEMPTS, MAX_CONTEXTS_PER_SESSION,
-  sessionWorkflow, stateQuery,
+  readyUpdate, sessionWorkflow, stateQuery, templateQuery,
 } from '../../workflows/session.js';
 import {
   deferred, eventually, heartbeatUntil, runsOf, startTestEnv, startWorker, stopAll, terminateRunning,
@@ -728,6 +728,73 @@ describe('sessionWorkflow', function () {
       assert.ok(restores.every((c) => (claimsOf(c.snapshotGrant).g ?? 0) >= 2), JSON.stringify(restores.map((c) => claimsOf(c.snapshotGrant).g)));
       assert.equal((await s.handle.query(stateQuery)).host, HOST_ID);
       await closeAndWait(s);
+    });
+  });
+
+  describe('sessions started from a copied chain (forks, named snapshots)', () => {
+    /** A chain copied to the new session, as SessionService records it. */
+    const copied = { digest: 'c'.repeat(64), raw_bytes: 30720, bytes: 900, atMs: Date.now() - 60_000, deltas: 2, deltaBytes: 300 };
+    const chained = { hostGoneMs: 6_000, checkpointMs: 60_000, durability: 'zero' as const };
+
+    it('takes its first container restored from the chain, runs the creating command there in the same step, and starts with that chain as its checkpoint', async () => {
+      const s = await createSession({ command: 'cat f.txt', ...chained, restoreAtStart: { source: { snapshot: 'snap-a' }, checkpoint: copied } });
+      assert.equal(s.first.created, true);
+      assert.equal(s.first.stdout, 'ran: cat f.txt\n');
+      assert.equal(s.first.restored, undefined, 'a new session is not a restored one');
+      assert.equal(creates.length, 1);
+      assert.equal(creates[0].restore, true);
+      assert.deepEqual(creates[0].firstCommand, { command: 'cat f.txt', timeoutMs: 5_000 });
+      // The command's effect is stored before it answers, as any zero-loss step's; the restore reads under its grant.
+      assert.ok(creates[0].durable, 'the command aboard is durable');
+      assert.equal(grantRefusal(GRANT_KEY, creates[0].snapshotGrant, { kind: 'snapshot', accountId: ACCOUNT, subject: s.sessionId, hostId: 'any-host' }), undefined);
+      assert.equal(execs.length, 0, 'the creating command ran once, in the start step');
+      const state = await s.handle.query(stateQuery);
+      assert.deepEqual(state.checkpoint, { at: new Date(copied.atMs).toISOString(), bytes: copied.bytes, raw_bytes: copied.raw_bytes });
+      assert.equal(state.host, HOST_ID);
+      assert.equal(await s.handle.query(templateQuery), null);
+      await closeAndWait(s);
+      assert.deepEqual(dropped, [s.sessionId], 'its chain goes with it');
+    });
+
+    it('a create_if_missing call joining it may name the snapshot it started from, never another (and a session not from a snapshot refuses any)', async () => {
+      const s = await createSession({ ...chained, restoreAtStart: { source: { snapshot: 'snap-a' } } });
+      assert.equal((await exec(s, 'true', { from_snapshot: 'snap-a' })).exit_code, 0);
+      const other = await updateFailure(exec(s, 'true', { from_snapshot: 'snap-b' }));
+      assert.equal(other.type, 'invalid_input');
+      assert.match(other.message, /^from_snapshot: /);
+      const plain = await createSession(chained);
+      assert.equal((await updateFailure(exec(plain, 'true', { from_snapshot: 'snap-a' }))).type, 'invalid_input');
+      assert.deepEqual(execs.map((e) => e.command), ['true'], 'a refused call never reaches the host');
+      await closeAndWait(s);
+      await closeAndWait(plain);
+    });
+
+    it('a fork without a command answers readyUpdate once restored; a fork whose restore fails ends start_failed and drops its copied chain', async () => {
+      const input = (sessionId: string): SessionWorkflowInput => ({
+        sessionId, accountId: ACCOUNT, lease: { defaultSec: 5, minSec: 1, maxSec: 10, maxLifetimeMs: 60_000 }, hostTimeoutMs: 1_000, heartbeatTimeoutMs: 2_000,
+        commandsPerRun: 100, ...chained, restoreAtStart: { source: { session: 'sess_source' }, checkpoint: copied },
+      });
+      const forkOf = async (sessionId: string) => {
+        const op = sessionStartOperation(input(sessionId));
+        const answer = env.client.workflow.executeUpdateWithStart(readyUpdate, { args: [], startWorkflowOperation: op });
+        started.push(await op.workflowHandle());
+        return answer;
+      };
+      const ok = await forkOf('sess_fork_ok');
+      assert.equal(ok.status, 'active');
+      assert.equal(ok.host, HOST_ID);
+      assert.equal(ok.commands, 0);
+      assert.equal(creates.at(-1)!.restore, true);
+      assert.equal(creates.at(-1)!.firstCommand, undefined);
+
+      createImpl = async (req) => { if (req.restore) throw ApplicationFailure.create({ type: 'session_lost', message: 'part 3 is gone', nonRetryable: true }); };
+      const failed = await forkOf('sess_fork_bad').then(() => assert.fail('the fork started'), (e: unknown) => e);
+      assert.ok(failed instanceof WorkflowUpdateFailedError && failed.cause instanceof ApplicationFailure);
+      assert.equal(failed.cause.type, 'execution_failed');
+      assert.match(failed.cause.message, /part 3 is gone/);
+      const summary = await env.client.workflow.getHandle<typeof sessionWorkflow>(sessionWorkflowId(ACCOUNT, 'sess_fork_bad')).result();
+      assert.equal(summary.ended_reason, 'start_failed');
+      assert.deepEqual(dropped, ['sess_fork_bad']);
     });
   });
 });
