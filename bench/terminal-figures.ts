@@ -1,6 +1,6 @@
 // terminalExec sessions through the REST API: a command on a live session, and a new session's
 // first command.
-import { NEW_SESSION_P50, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50 } from './catalog.js';
+import { FORK_P50, NEW_SESSION_P50, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50 } from './catalog.js';
 import type { FigureSpec } from './figures.js';
 import { attempt, record } from './figures.js';
 import { latencyMeasurement, measureSequential } from './load.js';
@@ -91,6 +91,34 @@ async function measureResume(ctx: PlatformContext, spec: FigureSpec, samples: nu
   });
   await deleteAll(api, opened);
   addFigure(ctx, record(spec, latencyMeasurement(latency, 'p50'), ctx.byId));
+}
+
+/**
+ * A fork of a live session with a small workspace, then the first command in the fork: the chain copied in
+ * the database, a container on any host restored from it, the command. The clock covers both calls; the
+ * fork is ended after the clock stops.
+ */
+export async function measureFork(ctx: PlatformContext): Promise<void> {
+  const { settings: s, api } = ctx;
+  const leftover = new Set<string>();
+  const latency = await attempt(async () => {
+    const source = (await api.terminal({ command: 'mkdir -p src && seq 1 2000 > src/data.txt && echo hi > note.txt', lease_ttl_sec: 600 })).session_id;
+    leftover.add(source);
+    try {
+      return await measureSequential(async () => {
+        const forked = await api.fork(source);
+        leftover.add(forked);
+        expectHi(await api.terminal({ command: 'cat note.txt', session_id: forked }));
+        return async () => {
+          await api.deleteSession(forked);
+          leftover.delete(forked);
+        };
+      }, { samples: s.sessionSamples, warmup: Math.min(s.warmup, 3) });
+    } finally {
+      await deleteAll(api, leftover);
+    }
+  });
+  addFigure(ctx, record(FORK_P50, latencyMeasurement(latency, 'p50'), ctx.byId));
 }
 
 async function deleteAll(api: DuraboxApi, ids: Iterable<string>): Promise<void> {
