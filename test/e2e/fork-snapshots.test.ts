@@ -9,6 +9,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
+import { onOwnHosts } from './support/own-hosts.js';
 import { keyedHash } from '../../control/security.js';
 import { HASH_KEY } from '../../harness/platform.js';
 
@@ -125,6 +126,25 @@ describe('fork and named snapshots', function () {
       assert.equal(lease.status, 400);
       assert.match((lease.body as unknown as Out).error!, /lease_ttl_sec/);
       await end(a.body.session_id);
+    });
+  });
+
+  describe('on hosts of their own', () => {
+    onOwnHosts(['f-a', 'f-b']);
+
+    it('a session whose host is lost for good still forks, on the host that is left, with every acknowledged write', async () => {
+      await platform.startWorker('f-a', { DURABOX_RUNTIMES: 'terminal' });
+      const a = ok(await term({ command: 'echo line-1 >> log.txt' }));
+      const sid = a.body.session_id;
+      for (const i of [2, 3, 4]) ok(await term({ session_id: sid, command: `echo line-${i} >> log.txt` }));
+      await platform.startWorker('f-b', { DURABOX_RUNTIMES: 'terminal' });
+      // Lost the instant after the last answer: the fork comes from the store, not from the host.
+      await platform.loseHost('f-a');
+      const f = ok(await fork(sid), 201);
+      assert.equal(f.body.host, platform.workerId('f-b'));
+      assert.equal(ok(await term({ session_id: f.body.session_id, command: 'cat log.txt' })).body.stdout, 'line-1\nline-2\nline-3\nline-4\n');
+      await end(f.body.session_id);
+      await end(sid);
     });
   });
 
