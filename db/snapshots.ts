@@ -215,12 +215,6 @@ export class SnapshotStore {
       return rowsTouched(await tx('named_snapshots').where({ account_id: accountId, name }).delete()) > 0;
     });
   }
-
-  /** How many named snapshots the account holds, and their stored bytes. */
-  async namedUsage(accountId: string): Promise<{ count: number; bytes: number }> {
-    const r = await this.db('named_snapshots').where({ account_id: accountId }).first(this.db.raw('count(*) as n'), this.db.raw('coalesce(sum(bytes), 0) as bytes'));
-    return { count: Number(r.n), bytes: Number(r.bytes) };
-  }
 }
 
 /** A chain is copied only to a session that has none: never over a live session's own chain. */

@@ -77,6 +77,28 @@ describe('fork and named snapshots', function () {
         (await platform.api.deps.snapshots.chain(accountId, sid)).length === 0 && (await platform.api.deps.snapshots.chain(accountId, fid)).length === 0, 20_000);
     });
 
+    it('the fork\'s chain is the source\'s, part for part, claimed by the fork\'s first container; a copy never goes over a session that has a chain', async () => {
+      const store = platform.api.deps.snapshots;
+      const a = ok(await term({ command: 'echo one > a.txt' }));
+      const sid = a.body.session_id;
+      ok(await term({ session_id: sid, command: 'echo two > b.txt' }));
+      const source = (await store.chain(accountId, sid)).map((p) => [p.seq, p.kind, p.digest, p.bytes]);
+      assert.ok(source.length >= 2, JSON.stringify(source));
+      const f = ok(await fork(sid), 201);
+      const copy = (await store.chain(accountId, f.body.session_id)).map((p) => [p.seq, p.kind, p.digest, p.bytes]);
+      assert.deepEqual(copy, source);
+      const head = await platform.api.deps.db('session_snapshot_heads').where({ account_id: accountId, session_id: f.body.session_id }).first();
+      assert.equal(Number(head.generation), 1, 'the fork\'s first container claimed the copied chain');
+      // The source's container (generation 1 of its own chain) still writes; the fork's own chain is claimed by its container.
+      ok(await term({ session_id: f.body.session_id, command: 'echo three > c.txt' }));
+      assert.equal((await store.chain(accountId, f.body.session_id)).length, source.length + 1);
+      assert.equal((await store.chain(accountId, sid)).length, source.length, 'the fork wrote nothing to the source\'s chain');
+      await assert.rejects(store.copyChain(accountId, sid, f.body.session_id), /already has a checkpoint/);
+      assert.equal((await store.chain(accountId, f.body.session_id)).length, source.length + 1, 'the refused copy changed nothing');
+      await end(sid);
+      await end(f.body.session_id);
+    });
+
     it('a paused session forks from its chain, and stays paused', async () => {
       const policy = platform.api.deps.api.session;
       const before = policy.pauseAfterSec;
