@@ -166,10 +166,11 @@ export class SessionService {
       if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
       // create_if_missing on a live session only joins it, which the limit allows.
       await this.quotas.admitSession(accountId, workflowId, () => this.isRunning(workflowId));
-      // The snapshot's chain becomes the new session's. A live session of that id (create_if_missing) is
-      // joined, never written over: its workflow refuses a from_snapshot it was not started from.
+      // The snapshot's chain becomes the new session's. A live session of that id (create_if_missing, or a
+      // retried request_id) is joined, never written over: its workflow refuses a from_snapshot it was not
+      // started from.
       let restoreAtStart: SessionWorkflowInput['restoreAtStart'];
-      const joinsLive = input.session_id !== undefined && (await this.isRunning(workflowId));
+      const joinsLive = (input.session_id !== undefined || keyedNew) && (await this.isRunning(workflowId));
       if (snapshot && !joinsLive) {
         const copy = await this.snapshots.copyNamedToSession(accountId, snapshot.name, sessionId);
         if (!copy) throw new DuraboxError('snapshot_not_found', `from_snapshot: the account has no snapshot ${snapshot.name}`);

@@ -196,6 +196,12 @@ describe('fork and named snapshots', function () {
       const b = ok(await term({ from_snapshot: 'release-1.0', command: 'cat src/app.txt; sha256sum blob | cut -c1-64; echo b-only > b.txt' }));
       assert.equal(b.body.created, true);
       assert.equal(b.body.stdout, `v1\n${digest}\n`);
+      // A retried request (same request_id) gets the same session and result, not a second copy.
+      const keyed = ok(await term({ from_snapshot: 'release-1.0', command: 'cat src/app.txt', request_id: `snap-retry-${sid}` }));
+      const retried = ok(await term({ from_snapshot: 'release-1.0', command: 'cat src/app.txt', request_id: `snap-retry-${sid}` }));
+      assert.equal(retried.body.session_id, keyed.body.session_id);
+      assert.equal(retried.body.stdout, 'v1\n');
+      await end(keyed.body.session_id);
       const c = ok(await term({ from_snapshot: 'release-1.0', command: 'cat src/app.txt; ls b.txt 2>&1 | grep -c "No such"' }));
       assert.equal(c.body.stdout, 'v1\n1\n', 'a session from a snapshot writes to its own copy');
       // The snapshot session goes on like any other: a later command sees its own earlier write.
@@ -255,8 +261,12 @@ describe('fork and named snapshots', function () {
       assert.equal(second.status, 429, JSON.stringify(second.body));
       assert.equal(second.body.code, 'quota_exceeded');
       assert.equal(second.body.limit, 'max_snapshots');
-      // Deleting one frees its place.
+      // Deleting one frees its place; creations at once at the limit: exactly one gets it.
       ok(await call('DELETE', '/api/v1/snapshots/first', { token: other.token }), 204);
+      const racing = await Promise.all(['r1', 'r2', 'r3', 'r4'].map((n) => snapshot(sid, n, other.token)));
+      assert.deepEqual(racing.map((r) => r.status).sort(), [201, 429, 429, 429], JSON.stringify(racing.map((r) => r.body)));
+      const won = racing.find((r) => r.status === 201)!.body.name;
+      ok(await call('DELETE', `/api/v1/snapshots/${won}`, { token: other.token }), 204);
       const set = ok(await setLimits({ max_snapshots: 10, max_snapshot_mb: 0 }));
       assert.equal((set.body as { limits: Record<string, number> }).limits.max_snapshot_mb, 0);
       const big = await snapshot(sid, 'second', other.token);
