@@ -483,6 +483,7 @@ export const SessionSummarySchema = z.object({
 export const ForkedSession = SessionSummarySchema.extend({
   created: z.literal(true),
   forked_from: z.string().describe('the session it was forked from'),
+  restored_note: z.string().optional().describe('entries of the copied checkpoint its restore refused (links out of /workspace, special files), named'),
 });
 export const ForkBody = z.strictObject({
   lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('The new session\'s first lease (within the configured lease bounds, else refused); default the configured one.'),

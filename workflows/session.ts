@@ -16,7 +16,7 @@ import { SA_ERROR, SA_HOST } from '../contract/search-attributes.js';
 import type { TemplateRef } from '../contract/templates.js';
 import {
   afterMove, afterStep, afterStored, compactionDue, defaultContextId, dueAction, failureAction, hostVerdict, idlePlan, nextGeneration, phaseOf,
-  restoredFields, statusOf,
+  restoredFields, startedFromNote, statusOf,
   type Kept, type Refused, type RestoreReason, type StepFailure,
 } from './session-machine.js';
 
@@ -25,8 +25,11 @@ export { afterStored, compactionDue, defaultContextId, hostVerdict, restoredFiel
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
 export const fileUpdate = defineUpdate<FileResult, [FileOp]>('file');
 export const closeUpdate = defineUpdate<SessionSummary, []>('close');
-/** Answers once the session has its first container (or failed to start): a fork's start waits on it. */
-export const readyUpdate = defineUpdate<SessionSummary, []>('ready');
+/**
+ * Answers once the session has its first container (or failed to start): a fork's start waits on it. A
+ * session from a copied chain says here what of the chain its restore refused.
+ */
+export const readyUpdate = defineUpdate<SessionSummary & { restored_note?: string }, []>('ready');
 export const codeUpdate = defineUpdate<RunCodeOutput, [SessionCodeRequest]>('code');
 export const createContextUpdate = defineUpdate<ContextView, [{ language: Language }]>('createContext');
 export const deleteContextUpdate = defineUpdate<void, [string]>('deleteContext');
@@ -69,6 +72,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let runCommands = 0;
   let startError: { type: string; message: string } | undefined;
   let firstCommandTaken = false;
+  /** What the restore of a session started from a copied chain refused (said to the calls that started it). */
+  let startRefused: Refused | undefined;
   /** The result of the creating call's command, run by the start activity; consumed by its update. */
   let firstResult: HostExecResult | undefined;
   const createdAtMs = state?.createdAtMs ?? Date.now();
@@ -423,6 +428,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         stderr_truncated: r.stderr_truncated,
         lease_expires_unix_ms: state!.leaseExpiresAtMs,
         ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused, note.kept),
+        ...(ranWithStart ? startedFromNote(startRefused) : {}),
       };
     } finally {
       busy = false;
@@ -557,7 +563,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   setHandler(readyUpdate, async () => {
     await ready();
-    return summary();
+    return { ...summary(), ...startedFromNote(startRefused) };
   });
 
   setHandler(closeUpdate, async () => {
@@ -573,10 +579,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     try {
       // A session from a copied chain (a fork, a named snapshot) is restored from it, its first command aboard.
       const fromChain = input.restoreAtStart;
-      const { first: firstRan, restored: _restored, ...c } = fromChain
+      const { first: firstRan, restored, ...c } = fromChain
         ? await takeContainer(true, first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId, streamGrant: first.streamGrant })
         : await takeContainer(false);
       firstResult = firstRan;
+      if (restored?.refused_count) startRefused = { names: restored.refused ?? [], count: restored.refused_count };
       // A new session's first checkpoint comes one period after it starts (its workspace is new); one from a
       // copied chain has that chain as its checkpoint already.
       state = {

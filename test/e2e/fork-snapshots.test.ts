@@ -99,6 +99,15 @@ describe('fork and named snapshots', function () {
       await end(f.body.session_id);
     });
 
+    it('what the fork\'s restore refuses of the copy (a FIFO) is named in its answer, as a move names it', async () => {
+      const a = ok(await term({ command: 'mkfifo pipe && echo kept > k.txt' }));
+      const f = ok(await fork(a.body.session_id), 201);
+      assert.match((f.body as Forked & { restored_note?: string }).restored_note ?? '', /1 entries of the checkpoint were refused and not restored: .*pipe/);
+      assert.equal(ok(await term({ session_id: f.body.session_id, command: 'cat k.txt; ls pipe 2>&1 | grep -c "No such"' })).body.stdout, 'kept\n1\n');
+      await end(a.body.session_id);
+      await end(f.body.session_id);
+    });
+
     it('a paused session forks from its chain, and stays paused', async () => {
       const policy = platform.api.deps.api.session;
       const before = policy.pauseAfterSec;

@@ -741,6 +741,7 @@ describe('sessionWorkflow', function () {
       assert.equal(s.first.created, true);
       assert.equal(s.first.stdout, 'ran: cat f.txt\n');
       assert.equal(s.first.restored, undefined, 'a new session is not a restored one');
+      assert.equal(s.first.restored_note, undefined, 'its restore refused nothing');
       assert.equal(creates.length, 1);
       assert.equal(creates[0].restore, true);
       assert.deepEqual(creates[0].firstCommand, { command: 'cat f.txt', timeoutMs: 5_000 });
@@ -780,7 +781,10 @@ describe('sessionWorkflow', function () {
         started.push(await op.workflowHandle());
         return answer;
       };
+      refusedByRestore = { refused: ['escape -> /etc/passwd: a link out of /workspace'], refused_count: 3 };
       const ok = await forkOf('sess_fork_ok');
+      assert.match(ok.restored_note!, /3 entries of the checkpoint were refused and not restored: escape -> \/etc\/passwd: a link out of \/workspace; and 2 more/);
+      refusedByRestore = {};
       assert.equal(ok.status, 'active');
       assert.equal(ok.host, HOST_ID);
       assert.equal(ok.commands, 0);
