@@ -749,8 +749,11 @@ describe('sessionWorkflow', function () {
       assert.ok(creates[0].durable, 'the command aboard is durable');
       assert.equal(grantRefusal(GRANT_KEY, creates[0].snapshotGrant, { kind: 'snapshot', accountId: ACCOUNT, subject: s.sessionId, hostId: 'any-host' }), undefined);
       assert.equal(execs.length, 0, 'the creating command ran once, in the start step');
+      // The copied chain is its checkpoint, and the first command's stored delta lengthens it.
       const state = await s.handle.query(stateQuery);
-      assert.deepEqual(state.checkpoint, { at: new Date(copied.atMs).toISOString(), bytes: copied.bytes, raw_bytes: copied.raw_bytes });
+      assert.equal(state.checkpoint?.bytes, copied.bytes + 100);
+      assert.equal(state.checkpoint?.raw_bytes, copied.raw_bytes + 10240);
+      assert.ok(Date.parse(state.checkpoint!.at) > copied.atMs, 'the record is as of the stored delta');
       assert.equal(state.host, HOST_ID);
       assert.equal(await s.handle.query(templateQuery), null);
       await closeAndWait(s);
@@ -783,6 +786,8 @@ describe('sessionWorkflow', function () {
       };
       refusedByRestore = { refused: ['escape -> /etc/passwd: a link out of /workspace'], refused_count: 3 };
       const ok = await forkOf('sess_fork_ok');
+      // Without a command nothing was stored: its checkpoint is the copied chain as it came.
+      assert.deepEqual(ok.checkpoint, { at: new Date(copied.atMs).toISOString(), bytes: copied.bytes, raw_bytes: copied.raw_bytes });
       assert.match(ok.restored_note!, /3 entries of the checkpoint were refused and not restored: escape -> \/etc\/passwd: a link out of \/workspace; and 2 more/);
       refusedByRestore = {};
       assert.equal(ok.status, 'active');
