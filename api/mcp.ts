@@ -158,8 +158,8 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         description:
           'Starts a new terminal session (a new session_id, the same template) whose /workspace is the given session\'s as of its last ' +
           'acknowledged command or file write, on any host. The original goes on untouched: later changes in one are not in the other. ' +
-          'Use it to try something risky or several alternatives side by side without losing the current state. Running processes and ' +
-          'interpreter variables are not copied, only files. Counts toward the account\'s session limit; the new session has its own lease (lease_ttl_sec).',
+          'Use it to try something risky or several alternatives side by side without losing the current state. Files and the python ' +
+          'variables of the default runCode context come along; running processes do not. Counts toward the account\'s session limit; the new session has its own lease (lease_ttl_sec).',
         outputSchema: ForkedSession,
         annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
       },
@@ -173,7 +173,7 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           'Keeps the session\'s /workspace (as of its last acknowledged command or file write) under a name of your account. The snapshot ' +
           'outlives the session: start a new session from it later with terminalExec from_snapshot. Names are 1..64 letters, digits, dot, ' +
           'dash or underscore, unique per account (delete one to reuse its name). Limited per account in number and size (quota_exceeded ' +
-          'names the limit). Files only: processes and interpreter variables are not kept.',
+          'names the limit). Files and saved python variables are kept; running processes are not.',
         outputSchema: SnapshotView,
         annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
       },

@@ -108,6 +108,24 @@ describe('fork and named snapshots', function () {
       await end(f.body.session_id);
     });
 
+    it('python variables saved in the source\'s checkpoint come along: the fork\'s default context starts with them, and each goes on apart', async () => {
+      type Cell = { results: Array<{ is_main_result?: boolean; text?: string }>; context_restarted?: boolean; context_restored?: { variables: string[] } };
+      const cell = (sid: string, code: string) => call<Cell>('POST', '/api/v1/commands/code', { token, body: { session_id: sid, code } });
+      const main = (c: Cell) => c.results.find((r) => r.is_main_result)?.text;
+      const a = ok(await term({ command: 'true' }));
+      const sid = a.body.session_id;
+      ok(await cell(sid, 'x = 41'));
+      const f = ok(await fork(sid), 201);
+      const y = ok(await cell(f.body.session_id, 'x + 1'));
+      assert.equal(main(y.body), '42');
+      assert.equal(y.body.context_restarted, false);
+      assert.deepEqual(y.body.context_restored?.variables, ['x']);
+      ok(await cell(f.body.session_id, 'x = 100'));
+      assert.equal(main(ok(await cell(sid, 'x')).body), '41', 'the fork\'s cell did not change the source');
+      await end(sid);
+      await end(f.body.session_id);
+    });
+
     it('a paused session forks from its chain, and stays paused', async () => {
       const policy = platform.api.deps.api.session;
       const before = policy.pauseAfterSec;
