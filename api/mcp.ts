@@ -111,7 +111,8 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           'unless create_if_missing is true; a second command while one runs fails with session_busy. Each call extends the session\'s lease ' +
           '(lease_ttl_sec, never shortened); an idle session ends when its lease runs out and its files are gone. No network. ' +
           'template (only when creating the session) names one of the account\'s terminal templates: more packages, its limits and network policy. ' +
-          'from_snapshot (only when creating the session) starts it from one of the account\'s named snapshots (snapshotCreate): its /workspace is the snapshot\'s. ' +
+          'from_snapshot (only when creating the session) starts it from one of the account\'s named snapshots (snapshotCreate): its /workspace is the snapshot\'s; ' +
+          'fork_from (only when creating) makes the new session a fork of a live session (as sessionFork) and runs the command there, in one call. ' +
           'A command past timeout_ms is killed; the session is kept. Output streams are capped (stdout_truncated/stderr_truncated).',
         outputSchema: TerminalExecOutput,
         annotations: EXECUTES_CODE,

@@ -184,6 +184,8 @@ export interface SessionExecRequest {
   template?: string;
   /** The named snapshot a creating call starts the session from: a live session not started from it refuses it. */
   from_snapshot?: string;
+  /** The session a creating call forks: a live session not forked from it refuses it. */
+  fork_from?: string;
 }
 
 export interface HostExecResult {

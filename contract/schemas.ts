@@ -54,6 +54,7 @@ export const terminalExecInput = {
   lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('Keep the session at least this long after the call (within the configured lease bounds, else refused; never shortens).'),
   timeout_ms: timeoutMs(600_000, 60_000),
   template: templateField.describe('The template a new session runs in: terminal (built-in) or one of the account\'s on the terminal base (GET /templates). Only when this call creates the session.'),
+  fork_from: optionalId(sessionId).describe('A live session of the account the new session forks: its /workspace (and saved python variables) as of that session\'s last acknowledged step, in its template; this call\'s command runs in the fork. Only when this call creates the session.'),
   from_snapshot: optionalId(snapshotName).describe('A named snapshot of the account (POST /sessions/:id/snapshots) the new session starts from: its /workspace is the snapshot\'s. Only when this call creates the session.'),
 };
 

@@ -137,6 +137,11 @@ export class SessionService {
     if (input.from_snapshot !== undefined && !creating) {
       throw new DuraboxError('invalid_input', 'from_snapshot: only when the call creates the session (no session_id, or create_if_missing); this call joins session ' + input.session_id);
     }
+    if (input.fork_from !== undefined) {
+      if (!creating) throw new DuraboxError('invalid_input', 'fork_from: only when the call creates the session (no session_id, or create_if_missing); this call joins session ' + input.session_id);
+      if (input.from_snapshot !== undefined) throw new DuraboxError('invalid_input', 'fork_from: a new session starts from a snapshot (from_snapshot) or a fork of a session (fork_from), not both');
+      if (input.template !== undefined) throw new DuraboxError('invalid_input', 'template: a fork runs in the template of the session it forks (fork_from)');
+    }
     // The same request key never runs a command twice in a session run: Temporal dedupes update ids.
     const requestHash = requestKey ? createHash('sha256').update(`${accountId}\0${requestKey}`).digest('hex') : undefined;
     const updateId = requestHash;
@@ -150,6 +155,7 @@ export class SessionService {
       command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false, stream_id: streamId, stream_grant: streamGrant,
       ...(input.template !== undefined ? { template: input.template } : {}),
       ...(input.from_snapshot !== undefined ? { from_snapshot: input.from_snapshot } : {}),
+      ...(input.fork_from !== undefined ? { fork_from: input.fork_from } : {}),
     };
     // When this call starts the session, its command rides along with the start (ignored if it joins one).
     const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId, streamGrant };
@@ -161,14 +167,16 @@ export class SessionService {
       // A snapshot the account lacks is refused before any session exists; its template is the session's by default.
       const snapshot = input.from_snapshot !== undefined ? await this.snapshots.getNamed(accountId, input.from_snapshot) : undefined;
       if (input.from_snapshot !== undefined && !snapshot) throw new DuraboxError('snapshot_not_found', `from_snapshot: the account has no snapshot ${input.from_snapshot}`);
-      // A template the account lacks, or one not ready, is refused before any session exists.
-      const template = await this.templates.resolve(accountId, input.template ?? snapshot?.template ?? undefined, 'terminal');
+      // A template the account lacks, or one not ready, is refused before any session exists; a fork runs in its source's.
+      const template = input.fork_from !== undefined
+        ? (await this.templateOf(accountId, input.fork_from, 'fork_from')) ?? undefined
+        : await this.templates.resolve(accountId, input.template ?? snapshot?.template ?? undefined, 'terminal');
       if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
       // create_if_missing on a live session only joins it, which the limit allows.
       await this.quotas.admitSession(accountId, workflowId, () => this.isRunning(workflowId));
-      // The snapshot's chain becomes the new session's. A live session of that id (create_if_missing, or a
-      // retried request_id) is joined, never written over: its workflow refuses a from_snapshot it was not
-      // started from.
+      // The snapshot's (or the forked session's) chain becomes the new session's. A live session of that id
+      // (create_if_missing, or a retried request_id) is joined, never written over: its workflow refuses a
+      // from_snapshot or fork_from it was not started from.
       let restoreAtStart: SessionWorkflowInput['restoreAtStart'];
       const joinsLive = (input.session_id !== undefined || keyedNew) && (await this.isRunning(workflowId));
       if (snapshot && !joinsLive) {
@@ -177,6 +185,9 @@ export class SessionService {
         copied = copy.parts.length > 0;
         const record = chainRecord(copy.parts);
         restoreAtStart = { source: { snapshot: snapshot.name }, ...(record ? { checkpoint: record } : {}) };
+      } else if (input.fork_from !== undefined && !joinsLive) {
+        restoreAtStart = await this.forkChain(accountId, input.fork_from, sessionId);
+        copied = restoreAtStart.checkpoint !== undefined;
       }
       const start = sessionStartOperation(this.startInput(accountId, sessionId, { initialLeaseSec: input.lease_ttl_sec, firstCommand, template, restoreAtStart }), keyedNew);
       return await this.inflight.run(workflowId, () =>
@@ -199,16 +210,8 @@ export class SessionService {
     const sessionId = newSessionId();
     const workflowId = this.workflowId(accountId, sessionId);
     await this.quotas.admitSession(accountId, workflowId, () => this.isRunning(workflowId));
-    const parts = await this.snapshots.copyChain(accountId, sourceId, sessionId);
-    if (parts.length === 0 && !this.zeroLoss) {
-      throw new DuraboxError('conflict', `session ${sourceId} has no checkpoint yet to fork from (with DURABOX_SESSION_DURABILITY=interval its first comes after DURABOX_SESSION_CHECKPOINT_SEC); try again shortly`, { session_id: sourceId });
-    }
-    const record = chainRecord(parts);
-    const start = sessionStartOperation(this.startInput(accountId, sessionId, {
-      initialLeaseSec: opts.lease_ttl_sec,
-      template: template ?? undefined,
-      restoreAtStart: { source: { session: sourceId }, ...(record ? { checkpoint: record } : {}) },
-    }));
+    const restoreAtStart = await this.forkChain(accountId, sourceId, sessionId);
+    const start = sessionStartOperation(this.startInput(accountId, sessionId, { initialLeaseSec: opts.lease_ttl_sec, template: template ?? undefined, restoreAtStart }));
     try {
       const s = await this.inflight.run(workflowId, () => this.client.workflow.executeUpdateWithStart(readyUpdate, { args: [], startWorkflowOperation: start }));
       return { ...s, created: true, forked_from: sourceId };
@@ -217,13 +220,32 @@ export class SessionService {
     }
   }
 
-  /** The template a live session of the account runs in (null: the built-in one); else session_not_found. */
-  async templateOf(accountId: string, sessionId: string): Promise<TemplateRef | null> {
-    return this.onSession(accountId, sessionId, async (h) => {
-      const d = await h.describe();
-      if (d.status.name !== 'RUNNING' || d.typedSearchAttributes.get(SA_ACCOUNT) !== accountId) throw new DuraboxError('session_not_found', `no session ${sessionId}`);
-      return h.query(templateQuery);
-    });
+  /**
+   * Copies a live session's chain to a new session's id (docs/sessions/fork-and-snapshots.md): what the new
+   * session's workflow starts restored from. With zero loss an empty chain is an empty workspace; otherwise
+   * a session with no checkpoint yet is refused.
+   */
+  private async forkChain(accountId: string, sourceId: string, sessionId: string): Promise<NonNullable<SessionWorkflowInput['restoreAtStart']>> {
+    const parts = await this.snapshots.copyChain(accountId, sourceId, sessionId);
+    if (parts.length === 0 && !this.zeroLoss) {
+      throw new DuraboxError('conflict', `session ${sourceId} has no checkpoint yet to fork from (with DURABOX_SESSION_DURABILITY=interval its first comes after DURABOX_SESSION_CHECKPOINT_SEC); try again shortly`, { session_id: sourceId });
+    }
+    const record = chainRecord(parts);
+    return { source: { session: sourceId }, ...(record ? { checkpoint: record } : {}) };
+  }
+
+  /** The template a live session of the account runs in (null: the built-in one); else session_not_found, naming `field` when given. */
+  async templateOf(accountId: string, sessionId: string, field?: string): Promise<TemplateRef | null> {
+    try {
+      return await this.onSession(accountId, sessionId, async (h) => {
+        const d = await h.describe();
+        if (d.status.name !== 'RUNNING' || d.typedSearchAttributes.get(SA_ACCOUNT) !== accountId) throw new DuraboxError('session_not_found', `no session ${sessionId}`);
+        return h.query(templateQuery);
+      });
+    } catch (e) {
+      if (field && e instanceof DuraboxError && e.code === 'session_not_found') throw new DuraboxError('session_not_found', `${field}: ${e.message}`, e.details);
+      throw e;
+    }
   }
 
   /**

@@ -445,10 +445,13 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       if (req.template !== undefined && req.template !== runsIn) {
         throw ApplicationFailure.create({ type: 'invalid_input', message: `template: session ${input.sessionId} already exists and runs in template ${runsIn}`, nonRetryable: true });
       }
-      // from_snapshot joining a live session: only the one started from that snapshot.
+      // from_snapshot or fork_from joining a live session: only the one started from that snapshot or session.
       const source = input.restoreAtStart?.source;
       if (req.from_snapshot !== undefined && !(source && 'snapshot' in source && source.snapshot === req.from_snapshot)) {
         throw ApplicationFailure.create({ type: 'invalid_input', message: `from_snapshot: session ${input.sessionId} already exists; a session starts from a snapshot only when the call creates it`, nonRetryable: true });
+      }
+      if (req.fork_from !== undefined && !(source && 'session' in source && source.session === req.fork_from)) {
+        throw ApplicationFailure.create({ type: 'invalid_input', message: `fork_from: session ${input.sessionId} already exists; a session is a fork only when the call creates it`, nonRetryable: true });
       }
     },
   });

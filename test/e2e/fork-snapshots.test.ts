@@ -163,6 +163,33 @@ describe('fork and named snapshots', function () {
       }
     });
 
+    it('terminalExec fork_from forks and runs the first command in the fork in one call; misplaced, it is 400 naming the field', async () => {
+      const a = ok(await term({ command: 'echo from-source > s.txt' }));
+      const sid = a.body.session_id;
+      const f = ok(await term({ fork_from: sid, command: 'cat s.txt; echo fork-only > f.txt' }));
+      assert.notEqual(f.body.session_id, sid);
+      assert.equal(f.body.created, true);
+      assert.equal(f.body.stdout, 'from-source\n');
+      assert.equal(ok(await term({ session_id: sid, command: 'ls f.txt 2>&1 | grep -c "No such"' })).body.stdout, '1\n', 'the fork\'s write is its own');
+      assert.equal(ok(await term({ session_id: f.body.session_id, command: 'cat f.txt' })).body.stdout, 'fork-only\n');
+      for (const [body, field] of [
+        [{ session_id: sid, fork_from: sid }, 'fork_from'],
+        [{ fork_from: sid, from_snapshot: 'x' }, 'fork_from'],
+        [{ fork_from: sid, template: 'terminal' }, 'template'],
+        // Joining a live session that is not a fork of it.
+        [{ session_id: sid, create_if_missing: true, fork_from: f.body.session_id }, 'fork_from'],
+      ] as const) {
+        const r = await term({ command: 'true', ...body });
+        assert.equal(r.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+        assert.match(r.body.message ?? r.body.error!, new RegExp(`^${field}: `));
+      }
+      const unknown = await term({ fork_from: 'sess_never_made', command: 'true' });
+      assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+      assert.match(unknown.body.message!, /^fork_from: no session/);
+      await end(sid);
+      await end(f.body.session_id);
+    });
+
     it('bad input: an unknown session is 404, unknown fields and out-of-bounds leases 400 naming the field', async () => {
       const unknown = await fork('sess_never_made');
       assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
@@ -316,6 +343,8 @@ describe('fork and named snapshots', function () {
       assert.equal(use.body.code, 'snapshot_not_found');
       const f = await fork(sid, {}, t);
       assert.equal(f.status, 404, JSON.stringify(f.body));
+      const viaExec = await term({ fork_from: sid, command: 'cat s.txt' }, t);
+      assert.equal(viaExec.status, 404, JSON.stringify(viaExec.body));
       assert.equal((await snapshot(sid, 'theirs', t)).status, 404);
       // Their own session may use the name; each account reads its own.
       const b = ok(await term({ command: 'echo their-own > s.txt' }, t));
@@ -358,6 +387,9 @@ describe('fork and named snapshots', function () {
       const a = await tool<Out>('terminalExec', { command: 'echo from-mcp > m.txt' });
       const f = await tool<Forked>('sessionFork', { session_id: a.session_id });
       assert.equal(f.forked_from, a.session_id);
+      const viaExec = await tool<Out>('terminalExec', { fork_from: a.session_id, command: 'cat m.txt' });
+      assert.equal(viaExec.stdout, 'from-mcp\n');
+      await end(viaExec.session_id);
       assert.equal((await tool<Out>('terminalExec', { session_id: f.session_id, command: 'cat m.txt' })).stdout, 'from-mcp\n');
       const s = await tool<Snap>('snapshotCreate', { session_id: f.session_id, name: 'mcp-snap' });
       assert.equal(s.name, 'mcp-snap');

@@ -760,15 +760,20 @@ describe('sessionWorkflow', function () {
       assert.deepEqual(dropped, [s.sessionId], 'its chain goes with it');
     });
 
-    it('a create_if_missing call joining it may name the snapshot it started from, never another (and a session not from a snapshot refuses any)', async () => {
+    it('a create_if_missing call joining it may name the snapshot (or session) it started from, never another (and a session not from one refuses any)', async () => {
       const s = await createSession({ ...chained, restoreAtStart: { source: { snapshot: 'snap-a' } } });
       assert.equal((await exec(s, 'true', { from_snapshot: 'snap-a' })).exit_code, 0);
       const other = await updateFailure(exec(s, 'true', { from_snapshot: 'snap-b' }));
       assert.equal(other.type, 'invalid_input');
       assert.match(other.message, /^from_snapshot: /);
+      assert.match((await updateFailure(exec(s, 'true', { fork_from: 'sess_source' }))).message, /^fork_from: /, 'a session from a snapshot is no fork');
       const plain = await createSession(chained);
       assert.equal((await updateFailure(exec(plain, 'true', { from_snapshot: 'snap-a' }))).type, 'invalid_input');
-      assert.deepEqual(execs.map((e) => e.command), ['true'], 'a refused call never reaches the host');
+      const forked = await createSession({ ...chained, restoreAtStart: { source: { session: 'sess_source' } } });
+      assert.equal((await exec(forked, 'true', { fork_from: 'sess_source' })).exit_code, 0, 'a fork is joined by a call naming its source');
+      assert.equal((await updateFailure(exec(forked, 'true', { fork_from: 'sess_elsewhere' }))).type, 'invalid_input');
+      await closeAndWait(forked);
+      assert.deepEqual(execs.map((e) => e.command), ['true', 'true'], 'a refused call never reaches the host');
       await closeAndWait(s);
       await closeAndWait(plain);
     });
