@@ -122,6 +122,8 @@ export interface TerminalRequest {
   command: string;
   session_id?: string;
   create_if_missing?: boolean;
+  /** A live session the new one forks (the call creates the fork and runs the command in it). */
+  fork_from?: string;
   lease_ttl_sec?: number;
   timeout_ms?: number;
 }

@@ -62,6 +62,8 @@ export function sessionStartOperation(input: SessionWorkflowInput, once = false)
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: once ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
     priority: { fairnessKey: fairnessKey(input.accountId) },
+    // What a fork of it runs in, read with its description (no query to its workflow).
+    memo: { template: input.template ?? null },
     typedSearchAttributes: [
       { key: SA_ACCOUNT, value: input.accountId },
       { key: SA_CAPABILITY, value: 'terminalExec' },
@@ -240,7 +242,9 @@ export class SessionService {
       return await this.onSession(accountId, sessionId, async (h) => {
         const d = await h.describe();
         if (d.status.name !== 'RUNNING' || d.typedSearchAttributes.get(SA_ACCOUNT) !== accountId) throw new DuraboxError('session_not_found', `no session ${sessionId}`);
-        return h.query(templateQuery);
+        // The start's memo names it; a run continued as new (or started before that) is asked.
+        const memo = (d.memo ?? {}) as { template?: TemplateRef | null };
+        return 'template' in memo ? memo.template ?? null : h.query(templateQuery);
       });
     } catch (e) {
       if (field && e instanceof DuraboxError && e.code === 'session_not_found') throw new DuraboxError('session_not_found', `${field}: ${e.message}`, e.details);
