@@ -79,14 +79,13 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   // A host has a while to take its build (it may be busy starting sandboxes), at least the session rule's.
   const templates = new TemplateService(client, templateStore, quotas, { hostTimeoutMs: Math.max(30_000, api.session.hostTimeoutMs), buildTimeoutMs: api.templateBuildTimeoutSec * 1000 }, api);
   const tasks = new TaskService(client, api, workers, quotas, templates);
-  const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime), quotas, templates);
+  const snapshots = new SnapshotStore(db);
+  const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime), quotas, templates, snapshots);
   const firstAdmin = await ensureFirstAdmin(accounts, api);
   const hostCa = api.hostGateway ? await HostCa.load(api.hostCa, true) : undefined;
   const output = await OutputStore.open(db, api.databaseUrl);
   const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => log.error(errorFields(e), 'output sweep failed')), 60_000);
   sweeper.unref();
-
-  const snapshots = new SnapshotStore(db);
 
   const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions, snapshots, templates: templateStore, workers, hashKey: api.hashKey }), api.payloadKeys, opts.tracing);
   const controlDone = controlWorker.run();
