@@ -3,7 +3,7 @@ import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { componentLog, errorFields } from '../config/log.js';
 import { DuraboxError } from '../contract/errors.js';
-import { leaseWithin, TerminalCommandBody } from '../contract/schemas.js';
+import { ForkBody, leaseWithin, TerminalCommandBody } from '../contract/schemas.js';
 import { leaseBounds, type AppDeps, type AppState } from './context.js';
 import { dashboardMiddleware } from './dashboard-files.js';
 import { errorMiddleware } from './errors.js';
@@ -14,6 +14,7 @@ import { commandHandlers } from './handlers/commands.js';
 import { consoleHandlers } from './handlers/console.js';
 import { healthHandlers, httpMetrics } from './handlers/health.js';
 import { sessionHandlers } from './handlers/sessions.js';
+import { snapshotHandlers } from './handlers/snapshots.js';
 import { templateHandlers } from './handlers/templates.js';
 import { taskHandlers } from './handlers/tasks.js';
 import { workerHandlers } from './handlers/workers.js';
@@ -32,6 +33,7 @@ export function handlersOf(deps: AppDeps): Handlers {
   return {
     ...healthHandlers(deps), ...consoleHandlers(deps), ...accountHandlers(deps), ...workerHandlers(deps),
     ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...codeHandlers(deps), ...codecHandlers(deps), ...mcpHandlers(deps), ...templateHandlers(deps),
+    ...snapshotHandlers(deps),
   };
 }
 
@@ -60,7 +62,7 @@ export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
   app.use(errorMiddleware);
   app.use(codecCors(deps.temporal.uiUrl));
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_BODY_LIMIT, encoding: 'utf-8' }));
-  const router = operationsRouter(deps, handlersOf(deps), { terminalCommand: leaseWithin(TerminalCommandBody, leaseBounds(deps.api)) });
+  const router = operationsRouter(deps, handlersOf(deps), { terminalCommand: leaseWithin(TerminalCommandBody, leaseBounds(deps.api)), forkSession: leaseWithin(ForkBody, leaseBounds(deps.api)) });
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.use(dashboardMiddleware());

@@ -11,14 +11,16 @@ import type { z } from 'zod';
 import { PRODUCT_VERSION } from '../config/paths.js';
 import { DuraboxError, mcpErrorText } from '../contract/errors.js';
 import {
-  describeIssues, EchoInput, EchoOutput, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput, RunCodeInput, RunCodeOutput,
-  ReadFileToolInput, ReadImageToolInput, leaseWithin, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
+  describeIssues, EchoInput, EchoOutput, ForkedSession, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput, RunCodeInput, RunCodeOutput,
+  ReadFileToolInput, ReadImageToolInput, leaseWithin, SessionForkToolInput, SnapshotCreateToolInput, SnapshotDeleted, SnapshotDeleteToolInput, SnapshotList,
+  SnapshotListToolInput, SnapshotView, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
 } from '../contract/schemas.js';
 import type { Capability } from '../contract/capabilities.js';
 import type { RunCodeOutput as CodeOutput } from '../contract/messages.js';
 import { leaseBounds, type AppDeps } from './context.js';
 import { newStreamId, relayingOutput, type OutputPiece } from './events.js';
 import { runCommand, startCommand } from './handlers/commands.js';
+import { snapshotView } from './handlers/snapshots.js';
 import type { Handlers } from './routes.js';
 
 type Extra = { authInfo?: { extra?: Record<string, unknown> } };
@@ -109,6 +111,8 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           'unless create_if_missing is true; a second command while one runs fails with session_busy. Each call extends the session\'s lease ' +
           '(lease_ttl_sec, never shortened); an idle session ends when its lease runs out and its files are gone. No network. ' +
           'template (only when creating the session) names one of the account\'s terminal templates: more packages, its limits and network policy. ' +
+          'from_snapshot (only when creating the session) starts it from one of the account\'s named snapshots (snapshotCreate): its /workspace is the snapshot\'s; ' +
+          'fork_from (only when creating) makes the new session a fork of a live session (as sessionFork) and runs the command there, in one call. ' +
           'A command past timeout_ms is killed; the session is kept. Output streams are capped (stdout_truncated/stderr_truncated).',
         outputSchema: TerminalExecOutput,
         annotations: EXECUTES_CODE,
@@ -147,6 +151,60 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           out = (await runTask(deps, accountId, 'runCode', args, progress)) as CodeOutput;
         }
         return new Content(codeToolResult(out));
+      },
+    },
+    sessionFork: {
+      config: {
+        title: 'Fork a terminal session',
+        description:
+          'Starts a new terminal session (a new session_id, the same template) whose /workspace is the given session\'s as of its last ' +
+          'acknowledged command or file write, on any host. The original goes on untouched: later changes in one are not in the other. ' +
+          'Use it to try something risky or several alternatives side by side without losing the current state. Files and the python ' +
+          'variables of the default runCode context come along; running processes do not. Counts toward the account\'s session limit; the new session has its own lease (lease_ttl_sec).',
+        outputSchema: ForkedSession,
+        annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      },
+      input: leaseWithin(SessionForkToolInput, leaseBounds(deps.api)),
+      run: async (args, accountId) => (await deps.sessions.fork(accountId, args.session_id, { lease_ttl_sec: args.lease_ttl_sec })) as unknown as Record<string, unknown>,
+    },
+    snapshotCreate: {
+      config: {
+        title: 'Keep a named snapshot of a session',
+        description:
+          'Keeps the session\'s /workspace (as of its last acknowledged command or file write) under a name of your account. The snapshot ' +
+          'outlives the session: start a new session from it later with terminalExec from_snapshot. Names are 1..64 letters, digits, dot, ' +
+          'dash or underscore, unique per account (delete one to reuse its name). Limited per account in number and size (quota_exceeded ' +
+          'names the limit). Files and saved python variables are kept; running processes are not.',
+        outputSchema: SnapshotView,
+        annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      },
+      input: SnapshotCreateToolInput,
+      run: async (args, accountId) => snapshotView(await deps.sessions.saveSnapshot(accountId, args.session_id, args.name)),
+    },
+    snapshotList: {
+      config: {
+        title: 'List named snapshots',
+        description: 'Lists your account\'s named snapshots, newest first: name, the session it was taken from, its template, size and time.',
+        outputSchema: SnapshotList,
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      input: SnapshotListToolInput,
+      run: async (_args, accountId) => {
+        const items = (await deps.snapshots.listNamed(accountId)).map(snapshotView);
+        return { items, total: items.length };
+      },
+    },
+    snapshotDelete: {
+      config: {
+        title: 'Delete a named snapshot',
+        description: 'Deletes one of your account\'s named snapshots, freeing its quota. Sessions already started from it keep their files.',
+        outputSchema: SnapshotDeleted,
+        annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+      },
+      input: SnapshotDeleteToolInput,
+      run: async (args, accountId) => {
+        if (!(await deps.snapshots.deleteNamed(accountId, args.name))) throw new DuraboxError('snapshot_not_found', `no snapshot ${args.name}`);
+        return { name: args.name, deleted: true };
       },
     },
     readImage: {

@@ -105,6 +105,13 @@ export class DuraboxApi {
     return r.body.status;
   }
 
+  /** `POST /sessions/:id/fork`: answers the new session's id once it has its container. */
+  async fork(sessionId: string): Promise<string> {
+    const r = await this.call<{ session_id: string; forked_from: string }>('POST', `/api/v1/sessions/${encodeURIComponent(sessionId)}/fork`, {});
+    if (r.status !== 201 || r.body?.forked_from !== sessionId) throw new ApiError(`POST /sessions/${sessionId}/fork answered ${r.status}: ${brief(r.body)}`);
+    return r.body.session_id;
+  }
+
   async deleteSession(sessionId: string): Promise<void> {
     const r = await this.call('DELETE', `/api/v1/sessions/${encodeURIComponent(sessionId)}`);
     if (r.status !== 204 && r.status !== 200) throw new ApiError(`DELETE /sessions/${sessionId} answered ${r.status}: ${brief(r.body)}`);
@@ -115,6 +122,8 @@ export interface TerminalRequest {
   command: string;
   session_id?: string;
   create_if_missing?: boolean;
+  /** A live session the new one forks (the call creates the fork and runs the command in it). */
+  fork_from?: string;
   lease_ttl_sec?: number;
   timeout_ms?: number;
 }

@@ -38,6 +38,14 @@ export const RESUME_LARGE_P50: FigureSpec = {
   id: 'paused resume 56 MiB p50', title: 'paused session with a 56 MiB workspace (32 MiB random, 24 MiB text): resume to first command result, p50', unit: 'ms',
   target: { kind: 'none' }, zeroErrors: true,
 };
+export const FORK_P50: FigureSpec = {
+  id: 'fork p50', title: 'fork a session (small workspace) to its first command result in the fork (terminalExec fork_from: one call), p50', unit: 'ms',
+  target: { kind: 'relative', op: '<=', factor: 1.0, baseline: COLD_P50.id }, zeroErrors: true,
+};
+export const FORK_THEN_COMMAND_P50: FigureSpec = {
+  id: 'fork then command p50', title: 'the same through POST /sessions/:id/fork, then the first command in the fork (two calls), p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true,
+};
 export const IDLE_SESSIONS_HELD: FigureSpec = {
   id: 'idle sessions held', title: 'idle sessions held by one host (largest level)', unit: 'sessions',
   target: { kind: 'absolute', op: '>=', threshold: 1000 }, zeroErrors: false,
@@ -95,7 +103,7 @@ export const APPEND_10K_OVERHEAD: FigureSpec = {
 /** Every figure, in report order: one that a run never reached is still listed, as an error. */
 export const ALL_FIGURES: FigureSpec[] = [
   COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FLOOR_P50,
-  PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, TERMINAL_P50, NEW_SESSION_P50, RESUME_P50, RESUME_LARGE_P50, IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY,
+  PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, TERMINAL_P50, NEW_SESSION_P50, RESUME_P50, RESUME_LARGE_P50, FORK_P50, FORK_THEN_COMMAND_P50, IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY,
   CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50,
   APPEND_OFF_P50, APPEND_INTERVAL_P50, APPEND_ZERO_P50, APPEND_10K_OFF_P50, APPEND_10K_INTERVAL_P50, APPEND_10K_ZERO_P50, APPEND_10K_OVERHEAD,
 ];

@@ -10,7 +10,7 @@ import { measureColdBaseline, measureExecBaseline } from './baseline-figures.js'
 import { removeBenchContainers } from './bench-containers.js';
 import {
   ALL_FIGURES, CODE_CONTEXT_P50, CODE_ONESHOT_P50, COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FIRST_CHUNK_P50, FLOOR_P50,
-  IDLE_SESSION_MEMORY, IDLE_SESSIONS_HELD, NEW_SESSION_P50, PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50,
+  FORK_P50, FORK_THEN_COMMAND_P50, IDLE_SESSION_MEMORY, IDLE_SESSIONS_HELD, NEW_SESSION_P50, PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50,
 } from './catalog.js';
 import { addFigure, type BenchContext, type PlatformContext } from './context.js';
 import { record } from './figures.js';
@@ -24,7 +24,7 @@ import { measureThroughputScaling } from './scaling.js';
 import { renderMarkdown, writeReport, type BenchReport } from './report.js';
 import { figuresOwed, phasesToRun, type Phase } from './selection.js';
 import { readBenchSettings } from './settings.js';
-import { measureLiveSession, measureNewSession, measurePausedResume } from './terminal-figures.js';
+import { measureFork, measureLiveSession, measureNewSession, measurePausedResume } from './terminal-figures.js';
 
 const WORKER_NAME = 'bench';
 
@@ -108,6 +108,7 @@ async function main(): Promise<number> {
       { figures: [TERMINAL_P50], run: () => measureLiveSession(pctx) },
       { figures: [NEW_SESSION_P50], run: () => measureNewSession(pctx) },
       { figures: [RESUME_P50, RESUME_LARGE_P50], run: () => measurePausedResume(pctx) },
+      { figures: [FORK_P50, FORK_THEN_COMMAND_P50], run: () => measureFork(pctx) },
       { figures: [CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50], run: () => measureRunCode(pctx) },
       { figures: ZERO_LOSS_FIGURES, run: () => measureZeroLoss(pctx) },
       { figures: [IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY], run: () => measureIdleSessions(pctx) },

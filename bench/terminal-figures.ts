@@ -1,6 +1,6 @@
 // terminalExec sessions through the REST API: a command on a live session, and a new session's
 // first command.
-import { NEW_SESSION_P50, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50 } from './catalog.js';
+import { FORK_P50, FORK_THEN_COMMAND_P50, NEW_SESSION_P50, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50 } from './catalog.js';
 import type { FigureSpec } from './figures.js';
 import { attempt, record } from './figures.js';
 import { latencyMeasurement, measureSequential } from './load.js';
@@ -91,6 +91,56 @@ async function measureResume(ctx: PlatformContext, spec: FigureSpec, samples: nu
   });
   await deleteAll(api, opened);
   addFigure(ctx, record(spec, latencyMeasurement(latency, 'p50'), ctx.byId));
+}
+
+/**
+ * Forks of one live session with a small workspace, each to its first command result: in one call
+ * (terminalExec fork_from: the chain copied in the database, a container on any host restored from it and
+ * the command run there, one activity), and through POST /sessions/:id/fork then the command (two calls).
+ * Each fork is ended after its clock stops.
+ */
+export async function measureFork(ctx: PlatformContext): Promise<void> {
+  const { settings: s, api } = ctx;
+  const leftover = new Set<string>();
+  const opts = { samples: s.sessionSamples, warmup: Math.min(s.warmup, 3) };
+  /** Times `forkAndRun` (it answers the fork's id); the fork is ended after the clock stops. */
+  const timed = (forkAndRun: () => Promise<string>) => measureSequential(async () => {
+    const forked = await forkAndRun();
+    leftover.add(forked);
+    return async () => {
+      await api.deleteSession(forked);
+      leftover.delete(forked);
+    };
+  }, opts);
+  let source: string | undefined;
+  const opened = async () => {
+    source ??= (await api.terminal({ command: 'mkdir -p src && seq 1 2000 > src/data.txt && echo hi > note.txt', lease_ttl_sec: 1800 })).session_id;
+    leftover.add(source);
+    return source;
+  };
+  try {
+    const oneCall = await attempt(async () => {
+      const from = await opened();
+      return timed(async () => {
+        const r = await api.terminal({ command: 'cat note.txt', fork_from: from });
+        expectHi(r);
+        if (!r.created || r.session_id === from) throw new Error(`fork_from answered session ${r.session_id}, created=${r.created}`);
+        return r.session_id;
+      });
+    });
+    addFigure(ctx, record(FORK_P50, latencyMeasurement(oneCall, 'p50'), ctx.byId));
+    const twoCalls = await attempt(async () => {
+      const from = await opened();
+      return timed(async () => {
+        const forked = await api.fork(from);
+        expectHi(await api.terminal({ command: 'cat note.txt', session_id: forked }));
+        return forked;
+      });
+    });
+    addFigure(ctx, record(FORK_THEN_COMMAND_P50, latencyMeasurement(twoCalls, 'p50'), ctx.byId));
+  } finally {
+    await deleteAll(api, leftover);
+  }
 }
 
 async function deleteAll(api: DuraboxApi, ids: Iterable<string>): Promise<void> {

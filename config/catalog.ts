@@ -185,6 +185,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'templates an account may own (`POST /templates`); beyond it `429 quota_exceeded` (`max_templates`); 0: none',
   },
   {
+    names: ['DURABOX_ACCOUNT_MAX_SNAPSHOTS', 'DURABOX_ACCOUNT_MAX_SNAPSHOT_MB'], default: '`50`, `2048`', usedBy: ['api'],
+    meaning: 'named snapshots an account may keep (`POST /sessions/:id/snapshots`), and the MiB they may take in the snapshot store together (compressed); beyond either `429 quota_exceeded` (`max_snapshots`, `max_snapshot_mb`); an admin may change both per account',
+  },
+  {
     names: ['DURABOX_STREAM_RETENTION_SEC'], default: '`900`', usedBy: ['api'],
     meaning: 'how long output chunks are kept for streams (a late client replays them); the task\'s result holds the whole output after that',
   },

@@ -504,6 +504,8 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
       max_sessions: int(env, 'DURABOX_ACCOUNT_MAX_SESSIONS', 100, 0, 1_000_000),
       max_tokens: int(env, 'DURABOX_ACCOUNT_MAX_TOKENS', 100, 1, 1_000_000),
       max_templates: int(env, 'DURABOX_ACCOUNT_MAX_TEMPLATES', 20, 0, 10_000),
+      max_snapshots: int(env, 'DURABOX_ACCOUNT_MAX_SNAPSHOTS', 50, 0, 1_000_000),
+      max_snapshot_mb: int(env, 'DURABOX_ACCOUNT_MAX_SNAPSHOT_MB', 2048, 0, 1_000_000),
     },
     session,
     snapshotStore,

@@ -56,6 +56,8 @@ export const ERROR_TABLE = {
   /** A host wrote to a session that has moved to a newer container since: its write is refused (fencing). */
   fenced: { status: 409, retryable: false, message: 'the session has moved to another container' },
   context_not_found: { status: 404, retryable: false, message: 'context not found' },
+  /** The account has no named snapshot of that name (another account's names are not seen). */
+  snapshot_not_found: { status: 404, retryable: false, message: 'snapshot not found' },
   path_outside_session: { status: 400, retryable: false, message: 'path escapes the session' },
   invalid_path: { status: 400, retryable: false, message: 'invalid path' },
   file_not_found: { status: 404, retryable: false, message: 'no such file' },

@@ -2,7 +2,7 @@
 // its default and may be overridden per account by an admin. Pure: no I/O.
 import { DuraboxError } from './errors.js';
 
-export const LIMIT_NAMES = ['max_running_tasks', 'max_sessions', 'max_tokens', 'max_templates'] as const;
+export const LIMIT_NAMES = ['max_running_tasks', 'max_sessions', 'max_tokens', 'max_templates', 'max_snapshots', 'max_snapshot_mb'] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 export type AccountLimits = Record<LimitName, number>;
 /** An admin's overrides for one account; a missing or null entry means the setting's default. */
@@ -14,6 +14,8 @@ export const LIMITS: Record<LimitName, { setting: string; counts: string }> = {
   max_sessions: { setting: 'DURABOX_ACCOUNT_MAX_SESSIONS', counts: 'live terminal sessions' },
   max_tokens: { setting: 'DURABOX_ACCOUNT_MAX_TOKENS', counts: 'access tokens' },
   max_templates: { setting: 'DURABOX_ACCOUNT_MAX_TEMPLATES', counts: 'templates of its own' },
+  max_snapshots: { setting: 'DURABOX_ACCOUNT_MAX_SNAPSHOTS', counts: 'named snapshots' },
+  max_snapshot_mb: { setting: 'DURABOX_ACCOUNT_MAX_SNAPSHOT_MB', counts: 'MiB its named snapshots take in the snapshot store, compressed' },
 };
 
 /** The limits an account works under: its overrides over the defaults. */

@@ -55,7 +55,15 @@ export interface SessionWorkflowInput {
    * The creating call's command: the host that takes the session runs it right away, in the same
    * activity, so a new session's first result costs one activity, not two.
    */
-  firstCommand?: { id: string; command: string; timeoutMs: number; streamId?: string; streamGrant?: string };
+  firstCommand?: {
+    id: string;
+    command: string;
+    timeoutMs: number;
+    streamId?: string;
+    streamGrant?: string;
+    /** With zero loss: the grant its host stores the command's effect under (the session's first container, generation 1), signed by the API. */
+    durableGrant?: string;
+  };
   /** Carried over by continue-as-new. */
   carried?: SessionState;
   /** Least time between two checkpoints; absent or 0: no checkpoints (sessions started before there were any). */
@@ -71,7 +79,16 @@ export interface SessionWorkflowInput {
   hostGoneMs?: number;
   /** zero: each step's effect is stored before it answers; interval: checkpoints every checkpointMs at most. */
   durability?: 'zero' | 'interval';
+  /**
+   * The session starts from a chain copied to its id (docs/sessions/fork-and-snapshots.md): a fork of a
+   * session, or a named snapshot. Its first container is restored from that chain, and the creating call's
+   * command (if any) runs there in the same step. `checkpoint`: the copied chain's record.
+   */
+  restoreAtStart?: { source: SessionSource; checkpoint?: CheckpointRecord };
 }
+
+/** Where a session started from a copied chain came from. */
+export type SessionSource = { session: string } | { snapshot: string };
 
 /** What a checkpoint step did: saved a new snapshot, found the workspace as last saved, or found it over the cap. */
 export type CheckpointResult =
@@ -173,6 +190,10 @@ export interface SessionExecRequest {
   stream_grant?: string;
   /** The template a create_if_missing call asked for: a live session made from another one refuses it. */
   template?: string;
+  /** The named snapshot a creating call starts the session from: a live session not started from it refuses it. */
+  from_snapshot?: string;
+  /** The session a creating call forks: a live session not forked from it refuses it. */
+  fork_from?: string;
 }
 
 export interface HostExecResult {

@@ -44,6 +44,9 @@ export const echoInput = {
 
 export const sessionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1..128 letters, digits, dot, dash or underscore');
 
+/** A named snapshot's name, unique within its account (case matters). */
+export const snapshotName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1..64 letters, digits, dot, dash or underscore, starting with a letter or digit');
+
 export const terminalExecInput = {
   command: source().describe('Shell command, run as `sh -lc <command>` in the session\'s container.'),
   session_id: optionalId(sessionId).describe('The session to run in; omitted or empty: a new session is created.'),
@@ -51,6 +54,8 @@ export const terminalExecInput = {
   lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('Keep the session at least this long after the call (within the configured lease bounds, else refused; never shortens).'),
   timeout_ms: timeoutMs(600_000, 60_000),
   template: templateField.describe('The template a new session runs in: terminal (built-in) or one of the account\'s on the terminal base (GET /templates). Only when this call creates the session.'),
+  fork_from: optionalId(sessionId).describe('A live session of the account the new session forks: its /workspace (and saved python variables) as of that session\'s last acknowledged step, in its template; this call\'s command runs in the fork. Only when this call creates the session.'),
+  from_snapshot: optionalId(snapshotName).describe('A named snapshot of the account (POST /sessions/:id/snapshots) the new session starts from: its /workspace is the snapshot\'s. Only when this call creates the session.'),
 };
 
 /** A file path inside a session: relative to /workspace, or absolute under /workspace or /tmp. */
@@ -476,6 +481,27 @@ export const SessionSummarySchema = z.object({
     raw_bytes: z.int().describe('size of the workspace as a tar'),
   }).optional().describe('the latest checkpoint of /workspace, from which the session is restored on another host or resumed after a pause'),
 });
+/** A fork's answer: the new session, as a session start answers it. */
+export const ForkedSession = SessionSummarySchema.extend({
+  created: z.literal(true),
+  forked_from: z.string().describe('the session it was forked from'),
+  restored_note: z.string().optional().describe('entries of the copied checkpoint its restore refused (links out of /workspace, special files), named'),
+});
+export const ForkBody = z.strictObject({
+  lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('The new session\'s first lease (within the configured lease bounds, else refused); default the configured one.'),
+}).default({});
+export const SnapshotCreateBody = z.strictObject({ name: nonBlank('name').pipe(snapshotName).describe('The snapshot\'s name within the account.') });
+export const SnapshotView = z.object({
+  name: z.string(),
+  session_id: z.string().describe('the session it was taken from (which may have ended since)'),
+  template: z.string().nullable().describe('the account template that session ran in; null: the built-in terminal one'),
+  parts: z.int().describe('parts of the checkpoint chain it holds (a base and deltas)'),
+  bytes: z.int().describe('its size in the snapshot store, compressed'),
+  raw_bytes: z.int().describe('the workspace as tar, summed over its parts'),
+  created_at: time,
+});
+export const SnapshotList = z.object({ items: z.array(SnapshotView), total: z.int() });
+export const SnapshotDeleted = z.object({ name: z.string(), deleted: z.literal(true) });
 export const SessionListItemSchema = SessionSummarySchema.extend({ workflow_id: z.string(), ended_at: time.optional() });
 export const SessionPage = pageOf(SessionListItemSchema);
 
@@ -489,6 +515,10 @@ export const ReadImageToolInput = z.strictObject(readImageInput);
 export const ReadFileToolInput = z.strictObject(readFileInput);
 export const WriteFileToolInput = z.strictObject(writeFileInput);
 export const ListFilesToolInput = z.strictObject(listFilesInput);
+export const SessionForkToolInput = z.strictObject({ session_id: nonBlank('session_id').pipe(sessionId).describe('The session to fork.'), lease_ttl_sec: ForkBody.unwrap().shape.lease_ttl_sec });
+export const SnapshotCreateToolInput = z.strictObject({ session_id: nonBlank('session_id').pipe(sessionId).describe('The session to snapshot.'), name: SnapshotCreateBody.shape.name });
+export const SnapshotListToolInput = z.strictObject({});
+export const SnapshotDeleteToolInput = z.strictObject({ name: SnapshotCreateBody.shape.name.describe('The snapshot to delete.') });
 
 export const PythonExecOutput = z.object(pythonExecOutput);
 export const ReadFileOutput = z.object({

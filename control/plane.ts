@@ -80,17 +80,16 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   // A host has a while to take its build (it may be busy starting sandboxes), at least the session rule's.
   const templates = new TemplateService(client, templateStore, quotas, { hostTimeoutMs: Math.max(30_000, api.session.hostTimeoutMs), buildTimeoutMs: api.templateBuildTimeoutSec * 1000 }, api);
   const tasks = new TaskService(client, api, workers, quotas, templates);
-  const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime), quotas, templates);
+  // The chains' rows are in this database; their parts' bytes in it too, or in an S3-compatible bucket.
+  const blobs = openPartBlobs(api.snapshotStore);
+  if (blobs instanceof S3Blobs) void blobs.check().catch((e: Error) => log.warn({ ...errorFields(e), bucket: blobs.bucket }, 'the snapshot store\'s bucket (DURABOX_SNAPSHOT_URL) is not reachable: checkpoints fail until it is'));
+  const snapshots = new SnapshotStore(db, blobs);
+  const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime), quotas, templates, snapshots);
   const firstAdmin = await ensureFirstAdmin(accounts, api);
   const hostCa = api.hostGateway ? await HostCa.load(api.hostCa, true) : undefined;
   const output = await OutputStore.open(db, api.databaseUrl);
   const sweeper = setInterval(() => void output.sweep(api.streamRetentionSec).catch((e: Error) => log.error(errorFields(e), 'output sweep failed')), 60_000);
   sweeper.unref();
-
-  // The chains' rows are in this database; their parts' bytes in it too, or in an S3-compatible bucket.
-  const blobs = openPartBlobs(api.snapshotStore);
-  if (blobs instanceof S3Blobs) void blobs.check().catch((e: Error) => log.warn({ ...errorFields(e), bucket: blobs.bucket }, 'the snapshot store\'s bucket (DURABOX_SNAPSHOT_URL) is not reachable: checkpoints fail until it is'));
-  const snapshots = new SnapshotStore(db, blobs);
 
   const controlWorker: Worker = await createControlWorker(connection, temporal, createControlActivities({ sessions, snapshots, templates: templateStore, workers, hashKey: api.hashKey }), api.payloadKeys, opts.tracing);
   const controlDone = controlWorker.run();

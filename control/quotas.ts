@@ -106,15 +106,25 @@ export class Quotas {
     if ((await this.accounts.countTemplates(accountId)) >= limits.max_templates) throw quotaExceeded('max_templates', limits.max_templates);
   }
 
+  /** The bounds a new named snapshot of the account must stay within (the store checks them as it saves). */
+  async snapshotQuota(accountId: string): Promise<{ maxSnapshots: number; maxMb: number }> {
+    const { limits } = await this.limitsOf(accountId);
+    return { maxSnapshots: limits.max_snapshots, maxMb: limits.max_snapshot_mb };
+  }
+
   /** What the account holds now, for its own view of its limits. */
   async usage(accountId: string): Promise<AccountLimits> {
-    const [tasks, sessions, tokens, templates] = await Promise.all([
+    const [tasks, sessions, tokens, templates, snapshots] = await Promise.all([
       this.running('taskWorkflow', accountId, 100_000),
       this.running('sessionWorkflow', accountId, 100_000),
       this.accounts.countTokens(accountId),
       this.accounts.countTemplates(accountId),
+      this.accounts.snapshotsHeld(accountId),
     ]);
-    return { max_running_tasks: tasks.size, max_sessions: sessions.size, max_tokens: tokens, max_templates: templates };
+    return {
+      max_running_tasks: tasks.size, max_sessions: sessions.size, max_tokens: tokens, max_templates: templates,
+      max_snapshots: snapshots.count, max_snapshot_mb: Math.ceil(snapshots.bytes / (1024 * 1024)),
+    };
   }
 
   private async admit(kind: Kind, accountId: string, workflowId: string, exists: () => Promise<boolean>): Promise<void> {

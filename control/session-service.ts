@@ -10,14 +10,16 @@ import type { z } from 'zod';
 import type { ApiSettings } from '../config/index.js';
 import { DuraboxError, isErrorCode } from '../contract/errors.js';
 import type {
-  ContextView, FileOp, FileResult, Language, RunCodeInput, RunCodeOutput, SessionExecRequest, SessionSummary, SessionWorkflowInput,
+  CheckpointRecord, ContextView, FileOp, FileResult, Language, RunCodeInput, RunCodeOutput, SessionExecRequest, SessionSummary, SessionWorkflowInput,
   TerminalExecInput, TerminalExecOutput,
 } from '../contract/messages.js';
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
-import type { SessionListItemSchema } from '../contract/schemas.js';
+import type { ForkedSession, SessionListItemSchema } from '../contract/schemas.js';
+import type { TemplateRef } from '../contract/templates.js';
+import type { ChainPart, SnapshotStore } from '../db/snapshots.js';
 import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../contract/search-attributes.js';
 import {
-  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, sessionWorkflow, stateQuery,
+  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, readyUpdate, sessionWorkflow, stateQuery, templateQuery,
 } from '../workflows/session.js';
 import { KeyedGate } from './keyed-gate.js';
 import { fairnessKey, type Quotas } from './quotas.js';
@@ -28,6 +30,20 @@ import { ANY_HOST, signGrant } from './host-grants.js';
 export type SessionListItem = z.output<typeof SessionListItemSchema>;
 
 type Memo = { lease_expires_unix_ms?: number; host?: string; paused?: boolean };
+
+/** The record a session started from a copied chain begins with, as its workflow keeps its own. */
+export function chainRecord(parts: ChainPart[]): CheckpointRecord | undefined {
+  const last = parts.at(-1);
+  if (!last) return undefined;
+  const deltas = parts.filter((p) => p.kind === 'delta');
+  return {
+    digest: last.digest,
+    raw_bytes: parts.reduce((n, p) => n + p.raw_bytes, 0),
+    bytes: parts.reduce((n, p) => n + p.bytes, 0),
+    atMs: last.created_at.getTime(),
+    ...(deltas.length > 0 ? { deltas: deltas.length, deltaBytes: deltas.reduce((n, p) => n + p.bytes, 0) } : {}),
+  };
+}
 
 export function sessionWorkflowId(accountId: string, sessionId: string): string {
   return `session-${accountId}-${sessionId}`;
@@ -46,6 +62,8 @@ export function sessionStartOperation(input: SessionWorkflowInput, once = false)
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: once ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
     priority: { fairnessKey: fairnessKey(input.accountId) },
+    // What a fork of it runs in, read with its description (no query to its workflow).
+    memo: { template: input.template ?? null },
     typedSearchAttributes: [
       { key: SA_ACCOUNT, value: input.accountId },
       { key: SA_CAPABILITY, value: 'terminalExec' },
@@ -57,6 +75,8 @@ export function sessionStartOperation(input: SessionWorkflowInput, once = false)
 
 /** Beyond a call's own timeout, how long its stream stays open to the host: a session starting or moving first. */
 const STREAM_GRANT_SLACK_MS = 10 * 60_000;
+/** A first command's grant to store its effect: its time, the start of its container and the store's patience. */
+const DURABLE_GRANT_SLACK_MS = 10 * 60_000;
 
 export class SessionService {
   /** Calls in flight per session workflow from this process; the rest queue (see KeyedGate). */
@@ -68,6 +88,7 @@ export class SessionService {
     private readonly runtimeHasWorker: (runtime: string) => Promise<boolean>,
     private readonly quotas: Quotas,
     private readonly templates: TemplateService,
+    private readonly snapshots: SnapshotStore,
   ) {
     this.inflight = new KeyedGate(config.session.maxInflightCalls);
   }
@@ -76,6 +97,18 @@ export class SessionService {
    * The grant to post a call's output to its stream: for whichever host runs the step (the session may
    * move), for as long as the call may wait and run.
    */
+  /**
+   * With zero loss, the grant the host that takes a new session's start step stores its first command's
+   * effect under: the session's first container (generation 1), whichever host takes it, for the command's
+   * time. Signed here, like output grants, so a session that never moves needs no grant from its workflow
+   * before its first answer.
+   */
+  private durableGrant(accountId: string, sessionId: string, timeoutMs: number): { durableGrant?: string } {
+    const s = this.config.session;
+    if (s.durability !== 'zero' || s.checkpointSec === 0) return {};
+    return { durableGrant: signGrant(this.config.hashKey!, { k: 'snapshot', a: accountId, s: sessionId, h: ANY_HOST, x: Date.now() + timeoutMs + DURABLE_GRANT_SLACK_MS, g: 1 }) };
+  }
+
   private streamGrant(streamId: string | undefined, timeoutMs: number): string | undefined {
     if (!streamId) return undefined;
     return signGrant(this.config.hashKey!, { k: 'output', s: streamId, h: ANY_HOST, x: Date.now() + timeoutMs + STREAM_GRANT_SLACK_MS });
@@ -85,11 +118,45 @@ export class SessionService {
     return sessionWorkflowId(accountId, sessionId);
   }
 
+  /** Every step's effect is in the snapshot store before it answers: an empty chain is an empty workspace. */
+  private get zeroLoss(): boolean {
+    return this.config.session.durability === 'zero' && this.config.session.checkpointSec > 0;
+  }
+
+  /** A new session's workflow input: the platform's session settings, and what this start brings. */
+  private startInput(accountId: string, sessionId: string, start: Pick<SessionWorkflowInput, 'initialLeaseSec' | 'firstCommand' | 'template' | 'restoreAtStart'>): SessionWorkflowInput {
+    const s = this.config.session;
+    return {
+      sessionId,
+      accountId,
+      lease: { defaultSec: s.leaseDefaultSec, minSec: s.leaseMinSec, maxSec: s.leaseMaxSec, maxLifetimeMs: s.maxLifetimeSec * 1000 },
+      hostTimeoutMs: s.hostTimeoutMs,
+      heartbeatTimeoutMs: this.config.activityHeartbeatTimeoutMs,
+      commandsPerRun: s.commandsPerRun,
+      checkpointMs: s.checkpointSec * 1000,
+      pauseAfterMs: s.pauseAfterSec * 1000,
+      hostGoneMs: s.hostGoneSec * 1000,
+      durability: s.durability,
+      ...(start.initialLeaseSec !== undefined ? { initialLeaseSec: start.initialLeaseSec } : {}),
+      ...(start.firstCommand ? { firstCommand: start.firstCommand } : {}),
+      ...(start.template ? { template: start.template } : {}),
+      ...(start.restoreAtStart ? { restoreAtStart: start.restoreAtStart } : {}),
+    };
+  }
+
   /** Runs a command; with no session_id (or create_if_missing) the session is created by this call. */
   async exec(accountId: string, input: TerminalExecInput, requestKey?: string, streamId?: string): Promise<TerminalExecOutput> {
     const creating = !input.session_id || input.create_if_missing;
     if (input.template !== undefined && !creating) {
       throw new DuraboxError('invalid_input', 'template: only when the call creates the session (no session_id, or create_if_missing); a session runs in the template it was created with');
+    }
+    if (input.from_snapshot !== undefined && !creating) {
+      throw new DuraboxError('invalid_input', 'from_snapshot: only when the call creates the session (no session_id, or create_if_missing); this call joins session ' + input.session_id);
+    }
+    if (input.fork_from !== undefined) {
+      if (!creating) throw new DuraboxError('invalid_input', 'fork_from: only when the call creates the session (no session_id, or create_if_missing); this call joins session ' + input.session_id);
+      if (input.from_snapshot !== undefined) throw new DuraboxError('invalid_input', 'fork_from: a new session starts from a snapshot (from_snapshot) or a fork of a session (fork_from), not both');
+      if (input.template !== undefined) throw new DuraboxError('invalid_input', 'template: a fork runs in the template of the session it forks (fork_from)');
     }
     // The same request key never runs a command twice in a session run: Temporal dedupes update ids.
     const requestHash = requestKey ? createHash('sha256').update(`${accountId}\0${requestKey}`).digest('hex') : undefined;
@@ -97,49 +164,116 @@ export class SessionService {
     // A new session asked for with a request key is named after it, so a retry finds the same session
     // (and, through the update id, the same result) instead of creating a second one.
     const keyedNew = !input.session_id && requestHash !== undefined;
-    const sessionId = input.session_id ?? (keyedNew ? `sess_${requestHash.slice(0, 32)}` : `sess_${randomUUID().replaceAll('-', '')}`);
+    const sessionId = input.session_id ?? (keyedNew ? `sess_${requestHash.slice(0, 32)}` : newSessionId());
     const workflowId = this.workflowId(accountId, sessionId);
     const streamGrant = this.streamGrant(streamId, input.timeout_ms);
     const req: SessionExecRequest = {
       command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false, stream_id: streamId, stream_grant: streamGrant,
       ...(input.template !== undefined ? { template: input.template } : {}),
+      ...(input.from_snapshot !== undefined ? { from_snapshot: input.from_snapshot } : {}),
+      ...(input.fork_from !== undefined ? { fork_from: input.fork_from } : {}),
     };
     // When this call starts the session, its command rides along with the start (ignored if it joins one).
-    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId, streamGrant };
+    const firstCommand = { id: randomUUID(), command: input.command, timeoutMs: input.timeout_ms, streamId, streamGrant, ...this.durableGrant(accountId, sessionId, input.timeout_ms) };
+    let copied = false;
     try {
       if (!creating) {
         return await this.inflight.run(workflowId, () => this.client.workflow.getHandle(workflowId).executeUpdate(execUpdate, { args: [req], updateId }));
       }
-      // A template the account lacks, or one not ready, is refused before any session exists.
-      const template = await this.templates.resolve(accountId, input.template, 'terminal');
+      // A snapshot the account lacks is refused before any session exists; its template is the session's by default.
+      const snapshot = input.from_snapshot !== undefined ? await this.snapshots.getNamed(accountId, input.from_snapshot) : undefined;
+      if (input.from_snapshot !== undefined && !snapshot) throw new DuraboxError('snapshot_not_found', `from_snapshot: the account has no snapshot ${input.from_snapshot}`);
+      // A template the account lacks, or one not ready, is refused before any session exists; a fork runs in its source's.
+      const template = input.fork_from !== undefined
+        ? (await this.templateOf(accountId, input.fork_from, 'fork_from')) ?? undefined
+        : await this.templates.resolve(accountId, input.template ?? snapshot?.template ?? undefined, 'terminal');
       if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
       // create_if_missing on a live session only joins it, which the limit allows.
       await this.quotas.admitSession(accountId, workflowId, () => this.isRunning(workflowId));
-      const start = sessionStartOperation({
-        sessionId,
-        accountId,
-        lease: {
-          defaultSec: this.config.session.leaseDefaultSec,
-          minSec: this.config.session.leaseMinSec,
-          maxSec: this.config.session.leaseMaxSec,
-          maxLifetimeMs: this.config.session.maxLifetimeSec * 1000,
-        },
-        hostTimeoutMs: this.config.session.hostTimeoutMs,
-        heartbeatTimeoutMs: this.config.activityHeartbeatTimeoutMs,
-        initialLeaseSec: input.lease_ttl_sec,
-        firstCommand,
-        commandsPerRun: this.config.session.commandsPerRun,
-        checkpointMs: this.config.session.checkpointSec * 1000,
-        pauseAfterMs: this.config.session.pauseAfterSec * 1000,
-        hostGoneMs: this.config.session.hostGoneSec * 1000,
-        durability: this.config.session.durability,
-        ...(template ? { template } : {}),
-      }, keyedNew);
+      // The snapshot's (or the forked session's) chain becomes the new session's. A live session of that id
+      // (create_if_missing, or a retried request_id) is joined, never written over: its workflow refuses a
+      // from_snapshot or fork_from it was not started from.
+      let restoreAtStart: SessionWorkflowInput['restoreAtStart'];
+      const joinsLive = (input.session_id !== undefined || keyedNew) && (await this.isRunning(workflowId));
+      if (snapshot && !joinsLive) {
+        const copy = await this.snapshots.copyNamedToSession(accountId, snapshot.name, sessionId);
+        if (!copy) throw new DuraboxError('snapshot_not_found', `from_snapshot: the account has no snapshot ${snapshot.name}`);
+        copied = copy.parts.length > 0;
+        const record = chainRecord(copy.parts);
+        restoreAtStart = { source: { snapshot: snapshot.name }, ...(record ? { checkpoint: record } : {}) };
+      } else if (input.fork_from !== undefined && !joinsLive) {
+        restoreAtStart = await this.forkChain(accountId, input.fork_from, sessionId);
+        copied = restoreAtStart.checkpoint !== undefined;
+      }
+      const start = sessionStartOperation(this.startInput(accountId, sessionId, { initialLeaseSec: input.lease_ttl_sec, firstCommand, template, restoreAtStart }), keyedNew);
       return await this.inflight.run(workflowId, () =>
         this.client.workflow.executeUpdateWithStart(execUpdate, { args: [{ ...req, created: true, first_id: firstCommand.id }], startWorkflowOperation: start, updateId }));
     } catch (e) {
+      // A copy for a session that was never started (its id was used already) goes again.
+      if (copied && e instanceof WorkflowExecutionAlreadyStartedError) await this.snapshots.drop(accountId, sessionId).catch(() => undefined);
       throw await this.explain(e, accountId, sessionId);
     }
+  }
+
+  /**
+   * A new session (new id, the same template) from the session's latest stored state: its chain is copied
+   * to the new id, and the new session's first container, on any host, is restored from it. The source goes
+   * on untouched, paused or live. Answers once the new session has its container.
+   */
+  async fork(accountId: string, sourceId: string, opts: { lease_ttl_sec?: number } = {}): Promise<z.output<typeof ForkedSession>> {
+    const template = await this.templateOf(accountId, sourceId);
+    if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
+    const sessionId = newSessionId();
+    const workflowId = this.workflowId(accountId, sessionId);
+    await this.quotas.admitSession(accountId, workflowId, () => this.isRunning(workflowId));
+    const restoreAtStart = await this.forkChain(accountId, sourceId, sessionId);
+    const start = sessionStartOperation(this.startInput(accountId, sessionId, { initialLeaseSec: opts.lease_ttl_sec, template: template ?? undefined, restoreAtStart }));
+    try {
+      const s = await this.inflight.run(workflowId, () => this.client.workflow.executeUpdateWithStart(readyUpdate, { args: [], startWorkflowOperation: start }));
+      return { ...s, created: true, forked_from: sourceId };
+    } catch (e) {
+      throw await this.explain(e, accountId, sessionId);
+    }
+  }
+
+  /**
+   * Copies a live session's chain to a new session's id (docs/sessions/fork-and-snapshots.md): what the new
+   * session's workflow starts restored from. With zero loss an empty chain is an empty workspace; otherwise
+   * a session with no checkpoint yet is refused.
+   */
+  private async forkChain(accountId: string, sourceId: string, sessionId: string): Promise<NonNullable<SessionWorkflowInput['restoreAtStart']>> {
+    const parts = await this.snapshots.copyChain(accountId, sourceId, sessionId);
+    if (parts.length === 0 && !this.zeroLoss) {
+      throw new DuraboxError('conflict', `session ${sourceId} has no checkpoint yet to fork from (with DURABOX_SESSION_DURABILITY=interval its first comes after DURABOX_SESSION_CHECKPOINT_SEC); try again shortly`, { session_id: sourceId });
+    }
+    const record = chainRecord(parts);
+    return { source: { session: sourceId }, ...(record ? { checkpoint: record } : {}) };
+  }
+
+  /** The template a live session of the account runs in (null: the built-in one); else session_not_found, naming `field` when given. */
+  async templateOf(accountId: string, sessionId: string, field?: string): Promise<TemplateRef | null> {
+    try {
+      return await this.onSession(accountId, sessionId, async (h) => {
+        const d = await h.describe();
+        if (d.status.name !== 'RUNNING' || d.typedSearchAttributes.get(SA_ACCOUNT) !== accountId) throw new DuraboxError('session_not_found', `no session ${sessionId}`);
+        // The start's memo names it; a run continued as new (or started before that) is asked.
+        const memo = (d.memo ?? {}) as { template?: TemplateRef | null };
+        return 'template' in memo ? memo.template ?? null : h.query(templateQuery);
+      });
+    } catch (e) {
+      if (field && e instanceof DuraboxError && e.code === 'session_not_found') throw new DuraboxError('session_not_found', `${field}: ${e.message}`, e.details);
+      throw e;
+    }
+  }
+
+  /**
+   * Keeps the live session's chain as the account's snapshot `name`, within its quota. With zero loss an
+   * empty chain is an empty workspace; otherwise a session with no checkpoint yet is refused.
+   */
+  async saveSnapshot(accountId: string, sessionId: string, name: string) {
+    const template = await this.templateOf(accountId, sessionId);
+    const quota = await this.quotas.snapshotQuota(accountId);
+    return this.snapshots.saveNamed(accountId, sessionId, name, { template: template?.name ?? null, quota, emptyOk: this.zeroLoss });
   }
 
   /** Runs a cell in one of the session's interpreter contexts (the session must exist). */
@@ -261,6 +395,10 @@ export class SessionService {
   }
 }
 
+
+function newSessionId(): string {
+  return `sess_${randomUUID().replaceAll('-', '')}`;
+}
 
 /** Temporal's RESOURCE_EXHAUSTED (gRPC code 8), on the error or its cause. */
 function isResourceExhausted(e: unknown): boolean {

@@ -73,6 +73,12 @@ export class AccountStore {
     return this.countOf('templates', accountId);
   }
 
+  /** The account's named snapshots: how many, and the bytes they take in the snapshot store. */
+  async snapshotsHeld(accountId: string): Promise<{ count: number; bytes: number }> {
+    const r = await this.db('named_snapshots').where({ account_id: accountId }).first(this.db.raw('count(*) as n'), this.db.raw('coalesce(sum(bytes), 0) as bytes'));
+    return { count: Number(r.n), bytes: Number(r.bytes) };
+  }
+
   private async countOf(table: string, accountId: string): Promise<number> {
     const [{ n }] = await this.db(table).where({ account_id: accountId }).count<{ n: string }[]>({ n: '*' });
     return Number(n);

@@ -175,11 +175,45 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('session_snapshots', (t) => { t.dropColumn('seq'); });
     },
   },
-  '008_snapshot_part_bytes': {
+  '008_named_snapshots': {
+    async up(db) {
+      // Named snapshots (spec §6): a copy of a session's checkpoint chain kept under a name of its account,
+      // beyond the session's life; a new session can start from it. The parts are copied rows, so a snapshot
+      // never changes when its session goes on, and deleting it touches no session.
+      await db.schema.createTable('named_snapshots', (t) => {
+        t.text('account_id').notNullable().references('id').inTable('accounts').onDelete('CASCADE');
+        t.text('name').notNullable();
+        t.text('source_session_id').notNullable();
+        t.text('template');
+        t.integer('parts').notNullable();
+        t.bigInteger('bytes').notNullable();
+        t.bigInteger('raw_bytes').notNullable();
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+        t.primary(['account_id', 'name']);
+      });
+      await db.schema.createTable('named_snapshot_parts', (t) => {
+        t.text('account_id').notNullable();
+        t.text('name').notNullable();
+        t.bigInteger('seq').notNullable();
+        t.text('kind').notNullable();
+        t.text('digest').notNullable();
+        t.bigInteger('raw_bytes').notNullable();
+        t.binary('data').notNullable();
+        t.timestamp('created_at', { useTz: true }).notNullable();
+        t.primary(['account_id', 'name', 'seq']);
+        t.foreign(['account_id', 'name']).references(['account_id', 'name']).inTable('named_snapshots').onDelete('CASCADE');
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('named_snapshot_parts');
+      await db.schema.dropTable('named_snapshots');
+    },
+  },
+  '009_snapshot_part_bytes': {
     async up(db) {
       // A part's bytes may live outside its row (an S3-compatible store, DURABOX_SNAPSHOT_URL): the row then
       // has no data, and keeps the part's size beside its digest.
-      for (const table of ['session_snapshots', 'session_snapshot_deltas']) {
+      for (const table of ['session_snapshots', 'session_snapshot_deltas', 'named_snapshot_parts']) {
         await db.schema.alterTable(table, (t) => { t.bigInteger('bytes'); });
         await db(table).update({ bytes: db.raw('length(data)') });
         await db.schema.alterTable(table, (t) => {
@@ -189,7 +223,7 @@ const migrations: Record<string, Migration> = {
       }
     },
     async down(db) {
-      for (const table of ['session_snapshots', 'session_snapshot_deltas']) {
+      for (const table of ['session_snapshots', 'session_snapshot_deltas', 'named_snapshot_parts']) {
         await db(table).whereNull('data').delete();
         await db.schema.alterTable(table, (t) => {
           t.dropColumn('bytes');

@@ -10,6 +10,10 @@
 // (Fenced), so a host that comes back after its session moved away can never write into it again.
 // A snapshot never travels through Temporal: the session workflow records only the chain's sizes and times.
 //
+// Forks and named snapshots (docs/sessions/fork-and-snapshots.md) copy a chain's parts as rows, inside one
+// transaction that holds the source's head, so a copy is always a whole chain as some step left it.
+// Their bytes are copied too: as part of the rows in PostgreSQL, as objects in the bucket (PartBlobs.copy).
+//
 // The rows above are always in this database; a part's bytes go where the PartBlobs keeps them (its own
 // row, or an S3-compatible bucket: db/snapshot-blobs.ts). A part is written in three steps: its number is
 // taken under the head's lock (a fenced host is refused before it sends anything), its bytes are stored,
@@ -18,6 +22,8 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
+import { DuraboxError } from '../contract/errors.js';
+import { quotaExceeded } from '../contract/limits.js';
 import type { Db } from './index.js';
 import { rowsTouched } from './index.js';
 import { PostgresBlobs, type PartBlobs, type PartKey } from './snapshot-blobs.js';
@@ -42,6 +48,24 @@ export class Fenced extends Error {
 export interface PartLimits { maxBytes: number; rawMaxBytes: number; digest?: string }
 
 type Key = { account_id: string; session_id: string };
+type NamedKey = { account_id: string; name: string };
+
+/** A named snapshot of an account: a copy of a session's chain as it stood when it was taken. */
+export interface NamedSnapshot {
+  name: string;
+  source_session_id: string;
+  /** The account template the session ran in; absent: the built-in terminal one. */
+  template: string | null;
+  parts: number;
+  bytes: number;
+  raw_bytes: number;
+  created_at: Date;
+}
+
+/** The per-account bounds a new named snapshot must stay within. */
+export interface SnapshotQuota { maxSnapshots: number; maxMb: number }
+
+const PART_COLS = 'seq, digest, raw_bytes, bytes, data, created_at';
 
 const log = componentLog('api');
 
@@ -177,9 +201,149 @@ export class SnapshotStore {
     await this.blobs.deletePrefix(accountId, sessionId);
     return had;
   }
+
+  /**
+   * Copies the session's chain to a new session's id (a fork), in one transaction that holds the source's
+   * appends back meanwhile. The copy's head has generation 0, so the new session's first container claims
+   * it. Answers the parts copied (empty: the source had none, and nothing was written).
+   */
+  async copyChain(accountId: string, fromSession: string, toSession: string): Promise<ChainPart[]> {
+    const from: Key = { account_id: accountId, session_id: fromSession };
+    const to: Key = { account_id: accountId, session_id: toSession };
+    return this.db.transaction(async (tx) => {
+      await tx('session_snapshot_heads').where(from).forShare().first();
+      const parts = await listChain(tx, from);
+      if (parts.length === 0) return parts;
+      await refuseChainAt(tx, to);
+      const baseSeq = parts[0].kind === 'full' ? parts[0].seq : 0;
+      await this.copyBytes(await keptElsewhere(tx, from, baseSeq), (seq) => ({ accountId, sessionId: fromSession, seq }), (seq) => ({ accountId, sessionId: toSession, seq }));
+      await tx.raw(`insert into session_snapshots (account_id, session_id, ${PART_COLS}) select account_id, ?, ${PART_COLS} from session_snapshots where account_id = ? and session_id = ? and seq = ?`, [toSession, accountId, fromSession, baseSeq]);
+      await tx.raw(`insert into session_snapshot_deltas (account_id, session_id, ${PART_COLS}) select account_id, ?, ${PART_COLS} from session_snapshot_deltas where account_id = ? and session_id = ? and seq > ?`, [toSession, accountId, fromSession, baseSeq]);
+      await tx('session_snapshot_heads').insert({ ...to, generation: 0, last_seq: parts.at(-1)!.seq });
+      return parts;
+    });
+  }
+
+  /**
+   * Keeps the session's chain as it stands under `name` of its account, within the account's quota (checked
+   * in the same transaction, one creation at a time per account). `emptyOk`: a session with no stored part
+   * is kept as an empty workspace; else it is refused (it has no checkpoint yet).
+   */
+  async saveNamed(accountId: string, sessionId: string, name: string, opts: { template: string | null; quota: SnapshotQuota; emptyOk: boolean }): Promise<NamedSnapshot> {
+    const from: Key = { account_id: accountId, session_id: sessionId };
+    const key: NamedKey = { account_id: accountId, name };
+    return this.db.transaction(async (tx) => {
+      // One creation at a time per account: the quota counts what the others left.
+      await tx('accounts').where({ id: accountId }).forUpdate().first('id');
+      if (await tx('named_snapshots').where(key).first('name')) throw new DuraboxError('conflict', `name: the account already has a snapshot named ${name}; delete it first or choose another name`);
+      await tx('session_snapshot_heads').where(from).forShare().first();
+      const parts = await listChain(tx, from);
+      if (parts.length === 0 && !opts.emptyOk) {
+        throw new DuraboxError('conflict', `session ${sessionId} has no checkpoint yet (with DURABOX_SESSION_DURABILITY=interval its first comes after DURABOX_SESSION_CHECKPOINT_SEC); try again shortly`);
+      }
+      const bytes = parts.reduce((n, p) => n + p.bytes, 0);
+      const held = await tx('named_snapshots').where({ account_id: accountId }).first(tx.raw('count(*) as n'), tx.raw('coalesce(sum(bytes), 0) as bytes'));
+      if (Number(held.n) >= opts.quota.maxSnapshots) throw quotaExceeded('max_snapshots', opts.quota.maxSnapshots);
+      if (Number(held.bytes) + bytes > opts.quota.maxMb * 1024 * 1024) throw quotaExceeded('max_snapshot_mb', opts.quota.maxMb);
+      const row = { ...key, source_session_id: sessionId, template: opts.template, parts: parts.length, bytes, raw_bytes: parts.reduce((n, p) => n + p.raw_bytes, 0), created_at: new Date() };
+      await tx('named_snapshots').insert(row);
+      const baseSeq = parts[0]?.kind === 'full' ? parts[0].seq : 0;
+      await this.copyBytes(await keptElsewhere(tx, from, baseSeq), (seq) => ({ accountId, sessionId, seq }), (seq) => namedPart(accountId, name, seq));
+      await tx.raw(`insert into named_snapshot_parts (account_id, name, kind, ${PART_COLS}) select account_id, ?, 'full', ${PART_COLS} from session_snapshots where account_id = ? and session_id = ? and seq = ?`, [name, accountId, sessionId, baseSeq]);
+      await tx.raw(`insert into named_snapshot_parts (account_id, name, kind, ${PART_COLS}) select account_id, ?, 'delta', ${PART_COLS} from session_snapshot_deltas where account_id = ? and session_id = ? and seq > ?`, [name, accountId, sessionId, baseSeq]);
+      return namedOf(row);
+    });
+  }
+
+  /**
+   * Copies the account's snapshot `name` to a new session's chain (a session started from it), as a fork
+   * does. Undefined: the account has no snapshot of that name.
+   */
+  async copyNamedToSession(accountId: string, name: string, toSession: string): Promise<{ snapshot: NamedSnapshot; parts: ChainPart[] } | undefined> {
+    const key: NamedKey = { account_id: accountId, name };
+    const to: Key = { account_id: accountId, session_id: toSession };
+    return this.db.transaction(async (tx) => {
+      const row = await tx('named_snapshots').where(key).forShare().first();
+      if (!row) return undefined;
+      const cols = ['seq', 'kind', 'digest', 'raw_bytes', 'bytes', 'created_at', tx.raw('data is null as elsewhere')];
+      const rows = await tx('named_snapshot_parts').where(key).orderBy('seq').select(cols);
+      const parts = rows.map((r) => partOf(r, r.kind === 'full' ? 'full' : 'delta'));
+      if (parts.length > 0) {
+        await refuseChainAt(tx, to);
+        await this.copyBytes(rows.filter((r) => r.elsewhere).map((r) => Number(r.seq)), (seq) => namedPart(accountId, name, seq), (seq) => ({ accountId, sessionId: toSession, seq }));
+        await tx.raw(`insert into session_snapshots (account_id, session_id, ${PART_COLS}) select account_id, ?, ${PART_COLS} from named_snapshot_parts where account_id = ? and name = ? and kind = 'full'`, [toSession, accountId, name]);
+        await tx.raw(`insert into session_snapshot_deltas (account_id, session_id, ${PART_COLS}) select account_id, ?, ${PART_COLS} from named_snapshot_parts where account_id = ? and name = ? and kind = 'delta'`, [toSession, accountId, name]);
+        await tx('session_snapshot_heads').insert({ ...to, generation: 0, last_seq: parts.at(-1)!.seq });
+      }
+      return { snapshot: namedOf(row), parts };
+    });
+  }
+
+  async listNamed(accountId: string): Promise<NamedSnapshot[]> {
+    return (await this.db('named_snapshots').where({ account_id: accountId }).orderBy('created_at', 'desc').orderBy('name')).map(namedOf);
+  }
+
+  async getNamed(accountId: string, name: string): Promise<NamedSnapshot | undefined> {
+    const r = await this.db('named_snapshots').where({ account_id: accountId, name }).first();
+    return r ? namedOf(r) : undefined;
+  }
+
+  /** Deletes the account's snapshot `name` with its parts; answers whether there was one. */
+  async deleteNamed(accountId: string, name: string): Promise<boolean> {
+    const had = await this.db.transaction(async (tx) => {
+      await tx('named_snapshot_parts').where({ account_id: accountId, name }).delete();
+      return rowsTouched(await tx('named_snapshots').where({ account_id: accountId, name }).delete()) > 0;
+    });
+    // After the rows, as a session's drop does.
+    await this.blobs.deletePrefix(accountId, namedOwner(name));
+    return had;
+  }
+
+  /**
+   * Copies the bytes of the parts `seqs` kept outside their rows, inside the copy's transaction (before its
+   * rows are listed: a copy never names bytes that are not there yet). Bytes copied by a copy that then
+   * fails are deleted again where possible, else go with their owner.
+   */
+  private async copyBytes(seqs: number[], from: (seq: number) => PartKey, to: (seq: number) => PartKey): Promise<void> {
+    const done: PartKey[] = [];
+    try {
+      for (const seq of seqs) {
+        await this.blobs.copy(from(seq), to(seq));
+        done.push(to(seq));
+      }
+    } catch (e) {
+      await this.blobs.delete(done).catch(() => undefined);
+      throw e;
+    }
+  }
+}
+
+/** A chain is copied only to a session that has none: never over a live session's own chain. */
+async function refuseChainAt(tx: Knex.Transaction, to: Key): Promise<void> {
+  const head = await tx('session_snapshot_heads').where(to).first('session_id');
+  const base = head ? undefined : await tx('session_snapshots').where(to).first('session_id');
+  if (head || base) throw new DuraboxError('conflict', `session ${to.session_id} already has a checkpoint: a copy goes only to a new session`);
+}
+
+function namedOf(r: Record<string, unknown>): NamedSnapshot {
+  return {
+    name: String(r.name), source_session_id: String(r.source_session_id), template: r.template == null ? null : String(r.template),
+    parts: Number(r.parts), bytes: Number(r.bytes), raw_bytes: Number(r.raw_bytes), created_at: new Date(r.created_at as string),
+  };
 }
 
 const PART_COLUMNS = ['seq', 'digest', 'raw_bytes', 'bytes', 'created_at'];
+
+/** A named snapshot's parts sit beside its account's sessions: `<prefix>/<account>/snapshots/<name>/<seq>` (names are plain). */
+const namedOwner = (name: string) => `snapshots/${name}`;
+const namedPart = (accountId: string, name: string, seq: number): PartKey => ({ accountId, sessionId: namedOwner(name), seq });
+
+/** The numbers of the chain's parts (from `baseSeq` on) whose bytes are not in their rows. */
+async function keptElsewhere(tx: Knex.Transaction, key: Key, baseSeq: number): Promise<number[]> {
+  const base = await tx('session_snapshots').where({ ...key, seq: baseSeq }).whereNull('data').select('seq');
+  const deltas = await tx('session_snapshot_deltas').where(key).andWhere('seq', '>', baseSeq).whereNull('data').select('seq');
+  return [...base, ...deltas].map((r) => Number(r.seq));
+}
 
 /** The session's head, locked for this transaction (made when absent); refuses an older generation. */
 async function lockHead(tx: Knex.Transaction, key: Key, generation: number): Promise<{ generation: number; last_seq: number }> {

@@ -154,12 +154,10 @@ class Kernel:
         null = _high_fd(os.open(os.devnull, os.O_RDONLY))
         env = dict(KERNEL_BASE_ENV)
         env.update(KERNEL_ENVS[self.language])
-        if self.state_path:
-            env["DURABOX_KERNEL_STATE"] = self.state_path
-            if self._load_state:
-                env["DURABOX_KERNEL_LOAD"] = "1"
+        # The state file and whether to load it are the kernel's arguments: its environment stays the clean one.
+        state_args = [self.state_path, "load" if self._load_state else "fresh"] if self.state_path else []
         self._load_state = False  # a kernel restarted later (died, timed out) starts empty, as it always did
-        argv = [*KERNEL_COMMANDS[self.language], KERNEL_SOURCES[self.language]]
+        argv = [*KERNEL_COMMANDS[self.language], KERNEL_SOURCES[self.language], *state_args]
         try:
             self.pid = os.posix_spawnp(
                 argv[0], argv, env,

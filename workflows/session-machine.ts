@@ -264,6 +264,11 @@ function contextsNote(contexts: Kept['contexts']): string {
   return `python contexts come back with their saved variables at their next cell: ${each.join('; ')}; other contexts start afresh`;
 }
 
+/** What the restore of a session started from a copied chain (a fork, a snapshot) left out of it. */
+export function startedFromNote(r: Refused | undefined): { restored_note?: string } {
+  return r ? { restored_note: `the session started from a copy of another session's checkpoint${refusedNote(r)}` } : {};
+}
+
 function refusedNote(r: Refused): string {
   const more = r.count > r.names.length ? `; and ${r.count - r.names.length} more` : '';
   return `. ${r.count} entries of the checkpoint were refused and not restored: ${r.names.join('; ')}${more}`;

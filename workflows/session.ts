@@ -13,9 +13,10 @@ import type {
 } from '../contract/messages.js';
 import { ANY_HOST, CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
 import { SA_ERROR, SA_HOST } from '../contract/search-attributes.js';
+import type { TemplateRef } from '../contract/templates.js';
 import {
   afterMove, afterStep, afterStored, compactionDue, defaultContextId, dueAction, failureAction, hostVerdict, idlePlan, nextGeneration, phaseOf,
-  restoredFields, statusOf,
+  restoredFields, startedFromNote, statusOf,
   type Kept, type Refused, type RestoreReason, type StepFailure,
 } from './session-machine.js';
 
@@ -24,11 +25,18 @@ export { afterStored, compactionDue, defaultContextId, hostVerdict, restoredFiel
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
 export const fileUpdate = defineUpdate<FileResult, [FileOp]>('file');
 export const closeUpdate = defineUpdate<SessionSummary, []>('close');
+/**
+ * Answers once the session has its first container (or failed to start): a fork's start waits on it. A
+ * session from a copied chain says here what of the chain its restore refused.
+ */
+export const readyUpdate = defineUpdate<SessionSummary & { restored_note?: string }, []>('ready');
 export const codeUpdate = defineUpdate<RunCodeOutput, [SessionCodeRequest]>('code');
 export const createContextUpdate = defineUpdate<ContextView, [{ language: Language }]>('createContext');
 export const deleteContextUpdate = defineUpdate<void, [string]>('deleteContext');
 export const stateQuery = defineQuery<SessionSummary>('state');
 export const contextsQuery = defineQuery<ContextView[]>('contexts');
+/** The account template the session runs in (null: the built-in terminal one): a fork runs in the same. */
+export const templateQuery = defineQuery<TemplateRef | null>('template');
 
 /** How many interpreter contexts a session may hold at once: each is a process in its container. */
 export const MAX_CONTEXTS_PER_SESSION = 16;
@@ -52,6 +60,8 @@ const STORE_GRANT_RENEW_MS = 20 * 60_000;
  * is ever in workflow code or history.
  */
 const grants = proxyLocalActivities<ControlActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
+/** The control worker's activities, run as ordinary activities on its queue. */
+const control = proxyActivities<ControlActivities>({ taskQueue: CONTROL_TASK_QUEUE, startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
 
 /** A caller's command that runs in the same step as the session's restore (one activity, not two). */
 type Aboard = { command: string; timeoutMs: number; streamId?: string; streamGrant?: string };
@@ -64,6 +74,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let runCommands = 0;
   let startError: { type: string; message: string } | undefined;
   let firstCommandTaken = false;
+  /** What the restore of a session started from a copied chain refused (said to the calls that started it). */
+  let startRefused: Refused | undefined;
   /** The result of the creating call's command, run by the start activity; consumed by its update. */
   let firstResult: HostExecResult | undefined;
   const createdAtMs = state?.createdAtMs ?? Date.now();
@@ -85,6 +97,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     ...(ended ? { ended_reason: ended } : {}),
     ...(state?.checkpoint ? { checkpoint: { at: new Date(state.checkpoint.atMs).toISOString(), bytes: state.checkpoint.bytes, raw_bytes: state.checkpoint.raw_bytes } } : {}),
   });
+
+  /** The checkpoint goes with its session. */
+  const dropChain = () => dropChainOf(input.accountId, input.sessionId);
 
   // The memo as last written: a field is written again only when its value changed, so a workflow task that
   // extends the lease twice (a command's start and end in one task) writes it once. Every memo write is an
@@ -129,11 +144,13 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     const generation = chains ? nextGeneration(state) : undefined;
     if (state && generation !== undefined) state.claimed = generation;
     const ttlMs = RESTORE_GRANT_MS + (command?.timeoutMs ?? 0);
-    const snapshotGrant = (restore && patched(HOST_GRANTS)) || (command && zeroLoss)
+    const snapshotGrant = restore && patched(HOST_GRANTS)
       ? await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: ANY_HOST, ttlMs, ...(generation !== undefined ? { generation } : {}) })
       : undefined;
-    // A zero-loss session's command aboard stores its effect before it answers, from whichever host takes it.
-    const durable: Durable | undefined = command && zeroLoss ? { accountId: input.accountId, sessionId: input.sessionId, grant: snapshotGrant! } : undefined;
+    // A zero-loss session's command aboard stores its effect before it answers, from whichever host takes
+    // it: a restore's under the restore's grant, a new session's under the grant the API signed with it.
+    const durableGrant = restore ? snapshotGrant : first?.durableGrant;
+    const durable: Durable | undefined = command && zeroLoss && durableGrant ? { accountId: input.accountId, sessionId: input.sessionId, grant: durableGrant } : undefined;
     const via = proxyActivities<SessionStartActivities>({
       taskQueue: runtimeTaskQueue('terminal'),
       // No terminal host took the session in time: the hosts are saturated or there are none.
@@ -216,11 +233,15 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   /** The session has a checkpoint to restore: a stored one, or, with zero loss, an empty workspace nothing changed. */
   const restorable = () => state!.checkpoint !== undefined || (zeroLoss && !state!.dirty);
 
-  /** The grant its container's host stores checkpoint parts under: that host, that generation. */
+  /**
+   * The grant its container's host stores checkpoint parts under: that host, that generation. Signed by
+   * an activity of the control worker (once per container and hour): its answer is sealed in the history
+   * like every payload, where a local activity's marker would not be.
+   */
   const storeGrant = async (): Promise<string> => {
     const s = state!;
     if (!s.storeGrant || s.storeGrant.expiresAtMs - Date.now() < STORE_GRANT_RENEW_MS) {
-      const grant = await grants.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: s.hostId, ttlMs: STORE_GRANT_MS, generation: s.generation ?? 0 });
+      const grant = await control.signSnapshotGrant({ accountId: input.accountId, sessionId: input.sessionId, hostId: s.hostId, ttlMs: STORE_GRANT_MS, generation: s.generation ?? 0 });
       s.storeGrant = { grant, expiresAtMs: Date.now() + STORE_GRANT_MS };
     }
     return s.storeGrant.grant;
@@ -378,6 +399,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   };
 
   setHandler(stateQuery, summary);
+  setHandler(templateQuery, () => input.template ?? null);
 
   setHandler(execUpdate, async (req) => {
     // Busy before the first await, so the validator of a command arriving meanwhile already sees it.
@@ -414,6 +436,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         stderr_truncated: r.stderr_truncated,
         lease_expires_unix_ms: state!.leaseExpiresAtMs,
         ...restoredFields(note.restored, state!.checkpoint?.atMs, note.refused, note.kept),
+        ...(ranWithStart ? startedFromNote(startRefused) : {}),
       };
     } finally {
       busy = false;
@@ -429,6 +452,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       const runsIn = input.template?.name ?? 'terminal';
       if (req.template !== undefined && req.template !== runsIn) {
         throw ApplicationFailure.create({ type: 'invalid_input', message: `template: session ${input.sessionId} already exists and runs in template ${runsIn}`, nonRetryable: true });
+      }
+      // from_snapshot or fork_from joining a live session: only the one started from that snapshot or session.
+      const source = input.restoreAtStart?.source;
+      if (req.from_snapshot !== undefined && !(source && 'snapshot' in source && source.snapshot === req.from_snapshot)) {
+        throw ApplicationFailure.create({ type: 'invalid_input', message: `from_snapshot: session ${input.sessionId} already exists; a session starts from a snapshot only when the call creates it`, nonRetryable: true });
+      }
+      if (req.fork_from !== undefined && !(source && 'session' in source && source.session === req.fork_from)) {
+        throw ApplicationFailure.create({ type: 'invalid_input', message: `fork_from: session ${input.sessionId} already exists; a session is a fork only when the call creates it`, nonRetryable: true });
       }
     },
   });
@@ -541,6 +572,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     }
   }, { validator: (_op: FileOp) => rejectIfEnded() });
 
+  setHandler(readyUpdate, async () => {
+    await ready();
+    return { ...summary(), ...startedFromNote(startRefused) };
+  });
+
   setHandler(closeUpdate, async () => {
     closing = true;
     await condition(() => ended !== undefined);
@@ -552,10 +588,20 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     showMemo({ container_id: state.paused ? null : state.containerId, host: state.hostId, lease_expires_unix_ms: state.leaseExpiresAtMs, ...(state.paused ? { paused: true } : {}) });
   } else {
     try {
-      const { first: firstRan, restored: _none, ...c } = await takeContainer(false);
+      // A session from a copied chain (a fork, a named snapshot) is restored from it, its first command aboard.
+      const fromChain = input.restoreAtStart;
+      const { first: firstRan, restored, ...c } = fromChain
+        ? await takeContainer(true, first && { command: first.command, timeoutMs: first.timeoutMs, streamId: first.streamId, streamGrant: first.streamGrant })
+        : await takeContainer(false);
       firstResult = firstRan;
-      // A new session's first checkpoint comes one period after it starts (its workspace is new).
-      state = { ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0, ...(checkpointMs > 0 ? { dirty: true, lastUsedMs: Date.now() } : {}) };
+      if (restored?.refused_count) startRefused = { names: restored.refused ?? [], count: restored.refused_count };
+      // A new session's first checkpoint comes one period after it starts (its workspace is new); one from a
+      // copied chain has that chain as its checkpoint already.
+      state = {
+        ...c, createdAtMs, leaseExpiresAtMs: 0, commands: 0,
+        ...(checkpointMs > 0 ? { dirty: !fromChain, lastUsedMs: Date.now() } : {}),
+        ...(fromChain?.checkpoint ? { checkpoint: fromChain.checkpoint } : {}),
+      };
       lastCheckpointTryMs = Date.now();
       upsertSearchAttributes([{ key: SA_HOST, value: c.hostId }]);
       if (patched(MEMO_CHANGES_ONLY)) {
@@ -572,6 +618,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         : { type: 'execution_failed', message: `session could not start: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}` };
       ended = 'start_failed';
       upsertSearchAttributes([{ key: SA_ERROR, value: 'start_failed' }]);
+      // The chain copied for it (a fork, a snapshot) goes with the session that never started.
+      if (input.restoreAtStart) await dropChain();
       await condition(allHandlersFinished);
       return summary();
     }
@@ -618,14 +666,16 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       upsertSearchAttributes([{ key: SA_ERROR, value: 'session_lost' }]);
     });
   }
-  if (checkpointMs > 0) {
-    // The checkpoint goes with its session (the control worker, in the API process, reaches the store).
-    await proxyActivities<ControlActivities>({ taskQueue: CONTROL_TASK_QUEUE, startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } })
-      .dropSessionSnapshot({ accountId: input.accountId, sessionId: input.sessionId })
-      .catch(() => undefined);
-  }
+  if (checkpointMs > 0) await dropChain();
   await condition(allHandlersFinished);
   return summary();
+}
+
+/** Drops the session's checkpoint chain (the control worker, in the API process, reaches the store). */
+async function dropChainOf(accountId: string, sessionId: string): Promise<void> {
+  await proxyActivities<ControlActivities>({ taskQueue: CONTROL_TASK_QUEUE, startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } })
+    .dropSessionSnapshot({ accountId, sessionId })
+    .catch(() => undefined);
 }
 
 function causeMessage(err: unknown): string {

@@ -122,13 +122,14 @@ shell = Shell.instance(
 shell.system = shell.system_raw
 
 
-# The context's variables over a pause or a move (docs/sessions/durability.md). With DURABOX_KERNEL_STATE
-# set, the namespace is saved after every cell that changed it, each variable pickled by dill on its own,
-# into that file under /workspace/.durabox (so the session's checkpoint carries it), and what could not be
-# pickled is named in <file>.json. A kernel told DURABOX_KERNEL_LOAD=1 (the first of its context in a
-# restored container) loads the file before its first cell. Modules are saved by name and imported again.
-STATE = os.environ.get("DURABOX_KERNEL_STATE")
-STATE_MAX_BYTES = int(os.environ.get("DURABOX_KERNEL_STATE_MAX_BYTES") or 64 << 20)
+# The context's variables over a pause or a move (docs/sessions/durability.md). Given a state file (its
+# first argument), the namespace is saved after every cell that changed it, each variable pickled by dill
+# on its own, into that file under /workspace/.durabox (so the session's checkpoint carries it), and what
+# could not be pickled is named in <file>.json. A kernel told "load" (its second argument: the first of its
+# context in a restored container) loads the file before its first cell. Modules are saved by name.
+STATE = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] else None
+LOAD_STATE = len(sys.argv) > 2 and sys.argv[2] == "load"
+STATE_MAX_BYTES = 64 << 20
 NOT_STATE = {"In", "Out", "exit", "quit", "get_ipython"}
 _saved_digest = None
 
@@ -212,7 +213,7 @@ def load_state():
 
 
 ready = {"ready": True}
-if STATE and os.environ.get("DURABOX_KERNEL_LOAD") == "1":
+if STATE and LOAD_STATE:
     loaded = load_state()
     if loaded is not None:
         ready["state"] = loaded

@@ -101,10 +101,12 @@ describe('reference API §8 MCP', function () {
       assertTimeout(t, 600000, 60000);
     });
 
-    it('terminalExec {command (required), session_id?, create_if_missing? = false, lease_ttl_sec?, timeout_ms 1..600000 = 60000}, plus durabox\'s optional template', () => {
+    it('terminalExec {command (required), session_id?, create_if_missing? = false, lease_ttl_sec?, timeout_ms 1..600000 = 60000}, plus durabox\'s optional template, from_snapshot and fork_from', () => {
       const t = tools.get('terminalExec')!;
-      assert.deepEqual(Object.keys(t.inputSchema.properties!).sort(), ['command', 'create_if_missing', 'lease_ttl_sec', 'session_id', 'template', 'timeout_ms']);
+      assert.deepEqual(Object.keys(t.inputSchema.properties!).sort(), ['command', 'create_if_missing', 'fork_from', 'from_snapshot', 'lease_ttl_sec', 'session_id', 'template', 'timeout_ms']);
       assert.equal(t.inputSchema.properties!.template.type, 'string');
+      assert.equal(t.inputSchema.properties!.from_snapshot.type, 'string');
+      assert.equal(t.inputSchema.properties!.fork_from.type, 'string');
       assert.deepEqual(t.inputSchema.required, ['command']);
       assert.equal(t.inputSchema.properties!.command.type, 'string');
       assert.equal(t.inputSchema.properties!.session_id.type, 'string');

@@ -29,6 +29,9 @@ describe('attack suite: a host credential reaches only the work its steps were g
   };
   const asHost = (h: { id: string; secret: string }, grant?: string) => ({ authorization: `Bearer ${h.id}:${h.secret}`, ...(grant ? { 'x-durabox-grant': grant } : {}) });
   const snapshotPath = (sid = sessionId, extra: Record<string, string> = {}) => `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: accountId, session_id: sid, ...extra })}`;
+  /** The first part of the session's checkpoint chain, as a restoring host reads it. */
+  let firstSeq = 0;
+  const partPath = () => snapshotPath(sessionId, { seq: String(firstSeq) });
   const snapshotGrant = (host: string, opts: { sid?: string; expiresInMs?: number } = {}) =>
     signGrant(HASH_KEY, { k: 'snapshot', a: accountId, s: opts.sid ?? sessionId, h: host, x: Date.now() + (opts.expiresInMs ?? 60_000) });
 
@@ -39,6 +42,7 @@ describe('attack suite: a host credential reaches only the work its steps were g
     sessionId = r.body.session_id;
     accountId = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!.id;
     await eventually('the session\'s first checkpoint', async () => (await call<Summary>('GET', `/api/v1/sessions/${sessionId}`, { token })).body.checkpoint, 30_000);
+    firstSeq = (await platform.api.deps.snapshots.chain(accountId, sessionId))[0].seq;
   });
   after(async () => {
     await call('DELETE', `/api/v1/sessions/${sessionId}`, { token });
@@ -47,7 +51,7 @@ describe('attack suite: a host credential reaches only the work its steps were g
 
   it('a host that never held the session reads none of its checkpoint, and writes none', async () => {
     const stranger = await newHost('stranger');
-    const read = await call('GET', snapshotPath(), { headers: asHost(stranger) });
+    const read = await call('GET', partPath(), { headers: asHost(stranger) });
     assert.equal(read.status, 403, `the checkpoint was handed out: ${read.status}`);
     assert.match(read.body.error, /x-durabox-grant: no grant/);
     const tar = gzipSync(Buffer.from('not a checkpoint'));
@@ -61,10 +65,8 @@ describe('attack suite: a host credential reaches only the work its steps were g
   it('a grant opens only its session, for its host, until it expires; a forged one opens nothing', async () => {
     const a = await newHost('grant-a');
     const b = await newHost('grant-b');
-    // The chain's first part (a zero-loss session's first step stores a delta: there may be no base yet).
-    const part = { seq: String((await platform.api.deps.snapshots.chain(accountId, sessionId))[0].seq) };
-    assert.equal((await call('GET', snapshotPath(sessionId, part), { headers: asHost(a, snapshotGrant(a.id)) })).status, 200, 'the host the step went to reads it');
-    assert.equal((await call('GET', snapshotPath(sessionId, part), { headers: asHost(b, snapshotGrant(ANY_HOST)) })).status, 200, 'a shared-queue step\'s grant: whichever host took it');
+    assert.equal((await call('GET', partPath(), { headers: asHost(a, snapshotGrant(a.id)) })).status, 200, 'the host the step went to reads it');
+    assert.equal((await call('GET', partPath(), { headers: asHost(b, snapshotGrant(ANY_HOST)) })).status, 200, 'a shared-queue step\'s grant: whichever host took it');
     for (const [what, grant, expected] of [
       ['a grant given to another host', snapshotGrant(a.id), /another host/],
       ['a grant for another session', snapshotGrant(b.id, { sid: 'sess_0123456789abcdef0123456789abcdef' }), /other work/],
@@ -73,7 +75,7 @@ describe('attack suite: a host credential reaches only the work its steps were g
       ['an output grant', signGrant(HASH_KEY, { k: 'output', s: sessionId, h: b.id, x: Date.now() + 60_000 }), /for output/],
       ['not a grant at all', 'g1.e30.AAAA', /signature|not a grant/],
     ] as const) {
-      const r = await call('GET', snapshotPath(), { headers: asHost(b, grant) });
+      const r = await call('GET', partPath(), { headers: asHost(b, grant) });
       assert.equal(r.status, 403, `${what}: ${r.status}`);
       assert.match(r.body.error, expected, what);
     }

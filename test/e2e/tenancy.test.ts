@@ -268,7 +268,7 @@ describe('tenancy: limits, fair queues and shared hosts', function () {
       await eventually('the aged session\'s container to go', async () => !(await containerExists(agedContainer)), 20_000);
       assert.equal((await call('GET', `/api/v1/sessions/${aged.body.session_id}`, { token: t.token })).body.ended_reason, 'max_lifetime');
 
-      // Lost: the host stops answering (its worker frozen past the host timeout), and the session, started
+      // Lost: the host stops answering (its worker frozen past the host-gone time), and the session, started
       // with checkpoints off, has nothing to restore from: it ends as session_lost; when the host comes
       // back it removes the container nobody owns any more.
       const saved = { checkpointSec: policy.checkpointSec, pauseAfterSec: policy.pauseAfterSec };
@@ -278,6 +278,8 @@ describe('tenancy: limits, fair queues and shared hosts', function () {
       worker.child.kill('SIGSTOP');
       let gone;
       try {
+        // Silent past DURABOX_SESSION_HOST_GONE_SEC (6 s here): the host is gone, not restarting.
+        await new Promise((r) => setTimeout(r, 7000));
         gone = await term(t, { command: 'echo never', session_id: lost.body.session_id });
       } finally {
         worker.child.kill('SIGCONT');

@@ -22,7 +22,7 @@ const GRANT_KEY = 'workflow-test-grant-key';
 const { signSnapshotGrant } = createControlActivities({ hashKey: GRANT_KEY } as ControlDeps);
 import {
   closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, HOST_FULL_ATTEMPTS, MAX_CONTEXTS_PER_SESSION,
-  sessionWorkflow, stateQuery,
+  readyUpdate, sessionWorkflow, stateQuery, templateQuery,
 } from '../../workflows/session.js';
 import {
   deferred, eventually, heartbeatUntil, runsOf, startTestEnv, startWorker, stopAll, terminateRunning,
@@ -192,12 +192,12 @@ describe('sessionWorkflow', function () {
 
   /** Creates a session with its first command, exactly as SessionService.exec does (Update-with-Start). */
   async function createSession(
-    opts: { command?: string; lease_ttl_sec?: number; timeout_ms?: number; updateId?: string } & Partial<SessionWorkflowInput> = {},
+    opts: { command?: string; lease_ttl_sec?: number; timeout_ms?: number; updateId?: string; durableGrant?: string } & Partial<SessionWorkflowInput> = {},
   ): Promise<Session> {
-    const { command = 'echo hello', lease_ttl_sec, timeout_ms = 5_000, updateId, ...over } = opts;
+    const { command = 'echo hello', lease_ttl_sec, timeout_ms = 5_000, updateId, durableGrant, ...over } = opts;
     const sessionId = `sess_${randomUUID().replaceAll('-', '')}`;
     const workflowId = sessionWorkflowId(ACCOUNT, sessionId);
-    const firstCommand = { id: randomUUID(), command, timeoutMs: timeout_ms };
+    const firstCommand = { id: randomUUID(), command, timeoutMs: timeout_ms, ...(durableGrant ? { durableGrant } : {}) };
     const input: SessionWorkflowInput = {
       sessionId,
       accountId: ACCOUNT,
@@ -672,8 +672,9 @@ describe('sessionWorkflow', function () {
     it('every changing step carries a grant for its host and generation, and its stored delta is the session\'s checkpoint', async () => {
       execImpl = async (req) => ({ ...ran(req.command), checkpoint: stored() });
       fileImpl = async (req) => ({ ...fakeFile(req.op), checkpoint: stored() });
-      const s = await createSession(zero);
-      assert.equal(claimsOf(creates[0].durable?.grant).g, 1, 'the first command stores its effect as generation 1');
+      // The API signs the first command's grant (generation 1) with the start; the workflow hands it on.
+      const s = await createSession({ ...zero, durableGrant: 'g1.api-signed.grant' });
+      assert.equal(creates[0].durable?.grant, 'g1.api-signed.grant', 'the first command stores its effect under the API\'s grant');
       await exec(s, 'echo a >> f');
       await s.handle.executeUpdate(fileUpdate, { args: [{ op: 'write', path: 'x', contentBase64: 'eA==' }] });
       await s.handle.executeUpdate(fileUpdate, { args: [{ op: 'read', path: 'x', maxBytes: 10 }] });
@@ -712,7 +713,7 @@ describe('sessionWorkflow', function () {
       const lostHost = await startWorker(env, lostQueue, hostActivities);
       execImpl = async (req) => ({ ...ran(req.command), checkpoint: stored() });
       hostQueueFor = (_id, req) => (req.restore ? HOST_QUEUE : lostQueue);
-      const s = await createSession(zero);
+      const s = await createSession({ ...zero, durableGrant: 'g1.api-signed.grant' });
       await lostHost.stop();
       silentImpl = () => 60_000;
       // The first move fails (no host takes it): the session is left without a container, never back on h-gone.
@@ -728,6 +729,87 @@ describe('sessionWorkflow', function () {
       assert.ok(restores.every((c) => (claimsOf(c.snapshotGrant).g ?? 0) >= 2), JSON.stringify(restores.map((c) => claimsOf(c.snapshotGrant).g)));
       assert.equal((await s.handle.query(stateQuery)).host, HOST_ID);
       await closeAndWait(s);
+    });
+  });
+
+  describe('sessions started from a copied chain (forks, named snapshots)', () => {
+    /** A chain copied to the new session, as SessionService records it. */
+    const copied = { digest: 'c'.repeat(64), raw_bytes: 30720, bytes: 900, atMs: Date.now() - 60_000, deltas: 2, deltaBytes: 300 };
+    const chained = { hostGoneMs: 6_000, checkpointMs: 60_000, durability: 'zero' as const };
+
+    it('takes its first container restored from the chain, runs the creating command there in the same step, and starts with that chain as its checkpoint', async () => {
+      const s = await createSession({ command: 'cat f.txt', ...chained, restoreAtStart: { source: { snapshot: 'snap-a' }, checkpoint: copied } });
+      assert.equal(s.first.created, true);
+      assert.equal(s.first.stdout, 'ran: cat f.txt\n');
+      assert.equal(s.first.restored, undefined, 'a new session is not a restored one');
+      assert.equal(s.first.restored_note, undefined, 'its restore refused nothing');
+      assert.equal(creates.length, 1);
+      assert.equal(creates[0].restore, true);
+      assert.deepEqual(creates[0].firstCommand, { command: 'cat f.txt', timeoutMs: 5_000 });
+      // The command's effect is stored before it answers, as any zero-loss step's; the restore reads under its grant.
+      assert.ok(creates[0].durable, 'the command aboard is durable');
+      assert.equal(grantRefusal(GRANT_KEY, creates[0].snapshotGrant, { kind: 'snapshot', accountId: ACCOUNT, subject: s.sessionId, hostId: 'any-host' }), undefined);
+      assert.equal(execs.length, 0, 'the creating command ran once, in the start step');
+      // The copied chain is its checkpoint, and the first command's stored delta lengthens it.
+      const state = await s.handle.query(stateQuery);
+      assert.equal(state.checkpoint?.bytes, copied.bytes + 100);
+      assert.equal(state.checkpoint?.raw_bytes, copied.raw_bytes + 10240);
+      assert.ok(Date.parse(state.checkpoint!.at) > copied.atMs, 'the record is as of the stored delta');
+      assert.equal(state.host, HOST_ID);
+      assert.equal(await s.handle.query(templateQuery), null);
+      await closeAndWait(s);
+      assert.deepEqual(dropped, [s.sessionId], 'its chain goes with it');
+    });
+
+    it('a create_if_missing call joining it may name the snapshot (or session) it started from, never another (and a session not from one refuses any)', async () => {
+      const s = await createSession({ ...chained, restoreAtStart: { source: { snapshot: 'snap-a' } } });
+      assert.equal((await exec(s, 'true', { from_snapshot: 'snap-a' })).exit_code, 0);
+      const other = await updateFailure(exec(s, 'true', { from_snapshot: 'snap-b' }));
+      assert.equal(other.type, 'invalid_input');
+      assert.match(other.message, /^from_snapshot: /);
+      assert.match((await updateFailure(exec(s, 'true', { fork_from: 'sess_source' }))).message, /^fork_from: /, 'a session from a snapshot is no fork');
+      const plain = await createSession(chained);
+      assert.equal((await updateFailure(exec(plain, 'true', { from_snapshot: 'snap-a' }))).type, 'invalid_input');
+      const forked = await createSession({ ...chained, restoreAtStart: { source: { session: 'sess_source' } } });
+      assert.equal((await exec(forked, 'true', { fork_from: 'sess_source' })).exit_code, 0, 'a fork is joined by a call naming its source');
+      assert.equal((await updateFailure(exec(forked, 'true', { fork_from: 'sess_elsewhere' }))).type, 'invalid_input');
+      await closeAndWait(forked);
+      assert.deepEqual(execs.map((e) => e.command), ['true', 'true'], 'a refused call never reaches the host');
+      await closeAndWait(s);
+      await closeAndWait(plain);
+    });
+
+    it('a fork without a command answers readyUpdate once restored; a fork whose restore fails ends start_failed and drops its copied chain', async () => {
+      const input = (sessionId: string): SessionWorkflowInput => ({
+        sessionId, accountId: ACCOUNT, lease: { defaultSec: 5, minSec: 1, maxSec: 10, maxLifetimeMs: 60_000 }, hostTimeoutMs: 1_000, heartbeatTimeoutMs: 2_000,
+        commandsPerRun: 100, ...chained, restoreAtStart: { source: { session: 'sess_source' }, checkpoint: copied },
+      });
+      const forkOf = async (sessionId: string) => {
+        const op = sessionStartOperation(input(sessionId));
+        const answer = env.client.workflow.executeUpdateWithStart(readyUpdate, { args: [], startWorkflowOperation: op });
+        started.push(await op.workflowHandle());
+        return answer;
+      };
+      refusedByRestore = { refused: ['escape -> /etc/passwd: a link out of /workspace'], refused_count: 3 };
+      const ok = await forkOf('sess_fork_ok');
+      // Without a command nothing was stored: its checkpoint is the copied chain as it came.
+      assert.deepEqual(ok.checkpoint, { at: new Date(copied.atMs).toISOString(), bytes: copied.bytes, raw_bytes: copied.raw_bytes });
+      assert.match(ok.restored_note!, /3 entries of the checkpoint were refused and not restored: escape -> \/etc\/passwd: a link out of \/workspace; and 2 more/);
+      refusedByRestore = {};
+      assert.equal(ok.status, 'active');
+      assert.equal(ok.host, HOST_ID);
+      assert.equal(ok.commands, 0);
+      assert.equal(creates.at(-1)!.restore, true);
+      assert.equal(creates.at(-1)!.firstCommand, undefined);
+
+      createImpl = async (req) => { if (req.restore) throw ApplicationFailure.create({ type: 'session_lost', message: 'part 3 is gone', nonRetryable: true }); };
+      const failed = await forkOf('sess_fork_bad').then(() => assert.fail('the fork started'), (e: unknown) => e);
+      assert.ok(failed instanceof WorkflowUpdateFailedError && failed.cause instanceof ApplicationFailure);
+      assert.equal(failed.cause.type, 'execution_failed');
+      assert.match(failed.cause.message, /part 3 is gone/);
+      const summary = await env.client.workflow.getHandle<typeof sessionWorkflow>(sessionWorkflowId(ACCOUNT, 'sess_fork_bad')).result();
+      assert.equal(summary.ended_reason, 'start_failed');
+      assert.deepEqual(dropped, ['sess_fork_bad']);
     });
   });
 });
