@@ -111,6 +111,37 @@ describe('checkpoints in an S3-compatible store (SeaweedFS)', function () {
     assert.ok((await s3.list(sessionPrefix(keep.body.session_id))).length > 0, 'another session keeps its objects');
   });
 
+  it('a fork and a named snapshot copy their parts within the bucket: each restores, and each copy goes with its owner', async () => {
+    const a = await term({ command: 'mkdir -p src && echo v1 > src/app.txt && head -c 200000 /dev/urandom > blob && sha256sum blob | cut -c1-64' });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    const sid = a.body.session_id;
+    const digest = a.body.stdout.trim();
+    const sourceObjects = (await s3.list(sessionPrefix(sid))).length;
+    assert.ok(sourceObjects > 0);
+
+    const forked = await call<{ session_id: string }>('POST', `/api/v1/sessions/${sid}/fork`, { token, base: p.url, body: {} });
+    assert.equal(forked.status, 201, JSON.stringify(forked.body));
+    const fid = forked.body.session_id;
+    const forkChain = await p.api.deps.snapshots.chain(accountId, fid);
+    assert.deepEqual((await s3.list(sessionPrefix(fid))).map((o) => o.key).sort(), forkChain.map((c) => `${sessionPrefix(fid)}${c.seq}`).sort(), 'the fork\'s parts are objects of its own');
+    const f = await term({ session_id: fid, command: 'cat src/app.txt; sha256sum blob | cut -c1-64' });
+    assert.equal(f.body.stdout, `v1\n${digest}\n`);
+
+    const snap = await call('POST', `/api/v1/sessions/${sid}/snapshots`, { token, base: p.url, body: { name: 'release-1' } });
+    assert.equal(snap.status, 201, JSON.stringify(snap.body));
+    const named = `${prefix}/${accountId}/snapshots/release-1/`;
+    assert.ok((await s3.list(named)).length > 0, 'the snapshot\'s parts are objects under its name');
+    assert.equal((await call('DELETE', `/api/v1/sessions/${sid}`, { token, base: p.url })).status, 204);
+    await eventually('the source\'s objects to be deleted', async () => (await s3.list(sessionPrefix(sid))).length === 0, 30_000);
+
+    const b = await term({ from_snapshot: 'release-1', command: 'cat src/app.txt; sha256sum blob | cut -c1-64' });
+    assert.equal(b.status, 200, JSON.stringify(b.body));
+    assert.equal(b.body.stdout, `v1\n${digest}\n`, 'a session from the snapshot restores from its objects, its source gone');
+    assert.equal((await call('DELETE', '/api/v1/snapshots/release-1', { token, base: p.url })).status, 204);
+    assert.deepEqual(await s3.list(named), [], 'a deleted snapshot\'s objects go with it');
+    assert.ok((await s3.list(sessionPrefix(b.body.session_id))).length > 0, 'the session made from it keeps its own');
+  });
+
   it('a part cut off, too large when inflated, or not matching its digest is never listed and leaves no object; a full part deletes the objects it replaced; a part copies within the bucket', async () => {
     const sid = `ses_cut_${process.pid}`;
     const store = p.api.deps.snapshots;
