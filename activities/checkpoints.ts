@@ -95,13 +95,8 @@ export class Checkpoints {
       const name = changed && relativeToWorkspace(changed.path);
       if (!changed || name === undefined) return result as R & { checkpoint?: CheckpointResult };
       const tar = await oneEntryDelta(name, changed.op);
-      try {
-        return { ...result, checkpoint: await this.store(t, 'delta', tar) };
-      } catch (e) {
-        // The write stands; the session is checkpointed again later (a moved session's write is refused).
-        if (e instanceof DuraboxError && e.code === 'fenced') throw e;
-        return { ...result, checkpoint: { outcome: 'failed', message: (e as Error).message.slice(0, 300) } };
-      }
+      // The write stands; the session is checkpointed again later (a moved session's write is refused).
+      return { ...result, checkpoint: await storedOrFailed(() => this.store(t, 'delta', tar)) };
     });
   }
 
@@ -152,6 +147,21 @@ export class Checkpoints {
         await sleep(wait);
       }
     }
+  }
+}
+
+/**
+ * What storing a step's effect did, for the step's answer. A chain a newer container owns refuses it (the
+ * session moved: the step's work is not the session's), or a container gone, fails the step; any other failure, after the
+ * store's patience, is answered beside the step's result, and the session checkpoints again later.
+ */
+export async function storedOrFailed(store: () => Promise<CheckpointResult>): Promise<CheckpointResult> {
+  try {
+    return await store();
+  } catch (e) {
+    // The container is not the session's (fenced), or is gone: the step's own answer says so.
+    if (e instanceof DuraboxError && (e.code === 'fenced' || e.code === 'container_gone' || e.code === 'session_lost')) throw e;
+    return { outcome: 'failed', message: (e as Error).message.slice(0, 300) };
   }
 }
 

@@ -9,7 +9,7 @@ import type { OnChunk } from '../sandbox/frame-channel.js';
 import { ContainerGone, HostFull, RESTORE_BY_AGENT_BYTES, SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
 import { runFileOp } from '../sandbox/session-files.js';
 import { CheckpointTooLarge, compress, decompress, readWorkspace, writeWorkspaceStream, type RestoreAnswer } from '../sandbox/workspace-checkpoint.js';
-import { Checkpoints, type CheckpointTarget, type SnapshotClient } from './checkpoints.js';
+import { Checkpoints, storedOrFailed, type CheckpointTarget, type SnapshotClient } from './checkpoints.js';
 import type { OutputPublisher } from './output-publisher.js';
 import { reportingFailures } from './failures.js';
 import { countedInflight, withHeartbeat } from './heartbeat.js';
@@ -195,19 +195,17 @@ function lostAs(e: unknown): unknown {
   return code === 404 || code === 409 ? new DuraboxError('session_lost', 'the session\'s container is gone') : e;
 }
 
-/**
- * Stores a durable step's effect. A chain a newer container owns refuses it (the session moved: the
- * step's work is not the session's) and fails the step; any other failure, after the store's patience, is
- * answered beside the step's result, and the session checkpoints again later.
- */
+/** Stores a durable step's effect (storedOrFailed); a container lost meanwhile fails the step as such. */
 async function storeEffect(checkpoints: Checkpoints, t: CheckpointTarget): Promise<{ checkpoint: CheckpointResult }> {
-  try {
-    return { checkpoint: await checkpoints.save(t) };
-  } catch (e) {
-    if (e instanceof DuraboxError && e.code === 'fenced') throw e;
-    if (e instanceof SessionGone) throw goneAs(e);
-    return { checkpoint: { outcome: 'failed', message: (e as Error).message.slice(0, 300) } };
-  }
+  return {
+    checkpoint: await storedOrFailed(async () => {
+      try {
+        return await checkpoints.save(t);
+      } catch (e) {
+        throw e instanceof SessionGone ? goneAs(e) : e;
+      }
+    }),
+  };
 }
 
 /** A container already gone before the step began, or one lost under it, as the workflow tells them apart. */

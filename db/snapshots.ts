@@ -177,17 +177,6 @@ export class SnapshotStore {
     return body && { ...part, body };
   }
 
-  /** Replaces the session's checkpoint with this full one (a session from before chains: generation 0). */
-  async put(accountId: string, sessionId: string, s: { digest: string; rawBytes: number; data: Buffer }): Promise<SnapshotMeta> {
-    return this.append(accountId, sessionId, 0, 'full', s);
-  }
-
-  /** The session's base checkpoint, when it has one. */
-  async get(accountId: string, sessionId: string): Promise<ChainPart | undefined> {
-    const r = await this.db('session_snapshots').where({ account_id: accountId, session_id: sessionId }).first(PART_COLUMNS);
-    return r ? partOf(r, 'full') : undefined;
-  }
-
   /** Drops the session's whole chain (its session ended), bytes and all; answers whether there was one. */
   async drop(accountId: string, sessionId: string): Promise<boolean> {
     const key: Key = { account_id: accountId, session_id: sessionId };

@@ -20,7 +20,6 @@ import {
   type Kept, type Refused, type RestoreReason, type StepFailure,
 } from './session-machine.js';
 
-export { afterStored, compactionDue, defaultContextId, hostVerdict, restoredFields, type RestoreReason } from './session-machine.js';
 
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
 export const fileUpdate = defineUpdate<FileResult, [FileOp]>('file');
