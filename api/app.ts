@@ -18,8 +18,10 @@ import { snapshotHandlers } from './handlers/snapshots.js';
 import { templateHandlers } from './handlers/templates.js';
 import { taskHandlers } from './handlers/tasks.js';
 import { workerHandlers } from './handlers/workers.js';
+import { workbenchHandlers } from './handlers/workbench.js';
 import { mcpHandlers } from './mcp.js';
 import { requestLog } from './request-log.js';
+import { portProxy } from './streams.js';
 import { operationsRouter, responseCheck, type Handlers } from './routes.js';
 import { tracingMiddleware } from './tracing.js';
 
@@ -33,7 +35,7 @@ export function handlersOf(deps: AppDeps): Handlers {
   return {
     ...healthHandlers(deps), ...consoleHandlers(deps), ...accountHandlers(deps), ...workerHandlers(deps),
     ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...codeHandlers(deps), ...codecHandlers(deps), ...mcpHandlers(deps), ...templateHandlers(deps),
-    ...snapshotHandlers(deps),
+    ...snapshotHandlers(deps), ...workbenchHandlers(deps),
   };
 }
 
@@ -61,6 +63,8 @@ export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
   if (opts.checkResponses) app.use(responseCheck);
   app.use(errorMiddleware);
   app.use(codecCors(deps.temporal.uiUrl));
+  // Before the body parser: a request to a session's port passes through with its body untouched.
+  app.use(portProxy(deps));
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_BODY_LIMIT, encoding: 'utf-8' }));
   const router = operationsRouter(deps, handlersOf(deps), { terminalCommand: leaseWithin(TerminalCommandBody, leaseBounds(deps.api)), forkSession: leaseWithin(ForkBody, leaseBounds(deps.api)) });
   app.use(router.routes());

@@ -10,6 +10,7 @@ import { startControlPlane, type FirstAdmin } from '../control/plane.js';
 import { createApp, type AppOptions } from './app.js';
 import type { AppDeps } from './context.js';
 import { LoginLimiter } from './login-limiter.js';
+import { streamUpgrades } from './streams.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
 export interface ApiPlatform {
@@ -30,6 +31,8 @@ export async function startApiPlatform(api: ApiSettings, temporal: TemporalSetti
   const handler = createApp(deps, opts).callback();
   const server: Server = tls ? createTlsServer(tls, handler) : createServer(handler);
   server.keepAliveTimeout = 65_000;
+  // WebSockets to sessions' ports, terminals and browsers (api/streams.ts).
+  server.on('upgrade', streamUpgrades(deps));
   // A host's full checkpoint (up to 4 GiB with the S3 store) streams through one request: give it as long
   // as the host's step that sends it may run (11 min), not Node's default 5 min for a whole request.
   server.requestTimeout = 11 * 60_000;

@@ -81,6 +81,10 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'how long finished tasks stay readable (the namespace\'s retention)',
   },
   {
+    names: ['DURABOX_PREVIEW_DOMAIN'], default: 'unset', usedBy: ['api'],
+    meaning: 'a wildcard domain routed to the API: a session\'s port is then also served at `<port>-<session id>.<domain>`, an origin of its own (`docs/workbench/ports.md`)',
+  },
+  {
     names: ['DURABOX_TRUST_PROXY'], default: '`false`', usedBy: ['api'],
     meaning: 'trust `X-Forwarded-*` from one reverse proxy in front (secure cookies behind TLS; the client address is the last `X-Forwarded-For` entry, the one that proxy wrote)',
   },
@@ -231,6 +235,18 @@ export const SETTINGS: SettingDoc[] = [
   {
     names: ['DURABOX_REAP_INTERVAL_SEC'], default: '`30`', usedBy: ['worker'],
     meaning: 'how often the host removes containers of sessions that ended without its help (a lost host that came back, a missed removal); a container goes after two sweeps in a row found no running session naming it',
+  },
+  {
+    names: ['DURABOX_TUNNEL_LISTEN'], default: '`127.0.0.1:0`', usedBy: ['worker'],
+    meaning: 'where the host listens for the API\'s streams into its sessions (ports, browser, terminals; `docs/workbench/tunnel.md`): `host:port`, port `0` for any free one. Set an address the API processes reach, on a private network: each stream needs a grant the API signed for this host, but its bytes are not encrypted',
+  },
+  {
+    names: ['DURABOX_TUNNEL_ADVERTISE'], default: 'the listen address', usedBy: ['worker'],
+    meaning: 'the `host:port` the API is told to reach this host\'s tunnel listener at, when it differs from the listen address (NAT, `0.0.0.0`)',
+  },
+  {
+    names: ['DURABOX_RELAY_DIR'], default: '`<tmp>/durabox-relay`', usedBy: ['worker'],
+    meaning: 'where the host makes each session container\'s relay socket (one directory per container, mounted read-only into it); only the worker\'s user and Docker can enter it',
   },
   {
     names: ['DURABOX_SANDBOX_MAX_USES'], default: '`50`', usedBy: ['worker'],

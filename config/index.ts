@@ -1,7 +1,7 @@
 // The one module that reads the environment. Each process takes the section it needs: the API its
 // `api` section, a runtime worker its `worker` section, both the `temporal` one, `npm start` all of
 // them. The README's reference table lists every variable read here.
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import type { AccountLimits } from '../contract/limits.js';
 import { AllowList, NETWORK_POLICIES, type NetworkPolicy } from '../contract/templates.js';
 import { join, resolve } from 'node:path';
@@ -126,6 +126,8 @@ export interface ApiSettings {
   httpPort: number;
   /** Trust X-Forwarded-* headers (behind a reverse proxy). */
   trustProxy: boolean;
+  /** Sessions' ports are also served at `<port>-<session>.<this domain>` (DURABOX_PREVIEW_DOMAIN). */
+  previewDomain: string | undefined;
   /** The login cookie is always Secure (DURABOX_SECURE_COOKIES): behind a TLS proxy that is not trusted for X-Forwarded-*. */
   secureCookies: boolean;
   /** Serve HTTPS with these PEM files (DURABOX_TLS_CERT, DURABOX_TLS_KEY) instead of plain HTTP. */
@@ -217,6 +219,8 @@ export interface WorkerSettings {
   maxSessions: number;
   /** How often the host removes containers of sessions that ended without it (lost, or a missed cleanup). */
   reapIntervalSec: number;
+  /** The workbench's streams into this host's sessions (ports, browser, terminals): where the API reaches them. */
+  tunnel: { listen: string; advertise?: string; relayDir: string };
   /** How many executions one warm python container serves (reset in between) before it is replaced. */
   sandboxMaxUses: number;
   /** Largest file moved in or out of a session in one call. */
@@ -478,6 +482,7 @@ export function loadApiSettings(env: Env = process.env): ApiSettings {
     httpHost: host,
     httpPort: port,
     trustProxy: bool(env, 'DURABOX_TRUST_PROXY', false),
+    previewDomain: str(env, 'DURABOX_PREVIEW_DOMAIN')?.toLowerCase().replace(/^\.+|\.+$/g, ''),
     secureCookies: bool(env, 'DURABOX_SECURE_COOKIES', false),
     https: apiHttps(env),
     dataDir: dataDirOf(env),
@@ -600,6 +605,11 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     heartbeatJitterPct: int(env, 'DURABOX_HEARTBEAT_JITTER_PCT', 20, 0, 100),
     maxSessions: int(env, 'DURABOX_HOST_MAX_SESSIONS', 512, 1, 100000),
     reapIntervalSec: int(env, 'DURABOX_REAP_INTERVAL_SEC', 30, 1, 3600),
+    tunnel: {
+      listen: str(env, 'DURABOX_TUNNEL_LISTEN') ?? '127.0.0.1:0',
+      advertise: str(env, 'DURABOX_TUNNEL_ADVERTISE'),
+      relayDir: resolve(str(env, 'DURABOX_RELAY_DIR') ?? join(tmpdir(), 'durabox-relay')),
+    },
     sandboxMaxUses: int(env, 'DURABOX_SANDBOX_MAX_USES', 50, 1, 100000),
     fileMaxBytes: fileMaxBytes(env),
     checkpointMaxBytes: checkpointMaxBytes(env),

@@ -62,6 +62,16 @@ export const ERROR_TABLE = {
   invalid_path: { status: 400, retryable: false, message: 'invalid path' },
   file_not_found: { status: 404, retryable: false, message: 'no such file' },
   file_too_large: { status: 413, retryable: false, message: 'file too large' },
+
+  // The workbench's streams into a session (ports, browser, terminals).
+  /** Nothing in the session listens on the port asked for. */
+  port_not_listening: { status: 404, retryable: false, message: 'nothing in the session listens on that port' },
+  /** The session's template has no browser, or its browser did not start. */
+  browser_unavailable: { status: 409, retryable: false, message: 'the session has no browser' },
+  /** The session's container cannot carry streams (made before the workbench, or its agent does not answer). */
+  relay_unavailable: { status: 409, retryable: false, message: 'the session cannot open streams now' },
+  /** The host holding the session does not answer on its tunnel address. */
+  host_unreachable: { status: 503, retryable: true, message: 'the host holding the session cannot be reached' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

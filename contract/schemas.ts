@@ -320,6 +320,7 @@ export const WorkerReportBody = z.strictObject({
   heartbeat_interval_sec: z.int().min(1).max(3600),
   heartbeat_jitter_pct: z.int().min(0).max(100).default(0),
   csr: z.string().max(8192).optional().describe('with the start report: a PEM certificate request for the host gateway (the key stays on the host)'),
+  tunnel_address: z.string().max(255).optional().describe('where the API reaches this host\'s tunnel listener (host:port), for streams into its sessions'),
 });
 
 /** Ids in paths (tokens, accounts, workers): anything else cannot exist, so it is a 404 before any query. */
@@ -443,6 +444,7 @@ export const RegistryAck = z.object({
   host_certificate: z.object({ cert: z.string(), ca: z.string() }).optional()
     .describe('with a start report that sent a csr, when hosts reach Temporal through the host gateway: the host certificate and the CA that also signs the gateway'),
   temporal_address: z.string().optional().describe('with host_certificate: the host gateway, where this host reaches Temporal'),
+  tunnel_key: z.string().optional().describe('the public key (SPKI, base64) the host checks the API\'s tunnel grants with'),
 });
 
 export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled', 'timeout'] as const;
@@ -530,3 +532,23 @@ export const ReadFileOutput = z.object({
   entries: z.array(FileEntrySchema).optional(),
 });
 export const WriteFileOutput = z.object({ path: z.string(), size: z.number() });
+
+// --- The workbench's streams (ports, terminal, browser endpoint) -------------------------------------------
+export const SessionPorts = z.object({
+  ports: z.array(z.object({
+    port: z.int().describe('a TCP port something in the session listens on'),
+    path: z.string().describe('where the API serves it: /api/v1/sessions/{id}/ports/{port}/ (a bearer token, the dashboard\'s login cookie, or a signed link)'),
+    preview_url: z.string().optional().describe('with DURABOX_PREVIEW_DOMAIN: the same on an origin of its own (a signed link opens it in a browser)'),
+  })),
+});
+export const LinkCreateBody = z.strictObject({
+  port: z.int().min(1).max(65535).optional().describe('The port the link opens; omit it (and set pty) for the session\'s terminal.'),
+  pty: z.literal(true).optional().describe('The link opens the session\'s terminal (GET /sessions/{id}/pty, a WebSocket) instead of a port.'),
+  ttl_sec: z.int().min(10).max(86_400).default(3600).describe('How long the link opens it (10 s to 1 day; default 1 hour).'),
+}).refine((b) => (b.port === undefined) !== (b.pty === undefined), { message: 'port or pty: give exactly one', path: ['port'] });
+export const LinkView = z.object({
+  path: z.string().describe('the link as a path on this API, with its signature (?durabox_link=…)'),
+  url: z.string().describe('the link as a URL, as this request reached the API'),
+  preview_url: z.string().optional().describe('for a port, with DURABOX_PREVIEW_DOMAIN: the link on the port\'s own origin'),
+  expires_at: time,
+});

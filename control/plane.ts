@@ -23,6 +23,7 @@ import { generatePassword, hashPassword, newId, writeSecretFile } from './securi
 import { SessionService } from './session-service.js';
 import { TaskService } from './task-service.js';
 import { TemplateService } from './template-service.js';
+import { TunnelClient } from '../tunnel/client.js';
 
 const log = componentLog('control-worker');
 
@@ -55,6 +56,8 @@ export interface ControlPlane {
   /** Accounts' templates and their builds (rows), read by hosts through the registry. */
   templateStore: TemplateStore;
   templates: TemplateService;
+  /** Streams into sessions' containers through their hosts (the workbench: ports, browser, terminals). */
+  tunnels: TunnelClient;
   /** Signs hosts' certificates when hosts reach Temporal through the host gateway (DURABOX_HOST_GATEWAY). */
   hostCa: HostCa | undefined;
   client: Client;
@@ -85,6 +88,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
   if (blobs instanceof S3Blobs) void blobs.check().catch((e: Error) => log.warn({ ...errorFields(e), bucket: blobs.bucket }, 'the snapshot store\'s bucket (DURABOX_SNAPSHOT_URL) is not reachable: checkpoints fail until it is'));
   const snapshots = new SnapshotStore(db, blobs);
   const sessions = new SessionService(client, api, (runtime) => tasks.runtimeHasWorker(runtime), quotas, templates, snapshots);
+  const tunnels = new TunnelClient(api.hashKey, sessions, workers);
   const firstAdmin = await ensureFirstAdmin(accounts, api);
   const hostCa = api.hostGateway ? await HostCa.load(api.hostCa, true) : undefined;
   const output = await OutputStore.open(db, api.databaseUrl);
@@ -96,7 +100,7 @@ export async function startControlPlane(api: ApiSettings, temporal: TemporalSett
 
   let closing: Promise<void> | undefined;
   return {
-    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, quotas, output, snapshots, templateStore, templates, hostCa, client, connection, firstAdmin, tracing: opts.tracing,
+    api, temporal, hashKey: api.hashKey, db, accounts, workers, tasks, sessions, tunnels, quotas, output, snapshots, templateStore, templates, hostCa, client, connection, firstAdmin, tracing: opts.tracing,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);

@@ -19,7 +19,7 @@ import type { TemplateRef } from '../contract/templates.js';
 import type { ChainPart, SnapshotStore } from '../db/snapshots.js';
 import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../contract/search-attributes.js';
 import {
-  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, readyUpdate, sessionWorkflow, stateQuery, templateQuery,
+  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, placementQuery, readyUpdate, sessionWorkflow, stateQuery, templateQuery,
 } from '../workflows/session.js';
 import { KeyedGate } from './keyed-gate.js';
 import { fairnessKey, type Quotas } from './quotas.js';
@@ -306,6 +306,23 @@ export class SessionService {
 
   async file(accountId: string, sessionId: string, op: FileOp): Promise<FileResult> {
     return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(fileUpdate, { args: [op] }));
+  }
+
+  /**
+   * Where the session's container runs now, for a stream into it (a port, the browser, a terminal). A paused
+   * session, or one whose host was lost, is brought back first by a read-only step, as any call would.
+   */
+  async placement(accountId: string, sessionId: string): Promise<{ hostId: string; containerId: string }> {
+    for (let attempt = 0; ; attempt++) {
+      const p = await this.onSession(accountId, sessionId, async (h) => {
+        const d = await h.describe();
+        if (d.status.name !== 'RUNNING' || d.typedSearchAttributes.get(SA_ACCOUNT) !== accountId) throw new DuraboxError('session_not_found', `no session ${sessionId}`);
+        return h.query(placementQuery);
+      });
+      if (p) return p;
+      if (attempt === 2) throw new DuraboxError('session_busy', `session ${sessionId} is moving between hosts; try again`);
+      await this.file(accountId, sessionId, { op: 'list', path: '/workspace' });
+    }
   }
 
   async close(accountId: string, sessionId: string): Promise<SessionSummary> {

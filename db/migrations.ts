@@ -232,6 +232,15 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '010_worker_tunnel': {
+    async up(db) {
+      // Where the API reaches the host's tunnel listener (the workbench's ports, browser, terminals).
+      await db.schema.alterTable('workers', (t) => { t.string('tunnel_address', 255); });
+    },
+    async down(db) {
+      await db.schema.alterTable('workers', (t) => { t.dropColumn('tunnel_address'); });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

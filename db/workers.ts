@@ -14,6 +14,8 @@ export interface WorkerReport {
   labels: Record<string, string>;
   capabilities: Array<{ name: string; max_inflight: number; inflight: number }>;
   offline_after_ms: number;
+  /** Where the API reaches the host's tunnel listener (host:port), when the host serves sessions. */
+  tunnel_address?: string;
 }
 
 export interface WorkerView {
@@ -78,11 +80,18 @@ export class WorkerStore {
       labels: JSON.stringify(r.labels),
       capabilities: JSON.stringify(r.capabilities),
       offline_after_ms: r.offline_after_ms,
+      tunnel_address: r.tunnel_address ?? null,
       last_seen_at: now,
       stopped_at: null,
       ...(starting ? { registered_at: now } : {}),
     });
     return rowsTouched(n) > 0;
+  }
+
+  /** Where the API reaches a worker's tunnel listener, while the worker is online. */
+  async tunnelAddress(nodeId: string): Promise<string | undefined> {
+    const r = await this.db('workers').where({ node_id: nodeId }).whereRaw(ONLINE).first('tunnel_address');
+    return r?.tunnel_address ?? undefined;
   }
 
   /** Milliseconds since the worker last reported (by the database's clock); null: never, or no such worker. */

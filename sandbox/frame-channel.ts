@@ -14,7 +14,7 @@ const read = (f: string) => readFileSync(join(sandboxProgramsDir, f), 'utf8');
  * checkpoint restore, then, for programs that run code cells, the interpreter kernels' sources and their
  * driver, then the script.
  */
-export function pid1Program(script: string, opts: { kernels?: boolean; restore?: boolean } = {}): string {
+export function pid1Program(script: string, opts: { kernels?: boolean; restore?: boolean; relay?: boolean } = {}): string {
   const parts = [read('pid1-prelude.py')];
   // The rules a checkpoint is unpacked by (restore_workspace), shared with the `docker exec` restore.
   if (opts.restore) parts.push(read('workspace-restore.py'));
@@ -27,6 +27,8 @@ export function pid1Program(script: string, opts: { kernels?: boolean; restore?:
     // JSON string literals are Python string literals too.
     parts.push(`KERNEL_SOURCES = ${JSON.stringify(kernels)}`, read('kernel-driver.py'));
   }
+  // The workbench's streams (ports, the browser, terminals): threads of the session agent.
+  if (opts.relay) parts.push(read('session-relay.py'));
   parts.push(read(script));
   return parts.join('\n');
 }

@@ -11,7 +11,8 @@
 # since the last stored checkpoint (see below), and {delta_commit: token}, answered by nothing. With stream, {id, chunk: {stream, text}} frames come first, as the output
 # is written. Also {adopt} and {ping}, answered by nothing.
 # (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker;
-# restore_workspace from workspace-restore.py, and Kernel and reap_children from kernel-driver.py, after it.)
+# restore_workspace from workspace-restore.py, Kernel and reap_children from kernel-driver.py, and the
+# workbench's relay (ports, browser, terminals) from session-relay.py, after it.)
 import codecs
 import stat
 
@@ -306,6 +307,7 @@ def delta_commit(req):
 
 def main():
     adopted = False
+    start_relay()
     send({"ready": True})
     while True:
         req = read_frame(None if adopted else UNADOPTED_IDLE_SEC)

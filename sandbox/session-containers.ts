@@ -15,8 +15,9 @@ import type { TemplateRef } from '../contract/templates.js';
 import { templateLimits, type TemplateImages } from './template-images.js';
 import type { Pid1Runtime } from './pid1-runtime.js';
 import { restoreAnswerOf, type RestoreAnswer } from './workspace-checkpoint.js';
+import type { Relays } from '../tunnel/relay.js';
 
-const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true, restore: true });
+const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true, restore: true, relay: true });
 
 const SESSION_ENV = [
   'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -63,6 +64,8 @@ export interface SessionContainerOptions {
   egress?: Egress;
   /** The base runtime's interpreter that runs the agent, whatever the image holds. */
   pid1: () => Promise<Pid1Runtime>;
+  /** The workbench's streams into the containers (ports, browser, terminals). */
+  relays?: Relays;
 }
 
 export class SessionContainers {
@@ -241,6 +244,7 @@ export class SessionContainers {
 
   async remove(containerId: string): Promise<void> {
     this.held.delete(containerId);
+    this.o.relays?.drop(containerId);
     const release = this.networks.get(containerId);
     this.networks.delete(containerId);
     const ch = this.channels.get(containerId);
@@ -287,6 +291,7 @@ export class SessionContainers {
     const { docker, workerId } = this.o;
     const pid1 = await this.o.pid1();
     const net = await sandboxNetwork(this.o.egress, limits);
+    const relay = await this.o.relays?.prepare();
     let container: Docker.Container;
     try {
       container = await docker.createContainer({
@@ -302,14 +307,16 @@ export class SessionContainers {
         AttachStderr: true,
         Tty: false,
         NetworkDisabled: net.disabled,
-        Labels: sandboxLabels(workerId, 'terminal'),
+        Labels: { ...sandboxLabels(workerId, 'terminal'), ...relay?.labels },
         // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
-        HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig, Mounts: [pid1.mount] },
+        HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig, Mounts: [pid1.mount, ...(relay ? [relay.mount] : [])] },
       });
     } catch (e) {
       net.release();
+      if (relay) this.o.relays?.discard(relay.labels);
       throw e;
     }
+    if (relay) this.o.relays?.bind(container.id, relay.labels);
     this.networks.set(container.id, net.release);
     this.creating.add(container.id);
     try {

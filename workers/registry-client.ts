@@ -33,6 +33,7 @@ const UNTRUSTED_CERT_CODES = new Set([
 export interface StoredPart { seq?: number; digest?: string; raw_bytes?: number; bytes?: number }
 
 interface StartAck {
+  tunnel_key?: string;
   payload_keys?: PayloadKeys;
   host_certificate?: { cert: string; ca: string };
   temporal_address?: string;
@@ -55,6 +56,10 @@ export class RegistryClient {
    * the certificate the API signed for this start and its key (made here, never sent), and the CA.
    */
   gateway: { address: string; cert: string; key: string; ca: string } | undefined;
+  /** Where the API reaches this host's tunnel listener, reported with every heartbeat once it listens. */
+  tunnelAddress: string | undefined;
+  /** Told the API's tunnel grant key with every answer (it changes only with DURABOX_HASH_KEY). */
+  onTunnelKey: ((key: string | undefined) => void) | undefined;
 
   /** Kept-alive connections to the API; over HTTPS trusting the system's CAs and DURABOX_API_CA's. */
   private readonly agent: HttpAgent;
@@ -71,13 +76,14 @@ export class RegistryClient {
   }
 
   /** Proves the credential with the start report; throws CredentialRejected when the API refuses it. */
-  static async connect(config: WorkerSettings): Promise<RegistryClient> {
+  static async connect(config: WorkerSettings, opts: { tunnelAddress?: string } = {}): Promise<RegistryClient> {
     if (!config.workerSecret) {
       throw new CredentialRejected(
         `DURABOX_WORKER_SECRET is not set: a runtime worker needs a credential. Create one in the dashboard (Workers) or with POST ${config.apiUrl}/api/v1/workers, then start the worker with the command it shows.`,
       );
     }
     const client = new RegistryClient(config, config.workerSecret);
+    client.tunnelAddress = opts.tunnelAddress;
     // A fresh key at every start: the API signs its certificate when hosts go through a host gateway.
     const request = await createHostRequest(config.workerId);
     const until = Date.now() + START_PATIENCE_MS;
@@ -136,7 +142,7 @@ export class RegistryClient {
   }
 
   private async report(event: 'start' | 'heartbeat', inflight: ReadonlyMap<string, number>, csr?: string): Promise<StartAck> {
-    return this.post('/api/v1/registry/heartbeat', {
+    const ack = await this.post('/api/v1/registry/heartbeat', {
       event,
       node_name: hostname(),
       executor_kind: 'docker',
@@ -146,8 +152,15 @@ export class RegistryClient {
       heartbeat_interval_sec: this.config.heartbeatIntervalSec,
       heartbeat_jitter_pct: this.config.heartbeatJitterPct,
       ...(csr ? { csr } : {}),
-    });
+      ...(this.tunnelAddress ? { tunnel_address: this.tunnelAddress } : {}),
+    }) as StartAck;
+    this.tunnelKey = ack.tunnel_key;
+    this.onTunnelKey?.(ack.tunnel_key);
+    return ack;
   }
+
+  /** The API's tunnel grant key, from its latest answer. */
+  tunnelKey: string | undefined;
 
   /** The containers of this host's running sessions, from the API (a host has no access to Temporal's visibility). */
   async liveSessions(): Promise<Set<string>> {

@@ -22,6 +22,8 @@ import type { Tracing } from '../telemetry/tracing.js';
 import { OutputPublisher } from '../activities/output-publisher.js';
 import { componentLog, errorFields, type Logger } from '../config/log.js';
 import { RegistryClient } from './registry-client.js';
+import { Relays } from '../tunnel/relay.js';
+import { TunnelServer } from '../tunnel/host-server.js';
 
 export interface RuntimeWorker {
   workerId: string;
@@ -42,9 +44,22 @@ export interface RuntimeWorkerOptions {
 export async function startRuntimeWorker(config: WorkerSettings, temporal: TemporalSettings, opts: RuntimeWorkerOptions = {}): Promise<RuntimeWorker> {
   const connection = opts.connection;
   const log = componentLog('worker', { worker_id: config.workerId });
-  // No credential the API accepts, no work: this throws before anything starts (spec §4.3).
-  const registry = await RegistryClient.connect(config);
   const docker = new Docker();
+  // The workbench's streams into this host's sessions: listening before the start report, which names the address.
+  const serves = config.runtimes.includes('terminal');
+  const relays = serves ? new Relays({ root: config.tunnel.relayDir, docker, log }) : undefined;
+  const tunnel = relays && new TunnelServer({ listen: config.tunnel.listen, advertise: config.tunnel.advertise, workerId: config.workerId, relays, log });
+  const tunnelAddress = await tunnel?.start();
+  // No credential the API accepts, no work: this throws before anything starts (spec §4.3).
+  const registry = await RegistryClient.connect(config, { tunnelAddress }).catch((e) => {
+    tunnel?.close();
+    relays?.close();
+    throw e;
+  });
+  if (tunnel) {
+    tunnel.setKey(registry.tunnelKey);
+    registry.onTunnelKey = (key) => tunnel.setKey(key);
+  }
   await docker.ping();
   const ownsConnection = !connection;
   // Behind a host gateway, Temporal is reached only through it, with the certificate of this start.
@@ -98,6 +113,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     images,
     egress,
     pid1: pid1.terminal,
+    relays,
   });
   containers.adopt(left.kept);
   containers.refill();
@@ -174,6 +190,8 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
         await python.close();
         await templatePools.close();
         await containers.close();
+        tunnel?.close();
+        relays?.close();
         await egress.close();
         await removeLeftovers(docker, config.workerId, opts.removeSessions ? undefined : sessionIsLive);
         await egress.sweep().catch((e: Error) => log.warn(errorFields(e), 'egress: cannot remove unused networks'));

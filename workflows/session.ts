@@ -34,6 +34,8 @@ export const createContextUpdate = defineUpdate<ContextView, [{ language: Langua
 export const deleteContextUpdate = defineUpdate<void, [string]>('deleteContext');
 export const stateQuery = defineQuery<SessionSummary>('state');
 export const contextsQuery = defineQuery<ContextView[]>('contexts');
+/** Where the session's container runs now, for the workbench's streams into it (none: paused, moving or ended). */
+export const placementQuery = defineQuery<{ hostId: string; containerId: string } | null>('placement');
 /** The account template the session runs in (null: the built-in terminal one): a fork runs in the same. */
 export const templateQuery = defineQuery<TemplateRef | null>('template');
 
@@ -399,6 +401,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   setHandler(stateQuery, summary);
   setHandler(templateQuery, () => input.template ?? null);
+  setHandler(placementQuery, () => (state && !ended && !closing && !state.paused && !state.homeless ? { hostId: state.hostId, containerId: state.containerId } : null));
 
   setHandler(execUpdate, async (req) => {
     // Busy before the first await, so the validator of a command arriving meanwhile already sees it.

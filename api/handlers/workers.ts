@@ -62,6 +62,7 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
         labels: body.labels,
         capabilities: body.capabilities,
         offline_after_ms: offlineAfterMs,
+        tunnel_address: body.tunnel_address,
       }, body.event === 'start');
       if (!known) throw new DuraboxError('unauthenticated', 'invalid worker credential');
       const start = body.event === 'start';
@@ -70,6 +71,7 @@ export function workerHandlers(deps: AppDeps): Pick<Handlers, WorkerOps> {
         node_id: ctx.state.workerId,
         status: 'online',
         offline_after_ms: offlineAfterMs,
+        tunnel_key: deps.tunnels.publicKey,
         ...(start && deps.api.payloadKeys ? { payload_keys: deps.api.payloadKeys } : {}),
         ...(start && body.csr && deps.hostCa ? await hostCertificate(deps, deps.hostCa, ctx.state.workerId!, body.csr) : {}),
       };

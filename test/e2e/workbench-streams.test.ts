@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { platform } from './support/hooks.js';
+import { call, newToken } from './support/http.js';
+import { eventually } from './support/docker.js';
+
+type Out = { session_id: string; stdout: string; stderr: string; exit_code: number };
+
+/** A small HTTP + WebSocket-free server in the session (Python's standard library), started in the background. */
+const SERVE = (port: number, dir = '/workspace/site') => `mkdir -p ${dir} && cd ${dir} && (nohup python3 -m http.server ${port} --bind 127.0.0.1 > /tmp/http-${port}.log 2>&1 &) ; for i in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', ${port}))" 2>/dev/null && break; sleep 0.1; done`;
+
+/** A viewer of a session's terminal: collects its output as text. */
+class Viewer {
+  text = '';
+  events: Array<Record<string, unknown>> = [];
+  readonly ws: WebSocket;
+  readonly opened: Promise<void>;
+  constructor(url: string, headers: Record<string, string>) {
+    this.ws = new WebSocket(url, { headers });
+    this.ws.on('message', (d, binary) => {
+      if (binary) this.text += Buffer.from(d as Buffer).toString('utf8');
+      else this.events.push(JSON.parse(String(d)) as Record<string, unknown>);
+    });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += c; });
+        res.on('end', () => reject(Object.assign(new Error(`${res.statusCode}: ${body}`), { status: res.statusCode, body })));
+      });
+      this.ws.once('error', reject);
+    });
+  }
+  type(s: string): void { this.ws.send(JSON.stringify({ type: 'input', data: s })); }
+  async waitFor(re: RegExp, ms = 15_000): Promise<void> {
+    await eventually(`terminal output matching ${re}`, async () => re.test(this.text), ms);
+  }
+  close(): void { this.ws.close(); }
+}
+
+describe('workbench streams: ports and the interactive terminal', function () {
+  this.timeout(120_000);
+  let token: string;
+  let sid: string;
+  const term = async (command: string) => {
+    const r = await call<Out>('POST', '/api/v1/commands/terminal', { token, body: { command, session_id: sid, lease_ttl_sec: 600 } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body;
+  };
+  const wsBase = () => platform.url.replace(/^http/, 'ws');
+
+  before(async () => {
+    token = await newToken();
+    const r = await call<Out>('POST', '/api/v1/commands/terminal', { token, body: { command: 'echo hi > /workspace/hello.txt', lease_ttl_sec: 600 } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    sid = r.body.session_id;
+  });
+  after(async () => { await call('DELETE', `/api/v1/sessions/${sid}`, { token }); });
+
+  it('serves an HTTP server in the session at /sessions/:id/ports/:port/, with the token, bodies both ways', async () => {
+    await term(`${SERVE(8000)} && echo '<h1>made in the session</h1>' > /workspace/site/index.html && head -c 300000 /dev/urandom > /workspace/site/big.bin`);
+    const page = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8000/index.html`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(page.status, 200, await page.clone().text());
+    assert.match(await page.text(), /made in the session/);
+    // A page served on the API's origin runs in a sandbox: it cannot use the dashboard's cookie.
+    assert.match(page.headers.get('content-security-policy') ?? '', /^sandbox/);
+    const big = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8000/big.bin`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(big.status, 200);
+    assert.equal((await big.arrayBuffer()).byteLength, 300000);
+    const listed = await call('GET', `/api/v1/sessions/${sid}/ports`, { token });
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.ok(listed.body.ports.some((p: { port: number }) => p.port === 8000), JSON.stringify(listed.body));
+  });
+
+  it('refuses without a token, for another account, and for a port nobody listens on (4xx naming it)', async () => {
+    const none = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8000/`);
+    assert.equal(none.status, 401);
+    const other = (await platform.otherAccount('wb')).token;
+    const theirs = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8000/`, { headers: { authorization: `Bearer ${other}` } });
+    assert.equal(theirs.status, 404);
+    const closed = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8011/`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(closed.status, 404);
+    const body = await closed.json() as { error: string; code: string; message: string };
+    assert.equal(body.code, 'port_not_listening');
+    assert.match(body.message, /8011/);
+    const bad = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/70000/`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(bad.status, 400);
+  });
+
+  it('opens a port with a signed link that expires, without the token', async () => {
+    const link = await call('POST', `/api/v1/sessions/${sid}/links`, { token, body: { port: 8000, ttl_sec: 60 } });
+    assert.equal(link.status, 201, JSON.stringify(link.body));
+    const page = await fetch(`${platform.url}${link.body.path}`);
+    assert.equal(page.status, 200);
+    // The link names its port: it opens no other.
+    const url = new URL(link.body.url);
+    const otherPort = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8001/?${url.searchParams}`);
+    assert.equal(otherPort.status, 403);
+  });
+
+  it('runs an interactive terminal: a real TTY, resize, Ctrl-C, a full-screen program, a late viewer sees what came before', async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const a = new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty?cols=100&rows=30`, headers);
+    await a.opened;
+    a.type('tty; stty size; echo READY-$((6*7))\r');
+    await a.waitFor(/\/dev\/pts\/\d+[\s\S]*30 100[\s\S]*READY-42/);
+    a.ws.send(JSON.stringify({ type: 'resize', cols: 120, rows: 40 }));
+    a.type('stty size\r');
+    await a.waitFor(/40 120/);
+    a.type('sleep 30; echo NOT-$((0))-INTERRUPTED\r');
+    await new Promise((r) => setTimeout(r, 500));
+    a.type('\x03');
+    a.type('echo AFTER-$((1+1))\r');
+    await a.waitFor(/AFTER-2/);
+    assert.doesNotMatch(a.text, /NOT-0-INTERRUPTED/);
+    // top draws a full screen and ends on q.
+    a.type('top -d 0.5\r');
+    await a.waitFor(/load average/);
+    const before = a.text.length;
+    a.type('q');
+    await eventually('top to end on q', async () => /\$ $/.test(a.text.slice(before)));
+    a.type('echo TOP-$((2+2))\r');
+    await a.waitFor(/TOP-4/);
+    // A second viewer of the same terminal gets the kept output, then both see what is typed.
+    const b = new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty`, headers);
+    await b.opened;
+    await b.waitFor(/READY-42/);
+    b.type('echo FROM-B-$((2*3))\r');
+    await a.waitFor(/FROM-B-6/);
+    a.close();
+    b.close();
+    // The shell outlives its viewers: a viewer that reconnects finds it as it was.
+    const c = new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty`, headers);
+    await c.opened;
+    await c.waitFor(/FROM-B-6/);
+    c.type('exit\r');
+    await eventually('the exit event', async () => c.events.some((e) => e.type === 'exit'));
+  });
+
+  it('refuses a terminal without a token, of another account, with bad sizes, or of an ended session', async () => {
+    await assert.rejects(new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty`, {}).opened, (e: { status?: number }) => e.status === 401);
+    const other = (await platform.otherAccount('wb')).token;
+    await assert.rejects(new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty`, { authorization: `Bearer ${other}` }).opened, (e: { status?: number }) => e.status === 404);
+    await assert.rejects(new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty?cols=0`, { authorization: `Bearer ${token}` }).opened, (e: { status?: number; body?: string }) => e.status === 400 && /cols/.test(e.body ?? ''));
+    const ended = await call<Out>('POST', '/api/v1/commands/terminal', { token, body: { command: 'true', lease_ttl_sec: 60 } });
+    await call('DELETE', `/api/v1/sessions/${ended.body.session_id}`, { token });
+    await assert.rejects(new Viewer(`${wsBase()}/api/v1/sessions/${ended.body.session_id}/pty`, { authorization: `Bearer ${token}` }).opened, (e: { status?: number }) => e.status === 404);
+  });
+});
