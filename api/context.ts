@@ -8,6 +8,8 @@ import type { LoginLimiter } from './login-limiter.js';
 
 export interface AppDeps extends ControlPlane {
   loginLimiter: LoginLimiter;
+  /** The session's browser for the browser tools (a loopback CDP endpoint bridged through the tunnel). */
+  workbench: { cdpEndpoint(accountId: string, sessionId: string): Promise<{ wsUrl: string; headers: Record<string, string> }> };
 }
 
 export interface AppState {

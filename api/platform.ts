@@ -10,7 +10,7 @@ import { startControlPlane, type FirstAdmin } from '../control/plane.js';
 import { createApp, type AppOptions } from './app.js';
 import type { AppDeps } from './context.js';
 import { LoginLimiter } from './login-limiter.js';
-import { streamUpgrades } from './streams.js';
+import { CdpBridge, streamUpgrades } from './streams.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
 export interface ApiPlatform {
@@ -26,7 +26,9 @@ export async function startApiPlatform(api: ApiSettings, temporal: TemporalSetti
   // pair is taken by a restart); otherwise plain HTTP, for loopback or behind a TLS-terminating proxy.
   const tls = api.https && { cert: readFileSync(api.https.cert), key: readFileSync(api.https.key) };
   const plane = await startControlPlane(api, temporal, { connection: opts.connection, tracing: opts.tracing });
-  const deps: AppDeps = Object.assign(plane, { loginLimiter: new LoginLimiter() });
+  const deps: AppDeps = Object.assign(plane, { loginLimiter: new LoginLimiter() }) as AppDeps;
+  const cdp = new CdpBridge(deps);
+  deps.workbench = cdp;
 
   const handler = createApp(deps, opts).callback();
   const server: Server = tls ? createTlsServer(tls, handler) : createServer(handler);
@@ -54,6 +56,7 @@ export async function startApiPlatform(api: ApiSettings, temporal: TemporalSetti
     close() {
       closing ??= (async () => {
         await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+        cdp.close();
         await plane.close();
       })();
       return closing;

@@ -5,9 +5,10 @@
 //   /api/v1/sessions/:id/browser/cdp    WebSocket: the session's browser, raw Chrome DevTools Protocol
 // Each opens a tunnel (tunnel/client.ts) into the session's container through its host. Bodies and
 // WebSocket frames pass through as they come; nothing is buffered whole.
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, request as httpRequest, type Server, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Context, Next } from 'koa';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { componentLog, errorFields } from '../config/log.js';
@@ -279,16 +280,67 @@ async function upgrade(deps: AppDeps, wss: WebSocketServer, req: IncomingMessage
   if (m) {
     const sessionId = sessionIdOf(decodeURIComponent(m[1]));
     const accountId = await callerOf(deps, req, { sessionId, port: -1 }, { websocket: true });
-    const path = await browserPath(deps, accountId, sessionId);
-    const upstream = await deps.tunnels.open(accountId, sessionId, { port: BROWSER_PORT, browser: true });
-    const headers = upstreamHeaders(req, { sessionId, port: BROWSER_PORT, rest: path, preview: true }, true);
-    // Chromium refuses DevTools WebSockets that name an Origin it was not told of: the API is the client here.
-    delete headers.origin;
-    delete headers['x-forwarded-host'];
-    delete headers['x-forwarded-proto'];
-    return passUpgrade(req, socket, head, upstream, path, headers);
+    return bridgeCdp(deps, req, socket, head, accountId, sessionId);
   }
   throw new DuraboxError('not_found', `no WebSocket route for ${url.pathname}`);
+}
+
+/**
+ * The session's browser for this process's own use (the browser tools, api/workbench/browser.ts): a
+ * loopback WebSocket endpoint that a CDP client such as playwright-core connects to, good for one
+ * connection within a minute, bridged to the browser through the tunnel like /browser/cdp.
+ */
+export class CdpBridge {
+  private server?: Server;
+  private port?: Promise<number>;
+  private readonly tickets = new Map<string, { accountId: string; sessionId: string; expires: number }>();
+
+  constructor(private readonly deps: AppDeps) {}
+
+  async cdpEndpoint(accountId: string, sessionId: string): Promise<{ wsUrl: string; headers: Record<string, string> }> {
+    const port = await this.listen();
+    const ticket = randomBytes(24).toString('base64url');
+    const now = Date.now();
+    for (const [k, t] of this.tickets) if (t.expires < now) this.tickets.delete(k);
+    this.tickets.set(ticket, { accountId, sessionId, expires: now + 60_000 });
+    return { wsUrl: `ws://127.0.0.1:${port}/cdp/${ticket}`, headers: {} };
+  }
+
+  close(): void {
+    this.server?.close();
+    this.server?.closeAllConnections();
+  }
+
+  private listen(): Promise<number> {
+    this.port ??= new Promise<number>((resolve, reject) => {
+      const server = createHttpServer((_req, res) => { res.writeHead(404).end(); });
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        socket.on('error', () => undefined);
+        const ticket = /^\/cdp\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '')?.[1];
+        const t = ticket ? this.tickets.get(ticket) : undefined;
+        if (ticket) this.tickets.delete(ticket);
+        if (!t || t.expires < Date.now()) return refuseUpgrade(socket, new DuraboxError('unauthenticated', 'no such ticket'));
+        bridgeCdp(this.deps, req, socket, head, t.accountId, t.sessionId).catch((e) => refuseUpgrade(socket, e));
+      });
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+      server.unref();
+      this.server = server;
+    });
+    return this.port;
+  }
+}
+
+/** A CDP WebSocket joined to the session's browser (started on first use). */
+async function bridgeCdp(deps: AppDeps, req: IncomingMessage, socket: Duplex, head: Buffer, accountId: string, sessionId: string): Promise<void> {
+  const path = await browserPath(deps, accountId, sessionId);
+  const upstream = await deps.tunnels.open(accountId, sessionId, { port: BROWSER_PORT, browser: true });
+  const headers = upstreamHeaders(req, { sessionId, port: BROWSER_PORT, rest: path, preview: true }, true);
+  // Chromium refuses DevTools WebSockets that name an Origin it was not told of: the API is the client here.
+  delete headers.origin;
+  delete headers['x-forwarded-host'];
+  delete headers['x-forwarded-proto'];
+  passUpgrade(req, socket, head, upstream, path, headers);
 }
 
 /** The port the session's browser serves DevTools on (sandbox/session-relay.py). */

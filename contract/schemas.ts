@@ -541,6 +541,18 @@ export const SessionPorts = z.object({
     preview_url: z.string().optional().describe('with DURABOX_PREVIEW_DOMAIN: the same on an origin of its own (a signed link opens it in a browser)'),
   })),
 });
+export const ServiceCreateBody = z.strictObject({
+  port: z.int().min(1).max(65535).describe('The port the service listens on, in the session (127.0.0.1 or ::1 is enough).'),
+  command: nonBlank('command').pipe(z.string().max(4096)).describe('The shell command that starts it (run with sh -lc in /workspace, in the background). It is started again by the first request to the port after the session resumes or moves.'),
+  start: z.boolean().default(true).describe('Start it now and answer once it listens (default); false only registers it.'),
+});
+export const ServiceView = z.object({
+  port: z.int(),
+  command: z.string(),
+  path: z.string().describe('where the API serves the port'),
+  listening: z.boolean().describe('the service answered on its port before this call returned'),
+  preview_url: z.string().optional(),
+});
 export const LinkCreateBody = z.strictObject({
   port: z.int().min(1).max(65535).optional().describe('The port the link opens; omit it (and set pty) for the session\'s terminal.'),
   pty: z.literal(true).optional().describe('The link opens the session\'s terminal (GET /sessions/{id}/pty, a WebSocket) instead of a port.'),

@@ -14,6 +14,11 @@ import termios
 import threading
 
 RELAY_SOCKET = "/run/durabox/relay.sock"
+# The session's services: {"<port>": {"command": "..."}}. A file of the workspace, so it travels with the
+# session's checkpoints, forks and snapshots: after a resume or a move, the first request to a port whose
+# server is not running starts its command again.
+SERVICES_FILE = "/workspace/.durabox/services.json"
+SERVICE_START_SEC = 60
 PTY_KEEP_BYTES = 256 * 1024
 BROWSER_PORT = 9222
 BROWSER_BIN = "/usr/bin/chromium"
@@ -83,6 +88,49 @@ def _connect_local(port):
             last = e
             s.close()
     raise RelayRefused("port_not_listening", f"nothing in the session listens on port {port} ({last.strerror if last else 'refused'})")
+
+
+_services = {}  # port -> the process this container started for it
+_services_lock = threading.Lock()
+
+
+def _service_command(port):
+    try:
+        with open(SERVICES_FILE, "rb") as f:
+            spec = json.loads(f.read(1 << 20)).get(str(port))
+        command = spec.get("command") if isinstance(spec, dict) else None
+        return command if isinstance(command, str) and command.strip() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _connect_or_start(port):
+    # A port nobody listens on whose service is registered: its command starts (once), and the stream
+    # waits for it to listen.
+    try:
+        return _connect_local(port)
+    except RelayRefused:
+        command = _service_command(port)
+        if command is None:
+            raise
+    log = f"/tmp/.durabox-service-{port}.log"
+    with _services_lock:
+        proc = _services.get(port)
+        if proc is None or proc.poll() is not None:
+            with open(log, "ab") as out:
+                _services[port] = proc = subprocess.Popen(
+                    ["sh", "-lc", command], cwd="/workspace", env=ENV, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                    close_fds=True, start_new_session=True,
+                )
+    deadline = time.monotonic() + SERVICE_START_SEC
+    while time.monotonic() < deadline:
+        try:
+            return _connect_local(port)
+        except RelayRefused:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    raise RelayRefused("port_not_listening", f"the service of port {port} ({command!r}) did not listen on it within {SERVICE_START_SEC} s, or ended; see {log} in the session")
 
 
 _browser = {"proc": None}
@@ -296,7 +344,9 @@ def _stream(req):
             raise RelayRefused("invalid_port", f"not a port: {port}")
         if req.get("browser"):
             _ensure_browser()
-        target = _connect_local(port)
+            target = _connect_local(port)
+        else:
+            target = _connect_or_start(port)
     except RelayRefused as e:
         try:
             _answer(req_id, False, e.code, str(e)).close()

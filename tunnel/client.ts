@@ -10,8 +10,8 @@ import { signTunnelGrant, tunnelKeys, TUNNEL_GRANT_TTL_MS, type TunnelKeys, type
 import { readLine } from './lines.js';
 import { splitHostPort } from './host-server.js';
 
-/** How long the API waits for the host's answer line: Chromium's first start is the slowest honest case. */
-const ANSWER_WAIT_MS = 45_000;
+/** How long the API waits for the host's answer line: a port's service starting (up to a minute) is the slowest honest case. */
+const ANSWER_WAIT_MS = 75_000;
 
 export class TunnelClient {
   private readonly keys: TunnelKeys;

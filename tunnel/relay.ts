@@ -116,8 +116,8 @@ export class Relays {
     if (point.streams >= MAX_STREAMS_PER_CONTAINER) throw new RelayRefused('too_many_streams', `the session has ${MAX_STREAMS_PER_CONTAINER} streams open, its most`);
     const ctl = await point.control();
     const id = randomUUID();
-    // Chromium's first start takes a few seconds; a port or a terminal opens at once.
-    const waitMs = 'port' in target && target.browser ? 40_000 : 10_000;
+    // Chromium's first start takes a few seconds, a port's registered service up to a minute; a terminal opens at once.
+    const waitMs = 'port' in target ? 70_000 : 10_000;
     const socket = await new Promise<Socket>((resolve, reject) => {
       const timer = setTimeout(() => {
         point.pending.delete(id);

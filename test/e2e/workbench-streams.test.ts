@@ -9,6 +9,32 @@ type Out = { session_id: string; stdout: string; stderr: string; exit_code: numb
 /** A small HTTP + WebSocket-free server in the session (Python's standard library), started in the background. */
 const SERVE = (port: number, dir = '/workspace/site') => `mkdir -p ${dir} && cd ${dir} && (nohup python3 -m http.server ${port} --bind 127.0.0.1 > /tmp/http-${port}.log 2>&1 &) ; for i in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', ${port}))" 2>/dev/null && break; sleep 0.1; done`;
 
+/** A WebSocket echo server by hand (the image has no WebSocket library): the handshake, then each text frame back. */
+const WS_ECHO = `cat > /workspace/ws_echo.py <<'PY'
+import base64, hashlib, socket, struct, sys, threading
+def serve(c):
+    head = b''
+    while b'\\r\\n\\r\\n' not in head:
+        head += c.recv(4096)
+    key = [l.split(b':', 1)[1].strip() for l in head.split(b'\\r\\n') if l.lower().startswith(b'sec-websocket-key')][0]
+    accept = base64.b64encode(hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())
+    path = head.split(b' ')[1]
+    c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + b'\\r\\n\\r\\n')
+    f = c.makefile('rb')
+    while True:
+        b1, b2 = f.read(2)
+        n = b2 & 127
+        if n == 126: n = struct.unpack('>H', f.read(2))[0]
+        mask = f.read(4)
+        data = bytes(x ^ mask[i % 4] for i, x in enumerate(f.read(n)))
+        if b1 & 15 == 8: return
+        reply = path + b' ' + data
+        c.sendall(bytes([0x81, len(reply)]) + reply)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY`;
+
 /** A viewer of a session's terminal: collects its output as text. */
 class Viewer {
   text = '';
@@ -70,6 +96,44 @@ describe('workbench streams: ports and the interactive terminal', function () {
     const listed = await call('GET', `/api/v1/sessions/${sid}/ports`, { token });
     assert.equal(listed.status, 200, JSON.stringify(listed.body));
     assert.ok(listed.body.ports.some((p: { port: number }) => p.port === 8000), JSON.stringify(listed.body));
+  });
+
+  it('passes WebSockets through to a server in the session', async () => {
+    await term(`${WS_ECHO}\n(nohup python3 /workspace/ws_echo.py 8765 > /tmp/ws.log 2>&1 &) ; sleep 1`);
+    const ws = new WebSocket(`${wsBase()}/api/v1/sessions/${sid}/ports/8765/chat?room=1`, { headers: { authorization: `Bearer ${token}` } });
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const reply = new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
+    ws.send('ping through the tunnel');
+    assert.equal(await reply, '/chat?room=1 ping through the tunnel');
+    ws.close();
+  });
+
+  it('keeps a registered service: it listens now, and again after the session paused and resumed', async () => {
+    const policy = platform.api.deps.api.session;
+    const before = policy.pauseAfterSec;
+    policy.pauseAfterSec = 3;
+    let paused: string | undefined;
+    try {
+      const made = await call<Out>('POST', '/api/v1/commands/terminal', { token, body: { command: 'true', lease_ttl_sec: 600 } });
+      paused = made.body.session_id;
+      const r = await call('POST', `/api/v1/sessions/${paused}/ports`, { token, body: { port: 8100, command: 'mkdir -p svc && cd svc && echo service-up > index.html && exec python3 -m http.server 8100 --bind 127.0.0.1' } });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal(r.body.listening, true);
+      const get = () => fetch(`${platform.url}/api/v1/sessions/${paused}/ports/8100/`, { headers: { authorization: `Bearer ${token}` } });
+      assert.match(await (await get()).text(), /service-up/);
+      await eventually('the session to pause', async () => (await call('GET', `/api/v1/sessions/${paused}`, { token })).body.status === 'paused', 30_000);
+      policy.pauseAfterSec = before;
+      // The first request resumes the session and starts the service again in its new container.
+      const again = await get();
+      assert.equal(again.status, 200, await again.clone().text());
+      assert.match(await again.text(), /service-up/);
+      const bad = await call('POST', `/api/v1/sessions/${paused}/ports`, { token, body: { port: 8101, command: '   ' } });
+      assert.equal(bad.status, 400);
+      assert.match(JSON.stringify(bad.body), /command/);
+    } finally {
+      policy.pauseAfterSec = before;
+      if (paused) await call('DELETE', `/api/v1/sessions/${paused}`, { token });
+    }
   });
 
   it('refuses without a token, for another account, and for a port nobody listens on (4xx naming it)', async () => {
