@@ -90,3 +90,20 @@ export function messageOf(e: unknown): string {
   if (e instanceof ApiError) return `${e.message} (${e.status})`;
   return e instanceof Error ? e.message : String(e);
 }
+
+/** Goes to one of the dashboard's own pages without a reload (the app follows popstate). */
+export function navigate(path: string): void {
+  history.pushState(null, '', path);
+  dispatchEvent(new PopStateEvent('popstate'));
+}
+
+/** Bytes as people read them. */
+export function bytes(n: number | undefined): string {
+  if (n === undefined) return '—';
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let i = 0;
+  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
