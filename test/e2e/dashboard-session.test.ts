@@ -100,7 +100,7 @@ describe('dashboard: a session\'s page in headless Chromium', function () {
     assert.ok(chain.length >= 1, 'a stored part');
     await page.waitForFunction(() => /^\d+$/.test(document.querySelector('[data-testid=generation]')?.textContent ?? ''));
     assert.equal(await page.getByTestId('generation').textContent(), String(await platform.api.deps.snapshots.generation(accountId, sid)));
-    assert.match((await page.getByTestId('chain').textContent())!, new RegExp(`^${chain.length} parts · last #${chain.at(-1)!.seq} \\((full|delta)\\)`));
+    assert.match((await page.getByTestId('chain').textContent())!, new RegExp(`^${chain.length} parts? · last #${chain.at(-1)!.seq} \\((full|delta)\\)`));
 
     // Browse: /workspace, then a directory, then back up.
     const files = page.getByTestId('files-table');
@@ -281,11 +281,11 @@ describe('dashboard: a session\'s page in headless Chromium', function () {
       const screen = page.locator('[data-testid=terminal] .xterm-rows');
       await page.getByTestId('terminal').click();
       await page.keyboard.type('echo "answer-$((6*7))"; stty size\n');
-      await screen.getByText('answer-42').waitFor({ timeout: 15_000 });
+      await screen.getByText('answer-42').first().waitFor({ timeout: 15_000 });
       const el = page.getByTestId('terminal');
       const [cols, rows] = [await el.getAttribute('data-cols'), await el.getAttribute('data-rows')];
       assert.ok(Number(cols) > 40 && Number(rows) > 10, `fitted: ${cols}x${rows}`);
-      await screen.getByText(`${rows} ${cols}`, { exact: true }).waitFor({ timeout: 10_000 });
+      await screen.getByText(`${rows} ${cols}`, { exact: true }).first().waitFor({ timeout: 10_000 });
       await shot('terminal');
 
       // The shell runs in the session: what it writes is in /workspace.
@@ -302,7 +302,7 @@ describe('dashboard: a session\'s page in headless Chromium', function () {
       // A new socket to the same terminal: the kept scrollback comes first.
       await page.getByRole('button', { name: 'reconnect' }).click();
       await page.locator('[data-testid=terminal-status][data-state=open]').waitFor({ timeout: 30_000 });
-      await screen.getByText('answer-42').waitFor({ timeout: 15_000 });
+      await screen.getByText('answer-42').first().waitFor({ timeout: 15_000 });
     });
 
     it('lists a port listening in the session, linked through the API', async () => {
@@ -311,7 +311,7 @@ describe('dashboard: a session\'s page in headless Chromium', function () {
       await openPage(sid);
       const item = page.locator('[data-testid=ports-list] li[data-port="8765"]');
       await item.waitFor({ timeout: 20_000 });
-      const href = (await item.getByRole('link').getAttribute('href'))!;
+      const href = (await item.getByRole('link', { name: 'port 8765 ↗' }).getAttribute('href'))!;
       assert.equal(new URL(href, platform.url).pathname, `/api/v1/sessions/${sid}/ports/8765/`);
       const served = await fetch(new URL(href, platform.url), { headers: { authorization: `Bearer ${token}` } });
       assert.equal(served.status, 200);

@@ -6,7 +6,7 @@ import type { TargetedDragEvent } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, failure, temporalLink, type FileEntry, type Session, type SessionDetail } from '../api.js';
 import { SessionTerminal } from '../Terminal.js';
-import { Badge, ErrorLine, Time, bytes, messageOf, navigate, usePoll } from '../ui.js';
+import { Badge, ErrorLine, Time, bytes, count, messageOf, navigate, usePoll } from '../ui.js';
 
 const POLL_MS = 5000;
 const ROOT = '/workspace';
@@ -53,7 +53,7 @@ export function SessionPage({ session, id }: { session: Session; id: string }) {
       </div>
       <p class="hint">
         <a href="/tasks" onClick={(e) => { e.preventDefault(); navigate('/tasks'); }}>‹ all sessions</a>
-        {s && <> · host <span class="mono">{s.host ?? '—'}</span> · started <Time iso={s.created_at} /> · {s.commands} commands{s.lease_expires_unix_ms ? <> · lease until <Time iso={new Date(s.lease_expires_unix_ms).toISOString()} /></> : null}</>}
+        {s && <> · host <span class="mono">{s.host ?? '—'}</span> · started <Time iso={s.created_at} /> · {count(s.commands, 'command')}{s.lease_expires_unix_ms ? <> · lease until <Time iso={new Date(s.lease_expires_unix_ms).toISOString()} /></> : null}</>}
       </p>
       {s?.status === 'paused' && <p class="hint">Paused: checkpointed and its container removed. The next call (a command, a file, the terminal) resumes it on any host.</p>}
       <ErrorLine error={error ?? detail.error} />
@@ -174,7 +174,7 @@ function Ports({ sessionId, live }: { sessionId: string; live: boolean }) {
     if (!live) return undefined;
     const res = await fetch(path, { credentials: 'same-origin' });
     if (!res.ok) throw failure(res, await res.json().catch(() => ({})), path);
-    return (await res.json()) as { ports: Array<{ port: number; url?: string }> };
+    return (await res.json()) as { ports: Array<{ port: number; path?: string; preview_url?: string }> };
   }, live ? POLL_MS : 0, [sessionId, live]);
   if (!live) return null;
   return (
@@ -185,7 +185,10 @@ function Ports({ sessionId, live }: { sessionId: string; live: boolean }) {
       {ports.data && (
         <ul class="ports" data-testid="ports-list">
           {ports.data.ports.map((p) => (
-            <li key={p.port} data-port={p.port}><a href={p.url ?? `${path}/${p.port}/`} target="_blank" rel="noopener noreferrer">port {p.port} ↗</a></li>
+            <li key={p.port} data-port={p.port}>
+              <a href={p.path ?? `${path}/${p.port}/`} target="_blank" rel="noopener noreferrer">port {p.port} ↗</a>
+              {p.preview_url && <> · <a href={p.preview_url} target="_blank" rel="noopener noreferrer" data-testid="preview-link">preview host ↗</a></>}
+            </li>
           ))}
           {ports.data.ports.length === 0 && <li class="muted">No port is listening.</li>}
         </ul>
@@ -206,7 +209,7 @@ function Checkpoints({ detail, base, live, onChange }: { detail: SessionDetail; 
       <h3>Checkpoints</h3>
       <dl class="facts">
         <dt>last checkpoint</dt><dd>{c ? <><Time iso={c.at} /> · {bytes(c.bytes)} stored ({bytes(c.raw_bytes)} as tar)</> : <span class="muted">none yet</span>}</dd>
-        <dt>chain</dt><dd data-testid="chain">{detail.chain.parts_total} parts{last ? <> · last #{last.seq} ({last.kind}) <Time iso={last.created_at} /></> : null}</dd>
+        <dt>chain</dt><dd data-testid="chain">{count(detail.chain.parts_total, 'part')}{last ? <> · last #{last.seq} ({last.kind}) <Time iso={last.created_at} /></> : null}</dd>
         <dt>generation</dt><dd data-testid="generation">{detail.chain.generation ?? '—'}</dd>
       </dl>
       <h4>Named snapshots</h4>
