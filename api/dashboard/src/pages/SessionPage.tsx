@@ -53,7 +53,7 @@ export function SessionPage({ session, id }: { session: Session; id: string }) {
       </div>
       <p class="hint">
         <a href="/tasks" onClick={(e) => { e.preventDefault(); navigate('/tasks'); }}>‹ all sessions</a>
-        {s && <> · host <span class="mono">{s.host ?? '—'}</span> · started <Time iso={s.created_at} /> · {count(s.commands, 'command')}{s.lease_expires_unix_ms ? <> · lease until <Time iso={new Date(s.lease_expires_unix_ms).toISOString()} /></> : null}</>}
+        {s && <> · host <span class="mono">{s.host ?? '—'}</span> · started <Time iso={s.created_at} /> · {count(s.commands, 'command')}{s.lease_expires_unix_ms ? <> · lease ends <Time iso={new Date(s.lease_expires_unix_ms).toISOString()} /></> : null}</>}
       </p>
       {s?.status === 'paused' && <p class="hint">Paused: checkpointed and its container removed. The next call (a command, a file, the terminal) resumes it on any host.</p>}
       <ErrorLine error={error ?? detail.error} />
