@@ -15,9 +15,10 @@ import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';
 import { answer, sessionErrorAnswer, sessionHandlers, sessionIdOf } from './sessions.js';
 import { snapshotHandlers, snapshotView } from './snapshots.js';
+import { workbenchHandlers } from './workbench.js';
 
 type ConsoleSessionOps = 'consoleGetSession' | 'consoleDeleteSession' | 'consoleReadSessionFile' | 'consoleWriteSessionFile'
-  | 'consoleDeleteSessionFile' | 'consoleForkSession' | 'consoleCreateSnapshot';
+  | 'consoleDeleteSessionFile' | 'consoleForkSession' | 'consoleCreateSnapshot' | 'consoleSessionPorts';
 
 /** The chain parts the page shows: the newest few (a chain is a base and its deltas until the next full part). */
 const CHAIN_PARTS_SHOWN = 20;
@@ -25,6 +26,7 @@ const CHAIN_PARTS_SHOWN = 20;
 export function consoleSessionHandlers(deps: AppDeps): Pick<Handlers, ConsoleSessionOps> {
   const sessions = sessionHandlers(deps);
   const snapshots = snapshotHandlers(deps);
+  const workbench = workbenchHandlers(deps);
   return {
     async consoleGetSession(ctx) {
       const accountId = ctx.state.account!.id;
@@ -50,6 +52,8 @@ export function consoleSessionHandlers(deps: AppDeps): Pick<Handlers, ConsoleSes
     },
 
     consoleReadSessionFile: (ctx, { body, query }) => sessions.readSessionFile(ctx, { body, query }),
+
+    consoleSessionPorts: (ctx, { body, query }) => workbench.listSessionPorts(ctx, { body, query }),
 
     consoleWriteSessionFile(ctx, { body, query }) {
       sameOrigin(ctx);

@@ -251,7 +251,7 @@ describe('dashboard: a session\'s page in headless Chromium', function () {
       assert.equal((await call('POST', '/api/v1/console/register', { cookie, body: { username, password: 'other-pw' } })).status, 201);
       const other = await login(username, 'other-pw');
       const theirs: Array<[string, string, string?, string?]> = [
-        ['GET', sid], ['GET', `${sid}/files?path=keep.txt`], ['GET', `${sid}/files?path=%2Fworkspace`],
+        ['GET', sid], ['GET', `${sid}/files?path=keep.txt`], ['GET', `${sid}/files?path=%2Fworkspace`], ['GET', `${sid}/ports`],
         ['PUT', `${sid}/files?path=keep.txt`, 'theirs', 'application/octet-stream'], ['DELETE', `${sid}/files?path=keep.txt`],
         ['POST', `${sid}/snapshots`, JSON.stringify({ name: `stolen-${Date.now()}` }), 'application/json'], ['POST', `${sid}/fork`, '{}', 'application/json'], ['DELETE', sid],
       ];
@@ -269,8 +269,8 @@ describe('dashboard: a session\'s page in headless Chromium', function () {
     });
   });
 
-  // The terminal and the ports go through the session tunnel: GET /api/v1/sessions/{id}/pty (WebSocket)
-  // and GET /api/v1/sessions/{id}/ports, each by the login cookie from the dashboard's own origin.
+  // The terminal and the ports go through the session tunnel: GET /api/v1/sessions/{id}/pty (WebSocket, by
+  // the login cookie from the dashboard's own origin) and GET /api/v1/console/sessions/{id}/ports.
   describe('terminal and ports', () => {
     it('types a command in the terminal and sees its output; the PTY has the terminal\'s size; a reconnect shows the scrollback', async () => {
       await openPage(sid);
@@ -313,6 +313,8 @@ describe('dashboard: a session\'s page in headless Chromium', function () {
       await item.waitFor({ timeout: 20_000 });
       const href = (await item.getByRole('link', { name: 'port 8765 ↗' }).getAttribute('href'))!;
       assert.equal(new URL(href, platform.url).pathname, `/api/v1/sessions/${sid}/ports/8765/`);
+      // The page's list is the token route's.
+      assert.deepEqual((await call('GET', `/api/v1/console/sessions/${sid}/ports`, { cookie })).body, (await call('GET', `/api/v1/sessions/${sid}/ports`, { token })).body);
       const served = await fetch(new URL(href, platform.url), { headers: { authorization: `Bearer ${token}` } });
       assert.equal(served.status, 200);
       assert.match(await served.text(), /served-from-the-session/);

@@ -66,7 +66,7 @@ export function SessionPage({ session, id }: { session: Session; id: string }) {
           </div>
           <div class="session-side">
             {live && <Files base={base} />}
-            <Ports sessionId={id} live={live} />
+            <Ports base={base} live={live} />
             <Checkpoints detail={s} base={base} live={live} onChange={detail.reload} />
           </div>
         </div>
@@ -167,15 +167,9 @@ function Files({ base }: { base: string }) {
   );
 }
 
-/** The ports listening in the session, each reached through the API; shown when the API lists them. */
-function Ports({ sessionId, live }: { sessionId: string; live: boolean }) {
-  const path = `/api/v1/sessions/${encodeURIComponent(sessionId)}/ports`;
-  const ports = usePoll(async () => {
-    if (!live) return undefined;
-    const res = await fetch(path, { credentials: 'same-origin' });
-    if (!res.ok) throw failure(res, await res.json().catch(() => ({})), path);
-    return (await res.json()) as { ports: Array<{ port: number; path?: string; preview_url?: string }> };
-  }, live ? POLL_MS : 0, [sessionId, live]);
+/** The ports listening in the session, each served through the API (and on a preview host where there is one). */
+function Ports({ base, live }: { base: string; live: boolean }) {
+  const ports = usePoll(() => (live ? api<{ ports: Array<{ port: number; path: string; preview_url?: string }> }>('GET', `${base}/ports`) : Promise.resolve(undefined)), live ? POLL_MS : 0, [base, live]);
   if (!live) return null;
   return (
     <section aria-label="Ports" data-testid="ports">
@@ -186,8 +180,8 @@ function Ports({ sessionId, live }: { sessionId: string; live: boolean }) {
         <ul class="ports" data-testid="ports-list">
           {ports.data.ports.map((p) => (
             <li key={p.port} data-port={p.port}>
-              <a href={p.path ?? `${path}/${p.port}/`} target="_blank" rel="noopener noreferrer">port {p.port} ↗</a>
-              {p.preview_url && <> · <a href={p.preview_url} target="_blank" rel="noopener noreferrer" data-testid="preview-link">preview host ↗</a></>}
+              <a href={p.path} target="_blank" rel="noopener noreferrer">port {p.port} ↗</a>
+              {p.preview_url && <> · <a href={p.preview_url} target="_blank" rel="noopener noreferrer">preview host ↗</a></>}
             </li>
           ))}
           {ports.data.ports.length === 0 && <li class="muted">No port is listening.</li>}
