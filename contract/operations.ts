@@ -39,6 +39,7 @@ const bad = error('invalid input: the message names the field');
 const unauthenticated = error('not authenticated');
 const adminOnly = error('admin only');
 const notFound = error('not found');
+const crossOrigin = error('a login-cookie call that changes something, from a page other than the API\'s own (its Origin header)');
 
 /** Answers every session call may give besides its own. */
 const sessionFailures = {
@@ -149,6 +150,17 @@ export const OPERATIONS = {
   createSessionLink: { method: 'post', path: '/api/v1/sessions/{id}/links', summary: 'A signed link that opens one port (or the terminal) of the session without a token, until it expires', auth: 'token', body: S.LinkCreateBody, responses: { 201: json('the link', S.LinkView), ...sessionFailures } },
   sessionPty: { method: 'get', path: '/api/v1/sessions/{id}/pty', summary: 'WebSocket (Upgrade: websocket): the session\'s interactive terminal, a real TTY. Query cols, rows (1-1000), name (several terminals). Binary messages are keystrokes and output; text messages are JSON {type: input|resize|signal}; {type: exit, code} when the shell ends', auth: 'token', responses: { 101: empty('switching to the WebSocket'), 400: error('not a WebSocket request, or bad cols/rows/name'), 401: unauthenticated, 404: sessionError('session_not_found') } },
   sessionBrowserCdp: { method: 'get', path: '/api/v1/sessions/{id}/browser/cdp', summary: 'WebSocket (Upgrade: websocket): the session\'s browser over the Chrome DevTools Protocol, for Playwright (chromium.connectOverCDP) or Puppeteer (connect({browserWSEndpoint})); the browser starts on first use', auth: 'token', responses: { 101: empty('switching to the WebSocket'), 400: error('not a WebSocket request'), 401: unauthenticated, 404: sessionError('session_not_found'), 409: sessionError('browser_unavailable: the session\'s template has no browser') } },
+
+  // ---- dashboard session page: the session routes by login cookie (same services, same answers). Those
+  // that change something also refuse an Origin other than the API's own (api/handlers/console-sessions.ts).
+  consoleGetSession: { method: 'get', path: '/api/v1/console/sessions/{id}', summary: 'A session with its workflow, checkpoint chain and named snapshots, for the dashboard (login cookie)', auth: 'login', responses: { 200: json('session', S.ConsoleSessionView), 401: unauthenticated, 404: sessionError('session_not_found') } },
+  consoleDeleteSession: { method: 'delete', path: '/api/v1/console/sessions/{id}', summary: 'End a session from the dashboard (login cookie), as DELETE /sessions/{id}', auth: 'login', responses: { 204: empty('ended'), ...sessionFailures, 403: crossOrigin } },
+  consoleReadSessionFile: { method: 'get', path: '/api/v1/console/sessions/{id}/files', summary: 'Download a file, or list a directory, from the dashboard (login cookie)', auth: 'login', query: S.FilePathQuery, responses: { 200: { description: 'the file\'s bytes (its MIME type), or {path, entries} for a directory', schema: S.FileListing, contentType: 'application/octet-stream' }, ...fileFailures } },
+  consoleWriteSessionFile: { method: 'put', path: '/api/v1/console/sessions/{id}/files', summary: 'Upload a file from the dashboard (login cookie, raw body)', auth: 'login', query: S.FilePathQuery, rawBody: true, responses: { 201: json('written', S.FileWritten), ...fileFailures, 403: crossOrigin } },
+  consoleDeleteSessionFile: { method: 'delete', path: '/api/v1/console/sessions/{id}/files', summary: 'Delete a file or directory from the dashboard (login cookie)', auth: 'login', query: S.FilePathQuery, responses: { 204: empty('deleted'), ...fileFailures, 403: crossOrigin } },
+  consoleForkSession: { method: 'post', path: '/api/v1/console/sessions/{id}/fork', summary: 'Fork a session from the dashboard (login cookie), as POST /sessions/{id}/fork with the default lease', auth: 'login', body: S.ConsoleForkBody, responses: { 201: json('the new session, started', S.ForkedSession), ...sessionFailures, 403: crossOrigin, 409: sessionError('conflict: the session has no checkpoint yet (DURABOX_SESSION_DURABILITY=interval)') } },
+  consoleSessionPorts: { method: 'get', path: '/api/v1/console/sessions/{id}/ports', summary: 'The ports something in the session listens on, for the dashboard (login cookie), as GET /sessions/{id}/ports', auth: 'login', responses: { 200: json('ports', S.SessionPorts), ...sessionFailures, 503: sessionError('host_unreachable or no_worker') } },
+  consoleCreateSnapshot: { method: 'post', path: '/api/v1/console/sessions/{id}/snapshots', summary: 'Keep a session\'s latest stored state as a named snapshot, from the dashboard (login cookie)', auth: 'login', body: S.SnapshotCreateBody, responses: { 201: json('kept', S.SnapshotView), 400: bad, 401: unauthenticated, 403: crossOrigin, 404: error('session_not_found'), 409: error('the account already has a snapshot of that name, or the session has no checkpoint yet'), 429: json('quota_exceeded: max_snapshots or max_snapshot_mb', S.QuotaErrorBody) } },
 } as const satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

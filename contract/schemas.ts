@@ -564,3 +564,16 @@ export const LinkView = z.object({
   preview_url: z.string().optional().describe('for a port, with DURABOX_PREVIEW_DOMAIN: the link on the port\'s own origin'),
   expires_at: time,
 });
+// ---- dashboard session page ---------------------------------------------------------------------
+/** A session as its dashboard page shows it: its state, its workflow, its checkpoint chain and named snapshots. */
+export const ConsoleSessionView = SessionSummarySchema.extend({
+  workflow_id: z.string().describe('the session\'s workflow, as the Temporal UI names it'),
+  chain: z.object({
+    generation: z.int().nullable().describe('the newest container generation that wrote or claimed the chain (null: nothing stored yet); one more for each move or resume'),
+    parts_total: z.int(),
+    parts: z.array(z.object({ seq: z.int(), kind: z.enum(['full', 'delta']), bytes: z.int(), raw_bytes: z.int(), created_at: time })).describe('the newest parts, newest last (a base and the deltas after it)'),
+  }).describe('the checkpoint chain of /workspace in the snapshot store'),
+  snapshots: z.array(SnapshotView).describe('the account\'s named snapshots taken from this session'),
+});
+/** A fork from the dashboard: its lease is the configured default. */
+export const ConsoleForkBody = z.strictObject({}).default({});

@@ -158,6 +158,12 @@ export class SnapshotStore {
     });
   }
 
+  /** The chain's head: the newest container generation that wrote or claimed it (undefined: none has). */
+  async generation(accountId: string, sessionId: string): Promise<number | undefined> {
+    const head = await this.db('session_snapshot_heads').where({ account_id: accountId, session_id: sessionId }).first('generation');
+    return head ? Number(head.generation) : undefined;
+  }
+
   /** The chain as it stands, without claiming it. */
   async chain(accountId: string, sessionId: string): Promise<ChainPart[]> {
     return listChain(this.db, { account_id: accountId, session_id: sessionId });

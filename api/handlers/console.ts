@@ -8,12 +8,13 @@ import { UniqueViolation, type Account, type TokenRow } from '../../db/accounts.
 import { endLoginSession, startLoginSession } from '../auth.js';
 import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';
+import { consoleSessionHandlers } from './console-sessions.js';
 import { templateHandlers } from './templates.js';
 
 type ConsoleOps = 'login' | 'consoleSession' | 'logout' | 'listTokens' | 'createToken' | 'deleteToken' | 'tokenValue' | 'consoleTasks' | 'consoleSessions'
   | 'consoleTemplates' | 'consoleGetTemplate' | 'consoleCreateTemplate' | 'consoleDeleteTemplate';
 
-export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps> {
+export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps | keyof ReturnType<typeof consoleSessionHandlers>> {
   const sessionBody = (a: Account) => ({
     authenticated: true,
     account: { account_id: a.id, username: a.username, is_admin: a.is_admin },
@@ -111,6 +112,9 @@ export function consoleHandlers(deps: AppDeps): Pick<Handlers, ConsoleOps> {
     consoleGetTemplate: (ctx, { body, query }) => templates.getTemplate(ctx, { body, query }),
     consoleCreateTemplate: (ctx, { body, query }) => templates.createTemplate(ctx, { body, query }),
     consoleDeleteTemplate: (ctx, { body, query }) => templates.deleteTemplate(ctx, { body, query }),
+
+    // The session page: the session routes by login cookie.
+    ...consoleSessionHandlers(deps),
   };
 }
 

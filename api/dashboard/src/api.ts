@@ -21,12 +21,16 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (res.status === 204) return undefined as T;
-  const data = (await res.json().catch(() => ({}))) as { error?: string };
-  if (!res.ok) {
-    if (res.status === 401 && !path.endsWith('/console/login')) onUnauthorized();
-    throw new ApiError(res.status, data.error ?? res.statusText);
-  }
+  const data = (await res.json().catch(() => ({}))) as { error?: string; code?: string; message?: string };
+  if (!res.ok) throw failure(res, data, path);
   return data as T;
+}
+
+/** The error an answer that is not ok stands for; a 401 also sends the page back to the login form. */
+export function failure(res: Response, data: { error?: string; code?: string; message?: string }, path: string): ApiError {
+  if (res.status === 401 && !path.endsWith('/console/login')) onUnauthorized();
+  // A session error says what happened in this call in `message` (`error` is the general phrase).
+  return new ApiError(res.status, (data.code && data.message) || data.error || res.statusText);
 }
 
 export interface Session {
@@ -67,6 +71,25 @@ export interface Task {
   updated_at: string;
   completed_at?: string;
 }
+
+export interface SessionSummary {
+  session_id: string;
+  status: 'starting' | 'active' | 'busy' | 'paused' | 'ended';
+  host: string | null;
+  created_at: string | null;
+  lease_expires_unix_ms: number | null;
+  commands: number;
+  ended_reason?: string;
+  checkpoint?: { at: string; bytes: number; raw_bytes: number };
+}
+export interface SnapshotItem { name: string; session_id: string; template: string | null; parts: number; bytes: number; raw_bytes: number; created_at: string }
+/** GET /api/v1/console/sessions/{id}: the session page's state. */
+export interface SessionDetail extends SessionSummary {
+  workflow_id: string;
+  chain: { generation: number | null; parts_total: number; parts: Array<{ seq: number; kind: 'full' | 'delta'; bytes: number; raw_bytes: number; created_at: string }> };
+  snapshots: SnapshotItem[];
+}
+export interface FileEntry { name: string; type: 'file' | 'dir' | 'symlink' | 'other'; size: number; modified: string }
 
 export interface SessionItem {
   session_id: string;

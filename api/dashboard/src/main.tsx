@@ -10,6 +10,7 @@ import { Templates } from './pages/Templates.js';
 import { Tokens } from './pages/Tokens.js';
 import { Workers } from './pages/Workers.js';
 import { Accounts } from './pages/Accounts.js';
+import { SessionPage } from './pages/SessionPage.js';
 import './style.css';
 
 interface PageDef { path: string; title: string; admin?: boolean; view: (s: Session) => JSX.Element }
@@ -33,6 +34,14 @@ function usePath(): [string, (p: string) => void] {
   return [path, (p) => { history.pushState(null, '', p); setPath(p); }];
 }
 
+/** A page reached from another (a session's, from the sessions list): its view, and the nav entry it belongs to. */
+function subPage(path: string, pages: PageDef[]): { title: string; parent: PageDef | undefined; view: (s: Session) => JSX.Element } | undefined {
+  const m = /^\/sessions\/([^/]+)\/?$/.exec(path);
+  if (!m) return undefined;
+  const id = decodeURIComponent(m[1]);
+  return { title: `Session ${id}`, parent: pages.find((p) => p.path === '/tasks'), view: (s) => <SessionPage key={id} session={s} id={id} /> };
+}
+
 function App() {
   const [session, setSession] = useState<Session | null>();
   const [path, go] = usePath();
@@ -43,8 +52,9 @@ function App() {
   if (session === undefined) return <p class="muted center">loading…</p>;
   if (session === null) return <Login onLogin={setSession} />;
   const pages = PAGES.filter((p) => !p.admin || session.account.is_admin);
-  const page = pages.find((p) => p.path === path) ?? pages[0];
-  document.title = `${page.title} · durabox`;
+  const sub = subPage(path, pages);
+  const page = sub?.parent ?? pages.find((p) => p.path === path) ?? pages[0];
+  document.title = `${sub?.title ?? page.title} · durabox`;
   return (
     <>
       <header>
@@ -64,7 +74,7 @@ function App() {
           }}>Sign out</button>
         </div>
       </header>
-      <main>{page.view(session)}</main>
+      <main>{(sub ?? page).view(session)}</main>
       <footer class="muted">durabox {session.console_version}</footer>
     </>
   );

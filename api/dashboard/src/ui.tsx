@@ -32,6 +32,8 @@ export function when(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
   const s = Math.round((Date.now() - d.getTime()) / 1000);
+  // A time to come (a lease's end): how long until it.
+  if (s < 0) return -s < 60 ? `in ${-s} s` : -s < 3600 ? `in ${Math.floor(-s / 60)} min` : -s < 86400 ? `in ${Math.floor(-s / 3600)} h` : d.toLocaleDateString();
   const ago = s < 60 ? `${Math.max(s, 0)} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : s < 86400 ? `${Math.floor(s / 3600)} h ago` : d.toLocaleDateString();
   return ago;
 }
@@ -89,4 +91,26 @@ export function Card({ label, value, tone, testid }: { label: string; value: num
 export function messageOf(e: unknown): string {
   if (e instanceof ApiError) return `${e.message} (${e.status})`;
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Goes to one of the dashboard's own pages without a reload (the app follows popstate). */
+export function navigate(path: string): void {
+  history.pushState(null, '', path);
+  dispatchEvent(new PopStateEvent('popstate'));
+}
+
+/** Bytes as people read them. */
+export function bytes(n: number | undefined): string {
+  if (n === undefined) return '—';
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let i = 0;
+  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** `n thing` or `n things`. */
+export function count(n: number, thing: string): string {
+  return `${n} ${thing}${n === 1 ? '' : 's'}`;
 }

@@ -1,8 +1,8 @@
 // The account's tasks (each a Temporal workflow, linked in the Temporal UI) and, where the API has
-// them, its terminal sessions.
+// them, its terminal sessions, each opening its own page.
 import { useState } from 'preact/hooks';
 import { api, temporalLink, type Page, type Session, type SessionItem, type Task } from '../api.js';
-import { Badge, ErrorLine, Time, usePoll } from '../ui.js';
+import { Badge, ErrorLine, Time, navigate, usePoll } from '../ui.js';
 
 const PAGE_SIZE = 20;
 const FILTERS = ['', 'queued', 'running', 'succeeded', 'failed', 'timeout', 'canceled'];
@@ -64,18 +64,19 @@ function Sessions({ session }: { session: Session }) {
     <>
       <h2>Sessions</h2>
       <table data-testid="sessions-table">
-        <thead><tr><th>session</th><th>status</th><th>host</th><th>created</th><th>ended</th></tr></thead>
+        <thead><tr><th>session</th><th>status</th><th>host</th><th>created</th><th>ended</th><th>workflow</th></tr></thead>
         <tbody>
           {sessions.data.items.map((s) => (
-            <tr key={s.session_id}>
-              <td><a class="mono" href={temporalLink(session, s.workflow_id)} target="_blank" rel="noopener noreferrer">{s.session_id}</a></td>
+            <tr key={s.session_id} data-session-id={s.session_id}>
+              <td><a class="mono" href={`/sessions/${encodeURIComponent(s.session_id)}`} onClick={(e) => { e.preventDefault(); navigate(`/sessions/${encodeURIComponent(s.session_id)}`); }}>{s.session_id}</a></td>
               <td><Badge value={s.status} /> {s.ended_reason && <span class="muted">{s.ended_reason}</span>}</td>
               <td class="mono">{s.host ?? '—'}</td>
               <td><Time iso={s.created_at} /></td>
               <td><Time iso={s.ended_at} /></td>
+              <td><a href={temporalLink(session, s.workflow_id)} target="_blank" rel="noopener noreferrer">Temporal ↗</a></td>
             </tr>
           ))}
-          {sessions.data.items.length === 0 && <tr><td colSpan={5} class="muted">No sessions yet.</td></tr>}
+          {sessions.data.items.length === 0 && <tr><td colSpan={6} class="muted">No sessions yet.</td></tr>}
         </tbody>
       </table>
     </>
