@@ -170,6 +170,7 @@ async function proxyPort(deps: AppDeps, ctx: Context, t: Target): Promise<void> 
       return;
     }
     const socket = await deps.tunnels.open(accountId, t.sessionId, { port: t.port });
+    void deps.sessions.used(accountId, t.sessionId);
     ctx.respond = false;
     await forward(ctx.req, ctx.res, socket, t);
   }
@@ -258,6 +259,7 @@ async function upgrade(deps: AppDeps, wss: WebSocketServer, req: IncomingMessage
     checkPort(port.port);
     const accountId = await callerOf(deps, req, { sessionId: port.sessionId, port: port.port }, { websocket: true });
     const upstream = await deps.tunnels.open(accountId, port.sessionId, { port: port.port });
+    void deps.sessions.used(accountId, port.sessionId);
     return passUpgrade(req, socket, head, upstream, port.rest, upstreamHeaders(req, port, true));
   }
   let m = PTY_PATH.exec(url.pathname);
@@ -273,7 +275,8 @@ async function upgrade(deps: AppDeps, wss: WebSocketServer, req: IncomingMessage
     const name = url.searchParams.get('name') ?? 'main';
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new DuraboxError('invalid_input', 'name: 1-64 letters, digits, _ . -');
     const upstream = await deps.tunnels.open(accountId, sessionId, { pty: { name, cols: size('cols', 80), rows: size('rows', 24) } });
-    wss.handleUpgrade(req, socket, head, (ws) => bridgePty(ws, upstream));
+    const used = (now = false) => void deps.sessions.used(accountId, sessionId, now);
+    wss.handleUpgrade(req, socket, head, (ws) => bridgePty(ws, upstream, used));
     return;
   }
   m = CDP_PATH.exec(url.pathname);
@@ -388,7 +391,7 @@ const SIGNALS = new Set(['INT', 'TERM', 'KILL', 'HUP', 'QUIT']);
  * are JSON: {type: input, data} | {type: resize, cols, rows} | {type: signal, signal}. Output goes back as
  * binary messages; the shell's end as {type: exit, code}, then the socket closes.
  */
-function bridgePty(ws: WebSocket, upstream: Socket): void {
+function bridgePty(ws: WebSocket, upstream: Socket, used: (now?: boolean) => void): void {
   let buf: Buffer = Buffer.alloc(0);
   upstream.on('data', (d: Buffer) => {
     buf = buf.length ? Buffer.concat([buf, d]) : d;
@@ -408,9 +411,11 @@ function bridgePty(ws: WebSocket, upstream: Socket): void {
   upstream.resume();
   upstream.on('error', () => undefined);
   upstream.on('close', () => { if (ws.readyState === ws.OPEN) ws.close(1011, 'the session\'s terminal went away'); });
-  ws.on('close', () => upstream.destroy());
+  // What is typed may change the workspace: the session hears of it while typing goes on and when the viewer leaves.
+  ws.on('close', () => { upstream.destroy(); used(true); });
   ws.on('error', () => upstream.destroy());
   ws.on('message', (data: RawData, isBinary: boolean) => {
+    used();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     if (isBinary) return void upstream.write(frame(FRAME_INPUT, bytes));
     let m: { type?: unknown; data?: unknown; cols?: unknown; rows?: unknown; signal?: unknown };

@@ -19,7 +19,7 @@ import type { TemplateRef } from '../contract/templates.js';
 import type { ChainPart, SnapshotStore } from '../db/snapshots.js';
 import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../contract/search-attributes.js';
 import {
-  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, placementQuery, readyUpdate, sessionWorkflow, stateQuery, templateQuery,
+  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, placementQuery, usedSignal, readyUpdate, sessionWorkflow, stateQuery, templateQuery,
 } from '../workflows/session.js';
 import { KeyedGate } from './keyed-gate.js';
 import { fairnessKey, type Quotas } from './quotas.js';
@@ -77,6 +77,9 @@ export function sessionStartOperation(input: SessionWorkflowInput, once = false)
 const STREAM_GRANT_SLACK_MS = 10 * 60_000;
 /** A first command's grant to store its effect: its time, the start of its container and the store's patience. */
 const DURABLE_GRANT_SLACK_MS = 10 * 60_000;
+
+/** How often a session in use through its streams tells its workflow so. */
+const USED_SIGNAL_MS = 15_000;
 
 export class SessionService {
   /** Calls in flight per session workflow from this process; the rest queue (see KeyedGate). */
@@ -324,6 +327,22 @@ export class SessionService {
       await this.file(accountId, sessionId, { op: 'list', path: '/workspace' });
     }
   }
+
+  /**
+   * The session was used through a stream (its terminal, a port): it does not pause under its user, and an
+   * idle checkpoint stores what changed. Sent at most every USED_SIGNAL_MS per session by this process,
+   * unless `now` (a terminal viewer leaving).
+   */
+  async used(accountId: string, sessionId: string, now = false): Promise<void> {
+    const id = this.workflowId(accountId, sessionId);
+    const last = this.lastUsedSignal.get(id) ?? 0;
+    if (!now && Date.now() - last < USED_SIGNAL_MS) return;
+    this.lastUsedSignal.set(id, Date.now());
+    if (this.lastUsedSignal.size > 10_000) this.lastUsedSignal.delete(this.lastUsedSignal.keys().next().value!);
+    await this.client.workflow.getHandle(id).signal(usedSignal).catch(() => undefined);
+  }
+
+  private readonly lastUsedSignal = new Map<string, number>();
 
   async close(accountId: string, sessionId: string): Promise<SessionSummary> {
     const summary = await this.updateSession(accountId, sessionId, (h) => h.executeUpdate(closeUpdate));

@@ -3,7 +3,7 @@
 // own task queue, and every later step runs there (Temporal's worker-specific task queue pattern).
 import {
   ActivityFailure, ApplicationFailure, TimeoutFailure, allHandlersFinished, condition, continueAsNew, defineQuery,
-  defineUpdate, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
+  defineSignal, defineUpdate, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertMemo, upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { Durable, HostActivities, SessionStartActivities, Stored } from '../activities/terminal.js';
 import type { ControlActivities } from '../control/activities.js';
@@ -34,6 +34,12 @@ export const createContextUpdate = defineUpdate<ContextView, [{ language: Langua
 export const deleteContextUpdate = defineUpdate<void, [string]>('deleteContext');
 export const stateQuery = defineQuery<SessionSummary>('state');
 export const contextsQuery = defineQuery<ContextView[]>('contexts');
+/**
+ * The session was used through a stream, not a step (typing in its terminal, a request to one of its ports):
+ * it counts as used now, so it does not pause under its user, and its workspace may have changed, so an
+ * idle checkpoint stores what the terminal did (docs/workbench/terminal.md).
+ */
+export const usedSignal = defineSignal('used');
 /** Where the session's container runs now, for the workbench's streams into it (none: paused, moving or ended). */
 export const placementQuery = defineQuery<{ hostId: string; containerId: string } | null>('placement');
 /** The account template the session runs in (null: the built-in terminal one): a fork runs in the same. */
@@ -192,6 +198,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let lastCheckpointTryMs = 0;
   /** Steps completed: the main loop wakes on each to reconsider its checkpoint and pause times. */
   let stepsDone = 0;
+  /** Uses through the workbench's streams (usedSignal): they wake the main loop too. */
+  let streamUses = 0;
 
   /** A call's own record of whether the session was restored for it. */
   interface CallNote { restored?: RestoreReason; refused?: Refused; kept?: Kept }
@@ -401,6 +409,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   setHandler(stateQuery, summary);
   setHandler(templateQuery, () => input.template ?? null);
+  setHandler(usedSignal, () => {
+    if (!state || ended || closing || state.paused) return;
+    state = { ...state, lastUsedMs: Date.now(), dirty: true };
+    streamUses++;
+  });
   setHandler(placementQuery, () => (state && !ended && !closing && !state.paused && !state.homeless ? { hostId: state.hostId, containerId: state.containerId } : null));
 
   setHandler(execUpdate, async (req) => {
@@ -640,7 +653,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     });
     if (plan.expired) break;
     const seen = stepsDone;
-    await condition(() => closing || ended !== undefined || busy || continueSuggested() || (checkpointMs > 0 && stepsDone !== seen), Math.max(1, plan.wakeAt - Date.now()));
+    const seenUses = streamUses;
+    await condition(() => closing || ended !== undefined || busy || continueSuggested() || (checkpointMs > 0 && (stepsDone !== seen || streamUses !== seenUses)), Math.max(1, plan.wakeAt - Date.now()));
     if (!closing && !ended && !busy && continueSuggested()) {
       // Running handlers finish first; a close arriving meanwhile ends the session here instead (it
       // waits for the end, so waiting for it to finish would wait forever). Before any checkpoint or

@@ -3,6 +3,8 @@ import WebSocket from 'ws';
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
+import { keyedHash } from '../../control/security.js';
+import { HASH_KEY } from '../../harness/platform.js';
 
 type Out = { session_id: string; stdout: string; stderr: string; exit_code: number };
 
@@ -199,6 +201,20 @@ describe('workbench streams: ports and the interactive terminal', function () {
     await c.waitFor(/FROM-B-6/);
     c.type('exit\r');
     await eventually('the exit event', async () => c.events.some((e) => e.type === 'exit'));
+  });
+
+  it('stores what was typed in the terminal: the viewer leaving makes the session checkpoint it, so a lost host keeps it', async () => {
+    const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
+    const parts = async () => (await platform.api.deps.snapshots.chain(account.id, sid)).length;
+    const before = await parts();
+    const v = new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty?name=durable`, { authorization: `Bearer ${token}` });
+    await v.opened;
+    v.type('echo typed-$((3*3)) > typed.txt; echo WROTE-$((1+4))\r');
+    await v.waitFor(/WROTE-5/);
+    v.close();
+    await eventually('a checkpoint part with the typed file', async () => (await parts()) > before, 20_000);
+    const r = await term('cat typed.txt');
+    assert.equal(r.stdout, 'typed-9\n');
   });
 
   it('refuses a terminal without a token, of another account, with bad sizes, or of an ended session', async () => {
