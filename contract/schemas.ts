@@ -646,7 +646,6 @@ export const BrowserEvaluated = BrowserPageInfo.extend({
 });
 export const BrowserHtml = BrowserPageInfo.extend({ html: z.string(), chars: z.int().describe('the whole HTML\'s length'), truncated: z.boolean() });
 export const BrowserCapture = BrowserPageInfo.extend({ size: z.int().describe('bytes'), mime: z.string() });
-export const BrowserPdfOutput = BrowserCapture.extend({ pdf_base64: z.string() });
 
 const browserSession = { session_id: nonBlank('session_id').pipe(sessionId).describe('A session of the browser template (or of an account template with browser: true).') };
 export const BrowserInfoToolInput = z.strictObject(browserSession);

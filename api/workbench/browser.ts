@@ -22,8 +22,8 @@ export type CdpEndpointOf = (accountId: string, sessionId: string) => Promise<Cd
 /** How long opening the CDP connection may take (the session agent starts Chromium on first use). */
 const CONNECT_TIMEOUT_MS = 20_000;
 
-export interface PageInfo { url: string; title: string }
-export interface Capture extends PageInfo { bytes: Buffer; mime: string }
+export type PageInfo = { url: string; title: string };
+export type Capture = PageInfo & { bytes: Buffer; mime: string };
 
 type Body<S extends z.ZodType> = z.output<S>;
 

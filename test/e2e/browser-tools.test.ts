@@ -18,6 +18,8 @@ import type { CdpEndpoint } from '../../api/workbench/browser.js';
 import { hardenedHostConfig, SANDBOX_USER } from '../../sandbox/profile.js';
 import { templateLimits } from '../../sandbox/template-images.js';
 import { loadWorkerSettings } from '../../config/index.js';
+import { call, newToken } from './support/http.js';
+import { platform } from './support/hooks.js';
 
 const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
 /** The session agent's command line for Chromium (sandbox/session-agent.py), but on a free port of this host. */
@@ -227,6 +229,92 @@ describe('browser tools against a real Chromium', function () {
     const doc = await browser.pdf(ep, { timeout_ms: 20_000 });
     assert.equal(doc.mime, 'application/pdf');
     assert.equal(doc.bytes.subarray(0, 5).toString(), '%PDF-');
+  });
+
+  describe('through the REST API and MCP (the platform\'s CDP endpoint stood in for by this Chromium)', () => {
+    let token: string;
+    const asked: Array<[string, string]> = [];
+    type Workbench = { workbench?: { cdpEndpoint?: (accountId: string, sessionId: string) => Promise<CdpEndpoint> } };
+    before(async () => {
+      token = await newToken();
+      // The tunnel's cdpEndpoint: this account's session sess-web has a browser; any other is not found.
+      (platform.api.deps as Workbench).workbench = {
+        cdpEndpoint: async (accountId, sessionId) => {
+          asked.push([accountId, sessionId]);
+          if (sessionId !== 'sess-web') throw new DuraboxError('session_not_found', 'no session with this id');
+          return ep;
+        },
+      };
+    });
+    after(() => { delete (platform.api.deps as Workbench).workbench; });
+
+    const mcp = async (name: string, args: Record<string, unknown>) => {
+      const r = await call('POST', '/mcp', { token, headers: { accept: 'application/json, text/event-stream' }, body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body as { result?: { content: Array<Record<string, string | Record<string, string>>>; structuredContent?: Record<string, unknown>; isError?: boolean }; error?: { message: string } };
+    };
+
+    it('answers each REST call with its record\'s body, bytes for screenshot and PDF, and session errors with their code', async () => {
+      const base = '/api/v1/sessions/sess-web/browser';
+      const nav = await call('POST', `${base}/navigate`, { token, body: { url: `${site}/` } });
+      assert.equal(nav.status, 200, JSON.stringify(nav.body));
+      assert.deepEqual(nav.body, { url: `${site}/`, title: 'Workbench test', status: 200 });
+      assert.equal(asked.at(-1)![1], 'sess-web');
+      assert.deepEqual((await call('GET', base, { token })).body, { url: `${site}/`, title: 'Workbench test' });
+      assert.equal((await call('POST', `${base}/type`, { token, body: { selector: '#name', text: 'Lin' } })).status, 200);
+      assert.equal((await call('POST', `${base}/click`, { token, body: { selector: '#go' } })).status, 200);
+      assert.equal((await call('POST', `${base}/wait`, { token, body: { selector: '#greeting' } })).body.state, 'visible');
+      assert.equal((await call('POST', `${base}/html`, { token, body: { selector: '#greeting' } })).body.html, '<p id="greeting">Hello, Lin</p>');
+      assert.equal((await call('POST', `${base}/evaluate`, { token, body: { expression: 'document.title.length' } })).body.result, 'Workbench test'.length);
+      const shot = await fetch(`${platform.url}${base}/screenshot`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(shot.status, 200);
+      assert.equal(shot.headers.get('content-type'), 'image/png');
+      assert.equal(Buffer.from(await shot.arrayBuffer()).readUInt32BE(0), 0x89504e47);
+      const doc = await fetch(`${platform.url}${base}/pdf`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(doc.headers.get('content-type'), 'application/pdf');
+      assert.equal(Buffer.from(await doc.arrayBuffer()).subarray(0, 5).toString(), '%PDF-');
+
+      const never = await call('POST', `${base}/wait`, { token, body: { selector: '#never', timeout_ms: 300 } });
+      assert.equal(never.status, 422);
+      assert.equal(never.body.code, 'selector_timeout');
+      assert.match(never.body.message, /^selector: .*"#never"/);
+      const badSelector = await call('POST', `${base}/click`, { token, body: { selector: 'div[' } });
+      assert.equal(badSelector.status, 400);
+      assert.match(badSelector.body.message, /^selector:/);
+      const fileUrl = await call('POST', `${base}/navigate`, { token, body: { url: 'file:///etc/passwd' } });
+      assert.equal(fileUrl.status, 400);
+      assert.match(fileUrl.body.error, /url/);
+      assert.equal((await call('POST', `${base}/navigate`, { token, body: { url: `${site}/`, extra: 1 } })).status, 400, 'unknown fields are refused');
+      const other = await call('GET', '/api/v1/sessions/sess-other/browser', { token });
+      assert.equal(other.status, 404);
+      assert.equal(other.body.code, 'session_not_found');
+      assert.equal((await call('GET', `${base}`)).status, 401, 'a token is needed');
+    });
+
+    it('answers MCP browser tools: a screenshot as an image item, HTML and evaluation as structured content, errors as tool errors', async () => {
+      const nav = await mcp('browserNavigate', { session_id: 'sess-web', url: `${site}/` });
+      assert.equal(nav.result!.structuredContent!.title, 'Workbench test');
+      const shot = await mcp('browserScreenshot', { session_id: 'sess-web' });
+      const image = shot.result!.content.find((c) => c.type === 'image')!;
+      assert.equal(image.mimeType, 'image/png');
+      assert.equal(Buffer.from(image.data as string, 'base64').readUInt32BE(0), 0x89504e47);
+      assert.equal(shot.result!.structuredContent!.size, Buffer.from(image.data as string, 'base64').length);
+      assert.equal(shot.result!.structuredContent!.url, `${site}/`);
+      await mcp('browserType', { session_id: 'sess-web', selector: '#name', text: 'Mo' });
+      await mcp('browserClick', { session_id: 'sess-web', selector: '#go' });
+      assert.equal((await mcp('browserWaitFor', { session_id: 'sess-web', selector: '#greeting' })).result!.structuredContent!.state, 'visible');
+      assert.equal((await mcp('browserGetHtml', { session_id: 'sess-web', selector: '#greeting' })).result!.structuredContent!.html, '<p id="greeting">Hello, Mo</p>');
+      assert.deepEqual((await mcp('browserEvaluate', { session_id: 'sess-web', expression: '[1, "a"]' })).result!.structuredContent!.result, [1, 'a']);
+      const pdf = await mcp('browserPdf', { session_id: 'sess-web' });
+      const resource = pdf.result!.content.find((c) => c.type === 'resource')!.resource as Record<string, string>;
+      assert.equal(resource.mimeType, 'application/pdf');
+      assert.equal(Buffer.from(resource.blob!, 'base64').subarray(0, 5).toString(), '%PDF-');
+      const never = await mcp('browserWaitFor', { session_id: 'sess-web', selector: '#never', timeout_ms: 300 });
+      assert.equal(never.result!.isError, true);
+      assert.match(never.result!.content[0]!.text as string, /^selector_timeout: selector: .*"#never"/);
+      const refused = await mcp('browserNavigate', { session_id: 'sess-web', url: 'chrome://version' });
+      assert.match(refused.error!.message, /url/, 'an invalid argument is a JSON-RPC error naming the field');
+    });
   });
 
   it('answers browser_unavailable when nothing answers CDP', async () => {
