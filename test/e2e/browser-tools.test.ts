@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { DuraboxError } from '../../contract/errors.js';
 import { BrowserNavigateBody, BrowserWaitBody, BROWSER_TEXT_MAX_CHARS } from '../../contract/schemas.js';
-import { BROWSER_IMAGE, builtinTemplateRef } from '../../contract/templates.js';
+import { BROWSER_IMAGE, BROWSER_MIN_MEMORY_MB, BROWSER_MIN_PIDS, builtinTemplateRef } from '../../contract/templates.js';
 import * as browser from '../../api/workbench/browser.js';
 import type { CdpEndpoint } from '../../api/workbench/browser.js';
 import { hardenedHostConfig, SANDBOX_USER } from '../../sandbox/profile.js';
@@ -20,6 +20,7 @@ import { templateLimits } from '../../sandbox/template-images.js';
 import { loadWorkerSettings } from '../../config/index.js';
 import { call, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
+import { sessionContainer } from './support/docker.js';
 
 const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
 /** The session agent's command line for Chromium (sandbox/session-agent.py), but on a free port of this host. */
@@ -376,5 +377,46 @@ describe('browser image under the hardened sandbox profile', function () {
     assert.match(await exec('ps -o user= -C chromium | sort -u'), /^(sandbox|1000)\s*$/);
     // Its profile, crash database and caches stay in /tmp: the session's /workspace (its durable state) is untouched.
     assert.equal((await exec('find /workspace -mindepth 1 | head -5')).trim(), '');
+  });
+});
+
+describe('the browser template on the platform', function () {
+  this.timeout(180_000);
+  let token: string;
+  before(async () => { token = await newToken(); });
+
+  it('is listed as a built-in of the terminal runtime, and an account template may ask for it only on terminal', async () => {
+    const t = await call('GET', '/api/v1/templates/browser', { token });
+    assert.equal(t.status, 200);
+    assert.deepEqual({ builtin: t.body.builtin, base: t.body.base, browser: t.body.browser, memory_mb: t.body.memory_mb, status: t.body.status },
+      { builtin: true, base: 'terminal', browser: true, memory_mb: BROWSER_MIN_MEMORY_MB, status: 'ready' });
+    const py = await call('POST', '/api/v1/templates', { token, body: { name: `web-${process.pid}`, base: 'python', browser: true } });
+    assert.equal(py.status, 400);
+    assert.match(py.body.error, /browser/);
+    assert.equal((await call('DELETE', '/api/v1/templates/browser', { token })).status, 403);
+    // One-shot python runs are not sessions: the browser template is refused there, naming the field.
+    const once = await call('POST', '/api/v1/commands/code', { token, body: { language: 'python', code: 'print(1)', template: 'browser' } });
+    assert.equal(once.status, 400, JSON.stringify(once.body));
+    assert.match(once.body.error, /template/);
+  });
+
+  it('runs a session in the browser image with Chromium\'s limits, where the session agent\'s Chromium command answers CDP', async () => {
+    // Chromium started by hand as the agent will start it, detached so the command ends; then its CDP answers.
+    const start = 'setsid chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --remote-debugging-address=127.0.0.1 ' +
+      '--remote-debugging-port=9222 --user-data-dir=/tmp/.durabox-browser about:blank </dev/null >/tmp/chromium.log 2>&1 & ' +
+      'for i in $(seq 1 60); do curl -s -m 2 http://127.0.0.1:9222/json/version && break; sleep 0.5; done';
+    const r = await call('POST', '/api/v1/commands/terminal', { token, body: { command: start, template: 'browser', timeout_ms: 60_000 } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.match(r.body.stdout, /"Browser": "Chrome\/\d+/, r.body.stderr);
+    const host = (await sessionContainer(token, r.body.session_id))!;
+    assert.equal(host.Config.Image, BROWSER_IMAGE);
+    assert.equal(host.HostConfig.Memory, BROWSER_MIN_MEMORY_MB * 1024 * 1024);
+    assert.equal(host.HostConfig.PidsLimit, BROWSER_MIN_PIDS);
+    assert.equal(host.HostConfig.ReadonlyRootfs, true);
+    // The session goes on with its browser: a second command finds it answering, and /workspace holds none of its files.
+    const again = await call('POST', '/api/v1/commands/terminal', { token, body: { session_id: r.body.session_id, command: 'curl -s -m 5 http://127.0.0.1:9222/json/list | grep -c \'"type": "page"\'; find /workspace -mindepth 1 | wc -l' } });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.deepEqual(again.body.stdout.trim().split('\n'), ['1', '0']);
+    await call('DELETE', `/api/v1/sessions/${r.body.session_id}`, { token });
   });
 });
