@@ -20,7 +20,7 @@ import { templateLimits } from '../../sandbox/template-images.js';
 import { loadWorkerSettings } from '../../config/index.js';
 import { call, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
-import { sessionContainer } from './support/docker.js';
+import { eventually, sessionContainer } from './support/docker.js';
 
 const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
 /** The session agent's command line for Chromium (sandbox/session-agent.py), but on a free port of this host. */
@@ -418,5 +418,25 @@ describe('the browser template on the platform', function () {
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.deepEqual(again.body.stdout.trim().split('\n'), ['1', '0']);
     await call('DELETE', `/api/v1/sessions/${r.body.session_id}`, { token });
+  });
+
+  it('builds an account template with browser: true FROM the browser image, with the browser\'s floors over a smaller ask', async () => {
+    const name = `web-${process.pid}`;
+    const created = await call('POST', '/api/v1/templates', { token, body: { name, base: 'terminal', browser: true, memory_mb: 256 } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.browser, true);
+    const built = await eventually(`template ${name} to build`, async () => {
+      const t = await call('GET', `/api/v1/templates/${name}`, { token });
+      return t.body.status !== 'building' && t.body;
+    }, 120_000);
+    assert.equal(built.status, 'ready', JSON.stringify(built.hosts));
+    const r = await call('POST', '/api/v1/commands/terminal', { token, body: { command: 'command -v chromium; ls /etc/chromium.d/durabox', template: name } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.stdout, '/usr/bin/chromium\n/etc/chromium.d/durabox\n', r.body.stderr);
+    const host = (await sessionContainer(token, r.body.session_id))!;
+    assert.equal(host.HostConfig.Memory, BROWSER_MIN_MEMORY_MB * 1024 * 1024, 'raised to the browser\'s floor');
+    assert.equal(host.HostConfig.PidsLimit, BROWSER_MIN_PIDS);
+    await call('DELETE', `/api/v1/sessions/${r.body.session_id}`, { token });
+    assert.equal((await call('DELETE', `/api/v1/templates/${name}`, { token })).status, 204);
   });
 });
