@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { BROWSER_IMAGE, BROWSER_MIN_MEMORY_MB, BROWSER_MIN_PIDS, BUILTIN_TEMPLATES, builtinTemplateRef, TemplateCreateBody } from '../../contract/templates.js';
 import { templateImage } from '../../control/template-service.js';
 import type Docker from 'dockerode';
-import { TemplatePools, templateDockerfile, templateLimits, type TemplateImages } from '../../sandbox/template-images.js';
+import { TemplateImages, TemplatePools, templateDockerfile, templateLimits } from '../../sandbox/template-images.js';
+import { DuraboxError } from '../../contract/errors.js';
 import type { RuntimeLimits } from '../../config/index.js';
 import type { TemplateRef } from '../../contract/templates.js';
 
@@ -96,6 +97,21 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
     const pkgs = { pip: [], npm: [], apt: [] };
     assert.notEqual(templateImage({ base: 'terminal', packages: pkgs, browser: true }), templateImage({ base: 'terminal', packages: pkgs }));
     assert.equal(templateImage({ base: 'terminal', packages: pkgs, browser: false }), templateImage({ base: 'terminal', packages: pkgs }));
+  });
+
+  it('never builds a built-in template\'s image: a host without it answers template_unavailable naming the image', async () => {
+    let builds = 0;
+    const docker = {
+      getImage: () => ({ inspect: async () => { throw Object.assign(new Error('no such image'), { statusCode: 404 }); } }),
+      buildImage: async () => { builds++; throw new Error('not to be called'); },
+    } as unknown as Docker;
+    const images = new TemplateImages({ docker, baseImages: { python: 'p', terminal: 't' }, egress: {} as never, build: {} as never });
+    const ref = builtinTemplateRef('browser')!;
+    const answer = await images.ensure(ref);
+    assert.equal(answer.ok, false);
+    assert.match(answer.log, /durabox\/browser:1.*build\.sh/);
+    await assert.rejects(images.ready(ref), (e) => e instanceof DuraboxError && e.code === 'template_unavailable');
+    assert.equal(builds, 0);
   });
 
   it('names an image after its content: the same base and packages are one image, anything else another', () => {
