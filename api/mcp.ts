@@ -290,7 +290,7 @@ const READS_BROWSER = { readOnlyHint: true, destructiveHint: false, idempotentHi
 /** The browser tools: each finds the session's CDP endpoint for the caller's account, then acts on its page. */
 function browserTools(deps: AppDeps): Record<string, ToolSpec> {
   const on = async <T>(accountId: string, sessionId: string, act: (ep: browser.CdpEndpoint) => Promise<T>): Promise<T> =>
-    act(await browserEndpoint(deps as AppDeps & { workbench?: { cdpEndpoint?: browser.CdpEndpointOf } }, accountId, sessionId));
+    act(await browserEndpoint(deps, accountId, sessionId));
   const tool = (title: string, description: string, input: z.ZodObject, outputSchema: z.ZodObject, annotations: Record<string, boolean>, run: ToolSpec['run']): ToolSpec =>
     ({ config: { title, description: `${description} ${BROWSER_NEEDS}`, outputSchema, annotations }, input, run });
   return {

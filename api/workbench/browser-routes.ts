@@ -9,21 +9,16 @@ import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';
 import { sessionErrorAnswer, sessionIdOf } from '../handlers/sessions.js';
 import * as browser from './browser.js';
-import type { CdpEndpoint, CdpEndpointOf } from './browser.js';
-
-/** What the browser calls need of the platform: the CDP endpoint of an account's session (the API's tunnel). */
-export interface BrowserDeps { workbench?: { cdpEndpoint?: CdpEndpointOf } }
+import type { CdpEndpoint } from './browser.js';
 
 type BrowserOps = 'browserInfo' | 'browserNavigate' | 'browserScreenshot' | 'browserClick' | 'browserType' | 'browserEvaluate' | 'browserHtml' | 'browserWait' | 'browserPdf';
 
-/** The session's CDP endpoint for the account, or the refusal of it. */
-export async function browserEndpoint(deps: BrowserDeps, accountId: string, sessionId: string): Promise<CdpEndpoint> {
-  const of = deps.workbench?.cdpEndpoint;
-  if (!of) throw new DuraboxError('browser_unavailable', 'this platform has no way to the sessions\' browsers (its CDP tunnel is not configured)');
-  return of(accountId, sessionId);
+/** The session's CDP endpoint for the account (api/streams.ts, through the tunnel), or the refusal of it. */
+export function browserEndpoint(deps: Pick<AppDeps, 'workbench'>, accountId: string, sessionId: string): Promise<CdpEndpoint> {
+  return deps.workbench.cdpEndpoint(accountId, sessionId);
 }
 
-export function browserHandlers(deps: AppDeps & BrowserDeps): Pick<Handlers, BrowserOps> {
+export function browserHandlers(deps: AppDeps): Pick<Handlers, BrowserOps> {
   /** Runs `act` on the session's browser; a DuraboxError answers with its code, as session calls do. */
   const on = async <T>(ctx: Context & { params: Record<string, string>; state: { account?: { id: string } } }, act: (ep: CdpEndpoint) => Promise<T>): Promise<T> => {
     try {

@@ -235,11 +235,12 @@ describe('browser tools against a real Chromium', function () {
   describe('through the REST API and MCP (the platform\'s CDP endpoint stood in for by this Chromium)', () => {
     let token: string;
     const asked: Array<[string, string]> = [];
-    type Workbench = { workbench?: { cdpEndpoint?: (accountId: string, sessionId: string) => Promise<CdpEndpoint> } };
+    let tunnel: typeof platform.api.deps.workbench;
     before(async () => {
       token = await newToken();
-      // The tunnel's cdpEndpoint: this account's session sess-web has a browser; any other is not found.
-      (platform.api.deps as Workbench).workbench = {
+      // The tunnel's cdpEndpoint stood in for: this account's session sess-web has a browser; any other is not found.
+      tunnel = platform.api.deps.workbench;
+      platform.api.deps.workbench = {
         cdpEndpoint: async (accountId, sessionId) => {
           asked.push([accountId, sessionId]);
           if (sessionId !== 'sess-web') throw new DuraboxError('session_not_found', 'no session with this id');
@@ -247,7 +248,7 @@ describe('browser tools against a real Chromium', function () {
         },
       };
     });
-    after(() => { delete (platform.api.deps as Workbench).workbench; });
+    after(() => { platform.api.deps.workbench = tunnel; });
 
     const mcp = async (name: string, args: Record<string, unknown>) => {
       const r = await call('POST', '/mcp', { token, headers: { accept: 'application/json, text/event-stream' }, body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } } });
