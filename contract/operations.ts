@@ -67,6 +67,7 @@ const browserFailures = {
   413: sessionError('capture_too_large: the screenshot or PDF is over the cap'),
   422: sessionError('selector_timeout (the element never reached the state), navigation_failed (net::ERR_…, or no load in time) or script_error'),
   502: sessionError('execution_failed or session_lost'),
+  503: sessionError('host_unreachable: the host holding the session does not answer'),
   504: sessionError('timeout: the page did not answer'),
 };
 const browserPost = <B extends z.ZodType>(action: string, summary: string, body: B, ok: Response) =>

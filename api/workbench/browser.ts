@@ -127,7 +127,7 @@ async function onPage<T>(ep: CdpEndpoint, act: (page: Page) => Promise<T>): Prom
   try {
     browser = await chromium.connectOverCDP(ep.wsUrl, { headers: ep.headers, timeout: CONNECT_TIMEOUT_MS });
   } catch (e) {
-    throw new DuraboxError('browser_unavailable', `the session's browser did not answer over CDP: ${firstLine(e)}`);
+    throw connectError(e);
   }
   try {
     // The default context is the browser's own (its pages outlive this connection); never a new one.
@@ -181,6 +181,19 @@ const firstLine = (e: unknown): string => (e instanceof Error ? e.message : Stri
 /** playwright's words for a selector it cannot parse. */
 const BAD_SELECTOR = /while parsing (?:css )?selector|Unknown engine|is not a valid selector|Unexpected token|Unexpected end of|Malformed selector|Invalid selector/i;
 const CLOSED = /Target (?:page, context or browser )?(?:has been )?closed|Browser has been closed|Target crashed|WebSocket (?:error|closed)/i;
+
+/**
+ * A refused CDP connection. The platform's endpoint refuses the WebSocket upgrade with the status of its
+ * code (api/streams.ts): 404 is a session the account does not have, 503 a host that does not answer;
+ * anything else means the session's browser cannot be reached.
+ */
+function connectError(e: unknown): DuraboxError {
+  const line = firstLine(e);
+  const status = /\b(\d{3}) [A-Za-z ]+$/.exec(line)?.[1];
+  if (status === '404') return new DuraboxError('session_not_found', 'no session with this id');
+  if (status === '503') return new DuraboxError('host_unreachable', `the host holding the session cannot be reached (${line})`);
+  return new DuraboxError('browser_unavailable', `the session's browser did not answer over CDP: ${line}`);
+}
 
 function asDuraboxError(e: unknown): DuraboxError {
   if (e instanceof DuraboxError) return e;

@@ -421,6 +421,39 @@ describe('the browser template on the platform', function () {
     await call('DELETE', `/api/v1/sessions/${r.body.session_id}`, { token });
   });
 
+  it('drives the browser of a real browser session through the platform\'s tunnel; other sessions are refused with their code', async () => {
+    const r = await call('POST', '/api/v1/commands/terminal', { token, body: { command: 'echo hi > /workspace/page.html', template: 'browser' } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const base = `/api/v1/sessions/${r.body.session_id}/browser`;
+    // The session agent starts Chromium on this first call.
+    const nav = await call('POST', `${base}/navigate`, { token, body: { url: 'about:blank' } });
+    assert.equal(nav.status, 200, JSON.stringify(nav.body));
+    assert.deepEqual(nav.body, { url: 'about:blank', title: '', status: null });
+    const set = await call('POST', `${base}/evaluate`, { token, body: { expression: 'document.title = "kept"' } });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.equal((await call('GET', base, { token })).body.title, 'kept', 'the page lives on between calls');
+    const shot = await fetch(`${platform.url}${base}/screenshot`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(shot.status, 200);
+    assert.equal(Buffer.from(await shot.arrayBuffer()).readUInt32BE(0), 0x89504e47);
+    // The browser reaches the session's own localhost: a server started in the session serves its files to it.
+    const serve = await call('POST', '/api/v1/commands/terminal', { token, body: { session_id: r.body.session_id, command: 'cd /workspace && (setsid python3 -m http.server 8000 --bind 127.0.0.1 </dev/null >/tmp/http.log 2>&1 &) && for i in $(seq 1 40); do curl -sf http://127.0.0.1:8000/page.html >/dev/null && break; sleep 0.25; done' } });
+    assert.equal(serve.status, 200, JSON.stringify(serve.body));
+    const local = await call('POST', `${base}/navigate`, { token, body: { url: 'http://localhost:8000/page.html' } });
+    assert.equal(local.status, 200, JSON.stringify(local.body));
+    assert.equal(local.body.status, 200);
+    assert.match((await call('POST', `${base}/html`, { token, body: { selector: 'body' } })).body.html, /hi/);
+
+    const plain = await call('POST', '/api/v1/commands/terminal', { token, body: { command: 'true' } });
+    const none = await call('GET', `/api/v1/sessions/${plain.body.session_id}/browser`, { token });
+    assert.equal(none.status, 409, JSON.stringify(none.body));
+    assert.equal(none.body.code, 'browser_unavailable');
+    const other = await platform.otherAccount('browser');
+    const theirs = await call('GET', base, { token: other.token });
+    assert.equal(theirs.status, 404, JSON.stringify(theirs.body));
+    assert.equal(theirs.body.code, 'session_not_found');
+    for (const id of [r.body.session_id, plain.body.session_id]) await call('DELETE', `/api/v1/sessions/${id}`, { token });
+  });
+
   it('builds an account template with browser: true FROM the browser image, with the browser\'s floors over a smaller ask', async () => {
     const name = `web-${process.pid}`;
     const created = await call('POST', '/api/v1/templates', { token, body: { name, base: 'terminal', browser: true, memory_mb: 256 } });
