@@ -20,6 +20,7 @@ import { taskHandlers } from './handlers/tasks.js';
 import { workerHandlers } from './handlers/workers.js';
 import { workbenchHandlers } from './handlers/workbench.js';
 import { mcpHandlers } from './mcp.js';
+import { browserHandlers } from './workbench/browser-routes.js';
 import { requestLog } from './request-log.js';
 import { portProxy } from './streams.js';
 import { operationsRouter, responseCheck, type Handlers } from './routes.js';
@@ -36,6 +37,8 @@ export function handlersOf(deps: AppDeps): Handlers {
     ...healthHandlers(deps), ...consoleHandlers(deps), ...accountHandlers(deps), ...workerHandlers(deps),
     ...taskHandlers(deps), ...commandHandlers(deps), ...sessionHandlers(deps), ...codeHandlers(deps), ...codecHandlers(deps), ...mcpHandlers(deps), ...templateHandlers(deps),
     ...snapshotHandlers(deps), ...workbenchHandlers(deps),
+    // Browser (workbench): the session's headless Chromium over the platform's CDP endpoint.
+    ...browserHandlers(deps),
   };
 }
 

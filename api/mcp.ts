@@ -22,6 +22,12 @@ import { newStreamId, relayingOutput, type OutputPiece } from './events.js';
 import { runCommand, startCommand } from './handlers/commands.js';
 import { snapshotView } from './handlers/snapshots.js';
 import type { Handlers } from './routes.js';
+import * as browser from './workbench/browser.js';
+import { browserEndpoint } from './workbench/browser-routes.js';
+import {
+  BROWSER_CAPTURE_MAX_BYTES, BROWSER_TEXT_MAX_CHARS, BrowserActed, BrowserCapture, BrowserClickToolInput, BrowserEvaluated, BrowserEvaluateToolInput, BrowserHtml,
+  BrowserHtmlToolInput, BrowserNavigated, BrowserNavigateToolInput, BrowserPdfToolInput, BrowserScreenshotToolInput, BrowserTypeToolInput, BrowserWaited, BrowserWaitToolInput,
+} from '../contract/schemas.js';
 
 type Extra = { authInfo?: { extra?: Record<string, unknown> } };
 
@@ -269,6 +275,78 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         return f.op === 'list' ? { path: f.path, entries: f.entries } : { path: args.path, entries: [] };
       },
     },
+    ...browserTools(deps),
+  };
+}
+
+// ---- Browser (workbench: the session's headless Chromium; docs/workbench/browser.md) --------------------
+
+const BROWSER_NEEDS = 'Needs a session of the browser template (start one with terminalExec template "browser") or of an account template with browser: true; ' +
+  'other sessions answer browser_unavailable. The browser reaches the session\'s own localhost (test the web app you run there) and what its template\'s network allows. ' +
+  'The page is kept between calls (one tab). Selectors are Playwright\'s: CSS, text=..., xpath=...; the first match is used.';
+const DRIVES_BROWSER = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true };
+const READS_BROWSER = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+
+/** The browser tools: each finds the session's CDP endpoint for the caller's account, then acts on its page. */
+function browserTools(deps: AppDeps): Record<string, ToolSpec> {
+  const on = async <T>(accountId: string, sessionId: string, act: (ep: browser.CdpEndpoint) => Promise<T>): Promise<T> =>
+    act(await browserEndpoint(deps, accountId, sessionId));
+  const tool = (title: string, description: string, input: z.ZodObject, outputSchema: z.ZodObject, annotations: Record<string, boolean>, run: ToolSpec['run']): ToolSpec =>
+    ({ config: { title, description: `${description} ${BROWSER_NEEDS}`, outputSchema, annotations }, input, run });
+  return {
+    browserNavigate: tool('Open a URL in the session\'s browser',
+      'Loads an http(s) URL (or about:blank) in the session\'s headless Chromium and answers the final url, title and HTTP status (a 404 page is a page, not a failure). ' +
+      'Use it first, e.g. http://localhost:3000/ for a server you started in the session. file:, chrome: and data: URLs are refused (read files with readFile). ' +
+      'A URL that cannot load answers navigation_failed with the net::ERR_ reason. wait_until: load (default), domcontentloaded, networkidle or commit; timeout_ms up to 120000.',
+      BrowserNavigateToolInput, BrowserNavigated, DRIVES_BROWSER,
+      async (args, accountId) => on(accountId, args.session_id, (ep) => browser.navigate(ep, args))),
+    browserScreenshot: tool('Screenshot the session\'s browser page',
+      'Returns a PNG of the page as an image you can see: the viewport, the whole page (full_page) or one element (selector). ' +
+      `Use it to check what a page looks like after navigating or acting. At most ${BROWSER_CAPTURE_MAX_BYTES} bytes (capture_too_large: give a selector or leave full_page off).`,
+      BrowserScreenshotToolInput, BrowserCapture, READS_BROWSER,
+      async (args, accountId) => {
+        const shot = await on(accountId, args.session_id, (ep) => browser.screenshot(ep, args));
+        const info = { url: shot.url, title: shot.title, size: shot.bytes.length, mime: shot.mime };
+        return new Content({ content: [{ type: 'image', data: shot.bytes.toString('base64'), mimeType: shot.mime }, { type: 'text', text: JSON.stringify(info) }], structuredContent: info });
+      }),
+    browserClick: tool('Click an element in the session\'s browser',
+      'Clicks the first element matching selector once it is visible and enabled (waiting up to timeout_ms; selector_timeout when it never is). Answers the page\'s url and title after the click.',
+      BrowserClickToolInput, BrowserActed, DRIVES_BROWSER,
+      async (args, accountId) => on(accountId, args.session_id, (ep) => browser.click(ep, args))),
+    browserType: tool('Type into a field in the session\'s browser',
+      'Fills the input, textarea or contenteditable matching selector with text (replacing its value); submit: true then presses Enter (submits a form). ' +
+      'An element that is not a field answers invalid_input; one that never appears, selector_timeout.',
+      BrowserTypeToolInput, BrowserActed, DRIVES_BROWSER,
+      async (args, accountId) => on(accountId, args.session_id, (ep) => browser.type(ep, args))),
+    browserEvaluate: tool('Run JavaScript in the session\'s browser page',
+      'Evaluates a JavaScript expression in the page (a promise is awaited) and answers its value as JSON, e.g. "document.querySelectorAll(\'li\').length". ' +
+      `Wrap statements in "(() => { ... })()". Values over ${BROWSER_TEXT_MAX_CHARS} characters of JSON come back cut (truncated: true). ` +
+      'An exception answers script_error with its message; an expression still running at timeout_ms answers script_error, and a page stuck in a loop is closed.',
+      BrowserEvaluateToolInput, BrowserEvaluated, EXECUTES_CODE,
+      async (args, accountId) => on(accountId, args.session_id, (ep) => browser.evaluate(ep, args))),
+    browserGetHtml: tool('Get HTML from the session\'s browser page',
+      `Answers the outerHTML of the first element matching selector, or the whole document without one; cut at ${BROWSER_TEXT_MAX_CHARS} characters (truncated, chars tell). ` +
+      'Prefer a selector on large pages; use browserScreenshot to see the rendering.',
+      BrowserHtmlToolInput, BrowserHtml, READS_BROWSER,
+      async (args, accountId) => on(accountId, args.session_id, (ep) => browser.html(ep, args))),
+    browserWaitFor: tool('Wait for an element in the session\'s browser',
+      'Waits until an element matching selector is visible (default), attached to the DOM, or hidden, e.g. after a click that loads data. ' +
+      'One that never gets there within timeout_ms answers selector_timeout naming the selector.',
+      BrowserWaitToolInput, BrowserWaited, READS_BROWSER,
+      async (args, accountId) => on(accountId, args.session_id, (ep) => browser.waitFor(ep, args))),
+    browserPdf: tool('Print the session\'s browser page to PDF',
+      `Prints the page to a PDF (Letter, backgrounds printed) and returns it as an embedded resource (application/pdf, base64 blob), at most ${BROWSER_CAPTURE_MAX_BYTES} bytes. ` +
+      'To keep it in the session, write it with writeFile (encoding base64).',
+      BrowserPdfToolInput, BrowserCapture, READS_BROWSER,
+      async (args, accountId) => {
+        const doc = await on(accountId, args.session_id, (ep) => browser.pdf(ep, args));
+        const info = { url: doc.url, title: doc.title, size: doc.bytes.length, mime: doc.mime };
+        const uri = `durabox://sessions/${encodeURIComponent(args.session_id)}/browser/page.pdf`;
+        return new Content({
+          content: [{ type: 'text', text: JSON.stringify(info) }, { type: 'resource', resource: { uri, mimeType: doc.mime, blob: doc.bytes.toString('base64') } }],
+          structuredContent: info,
+        });
+      }),
   };
 }
 

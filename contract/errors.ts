@@ -72,6 +72,16 @@ export const ERROR_TABLE = {
   relay_unavailable: { status: 409, retryable: false, message: 'the session cannot open streams now' },
   /** The host holding the session does not answer on its tunnel address. */
   host_unreachable: { status: 503, retryable: true, message: 'the host holding the session cannot be reached' },
+
+  // The session's browser (workbench; docs/workbench/browser.md).
+  /** The element a selector names did not reach the state asked for within timeout_ms. */
+  selector_timeout: { status: 422, retryable: false, message: 'the selector matched no element in time' },
+  /** The page could not be loaded (net::ERR_…, or it did not load within timeout_ms). */
+  navigation_failed: { status: 422, retryable: false, message: 'navigation failed' },
+  /** The expression threw in the page, or never settled within timeout_ms. */
+  script_error: { status: 422, retryable: false, message: 'the expression failed in the page' },
+  /** A screenshot or PDF larger than the browser tools answer (a selector or the viewport is smaller). */
+  capture_too_large: { status: 413, retryable: false, message: 'the capture is too large' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -58,6 +58,21 @@ const fileFailures = {
   404: sessionError('session_not_found or file_not_found'),
   413: sessionError('file_too_large'),
 };
+/** Answers of the browser calls (workbench; docs/workbench/browser.md): failures carry {error, code, message}. */
+const browserFailures = {
+  400: { description: 'invalid input (the message names the field, e.g. a selector that does not parse)', schema: z.union([S.ErrorBody, S.SessionErrorBody]) },
+  401: unauthenticated,
+  404: sessionError('session_not_found'),
+  409: sessionError('browser_unavailable: the session\'s template has no browser, or its Chromium did not answer'),
+  413: sessionError('capture_too_large: the screenshot or PDF is over the cap'),
+  422: sessionError('selector_timeout (the element never reached the state), navigation_failed (net::ERR_…, or no load in time) or script_error'),
+  502: sessionError('execution_failed or session_lost'),
+  503: sessionError('host_unreachable: the host holding the session does not answer'),
+  504: sessionError('timeout: the page did not answer'),
+};
+const browserPost = <B extends z.ZodType>(action: string, summary: string, body: B, ok: Response) =>
+  ({ method: 'post' as const, path: `/api/v1/sessions/{id}/browser/${action}`, summary, auth: 'token' as const, body, responses: { 200: ok, ...browserFailures } });
+
 const taskAnswers = {
   200: { ...json('succeeded (or, with Accept: text/event-stream, the task as events)', S.TaskBodySchema), events: true },
   202: json('still running', S.TaskBodySchema),
@@ -161,6 +176,17 @@ export const OPERATIONS = {
   consoleForkSession: { method: 'post', path: '/api/v1/console/sessions/{id}/fork', summary: 'Fork a session from the dashboard (login cookie), as POST /sessions/{id}/fork with the default lease', auth: 'login', body: S.ConsoleForkBody, responses: { 201: json('the new session, started', S.ForkedSession), ...sessionFailures, 403: crossOrigin, 409: sessionError('conflict: the session has no checkpoint yet (DURABOX_SESSION_DURABILITY=interval)') } },
   consoleSessionPorts: { method: 'get', path: '/api/v1/console/sessions/{id}/ports', summary: 'The ports something in the session listens on, for the dashboard (login cookie), as GET /sessions/{id}/ports', auth: 'login', responses: { 200: json('ports', S.SessionPorts), ...sessionFailures, 503: sessionError('host_unreachable or no_worker') } },
   consoleCreateSnapshot: { method: 'post', path: '/api/v1/console/sessions/{id}/snapshots', summary: 'Keep a session\'s latest stored state as a named snapshot, from the dashboard (login cookie)', auth: 'login', body: S.SnapshotCreateBody, responses: { 201: json('kept', S.SnapshotView), 400: bad, 401: unauthenticated, 403: crossOrigin, 404: error('session_not_found'), 409: error('the account already has a snapshot of that name, or the session has no checkpoint yet'), 429: json('quota_exceeded: max_snapshots or max_snapshot_mb', S.QuotaErrorBody) } },
+
+  // ---- Browser (workbench: the session's headless Chromium; the template browser or browser: true) ----
+  browserInfo: { method: 'get', path: '/api/v1/sessions/{id}/browser', summary: 'The browser page\'s URL and title', auth: 'token', responses: { 200: json('the page', S.BrowserPageInfo), ...browserFailures } },
+  browserNavigate: browserPost('navigate', 'Load a URL in the session\'s browser page', S.BrowserNavigateBody, json('loaded', S.BrowserNavigated)),
+  browserScreenshot: browserPost('screenshot', 'A PNG of the page (viewport, full page or one element)', S.BrowserScreenshotBody, { description: 'the PNG', contentType: 'image/png' }),
+  browserClick: browserPost('click', 'Click an element', S.BrowserClickBody, json('clicked', S.BrowserActed)),
+  browserType: browserPost('type', 'Fill a field with text (optionally press Enter)', S.BrowserTypeBody, json('typed', S.BrowserActed)),
+  browserEvaluate: browserPost('evaluate', 'Run a JavaScript expression in the page', S.BrowserEvaluateBody, json('its value as JSON', S.BrowserEvaluated)),
+  browserHtml: browserPost('html', 'The page\'s (or one element\'s) HTML', S.BrowserHtmlBody, json('the HTML', S.BrowserHtml)),
+  browserWait: browserPost('wait', 'Wait for an element to be visible, attached or hidden', S.BrowserWaitBody, json('reached', S.BrowserWaited)),
+  browserPdf: browserPost('pdf', 'The page printed to PDF', S.BrowserPdfBody, { description: 'the PDF', contentType: 'application/pdf' }),
 } as const satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

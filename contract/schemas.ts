@@ -577,3 +577,83 @@ export const ConsoleSessionView = SessionSummarySchema.extend({
 });
 /** A fork from the dashboard: its lease is the configured default. */
 export const ConsoleForkBody = z.strictObject({}).default({});
+
+
+// ---- Browser (workbench: the session's headless Chromium, spec §3.4; docs/workbench/browser.md) --------
+/** The most a page's screenshot or PDF may weigh: it is one MCP image item or one REST answer. */
+export const BROWSER_CAPTURE_MAX_BYTES = 8 * 1024 * 1024;
+/** The most characters of HTML or of an evaluated result's JSON answered; the rest is cut (truncated: true). */
+export const BROWSER_TEXT_MAX_CHARS = 512 * 1024;
+export const BROWSER_WAIT_UNTIL = ['load', 'domcontentloaded', 'networkidle', 'commit'] as const;
+export const BROWSER_WAIT_STATES = ['visible', 'attached', 'hidden'] as const;
+
+const browserTimeout = timeoutMs(120_000, 30_000);
+const browserSelector = nonBlank('selector').pipe(z.string().max(4096))
+  .describe('A Playwright selector for the element: CSS ("#login button.primary"), "text=Sign in", or "xpath=//h1"; the first match is used.');
+/**
+ * Where the browser may go: http and https (the session's own localhost, and whatever its template's network
+ * reaches), and about:blank. file:, chrome:, data:, javascript: and other schemes are refused: the session's
+ * files are read with the file tools (or served by a local HTTP server), and Chromium's internal pages are
+ * no part of the tool.
+ */
+export const browserUrl = z.string().min(1).max(8192).superRefine((u, ctx) => {
+  if (u === 'about:blank') return;
+  let scheme: string;
+  try { scheme = new URL(u).protocol; } catch { ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL such as http://localhost:3000/ (or about:blank)' }); return; }
+  if (scheme !== 'http:' && scheme !== 'https:') ctx.addIssue({ code: 'custom', message: `scheme ${scheme} is not allowed: only http:, https: and about:blank (read the session's files with the file tools, or serve them on localhost)` });
+}).describe('http:// or https:// URL (the session\'s own http://localhost:PORT/ always works), or about:blank.');
+
+export const BrowserNavigateBody = z.strictObject({
+  url: browserUrl,
+  wait_until: z.enum(BROWSER_WAIT_UNTIL).default('load').describe('When navigation counts as done: load (default), domcontentloaded, networkidle (no requests for 500 ms) or commit.'),
+  timeout_ms: browserTimeout,
+});
+export const BrowserScreenshotBody = z.strictObject({
+  full_page: z.boolean().default(false).describe('The whole scrollable page instead of the viewport.'),
+  selector: browserSelector.optional().describe('Only this element (then full_page is ignored); waits for it up to timeout_ms.'),
+  timeout_ms: browserTimeout,
+});
+export const BrowserClickBody = z.strictObject({ selector: browserSelector, timeout_ms: browserTimeout });
+export const BrowserTypeBody = z.strictObject({
+  selector: browserSelector,
+  text: z.string().max(100_000).describe('The text the field gets (it replaces what the field held).'),
+  submit: z.boolean().default(false).describe('Press Enter in the field afterwards (submits its form).'),
+  timeout_ms: browserTimeout,
+});
+export const BrowserEvaluateBody = z.strictObject({
+  expression: nonBlank('expression').pipe(z.string().max(100_000))
+    .describe('A JavaScript expression run in the page, e.g. "document.querySelectorAll(\'li\').length" or "(() => { ... })()"; a promise is awaited.'),
+  timeout_ms: browserTimeout,
+});
+export const BrowserHtmlBody = z.strictObject({
+  selector: browserSelector.optional().describe('Only this element\'s outerHTML; omitted: the whole document.'),
+  timeout_ms: browserTimeout,
+});
+export const BrowserWaitBody = z.strictObject({
+  selector: browserSelector,
+  state: z.enum(BROWSER_WAIT_STATES).default('visible').describe('visible (default), attached (in the DOM, maybe hidden) or hidden (absent or not visible).'),
+  timeout_ms: browserTimeout,
+});
+export const BrowserPdfBody = z.strictObject({ timeout_ms: browserTimeout });
+
+export const BrowserPageInfo = z.object({ url: z.string(), title: z.string() });
+export const BrowserNavigated = BrowserPageInfo.extend({ status: z.int().nullable().describe('the main document\'s HTTP status; null for about:blank or a same-document navigation') });
+export const BrowserActed = BrowserPageInfo.extend({ selector: z.string() });
+export const BrowserWaited = BrowserActed.extend({ state: z.enum(BROWSER_WAIT_STATES) });
+export const BrowserEvaluated = BrowserPageInfo.extend({
+  result: z.unknown().describe('the value as JSON (undefined becomes null); when truncated, the start of its JSON text'),
+  truncated: z.boolean(),
+});
+export const BrowserHtml = BrowserPageInfo.extend({ html: z.string(), chars: z.int().describe('the whole HTML\'s length'), truncated: z.boolean() });
+export const BrowserCapture = BrowserPageInfo.extend({ size: z.int().describe('bytes'), mime: z.string() });
+
+const browserSession = { session_id: nonBlank('session_id').pipe(sessionId).describe('A session of the browser template (or of an account template with browser: true).') };
+export const BrowserInfoToolInput = z.strictObject(browserSession);
+export const BrowserNavigateToolInput = z.strictObject({ ...browserSession, ...BrowserNavigateBody.shape });
+export const BrowserScreenshotToolInput = z.strictObject({ ...browserSession, ...BrowserScreenshotBody.shape });
+export const BrowserClickToolInput = z.strictObject({ ...browserSession, ...BrowserClickBody.shape });
+export const BrowserTypeToolInput = z.strictObject({ ...browserSession, ...BrowserTypeBody.shape });
+export const BrowserEvaluateToolInput = z.strictObject({ ...browserSession, ...BrowserEvaluateBody.shape });
+export const BrowserHtmlToolInput = z.strictObject({ ...browserSession, ...BrowserHtmlBody.shape });
+export const BrowserWaitToolInput = z.strictObject({ ...browserSession, ...BrowserWaitBody.shape });
+export const BrowserPdfToolInput = z.strictObject({ ...browserSession, ...BrowserPdfBody.shape });

@@ -7,7 +7,18 @@ import { z } from 'zod';
 /** The runtimes a template may start from; each built-in template is named after its runtime. */
 export const TEMPLATE_BASES = ['python', 'terminal'] as const;
 export type TemplateBase = (typeof TEMPLATE_BASES)[number];
-export const BUILTIN_TEMPLATES: readonly string[] = TEMPLATE_BASES;
+
+/**
+ * The built-in `browser` template: terminal sessions in the browser image (the terminal image plus Debian's
+ * Chromium, deploy/images/browser.Dockerfile), with the limits Chromium needs. An account template with
+ * `browser: true` is built FROM that image and gets the same floors.
+ */
+export const BROWSER_TEMPLATE = 'browser';
+export const BROWSER_IMAGE = 'durabox/browser:1';
+/** Chromium with one page takes ~170 MiB and ~110 threads at about:blank; real pages take several times that. */
+export const BROWSER_MIN_MEMORY_MB = 1024;
+export const BROWSER_MIN_PIDS = 512;
+export const BUILTIN_TEMPLATES: readonly string[] = [...TEMPLATE_BASES, BROWSER_TEMPLATE];
 
 /**
  * none: no network; allowlist: only `allow`'s host:port patterns, through the host's egress proxy; full:
@@ -33,7 +44,7 @@ export const templateName = z.string().min(1).max(63)
   .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be 1..63 lowercase letters, digits, dash or underscore, starting with a letter or digit');
 
 /** `template` on a call: a built-in name or one of the account's. */
-export const templateField = templateName.optional().describe('The template to run in: python or terminal (built-in) or one of the account\'s (GET /templates); default the capability\'s built-in one.');
+export const templateField = templateName.optional().describe('The template to run in: python, terminal or browser (built-in; browser is a terminal session with headless Chromium) or one of the account\'s (GET /templates); default the capability\'s built-in one.');
 
 // One package each: a name, optionally extras and one version constraint; nothing a shell or the package
 // manager would read as an option or a location.
@@ -60,7 +71,9 @@ export const TemplateCreateBody = z.strictObject({
   memory_mb: z.int().min(64).max(16_384).optional().describe('Memory limit of its sandboxes; default the base runtime\'s.'),
   cpus: z.number().min(0.1).max(64).optional().describe('CPU limit of its sandboxes; default the base runtime\'s.'),
   dockerfile: z.string().min(1).max(65_536).optional().describe('Admins only: the whole Dockerfile (build arg BASE_IMAGE names the base runtime\'s image); packages are then not allowed.'),
+  browser: z.boolean().default(false).describe(`With base terminal: built on the browser template's image (headless Chromium for the browser tools) and given at least ${BROWSER_MIN_MEMORY_MB} MiB of memory and ${BROWSER_MIN_PIDS} processes.`),
 }).superRefine((b, ctx) => {
+  if (b.browser && b.base !== 'terminal') ctx.addIssue({ code: 'custom', path: ['browser'], message: 'only with base terminal: the browser serves sessions' });
   if (BUILTIN_TEMPLATES.includes(b.name)) ctx.addIssue({ code: 'custom', path: ['name'], message: `${b.name} is a built-in template` });
   if (b.network === 'allowlist' && b.allow === undefined) ctx.addIssue({ code: 'custom', path: ['allow'], message: 'required with network allowlist: the host:port patterns its sandboxes may reach' });
   if (b.network !== 'allowlist' && b.allow !== undefined) ctx.addIssue({ code: 'custom', path: ['allow'], message: 'only with network allowlist' });
@@ -93,6 +106,7 @@ export const TemplateView = z.object({
   memory_mb: z.int().nullable().describe('null: the base runtime\'s limit'),
   cpus: z.number().nullable().describe('null: the base runtime\'s limit'),
   dockerfile: z.boolean().describe('built from an admin\'s Dockerfile'),
+  browser: z.boolean().describe('its sessions have headless Chromium (the browser tools)'),
   status: z.enum(TEMPLATE_STATUSES),
   error: z.string().nullable(),
   hosts: z.array(TemplateHostView).describe('each host\'s build, with the end of its log'),
@@ -123,8 +137,22 @@ export const TemplateRefSchema = z.object({
   allow: z.array(z.string()).optional(),
   memoryMb: z.int().optional(),
   cpus: z.number().optional(),
+  /** Built on (or, built-in, being) the browser image; its sandboxes get Chromium's floors of memory and processes. */
+  browser: z.boolean().optional(),
+  pidsLimit: z.int().optional(),
+  /** A built-in template's image: made by deploy/images/build.sh, never built by a worker. */
+  builtin: z.boolean().optional(),
 });
 export type TemplateRef = z.output<typeof TemplateRefSchema>;
+
+/** The run-time reference of a built-in template other than a runtime's own (browser); undefined for python and terminal. */
+export function builtinTemplateRef(name: string): TemplateRef | undefined {
+  if (name !== BROWSER_TEMPLATE) return undefined;
+  return {
+    name, base: 'terminal', image: BROWSER_IMAGE, packages: { pip: [], npm: [], apt: [] }, network: 'none',
+    memoryMb: BROWSER_MIN_MEMORY_MB, pidsLimit: BROWSER_MIN_PIDS, browser: true, builtin: true,
+  };
+}
 
 /** The end of a build's output kept (and recorded per host): it says why a build failed. */
 export const BUILD_LOG_MAX_CHARS = 64_000;

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { DuraboxError } from '../contract/errors.js';
-import { BUILTIN_TEMPLATES, type TemplateBase, type TemplateCreate, type TemplateOfferBody, type TemplateRef, type TemplateViewBody } from '../contract/templates.js';
+import { BUILTIN_TEMPLATES, builtinTemplateRef, type TemplateBase, type TemplateCreate, type TemplateOfferBody, type TemplateRef, type TemplateViewBody } from '../contract/templates.js';
 import { CONTROL_TASK_QUEUE } from '../contract/queues.js';
 import type { TemplateHostRow, TemplateRow, TemplateStore } from '../db/templates.js';
 import { templateBuildWorkflow, templatePruneWorkflow } from '../workflows/template.js';
@@ -13,8 +13,9 @@ import type { Quotas } from './quotas.js';
 import type { NetworkPolicy } from '../contract/templates.js';
 
 /** The image tag of a template's content: the same base and packages are one image on a host, whoever asked. */
-export function templateImage(ref: Pick<TemplateRef, 'base' | 'packages' | 'dockerfile'>): string {
-  const digest = createHash('sha256').update(JSON.stringify([ref.base, ref.packages, ref.dockerfile ?? null])).digest('hex');
+export function templateImage(ref: Pick<TemplateRef, 'base' | 'packages' | 'dockerfile' | 'browser'>): string {
+  // `browser` only when set, so the images of templates made before it keep their names.
+  const digest = createHash('sha256').update(JSON.stringify([ref.base, ref.packages, ref.dockerfile ?? null, ...(ref.browser ? ['browser'] : [])])).digest('hex');
   return `durabox-template/${ref.base}:${digest.slice(0, 32)}`;
 }
 
@@ -70,6 +71,7 @@ export class TemplateService {
       ...(body.dockerfile !== undefined ? { dockerfile: body.dockerfile } : {}),
       ...(body.memory_mb !== undefined ? { memoryMb: body.memory_mb } : {}),
       ...(body.cpus !== undefined ? { cpus: body.cpus } : {}),
+      ...(body.browser ? { browser: true } : {}),
     };
     ref.image = templateImage(ref);
     const id = `tpl_${randomBytes(12).toString('hex')}`;
@@ -127,6 +129,11 @@ export class TemplateService {
   async resolve(accountId: string, name: string | undefined, runtime: string): Promise<TemplateRef | undefined> {
     if (name === undefined) return undefined;
     if (BUILTIN_TEMPLATES.includes(name)) {
+      const builtin = builtinTemplateRef(name);
+      if (builtin) {
+        if (builtin.base !== runtime) throw new DuraboxError('invalid_input', `template: ${name} runs sessions (the ${builtin.base} runtime); this call runs on ${runtime}`);
+        return builtin;
+      }
       if (name !== runtime) throw new DuraboxError('invalid_input', `template: ${name} is the ${name} runtime's; this call runs on ${runtime}`);
       return undefined;
     }
@@ -141,9 +148,11 @@ export class TemplateService {
 }
 
 function builtinView(name: string): TemplateViewBody {
+  const ref = builtinTemplateRef(name);
   return {
-    name, base: name as TemplateBase, builtin: true, packages: { pip: [], npm: [], apt: [] }, network: 'none', allow: [],
-    memory_mb: null, cpus: null, dockerfile: false, status: 'ready', error: null, hosts: [], created_at: null, updated_at: null,
+    name, base: ref?.base ?? (name as TemplateBase), builtin: true, packages: { pip: [], npm: [], apt: [] }, network: 'none', allow: [],
+    memory_mb: ref?.memoryMb ?? null, cpus: null, dockerfile: false, browser: ref?.browser ?? false,
+    status: 'ready', error: null, hosts: [], created_at: null, updated_at: null,
   };
 }
 
@@ -158,6 +167,7 @@ function view(r: TemplateRow, hosts: TemplateHostRow[]): TemplateViewBody {
     memory_mb: r.spec.memoryMb ?? null,
     cpus: r.spec.cpus ?? null,
     dockerfile: r.spec.dockerfile !== undefined,
+    browser: r.spec.browser === true,
     status: r.status,
     error: r.error,
     hosts: hosts.map((h) => ({ node_id: h.node_id, status: h.status, seconds: h.seconds, log: h.log, updated_at: h.updated_at.toISOString() })),

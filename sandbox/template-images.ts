@@ -12,7 +12,7 @@ import type Docker from 'dockerode';
 import type { RuntimeLimits, TemplateBuildSettings } from '../config/index.js';
 import { componentLog, errorFields } from '../config/log.js';
 import { DuraboxError } from '../contract/errors.js';
-import { BUILD_LOG_MAX_CHARS, type TemplateBase, type TemplateBuildResult, type TemplateRef } from '../contract/templates.js';
+import { BROWSER_IMAGE, BROWSER_MIN_MEMORY_MB, BROWSER_MIN_PIDS, BUILD_LOG_MAX_CHARS, type TemplateBase, type TemplateBuildResult, type TemplateRef } from '../contract/templates.js';
 import { LABEL_EGRESS, sandboxNetwork, type Egress, type SandboxNetwork } from './egress.js';
 import { LABEL_MANAGED, LABEL_WORKER } from './profile.js';
 import { PythonSandboxPool, type PythonPoolOptions } from './python-pool.js';
@@ -34,6 +34,8 @@ export interface TemplateImagesOptions {
   docker: Docker;
   /** The image of each base runtime on this host (DURABOX_PYTHON_IMAGE, DURABOX_TERMINAL_IMAGE). */
   baseImages: Record<TemplateBase, string>;
+  /** The browser template's image on this host, the base of account templates with `browser: true`; default BROWSER_IMAGE. */
+  browserImage?: string;
   /** A CA bundle the package managers trust while building (a proxy that re-signs TLS); undefined: the image's own. */
   caFile?: string;
   /** This host's egress proxy: a build's only way out. */
@@ -113,6 +115,8 @@ export class TemplateImages {
     if (await this.has(ref.image)) {
       return { ...(this.answers.get(ref.image) ?? { ok: true, seconds: 0, log: `built ${ref.image}\n` }), built: false };
     }
+    // A built-in template's image is the host's own (deploy/images/build.sh): never made from a base here.
+    if (ref.builtin) return { ok: false, seconds: 0, log: `this host lacks the ${ref.name} template's image ${ref.image} (deploy/images/build.sh builds it)\n`, built: false };
     return { ...(await this.build(ref, signal)), built: true };
   }
 
@@ -242,7 +246,7 @@ export class TemplateImages {
         { context: dir, src: withCa ? ['Dockerfile', 'build-ca.crt'] : ['Dockerfile'] },
         {
           t: ref.image,
-          buildargs: { BASE_IMAGE: this.opts.baseImages[ref.base], ...proxyArgs(net.env) },
+          buildargs: { BASE_IMAGE: this.baseImage(ref), ...proxyArgs(net.env) },
           forcerm: true,
           labels: { [LABEL_MANAGED]: 'true', [LABEL_TEMPLATE]: ref.name, ...(this.opts.workerId ? { [LABEL_WORKER]: this.opts.workerId } : {}) },
           // Every RUN step: alone on the build's internal network with the egress proxy, and limited.
@@ -285,10 +289,15 @@ export class TemplateImages {
     }
   }
 
+  /** The image a template builds FROM: its base runtime's, or the browser template's for `browser: true`. */
+  private baseImage(ref: TemplateRef): string {
+    return ref.browser ? (this.opts.browserImage ?? BROWSER_IMAGE) : this.opts.baseImages[ref.base];
+  }
+
   /** What a build's network is made for: the egress proxy's allow-list of the package indexes. */
   private stepLimits(ref: TemplateRef): RuntimeLimits {
     const b = this.opts.build;
-    return { image: this.opts.baseImages[ref.base], memoryBytes: b.memoryBytes, nanoCpus: b.nanoCpus, pidsLimit: b.pidsLimit, tmpfsBytes: 0, network: false, egress: b.indexes };
+    return { image: this.baseImage(ref), memoryBytes: b.memoryBytes, nanoCpus: b.nanoCpus, pidsLimit: b.pidsLimit, tmpfsBytes: 0, network: false, egress: b.indexes };
   }
 
   /**
@@ -394,14 +403,19 @@ export class TemplatePools {
 
 /** A template's sandbox limits: its base runtime's, with its image, network policy and any limit it sets. */
 export function templateLimits(base: RuntimeLimits, ref: TemplateRef): RuntimeLimits {
+  const memoryBytes = ref.memoryMb !== undefined ? ref.memoryMb * 1024 * 1024 : base.memoryBytes;
+  const pidsLimit = ref.pidsLimit ?? base.pidsLimit;
   return {
     ...base,
     image: ref.image,
     // `full` is the public internet through the host's egress proxy, never the Docker bridge (which reaches
-    // the host and other sandboxes): a network of its own, like an allow-list's.
+    // the host and other sandboxes): a network of its own, like an allow-list's. The built-in browser
+    // template's policy is none: a browser with a network is an account template with browser: true.
     network: false,
     egress: ref.network === 'allowlist' ? ref.allow : ref.network === 'full' ? 'public' : undefined,
-    memoryBytes: ref.memoryMb !== undefined ? ref.memoryMb * 1024 * 1024 : base.memoryBytes,
+    // Chromium's floors (its renderers, GPU and network processes, their threads), whatever else was asked.
+    memoryBytes: ref.browser ? Math.max(memoryBytes, BROWSER_MIN_MEMORY_MB * 1024 * 1024) : memoryBytes,
+    pidsLimit: ref.browser ? Math.max(pidsLimit, BROWSER_MIN_PIDS) : pidsLimit,
     nanoCpus: ref.cpus !== undefined ? Math.round(ref.cpus * 1e9) : base.nanoCpus,
   };
 }

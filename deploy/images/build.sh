@@ -10,6 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 suite=${DURABOX_IMAGE_SUITE:-bookworm}
 python_image=${DURABOX_PYTHON_IMAGE:-durabox/python:4}
 terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:4}
+# The built-in `browser` template's image: the terminal image plus Chromium (browser.packages). Its name is
+# the platform's (BROWSER_IMAGE in contract/templates.ts): sessions of the template ask every host for it.
+browser_image=durabox/browser:1
 work=${DURABOX_IMAGE_WORKDIR:-/var/tmp/durabox-images}
 # The CA bundle pip trusts while building (a proxy that re-signs TLS has its CA here); '' for the image's own.
 build_ca=${DURABOX_BUILD_CA_FILE-/etc/ssl/certs/ca-certificates.crt}
@@ -81,3 +84,11 @@ if need "$terminal_image"; then
   else import_rootfs "$terminal_image" "$(packages "$here/python.packages" "$here/terminal.packages")" & pids+=($!); fi
 fi
 for p in "${pids[@]}"; do wait "$p"; done
+
+# The browser image is the terminal image plus its packages, on both paths: built FROM the local terminal
+# image (no registry needed), so the two share their layers. A new terminal image makes a new browser image.
+if need "$browser_image" || [ "$(docker image inspect -f '{{index .Config.Labels "io.durabox.base"}}' "$browser_image" 2>/dev/null)" != "$(docker image inspect -f '{{.Id}}' "$terminal_image")" ]; then
+  docker build -q --build-arg BASE="$terminal_image" --label "io.durabox.base=$(docker image inspect -f '{{.Id}}' "$terminal_image")" \
+    -t "$browser_image" -f "$here/browser.Dockerfile" "$here" >/dev/null
+  echo "built $browser_image"
+fi

@@ -255,7 +255,7 @@ describe('dashboard in headless Chromium', function () {
     const other = await login(username, 'other-pw');
     const theirs = await call('GET', '/api/v1/console/templates', { cookie: other });
     assert.equal(theirs.status, 200);
-    assert.deepEqual(theirs.body.items.map((t: { name: string }) => t.name), ['python', 'terminal']);
+    assert.deepEqual(theirs.body.items.map((t: { name: string }) => t.name), ['python', 'terminal', 'browser']);
     assert.equal((await call('GET', `/api/v1/console/templates/${name}`, { cookie: other })).status, 404);
     assert.equal((await call('DELETE', `/api/v1/console/templates/${name}`, { cookie: other })).status, 404);
     assert.equal((await call('GET', `/api/v1/console/templates/${name}`, { cookie })).body.status, 'ready', 'still there');

@@ -90,7 +90,7 @@ describe('templates: an account\'s own, built as a workflow on every host', func
     for (const h of t.hosts) assert.equal(h.status, 'ready', h.log);
     assert.ok(t.hosts.some((h: { log: string }) => /tabulate/.test(h.log)), 'a host\'s log shows the install');
     const listed = await call('GET', '/api/v1/templates', { token });
-    assert.deepEqual(listed.body.items.map((i: { name: string }) => i.name), ['python', 'terminal', NAME]);
+    assert.deepEqual(listed.body.items.map((i: { name: string }) => i.name), ['python', 'terminal', 'browser', NAME]);
 
     const code = 'import tabulate, resource\nprint(tabulate.__version__)';
     const used = await task({ capability: 'pythonExec', input: { code, template: NAME } });
@@ -129,7 +129,7 @@ describe('templates: an account\'s own, built as a workflow on every host', func
     const other = await platform.otherAccount('tpl');
     assert.equal((await call('GET', `/api/v1/templates/${NAME}`, { token: other.token })).status, 404);
     const listed = await call('GET', '/api/v1/templates', { token: other.token });
-    assert.deepEqual(listed.body.items.map((i: { name: string }) => i.name), ['python', 'terminal']);
+    assert.deepEqual(listed.body.items.map((i: { name: string }) => i.name), ['python', 'terminal', 'browser']);
     // Every list says what this platform lets an account ask of a template (the operator's settings).
     const { templateNetworks, templateMax } = platform.api.deps.api;
     assert.deepEqual(listed.body.offered, { networks: templateNetworks, max_memory_mb: templateMax.memoryMb, max_cpus: templateMax.cpus });

@@ -2,10 +2,11 @@
 // shell word), the image tag of a template's content, the Dockerfile made of its packages, and how many
 // python pools of templates a host keeps.
 import assert from 'node:assert/strict';
-import { TemplateCreateBody } from '../../contract/templates.js';
+import { BROWSER_IMAGE, BROWSER_MIN_MEMORY_MB, BROWSER_MIN_PIDS, BUILTIN_TEMPLATES, builtinTemplateRef, TemplateCreateBody } from '../../contract/templates.js';
 import { templateImage } from '../../control/template-service.js';
 import type Docker from 'dockerode';
-import { TemplatePools, templateDockerfile, templateLimits, type TemplateImages } from '../../sandbox/template-images.js';
+import { TemplateImages, TemplatePools, templateDockerfile, templateLimits } from '../../sandbox/template-images.js';
+import { DuraboxError } from '../../contract/errors.js';
 import type { RuntimeLimits } from '../../config/index.js';
 import type { TemplateRef } from '../../contract/templates.js';
 
@@ -70,6 +71,47 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
     const none = templateLimits({ ...base, network: true }, ref({}));
     assert.equal(none.network, false);
     assert.equal(none.egress, undefined);
+  });
+
+  it('gives browser templates Chromium\'s floors of memory and processes, and keeps larger asks', () => {
+    const base: RuntimeLimits = { image: 'durabox/terminal:4', memoryBytes: 512 * 1024 * 1024, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 1, network: true };
+    const builtin = builtinTemplateRef('browser')!;
+    assert.equal(builtin.base, 'terminal');
+    assert.equal(builtin.image, BROWSER_IMAGE);
+    const l = templateLimits(base, builtin);
+    assert.equal(l.image, BROWSER_IMAGE);
+    assert.equal(l.memoryBytes, BROWSER_MIN_MEMORY_MB * 1024 * 1024);
+    assert.equal(l.pidsLimit, BROWSER_MIN_PIDS);
+    assert.equal(l.network, false, 'the built-in browser template has no network of its own');
+    const own: TemplateRef = { name: 'web', base: 'terminal', image: 'x', packages: { pip: [], npm: [], apt: [] }, network: 'none', browser: true, memoryMb: 256 };
+    assert.equal(templateLimits(base, own).memoryBytes, BROWSER_MIN_MEMORY_MB * 1024 * 1024, 'a smaller ask is raised to the floor');
+    assert.equal(templateLimits(base, { ...own, memoryMb: 2048 }).memoryBytes, 2048 * 1024 * 1024);
+    assert.equal(templateLimits(base, { ...own, browser: false }).pidsLimit, 128);
+    assert.equal(builtinTemplateRef('terminal'), undefined);
+    assert.ok(BUILTIN_TEMPLATES.includes('browser'));
+    assert.ok(parse({ name: 'web', base: 'terminal', browser: true }).success);
+    const py = parse({ name: 'web', base: 'python', browser: true });
+    assert.ok(!py.success && py.error.issues.some((i) => i.path.join('.') === 'browser'));
+    assert.ok(!parse({ name: 'browser', base: 'terminal' }).success, 'browser is a built-in name');
+    // browser: true is another image; false leaves the name of a template made before the field existed.
+    const pkgs = { pip: [], npm: [], apt: [] };
+    assert.notEqual(templateImage({ base: 'terminal', packages: pkgs, browser: true }), templateImage({ base: 'terminal', packages: pkgs }));
+    assert.equal(templateImage({ base: 'terminal', packages: pkgs, browser: false }), templateImage({ base: 'terminal', packages: pkgs }));
+  });
+
+  it('never builds a built-in template\'s image: a host without it answers template_unavailable naming the image', async () => {
+    let builds = 0;
+    const docker = {
+      getImage: () => ({ inspect: async () => { throw Object.assign(new Error('no such image'), { statusCode: 404 }); } }),
+      buildImage: async () => { builds++; throw new Error('not to be called'); },
+    } as unknown as Docker;
+    const images = new TemplateImages({ docker, baseImages: { python: 'p', terminal: 't' }, egress: {} as never, build: {} as never });
+    const ref = builtinTemplateRef('browser')!;
+    const answer = await images.ensure(ref);
+    assert.equal(answer.ok, false);
+    assert.match(answer.log, /durabox\/browser:1.*build\.sh/);
+    await assert.rejects(images.ready(ref), (e) => e instanceof DuraboxError && e.code === 'template_unavailable');
+    assert.equal(builds, 0);
   });
 
   it('names an image after its content: the same base and packages are one image, anything else another', () => {
