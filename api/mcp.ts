@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { PRODUCT_VERSION } from '../config/paths.js';
 import { DuraboxError, mcpErrorText } from '../contract/errors.js';
 import {
-  describeIssues, EchoInput, EchoOutput, ForkedSession, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput, RunCodeInput, RunCodeOutput,
+  describeIssues, EchoInput, ExposedPort, ExposePortToolInput, ListPortsToolInput, SessionPorts, EchoOutput, ForkedSession, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput, RunCodeInput, RunCodeOutput,
   ReadFileToolInput, ReadImageToolInput, leaseWithin, SessionForkToolInput, SnapshotCreateToolInput, SnapshotDeleted, SnapshotDeleteToolInput, SnapshotList,
   SnapshotListToolInput, SnapshotView, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
 } from '../contract/schemas.js';
@@ -22,6 +22,7 @@ import { newStreamId, relayingOutput, type OutputPiece } from './events.js';
 import { runCommand, startCommand } from './handlers/commands.js';
 import { snapshotView } from './handlers/snapshots.js';
 import type { Handlers } from './routes.js';
+import { linkTo, openPort, registerService, type Origin } from './handlers/workbench.js';
 import * as browser from './workbench/browser.js';
 import { browserEndpoint } from './workbench/browser-routes.js';
 import {
@@ -30,6 +31,12 @@ import {
 } from '../contract/schemas.js';
 
 type Extra = { authInfo?: { extra?: Record<string, unknown> } };
+
+/** Where the caller reached the API (for the links tools answer). */
+function originOf(extra: Extra): Origin {
+  const at = extra.authInfo?.extra?.origin as Origin | undefined;
+  return at ?? { protocol: 'http', host: 'localhost' };
+}
 
 function accountOf(extra: Extra): string {
   const id = extra.authInfo?.extra?.accountId;
@@ -48,7 +55,7 @@ type Progress = ((chunk: OutputPiece) => void) | undefined;
 interface ToolSpec {
   config: { title: string; description: string; outputSchema?: z.ZodObject; annotations: Record<string, boolean> };
   input: z.ZodObject;
-  run(args: any, accountId: string, progress: Progress): Promise<Record<string, unknown> | Content>;
+  run(args: any, accountId: string, progress: Progress, at: Origin): Promise<Record<string, unknown> | Content>;
 }
 
 /** Runs `work` while relaying the output written under `streamId` to `progress`, when there is one. */
@@ -276,6 +283,48 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
       },
     },
     ...browserTools(deps),
+    ...portTools(deps),
+  };
+}
+
+// ---- Ports (workbench: servers in a session, served through the API; docs/workbench/ports.md) ----------
+
+function portTools(deps: AppDeps): Record<string, ToolSpec> {
+  return {
+    exposePort: {
+      config: {
+        title: 'Serve a port of a session to people outside it',
+        description: 'Makes a server running in a terminal session reachable from outside: answers a signed link (url) that opens http://localhost:<port> of the session ' +
+          'in any browser or HTTP client, without a token, until expires_at — give it to the user to try the web app you built. ' +
+          'Give `command` to have durabox start the server (when nothing listens yet) and start it again after the session resumes or moves; omit it for a server you already ' +
+          'started in the background. Answers port_not_listening when nothing listens on the port within a minute. Inside the session, the browser tools reach ' +
+          'http://localhost:<port> directly: this tool is for people and programs outside it. HTTP and WebSockets pass through; pages served under the API\'s own address ' +
+          'run with a sandboxed origin (use root-relative links carefully: the app is served under a path prefix, given in X-Forwarded-Prefix; preview_url, where configured, has none).',
+        outputSchema: ExposedPort,
+        annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      },
+      input: ExposePortToolInput,
+      run: async (args, accountId, _progress, at) => {
+        const sessionId: string = args.session_id;
+        if (args.command) await registerService(deps, accountId, sessionId, args.port, args.command);
+        await openPort(deps, accountId, sessionId, args.port);
+        const link = linkTo(deps, at, accountId, sessionId, args.port, args.link_ttl_sec);
+        return { port: args.port, listening: true, url: link.url, path: `/api/v1/sessions/${sessionId}/ports/${args.port}/`, ...(link.preview_url ? { preview_url: link.preview_url } : {}), expires_at: link.expires_at, ...(args.command ? { command: args.command } : {}) };
+      },
+    },
+    listPorts: {
+      config: {
+        title: 'List the ports a session listens on',
+        description: 'Lists the TCP ports something in a terminal session listens on (servers you started), each with the API path that serves it. Use exposePort to get a link for one.',
+        outputSchema: SessionPorts,
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      input: ListPortsToolInput,
+      run: async (args, accountId) => {
+        const ports = await deps.tunnels.ports(accountId, args.session_id);
+        return { ports: ports.map((port) => ({ port, path: `/api/v1/sessions/${args.session_id}/ports/${port}/` })) };
+      },
+    },
   };
 }
 
@@ -372,7 +421,7 @@ export function buildMcpServer(deps: AppDeps, tools = toolSpecs(deps)): McpServe
   const server = new McpServer({ name: 'durabox', version: PRODUCT_VERSION });
   for (const [name, tool] of Object.entries(tools)) {
     server.registerTool(name, { ...tool.config, inputSchema: tool.input }, async (args, extra) =>
-      inToolSpan(deps, name, () => asToolResult(() => tool.run(args, accountOf(extra as Extra), progressOf(extra)))));
+      inToolSpan(deps, name, () => asToolResult(() => tool.run(args, accountOf(extra as Extra), progressOf(extra), originOf(extra as Extra)))));
   }
   return server;
 }
@@ -463,7 +512,7 @@ export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'm
       // JSON answers, unless the caller wants progress: notifications need the answer to be an event stream.
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: !asksProgress(ctx.request.body) });
       (ctx.req as unknown as { auth: unknown }).auth = {
-        token: ctx.state.token!, clientId: ctx.state.account!.id, scopes: [], extra: { accountId: ctx.state.account!.id },
+        token: ctx.state.token!, clientId: ctx.state.account!.id, scopes: [], extra: { accountId: ctx.state.account!.id, origin: { protocol: ctx.protocol, host: ctx.host } },
       };
       ctx.respond = false;
       ctx.res.on('close', () => {

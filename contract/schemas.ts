@@ -657,3 +657,19 @@ export const BrowserEvaluateToolInput = z.strictObject({ ...browserSession, ...B
 export const BrowserHtmlToolInput = z.strictObject({ ...browserSession, ...BrowserHtmlBody.shape });
 export const BrowserWaitToolInput = z.strictObject({ ...browserSession, ...BrowserWaitBody.shape });
 export const BrowserPdfToolInput = z.strictObject({ ...browserSession, ...BrowserPdfBody.shape });
+export const ExposePortToolInput = z.strictObject({
+  session_id: nonBlank('session_id').pipe(sessionId).describe('The session whose port to serve.'),
+  port: z.int().min(1).max(65535).describe('The port a server listens on inside the session (127.0.0.1 is enough).'),
+  command: nonBlank('command').pipe(z.string().max(4096)).optional().describe('The shell command that starts the server (sh -lc, in /workspace, in the background). durabox starts it now if nothing listens yet, and again after the session resumes or moves. Omit it for a server you already started.'),
+  link_ttl_sec: z.int().min(10).max(86_400).default(3600).describe('How long the answered link opens the port (default 1 hour).'),
+});
+export const ExposedPort = z.object({
+  port: z.int(),
+  listening: z.literal(true),
+  url: z.string().describe('a signed link that opens the port without a token until expires_at: give it to the user'),
+  path: z.string().describe('the port on this API, for callers with a token'),
+  preview_url: z.string().optional().describe('the port on an origin of its own (DURABOX_PREVIEW_DOMAIN), with the link'),
+  expires_at: time,
+  command: z.string().optional(),
+});
+export const ListPortsToolInput = z.strictObject({ session_id: nonBlank('session_id').pipe(sessionId).describe('The session whose listening ports to list.') });

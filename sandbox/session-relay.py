@@ -22,9 +22,12 @@ SERVICE_START_SEC = 60
 PTY_KEEP_BYTES = 256 * 1024
 BROWSER_PORT = 9222
 BROWSER_BIN = "/usr/bin/chromium"
+# --no-sandbox: the container is the sandbox (Chromium's own needs user namespaces or setuid, which it has
+# not); no background traffic of Chromium's own when the template has a network; a desktop-sized window.
 BROWSER_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--no-default-browser-check", "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={BROWSER_PORT}",
+    "--no-default-browser-check", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--window-size=1280,800", "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={BROWSER_PORT}",
     "--user-data-dir=/tmp/.durabox-browser", "about:blank",
 ]
 # Makes the terminal on stdin the controlling terminal of the new session, then runs the shell in it.

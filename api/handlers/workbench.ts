@@ -11,19 +11,13 @@ import { answer, sessionIdOf } from './sessions.js';
 export const SERVICES_FILE = '/workspace/.durabox/services.json';
 
 export function workbenchHandlers(deps: AppDeps): Pick<Handlers, 'listSessionPorts' | 'createSessionService' | 'createSessionLink' | 'sessionPty' | 'sessionBrowserCdp'> {
-  const previewUrl = (ctx: { protocol: string; host: string }, sessionId: string, port: number) => {
-    const domain = deps.api.previewDomain;
-    if (!domain) return undefined;
-    const portSuffix = /:\d+$/.exec(ctx.host)?.[0] ?? '';
-    return `${ctx.protocol}://${port}-${sessionId}.${domain}${portSuffix}/`;
-  };
   return {
     async listSessionPorts(ctx) {
       const sessionId = sessionIdOf(ctx.params.id);
       const ports = await answer(() => deps.tunnels.ports(ctx.state.account!.id, sessionId));
       ctx.body = {
         ports: ports.map((port) => {
-          const preview = previewUrl(ctx, sessionId, port);
+          const preview = previewUrl(deps, ctx, sessionId, port);
           return { port, path: `/api/v1/sessions/${sessionId}/ports/${port}/`, ...(preview ? { preview_url: preview } : {}) };
         }),
       };
@@ -32,16 +26,10 @@ export function workbenchHandlers(deps: AppDeps): Pick<Handlers, 'listSessionPor
     async createSessionService(ctx, { body }) {
       const sessionId = sessionIdOf(ctx.params.id);
       const accountId = ctx.state.account!.id;
-      const services = await answer(() => readServices(deps, accountId, sessionId));
-      services[String(body.port)] = { command: body.command };
-      // A file call like any other: durable, and part of the session's checkpoints from now on.
-      await answer(() => deps.sessions.file(accountId, sessionId, { op: 'write', path: SERVICES_FILE, contentBase64: Buffer.from(`${JSON.stringify(services, null, 2)}\n`).toString('base64') }));
-      let listening = false;
-      if (body.start) {
-        (await answer(() => deps.tunnels.open(accountId, sessionId, { port: body.port }))).destroy();
-        listening = true;
-      }
-      const preview = previewUrl(ctx, sessionId, body.port);
+      await answer(() => registerService(deps, accountId, sessionId, body.port, body.command));
+      if (body.start) await answer(() => openPort(deps, accountId, sessionId, body.port));
+      const listening = body.start;
+      const preview = previewUrl(deps, ctx, sessionId, body.port);
       ctx.status = 201;
       ctx.body = { port: body.port, command: body.command, path: `/api/v1/sessions/${sessionId}/ports/${body.port}/`, listening, ...(preview ? { preview_url: preview } : {}) };
     },
@@ -52,19 +40,8 @@ export function workbenchHandlers(deps: AppDeps): Pick<Handlers, 'listSessionPor
       // Only a session of the caller's account gets a link (another's is not found).
       const s = await answer(() => deps.sessions.get(accountId, sessionId));
       if (!s || s.status === 'ended') throw new DuraboxError('session_not_found', `no session ${sessionId}`);
-      const expires = Date.now() + body.ttl_sec * 1000;
-      const port = body.port ?? PTY_LINK;
-      const link = signLink(deps.hashKey, { a: accountId, s: sessionId, p: port, x: expires });
-      const base = body.port !== undefined ? `/api/v1/sessions/${sessionId}/ports/${port}/` : `/api/v1/sessions/${sessionId}/pty`;
-      const path = `${base}?${LINK_PARAM}=${encodeURIComponent(link)}`;
-      const preview = body.port !== undefined ? previewUrl(ctx, sessionId, port) : undefined;
       ctx.status = 201;
-      ctx.body = {
-        path,
-        url: `${ctx.protocol}://${ctx.host}${path}`,
-        ...(preview ? { preview_url: `${preview}?${LINK_PARAM}=${encodeURIComponent(link)}` } : {}),
-        expires_at: new Date(expires).toISOString(),
-      };
+      ctx.body = linkTo(deps, { protocol: ctx.protocol, host: ctx.host }, accountId, sessionId, body.port ?? PTY_LINK, body.ttl_sec);
     },
 
     sessionPty() {
@@ -88,4 +65,37 @@ async function readServices(deps: AppDeps, accountId: string, sessionId: string)
     if (e instanceof DuraboxError && e.code !== 'file_not_found') throw e;
     return {};
   }
+}
+
+/** Where the API was reached, for the URLs it answers. */
+export interface Origin { protocol: string; host: string }
+
+/** The port on its own origin, where the operator set DURABOX_PREVIEW_DOMAIN. */
+export function previewUrl(deps: AppDeps, at: Origin, sessionId: string, port: number): string | undefined {
+  const domain = deps.api.previewDomain;
+  if (!domain) return undefined;
+  const portSuffix = /:\d+$/.exec(at.host)?.[0] ?? '';
+  return `${at.protocol}://${port}-${sessionId}.${domain}${portSuffix}/`;
+}
+
+/** A signed link to a port of the session (or, with PTY_LINK, its terminal) for `ttlSec`. */
+export function linkTo(deps: AppDeps, at: Origin, accountId: string, sessionId: string, port: number, ttlSec: number): { path: string; url: string; preview_url?: string; expires_at: string } {
+  const expires = Date.now() + ttlSec * 1000;
+  const link = encodeURIComponent(signLink(deps.hashKey, { a: accountId, s: sessionId, p: port, x: expires }));
+  const base = port !== PTY_LINK ? `/api/v1/sessions/${sessionId}/ports/${port}/` : `/api/v1/sessions/${sessionId}/pty`;
+  const path = `${base}?${LINK_PARAM}=${link}`;
+  const preview = port !== PTY_LINK ? previewUrl(deps, at, sessionId, port) : undefined;
+  return { path, url: `${at.protocol}://${at.host}${path}`, ...(preview ? { preview_url: `${preview}?${LINK_PARAM}=${link}` } : {}), expires_at: new Date(expires).toISOString() };
+}
+
+/** Registers a port's service in the session's services file: a file call like any other, durable, checkpointed. */
+export async function registerService(deps: AppDeps, accountId: string, sessionId: string, port: number, command: string): Promise<void> {
+  const services = await readServices(deps, accountId, sessionId);
+  services[String(port)] = { command };
+  await deps.sessions.file(accountId, sessionId, { op: 'write', path: SERVICES_FILE, contentBase64: Buffer.from(`${JSON.stringify(services, null, 2)}\n`).toString('base64') });
+}
+
+/** Opens the port once (starting its registered service if nothing listens): port_not_listening when it cannot. */
+export async function openPort(deps: AppDeps, accountId: string, sessionId: string, port: number): Promise<void> {
+  (await deps.tunnels.open(accountId, sessionId, { port })).destroy();
 }

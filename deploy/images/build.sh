@@ -9,7 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 suite=${DURABOX_IMAGE_SUITE:-bookworm}
 python_image=${DURABOX_PYTHON_IMAGE:-durabox/python:4}
-terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:4}
+terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:5}
 # The built-in `browser` template's image: the terminal image plus Chromium (browser.packages). Its name is
 # the platform's (BROWSER_IMAGE in contract/templates.ts): sessions of the template ask every host for it.
 browser_image=durabox/browser:1

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { pid1Program } from '../../sandbox/frame-channel.js';
 
 const PYTHON_IMAGE = process.env.DURABOX_PYTHON_IMAGE?.trim() || 'durabox/python:4';
-const TERMINAL_IMAGE = process.env.DURABOX_TERMINAL_IMAGE?.trim() || 'durabox/terminal:4';
+const TERMINAL_IMAGE = process.env.DURABOX_TERMINAL_IMAGE?.trim() || 'durabox/terminal:5';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** prelude + `KERNEL_SOURCES = {...}` + kernel-driver.py + the PID 1 program, by the worker's own function. */

@@ -203,6 +203,33 @@ describe('workbench streams: ports and the interactive terminal', function () {
     await eventually('the exit event', async () => c.events.some((e) => e.type === 'exit'));
   });
 
+  it('runs vim in the terminal, and vim survives its viewer reconnecting', async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const a = new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty?name=editor&cols=80&rows=24`, headers);
+    await a.opened;
+    a.type('vi notes.txt\r');
+    // vi's empty-buffer lines, drawn full screen.
+    await a.waitFor(/~[\s\S]*~[\s\S]*~/);
+    a.type('ihello from vi');
+    await a.waitFor(/hello from vi/);
+    a.close();
+    // The editor goes on without a viewer; the next one gets the screen so far and finishes the edit.
+    const b = new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty?name=editor&cols=80&rows=24`, headers);
+    await b.opened;
+    await b.waitFor(/hello from vi/);
+    b.type(' and back');
+    await b.waitFor(/and back/);
+    // Escape alone, then the command: an escape followed at once by ':' reads as one key (Alt-:).
+    b.type('\x1b');
+    await new Promise((r) => setTimeout(r, 300));
+    b.type(':wq\r');
+    await b.waitFor(/written[\s\S]*\$ $/);
+    b.type('cat notes.txt | tr a-z A-Z\r');
+    await b.waitFor(/HELLO FROM VI AND BACK/).catch((e) => { throw new Error(`${(e as Error).message}; the screen: ${JSON.stringify(b.text.slice(-2000))}`); });
+    b.close();
+    assert.equal((await term('cat notes.txt')).stdout, 'hello from vi and back\n');
+  });
+
   it('stores what was typed in the terminal: the viewer leaving makes the session checkpoint it, so a lost host keeps it', async () => {
     const account = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
     const parts = async () => (await platform.api.deps.snapshots.chain(account.id, sid)).length;

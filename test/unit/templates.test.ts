@@ -74,7 +74,7 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
   });
 
   it('gives browser templates Chromium\'s floors of memory and processes, and keeps larger asks', () => {
-    const base: RuntimeLimits = { image: 'durabox/terminal:4', memoryBytes: 512 * 1024 * 1024, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 1, network: true };
+    const base: RuntimeLimits = { image: 'durabox/terminal:5', memoryBytes: 512 * 1024 * 1024, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 1, network: true };
     const builtin = builtinTemplateRef('browser')!;
     assert.equal(builtin.base, 'terminal');
     assert.equal(builtin.image, BROWSER_IMAGE);
