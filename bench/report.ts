@@ -58,6 +58,7 @@ function notesCell(f: Figure): string {
   const parts: string[] = [];
   if (d.latency && d.clients === undefined) parts.push(`n=${d.latency.n}, p90 ${formatNumber(d.latency.p90)} ms, p99 ${formatNumber(d.latency.p99)} ms, max ${formatNumber(d.latency.max)} ms`);
   if (d.p99OverheadMs !== undefined) parts.push(`p50 ${formatNumber(d.zero.p50)} − ${formatNumber(d.interval.p50)} ms; p99 overhead ${formatNumber(d.p99OverheadMs)} ms`);
+  if (d.p99DifferenceMs !== undefined) parts.push(`p50 ${formatNumber(d.proxy.p50)} − ${formatNumber(d.direct.p50)} ms; p99 ${formatNumber(d.proxy.p99)} − ${formatNumber(d.direct.p99)} = ${formatNumber(d.p99DifferenceMs)} ms`);
   if (d.clients !== undefined) parts.push(`${d.clients} clients × ${d.windowSec} s, ${d.completed} ok${d.latency ? `, latency p50 ${formatNumber(d.latency.p50)} ms` : ''}`);
   if (d.held !== undefined && f.unit === 'sessions') parts.push(`requested ${d.requested}, opened ${d.opened} in ${formatNumber(d.openSec)} s, lease ${d.leaseTtlSecRequested} s asked, ${d.minLeaseLeftSecAfterRun} s left at the end`);
   if (d.containerMiBPerSession !== undefined) parts.push(`containers ${formatNumber(d.containerMiBPerSession)} MiB + worker RSS ${formatNumber(d.workerRssMiBPerSession)} MiB per session; not counted: control plane Temporal ${formatNumber(d.controlPlane.temporalRssMiBPerSession)} MiB, API ${formatNumber(d.controlPlane.apiRssMiBPerSession)} MiB, Docker engine ${formatNumber(d.dockerEnginePssMiBPerSession)} MiB (PSS) per session`);
