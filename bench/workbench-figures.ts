@@ -195,7 +195,7 @@ export function firstPrintable(text: string): string | undefined {
 }
 
 /** A character erased at the end of the line: back, then blank it out or clear to the end of the line. */
-const ERASED = /[\b](?: [\b]|\x1b\[K)/;
+export const ERASED = /[\b](?: [\b]|\x1b\[K)/;
 
 /** Letters in turn, so an echo is never mistaken for the one before it. */
 const KEYS = 'abcdefghijklmnopqrstuvwxyz';
