@@ -152,10 +152,6 @@ class TerminalViewer {
     });
   }
 
-  since(from: number): string {
-    return this.output.slice(from);
-  }
-
   get length(): number {
     return this.output.length;
   }
