@@ -100,10 +100,32 @@ export const APPEND_10K_OVERHEAD: FigureSpec = {
   target: { kind: 'absolute', op: '<=', threshold: 20 }, zeroErrors: true,
 };
 
+// The workbench (docs/workbench): HTTP to a server in a session through the API's port proxy, beside the
+// same server reached directly, and a keystroke's echo through the interactive terminal (workbench-figures.ts).
+/** The same small GET as the proxy figure, straight to the same kind of server: what the proxy is measured against. */
+export const PORT_DIRECT_P50 = baseline('port direct p50', 'baseline direct: GET of a 3-byte file from python3 -m http.server in a container of the terminal image (a session\'s limits, on the Docker bridge), from the host by its IP, a new connection per request, p50', 'ms');
+export const PORT_PROXY_P50: FigureSpec = {
+  id: 'port proxy p50', title: 'the same GET through the API\'s port proxy (/sessions/:id/ports/8000/, bearer token) to the server in a live session, a new connection per request, p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true,
+};
+export const PORT_PROXY_OVERHEAD: FigureSpec = {
+  id: 'port proxy overhead p50', title: 'port proxy overhead: p50 through the proxy minus p50 direct (measured side by side)', unit: 'ms',
+  target: { kind: 'absolute', op: '<=', threshold: 5 }, zeroErrors: true,
+};
+export const PTY_ECHO_P50: FigureSpec = {
+  id: 'pty keystroke echo p50', title: 'interactive terminal (PTY WebSocket): one printable keystroke to its echo, p50', unit: 'ms',
+  target: { kind: 'absolute', op: '<=', threshold: 15 }, zeroErrors: true,
+};
+export const PTY_ECHO_P99: FigureSpec = {
+  id: 'pty keystroke echo p99', title: 'interactive terminal: one keystroke to its echo, p99', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true,
+};
+
 /** Every figure, in report order: one that a run never reached is still listed, as an error. */
 export const ALL_FIGURES: FigureSpec[] = [
   COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FLOOR_P50,
   PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, TERMINAL_P50, NEW_SESSION_P50, RESUME_P50, RESUME_LARGE_P50, FORK_P50, FORK_THEN_COMMAND_P50, IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY,
   CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50,
   APPEND_OFF_P50, APPEND_INTERVAL_P50, APPEND_ZERO_P50, APPEND_10K_OFF_P50, APPEND_10K_INTERVAL_P50, APPEND_10K_ZERO_P50, APPEND_10K_OVERHEAD,
+  PORT_DIRECT_P50, PORT_PROXY_P50, PORT_PROXY_OVERHEAD, PTY_ECHO_P50, PTY_ECHO_P99,
 ];

@@ -10,7 +10,7 @@ import { measureColdBaseline, measureExecBaseline } from './baseline-figures.js'
 import { removeBenchContainers } from './bench-containers.js';
 import {
   ALL_FIGURES, CODE_CONTEXT_P50, CODE_ONESHOT_P50, COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FIRST_CHUNK_P50, FLOOR_P50,
-  FORK_P50, FORK_THEN_COMMAND_P50, IDLE_SESSION_MEMORY, IDLE_SESSIONS_HELD, NEW_SESSION_P50, PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50,
+  FORK_P50, FORK_THEN_COMMAND_P50, IDLE_SESSION_MEMORY, PORT_DIRECT_P50, PORT_PROXY_OVERHEAD, PORT_PROXY_P50, PTY_ECHO_P50, PTY_ECHO_P99, IDLE_SESSIONS_HELD, NEW_SESSION_P50, PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50,
 } from './catalog.js';
 import { addFigure, type BenchContext, type PlatformContext } from './context.js';
 import { record } from './figures.js';
@@ -25,6 +25,7 @@ import { renderMarkdown, writeReport, type BenchReport } from './report.js';
 import { figuresOwed, phasesToRun, type Phase } from './selection.js';
 import { readBenchSettings } from './settings.js';
 import { measureFork, measureLiveSession, measureNewSession, measurePausedResume } from './terminal-figures.js';
+import { measurePortProxy, measurePtyEcho } from './workbench-figures.js';
 
 const WORKER_NAME = 'bench';
 
@@ -111,6 +112,8 @@ async function main(): Promise<number> {
       { figures: [FORK_P50, FORK_THEN_COMMAND_P50], run: () => measureFork(pctx) },
       { figures: [CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50], run: () => measureRunCode(pctx) },
       { figures: ZERO_LOSS_FIGURES, run: () => measureZeroLoss(pctx) },
+      { figures: [PORT_DIRECT_P50, PORT_PROXY_P50, PORT_PROXY_OVERHEAD], run: () => measurePortProxy(pctx) },
+      { figures: [PTY_ECHO_P50, PTY_ECHO_P99], run: () => measurePtyEcho(pctx) },
       { figures: [IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY], run: () => measureIdleSessions(pctx) },
     ];
     for (const phase of phasesToRun(phases, owed, settings.only)) {
