@@ -13,8 +13,18 @@ import { splitHostPort } from './host-server.js';
 /** How long the API waits for the host's answer line: a port's service starting (up to a minute) is the slowest honest case. */
 const ANSWER_WAIT_MS = 75_000;
 
+/**
+ * How long a session's place (host, container, host address) is reused without asking its workflow again.
+ * A stale one costs nothing but a retry: the host refuses a container it no longer holds, and the stream
+ * is opened again from a fresh answer. Asking per request would add a Temporal query to every request.
+ */
+const PLACEMENT_TTL_MS = 5_000;
+
+interface Place { hostId: string; containerId: string; address: string; until: number }
+
 export class TunnelClient {
   private readonly keys: TunnelKeys;
+  private readonly places = new Map<string, Place>();
 
   constructor(hashKey: string, private readonly sessions: SessionService, private readonly workers: WorkerStore) {
     this.keys = tunnelKeys(hashKey);
@@ -38,9 +48,29 @@ export class TunnelClient {
   }
 
   private async connect(accountId: string, sessionId: string, target: TunnelTarget): Promise<{ socket: Socket; answer: Record<string, unknown> }> {
+    const key = `${accountId}\0${sessionId}`;
+    const cached = this.places.get(key);
+    if (cached && cached.until > Date.now()) {
+      try {
+        return await this.connectTo(cached, sessionId, target);
+      } catch (e) {
+        // The session may have moved, paused or ended since: ask again, once.
+        this.places.delete(key);
+        if (e instanceof DuraboxError && !MAY_BE_STALE.has(e.code)) throw e;
+      }
+    }
     const at = await this.sessions.placement(accountId, sessionId);
     const address = await this.workers.tunnelAddress(at.hostId);
     if (!address) throw new DuraboxError('host_unreachable', `the host holding session ${sessionId} (${at.hostId}) has no tunnel address: it is offline, or runs a version without the workbench`);
+    const place = { ...at, address, until: Date.now() + PLACEMENT_TTL_MS };
+    const opened = await this.connectTo(place, sessionId, target);
+    if (this.places.size >= 10_000) this.places.delete(this.places.keys().next().value!);
+    this.places.set(key, place);
+    return opened;
+  }
+
+  private async connectTo(at: Omit<Place, 'until'>, sessionId: string, target: TunnelTarget): Promise<{ socket: Socket; answer: Record<string, unknown> }> {
+    const address = at.address;
     const grant = signTunnelGrant(this.keys.privateKey, { c: at.containerId, h: at.hostId, t: target, x: Date.now() + TUNNEL_GRANT_TTL_MS });
     const { host, port } = splitHostPort(address);
     const socket = connect({ host, port });
@@ -67,6 +97,9 @@ export class TunnelClient {
     throw refusal(String(answer.error ?? ''), String(answer.message ?? 'the host refused the stream'));
   }
 }
+
+/** Failures a stale place may cause (the container or host changed): asked again before they are answered. */
+const MAY_BE_STALE = new Set(['host_unreachable', 'session_busy', 'relay_unavailable', 'internal']);
 
 /** A host's refusal as the API answers it. */
 function refusal(code: string, message: string): DuraboxError {
