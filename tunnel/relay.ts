@@ -3,8 +3,8 @@
 // on a Unix socket. The container's agent connects out to it: one control connection that takes requests,
 // and one connection per stream it opens. The host never connects into a path the container controls, and
 // the container sees no other container's socket.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -92,10 +92,22 @@ export class Relays {
   /** Container id → relay key, learned from its label. */
   private readonly keys = new Map<string, string>();
 
-  constructor(private readonly o: { root: string; docker: Docker; log: Logger }) {
+  /** This worker's own directory under the root: several workers of one machine never touch each other's. */
+  private readonly root: string;
+
+  constructor(private readonly o: { root: string; workerId: string; docker: Docker; log: Logger }) {
     // Only this worker (and Docker, which mounts it) needs the root: no other user of the host reaches a socket.
     mkdirSync(o.root, { recursive: true, mode: 0o700 });
     chmodSync(o.root, 0o700);
+    this.root = join(o.root, createHash('sha256').update(o.workerId).digest('hex').slice(0, 16));
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+  }
+
+  /** Removes the directories of containers that are gone (removed while this worker was away). */
+  sweep(liveKeys: Set<string>): void {
+    for (const name of readdirSync(this.root)) {
+      if (!liveKeys.has(name) && !this.points.has(name)) rmSync(join(this.root, name), { recursive: true, force: true });
+    }
   }
 
   /** A relay point for a container about to be made: the label that names it and the mount that carries it. */
@@ -161,7 +173,7 @@ export class Relays {
     const point = this.points.get(key);
     this.points.delete(key);
     point?.close();
-    rmSync(join(this.o.root, key), { recursive: true, force: true });
+    rmSync(join(this.root, key), { recursive: true, force: true });
   }
 
   close(): void {
@@ -187,7 +199,7 @@ export class Relays {
   private async listen(key: string): Promise<RelayPoint> {
     const existing = this.points.get(key);
     if (existing) return existing;
-    const dir = join(this.o.root, key);
+    const dir = join(this.root, key);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     chmodSync(dir, 0o755);
     const path = join(dir, 'relay.sock');

@@ -22,7 +22,7 @@ import type { Tracing } from '../telemetry/tracing.js';
 import { OutputPublisher } from '../activities/output-publisher.js';
 import { componentLog, errorFields, type Logger } from '../config/log.js';
 import { RegistryClient } from './registry-client.js';
-import { Relays } from '../tunnel/relay.js';
+import { LABEL_RELAY, Relays } from '../tunnel/relay.js';
 import { TunnelServer } from '../tunnel/host-server.js';
 
 export interface RuntimeWorker {
@@ -47,7 +47,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   const docker = new Docker();
   // The workbench's streams into this host's sessions: listening before the start report, which names the address.
   const serves = config.runtimes.includes('terminal');
-  const relays = serves ? new Relays({ root: config.tunnel.relayDir, docker, log }) : undefined;
+  const relays = serves ? new Relays({ root: config.tunnel.relayDir, workerId: config.workerId, docker, log }) : undefined;
   const tunnel = relays && new TunnelServer({ listen: config.tunnel.listen, advertise: config.tunnel.advertise, workerId: config.workerId, relays, log });
   const tunnelAddress = await tunnel?.start();
   // No credential the API accepts, no work: this throws before anything starts (spec §4.3).
@@ -116,6 +116,7 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
     relays,
   });
   containers.adopt(left.kept);
+  if (relays) relays.sweep(await relayKeysOf(docker, config.workerId));
   containers.refill();
   const reaper = config.runtimes.includes('terminal') ? startReaper(docker, config, containers, sessionIsLive, log) : undefined;
   const terminalDeps: TerminalDeps = {
@@ -233,6 +234,12 @@ async function catchUpTemplates(images: TemplateImages, registry: RegistryClient
     log[r.ok ? 'info' : 'error']({ template: ref.name, image: ref.image, seconds: r.seconds, ...(r.ok ? {} : { log_tail: r.log.slice(-2000) }) }, r.ok ? 'built a template this host lacked' : 'a template this host lacked failed to build');
     await registry.templateBuilt(ref.image, r).catch((e: Error) => log.warn(errorFields(e), 'cannot report a template build'));
   }
+}
+
+/** The relay directories this host's containers still use (their labels name them). */
+async function relayKeysOf(docker: Docker, workerId: string): Promise<Set<string>> {
+  const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER}=${workerId}`] } });
+  return new Set(found.map((c) => c.Labels?.[LABEL_RELAY]).filter((k): k is string => typeof k === 'string'));
 }
 
 /** Slots of a host's own queue: a step and a file call for each session it may hold, and the removals. */

@@ -244,6 +244,26 @@ describe('workbench streams: ports and the interactive terminal', function () {
     assert.equal(r.stdout, 'typed-9\n');
   });
 
+  it('keeps serving a session\'s ports and terminal across a restart of its host\'s worker', async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const a = new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty?name=restart`, headers);
+    await a.opened;
+    a.type('echo BEFORE-$((5*5))\r');
+    await a.waitFor(/BEFORE-25/);
+    await platform.workers.get('w-main')!.stop();
+    await platform.startWorker('w-main');
+    // The terminal's shell lived on in the container; a viewer that comes back sees what came before.
+    const b = new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty?name=restart`, headers);
+    await b.opened;
+    await b.waitFor(/BEFORE-25/);
+    b.type('echo AFTER-$((6*6))\r');
+    await b.waitFor(/AFTER-36/);
+    b.close();
+    const page = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8000/index.html`, { headers });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /made in the session/);
+  });
+
   it('refuses a terminal without a token, of another account, with bad sizes, or of an ended session', async () => {
     await assert.rejects(new Viewer(`${wsBase()}/api/v1/sessions/${sid}/pty`, {}).opened, (e: { status?: number }) => e.status === 401);
     const other = (await platform.otherAccount('wb')).token;
