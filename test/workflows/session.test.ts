@@ -22,7 +22,7 @@ const GRANT_KEY = 'workflow-test-grant-key';
 const { signSnapshotGrant } = createControlActivities({ hashKey: GRANT_KEY } as ControlDeps);
 import {
   closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, HOST_FULL_ATTEMPTS, MAX_CONTEXTS_PER_SESSION,
-  readyUpdate, sessionWorkflow, stateQuery, templateQuery,
+  readyUpdate, sessionWorkflow, stateQuery, templateQuery, usedSignal,
 } from '../../workflows/session.js';
 import {
   deferred, eventually, heartbeatUntil, runsOf, startTestEnv, startWorker, stopAll, terminateRunning,
@@ -622,6 +622,21 @@ describe('sessionWorkflow', function () {
       await closeAndWait(s);
       assert.deepEqual(removes, [containerOf(s.sessionId), `${containerOf(s.sessionId)}-restored`]);
       assert.deepEqual(dropped, [s.sessionId]);
+    });
+
+    it('a session used through its streams (usedSignal: a terminal, a port) does not pause, and checkpoints what they changed', async () => {
+      const s = await createSession({ checkpointMs: 300, pauseAfterMs: 1200, lease_ttl_sec: 10 });
+      const before = checkpoints.length;
+      // In use for 2.5 s, twice the pause time: a signal every 400 ms, as a viewer typing would send.
+      for (let i = 0; i < 6; i++) {
+        await s.handle.signal(usedSignal);
+        await new Promise((r) => setTimeout(r, 400));
+        assert.equal((await s.handle.query(stateQuery)).status, 'active', 'not paused while in use');
+      }
+      assert.ok(checkpoints.length > before, 'what the streams changed was checkpointed');
+      // Once nobody uses it, it pauses as any idle session.
+      await eventually(async () => (await s.handle.query(stateQuery)).status === 'paused', 'the session to pause once unused');
+      await closeAndWait(s);
     });
 
     it('a resume whose restore refused members of the checkpoint names them in restored_note, on that call only', async () => {
