@@ -291,10 +291,9 @@ export class SessionContainers {
     const { docker, workerId } = this.o;
     const pid1 = await this.o.pid1();
     const net = await sandboxNetwork(this.o.egress, limits);
-    const relay = await this.o.relays?.prepare();
+    let relay = await this.o.relays?.prepare();
     let container: Docker.Container;
-    try {
-      container = await docker.createContainer({
+    const make = () => docker.createContainer({
         Image: limits.image,
         Cmd: pid1.command(AGENT_SOURCE),
         User: SANDBOX_USER,
@@ -311,6 +310,18 @@ export class SessionContainers {
         // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
         HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig, Mounts: [pid1.mount, ...(relay ? [relay.mount] : [])] },
       });
+    try {
+      try {
+        container = await make();
+      } catch (e) {
+        // A worker in a container whose relay directory is not a path of the Docker host: sessions go on
+        // without the workbench's streams rather than not at all (deploy/platform.Dockerfile says how).
+        if (!relay || !/bind source path does not exist/i.test((e as Error).message)) throw e;
+        this.o.relays?.disable(`DURABOX_RELAY_DIR (${relay.mount.Source}) is not a directory of the Docker host: mount it into the worker's container at the same path`);
+        this.o.relays?.discard(relay.labels);
+        relay = undefined;
+        container = await make();
+      }
     } catch (e) {
       net.release();
       if (relay) this.o.relays?.discard(relay.labels);

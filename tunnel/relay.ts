@@ -110,8 +110,18 @@ export class Relays {
     }
   }
 
+  /** Why this host's containers get no relay (set once a container could not be given one). */
+  private disabled?: string;
+
+  disable(reason: string): void {
+    if (this.disabled) return;
+    this.disabled = reason;
+    this.o.log.warn({ reason }, 'session containers get no relay: ports, the browser and terminals are not available on this host');
+  }
+
   /** A relay point for a container about to be made: the label that names it and the mount that carries it. */
-  async prepare(): Promise<{ labels: Record<string, string>; mount: Docker.MountSettings }> {
+  async prepare(): Promise<{ labels: Record<string, string>; mount: Docker.MountSettings } | undefined> {
+    if (this.disabled) return undefined;
     const key = randomBytes(16).toString('hex');
     const point = await this.listen(key);
     return { labels: { [LABEL_RELAY]: key }, mount: { Type: 'bind', Source: point.dir, Target: RELAY_MOUNT, ReadOnly: true } };
@@ -190,7 +200,9 @@ export class Relays {
         throw e;
       });
       key = info.Config.Labels?.[LABEL_RELAY];
-      if (!key || !/^[0-9a-f]{32}$/.test(key)) throw new RelayRefused('relay_unavailable', 'this session\'s container was made before the workbench: it gets a relay when the session moves or resumes');
+      if (!key || !/^[0-9a-f]{32}$/.test(key)) {
+        throw new RelayRefused('relay_unavailable', this.disabled ?? 'this session\'s container was made before the workbench: it gets a relay when the session moves or resumes');
+      }
       this.keys.set(containerId, key);
     }
     return this.points.get(key) ?? (await this.listen(key));
