@@ -294,22 +294,22 @@ export class SessionContainers {
     let relay = await this.o.relays?.prepare();
     let container: Docker.Container;
     const make = () => docker.createContainer({
-        Image: limits.image,
-        Cmd: pid1.command(AGENT_SOURCE),
-        User: SANDBOX_USER,
-        WorkingDir: '/workspace',
-        Env: [...SESSION_ENV, ...net.env],
-        OpenStdin: true,
-        StdinOnce: false, // a worker that detaches (or dies) leaves the agent running for the next one
-        AttachStdin: true,
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-        NetworkDisabled: net.disabled,
-        Labels: { ...sandboxLabels(workerId, 'terminal'), ...relay?.labels },
-        // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
-        HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig, Mounts: [pid1.mount, ...(relay ? [relay.mount] : [])] },
-      });
+      Image: limits.image,
+      Cmd: pid1.command(AGENT_SOURCE),
+      User: SANDBOX_USER,
+      WorkingDir: '/workspace',
+      Env: [...SESSION_ENV, ...net.env],
+      OpenStdin: true,
+      StdinOnce: false, // a worker that detaches (or dies) leaves the agent running for the next one
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      NetworkDisabled: net.disabled,
+      Labels: { ...sandboxLabels(workerId, 'terminal'), ...relay?.labels },
+      // Removed by Docker when its agent ends: an unadopted container whose worker died, or a crash.
+      HostConfig: { ...hardenedHostConfig(limits), ...net.hostConfig, Mounts: [pid1.mount, ...(relay ? [relay.mount] : [])] },
+    });
     try {
       try {
         container = await make();
