@@ -13,9 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import { DuraboxError } from '../contract/errors.js';
-import type { CheckpointResult, FileOp } from '../contract/messages.js';
+import type { CheckpointResult } from '../contract/messages.js';
 import { KeyedGate } from '../control/keyed-gate.js';
-import type { SessionContainers } from '../sandbox/session-containers.js';
+import { SessionGone, type SessionContainers } from '../sandbox/session-containers.js';
+import type { FileChange } from '../sandbox/session-files.js';
 import { CheckpointTooLarge, compress, digestOf, streamWorkspace } from '../sandbox/workspace-checkpoint.js';
 
 /** Where a session's checkpoint goes: the session, its container and the grant of its current generation. */
@@ -60,41 +61,49 @@ export class Checkpoints {
    * workspace when `full` (the chain is compacted) or when the changes are too large for a delta.
    */
   save(t: CheckpointTarget, full = false): Promise<CheckpointResult> {
-    return this.order.run(t.containerId, async () => {
-      let token: number | undefined;
-      if (!full) {
-        const dl = await this.d.containers.delta(t.containerId, 'delta', DELTA_MAX_BYTES);
-        if (dl.kind === 'unchanged') return { outcome: 'unchanged' };
-        if (dl.kind === 'delta') {
-          const stored = await this.store(t, 'delta', dl.tar);
-          await this.d.containers.commitDelta(t.containerId, dl.token);
-          return stored;
-        }
-        token = dl.token;
+    return this.order.run(t.containerId, () => this.saveInOrder(t, full));
+  }
+
+  /** save's work, for a caller already holding the container's turn. */
+  private async saveInOrder(t: CheckpointTarget, full = false): Promise<CheckpointResult> {
+    let token: number | undefined;
+    if (!full) {
+      const dl = await this.d.containers.delta(t.containerId, 'delta', DELTA_MAX_BYTES);
+      if (dl.kind === 'unchanged') return { outcome: 'unchanged' };
+      if (dl.kind === 'delta') {
+        const stored = await this.store(t, 'delta', dl.tar);
+        await this.d.containers.commitDelta(t.containerId, dl.token);
+        return stored;
       }
-      // The walk comes before the tar: whatever changes between them differs from it, and goes in the next delta.
-      if (token === undefined) {
-        const walked = await this.d.containers.delta(t.containerId, 'walk', 0);
-        if (walked.kind === 'unchanged') throw new Error('the session agent answered no walk');
-        token = walked.token;
-      }
-      const stored = await this.storeFull(t);
-      if (stored.outcome === 'saved') await this.d.containers.commitDelta(t.containerId, token);
-      return stored;
-    });
+      token = dl.token;
+    }
+    // The walk comes before the tar: whatever changes between them differs from it, and goes in the next delta.
+    if (token === undefined) {
+      const walked = await this.d.containers.delta(t.containerId, 'walk', 0);
+      if (walked.kind === 'unchanged') throw new Error('the session agent answered no walk');
+      token = walked.token;
+    }
+    const stored = await this.storeFull(t);
+    if (stored.outcome === 'saved') await this.d.containers.commitDelta(t.containerId, token);
+    return stored;
   }
 
   /**
    * Runs a file call, and stores what it changed before it answers when `t` is given: the written file
-   * (its bytes are at hand) or the deletion, as a one-entry delta, in order with the session's other parts.
+   * (its bytes are at hand) or the deletion as a one-entry delta; a call that changed several paths (a
+   * move, a copy, a mkdir) through the session agent's delta, as a command's effect is stored. Either
+   * way in order with the session's other parts.
    */
-  fileCall<R extends object>(t: CheckpointTarget | undefined, containerId: string, run: () => Promise<{ result: R; changed?: { path: string; op: FileOp } }>): Promise<R & { checkpoint?: CheckpointResult }> {
+  fileCall<R extends object>(t: CheckpointTarget | undefined, containerId: string, run: () => Promise<{ result: R; changed?: FileChange }>): Promise<R & { checkpoint?: CheckpointResult }> {
     if (!t) return run().then((r) => r.result as R & { checkpoint?: CheckpointResult });
     return this.order.run(containerId, async () => {
       const { result, changed } = await run();
+      if (changed?.kind === 'several') {
+        return { ...result, checkpoint: await storedOrFailed(() => this.saveInOrder(t).catch((e: unknown) => { throw lostAsSession(e); })) };
+      }
       const name = changed && relativeToWorkspace(changed.path);
       if (!changed || name === undefined) return result as R & { checkpoint?: CheckpointResult };
-      const tar = await oneEntryDelta(name, changed.op);
+      const tar = await oneEntryDelta(name, changed);
       // The write stands; the session is checkpointed again later (a moved session's write is refused).
       return { ...result, checkpoint: await storedOrFailed(() => this.store(t, 'delta', tar)) };
     });
@@ -165,6 +174,11 @@ export async function storedOrFailed(store: () => Promise<CheckpointResult>): Pr
   }
 }
 
+/** A container lost under the store: the step fails as session_lost, as a command's would. */
+function lostAsSession(e: unknown): unknown {
+  return e instanceof SessionGone ? new DuraboxError('session_lost', e.message) : e;
+}
+
 /** A path inside the container as a member name under /workspace; undefined when it is elsewhere (/tmp). */
 function relativeToWorkspace(path: string): string | undefined {
   if (!path.startsWith(`${WORKSPACE}/`)) return undefined;
@@ -172,12 +186,12 @@ function relativeToWorkspace(path: string): string | undefined {
   return rel && !rel.split('/').includes('..') ? `./${rel}` : undefined;
 }
 
-/** The delta of one file call: the file as written, or the path deleted. */
-async function oneEntryDelta(name: string, op: FileOp): Promise<Buffer> {
+/** The delta of one file call: the file as written (with its mode when the call read it back), or the path deleted. */
+async function oneEntryDelta(name: string, change: Exclude<FileChange, { kind: 'several' }>): Promise<Buffer> {
   const p = pack();
-  if (op.op === 'write') {
-    const content = Buffer.from(op.contentBase64, 'base64');
-    p.entry({ name, size: content.length, mode: 0o644, mtime: new Date() }, content);
+  if (change.kind === 'written') {
+    const mode = change.mode !== undefined && Number.isInteger(change.mode) ? change.mode & 0o7777 : 0o644;
+    p.entry({ name, size: change.content.length, mode, mtime: new Date() }, change.content);
   } else {
     p.entry({ name, size: 0, mode: 0o644, mtime: new Date(), pax: { [DELETED_KEY]: '1' } }, Buffer.alloc(0));
   }
