@@ -254,21 +254,22 @@ describe('session file tools: glob, grep, edit, move, copy, mkdir', function () 
         assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
         return (await chain()).length - before;
       };
-      assert.equal(await step('POST', 'edit', { path: 'run.sh', old_text: 'v1', new_text: 'v2' }), 1, 'the edit is one stored part');
       assert.equal(await step('POST', 'move', { from: 'old.txt', to: 'renamed/new.txt' }), 1, 'the move is one stored part');
       assert.equal(await step('POST', 'copy', { from: 'tree', to: 'tree-copy', recursive: true }), 1, 'the copy is one stored part');
       assert.equal(await step('POST', 'mkdir', { path: 'empty/dir', parents: true }), 1, 'the mkdir is one stored part');
       assert.equal(await step('GET', 'glob?pattern=**'), 0, 'a glob stores nothing');
       assert.equal(await step('GET', 'grep?pattern=leaf'), 0, 'a grep stores nothing');
+      // Last: only the edit's own part holds the new content (and the script's mode).
+      assert.equal(await step('POST', 'edit', { path: 'run.sh', old_text: 'v1', new_text: 'v2' }), 1, 'the edit is one stored part');
       const last = (await chain()).at(-1)!;
       assert.equal(last.kind, 'delta', 'a delta, not the whole workspace');
 
       // Lost the instant after the last answer: no checkpoint period has passed.
       const holder = await holderOf(sid);
       await platform.loseHost(holder);
-      const b = await term(token, { session_id: sid, command: './run.sh; cat renamed/new.txt tree-copy/sub/leaf.txt; test -d empty/dir && echo dir; ls old.txt 2>&1 | grep -c "No such"' });
+      const b = await term(token, { session_id: sid, command: 'stat -c %a run.sh; sh run.sh; cat renamed/new.txt tree-copy/sub/leaf.txt; test -d empty/dir && echo dir; ls old.txt 2>&1 | grep -c "No such"' });
       assert.equal(b.status, 200, JSON.stringify(b.body));
-      assert.equal(b.body.stdout, 'v2\nold\nleaf\ndir\n1\n', 'the edit (its mode kept), the move, the copy and the mkdir all came back');
+      assert.equal(b.body.stdout, '755\nv2\nold\nleaf\ndir\n1\n', `the edit (its mode kept), the move, the copy and the mkdir all came back: ${JSON.stringify(b.body)}`);
       assert.equal(b.body.restored, true);
       assert.notEqual(await holderOf(sid), holder);
       await call('DELETE', `/api/v1/sessions/${sid}`, { token });
