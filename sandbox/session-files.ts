@@ -19,6 +19,7 @@ const GREP_LINE_BYTES = 12_000;
 const PRELUDE = `
 set -u
 inside() { case "$1" in /workspace|/workspace/*|/tmp|/tmp/*) return 0;; esac; echo "path escapes the session: $1" >&2; exit 3; }
+newtop() { n=$1; [ ! -e "$n" ] || return 0; while [ ! -e "$(dirname -- "$n")" ]; do n=$(dirname -- "$n"); done; printf '%s' "$n"; }
 p=$1
 case "$p" in /*) ;; *) p="/workspace/$p";; esac
 `;
@@ -48,7 +49,9 @@ if [ -e "$t" ] || [ -L "$t" ]; then
   [ "$3" = 1 ] || { echo "$2 exists (set overwrite to replace it)" >&2; exit 8; }
   [ -L "$t" ] || [ ! -d "$t" ] || { echo "$2 is a directory: a move or copy never replaces one (name the full target path)" >&2; exit 5; }
 fi
+top=$(newtop "$td")
 mkdir -p -- "$td" 2>/dev/null || { echo "cannot create directory: $td" >&2; exit 5; }
+[ -n "$top" ] || top=$t
 `;
 
 /** The edit's own write: the file as the edit read it (its sha256, $2), or nothing is written. Stdin: the new content. */
@@ -143,7 +146,7 @@ fi | cut -b 1-${GREP_LINE_BYTES} | head -n "$3"
   edit: EDIT_WRITE,
   move: `${PRELUDE}${SOURCE_ENTRY}${TARGET_ENTRY}
 timeout -s KILL ${TREE_LIMIT_SEC} mv -T -- "$s" "$t" || exit 5
-printf '%s' "$t"
+printf 'D%s\\0A%s\\0' "$s" "$top"
 `,
   // The source is followed to what it names (inside the session); a directory's own links are copied as links.
   copy: `${PRELUDE}
@@ -155,7 +158,7 @@ case "$s" in /workspace|/tmp) [ "$4" = 1 ] || { echo "is a directory: $1 (set re
 ${TARGET_ENTRY}
 [ ! -L "$t" ] || rm -f -- "$t"
 timeout -s KILL ${TREE_LIMIT_SEC} cp -R -P --preserve=mode,timestamps -T -- "$s" "$t" || exit 5
-printf '%s' "$t"
+printf 'A%s\\0' "$top"
 `,
   mkdir: `${PRELUDE}
 r=$(realpath -m -- "$p")
@@ -163,16 +166,17 @@ inside "$r"
 if [ -e "$r" ]; then
   [ -d "$r" ] || { echo "$1 exists and is not a directory" >&2; exit 8; }
   [ "$2" = 1 ] || { echo "$1 exists (set parents to accept an existing directory)" >&2; exit 8; }
-  printf 'existed\\n%s' "$r"
+  printf 'existed\\n'
   exit 0
 fi
+top=$(newtop "$r")
 if [ "$2" = 1 ]; then
   mkdir -p -- "$r" || exit 5
 else
   [ -d "$(dirname -- "$r")" ] || { echo "no such directory: $(dirname -- "$1") (set parents to create it)" >&2; exit 4; }
   mkdir -- "$r" || exit 5
 fi
-printf 'created\\n%s' "$r"
+printf 'created\\nA%s\\0' "$top"
 `,
 };
 
@@ -182,13 +186,13 @@ const ERRORS: Record<number, ErrorCode> = {
 
 /**
  * What a file call changed, for storing it before the call answers: one file written (its bytes at
- * hand) or one path deleted travel as a one-entry delta; a move, copy or mkdir changed several paths,
- * and the session agent's own delta walks the workspace for them, as after a command.
+ * hand) or one path deleted travel as a one-entry delta; a move, copy or mkdir names the trees it
+ * removed and made (the topmost directory it created, when it made parents), read back as a tar.
  */
 export type FileChange =
   | { kind: 'written'; path: string; content: Buffer; mode?: number }
   | { kind: 'deleted'; path: string }
-  | { kind: 'several' };
+  | { kind: 'trees'; deleted: string[]; added: string[] };
 
 export async function sessionFileOp(container: Docker.Container, op: FileOp, limits: { maxBytes: number }): Promise<FileResult> {
   return (await runFileOp(container, op, limits)).result;
@@ -245,13 +249,13 @@ export async function runFileOp(container: Docker.Container, op: FileOp, limits:
     case 'move':
     case 'copy': {
       const flags = op.op === 'copy' ? [op.overwrite ? '1' : '0', op.recursive ? '1' : '0'] : [op.overwrite ? '1' : '0'];
-      await runScript(container, op.op, [op.path, op.to, ...flags], { limitBytes: 64 * 1024, waitMs: (TREE_LIMIT_SEC + 10) * 1000 });
-      return { result: { op: op.op, path: op.path, to: op.to }, changed: { kind: 'several' } };
+      const out = await runScript(container, op.op, [op.path, op.to, ...flags], { limitBytes: 64 * 1024, waitMs: (TREE_LIMIT_SEC + 10) * 1000 });
+      return { result: { op: op.op, path: op.path, to: op.to }, changed: treesOf(out) };
     }
     case 'mkdir': {
-      const out = (await runScript(container, 'mkdir', [op.path, op.parents ? '1' : '0'], { limitBytes: 64 * 1024 })).toString('utf8');
-      const created = out.startsWith('created\n');
-      return { result: { op: 'mkdir', path: op.path, created }, ...(created ? { changed: { kind: 'several' } } : {}) };
+      const out = await runScript(container, 'mkdir', [op.path, op.parents ? '1' : '0'], { limitBytes: 64 * 1024 });
+      const created = out.subarray(0, 8).toString('utf8') === 'created\n';
+      return { result: { op: 'mkdir', path: op.path, created }, ...(created ? { changed: treesOf(out.subarray(8)) } : {}) };
     }
   }
 }
@@ -290,6 +294,30 @@ async function edit(container: Docker.Container, op: Extract<FileOp, { op: 'edit
     result: { op: 'edit', path: op.path, replacements, size: Number(size) },
     changed: { kind: 'written', path: out.slice(newline + 1), content, mode: parseInt(mode, 8) },
   };
+}
+
+/** `D<path>\0` and `A<path>\0` records of a move, copy or mkdir: the trees it removed and made. */
+function treesOf(out: Buffer): FileChange {
+  const records = out.toString('utf8').split('\0').filter(Boolean);
+  return { kind: 'trees', deleted: records.filter((r) => r.startsWith('D')).map((r) => r.slice(1)), added: records.filter((r) => r.startsWith('A')).map((r) => r.slice(1)) };
+}
+
+/**
+ * A tar of trees under /workspace (`./name` members, links kept as links), read as the sandbox user:
+ * `too_large` past `maxBytes` (not read further), `unreadable` when tar failed.
+ */
+export async function workspaceTrees(container: Docker.Container, names: string[], maxBytes: number): Promise<Buffer | 'too_large' | 'unreadable'> {
+  const r = await dockerExec(container, {
+    cmd: ['timeout', '-s', 'KILL', String(IO_LIMIT_SEC), 'tar', '-C', '/workspace', '-cf', '-', '--', ...names],
+    user: SANDBOX_USER,
+    workingDir: '/workspace',
+    limitBytes: maxBytes,
+    stopAtLimit: true,
+    waitMs: 60_000,
+  });
+  if (r.stdoutTruncated) return 'too_large';
+  // 1: a file changed while it was read; the archive is whole, and the next step's delta has the rest.
+  return r.exitCode === 0 || r.exitCode === 1 ? r.stdout : 'unreadable';
 }
 
 /** The NUL-terminated field a script prints first (the real path it searched), and the rest. */

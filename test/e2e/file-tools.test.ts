@@ -259,6 +259,13 @@ describe('session file tools: glob, grep, edit, move, copy, mkdir', function () 
       assert.equal(await step('POST', 'mkdir', { path: 'empty/dir', parents: true }), 1, 'the mkdir is one stored part');
       assert.equal(await step('GET', 'glob?pattern=**'), 0, 'a glob stores nothing');
       assert.equal(await step('GET', 'grep?pattern=leaf'), 0, 'a grep stores nothing');
+      // Beside a running command: the call stores its own delta, never waiting for the session's agent.
+      const running = term(token, { session_id: sid, command: 'sleep 6; echo slept > slept.txt' });
+      await new Promise((r) => setTimeout(r, 1500));
+      const started = Date.now();
+      assert.equal(await step('POST', 'copy', { from: 'renamed/new.txt', to: 'during/copy.txt' }), 1, 'the copy beside a command is one stored part');
+      assert.ok(Date.now() - started < 3500, `the copy answered without waiting for the command (${Date.now() - started} ms)`);
+      assert.equal((await running).status, 200);
       // Last: only the edit's own part holds the new content (and the script's mode).
       assert.equal(await step('POST', 'edit', { path: 'run.sh', old_text: 'v1', new_text: 'v2' }), 1, 'the edit is one stored part');
       const last = (await chain()).at(-1)!;
@@ -267,9 +274,9 @@ describe('session file tools: glob, grep, edit, move, copy, mkdir', function () 
       // Lost the instant after the last answer: no checkpoint period has passed.
       const holder = await holderOf(sid);
       await platform.loseHost(holder);
-      const b = await term(token, { session_id: sid, command: 'stat -c %a run.sh; sh run.sh; cat renamed/new.txt tree-copy/sub/leaf.txt; test -d empty/dir && echo dir; ls old.txt 2>&1 | grep -c "No such"' });
+      const b = await term(token, { session_id: sid, command: 'stat -c %a run.sh; sh run.sh; cat renamed/new.txt tree-copy/sub/leaf.txt during/copy.txt slept.txt; test -d empty/dir && echo dir; ls old.txt 2>&1 | grep -c "No such"' });
       assert.equal(b.status, 200, JSON.stringify(b.body));
-      assert.equal(b.body.stdout, '755\nv2\nold\nleaf\ndir\n1\n', `the edit (its mode kept), the move, the copy and the mkdir all came back: ${JSON.stringify(b.body)}`);
+      assert.equal(b.body.stdout, '755\nv2\nold\nleaf\nold\nslept\ndir\n1\n', `the edit (its mode kept), the move, the copy and the mkdir all came back: ${JSON.stringify(b.body)}`);
       assert.equal(b.body.restored, true);
       assert.notEqual(await holderOf(sid), holder);
       await call('DELETE', `/api/v1/sessions/${sid}`, { token });
