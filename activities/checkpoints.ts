@@ -204,7 +204,7 @@ async function oneEntryDelta(change: Exclude<FileChange, { kind: 'trees' }>): Pr
 }
 
 /** Deletion members for `deleted`, then every member of `trees` (a tar of `./name` members) as it is. */
-async function deltaOf(deleted: string[], trees: Buffer): Promise<Buffer> {
+export async function deltaOf(deleted: string[], trees: Buffer): Promise<Buffer> {
   const p = pack();
   for (const name of deleted) p.entry({ name, size: 0, mode: 0o644, mtime: new Date(), pax: { [DELETED_KEY]: '1' } }, Buffer.alloc(0));
   const out = buffer(p as unknown as Readable);

@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { extract } from 'tar-stream';
+import { deltaOf } from '../../activities/checkpoints.js';
 import { DuraboxError } from '../../contract/errors.js';
 import { applyEdit, checkGlob, globToFindRegex, GREP_LINE_CHARS, occurrences, parseGlobOutput, parseGrepOutput } from '../../sandbox/file-patterns.js';
 
@@ -141,5 +143,48 @@ describe('session file tools: globs, edits and parsing (file-patterns)', () => {
       assert.ok(r.matches[0].text.endsWith('…'));
       assert.equal(parseGrepOutput('/w', out, 2).truncated, false);
     });
+  });
+});
+
+describe('the delta of a move, copy or mkdir (deltaOf)', () => {
+  /** name, type, mode and whether it is marked deleted, per member of a tar. */
+  const members = async (tar: Buffer) => {
+    const out: Array<{ name: string; type: string; mode: string; deleted: boolean; body: string }> = [];
+    const ex = extract();
+    ex.on('entry', (h, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+      stream.on('end', () => {
+        out.push({ name: h.name, type: h.type ?? 'file', mode: (h.mode ?? 0).toString(8), deleted: (h.pax as Record<string, string> | undefined)?.['DURABOX.deleted'] === '1', body: Buffer.concat(chunks).toString() });
+        next();
+      });
+    });
+    await new Promise<void>((resolve, reject) => { ex.on('finish', () => resolve()); ex.on('error', reject); ex.end(tar); });
+    return out;
+  };
+
+  it('marks the removed trees deleted first, then carries every member of the made trees as tar wrote them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trees-'));
+    try {
+      mkdirSync(join(dir, 'to/sub'), { recursive: true });
+      writeFileSync(join(dir, 'to/sub/run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+      writeFileSync(join(dir, `to/${'n'.repeat(120)}.txt`), 'long name');
+      const tar = execFileSync('tar', ['-C', dir, '-cf', '-', './to']);
+      const delta = await deltaOf(['./from'], tar);
+      const got = await members(delta);
+      assert.deepEqual(got[0], { name: './from', type: 'file', mode: '644', deleted: true, body: '' });
+      const byName = new Map(got.slice(1).map((m) => [m.name.replace(/\/$/, ''), m]));
+      assert.equal(byName.get('./to/sub')?.type, 'directory');
+      assert.equal(byName.get('./to/sub/run.sh')?.mode, '755');
+      assert.equal(byName.get('./to/sub/run.sh')?.body, '#!/bin/sh\n');
+      assert.equal(byName.get(`./to/${'n'.repeat(120)}.txt`)?.body, 'long name', 'a name past 100 characters survives');
+      assert.ok(got.slice(1).every((m) => !m.deleted));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is only deletions when nothing was made inside /workspace (a move out to /tmp)', async () => {
+    assert.deepEqual((await members(await deltaOf(['./gone', './gone-too'], Buffer.alloc(0)))).map((m) => [m.name, m.deleted]), [['./gone', true], ['./gone-too', true]]);
   });
 });
