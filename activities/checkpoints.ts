@@ -3,7 +3,8 @@
 // over a tar of the entries that differ from the chain's last stored part (a delta), which goes to the
 // snapshot store as the chain's next part. A step that changed nothing costs a walk and no upload; a
 // workspace whose changes are too large for a delta, or whose chain is due to be compacted, is stored
-// whole instead. A file call knows what it changed: its delta is made here, from the bytes it wrote.
+// whole instead. A file call knows what it changed: its delta is made here, from the bytes it wrote (or,
+// for a move, copy or mkdir, from the trees it names, read back from the container).
 //
 // The parts of one session are stored one at a time, in the order they were observed: a delta taken
 // while a file call of the same session is under way could otherwise land after it with older content.
@@ -11,11 +12,12 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import { pack } from 'tar-stream';
+import { extract, pack } from 'tar-stream';
 import { DuraboxError } from '../contract/errors.js';
-import type { CheckpointResult, FileOp } from '../contract/messages.js';
+import type { CheckpointResult } from '../contract/messages.js';
 import { KeyedGate } from '../control/keyed-gate.js';
 import type { SessionContainers } from '../sandbox/session-containers.js';
+import { workspaceTrees, type FileChange } from '../sandbox/session-files.js';
 import { CheckpointTooLarge, compress, digestOf, streamWorkspace } from '../sandbox/workspace-checkpoint.js';
 
 /** Where a session's checkpoint goes: the session, its container and the grant of its current generation. */
@@ -85,19 +87,33 @@ export class Checkpoints {
   }
 
   /**
-   * Runs a file call, and stores what it changed before it answers when `t` is given: the written file
-   * (its bytes are at hand) or the deletion, as a one-entry delta, in order with the session's other parts.
+   * Runs a file call, and stores what it changed before it answers when `t` is given, in order with the
+   * session's other parts: the written file (its bytes are at hand) or the deletion as a one-entry delta;
+   * the trees a move, copy or mkdir removed and made as one delta read back from the container. None of
+   * them asks the session's agent, which may be running a command: a file call never waits for one.
    */
-  fileCall<R extends object>(t: CheckpointTarget | undefined, containerId: string, run: () => Promise<{ result: R; changed?: { path: string; op: FileOp } }>): Promise<R & { checkpoint?: CheckpointResult }> {
+  fileCall<R extends object>(t: CheckpointTarget | undefined, containerId: string, run: () => Promise<{ result: R; changed?: FileChange }>): Promise<R & { checkpoint?: CheckpointResult }> {
     if (!t) return run().then((r) => r.result as R & { checkpoint?: CheckpointResult });
     return this.order.run(containerId, async () => {
       const { result, changed } = await run();
-      const name = changed && relativeToWorkspace(changed.path);
-      if (!changed || name === undefined) return result as R & { checkpoint?: CheckpointResult };
-      const tar = await oneEntryDelta(name, changed.op);
-      // The write stands; the session is checkpointed again later (a moved session's write is refused).
-      return { ...result, checkpoint: await storedOrFailed(() => this.store(t, 'delta', tar)) };
+      if (!changed) return result as R & { checkpoint?: CheckpointResult };
+      const delta = changed.kind === 'trees' ? await this.treesDelta(containerId, changed) : await oneEntryDelta(changed);
+      if (!delta) return result as R & { checkpoint?: CheckpointResult };
+      // The change stands; the session is checkpointed again later (a moved session's change is refused).
+      // Trees too large for a delta (or unreadable as one) go whole, as a command's changes would.
+      const store = delta === 'whole' ? () => this.storeFull(t) : () => this.store(t, 'delta', delta);
+      return { ...result, checkpoint: await storedOrFailed(store) };
     });
+  }
+
+  /** The delta of a move, copy or mkdir: its removed trees as deletions, then its made trees as they are now. */
+  private async treesDelta(containerId: string, change: Extract<FileChange, { kind: 'trees' }>): Promise<Buffer | 'whole' | undefined> {
+    const deleted = change.deleted.map(relativeToWorkspace).filter((n): n is string => n !== undefined);
+    const added = change.added.map(relativeToWorkspace).filter((n): n is string => n !== undefined);
+    if (deleted.length === 0 && added.length === 0) return undefined;
+    const trees = added.length > 0 ? await workspaceTrees(this.d.docker.getContainer(containerId), added, DELTA_MAX_BYTES) : Buffer.alloc(0);
+    if (typeof trees === 'string') return 'whole';
+    return deltaOf(deleted, trees);
   }
 
   /** Stores one part, trying again while the API restarts; a chain owned by a newer container: `fenced`. */
@@ -172,15 +188,37 @@ function relativeToWorkspace(path: string): string | undefined {
   return rel && !rel.split('/').includes('..') ? `./${rel}` : undefined;
 }
 
-/** The delta of one file call: the file as written, or the path deleted. */
-async function oneEntryDelta(name: string, op: FileOp): Promise<Buffer> {
+/** The delta of one file call: the file as written (with its mode when the call read it back), or the path deleted; none outside /workspace. */
+async function oneEntryDelta(change: Exclude<FileChange, { kind: 'trees' }>): Promise<Buffer | undefined> {
+  const name = relativeToWorkspace(change.path);
+  if (name === undefined) return undefined;
   const p = pack();
-  if (op.op === 'write') {
-    const content = Buffer.from(op.contentBase64, 'base64');
-    p.entry({ name, size: content.length, mode: 0o644, mtime: new Date() }, content);
+  if (change.kind === 'written') {
+    const mode = change.mode !== undefined && Number.isInteger(change.mode) ? change.mode & 0o7777 : 0o644;
+    p.entry({ name, size: change.content.length, mode, mtime: new Date() }, change.content);
   } else {
     p.entry({ name, size: 0, mode: 0o644, mtime: new Date(), pax: { [DELETED_KEY]: '1' } }, Buffer.alloc(0));
   }
   p.finalize();
   return buffer(p as unknown as Readable);
+}
+
+/** Deletion members for `deleted`, then every member of `trees` (a tar of `./name` members) as it is. */
+export async function deltaOf(deleted: string[], trees: Buffer): Promise<Buffer> {
+  const p = pack();
+  for (const name of deleted) p.entry({ name, size: 0, mode: 0o644, mtime: new Date(), pax: { [DELETED_KEY]: '1' } }, Buffer.alloc(0));
+  const out = buffer(p as unknown as Readable);
+  if (trees.length > 0) {
+    const ex = extract();
+    ex.on('entry', (header, stream, next) => {
+      stream.pipe(p.entry(header, (e) => next(e ?? undefined)));
+    });
+    await new Promise<void>((resolve, reject) => {
+      ex.on('finish', resolve);
+      ex.on('error', reject);
+      ex.end(trees);
+    });
+  }
+  p.finalize();
+  return out;
 }

@@ -14,9 +14,11 @@ import {
   describeIssues, EchoInput, ExposedPort, ExposePortToolInput, ListPortsToolInput, SessionPorts, EchoOutput, ForkedSession, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput, RunCodeInput, RunCodeOutput,
   ReadFileToolInput, ReadImageToolInput, leaseWithin, SessionForkToolInput, SnapshotCreateToolInput, SnapshotDeleted, SnapshotDeleteToolInput, SnapshotList,
   SnapshotListToolInput, SnapshotView, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
+  CopyFileToolInput, DirectoryMade, EditFileToolInput, FileCopied, FileEdited, FileGlobResult, FileGrepResult, FileMoved, GlobToolInput, GrepToolInput,
+  MakeDirectoryToolInput, MoveFileToolInput,
 } from '../contract/schemas.js';
 import type { Capability } from '../contract/capabilities.js';
-import type { RunCodeOutput as CodeOutput } from '../contract/messages.js';
+import type { RunCodeOutput as CodeOutput, FileOp, FileResult } from '../contract/messages.js';
 import { leaseBounds, type AppDeps } from './context.js';
 import { newStreamId, relayingOutput, type OutputPiece } from './events.js';
 import { runCommand, startCommand } from './handlers/commands.js';
@@ -284,6 +286,7 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
     },
     ...browserTools(deps),
     ...portTools(deps),
+    ...fileTools(deps),
   };
 }
 
@@ -396,6 +399,119 @@ function browserTools(deps: AppDeps): Record<string, ToolSpec> {
           structuredContent: info,
         });
       }),
+  };
+}
+
+// ---- File tools (docs/workbench/file-tools.md) ------------------------------------------------------
+const changesFiles = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false };
+const SESSION_NOTE = 'Needs the session_id of a terminal session (from terminalExec). Paths are relative to /workspace, or absolute under /workspace or /tmp; nothing outside them is reachable, symlinks included.';
+
+function fileTools(deps: AppDeps): Record<string, ToolSpec> {
+  const fileMaxBytes = deps.api.session.fileMaxBytes;
+  const run = async <K extends FileResult['op']>(accountId: string, sessionId: string, op: FileOp & { op: K }) =>
+    (await deps.sessions.file(accountId, sessionId, op)) as Extract<FileResult, { op: K }>;
+  return {
+    glob: {
+      config: {
+        title: 'Find files by name pattern in a session',
+        description:
+          'Lists the paths under a directory of a terminal session (default /workspace) that match a glob, sorted: * and ? match within one name, ' +
+          '** any number of directories (**/*.py: Python files at any depth; *.py: only directly in path), [abc] a character class, {ts,tsx} alternatives. ' +
+          'Use it to find files before reading or editing them, instead of running find or ls. Answers absolute paths (files, directories and symlinks); ' +
+          `at most limit of them (default 1000, up to 10000): truncated says there were more, so narrow the pattern. ${SESSION_NOTE}`,
+        outputSchema: FileGlobResult,
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      input: GlobToolInput,
+      run: async (args, accountId) => {
+        const r = await run(accountId, args.session_id, { op: 'glob', path: args.path, pattern: args.pattern, limit: args.limit });
+        return { path: r.path, matches: r.matches, truncated: r.truncated };
+      },
+    },
+    grep: {
+      config: {
+        title: 'Search file contents in a session',
+        description:
+          'Searches the lines of a file, or of every file under a directory (default /workspace), for a Perl-compatible regular expression, and ' +
+          'answers each match as {path, line, text}: path absolute, line 1-based, text the line (cut after 500 characters). Binary files are skipped. ' +
+          'glob narrows the files searched (*.ts matches names at any depth; src/**/*.ts a path under path); ignore_case matches without case. ' +
+          'Use it to find where something is defined or used before editing. At most limit matches (default 200, up to 2000): truncated says ' +
+          `there were more, so narrow the pattern or the glob. A pattern grep refuses fails with invalid_pattern. ${SESSION_NOTE}`,
+        outputSchema: FileGrepResult,
+        annotations: { readOnlyHint: true, openWorldHint: false },
+      },
+      input: GrepToolInput,
+      run: async (args, accountId) => {
+        const r = await run(accountId, args.session_id, { op: 'grep', path: args.path, pattern: args.pattern, ...(args.glob ? { glob: args.glob } : {}), ignoreCase: args.ignore_case, limit: args.limit });
+        return { path: r.path, matches: r.matches, truncated: r.truncated };
+      },
+    },
+    editFile: {
+      config: {
+        title: 'Edit a file in a session (exact search and replace)',
+        description:
+          'Replaces old_text with new_text in a file of a terminal session and writes it back; answers how many replacements were made. old_text ' +
+          'must match the file exactly (whitespace, indentation and line endings included: read the file first) and appear exactly once, unless ' +
+          'replace_all is true. Text not found fails with edit_no_match; text found more than once fails with edit_ambiguous saying how many times: ' +
+          'include more surrounding lines to make it unique, or set replace_all. Use it for targeted changes instead of rewriting a whole file with ' +
+          `writeFile. Files up to ${fileMaxBytes} bytes. ${SESSION_NOTE}`,
+        outputSchema: FileEdited,
+        annotations: changesFiles,
+      },
+      input: EditFileToolInput,
+      run: async (args, accountId) => {
+        const r = await run(accountId, args.session_id, { op: 'edit', path: args.path, oldText: args.old_text, newText: args.new_text, replaceAll: args.replace_all });
+        return { path: r.path, replacements: r.replacements, size: r.size };
+      },
+    },
+    moveFile: {
+      config: {
+        title: 'Move or rename a file or directory in a session',
+        description:
+          'Moves (renames) a file or a directory of a terminal session from `from` to `to`, the new full path (not a directory to move it into); ' +
+          'missing parent directories of `to` are created. A file already at `to` fails with file_exists unless overwrite is true; a directory there ' +
+          `is never replaced. A missing source fails with file_not_found. ${SESSION_NOTE}`,
+        outputSchema: FileMoved,
+        annotations: changesFiles,
+      },
+      input: MoveFileToolInput,
+      run: async (args, accountId) => {
+        const r = await run(accountId, args.session_id, { op: 'move', path: args.from, to: args.to, overwrite: args.overwrite });
+        return { from: r.path, to: r.to };
+      },
+    },
+    copyFile: {
+      config: {
+        title: 'Copy a file or directory in a session',
+        description:
+          'Copies a file of a terminal session to `to`, the copy\'s full path (missing parent directories are created); a directory is copied with ' +
+          'everything in it only when recursive is true. A file already at `to` fails with file_exists unless overwrite is true; a directory there is ' +
+          `never replaced. Modes and modification times are kept. ${SESSION_NOTE}`,
+        outputSchema: FileCopied,
+        annotations: { ...changesFiles, destructiveHint: false },
+      },
+      input: CopyFileToolInput,
+      run: async (args, accountId) => {
+        const r = await run(accountId, args.session_id, { op: 'copy', path: args.from, to: args.to, recursive: args.recursive, overwrite: args.overwrite });
+        return { from: r.path, to: r.to };
+      },
+    },
+    makeDirectory: {
+      config: {
+        title: 'Create a directory in a session',
+        description:
+          'Creates a directory in a terminal session. With parents true its missing parent directories are created too and a directory that already ' +
+          'exists is fine (created: false), like mkdir -p; without it a missing parent fails with file_not_found and an existing path with file_exists. ' +
+          `(writeFile creates parent directories by itself.) ${SESSION_NOTE}`,
+        outputSchema: DirectoryMade,
+        annotations: { ...changesFiles, destructiveHint: false, idempotentHint: true },
+      },
+      input: MakeDirectoryToolInput,
+      run: async (args, accountId) => {
+        const r = await run(accountId, args.session_id, { op: 'mkdir', path: args.path, parents: args.parents });
+        return { path: r.path, created: r.created };
+      },
+    },
   };
 }
 

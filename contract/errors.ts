@@ -82,6 +82,15 @@ export const ERROR_TABLE = {
   script_error: { status: 422, retryable: false, message: 'the expression failed in the page' },
   /** A screenshot or PDF larger than the browser tools answer (a selector or the viewport is smaller). */
   capture_too_large: { status: 413, retryable: false, message: 'the capture is too large' },
+  // File tools (docs/workbench/file-tools.md).
+  /** A move, copy or mkdir whose target exists (a move or copy without overwrite, a mkdir without parents). */
+  file_exists: { status: 409, retryable: false, message: 'the target path exists' },
+  /** An edit's old_text is not in the file. */
+  edit_no_match: { status: 422, retryable: false, message: 'old_text was not found in the file' },
+  /** An edit's old_text is in the file more than once and replace_all was not asked for. */
+  edit_ambiguous: { status: 422, retryable: false, message: 'old_text appears more than once in the file' },
+  /** A glob or grep pattern the container's tools refuse. */
+  invalid_pattern: { status: 400, retryable: false, message: 'invalid pattern' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -209,7 +209,17 @@ export type FileOp =
   | { op: 'read'; path: string; maxBytes: number; withMime?: boolean }
   | { op: 'write'; path: string; contentBase64: string }
   | { op: 'list'; path: string }
-  | { op: 'delete'; path: string };
+  | { op: 'delete'; path: string }
+  // File tools (docs/workbench/file-tools.md). `path` is the source of a move or a copy.
+  | { op: 'glob'; path: string; pattern: string; limit: number }
+  | { op: 'grep'; path: string; pattern: string; glob?: string; ignoreCase?: boolean; limit: number }
+  | { op: 'edit'; path: string; oldText: string; newText: string; replaceAll?: boolean }
+  | { op: 'move'; path: string; to: string; overwrite?: boolean }
+  | { op: 'copy'; path: string; to: string; recursive?: boolean; overwrite?: boolean }
+  | { op: 'mkdir'; path: string; parents?: boolean };
+
+/** One line grep found: the file (absolute, in the container), its 1-based line number and the line (cut when long). */
+export interface GrepMatch { path: string; line: number; text: string }
 
 export type FileEntry = z.output<typeof S.FileEntrySchema>;
 
@@ -217,4 +227,10 @@ export type FileResult =
   | { op: 'read'; path: string; size: number; contentBase64: string; mime?: string }
   | { op: 'write'; path: string; size: number }
   | { op: 'list'; path: string; entries: FileEntry[] }
-  | { op: 'delete'; path: string; deleted: boolean };
+  | { op: 'delete'; path: string; deleted: boolean }
+  | { op: 'glob'; path: string; matches: string[]; truncated: boolean }
+  | { op: 'grep'; path: string; matches: GrepMatch[]; truncated: boolean }
+  | { op: 'edit'; path: string; replacements: number; size: number }
+  | { op: 'move'; path: string; to: string }
+  | { op: 'copy'; path: string; to: string }
+  | { op: 'mkdir'; path: string; created: boolean };

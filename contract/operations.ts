@@ -73,6 +73,12 @@ const browserFailures = {
 const browserPost = <B extends z.ZodType>(action: string, summary: string, body: B, ok: Response) =>
   ({ method: 'post' as const, path: `/api/v1/sessions/{id}/browser/${action}`, summary, auth: 'token' as const, body, responses: { 200: ok, ...browserFailures } });
 
+/** Answers of the file tools besides their own (docs/workbench/file-tools.md). */
+const fileTools = {
+  ...fileFailures,
+  400: { description: 'invalid input (the message names the field), invalid_pattern, or a path outside the session', schema: z.union([S.ErrorBody, S.SessionErrorBody]) },
+  409: sessionError('session_busy, or file_exists: the target exists (set overwrite, or parents for mkdir)'),
+};
 const taskAnswers = {
   200: { ...json('succeeded (or, with Accept: text/event-stream, the task as events)', S.TaskBodySchema), events: true },
   202: json('still running', S.TaskBodySchema),
@@ -187,6 +193,14 @@ export const OPERATIONS = {
   browserHtml: browserPost('html', 'The page\'s (or one element\'s) HTML', S.BrowserHtmlBody, json('the HTML', S.BrowserHtml)),
   browserWait: browserPost('wait', 'Wait for an element to be visible, attached or hidden', S.BrowserWaitBody, json('reached', S.BrowserWaited)),
   browserPdf: browserPost('pdf', 'The page printed to PDF', S.BrowserPdfBody, { description: 'the PDF', contentType: 'application/pdf' }),
+
+  // File tools (docs/workbench/file-tools.md).
+  globSessionFiles: { method: 'get', path: '/api/v1/sessions/{id}/files/glob', summary: 'Paths under a directory matching a glob, sorted (capped by limit)', auth: 'token', query: S.FileGlobQuery, responses: { 200: json('matching paths', S.FileGlobResult), ...fileTools } },
+  grepSessionFiles: { method: 'get', path: '/api/v1/sessions/{id}/files/grep', summary: 'Lines matching a regular expression in a file or a directory tree, binary files skipped (capped by limit)', auth: 'token', query: S.FileGrepQuery, responses: { 200: json('matching lines', S.FileGrepResult), ...fileTools } },
+  editSessionFile: { method: 'post', path: '/api/v1/sessions/{id}/files/edit', summary: 'Replace exact text in a file: once (it must be unique) or everywhere with replace_all', auth: 'token', body: S.FileEditBody, responses: { 200: json('edited', S.FileEdited), ...fileTools, 409: sessionError('session_busy, or conflict: the file changed during the edit'), 422: sessionError('edit_no_match: old_text is not in the file; edit_ambiguous: it is there more than once (the message says how many times) and replace_all is false') } },
+  moveSessionFile: { method: 'post', path: '/api/v1/sessions/{id}/files/move', summary: 'Move or rename a file or directory', auth: 'token', body: S.FileMoveBody, responses: { 200: json('moved', S.FileMoved), ...fileTools } },
+  copySessionFile: { method: 'post', path: '/api/v1/sessions/{id}/files/copy', summary: 'Copy a file, or a directory with recursive', auth: 'token', body: S.FileCopyBody, responses: { 200: json('copied', S.FileCopied), ...fileTools } },
+  makeSessionDirectory: { method: 'post', path: '/api/v1/sessions/{id}/files/mkdir', summary: 'Create a directory (with parents: its missing parents too, and an existing one is fine)', auth: 'token', body: S.FileMkdirBody, responses: { 200: json('created, or (parents) already there', S.DirectoryMade), ...fileTools } },
 } as const satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof OPERATIONS;

@@ -673,3 +673,75 @@ export const ExposedPort = z.object({
   command: z.string().optional(),
 });
 export const ListPortsToolInput = z.strictObject({ session_id: nonBlank('session_id').pipe(sessionId).describe('The session whose listening ports to list.') });
+// ---- File tools (glob, grep, edit, move, copy, mkdir: docs/workbench/file-tools.md) -------------------
+/** Largest old_text or new_text of an edit once JSON-encoded: both travel in one Temporal payload (2 MB at most). */
+export const EDIT_TEXT_MAX_JSON_BYTES = 700_000;
+const editText = (what: string) => z.string().max(700_000)
+  .refine((s) => Buffer.byteLength(JSON.stringify(s)) <= EDIT_TEXT_MAX_JSON_BYTES, { message: `${what} must be at most ${EDIT_TEXT_MAX_JSON_BYTES} bytes once JSON-encoded` });
+const noNul = (s: string) => !s.includes('\0');
+const globPattern = nonBlank('pattern').pipe(z.string().max(1000)
+  .refine(noNul, { message: 'must not contain NUL bytes' })
+  .refine((g) => !g.startsWith('/'), { message: 'must be relative to path (start it without /)' })
+  .refine((g) => !g.split('/').includes('..'), { message: 'must not contain .. segments (path traversal)' }));
+const regexPattern = z.string().min(1).max(1000).refine(noNul, { message: 'must not contain NUL bytes' });
+/** A boolean in a query string: true/false or 1/0. */
+const queryBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const globFields = {
+  pattern: globPattern.describe('Glob relative to path: * and ? within one name, ** any directories (**/*.ts: at any depth), [abc], {a,b}. *.ts matches only directly in path.'),
+  path: sessionPath.default('/workspace').describe('Directory searched (relative to /workspace, or under /workspace or /tmp); default /workspace.'),
+};
+const globLimit = (coerce: boolean) => (coerce ? z.coerce.number() : z.number()).pipe(z.int().min(1).max(10_000)).default(1000).describe('Most paths answered (1..10000, default 1000); truncated says when there were more.');
+const grepFields = {
+  pattern: regexPattern.describe('Perl-compatible regular expression (grep -P), matched line by line, e.g. def \\w+\\( or TODO|FIXME.'),
+  path: sessionPath.default('/workspace').describe('File or directory searched, directories recursively (relative to /workspace, or under /workspace or /tmp); default /workspace.'),
+  glob: globPattern.optional().describe('Only files whose path matches this glob: *.py (no /) matches the name at any depth, src/**/*.ts a path relative to path.'),
+};
+const grepLimit = (coerce: boolean) => (coerce ? z.coerce.number() : z.number()).pipe(z.int().min(1).max(2000)).default(200).describe('Most matching lines answered (1..2000, default 200); truncated says when there were more.');
+const editFields = {
+  path: sessionPath.describe('The file to edit (relative to /workspace, or under /workspace or /tmp).'),
+  old_text: editText('old_text').refine((s) => s.length > 0, { message: 'must not be empty (write the file to create it)' }).describe('Exact text to replace, whitespace and line endings included; it must appear exactly once unless replace_all.'),
+  new_text: editText('new_text').describe('The text that replaces it (may be empty: the old text is removed).'),
+  replace_all: z.boolean().default(false).describe('Replace every occurrence of old_text, not just a unique one.'),
+};
+const sameText = (v: { old_text: string; new_text: string }, ctx: z.RefinementCtx) => {
+  if (v.old_text === v.new_text) ctx.addIssue({ code: 'custom', path: ['new_text'], message: 'must differ from old_text (the edit would change nothing)' });
+};
+const moveFields = {
+  from: sessionPath.describe('The file or directory to move (a symlink is moved itself).'),
+  to: sessionPath.describe('Its new full path (not a directory to move it into); missing parent directories are created.'),
+  overwrite: z.boolean().default(false).describe('Replace a file already at to (a directory there is never replaced).'),
+};
+const copyFields = {
+  from: sessionPath.describe('The file or directory to copy.'),
+  to: sessionPath.describe('The copy\'s full path (not a directory to copy into); missing parent directories are created.'),
+  recursive: z.boolean().default(false).describe('Needed to copy a directory (with everything in it).'),
+  overwrite: z.boolean().default(false).describe('Replace a file already at to (a directory there is never replaced).'),
+};
+const mkdirFields = {
+  path: sessionPath.describe('The directory to create (relative to /workspace, or under /workspace or /tmp).'),
+  parents: z.boolean().default(false).describe('Create missing parent directories too, and accept a directory that already exists (mkdir -p).'),
+};
+const toolSession = nonBlank('session_id').pipe(sessionId).describe('The terminal session (its session_id, from terminalExec).');
+
+export const FileGlobQuery = z.object({ ...globFields, limit: globLimit(true) });
+export const FileGrepQuery = z.object({ ...grepFields, ignore_case: queryBool.default(false).describe('Match without regard to case (true/false).'), limit: grepLimit(true) });
+export const FileEditBody = z.strictObject(editFields).superRefine(sameText);
+export const FileMoveBody = z.strictObject(moveFields);
+export const FileCopyBody = z.strictObject(copyFields);
+export const FileMkdirBody = z.strictObject(mkdirFields);
+
+export const GlobToolInput = z.strictObject({ session_id: toolSession, ...globFields, limit: globLimit(false) });
+export const GrepToolInput = z.strictObject({ session_id: toolSession, ...grepFields, ignore_case: z.boolean().default(false).describe('Match without regard to case.'), limit: grepLimit(false) });
+export const EditFileToolInput = z.strictObject({ session_id: toolSession, ...editFields }).superRefine(sameText);
+export const MoveFileToolInput = z.strictObject({ session_id: toolSession, ...moveFields });
+export const CopyFileToolInput = z.strictObject({ session_id: toolSession, ...copyFields });
+export const MakeDirectoryToolInput = z.strictObject({ session_id: toolSession, ...mkdirFields });
+
+export const FileGlobResult = z.object({ path: z.string(), matches: z.array(z.string()).describe('absolute paths in the container, sorted'), truncated: z.boolean() });
+export const GrepMatchSchema = z.object({ path: z.string().describe('absolute path in the container'), line: z.int().describe('1-based'), text: z.string().describe('the line, cut after 500 characters (…)') });
+export const FileGrepResult = z.object({ path: z.string(), matches: z.array(GrepMatchSchema), truncated: z.boolean() });
+export const FileEdited = z.object({ path: z.string(), replacements: z.int(), size: z.int().describe('the file\'s size after the edit, in bytes') });
+export const FileMoved = z.object({ from: z.string(), to: z.string() });
+export const FileCopied = z.object({ from: z.string(), to: z.string() });
+export const DirectoryMade = z.object({ path: z.string(), created: z.boolean().describe('false: it already existed (parents)') });

@@ -23,6 +23,9 @@ import {
 
 export const execUpdate = defineUpdate<TerminalExecOutput, [SessionExecRequest]>('exec');
 export const fileUpdate = defineUpdate<FileResult, [FileOp]>('file');
+
+/** File calls that only read: nothing of theirs is stored, however the session's durability is set. */
+const READ_ONLY_FILE_OPS: ReadonlyArray<FileOp['op']> = ['read', 'list', 'glob', 'grep'];
 export const closeUpdate = defineUpdate<SessionSummary, []>('close');
 /**
  * Answers once the session has its first container (or failed to start): a fork's start waits on it. A
@@ -577,7 +580,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     fileBusy = true;
     try {
       extendLease();
-      const changes = op.op === 'write' || op.op === 'delete';
+      // Every call but the read-only ones may change /workspace (a history's recorded ops keep their old decision).
+      const changes = !READ_ONLY_FILE_OPS.includes(op.op);
       const { checkpoint: stored, ...r } = await onHost(() => (changes ? durably((extra) => host().sessionFile({ containerId: state!.containerId, op, ...extra })) : host().sessionFile({ containerId: state!.containerId, op })));
       if (changes) touched(stored);
       return r as FileResult;

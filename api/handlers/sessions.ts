@@ -6,12 +6,15 @@ import type { AppDeps } from '../context.js';
 import { newStreamId, streamCommand, wantsEvents } from '../events.js';
 import { ErrorAnswer } from '../errors.js';
 import type { Handlers } from '../routes.js';
+import { fileToolHandlers } from './files.js';
 
-export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand' | 'listSessions' | 'getSession' | 'deleteSession' | 'readSessionFile' | 'writeSessionFile' | 'deleteSessionFile'> {
+export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand' | 'listSessions' | 'getSession' | 'deleteSession' | 'readSessionFile' | 'writeSessionFile' | 'deleteSessionFile'> & ReturnType<typeof fileToolHandlers> {
   const sessions = deps.sessions;
   const maxBytes = deps.api.session.fileMaxBytes;
 
   return {
+    ...fileToolHandlers(deps),
+
     async terminalCommand(ctx, { body }) {
       const { request_id, ...input } = body;
       if (wantsEvents(ctx)) {

@@ -60,7 +60,7 @@ describe('MCP over Streamable HTTP (the SDK\'s own client)', () => {
   it('lists every tool with its input schema refusing unknown fields, output schemas and annotations', async () => {
     const { tools } = await client.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
-    for (const name of ['echo', 'pythonExec', 'terminalExec', 'readImage', 'readFile', 'writeFile', 'listFiles']) assert.ok(byName.has(name), name);
+    for (const name of ['echo', 'pythonExec', 'terminalExec', 'readImage', 'readFile', 'writeFile', 'listFiles', 'glob', 'grep', 'editFile', 'moveFile', 'copyFile', 'makeDirectory']) assert.ok(byName.has(name), name);
     assert.equal(byName.get('pythonExec')!.inputSchema.additionalProperties, false);
     assert.deepEqual(Object.keys(byName.get('pythonExec')!.outputSchema!.properties!).sort(), ['exit_code', 'output', 'stderr', 'stderr_truncated', 'stdout_truncated']);
     assert.equal(byName.get('pythonExec')!.annotations?.openWorldHint, true);

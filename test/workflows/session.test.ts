@@ -65,6 +65,11 @@ function fakeFile(op: FileOp): FileResult {
     case 'read': return { op: 'read', path: op.path, size: 2, contentBase64: Buffer.from('hi').toString('base64') };
     case 'list': return { op: 'list', path: op.path, entries: [] };
     case 'delete': return { op: 'delete', path: op.path, deleted: true };
+    case 'glob': return { op: 'glob', path: op.path, matches: [], truncated: false };
+    case 'grep': return { op: 'grep', path: op.path, matches: [], truncated: false };
+    case 'edit': return { op: 'edit', path: op.path, replacements: 1, size: 3 };
+    case 'move': case 'copy': return { op: op.op, path: op.path, to: op.to };
+    case 'mkdir': return { op: 'mkdir', path: op.path, created: true };
   }
 }
 
@@ -700,6 +705,22 @@ describe('sessionWorkflow', function () {
       assert.equal(summary.checkpoint?.bytes, 300, 'three deltas of 100 bytes: the first command, the command, the write');
       await new Promise((r) => setTimeout(r, 900));
       assert.deepEqual(checkpoints, [], 'nothing left to checkpoint in the background');
+      await closeAndWait(s);
+    });
+
+    it('the file tools that change the workspace (edit, move, copy, mkdir) store their effect; glob and grep store nothing', async () => {
+      fileImpl = async (req) => ({ ...fakeFile(req.op), ...(req.durable ? { checkpoint: stored() } : {}) });
+      const s = await createSession(zero);
+      const ops: FileOp[] = [
+        { op: 'edit', path: 'a.txt', oldText: 'a', newText: 'b' },
+        { op: 'move', path: 'a.txt', to: 'b.txt' },
+        { op: 'copy', path: 'b.txt', to: 'c.txt' },
+        { op: 'mkdir', path: 'd', parents: true },
+        { op: 'glob', path: '/workspace', pattern: '*', limit: 10 },
+        { op: 'grep', path: '/workspace', pattern: 'x', limit: 10 },
+      ];
+      for (const op of ops) await s.handle.executeUpdate(fileUpdate, { args: [op] });
+      assert.deepEqual(files.map((f) => [f.op.op, Boolean(f.durable)]), [['edit', true], ['move', true], ['copy', true], ['mkdir', true], ['glob', false], ['grep', false]]);
       await closeAndWait(s);
     });
 
