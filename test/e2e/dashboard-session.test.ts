@@ -12,18 +12,18 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { call, login, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
+import { launchChromium } from './support/chromium.js';
 import { ADMIN } from '../../harness/platform.js';
 import { repoRoot } from '../../config/paths.js';
 import { sessionWorkflowId } from '../../control/session-service.js';
 
-const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test', 'artifacts');
 
 type Out = { session_id: string; stdout: string; exit_code: number };
 
 describe('dashboard: a session\'s page in headless Chromium', function () {
   this.timeout(120_000);
-  let userDataDir: string;
+  let launched: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let browser: BrowserContext;
   let page: Page;
   let cookie: string;
@@ -53,14 +53,8 @@ describe('dashboard: a session\'s page in headless Chromium', function () {
     sid = first.body.session_id;
     ended.push(sid);
 
-    userDataDir = mkdtempSync(join(tmpdir(), 'durabox-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1400, height: 900 },
-      acceptDownloads: true,
-    });
+    launched = await launchChromium({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+    browser = launched.context;
     page = browser.pages()[0] ?? (await browser.newPage());
     page.on('dialog', (d) => void d.accept());
     page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
@@ -71,8 +65,7 @@ describe('dashboard: a session\'s page in headless Chromium', function () {
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
   });
   after(async () => {
-    await browser?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await launched?.close();
     for (const id of ended) await call('DELETE', `/api/v1/sessions/${id}`, { token }).catch(() => undefined);
     platform.config.api.enableRegistration = false;
   });

@@ -8,17 +8,17 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { call, login, newToken } from './support/http.js';
 import { platform } from './support/hooks.js';
+import { launchChromium } from './support/chromium.js';
 import { ADMIN } from '../../harness/platform.js';
 import { repoRoot } from '../../config/paths.js';
 import { templateImage } from '../../control/template-service.js';
 import { NETWORK_POLICIES, TEMPLATE_BASES } from '../../contract/templates.js';
 
-const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test', 'artifacts');
 
 describe('dashboard in headless Chromium', function () {
   this.timeout(60_000);
-  let userDataDir: string;
+  let launched: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let browser: BrowserContext;
   let page: Page;
   const cspViolations: string[] = [];
@@ -30,20 +30,14 @@ describe('dashboard in headless Chromium', function () {
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
-    userDataDir = mkdtempSync(join(tmpdir(), 'durabox-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 800 },
-    });
+    launched = await launchChromium({ viewport: { width: 1280, height: 800 } });
+    browser = launched.context;
     page = browser.pages()[0] ?? (await browser.newPage());
     page.on('dialog', (d) => void d.accept());
     page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
   });
   after(async () => {
-    await browser?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await launched?.close();
     platform.config.api.enableRegistration = false;
   });
 
