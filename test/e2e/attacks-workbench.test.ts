@@ -192,7 +192,7 @@ describe('attack suite: the workbench\'s streams', function () {
   let userDataDir: string | undefined;
   const wsBase = () => platform.url.replace(/^http/, 'ws');
   const term = async (tok: string, session: string, command: string) => {
-    const r = await call<Out>('POST', '/api/v1/commands/terminal', { token: tok, body: { command, session_id: session, lease_ttl_sec: 900 } });
+    const r = await call<Out>('POST', '/api/v1/commands/terminal', { token: tok, body: { command, session_id: session, lease_ttl_sec: 600 } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return r.body;
   };
@@ -224,20 +224,20 @@ describe('attack suite: the workbench\'s streams', function () {
   before(async () => {
     token = await newToken();
     accountId = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!.id;
-    const r = await call<Out>('POST', '/api/v1/commands/terminal', { token, body: { command: ECHO_SERVER(8000), lease_ttl_sec: 900 } });
+    const r = await call<Out>('POST', '/api/v1/commands/terminal', { token, body: { command: ECHO_SERVER(8000), lease_ttl_sec: 600 } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     sid = r.body.session_id;
     const other = await platform.otherAccount('attacker');
     attacker = { token: other.token, accountId: other.account.id, username: other.account.username };
-    const a = await call<Out>('POST', '/api/v1/commands/terminal', { token: attacker.token, body: { command: ECHO_SERVER(8000), lease_ttl_sec: 900 } });
+    const a = await call<Out>('POST', '/api/v1/commands/terminal', { token: attacker.token, body: { command: ECHO_SERVER(8000), lease_ttl_sec: 600 } });
     assert.equal(a.status, 200, JSON.stringify(a.body));
     asid = a.body.session_id;
   });
   after(async () => {
     await browser?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-    await call('DELETE', `/api/v1/sessions/${sid}`, { token });
-    await call('DELETE', `/api/v1/sessions/${asid}`, { token: attacker.token });
+    if (sid) await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+    if (asid) await call('DELETE', `/api/v1/sessions/${asid}`, { token: attacker.token });
   });
 
   it('a hostile container cannot create, replace or symlink anything in its relay directory; its streams still work', async () => {
