@@ -131,15 +131,41 @@ json.dump(report, open('/tmp/flood.json', 'w'))
 PY
 rm -f /tmp/flood.json; (nohup python3 /workspace/flood.py > /tmp/flood.log 2>&1 &)`;
 
+/** A WebSocket echo server by hand (the image has no WebSocket library): the handshake, then each text frame back. */
+const WS_ECHO = `cat > /workspace/ws_echo.py <<'PY'
+import base64, hashlib, socket, struct, sys, threading
+def serve(c):
+    head = b''
+    while b'\\r\\n\\r\\n' not in head:
+        head += c.recv(4096)
+    key = [l.split(b':', 1)[1].strip() for l in head.split(b'\\r\\n') if l.lower().startswith(b'sec-websocket-key')][0]
+    accept = base64.b64encode(hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())
+    path = head.split(b' ')[1]
+    c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + b'\\r\\n\\r\\n')
+    f = c.makefile('rb')
+    while True:
+        b1, b2 = f.read(2)
+        n = b2 & 127
+        if n == 126: n = struct.unpack('>H', f.read(2))[0]
+        mask = f.read(4)
+        data = bytes(x ^ mask[i % 4] for i, x in enumerate(f.read(n)))
+        if b1 & 15 == 8: return
+        reply = path + b' ' + data
+        c.sendall(bytes([0x81, len(reply)]) + reply)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY`;
+
 /** A WebSocket attempt: opened (a stream!), or refused with the upgrade's HTTP status and body. */
-function tryWebSocket(url: string, headers: Record<string, string> = {}): Promise<{ opened: true; ws: WebSocket } | { opened: false; status: number; body: string }> {
+function tryWebSocket(url: string, headers: Record<string, string> = {}): Promise<{ opened: true; ws: WebSocket } | { opened: false; status: number; body: string; setCookie: string[] }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
     ws.once('open', () => resolve({ opened: true, ws }));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (c: Buffer) => { body += c; });
-      res.on('end', () => resolve({ opened: false, status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ opened: false, status: res.statusCode ?? 0, body, setCookie: res.headers['set-cookie'] ?? [] }));
     });
     ws.once('error', (e) => reject(e));
   });
@@ -518,5 +544,32 @@ EOF`);
       assert.ok(paths[0].startsWith(`${prefix}/`), `a cookie outside the port's path: ${c}`);
     }
     assert.ok(set.some((c) => c.startsWith('theme=dark')), `the session's own cookie is kept, under its path: ${JSON.stringify(set)}`);
+  });
+
+  it('nor through the answer to a WebSocket upgrade: its cookies are confined as an HTTP answer\'s are', async () => {
+    const attackerSid = (await login(attacker.username, 'pw')).split('=')[1];
+    platform.api.deps.loginLimiter.reset();
+    await term(attacker.token, asid, `printf '%s\\n' 'durabox_session=${attackerSid}; Path=/' 'durabox_link=x; Path=/' 'everywhere=1; Domain=127.0.0.1; Path=/api/v1/console' 'theme=dark' > /workspace/cookies.txt`);
+    const link = new URL((await call('POST', `/api/v1/sessions/${asid}/links`, { token: attacker.token, body: { port: 8000, ttl_sec: 600 } })).body.path as string, platform.url).searchParams.get('durabox_link')!;
+    const prefix = `/api/v1/sessions/${asid}/ports/8000`;
+    // The session's server answers the upgrade with a plain 200 and its cookies: a browser keeps a handshake's cookies.
+    const r = await tryWebSocket(`${wsBase()}${prefix}/toss?durabox_link=${encodeURIComponent(link)}`);
+    assert.ok(!r.opened);
+    assert.equal(r.status, 200, r.body);
+    assert.match(r.body, /"path": "\/toss"/);
+    assert.ok(r.setCookie.length >= 1, `the session's own cookies pass: ${JSON.stringify(r.setCookie)}`);
+    for (const c of r.setCookie) {
+      assert.doesNotMatch(c.split(';')[0], /durabox_/, `a platform cookie passed: ${c}`);
+      assert.doesNotMatch(c, /domain=/i, c);
+      assert.match(c, new RegExp(`;\\s*Path=${prefix}/`), c);
+    }
+    // The echo WebSocket of the victim still passes frame for frame: a real handshake goes through the head reader.
+    await term(token, sid, `${WS_ECHO}\n(nohup python3 /workspace/ws_echo.py 8765 > /tmp/ws.log 2>&1 &) ; sleep 1`);
+    const ws = await tryWebSocket(`${wsBase()}/api/v1/sessions/${sid}/ports/8765/chat`, { authorization: `Bearer ${token}` });
+    assert.ok(ws.opened, JSON.stringify(ws));
+    const reply = new Promise<string>((resolve) => ws.ws.once('message', (d) => resolve(String(d))));
+    ws.ws.send('ping');
+    assert.equal(await reply, '/chat ping');
+    ws.ws.close();
   });
 });
