@@ -101,6 +101,53 @@ function forwardedCookie(header: string | undefined): string | undefined {
   return kept.length > 0 ? kept.join(';').trim() : undefined;
 }
 
+/**
+ * A cookie the session's server sets, as the caller's browser may keep it (undefined: dropped). The
+ * platform's own cookies are never a session's to set: its server would sign a visitor into another
+ * account, or swap their link. Domain goes (a parent domain's cookie would reach the API and every other
+ * preview). On the API's paths a cookie stays under its port's path (`portPath`), off the dashboard's.
+ */
+export function confineCookie(value: string, portPath: string | undefined): string | undefined {
+  const [pair, ...attrs] = value.split(';');
+  const eq = pair.indexOf('=');
+  const name = eq > 0 ? pair.slice(0, eq).trim() : '';
+  // A nameless cookie (`=durabox_session=…`) is read differently by different browsers: none is kept.
+  if (!name || name === SESSION_COOKIE || name === LINK_COOKIE) return undefined;
+  let path = '/';
+  const kept = attrs.filter((a) => {
+    const key = a.split('=')[0].trim().toLowerCase();
+    if (key === 'path' && portPath !== undefined) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1).trim() : '';
+      if (v.startsWith('/')) path = v;
+      return false;
+    }
+    return key !== 'domain';
+  });
+  if (portPath !== undefined) kept.push(` Path=${portPath}${path}`);
+  return [pair, ...kept].join(';');
+}
+
+/** The path of a port on the API's own paths: its cookies stay under it. */
+function portPathOf(t: Target): string | undefined {
+  return t.preview ? undefined : `/api/v1/sessions/${encodeURIComponent(t.sessionId)}/ports/${t.port}`;
+}
+
+/** An HTTP response head from a session's server, its Set-Cookie lines confined (folded lines unfolded first). */
+function confineHead(head: string, portPath: string | undefined): string {
+  const lines: string[] = [];
+  for (const line of head.split('\r\n')) {
+    if (/^[ \t]/.test(line) && lines.length > 1) lines[lines.length - 1] += ` ${line.trim()}`;
+    else lines.push(line);
+  }
+  const out = lines.flatMap((line) => {
+    const m = /^set-cookie\s*:(.*)$/i.exec(line);
+    if (!m) return [line];
+    const kept = confineCookie(m[1].trim(), portPath);
+    return kept === undefined ? [] : [`set-cookie: ${kept}`];
+  });
+  return out.join('\r\n');
+}
+
 /** A port request by path, or by preview host name. */
 function portTarget(deps: AppDeps, req: IncomingMessage): Target | undefined {
   const url = new URL(req.url ?? '/', 'http://x');
@@ -198,7 +245,9 @@ function forward(req: IncomingMessage, res: ServerResponse, socket: Socket, t: T
     up.on('error', fail);
     up.on('response', (answer) => {
       const headers: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+      for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && k !== 'set-cookie') headers[k] = v;
+      const cookies = (answer.headers['set-cookie'] ?? []).flatMap((c) => confineCookie(c, portPathOf(t)) ?? []);
+      if (cookies.length > 0) headers['set-cookie'] = cookies;
       if (!t.preview) headers['content-security-policy'] = SANDBOX_CSP;
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
       answer.pipe(res);
@@ -233,13 +282,55 @@ function statusText(status: number): string {
   return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' } as Record<number, string>)[status] ?? 'Error';
 }
 
-/** Writes an upgrade request to the session's server and joins the two sockets. */
-function passUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, upstream: Socket, path: string, headers: Record<string, string | string[]>): void {
+/**
+ * Writes an upgrade request to the session's server and joins the two sockets once its answer's head is
+ * through: the head's cookies are confined as an HTTP answer's are (a browser keeps a WebSocket handshake's
+ * cookies too).
+ */
+function passUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, upstream: Socket, path: string, headers: Record<string, string | string[]>, portPath: string | undefined): void {
   const lines = [`${req.method ?? 'GET'} ${path} HTTP/1.1`];
   for (const [k, v] of Object.entries(headers)) for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${one.replace(/[\r\n]/g, '')}`);
   upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
   if (head.length > 0) upstream.write(head);
-  splice(client as Socket, upstream);
+  client.once('close', () => upstream.destroy());
+  readHead(upstream, 64 * 1024).then((answer) => {
+    client.write(Buffer.from(`${confineHead(answer, portPath)}\r\n\r\n`, 'latin1'));
+    splice(client as Socket, upstream);
+  }, (e: Error) => {
+    upstream.destroy();
+    const body = JSON.stringify({ error: `the session's server broke the upgrade off: ${e.message}`, code: 'execution_failed' });
+    if (client.writable) client.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+}
+
+/** An HTTP answer's head (without its blank line), at most `maxBytes`; what follows goes back into the socket. */
+function readHead(s: Socket, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const done = () => {
+      s.off('data', onData);
+      s.off('end', onEnd);
+      s.off('close', onEnd);
+      s.pause();
+    };
+    const onData = (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (buf.length > maxBytes) { done(); reject(new Error(`an answer head longer than ${maxBytes} bytes`)); }
+        return;
+      }
+      done();
+      const rest = buf.subarray(end + 4);
+      if (rest.length > 0) s.unshift(rest);
+      resolve(buf.subarray(0, end).toString('latin1'));
+    };
+    const onEnd = () => { done(); reject(new Error('it closed before answering')); };
+    s.on('data', onData);
+    s.once('end', onEnd);
+    s.once('close', onEnd);
+    s.resume();
+  });
 }
 
 /** The server's 'upgrade' handler: WebSockets to ports, the terminal and the browser. */
@@ -260,7 +351,7 @@ async function upgrade(deps: AppDeps, wss: WebSocketServer, req: IncomingMessage
     const accountId = await callerOf(deps, req, { sessionId: port.sessionId, port: port.port }, { websocket: true });
     const upstream = await deps.tunnels.open(accountId, port.sessionId, { port: port.port });
     void deps.sessions.used(accountId, port.sessionId);
-    return passUpgrade(req, socket, head, upstream, port.rest, upstreamHeaders(req, port, true));
+    return passUpgrade(req, socket, head, upstream, port.rest, upstreamHeaders(req, port, true), portPathOf(port));
   }
   let m = PTY_PATH.exec(url.pathname);
   if (m) {
@@ -343,7 +434,7 @@ async function bridgeCdp(deps: AppDeps, req: IncomingMessage, socket: Duplex, he
   delete headers.origin;
   delete headers['x-forwarded-host'];
   delete headers['x-forwarded-proto'];
-  passUpgrade(req, socket, head, upstream, path, headers);
+  passUpgrade(req, socket, head, upstream, path, headers, undefined);
 }
 
 /** The port the session's browser serves DevTools on (sandbox/session-relay.py). */

@@ -5,7 +5,7 @@ import { PTY_LINK, signLink } from '../../tunnel/links.js';
 import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';
 import { LINK_PARAM } from '../streams.js';
-import { answer, sessionIdOf } from './sessions.js';
+import { answer, sessionErrorAnswer, sessionIdOf } from './sessions.js';
 
 /** Where a session keeps its services (sandbox/session-relay.py reads it). */
 export const SERVICES_FILE = '/workspace/.durabox/services.json';
@@ -39,7 +39,7 @@ export function workbenchHandlers(deps: AppDeps): Pick<Handlers, 'listSessionPor
       const accountId = ctx.state.account!.id;
       // Only a session of the caller's account gets a link (another's is not found).
       const s = await answer(() => deps.sessions.get(accountId, sessionId));
-      if (!s || s.status === 'ended') throw new DuraboxError('session_not_found', `no session ${sessionId}`);
+      if (!s || s.status === 'ended') throw sessionErrorAnswer(new DuraboxError('session_not_found', `no session ${sessionId}`));
       ctx.status = 201;
       ctx.body = linkTo(deps, { protocol: ctx.protocol, host: ctx.host }, accountId, sessionId, body.port ?? PTY_LINK, body.ttl_sec);
     },
