@@ -5,13 +5,10 @@
 // cookie, to read the caller's credentials, and to plant a cookie of its own on the API's origin. Every
 // connection goes to the API, the worker and the containers this test started, or a browser it started.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import WebSocket from 'ws';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { platform } from './support/hooks.js';
+import { launchChromium } from './support/chromium.js';
 import { call, login, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
 import { ADMIN, HASH_KEY } from '../../harness/platform.js';
@@ -20,7 +17,6 @@ import { signTunnelGrant, tunnelKeys, type TunnelClaims } from '../../tunnel/gra
 import { signLink, PTY_LINK } from '../../tunnel/links.js';
 import { splitHostPort } from '../../tunnel/host-server.js';
 
-const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
 
 type Out = { session_id: string; stdout: string; stderr: string; exit_code: number };
 
@@ -214,8 +210,7 @@ describe('attack suite: the workbench\'s streams', function () {
   let sid: string;
   let attacker: { token: string; accountId: string; username: string };
   let asid: string;
-  let browser: BrowserContext | undefined;
-  let userDataDir: string | undefined;
+  let launched: Awaited<ReturnType<typeof launchChromium>> | undefined;
   const wsBase = () => platform.url.replace(/^http/, 'ws');
   const term = async (tok: string, session: string, command: string) => {
     const r = await call<Out>('POST', '/api/v1/commands/terminal', { token: tok, body: { command, session_id: session, lease_ttl_sec: 600 } });
@@ -237,14 +232,8 @@ describe('attack suite: the workbench\'s streams', function () {
     v.ws.close();
   };
   const chromiumContext = async () => {
-    if (browser) return browser;
-    userDataDir = mkdtempSync(join(tmpdir(), 'durabox-attacks-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    return browser;
+    launched ??= await launchChromium();
+    return launched.context;
   };
 
   before(async () => {
@@ -260,8 +249,7 @@ describe('attack suite: the workbench\'s streams', function () {
     asid = a.body.session_id;
   });
   after(async () => {
-    await browser?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await launched?.close();
     if (sid) await call('DELETE', `/api/v1/sessions/${sid}`, { token });
     if (asid) await call('DELETE', `/api/v1/sessions/${asid}`, { token: attacker.token });
   });
