@@ -28,6 +28,7 @@ export const LINK_COOKIE = 'durabox_link';
 export const LINK_PARAM = 'durabox_link';
 
 const PORT_PATH = /^\/api\/v1\/sessions\/([^/]+)\/ports\/(\d{1,5})(\/.*)?$/;
+const LINK_PATH = /^\/api\/v1\/links\/(l1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)(\/.*)?$/;
 const PTY_PATH = /^\/api\/v1\/sessions\/([^/]+)\/pty$/;
 const CDP_PATH = /^\/api\/v1\/sessions\/([^/]+)\/browser\/cdp$/;
 
@@ -39,7 +40,14 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
  */
 const SANDBOX_CSP = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads';
 
-interface Target { sessionId: string; port: number; rest: string; preview: boolean }
+interface Target {
+  sessionId: string;
+  port: number;
+  rest: string;
+  preview: boolean;
+  /** Reached by a link in the path (/api/v1/links/<link>/…): the link is the credential, and the prefix. */
+  link?: { claims: LinkClaims; prefix: string };
+}
 
 /** Who may open a stream of a session, from the request alone (headers, cookies, the link). */
 async function callerOf(deps: AppDeps, req: IncomingMessage, want: { sessionId: string; port: number }, opts: { websocket: boolean }): Promise<string> {
@@ -62,6 +70,10 @@ async function callerOf(deps: AppDeps, req: IncomingMessage, want: { sessionId: 
   if (sid && sid.length <= 128) {
     // A browser sends the login cookie with any site's WebSocket: only the API's own pages may use it there.
     if (opts.websocket && !sameOrigin(req)) throw new DuraboxError('forbidden', 'a WebSocket with the login cookie must come from the dashboard\'s own origin');
+    // Lax cookies ride along on another site's links too: a request another site started (a link, a form)
+    // must not act on the user's session servers as the user. The browser says where a request came from.
+    const site = req.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') throw new DuraboxError('forbidden', 'the login cookie opens a session\'s port only from the dashboard, or from an address typed in: another site\'s link needs a signed link instead');
     const account = await deps.accounts.accountOfLoginSession(keyedHash(deps.hashKey, sid));
     if (account) return account.id;
   }
@@ -129,7 +141,8 @@ export function confineCookie(value: string, portPath: string | undefined): stri
 
 /** The path of a port on the API's own paths: its cookies stay under it. */
 function portPathOf(t: Target): string | undefined {
-  return t.preview ? undefined : `/api/v1/sessions/${encodeURIComponent(t.sessionId)}/ports/${t.port}`;
+  if (t.preview) return undefined;
+  return t.link?.prefix ?? `/api/v1/sessions/${encodeURIComponent(t.sessionId)}/ports/${t.port}`;
 }
 
 /** An HTTP response head from a session's server, its Set-Cookie lines confined (folded lines unfolded first). */
@@ -156,6 +169,15 @@ function portTarget(deps: AppDeps, req: IncomingMessage): Target | undefined {
   if (domain && host.endsWith(`.${domain}`)) {
     const m = /^(\d{1,5})-(.+)$/.exec(host.slice(0, -domain.length - 1));
     if (m) return { port: Number(m[1]), sessionId: m[2], rest: pathWithoutLink(url), preview: true };
+  }
+  const byLink = LINK_PATH.exec(url.pathname);
+  if (byLink) {
+    // The link names the account, session and port; relative URLs in its pages keep it, so their scripts,
+    // styles and images come through it too (a cookie would not: the page's origin is sandboxed).
+    const claims = openLink(deps.hashKey, byLink[1]);
+    if (!claims || claims.p === PTY_LINK) throw new DuraboxError('unauthenticated', 'the link is not valid or has expired: ask for a new one (POST /api/v1/sessions/{id}/links)');
+    url.pathname = byLink[2] ?? '/';
+    return { sessionId: claims.s, port: claims.p, rest: pathWithoutLink(url), preview: false, link: { claims, prefix: `/api/v1/links/${byLink[1]}` } };
   }
   const m = PORT_PATH.exec(url.pathname);
   if (!m) return undefined;
@@ -186,7 +208,8 @@ function upstreamHeaders(req: IncomingMessage, t: Target, keepUpgrade: boolean):
   out.host = `localhost:${t.port}`;
   out['x-forwarded-host'] = req.headers.host ?? '';
   out['x-forwarded-proto'] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  if (!t.preview) out['x-forwarded-prefix'] = `/api/v1/sessions/${encodeURIComponent(t.sessionId)}/ports/${t.port}`;
+  const prefix = portPathOf(t);
+  if (prefix) out['x-forwarded-prefix'] = prefix;
   return out;
 }
 
@@ -207,7 +230,7 @@ async function proxyPort(deps: AppDeps, ctx: Context, t: Target): Promise<void> 
   {
     sessionIdOf(t.sessionId);
     checkPort(t.port);
-    const accountId = await callerOf(deps, ctx.req, { sessionId: t.sessionId, port: t.port }, { websocket: false });
+    const accountId = t.link?.claims.a ?? (await callerOf(deps, ctx.req, { sessionId: t.sessionId, port: t.port }, { websocket: false }));
     const url = new URL(ctx.req.url ?? '/', 'http://x');
     const link = url.searchParams.get(LINK_PARAM);
     if (t.preview && link) {
@@ -348,7 +371,7 @@ async function upgrade(deps: AppDeps, wss: WebSocketServer, req: IncomingMessage
   if (port) {
     sessionIdOf(port.sessionId);
     checkPort(port.port);
-    const accountId = await callerOf(deps, req, { sessionId: port.sessionId, port: port.port }, { websocket: true });
+    const accountId = port.link?.claims.a ?? (await callerOf(deps, req, { sessionId: port.sessionId, port: port.port }, { websocket: true }));
     const upstream = await deps.tunnels.open(accountId, port.sessionId, { port: port.port });
     void deps.sessions.used(accountId, port.sessionId);
     return passUpgrade(req, socket, head, upstream, port.rest, upstreamHeaders(req, port, true), portPathOf(port));

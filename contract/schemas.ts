@@ -559,7 +559,7 @@ export const LinkCreateBody = z.strictObject({
   ttl_sec: z.int().min(10).max(86_400).default(3600).describe('How long the link opens it (10 s to 1 day; default 1 hour).'),
 }).refine((b) => (b.port === undefined) !== (b.pty === undefined), { message: 'port or pty: give exactly one', path: ['port'] });
 export const LinkView = z.object({
-  path: z.string().describe('the link as a path on this API, with its signature (?durabox_link=…)'),
+  path: z.string().describe('the link as a path on this API: for a port /api/v1/links/<link>/ (the page\'s relative URLs keep the link), for the terminal /api/v1/sessions/{id}/pty?durabox_link=<link>'),
   url: z.string().describe('the link as a URL, as this request reached the API'),
   preview_url: z.string().optional().describe('for a port, with DURABOX_PREVIEW_DOMAIN: the link on the port\'s own origin'),
   expires_at: time,

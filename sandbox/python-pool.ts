@@ -14,7 +14,8 @@ import { inExecSpan } from './exec-span.js';
 import { sandboxNetwork, type Egress } from './egress.js';
 import type { Pid1Runtime } from './pid1-runtime.js';
 
-const KEEPER_SOURCE = pid1Program('sandbox-keeper.py', { kernels: true });
+/** The python keeper as the worker composes it (the kernels test runs it as is). */
+export const KEEPER_SOURCE = pid1Program('sandbox-keeper.py', { kernels: true });
 
 export interface PythonRunResult {
   exit_code: number;

@@ -17,7 +17,8 @@ import type { Pid1Runtime } from './pid1-runtime.js';
 import { restoreAnswerOf, type RestoreAnswer } from './workspace-checkpoint.js';
 import type { Relays } from '../tunnel/relay.js';
 
-const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true, restore: true, relay: true });
+/** The session agent as the worker composes it (the kernels test runs it as is). */
+export const AGENT_SOURCE = pid1Program('session-agent.py', { kernels: true, restore: true, relay: true });
 
 const SESSION_ENV = [
   'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',

@@ -82,8 +82,8 @@ export function previewUrl(deps: AppDeps, at: Origin, sessionId: string, port: n
 export function linkTo(deps: AppDeps, at: Origin, accountId: string, sessionId: string, port: number, ttlSec: number): { path: string; url: string; preview_url?: string; expires_at: string } {
   const expires = Date.now() + ttlSec * 1000;
   const link = encodeURIComponent(signLink(deps.hashKey, { a: accountId, s: sessionId, p: port, x: expires }));
-  const base = port !== PTY_LINK ? `/api/v1/sessions/${sessionId}/ports/${port}/` : `/api/v1/sessions/${sessionId}/pty`;
-  const path = `${base}?${LINK_PARAM}=${link}`;
+  // A port's link is a path of its own, so the page's relative URLs carry it; the terminal's is a parameter.
+  const path = port !== PTY_LINK ? `/api/v1/links/${link}/` : `/api/v1/sessions/${sessionId}/pty?${LINK_PARAM}=${link}`;
   const preview = port !== PTY_LINK ? previewUrl(deps, at, sessionId, port) : undefined;
   return { path, url: `${at.protocol}://${at.host}${path}`, ...(preview ? { preview_url: `${preview}?${LINK_PARAM}=${link}` } : {}), expires_at: new Date(expires).toISOString() };
 }

@@ -342,6 +342,15 @@ const TOOLS: Record<string, { shape: Shape; valid: Record<string, unknown> }> = 
     valid: { session_id: 'sess_x', path: 'a.txt', content: 'x' },
   },
   listFiles: { shape: { session_id: { t: 'str', pattern: 'session', required: true }, path: { t: 'str', pattern: 'path' }, timeout_ms: { t: 'int', min: 1, max: 60_000 } }, valid: { session_id: 'sess_x' } },
+  exposePort: {
+    shape: { session_id: { t: 'str', pattern: 'session', required: true }, port: { t: 'int', min: 1, max: 65535, required: true }, command: { t: 'str', nonBlank: true, max: 4096 }, link_ttl_sec: { t: 'int', min: 10, max: 86_400 } },
+    valid: { session_id: 'sess_x', port: 3000 },
+  },
+  listPorts: { shape: { session_id: { t: 'str', pattern: 'session', required: true } }, valid: { session_id: 'sess_x' } },
+  browserNavigate: {
+    shape: { session_id: { t: 'str', pattern: 'session', required: true }, url: { t: 'str', max: 8192, required: true }, wait_until: { t: 'enum', values: ['load', 'domcontentloaded', 'networkidle', 'commit'] }, timeout_ms: { t: 'int', min: 1, max: 120_000 } },
+    valid: { session_id: 'sess_x', url: 'http://localhost:3000/' },
+  },
 };
 
 /** Invalid tool arguments: one guaranteed-invalid change, or an unknown argument (MCP inputs are strict). */

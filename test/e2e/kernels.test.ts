@@ -5,14 +5,16 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { pid1Program } from '../../sandbox/frame-channel.js';
+import { AGENT_SOURCE } from '../../sandbox/session-containers.js';
+import { KEEPER_SOURCE } from '../../sandbox/python-pool.js';
 
 const PYTHON_IMAGE = process.env.DURABOX_PYTHON_IMAGE?.trim() || 'durabox/python:4';
 const TERMINAL_IMAGE = process.env.DURABOX_TERMINAL_IMAGE?.trim() || 'durabox/terminal:5';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** prelude + `KERNEL_SOURCES = {...}` + kernel-driver.py + the PID 1 program, by the worker's own function. */
+/** prelude + `KERNEL_SOURCES = {...}` + kernel-driver.py (+ the agent's parts) + the PID 1 program, exactly as the worker composes it. */
 function program(script: string): string {
-  const composed = pid1Program(script, { kernels: true });
+  const composed = script === 'session-agent.py' ? AGENT_SOURCE : script === 'sandbox-keeper.py' ? KEEPER_SOURCE : pid1Program(script, { kernels: true });
   assert.match(composed, /\nKERNEL_SOURCES = \{"python":/);
   // One argv string: Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN).
   assert.ok(Buffer.byteLength(composed) < 128 * 1024, `the ${script} program is ${Buffer.byteLength(composed)} bytes`);

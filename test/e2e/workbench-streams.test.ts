@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { platform } from './support/hooks.js';
-import { call, newToken } from './support/http.js';
+import { call, login, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
 import { keyedHash } from '../../control/security.js';
 import { HASH_KEY } from '../../harness/platform.js';
@@ -151,17 +151,36 @@ describe('workbench streams: ports and the interactive terminal', function () {
     assert.match(body.message, /8011/);
     const bad = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/70000/`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(bad.status, 400);
+    // The dashboard's login cookie opens a port for the user's own requests, never for one another site started.
+    const cookie = await login();
+    const own = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8000/index.html`, { headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    assert.equal(own.status, 200);
+    const typed = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8000/index.html`, { headers: { cookie, 'sec-fetch-site': 'none' } });
+    assert.equal(typed.status, 200);
+    for (const site of ['cross-site', 'same-site']) {
+      const foreign = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8000/index.html`, { headers: { cookie, 'sec-fetch-site': site } });
+      assert.equal(foreign.status, 403, site);
+    }
   });
 
   it('opens a port with a signed link that expires, without the token', async () => {
     const link = await call('POST', `/api/v1/sessions/${sid}/links`, { token, body: { port: 8000, ttl_sec: 60 } });
     assert.equal(link.status, 201, JSON.stringify(link.body));
+    assert.match(link.body.path, /^\/api\/v1\/links\/l1\.[^/]+\/$/);
     const page = await fetch(`${platform.url}${link.body.path}`);
     assert.equal(page.status, 200);
+    assert.equal(page.headers.get('x-durabox-test') ?? null, null);
+    // The page's relative URLs keep the link: its scripts, styles and files load through it as well.
+    const relative = await fetch(`${platform.url}${link.body.path}big.bin`);
+    assert.equal(relative.status, 200);
+    assert.equal((await relative.arrayBuffer()).byteLength, 300000);
     // The link names its port: it opens no other.
-    const url = new URL(link.body.url);
-    const otherPort = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8001/?${url.searchParams}`);
+    const signed = link.body.path.split('/')[4];
+    const otherPort = await fetch(`${platform.url}/api/v1/sessions/${sid}/ports/8001/?durabox_link=${signed}`);
     assert.equal(otherPort.status, 403);
+    // A changed link opens nothing.
+    const forged = await fetch(`${platform.url}/api/v1/links/${signed.slice(0, -2)}xx/`);
+    assert.equal(forged.status, 401);
   });
 
   it('runs an interactive terminal: a real TTY, resize, Ctrl-C, a full-screen program, a late viewer sees what came before', async () => {
