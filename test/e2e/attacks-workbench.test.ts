@@ -196,6 +196,12 @@ function tunnelAttempt(address: string, line: string | Buffer): Promise<{ answer
 }
 
 /** A signed token (links, grants: version.body.signature) with one character of its signature changed. */
+/** The signed link in a link's path: a port's is a path segment (/api/v1/links/<link>/), the terminal's a parameter. */
+function linkIn(path: string): string {
+  const segment = /^\/api\/v1\/links\/([^/]+)\//.exec(path);
+  return segment ? decodeURIComponent(segment[1]) : new URL(path, 'http://x').searchParams.get('durabox_link')!;
+}
+
 function tamper(signed: string): string {
   const [v, body, sig] = signed.split('.');
   return `${v}.${body}.${sig.slice(0, 5)}${sig[5] === 'A' ? 'B' : 'A'}${sig.slice(6)}`;
@@ -359,10 +365,10 @@ describe('attack suite: the workbench\'s streams', function () {
 
   it('another account, another session\'s link, an altered or expired link: 401/403/404 on every stream route, never a stream', async () => {
     const theirLink = (await call('POST', `/api/v1/sessions/${asid}/links`, { token: attacker.token, body: { port: 8000, ttl_sec: 600 } })).body.path as string;
-    const theirParam = new URL(theirLink, platform.url).searchParams.get('durabox_link')!;
+    const theirParam = linkIn(theirLink);
     const ownLink = (await call('POST', `/api/v1/sessions/${sid}/links`, { token, body: { port: 8000, ttl_sec: 600 } })).body.path as string;
-    const ownParam = new URL(ownLink, platform.url).searchParams.get('durabox_link')!;
-    const ownPty = new URL((await call('POST', `/api/v1/sessions/${sid}/links`, { token, body: { pty: true, ttl_sec: 600 } })).body.path as string, platform.url).searchParams.get('durabox_link')!;
+    const ownParam = linkIn(ownLink);
+    const ownPty = linkIn((await call('POST', `/api/v1/sessions/${sid}/links`, { token, body: { pty: true, ttl_sec: 600 } })).body.path as string);
     // Another account cannot even make a link to the victim's session.
     assert.equal((await call('POST', `/api/v1/sessions/${sid}/links`, { token: attacker.token, body: { port: 8000, ttl_sec: 600 } })).status, 404);
     const altered = tamper(ownParam);
@@ -394,6 +400,23 @@ describe('attack suite: the workbench\'s streams', function () {
       assert.ok(!ws.opened, `port WebSocket, ${what}: opened`);
       assert.equal(ws.status, status, `port WebSocket, ${what}: ${ws.status} ${ws.body}`);
     }
+    // A link as a path (/api/v1/links/<link>/…): the link alone names the session and port, so it must be whole.
+    const linkPathCases: Array<[string, string, number]> = [
+      ['a link whose signature was altered', altered, 401],
+      ['a link whose port was altered', widened, 401],
+      ['an expired link', expired, 401],
+      ['a link signed with another key', forged, 401],
+      ['the terminal\'s link', ownPty, 401],
+    ];
+    for (const [what, link, status] of linkPathCases) {
+      const r = await fetch(`${platform.url}/api/v1/links/${link}/echo`);
+      const text = await r.text();
+      assert.equal(r.status, status, `link path, ${what}: ${r.status} ${text}`);
+      assert.doesNotMatch(text, /"path"/, `link path, ${what}: the session answered`);
+      const ws = await tryWebSocket(`${wsBase()}/api/v1/links/${link}/`, {});
+      assert.ok(!ws.opened, `link path WebSocket, ${what}: opened`);
+    }
+    assert.match(await (await fetch(`${platform.url}/api/v1/links/${ownParam}/echo`)).text(), /"path": "\/echo"/, 'the whole link opens its port');
     // A port link opens neither the terminal nor the browser; the terminal's link not the browser.
     const ptyCases: Array<[string, string, Record<string, string>, number]> = [
       ['another account\'s token', '', bearer, 404],
@@ -461,7 +484,7 @@ describe('attack suite: the workbench\'s streams', function () {
 
   it('the port proxy passes none of the caller\'s credentials to the session, and the session\'s server cannot plant a cookie on the API\'s paths', async () => {
     const cookie = await login();
-    const ownLink = new URL((await call('POST', `/api/v1/sessions/${sid}/links`, { token, body: { port: 8000, ttl_sec: 600 } })).body.path as string, platform.url).searchParams.get('durabox_link')!;
+    const ownLink = linkIn((await call('POST', `/api/v1/sessions/${sid}/links`, { token, body: { port: 8000, ttl_sec: 600 } })).body.path as string);
     const echo = async (query: string, headers: Record<string, string>) => {
       const r = await fetch(`${portUrl(sid, 8000, 'echo')}${query}`, { headers });
       assert.equal(r.status, 200, await r.clone().text());
@@ -498,7 +521,7 @@ durabox_link=${attackerSid}; Path=/
 everywhere=1; Path=/; Domain=127.0.0.1
 theme=dark; Path=/
 EOF`);
-    const link = new URL((await call('POST', `/api/v1/sessions/${asid}/links`, { token: attacker.token, body: { port: 8000, ttl_sec: 600 } })).body.path as string, platform.url).searchParams.get('durabox_link')!;
+    const link = linkIn((await call('POST', `/api/v1/sessions/${asid}/links`, { token: attacker.token, body: { port: 8000, ttl_sec: 600 } })).body.path as string);
     const prefix = `/api/v1/sessions/${asid}/ports/8000`;
     const tossUrl = `${platform.url}${prefix}/toss?durabox_link=${encodeURIComponent(link)}`;
     // In a real browser: the victim, logged in to the dashboard, opens the attacker's link, and is still themselves.
@@ -538,7 +561,7 @@ EOF`);
     const attackerSid = (await login(attacker.username, 'pw')).split('=')[1];
     platform.api.deps.loginLimiter.reset();
     await term(attacker.token, asid, `printf '%s\\n' 'durabox_session=${attackerSid}; Path=/' 'durabox_link=x; Path=/' 'everywhere=1; Domain=127.0.0.1; Path=/api/v1/console' 'theme=dark' > /workspace/cookies.txt`);
-    const link = new URL((await call('POST', `/api/v1/sessions/${asid}/links`, { token: attacker.token, body: { port: 8000, ttl_sec: 600 } })).body.path as string, platform.url).searchParams.get('durabox_link')!;
+    const link = linkIn((await call('POST', `/api/v1/sessions/${asid}/links`, { token: attacker.token, body: { port: 8000, ttl_sec: 600 } })).body.path as string);
     const prefix = `/api/v1/sessions/${asid}/ports/8000`;
     // The session's server answers the upgrade with a plain 200 and its cookies: a browser keeps a handshake's cookies.
     const r = await tryWebSocket(`${wsBase()}${prefix}/toss?durabox_link=${encodeURIComponent(link)}`);
