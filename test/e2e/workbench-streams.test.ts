@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { platform } from './support/hooks.js';
 import { call, login, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
+import { startWsEcho } from './support/session-servers.js';
 import { keyedHash } from '../../control/security.js';
 import { HASH_KEY } from '../../harness/platform.js';
 
@@ -10,32 +11,6 @@ type Out = { session_id: string; stdout: string; stderr: string; exit_code: numb
 
 /** A small HTTP + WebSocket-free server in the session (Python's standard library), started in the background. */
 const SERVE = (port: number, dir = '/workspace/site') => `mkdir -p ${dir} && cd ${dir} && (nohup python3 -m http.server ${port} --bind 127.0.0.1 > /tmp/http-${port}.log 2>&1 &) ; for i in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', ${port}))" 2>/dev/null && break; sleep 0.1; done`;
-
-/** A WebSocket echo server by hand (the image has no WebSocket library): the handshake, then each text frame back. */
-const WS_ECHO = `cat > /workspace/ws_echo.py <<'PY'
-import base64, hashlib, socket, struct, sys, threading
-def serve(c):
-    head = b''
-    while b'\\r\\n\\r\\n' not in head:
-        head += c.recv(4096)
-    key = [l.split(b':', 1)[1].strip() for l in head.split(b'\\r\\n') if l.lower().startswith(b'sec-websocket-key')][0]
-    accept = base64.b64encode(hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())
-    path = head.split(b' ')[1]
-    c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + b'\\r\\n\\r\\n')
-    f = c.makefile('rb')
-    while True:
-        b1, b2 = f.read(2)
-        n = b2 & 127
-        if n == 126: n = struct.unpack('>H', f.read(2))[0]
-        mask = f.read(4)
-        data = bytes(x ^ mask[i % 4] for i, x in enumerate(f.read(n)))
-        if b1 & 15 == 8: return
-        reply = path + b' ' + data
-        c.sendall(bytes([0x81, len(reply)]) + reply)
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()
-while True:
-    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-PY`;
 
 /** A viewer of a session's terminal: collects its output as text. */
 class Viewer {
@@ -101,7 +76,7 @@ describe('workbench streams: ports and the interactive terminal', function () {
   });
 
   it('passes WebSockets through to a server in the session', async () => {
-    await term(`${WS_ECHO}\n(nohup python3 /workspace/ws_echo.py 8765 > /tmp/ws.log 2>&1 &) ; sleep 1`);
+    await term(startWsEcho(8765));
     const ws = new WebSocket(`${wsBase()}/api/v1/sessions/${sid}/ports/8765/chat?room=1`, { headers: { authorization: `Bearer ${token}` } });
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
     const reply = new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
