@@ -6,7 +6,7 @@
 // Each opens a tunnel (tunnel/client.ts) into the session's container through its host. Bodies and
 // WebSocket frames pass through as they come; nothing is buffered whole.
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, request as httpRequest, type Server, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, request as httpRequest, type Server, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Context, Next } from 'koa';
@@ -16,7 +16,7 @@ import { componentLog, errorFields } from '../config/log.js';
 import { DuraboxError, type ErrorCode, ERROR_TABLE } from '../contract/errors.js';
 import { keyedHash } from '../control/security.js';
 import { openLink, PTY_LINK, type LinkClaims } from '../tunnel/links.js';
-import { splice } from '../tunnel/lines.js';
+import { readUntil, splice } from '../tunnel/lines.js';
 import { SESSION_COOKIE } from './auth.js';
 import type { AppDeps } from './context.js';
 import { sessionErrorAnswer, sessionIdOf } from './handlers/sessions.js';
@@ -296,13 +296,10 @@ function refuseUpgrade(socket: Duplex, e: unknown): void {
   if (!(e instanceof DuraboxError)) log.error(errorFields(e as Error), 'a stream upgrade failed');
   const status = ERROR_TABLE[err.code as ErrorCode]?.status ?? 500;
   const body = JSON.stringify({ error: ERROR_TABLE[err.code as ErrorCode]?.message ?? err.message, code: err.code, message: err.message });
-  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   else socket.destroy();
 }
 
-function statusText(status: number): string {
-  return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' } as Record<number, string>)[status] ?? 'Error';
-}
 
 /**
  * Writes an upgrade request to the session's server and joins the two sockets once its answer's head is
@@ -315,7 +312,8 @@ function passUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, upstrea
   upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
   if (head.length > 0) upstream.write(head);
   client.once('close', () => upstream.destroy());
-  readHead(upstream, 64 * 1024).then((answer) => {
+  readUntil(upstream, '\r\n\r\n', 64 * 1024, 75_000, 'an answer head').then((head) => {
+    const answer = head.toString('latin1');
     client.write(Buffer.from(`${confineHead(answer, portPath)}\r\n\r\n`, 'latin1'));
     splice(client as Socket, upstream);
   }, (e: Error) => {
@@ -325,35 +323,6 @@ function passUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, upstrea
   });
 }
 
-/** An HTTP answer's head (without its blank line), at most `maxBytes`; what follows goes back into the socket. */
-function readHead(s: Socket, maxBytes: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf: Buffer = Buffer.alloc(0);
-    const done = () => {
-      s.off('data', onData);
-      s.off('end', onEnd);
-      s.off('close', onEnd);
-      s.pause();
-    };
-    const onData = (d: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (buf.length > maxBytes) { done(); reject(new Error(`an answer head longer than ${maxBytes} bytes`)); }
-        return;
-      }
-      done();
-      const rest = buf.subarray(end + 4);
-      if (rest.length > 0) s.unshift(rest);
-      resolve(buf.subarray(0, end).toString('latin1'));
-    };
-    const onEnd = () => { done(); reject(new Error('it closed before answering')); };
-    s.on('data', onData);
-    s.once('end', onEnd);
-    s.once('close', onEnd);
-    s.resume();
-  });
-}
 
 /** The server's 'upgrade' handler: WebSockets to ports, the terminal and the browser. */
 export function streamUpgrades(deps: AppDeps) {

@@ -4,14 +4,13 @@ import type { Socket } from 'node:net';
 export class LineTimeout extends Error {}
 
 /**
- * Reads one line (without the newline) from a socket, at most `maxBytes` and within `timeoutMs`; what came
- * after it goes back into the socket, so the stream that follows starts whole.
+ * Reads a socket up to `delimiter` (answered without it), at most `maxBytes` and within `timeoutMs`; what
+ * came after it goes back into the socket, so the stream that follows starts whole.
  */
-export function readLine(socket: Socket, maxBytes: number, timeoutMs: number): Promise<string> {
+export function readUntil(socket: Socket, delimiter: string, maxBytes: number, timeoutMs: number, what = 'a header line'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (err?: Error, line?: string) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const done = (err?: Error, head?: Buffer) => {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
@@ -19,31 +18,33 @@ export function readLine(socket: Socket, maxBytes: number, timeoutMs: number): P
       socket.off('close', onEnd);
       socket.pause();
       if (err) reject(err);
-      else resolve(line!);
+      else resolve(head!);
     };
     const onData = (chunk: Buffer) => {
-      const nl = chunk.indexOf(0x0a);
-      if (nl < 0) {
-        chunks.push(chunk);
-        size += chunk.length;
-        if (size > maxBytes) done(new Error(`a header line longer than ${maxBytes} bytes`));
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      const at = buf.indexOf(delimiter);
+      if (at < 0 || at > maxBytes) {
+        if (buf.length > maxBytes) done(new Error(`${what} longer than ${maxBytes} bytes`));
         return;
       }
-      chunks.push(chunk.subarray(0, nl));
-      if (size + nl > maxBytes) return done(new Error(`a header line longer than ${maxBytes} bytes`));
-      const rest = chunk.subarray(nl + 1);
+      const rest = buf.subarray(at + delimiter.length);
       // Paused and unhooked first: an unshift into a flowing stream would come straight back here.
-      done(undefined, Buffer.concat(chunks).toString('utf8'));
+      done(undefined, buf.subarray(0, at));
       if (rest.length > 0) socket.unshift(rest);
     };
-    const onEnd = (e?: unknown) => done(e instanceof Error ? e : new Error('the stream ended before its header line'));
-    const timer = setTimeout(() => done(new LineTimeout(`no header line within ${timeoutMs} ms`)), timeoutMs);
+    const onEnd = (e?: unknown) => done(e instanceof Error ? e : new Error(`the stream ended before ${what}`));
+    const timer = setTimeout(() => done(new LineTimeout(`${what} did not come within ${timeoutMs} ms`)), timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('error', onEnd);
     socket.once('close', onEnd);
     socket.resume();
   });
+}
+
+/** One line (without its newline), as UTF-8: the JSON header of each stream of the tunnel. */
+export async function readLine(socket: Socket, maxBytes: number, timeoutMs: number): Promise<string> {
+  return (await readUntil(socket, '\n', maxBytes, timeoutMs)).toString('utf8');
 }
 
 /** Joins two sockets both ways until both ends are done; either failing ends both. */

@@ -37,7 +37,7 @@ class RelayPoint {
   readonly answers = new Map<string, (ports: number[]) => void>();
   streams = 0;
 
-  constructor(readonly dir: string, readonly server: Server, private readonly log: Logger) {}
+  constructor(readonly dir: string, readonly server: Server) {}
 
   attachCtl(s: Socket): void {
     this.ctl?.destroy();
@@ -83,7 +83,6 @@ class RelayPoint {
       p.reject(new RelayRefused('session_gone', 'the session\'s container is gone'));
     }
     this.pending.clear();
-    void this.log;
   }
 }
 
@@ -221,7 +220,7 @@ export class Relays {
       // none
     }
     const server = createServer((s) => this.accept(point, s));
-    const point = new RelayPoint(dir, server, this.o.log);
+    const point = new RelayPoint(dir, server);
     this.points.set(key, point);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
