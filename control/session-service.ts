@@ -19,7 +19,7 @@ import type { TemplateRef } from '../contract/templates.js';
 import type { ChainPart, SnapshotStore } from '../db/snapshots.js';
 import { SA_ACCOUNT, SA_CAPABILITY, SA_ERROR, SA_RUNTIME, SA_SESSION } from '../contract/search-attributes.js';
 import {
-  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, placementQuery, usedSignal, readyUpdate, sessionWorkflow, stateQuery, templateQuery,
+  closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, placementQuery, usedSignal, readyUpdate, pauseUpdate, resumeUpdate, leaseUpdate, sessionWorkflow, stateQuery, templateQuery,
 } from '../workflows/session.js';
 import { KeyedGate } from './keyed-gate.js';
 import { fairnessKey, type Quotas } from './quotas.js';
@@ -29,7 +29,17 @@ import { ANY_HOST, signGrant } from './host-grants.js';
 
 export type SessionListItem = z.output<typeof SessionListItemSchema>;
 
-type Memo = { lease_expires_unix_ms?: number; host?: string; paused?: boolean };
+type Memo = { lease_expires_unix_ms?: number; host?: string; paused?: boolean; peer?: PeerMemo };
+
+/**
+ * What a peer SDK's sandbox (peer/) keeps with its session: which peer API made it, the template name it
+ * asked for, its metadata and the environment of its commands. Written once, at the start, into the
+ * workflow's memo (sealed by the payload codec like every payload).
+ */
+export interface PeerMemo { kind: 'opensandbox' | 'e2b'; alias: string; metadata: Record<string, string>; envs: Record<string, string> }
+
+/** A running session as visibility lists it, with what its memo says. */
+export interface RunningSession { sessionId: string; createdAt: Date; paused: boolean; host: string | null; leaseExpiresMs: number | null; peer?: PeerMemo }
 
 /** The record a session started from a copied chain begins with, as its workflow keeps its own. */
 export function chainRecord(parts: ChainPart[]): CheckpointRecord | undefined {
@@ -54,7 +64,7 @@ export function sessionWorkflowId(accountId: string, sessionId: string): string 
  * ended session's id may be started afresh, unless `once`: a session named after a request key is
  * started at most once, so a retried request never runs its command in a second session.
  */
-export function sessionStartOperation(input: SessionWorkflowInput, once = false): WithStartWorkflowOperation<typeof sessionWorkflow> {
+export function sessionStartOperation(input: SessionWorkflowInput, once = false, peer?: PeerMemo): WithStartWorkflowOperation<typeof sessionWorkflow> {
   return new WithStartWorkflowOperation(sessionWorkflow, {
     workflowId: sessionWorkflowId(input.accountId, input.sessionId),
     taskQueue: CONTROL_TASK_QUEUE,
@@ -63,7 +73,7 @@ export function sessionStartOperation(input: SessionWorkflowInput, once = false)
     workflowIdReusePolicy: once ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
     priority: { fairnessKey: fairnessKey(input.accountId) },
     // What a fork of it runs in, read with its description (no query to its workflow).
-    memo: { template: input.template ?? null },
+    memo: { template: input.template ?? null, ...(peer ? { peer } : {}) },
     typedSearchAttributes: [
       { key: SA_ACCOUNT, value: input.accountId },
       { key: SA_CAPABILITY, value: 'terminalExec' },
@@ -237,6 +247,68 @@ export class SessionService {
     } catch (e) {
       throw await this.explain(e, accountId, sessionId);
     }
+  }
+
+  /**
+   * A new session with no command: answers once it has its first container. What peer SDKs' create calls
+   * are (peer/); `peer` goes into its memo, for their get and list.
+   */
+  async create(accountId: string, opts: { template?: string; lease_ttl_sec?: number; peer?: PeerMemo } = {}): Promise<SessionSummary> {
+    const template = await this.templates.resolve(accountId, opts.template, 'terminal');
+    if (!(await this.runtimeHasWorker('terminal'))) throw new DuraboxError('no_worker', 'no online worker serves runtime terminal');
+    const sessionId = newSessionId();
+    const workflowId = this.workflowId(accountId, sessionId);
+    await this.quotas.admitSession(accountId, workflowId, () => this.isRunning(workflowId));
+    const start = sessionStartOperation(this.startInput(accountId, sessionId, { initialLeaseSec: opts.lease_ttl_sec, template }), false, opts.peer);
+    try {
+      const s = await this.inflight.run(workflowId, () => this.client.workflow.executeUpdateWithStart(readyUpdate, { args: [], startWorkflowOperation: start }));
+      if (s.ended_reason === 'start_failed') throw new DuraboxError('execution_failed', `session ${sessionId} could not start`, { session_id: sessionId });
+      return s;
+    } catch (e) {
+      throw await this.explain(e, accountId, sessionId);
+    }
+  }
+
+  /** Pauses the session now: checkpointed, its container removed; the next call (or resume) brings it back on any host. */
+  async pause(accountId: string, sessionId: string): Promise<SessionSummary> {
+    return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(pauseUpdate));
+  }
+
+  /** Brings a paused session back into a container now, rather than with its next call. */
+  async resume(accountId: string, sessionId: string): Promise<SessionSummary> {
+    return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(resumeUpdate));
+  }
+
+  /** Sets the session's lease to end ttlSec from now (shorter or longer, within the lease bounds). */
+  async setLease(accountId: string, sessionId: string, ttlSec: number): Promise<SessionSummary> {
+    return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(leaseUpdate, { args: [{ ttl_sec: ttlSec }] }));
+  }
+
+  /** The account's running sessions with their memos, newest first (at most `max`). */
+  async running(accountId: string, max = 1000): Promise<RunningSession[]> {
+    const query = `WorkflowType = 'sessionWorkflow' AND ${SA_ACCOUNT.name} = ${quote(accountId)} AND ExecutionStatus = 'Running'`;
+    const out: RunningSession[] = [];
+    for await (const w of this.client.workflow.list({ query, pageSize: Math.min(1000, max) })) {
+      const memo = (w.memo ?? {}) as Memo;
+      out.push({
+        sessionId: w.typedSearchAttributes.get(SA_SESSION) ?? w.workflowId,
+        createdAt: w.startTime,
+        paused: memo.paused === true,
+        host: memo.paused ? null : memo.host ?? null,
+        leaseExpiresMs: memo.lease_expires_unix_ms ?? null,
+        ...(memo.peer ? { peer: memo.peer } : {}),
+      });
+      if (out.length >= max) break;
+    }
+    return out;
+  }
+
+  /** What a session's memo says it is for a peer SDK (undefined: not a session of the account, or ended). */
+  async peerOf(accountId: string, sessionId: string): Promise<{ peer?: PeerMemo; createdAt: Date } | undefined> {
+    const d = await this.client.workflow.getHandle(this.workflowId(accountId, sessionId)).describe().catch(() => undefined);
+    if (!d || d.status.name !== 'RUNNING' || d.typedSearchAttributes.get(SA_ACCOUNT) !== accountId) return undefined;
+    const memo = ((await d.memo) ?? {}) as Memo;
+    return { ...(memo.peer ? { peer: memo.peer } : {}), createdAt: d.startTime };
   }
 
   /**

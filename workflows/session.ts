@@ -47,6 +47,15 @@ export const usedSignal = defineSignal('used');
 export const placementQuery = defineQuery<{ hostId: string; containerId: string } | null>('placement');
 /** The account template the session runs in (null: the built-in terminal one): a fork runs in the same. */
 export const templateQuery = defineQuery<TemplateRef | null>('template');
+/**
+ * Pauses the session now (as an idle one pauses by itself): its workspace is checkpointed and its container
+ * removed. Answers the session as it then is; a step that arrived meanwhile keeps the container (active).
+ */
+export const pauseUpdate = defineUpdate<SessionSummary, []>('pause');
+/** Brings a paused (or homeless) session back into a container on any host, as its next step would. */
+export const resumeUpdate = defineUpdate<SessionSummary, []>('resume');
+/** Sets the lease to end ttl_sec from now, shorter or longer (within the policy's bounds and the lifetime). */
+export const leaseUpdate = defineUpdate<SessionSummary, [{ ttl_sec: number }]>('lease');
 
 /** How many interpreter contexts a session may hold at once: each is a process in its container. */
 export const MAX_CONTEXTS_PER_SESSION = 16;
@@ -199,6 +208,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let moving = false;
   /** When the last checkpoint was tried (this run's time: after continue-as-new the first comes sooner). */
   let lastCheckpointTryMs = 0;
+  /** A pause asked for by a call (pauseUpdate), and lease changes that may end it sooner: the main loop wakes on both. */
+  let pauseAsked = false;
+  let leaseSets = 0;
   /** Steps completed: the main loop wakes on each to reconsider its checkpoint and pause times. */
   let stepsDone = 0;
   /** Uses through the workbench's streams (usedSignal): they wake the main loop too. */
@@ -596,6 +608,48 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     return { ...summary(), ...startedFromNote(startRefused) };
   });
 
+  setHandler(pauseUpdate, async () => {
+    await ready();
+    if (!state!.paused) {
+      pauseAsked = true;
+      await condition(() => !pauseAsked || ended !== undefined || closing);
+    }
+    return summary();
+  }, {
+    validator: () => {
+      rejectIfEnded();
+      if (checkpointMs === 0) throw ApplicationFailure.create({ type: 'conflict', message: `session ${input.sessionId} cannot pause: checkpoints are off (DURABOX_SESSION_CHECKPOINT_SEC=0)`, nonRetryable: true });
+    },
+  });
+
+  setHandler(resumeUpdate, async () => {
+    await ready();
+    // A command running meanwhile holds the container already; after it, see whether one is still needed.
+    await condition(() => !busy || ended !== undefined);
+    rejectIfEnded();
+    if (state!.paused || state!.homeless || moving) {
+      busy = true;
+      try {
+        await ensureContainer({});
+      } finally {
+        busy = false;
+        stepsDone++;
+      }
+    }
+    extendLease();
+    return summary();
+  }, { validator: rejectIfEnded });
+
+  setHandler(leaseUpdate, async ({ ttl_sec }) => {
+    await ready();
+    const p = input.lease;
+    const ttl = Math.min(p.maxSec, Math.max(p.minSec, ttl_sec));
+    state!.leaseExpiresAtMs = Math.min(deadlineMs, Date.now() + ttl * 1000);
+    showMemo({ lease_expires_unix_ms: state!.leaseExpiresAtMs });
+    leaseSets++;
+    return summary();
+  }, { validator: (_req: { ttl_sec: number }) => rejectIfEnded() });
+
   setHandler(closeUpdate, async () => {
     closing = true;
     await condition(() => ended !== undefined);
@@ -658,17 +712,30 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     if (plan.expired) break;
     const seen = stepsDone;
     const seenUses = streamUses;
-    await condition(() => closing || ended !== undefined || busy || continueSuggested() || (checkpointMs > 0 && (stepsDone !== seen || streamUses !== seenUses)), Math.max(1, plan.wakeAt - Date.now()));
+    const seenLeases = leaseSets;
+    // pauseAsked and leaseSets only ever change through their updates: histories from before them replay alike.
+    await condition(() => closing || ended !== undefined || busy || continueSuggested() || pauseAsked || leaseSets !== seenLeases || (checkpointMs > 0 && (stepsDone !== seen || streamUses !== seenUses)), Math.max(1, plan.wakeAt - Date.now()));
+    const idle = !closing && !ended && !busy && !fileBusy && !moving && !state.paused;
+    if (pauseAsked) {
+      // Asked for: paused now, or (a step arrived meanwhile, or already paused) the caller is told as it is.
+      // Before a continue-as-new, which would wait forever for this update's handler.
+      if (idle) await pause();
+      pauseAsked = false;
+      continue;
+    }
+    if (leaseSets !== seenLeases) continue;
     if (!closing && !ended && !busy && continueSuggested()) {
       // Running handlers finish first; a close arriving meanwhile ends the session here instead (it
       // waits for the end, so waiting for it to finish would wait forever). Before any checkpoint or
       // pause: a call arriving meanwhile would land in this run, and its retry (same request_id) in the
       // next, where Temporal no longer knows the update. The next run takes the checkpoint.
-      await condition(() => allHandlersFinished() || closing);
+      // A pause asked for meanwhile is done first (its handler waits for this loop).
+      await condition(() => allHandlersFinished() || closing || pauseAsked);
+      if (pauseAsked) continue;
       if (!closing) return continueAsNew<typeof sessionWorkflow>({ ...input, firstCommand: undefined, carried: state });
       continue;
     }
-    const due = dueAction(plan, Date.now(), !closing && !ended && !busy && !fileBusy && !moving && !state.paused);
+    const due = dueAction(plan, Date.now(), idle);
     if (due === 'pause') await pause();
     else if (due === 'checkpoint') await checkpoint();
     else if (due === 'compact') await checkpoint(true);
