@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import { BENCH_LABEL } from './bench-containers.js';
 
 export const PYTHON_IMAGE = process.env.DURABOX_PYTHON_IMAGE?.trim() || 'durabox/python:4';
-export const TERMINAL_IMAGE = process.env.DURABOX_TERMINAL_IMAGE?.trim() || 'durabox/terminal:5';
+export const TERMINAL_IMAGE = process.env.DURABOX_TERMINAL_IMAGE?.trim() || 'durabox/terminal:6';
 
 /** One `docker run --rm --network none <python image> python3 -c 'print(1)'`; the label only lets cleanup find strays. */
 export function coldRun(runTag: string, timeoutMs: number): Promise<void> {

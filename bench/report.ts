@@ -74,7 +74,7 @@ const HOW_MEASURED = [
   'How each number was taken:',
   '',
   "- `cold`: `docker run --rm --network none durabox/python:4 python3 -c 'print(1)'` through the docker CLI, one after another; throughput with the same clients in a closed loop, counting runs that printed `1` and ended inside the window.",
-  '- `exec`: Docker API exec create + start + read output + inspect of `echo hi` in an already running `durabox/terminal:5` container.',
+  '- `exec`: Docker API exec create + start + read output + inspect of `echo hi` in an already running `durabox/terminal:6` container.',
   '- platform figures: REST calls with a bearer token to an API started in the bench process (`PlatformHarness`), one runtime worker as a child process; pythonExec through `POST /tasks` mode `sync`, terminal commands through `POST /commands/terminal`; a call counts only with the expected output.',
   '- workbench: `port proxy` is a `GET` of a 3-byte file through `/sessions/:id/ports/8000/` (bearer token) from `python3 -m http.server` started in a live session; `port direct` the same `GET` straight to the same server in a container of the same image, profile and limits on the Docker bridge, by its address; both timed side by side, round by round, each request on a connection of its own (no keep-alive on either path: the server speaks HTTP/1.0). `pty keystroke echo`: one letter sent on the terminal\'s WebSocket of a live session until its echo comes back, then an untimed backspace erases it.',
   '- memory per idle session: (change in the summed memory of the worker\'s containers, `docker stats` usage minus inactive file cache, + change in the worker\'s process-tree RSS) / sessions open; the control plane\'s change is in the notes, not in the figure.',

@@ -261,7 +261,7 @@ export const SETTINGS: SettingDoc[] = [
     meaning: 'worker heartbeat to the API; offline after 3 missed intervals',
   },
   {
-    names: ['DURABOX_PYTHON_IMAGE', 'DURABOX_TERMINAL_IMAGE'], default: '`durabox/python:4`, `durabox/terminal:5`', usedBy: ['worker', 'image script'],
+    names: ['DURABOX_PYTHON_IMAGE', 'DURABOX_TERMINAL_IMAGE'], default: '`durabox/python:4`, `durabox/terminal:6`', usedBy: ['worker', 'image script'],
     meaning: 'images per runtime',
   },
   {

@@ -619,7 +619,7 @@ export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
     templateBuild: templateBuildSettings(env),
     templatePoolsMax: int(env, 'DURABOX_TEMPLATE_POOLS_MAX', 8, 1, 1000),
     python: runtimeLimits(env, 'PYTHON', 'durabox/python:4'),
-    terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:5'),
+    terminal: runtimeLimits(env, 'TERMINAL', 'durabox/terminal:6'),
   };
 }
 

@@ -14,7 +14,7 @@ export type TemplateBase = (typeof TEMPLATE_BASES)[number];
  * `browser: true` is built FROM that image and gets the same floors.
  */
 export const BROWSER_TEMPLATE = 'browser';
-export const BROWSER_IMAGE = 'durabox/browser:1';
+export const BROWSER_IMAGE = 'durabox/browser:2';
 /** Chromium with one page takes ~170 MiB and ~110 threads at about:blank; real pages take several times that. */
 export const BROWSER_MIN_MEMORY_MB = 1024;
 export const BROWSER_MIN_PIDS = 512;

@@ -32,7 +32,7 @@ quiet npm install --no-audit --no-fund --omit=dev --prefix "$ctx/app" "$tarball"
 if [ $local_base = 1 ]; then
   base=durabox/node-base:local
   cp "$(command -v node)" "$ctx/node"
-  printf 'FROM %s\nUSER root\nCOPY node /usr/local/bin/node\n' "${DURABOX_TERMINAL_IMAGE:-durabox/terminal:5}" >"$ctx/base.Dockerfile"
+  printf 'FROM %s\nUSER root\nCOPY node /usr/local/bin/node\n' "${DURABOX_TERMINAL_IMAGE:-durabox/terminal:6}" >"$ctx/base.Dockerfile"
   quiet docker build -q -t "$base" -f "$ctx/base.Dockerfile" "$ctx"
 fi
 quiet docker build -q -t "$tag" --build-arg BASE="$base" -f "$here/platform.Dockerfile" "$ctx"

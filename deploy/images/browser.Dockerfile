@@ -1,7 +1,7 @@
 # The browser runtime: durabox/terminal plus headless Chromium and fonts (browser.packages). Built FROM
 # the local terminal image by both build paths of build.sh, so the two images share their layers and the
 # browser image only adds Chromium (no registry is needed: the base is on this daemon already).
-ARG BASE=durabox/terminal:5
+ARG BASE=durabox/terminal:6
 FROM ${BASE}
 USER root
 COPY browser.packages /tmp/

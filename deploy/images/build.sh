@@ -9,10 +9,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 suite=${DURABOX_IMAGE_SUITE:-bookworm}
 python_image=${DURABOX_PYTHON_IMAGE:-durabox/python:4}
-terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:5}
+terminal_image=${DURABOX_TERMINAL_IMAGE:-durabox/terminal:6}
 # The built-in `browser` template's image: the terminal image plus Chromium (browser.packages). Its name is
 # the platform's (BROWSER_IMAGE in contract/templates.ts): sessions of the template ask every host for it.
-browser_image=durabox/browser:1
+browser_image=durabox/browser:2
 work=${DURABOX_IMAGE_WORKDIR:-/var/tmp/durabox-images}
 # The CA bundle pip trusts while building (a proxy that re-signs TLS has its CA here); '' for the image's own.
 build_ca=${DURABOX_BUILD_CA_FILE-/etc/ssl/certs/ca-certificates.crt}

@@ -5,6 +5,8 @@ groupadd -g 1000 sandbox
 useradd -u 1000 -g 1000 -d /workspace -s /bin/bash sandbox
 mkdir -p /workspace
 chown 1000:1000 /workspace
+# /home/user is the workspace too: the home peer SDKs (E2B) name by default (docs/peers/).
+mkdir -p /home && ln -sfn /workspace /home/user
 # The wheels of python.pip (scipy, scikit-learn) over the Debian packages, then one import of the whole
 # stack, so an image that lacks a piece never gets built. PIP_CERT, when the build sets it, is the CA bundle
 # of the machine building (build.sh: DURABOX_BUILD_CA_FILE).

@@ -9,7 +9,7 @@ import { AGENT_SOURCE } from '../../sandbox/session-containers.js';
 import { KEEPER_SOURCE } from '../../sandbox/python-pool.js';
 
 const PYTHON_IMAGE = process.env.DURABOX_PYTHON_IMAGE?.trim() || 'durabox/python:4';
-const TERMINAL_IMAGE = process.env.DURABOX_TERMINAL_IMAGE?.trim() || 'durabox/terminal:5';
+const TERMINAL_IMAGE = process.env.DURABOX_TERMINAL_IMAGE?.trim() || 'durabox/terminal:6';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** prelude + `KERNEL_SOURCES = {...}` + kernel-driver.py (+ the agent's parts) + the PID 1 program, exactly as the worker composes it. */

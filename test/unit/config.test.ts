@@ -47,7 +47,7 @@ describe('config', () => {
         image: 'durabox/python:4', memoryBytes: 256 * MB, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 64 * MB, network: false,
       });
       assert.deepEqual(config.worker.terminal, {
-        image: 'durabox/terminal:5', memoryBytes: 512 * MB, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 192 * MB, network: false,
+        image: 'durabox/terminal:6', memoryBytes: 512 * MB, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 192 * MB, network: false,
       });
     });
 
@@ -247,7 +247,7 @@ describe('config', () => {
       assert.equal(w.python.nanoCpus, 500_000_000);
       assert.equal(w.python.tmpfsBytes, 10 * MB);
       assert.equal(w.python.image, 'my/python:3');
-      assert.equal(w.terminal.image, 'durabox/terminal:5');
+      assert.equal(w.terminal.image, 'durabox/terminal:6');
     });
 
     it('refuses a CPU limit that is zero, negative or not a number, naming the variable', () => {

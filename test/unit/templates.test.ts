@@ -74,7 +74,7 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
   });
 
   it('gives browser templates Chromium\'s floors of memory and processes, and keeps larger asks', () => {
-    const base: RuntimeLimits = { image: 'durabox/terminal:5', memoryBytes: 512 * 1024 * 1024, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 1, network: true };
+    const base: RuntimeLimits = { image: 'durabox/terminal:6', memoryBytes: 512 * 1024 * 1024, nanoCpus: 1e9, pidsLimit: 128, tmpfsBytes: 1, network: true };
     const builtin = builtinTemplateRef('browser')!;
     assert.equal(builtin.base, 'terminal');
     assert.equal(builtin.image, BROWSER_IMAGE);
@@ -109,7 +109,7 @@ describe('templates: create bodies, image tags and Dockerfiles', () => {
     const ref = builtinTemplateRef('browser')!;
     const answer = await images.ensure(ref);
     assert.equal(answer.ok, false);
-    assert.match(answer.log, /durabox\/browser:1.*build\.sh/);
+    assert.match(answer.log, /durabox\/browser:2.*build\.sh/);
     await assert.rejects(images.ready(ref), (e) => e instanceof DuraboxError && e.code === 'template_unavailable');
     assert.equal(builds, 0);
   });
