@@ -20,6 +20,7 @@ import { taskHandlers } from './handlers/tasks.js';
 import { workerHandlers } from './handlers/workers.js';
 import { workbenchHandlers } from './handlers/workbench.js';
 import { mcpHandlers } from './mcp.js';
+import { peerApis } from '../peer/index.js';
 import { browserHandlers } from './workbench/browser-routes.js';
 import { requestLog } from './request-log.js';
 import { portProxy } from './streams.js';
@@ -66,6 +67,8 @@ export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
   if (opts.checkResponses) app.use(responseCheck);
   app.use(errorMiddleware);
   app.use(codecCors(deps.temporal.uiUrl));
+  // The peer SDKs' APIs (OpenSandbox, E2B) speak their own protocols, bodies and errors.
+  app.use(peerApis(deps));
   // Before the body parser: a request to a session's port passes through with its body untouched.
   app.use(portProxy(deps));
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_BODY_LIMIT, encoding: 'utf-8' }));

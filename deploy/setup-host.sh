@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what durabox needs on a Debian host, from nothing: Docker Engine, PostgreSQL,
 # the Temporal CLI, the sandbox images (and Chromium for the dashboard test, SeaweedFS for the S3
-# snapshot store's test). Every step checks first,
+# snapshot store's test, the peers' Python SDKs for the peer suites). Every step checks first,
 # so running it twice is harmless.
 #   deploy/setup-host.sh            everything
 #   deploy/setup-host.sh --no-pg    an execution host (Docker + images only, plus the CLI for `npm start`)
@@ -13,7 +13,7 @@ log() { printf '[setup] %s\n' "$*"; }
 # It installs packages and starts dockerd: as root it just runs; otherwise it asks sudo once, for itself.
 if [ "$(id -u)" != 0 ]; then
   command -v sudo >/dev/null || { echo "run as root (it installs packages and starts dockerd)" >&2; exit 1; }
-  exec sudo --preserve-env=DURABOX_IMAGE_SOURCE,DURABOX_PYTHON_IMAGE,DURABOX_TERMINAL_IMAGE,DURABOX_BUILD_CA_FILE,DURABOX_WEED_VERSION "$0" "$@"
+  exec sudo --preserve-env=DURABOX_IMAGE_SOURCE,DURABOX_PYTHON_IMAGE,DURABOX_TERMINAL_IMAGE,DURABOX_BUILD_CA_FILE,DURABOX_WEED_VERSION,DURABOX_PEER_VENV "$0" "$@"
 fi
 
 # --- Debian packages ---------------------------------------------------------------------------
@@ -25,6 +25,8 @@ command -v ip >/dev/null || pkgs+=(iproute2)
 [ $want_pg = 0 ] || command -v pg_ctlcluster >/dev/null || pkgs+=(postgresql)
 # The dashboard test's headless browser (control plane and CI only).
 [ $want_pg = 0 ] || command -v chromium >/dev/null || pkgs+=(chromium)
+# The peer suites' virtual environment for the peers' Python SDKs (control plane and CI only).
+[ $want_pg = 0 ] || /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || pkgs+=(python3-venv)
 if [ ${#pkgs[@]} -gt 0 ]; then
   log "apt-get install ${pkgs[*]}"
   apt-get update -q >/dev/null
@@ -111,6 +113,17 @@ if [ $want_pg = 1 ] && ! { command -v weed >/dev/null && [ "$(cat "$weed_stamp" 
   mv /usr/local/bin/weed.new /usr/local/bin/weed
   mkdir -p "$(dirname "$weed_stamp")" && echo "$weed_version" > "$weed_stamp"
   log "SeaweedFS built in $(( $(date +%s) - started_weed ))s"
+fi
+
+# --- The peers' Python SDKs (the peer suites' clients, test/peers/requirements.txt) ----------------
+# A virtual environment of Debian's Python, so the SDKs' own dependencies never meet the system's.
+peer_venv=${DURABOX_PEER_VENV:-/opt/durabox/peer-venv}
+peer_reqs="$here/../test/peers/requirements.txt"
+if [ $want_pg = 1 ] && [ -f "$peer_reqs" ] && ! cmp -s "$peer_reqs" "$peer_venv/requirements.txt"; then
+  log "installing the peers' Python SDKs into $peer_venv"
+  rm -rf "$peer_venv" && /usr/bin/python3 -m venv "$peer_venv"
+  "$peer_venv/bin/pip" install -q --disable-pip-version-check -r "$peer_reqs"
+  cp "$peer_reqs" "$peer_venv/requirements.txt"
 fi
 
 # --- Sandbox images ----------------------------------------------------------------------------

@@ -1,0 +1,41 @@
+// What the peer APIs (OpenSandbox, E2B) share: every peer sandbox is a durabox session, its API key a
+// durabox access token, its template a durabox template, its home the session's /workspace.
+import type { Account } from '../db/accounts.js';
+import { keyedHash } from '../control/security.js';
+import type { AppDeps } from '../api/context.js';
+
+/** The home peer SDKs name by default (E2B's user home); in a durabox container it is a link to /workspace. */
+export const PEER_HOME = '/home/user';
+const WORKSPACE = '/workspace';
+
+/** The account whose access token `key` is (undefined: none, or not a token of any account). */
+export async function accountOfKey(deps: AppDeps, key: string | undefined): Promise<Account | undefined> {
+  if (!key || key.length > 512) return undefined;
+  return deps.accounts.byTokenHash(keyedHash(deps.hashKey, key));
+}
+
+/**
+ * The durabox template a peer's template (or image) name runs in: the peers' default names and `python`
+ * are the built-in terminal template (its image carries the interpreter's stack); anything else is a
+ * template of durabox's own (`browser`) or the account's, which the session service checks.
+ */
+export function sessionTemplateOf(name: string | undefined): string | undefined {
+  if (name === undefined || name === '') return undefined;
+  const bare = name.replace(/:latest$/, '');
+  if (['terminal', 'python', 'base', 'code-interpreter', 'code-interpreter-v1', 'code-interpreter-beta'].includes(bare)) return undefined;
+  return bare;
+}
+
+/** A path a peer SDK names, as the session's file service knows it: the peer home is /workspace. */
+export function toSessionPath(path: string, cwd = WORKSPACE): string {
+  const abs = path.startsWith('/') ? path : `${cwd.replace(/\/+$/, '')}/${path}`;
+  if (abs === PEER_HOME || abs.startsWith(`${PEER_HOME}/`)) return WORKSPACE + abs.slice(PEER_HOME.length);
+  return abs;
+}
+
+/** A session path as a peer SDK that named its home `home` expects to see it back. */
+export function toPeerPath(path: string, home = PEER_HOME): string {
+  if (home === WORKSPACE) return path;
+  if (path === WORKSPACE || path.startsWith(`${WORKSPACE}/`)) return home + path.slice(WORKSPACE.length);
+  return path;
+}
