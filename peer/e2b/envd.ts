@@ -1,0 +1,251 @@
+// envd, the agent E2B's SDKs talk to inside a sandbox: its process and filesystem services over the
+// Connect protocol with JSON, and its /files upload and download. Each call is a durabox session call:
+// a process is a command (an Update whose output the worker streams as it comes), a file call a file Update.
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AppDeps } from '../../api/context.js';
+import { newStreamId, relayingOutput } from '../../api/events.js';
+import { DuraboxError } from '../../contract/errors.js';
+import type { FileEntry, FileResult, TerminalExecInput, TerminalExecOutput } from '../../contract/messages.js';
+import type { PeerMemo } from '../../control/session-service.js';
+import { PEER_HOME, toPeerPath, toSessionPath } from '../common.js';
+import { bodyOf, connectCodeFor, E2bError, parsed, statusOf, unsupported } from './errors.js';
+import { badEnvName, commandLine, endOfStream, entryInfo, envelope, firstEnveloped, processEvent, splitPath } from './protocol.js';
+
+/** The longest a process may run: durabox's command limit. */
+const MAX_PROCESS_MS = 600_000;
+/** With no deadline from the client, envd's commands run this long at most here. */
+const DEFAULT_PROCESS_MS = 60_000;
+/** A silent command's stream says it is alive this often (proxies close idle streams). */
+const KEEPALIVE_MS = 20_000;
+
+const ProcessConfig = z.object({
+  cmd: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  envs: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+});
+const StartRequest = z.object({ process: ProcessConfig, pty: z.unknown().optional(), tag: z.string().optional(), stdin: z.boolean().optional() });
+const Selector = z.object({ pid: z.int().optional(), tag: z.string().optional() });
+const ConnectRequest = z.object({ process: Selector });
+const PathRequest = z.object({ path: z.string().min(1) });
+const ListDirRequest = z.object({ path: z.string().min(1), depth: z.int().min(0).max(20).optional() });
+const MoveRequest = z.object({ source: z.string().min(1), destination: z.string().min(1) });
+
+/** A process this API process started and still follows: what List shows and Connect attaches to. */
+interface Running { accountId: string; sandboxId: string; pid: number; tag?: string; config: z.output<typeof ProcessConfig>; streamId: string; done: Promise<TerminalExecOutput> }
+
+export interface Caller { accountId: string; sandboxId: string; peer?: PeerMemo }
+
+export function envdApi(deps: AppDeps) {
+  const running = new Map<string, Running>();
+  let nextPid = 1000;
+  const key = (sandboxId: string, pid: number) => `${sandboxId}\0${pid}`;
+  const fileMax = deps.api.session.fileMaxBytes;
+
+  const file = <K extends FileResult['op']>(c: Caller, op: Parameters<AppDeps['sessions']['file']>[2] & { op: K }) =>
+    deps.sessions.file(c.accountId, c.sandboxId, op) as Promise<Extract<FileResult, { op: K }>>;
+
+  /** The entry at `path` (envd's Stat), from its directory's listing. */
+  const stat = async (c: Caller, path: string) => {
+    const abs = toSessionPath(path);
+    const { dir, name } = splitPath(abs);
+    if (name === '') return { name: '', type: 'FILE_TYPE_DIRECTORY', path: '/', size: '0', mode: 0o755, permissions: 'drwxr-xr-x', owner: 'root', group: 'root' };
+    const listing = await file(c, { op: 'list', path: dir }).catch((e: unknown) => {
+      if (e instanceof DuraboxError && e.code === 'file_not_found') throw new E2bError(404, `path ${path} does not exist`);
+      throw e;
+    });
+    if (listing.op !== 'list') throw new E2bError(404, `path ${path} does not exist`);
+    const found = listing.entries.find((e) => e.name === name);
+    if (!found) throw new E2bError(404, `path ${path} does not exist`);
+    return entryInfo(dir, found);
+  };
+
+  const listDir = async (c: Caller, path: string, depth: number): Promise<Record<string, unknown>[]> => {
+    const abs = toSessionPath(path);
+    const r = await file(c, { op: 'list', path: abs }).catch((e: unknown) => {
+      if (e instanceof DuraboxError && e.code === 'file_not_found') throw new E2bError(404, `directory ${path} does not exist`);
+      throw e;
+    });
+    if (r.op !== 'list') throw new E2bError(400, `path ${path} is not a directory`);
+    const out: Record<string, unknown>[] = [];
+    for (const e of r.entries as FileEntry[]) {
+      out.push(entryInfo(abs, e));
+      if (e.type === 'dir' && depth > 1) out.push(...(await listDir(c, `${abs.replace(/\/+$/, '')}/${e.name}`, depth - 1)));
+    }
+    return out;
+  };
+
+  const unary: Record<string, (c: Caller, body: unknown) => Promise<unknown>> = {
+    'filesystem.Filesystem/Stat': async (c, b) => ({ entry: await stat(c, parsed(PathRequest, b).path) }),
+    'filesystem.Filesystem/ListDir': async (c, b) => {
+      const r = parsed(ListDirRequest, b);
+      return { entries: await listDir(c, r.path, r.depth || 1) };
+    },
+    'filesystem.Filesystem/MakeDir': async (c, b) => {
+      const { path } = parsed(PathRequest, b);
+      const r = await file(c, { op: 'mkdir', path: toSessionPath(path), parents: true });
+      if (!r.created) throw new E2bError(409, `directory ${path} already exists`);
+      return { entry: await stat(c, path) };
+    },
+    'filesystem.Filesystem/Move': async (c, b) => {
+      const r = parsed(MoveRequest, b);
+      await file(c, { op: 'move', path: toSessionPath(r.source), to: toSessionPath(r.destination), overwrite: true });
+      return { entry: await stat(c, r.destination) };
+    },
+    'filesystem.Filesystem/Remove': async (c, b) => {
+      const { path } = parsed(PathRequest, b);
+      const r = await file(c, { op: 'delete', path: toSessionPath(path) });
+      if (!r.deleted) throw new E2bError(404, `path ${path} does not exist`);
+      return {};
+    },
+    'process.Process/List': async (c) => ({
+      processes: [...running.values()].filter((p) => p.sandboxId === c.sandboxId && p.accountId === c.accountId)
+        .map((p) => ({ config: p.config, pid: p.pid, ...(p.tag ? { tag: p.tag } : {}) })),
+    }),
+    'process.Process/SendInput': async () => { throw unsupported('stdin of a running process (send_stdin)'); },
+    'process.Process/StreamInput': async () => { throw unsupported('stdin of a running process (send_stdin)'); },
+    'process.Process/CloseStdin': async () => { throw unsupported('stdin of a running process (close_stdin)'); },
+    'process.Process/SendSignal': async () => { throw unsupported('signals to a running process (kill): a command ends by itself or at its timeout, and'); },
+    'process.Process/Update': async () => { throw unsupported('a PTY (pty.resize)'); },
+    'filesystem.Filesystem/CreateWatcher': async () => { throw unsupported('watching a directory (watch_dir)'); },
+    'filesystem.Filesystem/GetWatcherEvents': async () => { throw unsupported('watching a directory (watch_dir)'); },
+    'filesystem.Filesystem/RemoveWatcher': async () => { throw unsupported('watching a directory (watch_dir)'); },
+  };
+
+  /** Starts a process: its command runs as the session's command, its output relayed as it comes. */
+  const start = (c: Caller, req: z.output<typeof StartRequest>, timeoutMs: number): Running => {
+    if (req.pty !== undefined && req.pty !== null) throw unsupported('a PTY (sandbox.pty)');
+    const bad = badEnvName(req.process.envs);
+    if (bad !== undefined) throw new E2bError(400, `process.envs: ${JSON.stringify(bad)} is not a variable name`);
+    const config = { ...req.process, cwd: req.process.cwd ? toSessionPath(req.process.cwd) : undefined };
+    const pid = nextPid++;
+    const streamId = newStreamId();
+    const input = { session_id: c.sandboxId, command: commandLine(config, c.peer?.envs), timeout_ms: timeoutMs, create_if_missing: false } as TerminalExecInput;
+    const p: Running = { accountId: c.accountId, sandboxId: c.sandboxId, pid, tag: req.tag, config: req.process, streamId, done: deps.sessions.exec(c.accountId, input, undefined, streamId) };
+    running.set(key(c.sandboxId, pid), p);
+    void p.done.catch(() => undefined).finally(() => running.delete(key(c.sandboxId, pid)));
+    return p;
+  };
+
+  /** A process's events as a Connect server stream: start, its output as it comes, then its end. */
+  const streamProcess = async (ctx: Context, p: Running, announce: boolean) => {
+    ctx.respond = false;
+    ctx.req.socket.setNoDelay(true);
+    ctx.res.writeHead(200, { 'content-type': 'application/connect+json', 'cache-control': 'no-cache' });
+    const write = (m: unknown) => { if (!ctx.res.writableEnded) ctx.res.write(envelope({ event: (m as { event: unknown }).event })); };
+    if (announce) write(processEvent.start(p.pid));
+    const alive = setInterval(() => write(processEvent.keepalive()), KEEPALIVE_MS);
+    try {
+      const out = await relayingOutput(deps.output, p.streamId, (chunk) => write(processEvent.data(chunk.stream, chunk.text)), () => p.done);
+      write(processEvent.end(out.exit_code));
+      ctx.res.end(endOfStream());
+    } catch (e) {
+      if (e instanceof DuraboxError && e.code === 'timeout') {
+        write(processEvent.end(-1, `the command ran past its timeout and was killed`));
+        ctx.res.end(endOfStream());
+      } else {
+        const { message } = (() => { try { return statusOf(e); } catch { return { message: 'internal error' }; } })();
+        ctx.res.end(endOfStream({ code: connectCodeFor(e), message }));
+      }
+    } finally {
+      clearInterval(alive);
+    }
+  };
+
+  const streaming = async (ctx: Context, c: Caller, method: string, raw: Buffer) => {
+    let body: unknown;
+    try {
+      body = firstEnveloped(raw);
+    } catch (e) {
+      throw new E2bError(400, (e as Error).message);
+    }
+    if (method === 'process.Process/Start') {
+      const req = parsed(StartRequest, body);
+      const asked = Number(ctx.get('connect-timeout-ms'));
+      const timeoutMs = Number.isFinite(asked) && asked > 0 ? Math.min(asked, MAX_PROCESS_MS) : DEFAULT_PROCESS_MS;
+      return streamProcess(ctx, start(c, req, timeoutMs), true);
+    }
+    if (method === 'process.Process/Connect') {
+      const sel = parsed(ConnectRequest, body).process;
+      const p = [...running.values()].find((r) => r.sandboxId === c.sandboxId && r.accountId === c.accountId && (sel.pid !== undefined ? r.pid === sel.pid : r.tag === sel.tag));
+      if (!p) throw new E2bError(404, `process ${sel.pid ?? sel.tag} not found`);
+      return streamProcess(ctx, p, true);
+    }
+    if (method === 'filesystem.Filesystem/WatchDir') throw unsupported('watching a directory (watch_dir)');
+    throw new E2bError(404, `no envd method ${method}`);
+  };
+
+  return {
+    /** An RPC (`/<service>/<method>`): unary with application/json, server-streaming with application/connect+json. */
+    async rpc(ctx: Context, c: Caller, method: string) {
+      const raw = await bodyOf(ctx, 1 << 20);
+      const type = ctx.get('content-type').split(';')[0].trim().toLowerCase();
+      if (type === 'application/connect+json') {
+        try {
+          return await streaming(ctx, c, method, raw);
+        } catch (e) {
+          // Refused before the stream began: a Connect stream still answers 200, its error in the end message.
+          ctx.status = 200;
+          ctx.type = 'application/connect+json';
+          ctx.body = endOfStream({ code: connectCodeFor(e), message: statusOf(e).message });
+          return;
+        }
+      }
+      if (type !== 'application/json') throw new E2bError(415, `content-type: send application/json (unary) or application/connect+json (streaming), not ${type || 'none'}`);
+      const handler = unary[method];
+      if (!handler) throw new E2bError(404, `no envd method ${method}`);
+      let body: unknown = {};
+      try {
+        body = raw.length > 0 ? JSON.parse(raw.toString('utf8')) : {};
+      } catch {
+        throw new E2bError(400, 'the body is not JSON');
+      }
+      ctx.type = 'application/json';
+      ctx.body = await handler(c, body);
+    },
+
+    /** GET /files?path=: the file's bytes. */
+    async download(ctx: Context, c: Caller) {
+      const path = String(ctx.query.path ?? '');
+      if (!path) throw new E2bError(400, 'path: required');
+      const r = await file(c, { op: 'read', path: toSessionPath(path), maxBytes: fileMax }).catch((e: unknown) => {
+        if (e instanceof DuraboxError && e.code === 'file_not_found') throw new E2bError(404, `path ${path} does not exist`);
+        throw e;
+      });
+      if (r.op !== 'read') throw new E2bError(400, `path ${path} is a directory`);
+      ctx.type = 'application/octet-stream';
+      ctx.body = Buffer.from(r.contentBase64, 'base64');
+    },
+
+    /** POST /files: multipart parts (or one octet-stream body) written to ?path= or each part's file name. */
+    async upload(ctx: Context, c: Caller) {
+      const query = typeof ctx.query.path === 'string' && ctx.query.path ? ctx.query.path : undefined;
+      const type = ctx.get('content-type');
+      const raw = await bodyOf(ctx, fileMax * 2 + 65_536);
+      const files: Array<{ path: string; data: Buffer }> = [];
+      if (/^multipart\/form-data/i.test(type)) {
+        const form = await new Request('http://local/', { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(raw) }).formData().catch(() => {
+          throw new E2bError(400, 'the body is not multipart/form-data');
+        });
+        for (const [, v] of form.entries()) {
+          if (typeof v === 'string') continue;
+          const path = query && form.getAll('file').length <= 1 ? query : v.name;
+          if (!path) throw new E2bError(400, 'path: required (the query, or the part\'s file name)');
+          files.push({ path, data: Buffer.from(await v.arrayBuffer()) });
+        }
+      } else {
+        if (!query) throw new E2bError(400, 'path: required');
+        files.push({ path: query, data: raw });
+      }
+      if (files.length === 0) throw new E2bError(400, 'file: no file in the body');
+      const out = [];
+      for (const f of files) {
+        if (f.data.length > fileMax) throw new E2bError(413, `file ${f.path}: larger than ${fileMax} bytes`);
+        const r = await file(c, { op: 'write', path: toSessionPath(f.path), contentBase64: f.data.toString('base64') });
+        out.push({ name: splitPath(r.path).name, type: 'file', path: toPeerPath(r.path, PEER_HOME) });
+      }
+      ctx.body = out;
+    },
+  };
+}

@@ -1,0 +1,184 @@
+// The E2B peer's pure mappings (docs/peers/e2b.md): its tokens, the Connect protocol's framing and
+// error codes, envd's file entries and process events, and how a command becomes one shell line.
+// Nothing here touches the network or a session, so it is tested on its own (test/unit/peer-e2b.test.ts).
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { FileEntry } from '../../contract/messages.js';
+import { toPeerPath } from '../common.js';
+
+/** The envd version durabox answers as: new enough for the SDKs' defaults, old enough for multipart uploads. */
+export const ENVD_VERSION = '0.4.0';
+/** The SDKs' constants: envd's port, and the code interpreter's. */
+export const ENVD_PORT = 49983;
+export const JUPYTER_PORT = 49999;
+
+// ---- tokens --------------------------------------------------------------------------------------
+
+/** What a sandbox token opens: envd (X-Access-Token) or the sandbox's traffic (E2B-Traffic-Access-Token). */
+export type TokenKind = 'envd' | 'traffic';
+export interface SandboxClaims { a: string; s: string; k: TokenKind }
+
+function tokenKey(hashKey: string): Buffer {
+  return createHmac('sha256', hashKey).update('durabox e2b sandbox tokens v1').digest();
+}
+
+/** A token bound to one account's sandbox, signed with a key derived from DURABOX_HASH_KEY. */
+export function signSandboxToken(hashKey: string, claims: SandboxClaims): string {
+  const body = Buffer.from(JSON.stringify({ a: claims.a, s: claims.s, k: claims.k })).toString('base64url');
+  return `e2b1.${body}.${createHmac('sha256', tokenKey(hashKey)).update(body).digest('base64url')}`;
+}
+
+/** The token's claims when it is genuine, of `kind`, else undefined. */
+export function openSandboxToken(hashKey: string, token: string | undefined, kind: TokenKind): SandboxClaims | undefined {
+  if (!token || token.length > 1024) return undefined;
+  const [version, body, mac] = token.split('.');
+  if (version !== 'e2b1' || !body || !mac) return undefined;
+  const expected = createHmac('sha256', tokenKey(hashKey)).update(body).digest();
+  const given = Buffer.from(mac, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  try {
+    const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<SandboxClaims>;
+    if (typeof c.a !== 'string' || typeof c.s !== 'string' || c.k !== kind) return undefined;
+    return { a: c.a, s: c.s, k: c.k };
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- Connect ----------------------------------------------------------------------------------------
+
+/** Connect's error codes with the HTTP status a unary answer carries (connectrpc.com/docs/protocol). */
+export const CONNECT_STATUS = {
+  canceled: 499, unknown: 500, invalid_argument: 400, deadline_exceeded: 504, not_found: 404, already_exists: 409,
+  permission_denied: 403, resource_exhausted: 429, failed_precondition: 400, aborted: 409, out_of_range: 400,
+  unimplemented: 501, internal: 500, unavailable: 503, data_loss: 500, unauthenticated: 401,
+} as const;
+export type ConnectCode = keyof typeof CONNECT_STATUS;
+
+/** A durabox error code as the Connect code an SDK maps to its own exception. */
+export function connectCodeOf(code: string): ConnectCode {
+  switch (code) {
+    case 'invalid_input': case 'invalid_path': case 'path_outside_session': return 'invalid_argument';
+    case 'unauthenticated': return 'unauthenticated';
+    case 'forbidden': return 'permission_denied';
+    case 'not_found': case 'session_not_found': case 'file_not_found': case 'context_not_found': return 'not_found';
+    case 'conflict': return 'already_exists';
+    case 'session_busy': return 'failed_precondition';
+    case 'rate_limited': case 'quota_exceeded': case 'no_capacity': case 'host_full': return 'resource_exhausted';
+    case 'timeout': return 'deadline_exceeded';
+    case 'file_too_large': return 'resource_exhausted';
+    case 'no_worker': case 'session_lost': case 'host_unreachable': case 'not_ready': return 'unavailable';
+    default: return 'internal';
+  }
+}
+
+/** One enveloped message of a Connect stream: a flags byte, a big-endian length, the JSON. */
+export function envelope(message: unknown, flags = 0): Buffer {
+  const json = Buffer.from(JSON.stringify(message), 'utf8');
+  const head = Buffer.alloc(5);
+  head.writeUInt8(flags, 0);
+  head.writeUInt32BE(json.length, 1);
+  return Buffer.concat([head, json]);
+}
+
+/** The end of a Connect stream (flags 0x02): `{}` or `{"error": {code, message}}`. */
+export function endOfStream(error?: { code: ConnectCode; message: string }): Buffer {
+  return envelope(error ? { error } : {}, 0x02);
+}
+
+/** The first enveloped message of a streaming request's body (a server-streaming call sends exactly one). */
+export function firstEnveloped(body: Buffer): unknown {
+  if (body.length < 5) throw new Error('the body is not an enveloped Connect message');
+  if ((body.readUInt8(0) & 0x01) !== 0) throw new Error('compressed Connect messages are not supported');
+  const n = body.readUInt32BE(1);
+  if (body.length < 5 + n) throw new Error('the enveloped message is shorter than its length');
+  return JSON.parse(body.subarray(5, 5 + n).toString('utf8'));
+}
+
+// ---- processes ----------------------------------------------------------------------------------
+
+export interface ProcessConfig { cmd: string; args: string[]; envs: Record<string, string>; cwd?: string }
+
+/** Single-quoted for a POSIX shell. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** An environment variable name a shell can export; else the name of the field that is wrong. */
+export function badEnvName(envs: Record<string, string>): string | undefined {
+  return Object.keys(envs).find((k) => !ENV_NAME.test(k));
+}
+
+/**
+ * The process envd would start, as one line for the session's shell: in its directory (the peer home is the
+ * session's /workspace), with the sandbox's and the call's variables, the program and its arguments quoted.
+ */
+export function commandLine(p: ProcessConfig, sandboxEnvs: Record<string, string> = {}): string {
+  const envs = { ...sandboxEnvs, ...p.envs };
+  const exports = Object.entries(envs).map(([k, v]) => `export ${k}=${shellQuote(v)}; `).join('');
+  const cwd = p.cwd ? `cd ${shellQuote(p.cwd)} && ` : 'cd /workspace && ';
+  return `${exports}${cwd}exec ${[p.cmd, ...p.args].map(shellQuote).join(' ')}`;
+}
+
+/** A process event as envd streams it (bytes are base64 in proto JSON). */
+export const processEvent = {
+  start: (pid: number) => ({ event: { start: { pid } } }),
+  data: (stream: 'stdout' | 'stderr', text: string) => ({ event: { data: { [stream]: Buffer.from(text, 'utf8').toString('base64') } } }),
+  end: (exitCode: number, error?: string) => ({ event: { end: { exitCode, exited: true, status: `exit status ${exitCode}`, ...(error ? { error } : {}) } } }),
+  keepalive: () => ({ event: { keepalive: {} } }),
+};
+
+// ---- files --------------------------------------------------------------------------------------
+
+const FILE_TYPE = { file: 'FILE_TYPE_FILE', dir: 'FILE_TYPE_DIRECTORY', symlink: 'FILE_TYPE_SYMLINK', other: 'FILE_TYPE_UNSPECIFIED' } as const;
+
+/** A durabox directory entry as envd's EntryInfo (proto JSON: int64 as a string, enums by name). */
+export function entryInfo(dir: string, e: FileEntry, home?: string): Record<string, unknown> {
+  const path = `${dir.replace(/\/+$/, '')}/${e.name}`;
+  return {
+    name: e.name,
+    type: FILE_TYPE[e.type],
+    path: toPeerPath(path, home),
+    size: String(e.size),
+    mode: e.type === 'dir' ? 0o755 : 0o644,
+    permissions: e.type === 'dir' ? 'drwxr-xr-x' : '-rw-r--r--',
+    owner: 'user',
+    group: 'user',
+    modifiedTime: e.modified,
+  };
+}
+
+/** A path's directory and last name (`/` has none). */
+export function splitPath(path: string): { dir: string; name: string } {
+  const trimmed = path.replace(/\/+$/, '') || '/';
+  const i = trimmed.lastIndexOf('/');
+  return { dir: i <= 0 ? '/' : trimmed.slice(0, i), name: trimmed.slice(i + 1) };
+}
+
+// ---- the control API ----------------------------------------------------------------------------
+
+/** A sandbox's metadata filter of a list (`k=v&k2=v2`, each part URL-encoded), as pairs. */
+export function metadataFilter(raw: string | undefined): Record<string, string> {
+  if (!raw) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(raw)) out[decodeURIComponent(k)] = decodeURIComponent(v);
+  return out;
+}
+
+/** The states a list asks for (`running,paused`; none: both). */
+export function stateFilter(raw: string | string[] | undefined): Set<'running' | 'paused'> {
+  const parts = (Array.isArray(raw) ? raw : raw ? [raw] : []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const set = new Set<'running' | 'paused'>();
+  for (const p of parts) if (p === 'running' || p === 'paused') set.add(p);
+  return set.size === 0 ? new Set(['running', 'paused']) : set;
+}
+
+/** A code interpreter language of E2B's as durabox's (undefined: not one durabox runs). */
+export function languageOf(lang: string | null | undefined): 'python' | 'javascript' | 'bash' | undefined {
+  const l = (lang ?? 'python').toLowerCase();
+  if (l === 'python' || l === 'python3') return 'python';
+  if (l === 'js' || l === 'javascript' || l === 'node' || l === 'nodejs') return 'javascript';
+  if (l === 'bash' || l === 'sh') return 'bash';
+  return undefined;
+}
