@@ -118,7 +118,7 @@ export function envdApi(deps: AppDeps) {
     if (req.pty !== undefined && req.pty !== null) throw unsupported('a PTY (sandbox.pty)');
     const bad = badEnvName(req.process.envs);
     if (bad !== undefined) throw new E2bError(400, `process.envs: ${JSON.stringify(bad)} is not a variable name`);
-    const config = { ...req.process, cwd: req.process.cwd ? toSessionPath(req.process.cwd) : undefined };
+    const config = req.process;
     const pid = nextPid++;
     const streamId = newStreamId();
     const input = { session_id: c.sandboxId, command: commandLine(config, c.peer?.envs), timeout_ms: timeoutMs, create_if_missing: false } as TerminalExecInput;

@@ -22,6 +22,8 @@ export function unsupported(feature: string): E2bError {
 export function restError(ctx: Context, e: unknown): void {
   const { status, message } = statusOf(e);
   ctx.status = status;
+  // The JS interpreter SDK shows only the status line of a failed call: the reason phrase says what it was.
+  ctx.message = message.replace(/[^\x20-\x7e]/g, ' ').slice(0, 200);
   ctx.body = { code: status, message };
 }
 

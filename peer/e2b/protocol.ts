@@ -3,7 +3,7 @@
 // Nothing here touches the network or a session, so it is tested on its own (test/unit/peer-e2b.test.ts).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FileEntry } from '../../contract/messages.js';
-import { toPeerPath } from '../common.js';
+import { PEER_HOME, toPeerPath } from '../common.js';
 
 /** The envd version durabox answers as: new enough for the SDKs' defaults, old enough for multipart uploads. */
 export const ENVD_VERSION = '0.4.0';
@@ -117,7 +117,8 @@ export function badEnvName(envs: Record<string, string>): string | undefined {
 export function commandLine(p: ProcessConfig, sandboxEnvs: Record<string, string> = {}): string {
   const envs = { ...sandboxEnvs, ...p.envs };
   const exports = Object.entries(envs).map(([k, v]) => `export ${k}=${shellQuote(v)}; `).join('');
-  const cwd = p.cwd ? `cd ${shellQuote(p.cwd)} && ` : 'cd /workspace && ';
+  // The peer home is a link to /workspace in durabox's images: a shell there says /home/user, as in E2B.
+  const cwd = p.cwd ? `cd ${shellQuote(p.cwd)} && ` : `{ cd ${PEER_HOME} 2>/dev/null || cd /workspace; } && `;
   return `${exports}${cwd}exec ${[p.cmd, ...p.args].map(shellQuote).join(' ')}`;
 }
 
