@@ -1,46 +1,25 @@
 // envd, the agent E2B's SDKs talk to inside a sandbox: its process and filesystem services over the
 // Connect protocol with JSON, and its /files upload and download. Each call is a durabox session call:
-// a process is a command (an Update whose output the worker streams as it comes), a file call a file Update.
+// a file call is a file Update; processes are in processes.ts.
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../../api/context.js';
-import { newStreamId, relayingOutput } from '../../api/events.js';
 import { DuraboxError } from '../../contract/errors.js';
-import type { FileEntry, FileResult, TerminalExecInput, TerminalExecOutput } from '../../contract/messages.js';
+import type { FileEntry, FileResult } from '../../contract/messages.js';
 import type { PeerMemo } from '../../control/session-service.js';
 import { PEER_HOME, toPeerPath, toSessionPath } from '../common.js';
 import { bodyOf, connectCodeFor, E2bError, parsed, statusOf, unsupported } from './errors.js';
-import { badEnvName, commandLine, endOfStream, entryInfo, envelope, firstEnveloped, processEvent, splitPath } from './protocol.js';
+import { endOfStream, entryInfo, firstEnveloped, splitPath } from './protocol.js';
+import { processApi } from './processes.js';
 
-/** The longest a process may run: durabox's command limit. */
-const MAX_PROCESS_MS = 600_000;
-/** With no deadline from the client, envd's commands run this long at most here. */
-const DEFAULT_PROCESS_MS = 60_000;
-/** A silent command's stream says it is alive this often (proxies close idle streams). */
-const KEEPALIVE_MS = 20_000;
-
-const ProcessConfig = z.object({
-  cmd: z.string().min(1),
-  args: z.array(z.string()).default([]),
-  envs: z.record(z.string(), z.string()).default({}),
-  cwd: z.string().optional(),
-});
-const StartRequest = z.object({ process: ProcessConfig, pty: z.unknown().optional(), tag: z.string().optional(), stdin: z.boolean().optional() });
-const Selector = z.object({ pid: z.int().optional(), tag: z.string().optional() });
-const ConnectRequest = z.object({ process: Selector });
 const PathRequest = z.object({ path: z.string().min(1) });
 const ListDirRequest = z.object({ path: z.string().min(1), depth: z.int().min(0).max(20).optional() });
 const MoveRequest = z.object({ source: z.string().min(1), destination: z.string().min(1) });
 
-/** A process this API process started and still follows: what List shows and Connect attaches to. */
-interface Running { accountId: string; sandboxId: string; pid: number; tag?: string; config: z.output<typeof ProcessConfig>; streamId: string; done: Promise<TerminalExecOutput> }
-
 export interface Caller { accountId: string; sandboxId: string; peer?: PeerMemo }
 
 export function envdApi(deps: AppDeps) {
-  const running = new Map<string, Running>();
-  let nextPid = 1000;
-  const key = (sandboxId: string, pid: number) => `${sandboxId}\0${pid}`;
+  const processes = processApi(deps);
   const fileMax = deps.api.session.fileMaxBytes;
 
   const file = <K extends FileResult['op']>(c: Caller, op: Parameters<AppDeps['sessions']['file']>[2] & { op: K }) =>
@@ -99,58 +78,15 @@ export function envdApi(deps: AppDeps) {
       if (!r.deleted) throw new E2bError(404, `path ${path} does not exist`);
       return {};
     },
-    'process.Process/List': async (c) => ({
-      processes: [...running.values()].filter((p) => p.sandboxId === c.sandboxId && p.accountId === c.accountId)
-        .map((p) => ({ config: p.config, pid: p.pid, ...(p.tag ? { tag: p.tag } : {}) })),
-    }),
+    'process.Process/List': (c) => processes.list(c),
+    'process.Process/SendSignal': (c, b) => processes.signal(c, b),
     'process.Process/SendInput': async () => { throw unsupported('stdin of a running process (send_stdin)'); },
     'process.Process/StreamInput': async () => { throw unsupported('stdin of a running process (send_stdin)'); },
     'process.Process/CloseStdin': async () => { throw unsupported('stdin of a running process (close_stdin)'); },
-    'process.Process/SendSignal': async () => { throw unsupported('signals to a running process (kill): a command ends by itself or at its timeout, and'); },
     'process.Process/Update': async () => { throw unsupported('a PTY (pty.resize)'); },
     'filesystem.Filesystem/CreateWatcher': async () => { throw unsupported('watching a directory (watch_dir)'); },
     'filesystem.Filesystem/GetWatcherEvents': async () => { throw unsupported('watching a directory (watch_dir)'); },
     'filesystem.Filesystem/RemoveWatcher': async () => { throw unsupported('watching a directory (watch_dir)'); },
-  };
-
-  /** Starts a process: its command runs as the session's command, its output relayed as it comes. */
-  const start = (c: Caller, req: z.output<typeof StartRequest>, timeoutMs: number): Running => {
-    if (req.pty !== undefined && req.pty !== null) throw unsupported('a PTY (sandbox.pty)');
-    const bad = badEnvName(req.process.envs);
-    if (bad !== undefined) throw new E2bError(400, `process.envs: ${JSON.stringify(bad)} is not a variable name`);
-    const config = req.process;
-    const pid = nextPid++;
-    const streamId = newStreamId();
-    const input = { session_id: c.sandboxId, command: commandLine(config, c.peer?.envs), timeout_ms: timeoutMs, create_if_missing: false } as TerminalExecInput;
-    const p: Running = { accountId: c.accountId, sandboxId: c.sandboxId, pid, tag: req.tag, config: req.process, streamId, done: deps.sessions.exec(c.accountId, input, undefined, streamId) };
-    running.set(key(c.sandboxId, pid), p);
-    void p.done.catch(() => undefined).finally(() => running.delete(key(c.sandboxId, pid)));
-    return p;
-  };
-
-  /** A process's events as a Connect server stream: start, its output as it comes, then its end. */
-  const streamProcess = async (ctx: Context, p: Running, announce: boolean) => {
-    ctx.respond = false;
-    ctx.req.socket.setNoDelay(true);
-    ctx.res.writeHead(200, { 'content-type': 'application/connect+json', 'cache-control': 'no-cache' });
-    const write = (m: unknown) => { if (!ctx.res.writableEnded) ctx.res.write(envelope({ event: (m as { event: unknown }).event })); };
-    if (announce) write(processEvent.start(p.pid));
-    const alive = setInterval(() => write(processEvent.keepalive()), KEEPALIVE_MS);
-    try {
-      const out = await relayingOutput(deps.output, p.streamId, (chunk) => write(processEvent.data(chunk.stream, chunk.text)), () => p.done);
-      write(processEvent.end(out.exit_code));
-      ctx.res.end(endOfStream());
-    } catch (e) {
-      if (e instanceof DuraboxError && e.code === 'timeout') {
-        write(processEvent.end(-1, `the command ran past its timeout and was killed`));
-        ctx.res.end(endOfStream());
-      } else {
-        const { message } = (() => { try { return statusOf(e); } catch { return { message: 'internal error' }; } })();
-        ctx.res.end(endOfStream({ code: connectCodeFor(e), message }));
-      }
-    } finally {
-      clearInterval(alive);
-    }
   };
 
   const streaming = async (ctx: Context, c: Caller, method: string, raw: Buffer) => {
@@ -160,18 +96,7 @@ export function envdApi(deps: AppDeps) {
     } catch (e) {
       throw new E2bError(400, (e as Error).message);
     }
-    if (method === 'process.Process/Start') {
-      const req = parsed(StartRequest, body);
-      const asked = Number(ctx.get('connect-timeout-ms'));
-      const timeoutMs = Number.isFinite(asked) && asked > 0 ? Math.min(asked, MAX_PROCESS_MS) : DEFAULT_PROCESS_MS;
-      return streamProcess(ctx, start(c, req, timeoutMs), true);
-    }
-    if (method === 'process.Process/Connect') {
-      const sel = parsed(ConnectRequest, body).process;
-      const p = [...running.values()].find((r) => r.sandboxId === c.sandboxId && r.accountId === c.accountId && (sel.pid !== undefined ? r.pid === sel.pid : r.tag === sel.tag));
-      if (!p) throw new E2bError(404, `process ${sel.pid ?? sel.tag} not found`);
-      return streamProcess(ctx, p, true);
-    }
+    if (method === 'process.Process/Start' || method === 'process.Process/Connect') return processes.stream(ctx, c, method === 'process.Process/Start' ? 'Start' : 'Connect', body);
     if (method === 'filesystem.Filesystem/WatchDir') throw unsupported('watching a directory (watch_dir)');
     throw new E2bError(404, `no envd method ${method}`);
   };

@@ -125,10 +125,46 @@ export function commandLine(p: ProcessConfig, sandboxEnvs: Record<string, string
 /** A process event as envd streams it (bytes are base64 in proto JSON). */
 export const processEvent = {
   start: (pid: number) => ({ event: { start: { pid } } }),
-  data: (stream: 'stdout' | 'stderr', text: string) => ({ event: { data: { [stream]: Buffer.from(text, 'utf8').toString('base64') } } }),
+  data: (stream: 'stdout' | 'stderr', bytes: Buffer) => ({ event: { data: { [stream]: bytes.toString('base64') } } }),
   end: (exitCode: number, error?: string) => ({ event: { end: { exitCode, exited: true, status: `exit status ${exitCode}`, ...(error ? { error } : {}) } } }),
   keepalive: () => ({ event: { keepalive: {} } }),
 };
+
+/** Where a sandbox's processes keep their output and exit codes: /tmp/.e2b-proc/<pid>/{out,err,exit,meta.json}. */
+export const PROC_DIR = '/tmp/.e2b-proc';
+
+/**
+ * The session command that starts a process detached and prints its pid: its script and record written
+ * from base64 (no quoting of the caller's text), then a wrapper in a process group of its own that moves the
+ * directory to its pid, runs the script with its output in files, and writes the exit code at the end. The
+ * wrapper outlives a TERM (a handler, so the script itself still gets the default action) to write that code.
+ */
+export function launcherCommand(script: string, meta: string): string {
+  const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+  const wrapper = `trap true TERM INT; d=${PROC_DIR}; mv "$d/$1" "$d/$$" && cd "$d/$$" && { bash ./cmd.sh > out 2> err < /dev/null; echo $? > exit.tmp; mv exit.tmp exit; }`;
+  return [
+    `mkdir -p ${PROC_DIR} && cd ${PROC_DIR} && t=$(mktemp -d new.XXXXXXXX)`,
+    `printf %s ${b64(script)} | base64 -d > "$t/cmd.sh"`,
+    `printf %s ${b64(meta)} | base64 -d > "$t/meta.json"`,
+    `(setsid sh -c ${shellQuote(wrapper)} sh "$t" > /dev/null 2>&1 < /dev/null & echo $!)`,
+  ].join(' && ');
+}
+
+/** The session command that prints `<pid> <record>` for each process still running. */
+export function listCommand(): string {
+  return `cd ${PROC_DIR} 2>/dev/null || exit 0; for d in [0-9]*; do [ -f "$d/meta.json" ] && [ ! -e "$d/exit" ] && kill -0 "$d" 2>/dev/null && printf '%s %s\n' "$d" "$(cat "$d/meta.json")"; done; true`;
+}
+
+/**
+ * The session command that signals a process's group (exit 1: no such process). A KILL takes the wrapper
+ * too, so the exit code it would have written (128 + 9) is written for it.
+ */
+export function signalCommand(pid: number, sig: 'TERM' | 'KILL'): string {
+  const dir = `${PROC_DIR}/${pid}`;
+  const kill = `[ -d ${dir} ] && [ ! -e ${dir}/exit ] && kill -s ${sig} -- -${pid} || exit 1`;
+  if (sig === 'TERM') return kill;
+  return `${kill}; sleep 0.2; [ -e ${dir}/exit ] || echo 137 > ${dir}/exit`;
+}
 
 // ---- files --------------------------------------------------------------------------------------
 

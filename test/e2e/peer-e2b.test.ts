@@ -139,13 +139,30 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
     });
 
     it('reaches a port through the host getHost builds (durabox\'s preview host), with the key as a bearer token', async () => {
-      await sbx.commands.run('mkdir -p /home/user/site && echo served-js > /home/user/site/index.html && (cd /home/user/site && nohup python3 -m http.server 8766 > /tmp/http.log 2>&1 &) ; sleep 1');
+      await sbx.files.write('/home/user/site/index.html', 'served-js');
+      const server = await sbx.commands.run('python3 -m http.server 8766', { background: true, cwd: '/home/user/site' });
+      await sbx.commands.run('for i in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/8766) 2>/dev/null && exit 0; sleep 0.1; done; exit 1');
       const host = sbx.getHost(8766);
       assert.equal(host, `8766-${sbx.sandboxId}.${PREVIEW}`);
       const page = await getWithHost(`${platform.url}/index.html`, host, { authorization: `Bearer ${token}` });
       assert.equal(page.status, 200);
       assert.equal(page.body.trim(), 'served-js');
       assert.equal((await getWithHost(`${platform.url}/index.html`, host, { authorization: `Bearer ${other}` })).status, 404);
+      assert.equal(await server.kill(), true);
+    });
+
+    it('background commands run beside others; list, connect and kill them', async () => {
+      const bg = await sbx.commands.run('echo started; sleep 30; echo never', { background: true });
+      assert.equal((await sbx.commands.run('echo beside')).stdout, 'beside\n');
+      const listed = await sbx.commands.list();
+      const mine = listed.find((p) => p.pid === bg.pid);
+      assert.ok(mine, JSON.stringify(listed));
+      assert.deepEqual(mine.args.slice(0, 2), ['-l', '-c']);
+      const again = await sbx.commands.connect(bg.pid);
+      assert.equal(await sbx.commands.kill(bg.pid), true);
+      await assert.rejects(again.wait(), (e: unknown) => e instanceof CommandExitError && e.exitCode === 137 && e.stdout === 'started\n');
+      assert.ok(!(await sbx.commands.list()).some((p) => p.pid === bg.pid));
+      assert.equal(await sbx.commands.kill(bg.pid), false);
     });
 
     it('unsupported calls answer the SDK\'s error naming the feature, without a hang', async () => {
@@ -228,8 +245,13 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       try {
         await sbx.files.write('/home/user/durable.txt', 'still here');
         assert.equal((await sbx.commands.run('echo before > /home/user/before.txt && cat /home/user/before.txt')).stdout, 'before\n');
+        const ticking = await sbx.commands.run('for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 1; done', { background: true });
         await platform.workers.get('e2b-a')!.stop('SIGKILL');
         await platform.startWorker('e2b-a', { DURABOX_RUNTIMES: 'terminal' });
+        // The background process went on in the container: connected again, its whole output and its end.
+        const done = await (await sbx.commands.connect(ticking.pid)).wait();
+        assert.equal(done.exitCode, 0);
+        assert.equal(done.stdout, [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `tick ${i}\n`).join(''));
         assert.equal(await sbx.files.read('/home/user/durable.txt'), 'still here');
         assert.equal((await sbx.commands.run('cat /home/user/before.txt /home/user/durable.txt')).stdout, 'before\nstill here');
         assert.equal((await BaseSandbox.getInfo(sbx.sandboxId)).state, 'running');
