@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import {
+  badEnvName, commandLine, connectCodeOf, endOfStream, entryInfo, envelope, firstEnveloped, languageOf, launcherCommand, listCommand,
+  metadataFilter, openSandboxToken, processEvent, shellQuote, signalCommand, signSandboxToken, splitPath, stateFilter,
+} from '../../peer/e2b/protocol.js';
+
+describe('E2B peer: mappings', () => {
+  describe('sandbox tokens', () => {
+    const key = 'a hash key';
+    const claims = { a: 'acct-1', s: 'sess_abc', k: 'envd' as const };
+
+    it('opens a genuine token of its kind, bound to its account and sandbox', () => {
+      const t = signSandboxToken(key, claims);
+      assert.deepEqual(openSandboxToken(key, t, 'envd'), claims);
+      assert.equal(openSandboxToken(key, t, 'traffic'), undefined);
+      assert.deepEqual(openSandboxToken(key, signSandboxToken(key, { ...claims, k: 'traffic' }), 'traffic'), { ...claims, k: 'traffic' });
+    });
+
+    it('refuses a token of another key, a changed body, garbage and an oversized one', () => {
+      const t = signSandboxToken(key, claims);
+      assert.equal(openSandboxToken('another key', t, 'envd'), undefined);
+      const [v, , mac] = t.split('.');
+      const forged = Buffer.from(JSON.stringify({ ...claims, s: 'sess_other' })).toString('base64url');
+      assert.equal(openSandboxToken(key, `${v}.${forged}.${mac}`, 'envd'), undefined);
+      for (const bad of ['', 'e2b1', 'e2b1..', 'l1.e30.AAAA', 'e2b1.e30.AAAA', 'x'.repeat(2000), undefined]) assert.equal(openSandboxToken(key, bad, 'envd'), undefined);
+    });
+  });
+
+  describe('Connect framing', () => {
+    it('envelopes a message: flags, big-endian length, JSON; the end of stream has flag 2', () => {
+      const e = envelope({ a: 1 });
+      assert.equal(e.readUInt8(0), 0);
+      assert.equal(e.readUInt32BE(1), 7);
+      assert.equal(e.subarray(5).toString(), '{"a":1}');
+      const end = endOfStream({ code: 'not_found', message: 'gone' });
+      assert.equal(end.readUInt8(0), 2);
+      assert.deepEqual(JSON.parse(end.subarray(5).toString()), { error: { code: 'not_found', message: 'gone' } });
+      assert.deepEqual(JSON.parse(endOfStream().subarray(5).toString()), {});
+    });
+
+    it('reads the first enveloped message of a request; refuses short, compressed or truncated ones', () => {
+      assert.deepEqual(firstEnveloped(Buffer.concat([envelope({ process: { cmd: 'ls' } }), envelope({ more: true })])), { process: { cmd: 'ls' } });
+      assert.throws(() => firstEnveloped(Buffer.from([0, 0])), /not an enveloped/);
+      assert.throws(() => firstEnveloped(Buffer.concat([Buffer.from([1]), envelope({}).subarray(1)])), /compressed/);
+      assert.throws(() => firstEnveloped(envelope({ a: 'long' }).subarray(0, 8)), /shorter/);
+    });
+
+    it('maps durabox errors to the Connect codes the SDKs turn into their exceptions', () => {
+      assert.equal(connectCodeOf('file_not_found'), 'not_found');
+      assert.equal(connectCodeOf('session_not_found'), 'not_found');
+      assert.equal(connectCodeOf('conflict'), 'already_exists');
+      assert.equal(connectCodeOf('invalid_path'), 'invalid_argument');
+      assert.equal(connectCodeOf('timeout'), 'deadline_exceeded');
+      assert.equal(connectCodeOf('session_lost'), 'unavailable');
+      assert.equal(connectCodeOf('anything else'), 'internal');
+    });
+
+    it('says process events as envd does: bytes in base64, the end with its exit code', () => {
+      assert.deepEqual(processEvent.start(7), { event: { start: { pid: 7 } } });
+      assert.deepEqual(processEvent.data('stderr', Buffer.from('hé')), { event: { data: { stderr: Buffer.from('hé').toString('base64') } } });
+      assert.deepEqual(processEvent.end(3), { event: { end: { exitCode: 3, exited: true, status: 'exit status 3' } } });
+    });
+  });
+
+  describe('processes as shell lines', () => {
+    const sh = (line: string) => execFileSync('sh', ['-c', line], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+
+    it('quotes the program, its arguments and variables so no text of the caller is shell syntax', () => {
+      const hostile = `$(echo pwned) 'q' "d" \`x\` ; echo no`;
+      const out = sh(commandLine({ cmd: '/bin/echo', args: [hostile], envs: { V: hostile }, cwd: '/' }, { SANDBOX: 'wide' }).replace('exec ', '') + '; echo "$V|$SANDBOX"');
+      assert.equal(out, `${hostile}\n${hostile}|wide\n`);
+      assert.equal(shellQuote("it's"), `'it'\\''s'`);
+    });
+
+    it('the call\'s variables win over the sandbox\'s; a bad variable name is named', () => {
+      assert.equal(sh(commandLine({ cmd: 'printenv', args: ['X'], envs: { X: 'call' }, cwd: '/' }, { X: 'sandbox' })), 'call\n');
+      assert.equal(badEnvName({ GOOD_1: 'a', 'BAD-NAME': 'b' }), 'BAD-NAME');
+      assert.equal(badEnvName({ OK: 'a' }), undefined);
+    });
+
+    it('the launcher carries the script and record as base64 only; list and signal commands name the process directory', () => {
+      const line = launcherCommand("echo 'hi'; rm -rf /", '{"tag":"t"}');
+      assert.ok(!line.includes('rm -rf'), line);
+      assert.match(line, /setsid sh -c/);
+      assert.match(listCommand(), /\/tmp\/\.e2b-proc/);
+      assert.match(signalCommand(42, 'KILL'), /kill -s KILL -- -42.*echo 137 > \/tmp\/\.e2b-proc\/42\/exit/);
+      assert.doesNotMatch(signalCommand(42, 'TERM'), /137/);
+    });
+  });
+
+  describe('files and lists', () => {
+    it('a durabox entry as envd\'s EntryInfo: the peer home for /workspace, int64 as a string, the type by name', () => {
+      assert.deepEqual(entryInfo('/workspace/d', { name: 'f.txt', type: 'file', size: 12, modified: '2026-01-01T00:00:00.000Z' }), {
+        name: 'f.txt', type: 'FILE_TYPE_FILE', path: '/home/user/d/f.txt', size: '12', mode: 0o644, permissions: '-rw-r--r--', owner: 'user', group: 'user', modifiedTime: '2026-01-01T00:00:00.000Z',
+      });
+      assert.equal(entryInfo('/tmp/', { name: 'd', type: 'dir', size: 0, modified: '2026-01-01T00:00:00.000Z' }).type, 'FILE_TYPE_DIRECTORY');
+    });
+
+    it('splits a path into its directory and name', () => {
+      assert.deepEqual(splitPath('/home/user/a.txt'), { dir: '/home/user', name: 'a.txt' });
+      assert.deepEqual(splitPath('/a/'), { dir: '/', name: 'a' });
+      assert.deepEqual(splitPath('/'), { dir: '/', name: '' });
+    });
+
+    it('reads a list\'s metadata and state filters', () => {
+      assert.deepEqual(metadataFilter('suite=peer%20e2b&k=v'), { suite: 'peer e2b', k: 'v' });
+      assert.deepEqual(metadataFilter(undefined), {});
+      assert.deepEqual([...stateFilter('paused')], ['paused']);
+      assert.deepEqual([...stateFilter(['running,paused'])].sort(), ['paused', 'running']);
+      assert.deepEqual([...stateFilter(undefined)].sort(), ['paused', 'running']);
+    });
+
+    it('maps the interpreter\'s languages; one durabox does not run is undefined', () => {
+      assert.equal(languageOf(undefined), 'python');
+      assert.equal(languageOf('js'), 'javascript');
+      assert.equal(languageOf('Bash'), 'bash');
+      assert.equal(languageOf('r'), undefined);
+    });
+  });
+});
