@@ -16,6 +16,7 @@ import { componentLog, errorFields } from '../config/log.js';
 import { DuraboxError, type ErrorCode, ERROR_TABLE } from '../contract/errors.js';
 import { keyedHash } from '../control/security.js';
 import { openLink, PTY_LINK, type LinkClaims } from '../tunnel/links.js';
+import { E2B_TRAFFIC_HEADER, openSandboxToken } from '../peer/e2b/protocol.js';
 import { readUntil, splice } from '../tunnel/lines.js';
 import { SESSION_COOKIE } from './auth.js';
 import type { AppDeps } from './context.js';
@@ -34,7 +35,7 @@ const PTY_PATH = /^\/api\/v1\/sessions\/([^/]+)\/pty$/;
 const CDP_PATH = /^\/api\/v1\/sessions\/([^/]+)\/browser\/cdp$/;
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) end at each hop; the caller's credentials never reach the session.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization']);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', E2B_TRAFFIC_HEADER]);
 /**
  * A page served from a session on the API's own origin would run its scripts there, beside the dashboard's
  * login cookie: it gets a sandboxed, opaque origin instead (a preview domain gives it a real one).
@@ -57,6 +58,14 @@ async function callerOf(deps: AppDeps, req: IncomingMessage, want: { sessionId: 
     const account = await deps.accounts.byTokenHash(keyedHash(deps.hashKey, bearer[1]));
     if (!account) throw new DuraboxError('unauthenticated', 'invalid access token');
     return account.id;
+  }
+  // An E2B sandbox's traffic token (peer/e2b) opens that sandbox's ports, as E2B's own does.
+  const traffic = req.headers[E2B_TRAFFIC_HEADER];
+  if (typeof traffic === 'string') {
+    const claims = openSandboxToken(deps.hashKey, traffic, 'traffic');
+    if (!claims) throw new DuraboxError('unauthenticated', `${E2B_TRAFFIC_HEADER}: not a valid traffic token`);
+    if (claims.s !== want.sessionId) throw new DuraboxError('forbidden', `${E2B_TRAFFIC_HEADER}: the token is for another sandbox`);
+    return claims.a;
   }
   const url = new URL(req.url ?? '/', 'http://x');
   const cookies = cookiesOf(req);

@@ -8,7 +8,7 @@ import { interpreterApi } from './code.js';
 import { controlApi } from './control.js';
 import { envdApi, type Caller } from './envd.js';
 import { connectError, E2bError, restError, unsupported } from './errors.js';
-import { ENVD_PORT, JUPYTER_PORT, openSandboxToken } from './protocol.js';
+import { E2B_TRAFFIC_HEADER, ENVD_PORT, JUPYTER_PORT, openSandboxToken } from './protocol.js';
 
 const SANDBOX_PREFIX = '/e2b/sandbox';
 
@@ -30,7 +30,7 @@ export function e2bApi(deps: AppDeps): Middleware<AppState> {
   const callerOf = async (ctx: Context): Promise<Caller> => {
     const sandboxId = ctx.get('e2b-sandbox-id');
     if (!sandboxId) throw new E2bError(400, 'E2b-Sandbox-Id: required');
-    const claims = openSandboxToken(deps.hashKey, ctx.get('x-access-token'), 'envd') ?? openSandboxToken(deps.hashKey, ctx.get('e2b-traffic-access-token'), 'traffic');
+    const claims = openSandboxToken(deps.hashKey, ctx.get('x-access-token'), 'envd') ?? openSandboxToken(deps.hashKey, ctx.get(E2B_TRAFFIC_HEADER), 'traffic');
     if (!claims) throw new E2bError(401, 'X-Access-Token: send the envdAccessToken the sandbox was created or connected with');
     if (claims.s !== sandboxId) throw new E2bError(403, 'X-Access-Token: the token is for another sandbox');
     const known = await deps.sessions.peerOf(claims.a, sandboxId).catch(() => undefined);

@@ -11,6 +11,9 @@ export const ENVD_VERSION = '0.4.0';
 export const ENVD_PORT = 49983;
 export const JUPYTER_PORT = 49999;
 
+/** The header E2B's SDKs send a sandbox's traffic token in (its ports, the interpreter). */
+export const E2B_TRAFFIC_HEADER = 'e2b-traffic-access-token';
+
 // ---- tokens --------------------------------------------------------------------------------------
 
 /** What a sandbox token opens: envd (X-Access-Token) or the sandbox's traffic (E2B-Traffic-Access-Token). */

@@ -138,7 +138,7 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       assert.ok(!(await sbx.listCodeContexts()).some((c) => c.id === ctx.id));
     });
 
-    it('reaches a port through the host getHost builds (durabox\'s preview host), with the key as a bearer token', async () => {
+    it('reaches a port through the host getHost builds (durabox\'s preview host), with its traffic token or the key', async () => {
       await sbx.files.write('/home/user/site/index.html', 'served-js');
       const server = await sbx.commands.run('python3 -m http.server 8766', { background: true, cwd: '/home/user/site' });
       await sbx.commands.run('for i in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/8766) 2>/dev/null && exit 0; sleep 0.1; done; exit 1');
@@ -148,6 +148,12 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       assert.equal(page.status, 200);
       assert.equal(page.body.trim(), 'served-js');
       assert.equal((await getWithHost(`${platform.url}/index.html`, host, { authorization: `Bearer ${other}` })).status, 404);
+      // The sandbox's own traffic token opens its ports (and no other sandbox's); without a credential: 401.
+      const traffic = await getWithHost(`${platform.url}/index.html`, host, { 'e2b-traffic-access-token': sbx.trafficAccessToken! });
+      assert.equal(traffic.status, 200);
+      assert.equal(traffic.body.trim(), 'served-js');
+      assert.equal((await getWithHost(`${platform.url}/index.html`, `8766-sess_${'0'.repeat(32)}.${PREVIEW}`, { 'e2b-traffic-access-token': sbx.trafficAccessToken! })).status, 403);
+      assert.equal((await getWithHost(`${platform.url}/index.html`, host)).status, 401);
       assert.equal(await server.kill(), true);
     });
 
@@ -168,6 +174,24 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
     it('unsupported calls answer the SDK\'s error naming the feature, without a hang', async () => {
       await assert.rejects(sbx.files.watchDir('/home/user', () => undefined), /watching a directory .* not supported by durabox/);
       await assert.rejects(sbx.runCode('1', { language: 'r' }), /language: r is not supported by durabox/);
+    });
+
+    it('the v1 create answers 201 with what the SDKs read; v1 connect and list too', async () => {
+      const headers = { 'x-api-key': token, 'content-type': 'application/json' };
+      const made = await fetch(`${platform.url}/e2b/sandboxes`, { method: 'POST', headers, body: JSON.stringify({ templateID: 'base', timeout: 120 }) });
+      assert.equal(made.status, 201);
+      const body = await made.json() as Record<string, string>;
+      for (const field of ['sandboxID', 'templateID', 'clientID', 'envdVersion', 'envdAccessToken']) assert.equal(typeof body[field], 'string', field);
+      assert.equal(body.domain, PREVIEW);
+      try {
+        const joined = await fetch(`${platform.url}/e2b/sandboxes/${body.sandboxID}/connect`, { method: 'POST', headers, body: JSON.stringify({ timeout: 120 }) });
+        assert.equal(joined.status, 200);
+        assert.equal((await joined.json() as Record<string, string>).sandboxID, body.sandboxID);
+        const listed = await fetch(`${platform.url}/e2b/sandboxes`, { headers });
+        assert.ok((await listed.json() as Array<{ sandboxID: string; state: string }>).some((s) => s.sandboxID === body.sandboxID && s.state === 'running'));
+      } finally {
+        assert.equal((await fetch(`${platform.url}/e2b/sandboxes/${body.sandboxID}`, { method: 'DELETE', headers })).status, 204);
+      }
     });
 
     it('bad input: an unknown template and a bad timeout are 4xx naming the field', async () => {
@@ -221,6 +245,11 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       assert.equal(r.dataframe_html, true);
       assert.equal(r.png, true);
       assert.equal(r.cell_error, 'ZeroDivisionError');
+      assert.equal(r.beside, 'beside\n');
+      assert.equal(r.bg_listed, true);
+      assert.equal(r.bg_killed, true);
+      assert.deepEqual(r.bg_wait, { raised: true, exit_code: 137, stdout: 'started\n' });
+      assert.equal(r.bg_after, false);
       assert.equal(r.host, `8765-${r.sandbox_id}.${PREVIEW}`);
       assert.equal(r.port, 'served-py');
       assert.match(r.watch.message, /watching a directory .* not supported by durabox/);

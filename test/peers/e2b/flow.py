@@ -63,10 +63,23 @@ out["png"] = any(bool(x.png) for x in fig.results)
 err = sbx.run_code("1/0")
 out["cell_error"] = err.error.name if err.error else None
 
-# A port, through the host the SDK builds (durabox's preview host), the key as a bearer token.
+# A background command runs beside others; list, connect and kill it.
+bg = sbx.commands.run("echo started; sleep 30", background=True)
+out["beside"] = sbx.commands.run("echo beside").stdout
+out["bg_listed"] = bg.pid in [p.pid for p in sbx.commands.list()]
+again_bg = sbx.commands.connect(bg.pid)
+out["bg_killed"] = sbx.commands.kill(bg.pid)
+try:
+    again_bg.wait()
+    out["bg_wait"] = {"raised": False}
+except CommandExitException as e:
+    out["bg_wait"] = {"raised": True, "exit_code": e.exit_code, "stdout": e.stdout}
+out["bg_after"] = bg.pid in [p.pid for p in sbx.commands.list()]
+
+# A port, through the host the SDK builds (durabox's preview host), with the sandbox's traffic token.
 sbx.commands.run("mkdir -p /home/user/site && echo served-py > /home/user/site/index.html && (cd /home/user/site && nohup python3 -m http.server 8765 > /tmp/http.log 2>&1 &) ; sleep 1")
 host = sbx.get_host(8765)
-req = urllib.request.Request(os.environ["DURABOX_URL"] + "/index.html", headers={"Host": host, "Authorization": "Bearer " + os.environ["E2B_API_KEY"]})
+req = urllib.request.Request(os.environ["DURABOX_URL"] + "/index.html", headers={"Host": host, "E2B-Traffic-Access-Token": sbx.traffic_access_token})
 out["host"] = host
 out["port"] = urllib.request.urlopen(req, timeout=30).read().decode().strip()
 
