@@ -37,6 +37,10 @@ export function interpreterApi(deps: AppDeps) {
       if (body.context_id && body.language) throw new E2bError(400, 'language: give context_id or language, not both');
       if (body.env_vars && Object.keys(body.env_vars).length > 0) throw unsupported('env_vars of a code cell (envs)');
       const language = body.context_id ? undefined : languageOrRefuse(body.language);
+      // An unknown context is 404 before the stream's 200, as the interpreter answers it.
+      if (body.context_id && !(await deps.sessions.contexts(c.accountId, c.sandboxId)).some((x) => x.context_id === body.context_id)) {
+        throw new E2bError(404, `context ${body.context_id} not found`);
+      }
       const input = { code: body.code, session_id: c.sandboxId, timeout_ms: CELL_TIMEOUT_MS, ...(language ? { language } : {}), ...(body.context_id ? { context_id: body.context_id } : {}) } as RunCodeInput;
       const streamId = newStreamId();
       const work = deps.sessions.runCode(c.accountId, input, undefined, streamId);

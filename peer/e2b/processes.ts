@@ -103,10 +103,18 @@ export function processApi(deps: AppDeps) {
     write(processEvent.start(pid));
     const alive = setInterval(() => write(processEvent.keepalive()), KEEPALIVE_MS);
     const sent = { out: 0, err: 0 };
+    const capped = { out: false, err: false };
     const relay = async (entries: Map<string, FileEntry>, name: 'out' | 'err') => {
       const size = entries.get(name)?.size ?? 0;
-      if (size <= sent[name]) return;
-      const bytes = await bytesOf(c, `${PROC_DIR}/${pid}/${name}`);
+      if (size <= sent[name] || capped[name]) return;
+      const path = `${PROC_DIR}/${pid}/${name}`;
+      const bytes = await bytesOf(c, path).catch((e: unknown) => {
+        if (!(e instanceof DuraboxError && e.code === 'file_too_large')) throw e;
+        // Past the file calls' limit the rest stays in the file; the stream goes on to the exit code.
+        capped[name] = true;
+        write(processEvent.data('stderr', Buffer.from(`\n[durabox: output past ${deps.api.session.fileMaxBytes} bytes is not streamed; it is in ${path}]\n`)));
+        return Buffer.alloc(0);
+      });
       if (bytes.length > sent[name]) write(processEvent.data(name === 'out' ? 'stdout' : 'stderr', bytes.subarray(sent[name])));
       sent[name] = Math.max(sent[name], bytes.length);
     };

@@ -139,12 +139,12 @@ export const PROC_DIR = '/tmp/.e2b-proc';
 /**
  * The session command that starts a process detached and prints its pid: its script and record written
  * from base64 (no quoting of the caller's text), then a wrapper in a process group of its own that moves the
- * directory to its pid, runs the script with its output in files, and writes the exit code at the end. The
+ * directory to its pid (a directory of an earlier process of that pid is gone first), runs the script with its output in files, and writes the exit code at the end. The
  * wrapper outlives a TERM (a handler, so the script itself still gets the default action) to write that code.
  */
 export function launcherCommand(script: string, meta: string): string {
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-  const wrapper = `trap true TERM INT; d=${PROC_DIR}; mv "$d/$1" "$d/$$" && cd "$d/$$" && { bash ./cmd.sh > out 2> err < /dev/null; echo $? > exit.tmp; mv exit.tmp exit; }`;
+  const wrapper = `trap true TERM INT; d=${PROC_DIR}; rm -rf "$d/$$" && mv "$d/$1" "$d/$$" && cd "$d/$$" && { bash ./cmd.sh > out 2> err < /dev/null; echo $? > exit.tmp; mv exit.tmp exit; }`;
   return [
     `mkdir -p ${PROC_DIR} && cd ${PROC_DIR} && t=$(mktemp -d new.XXXXXXXX)`,
     `printf %s ${b64(script)} | base64 -d > "$t/cmd.sh"`,

@@ -136,6 +136,7 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       assert.equal(err.error?.name, 'ZeroDivisionError');
       await sbx.removeCodeContext(ctx);
       assert.ok(!(await sbx.listCodeContexts()).some((c) => c.id === ctx.id));
+      await assert.rejects(sbx.runCode('1', { context: ctx }), NotFoundError);
     });
 
     it('reaches a port through the host getHost builds (durabox\'s preview host), with its traffic token or the key', async () => {
@@ -210,6 +211,11 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       assert.ok(!listed.some((s) => s.sandboxId === sbx.sandboxId));
       const forged = await fetch(`${platform.url}/e2b/sandbox/files?path=/home/user`, { headers: { 'e2b-sandbox-id': sbx.sandboxId, 'e2b-sandbox-port': '49983', 'x-access-token': 'e2b1.e30.AAAA' } });
       assert.equal(forged.status, 401);
+      // The sandbox's own token names it: sent for another sandbox id it opens nothing.
+      const joined = await fetch(`${platform.url}/e2b/v2/sandboxes/${sbx.sandboxId}/connect`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json' }, body: '{}' });
+      const { envdAccessToken } = await joined.json() as { envdAccessToken: string };
+      const elsewhere = await fetch(`${platform.url}/e2b/sandbox/files?path=/home/user/x`, { headers: { 'e2b-sandbox-id': `sess_${'0'.repeat(32)}`, 'e2b-sandbox-port': '49983', 'x-access-token': envdAccessToken } });
+      assert.equal(elsewhere.status, 403);
       assert.equal((await BaseSandbox.getInfo(sbx.sandboxId)).state, 'running');
     });
 
