@@ -11,6 +11,7 @@ import { PEER_HOME, toPeerPath, toSessionPath } from '../common.js';
 import { bodyOf, connectCodeFor, E2bError, parsed, statusOf, unsupported } from './errors.js';
 import { endOfStream, entryInfo, firstEnveloped, splitPath } from './protocol.js';
 import { processApi } from './processes.js';
+import { watchApi } from './watch.js';
 
 const PathRequest = z.object({ path: z.string().min(1) });
 const ListDirRequest = z.object({ path: z.string().min(1), depth: z.int().min(0).max(20).optional() });
@@ -20,6 +21,7 @@ export interface Caller { accountId: string; sandboxId: string; peer?: PeerMemo 
 
 export function envdApi(deps: AppDeps) {
   const processes = processApi(deps);
+  const watches = watchApi(deps);
   const fileMax = deps.api.session.fileMaxBytes;
 
   const file = <K extends FileResult['op']>(c: Caller, op: Parameters<AppDeps['sessions']['file']>[2] & { op: K }) =>
@@ -84,9 +86,9 @@ export function envdApi(deps: AppDeps) {
     'process.Process/StreamInput': async () => { throw unsupported('stdin of a running process (send_stdin)'); },
     'process.Process/CloseStdin': async () => { throw unsupported('stdin of a running process (close_stdin)'); },
     'process.Process/Update': async () => { throw unsupported('a PTY (pty.resize)'); },
-    'filesystem.Filesystem/CreateWatcher': async () => { throw unsupported('watching a directory (watch_dir)'); },
-    'filesystem.Filesystem/GetWatcherEvents': async () => { throw unsupported('watching a directory (watch_dir)'); },
-    'filesystem.Filesystem/RemoveWatcher': async () => { throw unsupported('watching a directory (watch_dir)'); },
+    'filesystem.Filesystem/CreateWatcher': (c, b) => watches.create(c, b),
+    'filesystem.Filesystem/GetWatcherEvents': (c, b) => watches.events(c, b),
+    'filesystem.Filesystem/RemoveWatcher': (c, b) => watches.remove(c, b),
   };
 
   const streaming = async (ctx: Context, c: Caller, method: string, raw: Buffer) => {
@@ -97,7 +99,7 @@ export function envdApi(deps: AppDeps) {
       throw new E2bError(400, (e as Error).message);
     }
     if (method === 'process.Process/Start' || method === 'process.Process/Connect') return processes.stream(ctx, c, method === 'process.Process/Start' ? 'Start' : 'Connect', body);
-    if (method === 'filesystem.Filesystem/WatchDir') throw unsupported('watching a directory (watch_dir)');
+    if (method === 'filesystem.Filesystem/WatchDir') return watches.stream(ctx, c, body);
     throw new E2bError(404, `no envd method ${method}`);
   };
 

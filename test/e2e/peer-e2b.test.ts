@@ -27,6 +27,12 @@ function getWithHost(url: string, host: string, headers: Record<string, string> 
   });
 }
 
+/** Waits (up to 15 s) until `ok` holds. */
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 150 && !ok(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(ok(), 'not seen in time');
+}
+
 /** Runs a script of test/peers/e2b with the Python SDKs, the E2B settings in its environment; its JSON. */
 function python(script: string, env: Record<string, string>): Promise<Record<string, any>> {
   const bin = join(process.env.DURABOX_PEER_VENV ?? '/opt/durabox/peer-venv', 'bin', 'python');
@@ -116,6 +122,20 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       await assert.rejects(sbx.files.read('/home/user/js/none.txt'), NotFoundError);
     });
 
+    it('watches a directory: creates, writes and removes as they happen', async () => {
+      await sbx.files.makeDir('/home/user/watched');
+      const seen: Array<{ name: string; type: string }> = [];
+      const handle = await sbx.files.watchDir('/home/user/watched', (e) => { seen.push({ name: e.name, type: e.type }); });
+      try {
+        await sbx.files.write('/home/user/watched/a.txt', 'one');
+        await until(() => seen.some((e) => e.name === 'a.txt' && e.type === 'create'));
+        await sbx.files.remove('/home/user/watched/a.txt');
+        await until(() => seen.some((e) => e.name === 'a.txt' && e.type === 'remove'));
+      } finally {
+        await handle.stop();
+      }
+    });
+
     it('runs code: a context keeps a variable, a DataFrame as html, a figure as png, an error as the cell\'s', async () => {
       const ctx = await sbx.createCodeContext();
       await sbx.runCode('x = 41', { context: ctx });
@@ -173,7 +193,9 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
     });
 
     it('unsupported calls answer the SDK\'s error naming the feature, without a hang', async () => {
-      await assert.rejects(sbx.files.watchDir('/home/user', () => undefined), /watching a directory .* not supported by durabox/);
+      await assert.rejects(sbx.pty.create({ cols: 80, rows: 24, onData: () => undefined }), /a PTY \(sandbox.pty\) is not supported by durabox/);
+      const ctx = await sbx.createCodeContext();
+      await assert.rejects(sbx.restartCodeContext(ctx), /restarting a code context is not supported by durabox/);
       await assert.rejects(sbx.runCode('1', { language: 'r' }), /language: r is not supported by durabox/);
     });
 
@@ -258,7 +280,9 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       assert.equal(r.bg_after, false);
       assert.equal(r.host, `8765-${r.sandbox_id}.${PREVIEW}`);
       assert.equal(r.port, 'served-py');
-      assert.match(r.watch.message, /watching a directory .* not supported by durabox/);
+      assert.deepEqual(r.watch, [['new.txt', 'create']]);
+      assert.deepEqual(r.watch_removed, [['new.txt', 'remove']]);
+      assert.match(r.restart_context.message, /501.*restarting a code context is not supported by durabox/);
       assert.match(r.bad_template.message, /templateID/);
       assert.match(r.bad_timeout.message, /timeout: must be between/);
       assert.match(r.other_account.message, /not found/);

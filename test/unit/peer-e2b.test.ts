@@ -4,6 +4,7 @@ import {
   badEnvName, commandLine, connectCodeOf, endOfStream, entryInfo, envelope, firstEnveloped, languageOf, launcherCommand, listCommand,
   metadataFilter, openSandboxToken, processEvent, shellQuote, signalCommand, signSandboxToken, splitPath, stateFilter,
 } from '../../peer/e2b/protocol.js';
+import { changes } from '../../peer/e2b/watch.js';
 
 describe('E2B peer: mappings', () => {
   describe('sandbox tokens', () => {
@@ -109,6 +110,14 @@ describe('E2B peer: mappings', () => {
       assert.deepEqual([...stateFilter('paused')], ['paused']);
       assert.deepEqual([...stateFilter(['running,paused'])].sort(), ['paused', 'running']);
       assert.deepEqual([...stateFilter(undefined)].sort(), ['paused', 'running']);
+    });
+
+    it('tells a watch\'s events from two listings: created, written (size or time), removed', () => {
+      const before = { 'a.txt': 'file:1:t1', 'b.txt': 'file:2:t1', d: 'dir:0:t1' };
+      const after = { 'a.txt': 'file:1:t1', 'b.txt': 'file:3:t2', 'd/c.txt': 'file:1:t2', d: 'dir:0:t1' };
+      assert.deepEqual(changes(before, after), [{ name: 'b.txt', type: 'EVENT_TYPE_WRITE' }, { name: 'd/c.txt', type: 'EVENT_TYPE_CREATE' }]);
+      assert.deepEqual(changes(after, {}), Object.keys(after).map((name) => ({ name, type: 'EVENT_TYPE_REMOVE' })));
+      assert.deepEqual(changes(before, before), []);
     });
 
     it('maps the interpreter\'s languages; one durabox does not run is undefined', () => {

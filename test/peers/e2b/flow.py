@@ -63,6 +63,15 @@ out["png"] = any(bool(x.png) for x in fig.results)
 err = sbx.run_code("1/0")
 out["cell_error"] = err.error.name if err.error else None
 
+# A watched directory tells what changed in it since the last look.
+sbx.files.make_dir("/home/user/w")
+watcher = sbx.files.watch_dir("/home/user/w")
+sbx.files.write("/home/user/w/new.txt", "x")
+out["watch"] = sorted([e.name, e.type.value] for e in watcher.get_new_events())
+sbx.files.remove("/home/user/w/new.txt")
+out["watch_removed"] = sorted([e.name, e.type.value] for e in watcher.get_new_events())
+watcher.stop()
+
 # A background command runs beside others; list, connect and kill it.
 bg = sbx.commands.run("echo started; sleep 30", background=True)
 out["beside"] = sbx.commands.run("echo beside").stdout
@@ -84,7 +93,7 @@ out["host"] = host
 out["port"] = urllib.request.urlopen(req, timeout=30).read().decode().strip()
 
 # Unsupported and bad calls: the SDK's errors, no hang.
-attempt("watch", lambda: sbx.files.watch_dir("/home/user"))
+attempt("restart_context", lambda: sbx.restart_code_context(ctx))
 attempt("bad_template", lambda: Sandbox.create(template="no-such-template-xyz").sandbox_id)
 attempt("bad_timeout", lambda: sbx.set_timeout(10**9))
 attempt("other_account", lambda: BaseSandbox.connect(sbx.sandbox_id, api_key=os.environ["OTHER_KEY"]).sandbox_id)
