@@ -10,7 +10,7 @@ import type { AppDeps } from '../../api/context.js';
 import { DuraboxError } from '../../contract/errors.js';
 import type { FileEntry, FileResult, TerminalExecInput } from '../../contract/messages.js';
 import { connectCodeFor, E2bError, parsed, statusOf, unsupported } from './errors.js';
-import { badEnvName, commandLine, endOfStream, envelope, launcherCommand, listCommand, PROC_DIR, processEvent, signalCommand } from './protocol.js';
+import { badEnvName, closeStdinCommand, commandLine, endOfStream, envelope, launcherCommand, listCommand, PROC_DIR, processEvent, signalCommand, stdinCommand } from './protocol.js';
 import type { Caller } from './envd.js';
 
 /** The longest a process's stream stays open: durabox's command limit. */
@@ -33,6 +33,8 @@ const StartRequest = z.object({ process: ProcessConfig, pty: z.unknown().optiona
 const Selector = z.object({ pid: z.int().min(1).optional(), tag: z.string().optional() }).refine((s) => s.pid !== undefined || s.tag !== undefined, { message: 'give pid or tag' });
 const ConnectRequest = z.object({ process: Selector });
 const SignalRequest = z.object({ process: Selector, signal: z.union([z.string(), z.int()]) });
+const InputRequest = z.object({ process: Selector, input: z.object({ stdin: z.base64().optional(), pty: z.string().optional() }) });
+const CloseRequest = z.object({ process: Selector });
 
 export function processApi(deps: AppDeps) {
   const run = async (c: Caller, command: string) => {
@@ -71,7 +73,7 @@ export function processApi(deps: AppDeps) {
     if (bad !== undefined) throw new E2bError(400, `process.envs: ${JSON.stringify(bad)} is not a variable name`);
     const script = commandLine(req.process, c.peer?.envs);
     const meta = JSON.stringify({ ...(req.tag ? { tag: req.tag } : {}), config: req.process });
-    const r = await run(c, launcherCommand(script, meta));
+    const r = await run(c, launcherCommand(script, meta, req.stdin === true));
     const pid = Number(r.stdout.trim().split('\n').at(-1));
     if (r.exit_code !== 0 || !Number.isInteger(pid) || pid <= 0) throw new E2bError(500, `the process could not be started: ${r.stderr.trim() || r.stdout.trim()}`);
     return pid;
@@ -172,6 +174,23 @@ export function processApi(deps: AppDeps) {
 
     async list(c: Caller) {
       return { processes: (await processes(c)).map((p) => ({ config: p.config, pid: p.pid, ...(p.tag ? { tag: p.tag } : {}) })) };
+    },
+
+    async sendInput(c: Caller, body: unknown) {
+      const req = parsed(InputRequest, body);
+      if (req.input.pty !== undefined) throw unsupported('a PTY (sandbox.pty)');
+      const pid = await pidOf(c, req.process);
+      const r = await run(c, stdinCommand(pid, Buffer.from(req.input.stdin ?? '', 'base64')));
+      if (r.exit_code === 1) throw new E2bError(404, `process ${pid} not found, or started without stdin (stdin=True)`);
+      if (r.exit_code !== 0) throw new E2bError(504, `process ${pid} did not read its stdin within 5 seconds`);
+      return {};
+    },
+
+    async closeStdin(c: Caller, body: unknown) {
+      const pid = await pidOf(c, parsed(CloseRequest, body).process);
+      const r = await run(c, closeStdinCommand(pid));
+      if (r.exit_code !== 0) throw new E2bError(404, `process ${pid} not found, or its stdin is closed already`);
+      return {};
     },
 
     async signal(c: Caller, body: unknown) {

@@ -5,8 +5,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FileEntry } from '../../contract/messages.js';
 import { PEER_HOME, toPeerPath } from '../common.js';
 
-/** The envd version durabox answers as: new enough for the SDKs' defaults, old enough for multipart uploads. */
-export const ENVD_VERSION = '0.4.0';
+/** The envd version durabox answers as: new enough for the SDKs' defaults and closing stdin, old enough for multipart uploads. */
+export const ENVD_VERSION = '0.5.2';
 /** The SDKs' constants: envd's port, and the code interpreter's. */
 export const ENVD_PORT = 49983;
 export const JUPYTER_PORT = 49999;
@@ -139,18 +139,36 @@ export const PROC_DIR = '/tmp/.e2b-proc';
 /**
  * The session command that starts a process detached and prints its pid: its script and record written
  * from base64 (no quoting of the caller's text), then a wrapper in a process group of its own that moves the
- * directory to its pid (a directory of an earlier process of that pid is gone first), runs the script with its output in files, and writes the exit code at the end. The
- * wrapper outlives a TERM (a handler, so the script itself still gets the default action) to write that code.
+ * directory to its pid (a directory of an earlier process of that pid is gone first), runs the script with
+ * its output in files, and writes the exit code at the end. The wrapper outlives a TERM (a handler, so the
+ * script itself still gets the default action) to write that code. With `stdin`, the script reads a FIFO
+ * (`in`) that a holder process keeps open for writing until stdin is closed (killing the holder is the EOF).
  */
-export function launcherCommand(script: string, meta: string): string {
+export function launcherCommand(script: string, meta: string, stdin = false): string {
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-  const wrapper = `trap true TERM INT; d=${PROC_DIR}; rm -rf "$d/$$" && mv "$d/$1" "$d/$$" && cd "$d/$$" && { bash ./cmd.sh > out 2> err < /dev/null; echo $? > exit.tmp; mv exit.tmp exit; }`;
+  const run = stdin
+    ? 'mkfifo in && { (exec sleep 2147483647 > in) & echo $! > holder; bash ./cmd.sh > out 2> err < in; }'
+    : 'bash ./cmd.sh > out 2> err < /dev/null';
+  const wrapper = `trap true TERM INT; d=${PROC_DIR}; rm -rf "$d/$$" && mv "$d/$1" "$d/$$" && cd "$d/$$" && { ${run}; echo $? > exit.tmp; mv exit.tmp exit; [ -f holder ] && kill "$(cat holder)" 2>/dev/null; }`;
   return [
     `mkdir -p ${PROC_DIR} && cd ${PROC_DIR} && t=$(mktemp -d new.XXXXXXXX)`,
     `printf %s ${b64(script)} | base64 -d > "$t/cmd.sh"`,
     `printf %s ${b64(meta)} | base64 -d > "$t/meta.json"`,
     `(setsid sh -c ${shellQuote(wrapper)} sh "$t" > /dev/null 2>&1 < /dev/null & echo $!)`,
   ].join(' && ');
+}
+
+/** The session command that writes bytes to a process's stdin (exit 1: no such process, or no stdin). */
+export function stdinCommand(pid: number, data: Buffer): string {
+  const dir = `${PROC_DIR}/${pid}`;
+  // A process that stopped reading would block the write for good: it gets 5 seconds.
+  return `[ -p ${dir}/in ] && [ -f ${dir}/holder ] && [ ! -e ${dir}/exit ] || exit 1; printf %s ${data.toString('base64')} | base64 -d | timeout 5 sh -c 'cat > ${dir}/in'`;
+}
+
+/** The session command that closes a process's stdin: its holder goes, the script reads EOF. */
+export function closeStdinCommand(pid: number): string {
+  const dir = `${PROC_DIR}/${pid}`;
+  return `[ -f ${dir}/holder ] || exit 1; kill "$(cat ${dir}/holder)" 2>/dev/null; rm -f ${dir}/holder`;
 }
 
 /** The session command that prints `<pid> <record>` for each process still running. */

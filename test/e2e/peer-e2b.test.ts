@@ -192,6 +192,18 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       assert.equal(await sbx.commands.kill(bg.pid), false);
     });
 
+    it('stdin: a process started with stdin reads what sendStdin sends, and its end when closeStdin closes it', async () => {
+      const h = await sbx.commands.run('read line; echo "got $line"; cat', { background: true, stdin: true });
+      await sbx.commands.sendStdin(h.pid, 'hello\n');
+      await sbx.commands.sendStdin(h.pid, 'rest');
+      await sbx.commands.closeStdin(h.pid);
+      const r = await h.wait();
+      assert.equal(r.stdout, 'got hello\nrest');
+      const none = await sbx.commands.run('true', { background: true });
+      await none.wait();
+      await assert.rejects(sbx.commands.sendStdin(none.pid, 'x'), /not found, or started without stdin/);
+    });
+
     it('unsupported calls answer the SDK\'s error naming the feature, without a hang', async () => {
       await assert.rejects(sbx.pty.create({ cols: 80, rows: 24, onData: () => undefined }), /a PTY \(sandbox.pty\) is not supported by durabox/);
       const ctx = await sbx.createCodeContext();
@@ -278,6 +290,7 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       assert.equal(r.bg_killed, true);
       assert.deepEqual(r.bg_wait, { raised: true, exit_code: 137, stdout: 'started\n' });
       assert.equal(r.bg_after, false);
+      assert.equal(r.stdin, 'got hello\nrest');
       assert.equal(r.host, `8765-${r.sandbox_id}.${PREVIEW}`);
       assert.equal(r.port, 'served-py');
       assert.deepEqual(r.watch, [['new.txt', 'create']]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
-  badEnvName, commandLine, connectCodeOf, endOfStream, entryInfo, envelope, firstEnveloped, languageOf, launcherCommand, listCommand,
+  badEnvName, commandLine, connectCodeOf, endOfStream, entryInfo, envelope, firstEnveloped, languageOf, launcherCommand, listCommand, stdinCommand, closeStdinCommand,
   metadataFilter, openSandboxToken, processEvent, shellQuote, signalCommand, signSandboxToken, splitPath, stateFilter,
 } from '../../peer/e2b/protocol.js';
 import { changes } from '../../peer/e2b/watch.js';
@@ -87,6 +87,12 @@ describe('E2B peer: mappings', () => {
       assert.match(listCommand(), /\/tmp\/\.e2b-proc/);
       assert.match(signalCommand(42, 'KILL'), /kill -s KILL -- -42.*echo 137 > \/tmp\/\.e2b-proc\/42\/exit/);
       assert.doesNotMatch(signalCommand(42, 'TERM'), /137/);
+      assert.doesNotMatch(line, /mkfifo/);
+      assert.match(launcherCommand('cat', '{}', true), /mkfifo in .*< in/);
+      const input = stdinCommand(42, Buffer.from("'; touch /pwned-marker"));
+      assert.ok(!input.includes('pwned-marker'), input);
+      assert.match(input, /timeout 5 .*\/tmp\/\.e2b-proc\/42\/in/);
+      assert.match(closeStdinCommand(42), /kill "\$\(cat \/tmp\/\.e2b-proc\/42\/holder\)"/);
     });
   });
 

@@ -85,6 +85,13 @@ except CommandExitException as e:
     out["bg_wait"] = {"raised": True, "exit_code": e.exit_code, "stdout": e.stdout}
 out["bg_after"] = bg.pid in [p.pid for p in sbx.commands.list()]
 
+# Stdin: what send_stdin sends, then the end when close_stdin closes it.
+reader = sbx.commands.run('read line; echo "got $line"; cat', background=True, stdin=True)
+sbx.commands.send_stdin(reader.pid, "hello\n")
+sbx.commands.send_stdin(reader.pid, "rest")
+sbx.commands.close_stdin(reader.pid)
+out["stdin"] = reader.wait().stdout
+
 # A port, through the host the SDK builds (durabox's preview host), with the sandbox's traffic token.
 sbx.commands.run("mkdir -p /home/user/site && echo served-py > /home/user/site/index.html && (cd /home/user/site && nohup python3 -m http.server 8765 > /tmp/http.log 2>&1 &) ; sleep 1")
 host = sbx.get_host(8765)
