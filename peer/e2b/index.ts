@@ -3,6 +3,7 @@
 // by the SDKs' E2b-Sandbox-Id and E2b-Sandbox-Port headers: envd (49983) and the code interpreter (49999).
 import type { Context, Middleware } from 'koa';
 import type { AppDeps, AppState } from '../../api/context.js';
+import { DuraboxError } from '../../contract/errors.js';
 import { accountOfKey } from '../common.js';
 import { interpreterApi } from './code.js';
 import { controlApi } from './control.js';
@@ -95,16 +96,15 @@ export function e2bApi(deps: AppDeps): Middleware<AppState> {
       await (inSandbox ? sandboxRoute(ctx, path) : controlRoute(ctx, path));
     } catch (e) {
       if (ctx.respond === false) return; // a stream already answered: its end said what went wrong
-      if (!(e instanceof E2bError) && !(e instanceof Error && 'code' in e && typeof (e as { status?: unknown }).status === 'number')) {
-        ctx.state.failure = e;
-      }
-      try {
+      if (e instanceof E2bError || e instanceof DuraboxError) {
+        if (e instanceof DuraboxError) ctx.state.errorCode = e.code;
         (isRpc ? connectError : restError)(ctx, e);
-      } catch (unexpected) {
-        ctx.state.failure = unexpected;
-        ctx.status = 500;
-        ctx.body = isRpc ? { code: 'internal', message: 'internal error' } : { code: 500, message: 'internal error' };
+        return;
       }
+      // Not expected: logged with its stack on the request's line, answered as the peer's internal error.
+      ctx.state.failure = e;
+      ctx.status = 500;
+      ctx.body = isRpc ? { code: 'internal', message: 'internal error' } : { code: 500, message: 'internal error' };
     }
   };
 }

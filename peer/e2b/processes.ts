@@ -10,7 +10,7 @@ import type { AppDeps } from '../../api/context.js';
 import { DuraboxError } from '../../contract/errors.js';
 import type { FileEntry, FileResult, TerminalExecInput } from '../../contract/messages.js';
 import { connectCodeFor, E2bError, parsed, statusOf, unsupported } from './errors.js';
-import { badEnvName, closeStdinCommand, commandLine, endOfStream, envelope, launcherCommand, listCommand, PROC_DIR, processEvent, signalCommand, stdinCommand } from './protocol.js';
+import { badEnvName, closeStdinCommand, commandLine, endOfStream, envelope, launcherCommand, PROC_DIR, processEvent, signalCommand, stdinCommand } from './protocol.js';
 import type { Caller } from './envd.js';
 
 /** The longest a process's stream stays open: durabox's command limit. */
@@ -20,7 +20,11 @@ const DEFAULT_STREAM_MS = 60_000;
 /** A silent process's stream says it is alive this often (proxies close idle streams). */
 const KEEPALIVE_MS = 20_000;
 /** How often a stream looks for new output: soon after a change, less often while it is quiet. */
-const POLL_MIN_MS = 100;
+const POLL_MIN_MS = 250;
+/** How long a process's start, signal or stdin waits for the session's command slot. */
+const BUSY_WAIT_MS = 30_000;
+/** The longest command line a process may have (its script goes into one session command). */
+const MAX_SCRIPT_BYTES = 256 * 1024;
 const POLL_MAX_MS = 1000;
 
 export const ProcessConfig = z.object({
@@ -37,24 +41,44 @@ const InputRequest = z.object({ process: Selector, input: z.object({ stdin: z.ba
 const CloseRequest = z.object({ process: Selector });
 
 export function processApi(deps: AppDeps) {
+  /**
+   * A short session command (start, signal, stdin). The session runs one command or cell at a time: while
+   * another holds it (a second process starting at the same moment, a cell), this one waits its turn.
+   */
   const run = async (c: Caller, command: string) => {
     const input = { session_id: c.sandboxId, command, timeout_ms: 30_000, create_if_missing: false } as TerminalExecInput;
-    return deps.sessions.exec(c.accountId, input);
+    const until = Date.now() + BUSY_WAIT_MS;
+    for (let wait = 50; ; wait = Math.min(1000, wait * 2)) {
+      try {
+        return await deps.sessions.exec(c.accountId, input);
+      } catch (e) {
+        if (!(e instanceof DuraboxError && e.code === 'session_busy') || Date.now() + wait > until) throw e;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   };
   const file = <K extends FileResult['op']>(c: Caller, op: Parameters<AppDeps['sessions']['file']>[2] & { op: K }) =>
     deps.sessions.file(c.accountId, c.sandboxId, op) as Promise<Extract<FileResult, { op: K }>>;
 
-  /** The sandbox's processes still running, from the container itself. */
+  /**
+   * The sandbox's processes still running, from the container itself: the directories with no exit code yet
+   * (by file calls, so a list never waits for the session's command slot).
+   */
   const processes = async (c: Caller) => {
-    const r = await run(c, listCommand());
+    const dirs = await file(c, { op: 'list', path: PROC_DIR }).catch((e: unknown) => {
+      if (e instanceof DuraboxError && e.code === 'file_not_found') return undefined;
+      throw e;
+    });
     const out: Array<{ pid: number; tag?: string; config: z.output<typeof ProcessConfig> }> = [];
-    for (const line of r.stdout.split('\n')) {
-      const m = /^(\d+) (.*)$/.exec(line.trim());
-      if (!m) continue;
+    if (dirs?.op !== 'list') return out;
+    for (const d of dirs.entries) {
+      if (d.type !== 'dir' || !/^\d+$/.test(d.name)) continue;
+      const entries = await entriesOf(c, Number(d.name));
+      if (!entries?.has('meta.json') || entries.has('exit')) continue;
       try {
-        const meta = JSON.parse(m[2]) as { tag?: string; config: z.output<typeof ProcessConfig> };
-        out.push({ pid: Number(m[1]), ...(meta.tag ? { tag: meta.tag } : {}), config: meta.config });
-      } catch { /* a process whose record is being written: the next list shows it */ }
+        const meta = JSON.parse((await bytesOf(c, `${PROC_DIR}/${d.name}/meta.json`)).toString('utf8')) as { tag?: string; config: z.output<typeof ProcessConfig> };
+        out.push({ pid: Number(d.name), ...(meta.tag ? { tag: meta.tag } : {}), config: meta.config });
+      } catch { /* ended, or its record half written, meanwhile: not listed */ }
     }
     return out;
   };
@@ -72,6 +96,7 @@ export function processApi(deps: AppDeps) {
     const bad = badEnvName(req.process.envs);
     if (bad !== undefined) throw new E2bError(400, `process.envs: ${JSON.stringify(bad)} is not a variable name`);
     const script = commandLine(req.process, c.peer?.envs);
+    if (Buffer.byteLength(script) > MAX_SCRIPT_BYTES) throw new E2bError(400, `process: the command, its arguments and variables are longer than ${MAX_SCRIPT_BYTES} bytes`);
     const meta = JSON.stringify({ ...(req.tag ? { tag: req.tag } : {}), config: req.process });
     const r = await run(c, launcherCommand(script, meta, req.stdin === true));
     const pid = Number(r.stdout.trim().split('\n').at(-1));

@@ -171,11 +171,6 @@ export function closeStdinCommand(pid: number): string {
   return `[ -f ${dir}/holder ] || exit 1; kill "$(cat ${dir}/holder)" 2>/dev/null; rm -f ${dir}/holder`;
 }
 
-/** The session command that prints `<pid> <record>` for each process still running. */
-export function listCommand(): string {
-  return `cd ${PROC_DIR} 2>/dev/null || exit 0; for d in [0-9]*; do [ -f "$d/meta.json" ] && [ ! -e "$d/exit" ] && kill -0 "$d" 2>/dev/null && printf '%s %s\n' "$d" "$(cat "$d/meta.json")"; done; true`;
-}
-
 /**
  * The session command that signals a process's group (exit 1: no such process). A KILL takes the wrapper
  * too, so the exit code it would have written (128 + 9) is written for it.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
-  badEnvName, commandLine, connectCodeOf, endOfStream, entryInfo, envelope, firstEnveloped, languageOf, launcherCommand, listCommand, stdinCommand, closeStdinCommand,
+  badEnvName, commandLine, connectCodeOf, endOfStream, entryInfo, envelope, firstEnveloped, languageOf, launcherCommand, stdinCommand, closeStdinCommand,
   metadataFilter, openSandboxToken, processEvent, shellQuote, signalCommand, signSandboxToken, splitPath, stateFilter,
 } from '../../peer/e2b/protocol.js';
 import { changes } from '../../peer/e2b/watch.js';
@@ -80,11 +80,10 @@ describe('E2B peer: mappings', () => {
       assert.equal(badEnvName({ OK: 'a' }), undefined);
     });
 
-    it('the launcher carries the script and record as base64 only; list and signal commands name the process directory', () => {
+    it('the launcher carries the script and record as base64 only; signal and stdin commands name the process directory', () => {
       const line = launcherCommand("echo 'hi'; touch /pwned-marker", '{"tag":"t"}');
       assert.ok(!line.includes('pwned-marker') && !line.includes("'hi'"), line);
       assert.match(line, /setsid sh -c/);
-      assert.match(listCommand(), /\/tmp\/\.e2b-proc/);
       assert.match(signalCommand(42, 'KILL'), /kill -s KILL -- -42.*echo 137 > \/tmp\/\.e2b-proc\/42\/exit/);
       assert.doesNotMatch(signalCommand(42, 'TERM'), /137/);
       assert.doesNotMatch(line, /mkfifo/);
