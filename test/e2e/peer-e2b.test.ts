@@ -181,6 +181,9 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
     it('background commands run beside others; list, connect and kill them', async () => {
       const bg = await sbx.commands.run('echo started; sleep 30; echo never', { background: true });
       assert.equal((await sbx.commands.run('echo beside')).stdout, 'beside\n');
+      // Started at the same moment, each takes its turn for the session's command slot: neither is refused.
+      const both = await Promise.all([sbx.commands.run('echo one'), sbx.commands.run('echo two'), sbx.commands.run('echo three')]);
+      assert.deepEqual(both.map((r) => r.stdout), ['one\n', 'two\n', 'three\n']);
       const listed = await sbx.commands.list();
       const mine = listed.find((p) => p.pid === bg.pid);
       assert.ok(mine, JSON.stringify(listed));
