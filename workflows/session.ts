@@ -610,7 +610,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   setHandler(pauseUpdate, async () => {
     await ready();
-    if (!state!.paused) {
+    // A command or file call running now keeps the container: the caller is told so at once (busy), not
+    // once the step ends, which may be minutes away, and no pause is left pending behind it.
+    if (!state!.paused && !busy && !fileBusy) {
       pauseAsked = true;
       await condition(() => !pauseAsked || ended !== undefined || closing);
     }
