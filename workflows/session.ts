@@ -624,17 +624,24 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     },
   });
 
+  /** A resume's restore is under way: other resumes wait for it rather than answer busy. */
+  let resuming = false;
   setHandler(resumeUpdate, async () => {
     await ready();
-    // A command running meanwhile holds the container already; after it, see whether one is still needed.
-    await condition(() => !busy || ended !== undefined);
+    // A restore under way (another resume's, or a step's) is waited for: the session is then live. A command
+    // running in a live container already holds one: the caller is told so at once (busy), not once the
+    // command ends, which may be minutes away. Checked again after each wait: resumes woken together go one by one.
+    while ((moving || resuming) && ended === undefined) await condition(() => (!moving && !resuming) || ended !== undefined);
     rejectIfEnded();
-    if (state!.paused || state!.homeless || moving) {
+    if (busy) return summary();
+    if (state!.paused || state!.homeless) {
       busy = true;
+      resuming = true;
       try {
         await ensureContainer({});
       } finally {
         busy = false;
+        resuming = false;
         stepsDone++;
       }
     }

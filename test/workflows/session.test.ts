@@ -758,6 +758,37 @@ describe('sessionWorkflow', function () {
       await closeAndWait(s);
     });
 
+    it('a resume while a command runs answers at once (busy); two resumes of a paused session restore it once, both answering active', async () => {
+      const s = await createSession(explicit);
+      const release = deferred();
+      const running = deferred();
+      execImpl = async (req) => {
+        running.resolve();
+        return heartbeatUntil(release.promise.then(() => ran(req.command)));
+      };
+      const slow = exec(s, 'sleep 5');
+      await running.promise;
+      const early = await within(s.handle.executeUpdate(resumeUpdate), 1_500);
+      assert.notEqual(early, 'pending', 'the resume waited for the command');
+      assert.equal((early as SessionSummary).status, 'busy');
+      release.resolve();
+      await slow;
+      assert.equal(creates.length, 1, 'nothing to restore');
+
+      await s.handle.executeUpdate(pauseUpdate);
+      const slowRestore = deferred();
+      createImpl = async (req) => { if (req.restore) await slowRestore.promise; };
+      const first = s.handle.executeUpdate(resumeUpdate);
+      const second = s.handle.executeUpdate(resumeUpdate);
+      await eventually(async () => creates.length === 2, 'the restore to begin');
+      slowRestore.resolve();
+      const answers = await Promise.all([first, second]);
+      assert.deepEqual(answers.map((a) => a.status), ['active', 'active']);
+      assert.equal(creates.length, 2, 'one restore for both');
+      assert.equal((await exec(s, 'ls')).restored, undefined);
+      await closeAndWait(s);
+    });
+
     it('a pause asked while continue-as-new waits for a running file operation answers, and the session continues as new', async () => {
       const s = await createSession({ ...explicit, commandsPerRun: 2 });
       const release = deferred();
