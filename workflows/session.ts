@@ -657,7 +657,15 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     showMemo({ lease_expires_unix_ms: state!.leaseExpiresAtMs });
     leaseSets++;
     return summary();
-  }, { validator: (_req: { ttl_sec: number }) => rejectIfEnded() });
+  }, {
+    validator: (req: { ttl_sec: number }) => {
+      rejectIfEnded();
+      // A lease of no number would make the idle loop's wake-up no number either: refused before history.
+      if (typeof req?.ttl_sec !== 'number' || !Number.isFinite(req.ttl_sec)) {
+        throw ApplicationFailure.create({ type: 'invalid_input', message: 'ttl_sec: expected a number of seconds', nonRetryable: true });
+      }
+    },
+  });
 
   setHandler(closeUpdate, async () => {
     closing = true;

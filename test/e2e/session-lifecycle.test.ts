@@ -86,7 +86,7 @@ describe('session lifecycle: pause, resume and the lease, on request', function 
     await end(sid);
   });
 
-  it('a pause while a command runs answers at once (busy) and leaves the container under it', async () => {
+  it('a pause (or resume) while a command runs answers at once (busy) and leaves the container under it', async () => {
     const { sid, container } = await sessionWithFile();
     const slow = term({ command: 'sleep 4; echo done', session_id: sid });
     await eventually('the command to run', async () => (await get(sid)).body.status === 'busy');
@@ -95,6 +95,10 @@ describe('session lifecycle: pause, resume and the lease, on request', function 
     assert.equal(p.status, 200, JSON.stringify(p.body));
     assert.equal(p.body.status, 'busy');
     assert.ok(Date.now() - t0 < 3_000, `the pause waited ${Date.now() - t0} ms for the command`);
+    const t1 = Date.now();
+    const r = await resume(sid);
+    assert.equal(r.body.status, 'busy', 'a resume beside a running command answers at once');
+    assert.ok(Date.now() - t1 < 3_000, `the resume waited ${Date.now() - t1} ms for the command`);
     const done = await slow;
     assert.equal(done.body.stdout, 'done\n');
     assert.ok((await terminalContainers()).includes(container), 'the container was removed under its command');

@@ -867,6 +867,12 @@ describe('sessionWorkflow', function () {
       await new Promise((r) => setTimeout(r, Math.max(0, old - Date.now()) + 800));
       assert.equal((await s.handle.query(stateQuery)).status, 'active', 'ended at its old lease');
       // More than maxSec is held to it (the API refuses it before it gets here).
+      // No number is refused before it reaches the session's timers (a caller other than the API may send one).
+      for (const bad of [{}, { ttl_sec: 'soon' }, { ttl_sec: null }]) {
+        const refused = await updateFailure(s.handle.executeUpdate(leaseUpdate, { args: [bad as unknown as { ttl_sec: number }] }));
+        assert.equal(refused.type, 'invalid_input');
+        assert.match(refused.message, /^ttl_sec: /);
+      }
       const capped = await s.handle.executeUpdate(leaseUpdate, { args: [{ ttl_sec: 100 }] });
       assert.ok(capped.lease_expires_unix_ms! <= Date.now() + 4_000);
       const summary = await s.handle.result();
