@@ -9,7 +9,7 @@ import { DuraboxError } from '../../contract/errors.js';
 import { badRequest, OsError, unsupported, zodMessage } from './errors.js';
 import { fileRoutes } from './files.js';
 import { jsonBody, safeDecode } from './http.js';
-import { badEnvName, cellEnd, commandEnd, commandText, contextLanguage, sseFrame, type StreamEvent } from './mapping.js';
+import { badEnvName, cellEnd, isInterpreterProbe, metricsOf, commandEnd, commandText, contextLanguage, sseFrame, type StreamEvent } from './mapping.js';
 
 /** Who calls execd, for which sandbox, and the environment the sandbox was created with. */
 export interface ExecdCaller { accountId: string; sessionId: string; envs: Record<string, string> }
@@ -62,13 +62,16 @@ export function execdRoutes(deps: AppDeps): (ctx: Context, caller: ExecdCaller, 
     ['GET', /^\/metrics$/, (ctx, c) => metrics(deps, ctx, c)],
   ];
   return async (ctx, caller, path) => {
+    let pathKnown = false;
     for (const [method, re, route] of routes) {
       const m = re.exec(path);
       if (!m) continue;
-      if (method !== '*' && method !== ctx.method) throw new OsError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${path}`);
+      pathKnown = true;
+      if (method !== '*' && method !== ctx.method) continue;
       return route(ctx, caller, m.slice(1).map((p) => safeDecode(p ?? '')));
     }
     if (await files(ctx, caller, path)) return;
+    if (pathKnown) throw new OsError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${path}`);
     throw new OsError(404, 'NOT_FOUND', `no route for ${ctx.method} ${path}`);
   };
 }
@@ -134,6 +137,7 @@ async function runCommand(deps: AppDeps, ctx: Context, c: ExecdCaller): Promise<
   const started = Date.now();
   await streaming(ctx, async (w) => {
     w.send({ type: 'init', text: streamId, timestamp: started });
+    if (isInterpreterProbe(body.command)) return w.send(commandEnd(0, 0));
     const out = await relayingOutput(deps.output, streamId, (p) => w.output(p),
       () => deps.sessions.exec(c.accountId, { session_id: c.sessionId, create_if_missing: false, command, timeout_ms: timeoutMs }, undefined, streamId));
     w.send(commandEnd(out.exit_code, Date.now() - started));
@@ -203,24 +207,14 @@ async function runCode(deps: AppDeps, ctx: Context, c: ExecdCaller): Promise<voi
  * counts where the container has no cgroup v2 files).
  */
 const METRICS_SCRIPT = [
-  'cpus=$(nproc)',
-  'mt=$(awk \'/MemTotal/{print $2*1024}\' /proc/meminfo); ma=$(awk \'/MemAvailable/{print $2*1024}\' /proc/meminfo)',
-  'mu=$((mt-ma))',
-  'if [ -r /sys/fs/cgroup/memory.current ]; then mu=$(cat /sys/fs/cgroup/memory.current); m=$(cat /sys/fs/cgroup/memory.max); [ "$m" != max ] && mt=$m; fi',
-  'u1=$(awk \'/usage_usec/{print $2}\' /sys/fs/cgroup/cpu.stat 2>/dev/null || echo 0); sleep 0.2; u2=$(awk \'/usage_usec/{print $2}\' /sys/fs/cgroup/cpu.stat 2>/dev/null || echo 0)',
-  'echo "$cpus $mt $mu $u1 $u2"',
+  'nproc',
+  'awk \'/MemTotal|MemAvailable/{printf "%s ", $2}\' /proc/meminfo; echo',
+  'cat /sys/fs/cgroup/memory.current /sys/fs/cgroup/memory.max 2>/dev/null | tr "\\n" " "; echo',
+  'awk \'/usage_usec/{print $2}\' /sys/fs/cgroup/cpu.stat 2>/dev/null || echo 0; sleep 0.2',
+  'awk \'/usage_usec/{print $2}\' /sys/fs/cgroup/cpu.stat 2>/dev/null || echo 0',
 ].join('\n');
 
 async function metrics(deps: AppDeps, ctx: Context, c: ExecdCaller): Promise<void> {
   const out = await deps.sessions.exec(c.accountId, { session_id: c.sessionId, create_if_missing: false, command: METRICS_SCRIPT, timeout_ms: 30_000 });
-  const [cpus, memTotal, memUsed, u1, u2] = out.stdout.trim().split(/\s+/).map(Number) as [number, number, number, number, number];
-  const mib = 1024 * 1024;
-  ctx.body = {
-    cpu_count: cpus || 1,
-    // usage_usec over 0.2 s, as a share of one CPU's time times the CPUs: the percentage of the whole.
-    cpu_used_pct: Number.isFinite(u2 - u1) ? Math.min(100, Math.max(0, ((u2 - u1) / 200_000 / (cpus || 1)) * 100)) : 0,
-    mem_total_mib: (memTotal || 0) / mib,
-    mem_used_mib: (memUsed || 0) / mib,
-    timestamp: Date.now(),
-  };
+  ctx.body = metricsOf(out.stdout);
 }

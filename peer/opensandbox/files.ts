@@ -21,11 +21,11 @@ const MODE = /^[0-7]{3,4}$/;
 const bad = (message: string) => new OsError(400, 'INVALID_REQUEST_BODY', message);
 const missing = (path: string) => new OsError(404, 'FILE_NOT_FOUND', `file not found: ${path}`);
 
-const Permission = z.object({ owner: z.string().max(64).optional(), group: z.string().max(64).optional(), mode: z.int().optional() });
+const Permission = z.object({ owner: z.string().max(64).nullish(), group: z.string().max(64).nullish(), mode: z.int().nullish() });
 const PermissionMap = z.record(z.string().min(1).max(4096), Permission);
 const MoveList = z.array(z.object({ src: z.string().min(1).max(4096), dest: z.string().min(1).max(4096) })).min(1);
 const ReplaceMap = z.record(z.string().min(1).max(4096), z.object({ old: z.string().min(1), new: z.string() }));
-const UploadMeta = z.object({ path: z.string().min(1).max(4096), mode: z.int().optional(), owner: z.string().max(64).optional(), group: z.string().max(64).optional() });
+const UploadMeta = z.object({ path: z.string().min(1).max(4096), mode: z.int().nullish(), owner: z.string().max(64).nullish(), group: z.string().max(64).nullish() });
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const r = schema.safeParse(value);
@@ -46,8 +46,8 @@ function containerPath(p: string, field: string): string {
 }
 
 /** A mode as execd writes it (octal digits, 755), checked, for chmod. */
-function modeOf(mode: number | undefined, field: string): string | undefined {
-  if (mode === undefined) return undefined;
+function modeOf(mode: number | null | undefined, field: string): string | undefined {
+  if (mode === undefined || mode === null) return undefined;
   if (!MODE.test(String(mode))) throw bad(`${field}: ${mode} is not an octal mode like 644 or 755`);
   return String(mode);
 }
@@ -162,9 +162,9 @@ export function fileRoutes(deps: AppDeps): (ctx: Context, c: ExecdCaller, path: 
   };
 }
 
-function ownership(path: string, perm: { owner?: string; group?: string }): string[] {
-  if (perm.owner === undefined && perm.group === undefined) return [];
-  const who = `${perm.owner ?? ''}${perm.group !== undefined ? `:${perm.group}` : ''}`;
+function ownership(path: string, perm: { owner?: string | null; group?: string | null }): string[] {
+  if (!perm.owner && !perm.group) return [];
+  const who = `${perm.owner ?? ''}${perm.group ? `:${perm.group}` : ''}`;
   return [`chown ${shQuote(who)} -- ${shQuote(path)}`];
 }
 

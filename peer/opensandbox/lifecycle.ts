@@ -48,8 +48,8 @@ export function lifecycleRoutes(deps: AppDeps): (ctx: Context, accountId: string
     ['GET', /^\/sandboxes$/, (ctx, a) => list(deps, ctx, a)],
     ['GET', /^\/sandboxes\/([^/]+)$/, (ctx, a, [id]) => get(deps, ctx, a, id!)],
     ['DELETE', /^\/sandboxes\/([^/]+)$/, async (ctx, a, [id]) => { await onSandbox(id!, () => deps.sessions.close(a, id!)); ctx.status = 204; }],
-    ['POST', /^\/sandboxes\/([^/]+)\/pause$/, async (ctx, a, [id]) => { await onSandbox(id!, () => deps.sessions.pause(a, id!)); ctx.status = 202; }],
-    ['POST', /^\/sandboxes\/([^/]+)\/resume$/, async (ctx, a, [id]) => { await onSandbox(id!, () => deps.sessions.resume(a, id!)); ctx.status = 202; }],
+    ['POST', /^\/sandboxes\/([^/]+)\/pause$/, async (ctx, a, [id]) => { await onSandbox(id!, () => deps.sessions.pause(a, id!)); accepted(ctx); }],
+    ['POST', /^\/sandboxes\/([^/]+)\/resume$/, async (ctx, a, [id]) => { await onSandbox(id!, () => deps.sessions.resume(a, id!)); accepted(ctx); }],
     ['POST', /^\/sandboxes\/([^/]+)\/renew-expiration$/, (ctx, a, [id]) => renew(deps, ctx, a, id!)],
     ['GET', /^\/sandboxes\/([^/]+)\/endpoints\/([^/]+)$/, (ctx, a, [id, port]) => endpoint(deps, ctx, a, id!, port!)],
     ['PATCH', /^\/sandboxes\/([^/]+)\/metadata$/, () => { throw unsupported('changing a sandbox\'s metadata after its creation'); }],
@@ -61,14 +61,23 @@ export function lifecycleRoutes(deps: AppDeps): (ctx: Context, accountId: string
     ['POST', /^\/metrics\/events$/, async (ctx) => { ctx.status = 204; }],
   ];
   return async (ctx, accountId, path) => {
+    let pathKnown = false;
     for (const [method, re, route] of routes) {
       const m = re.exec(path);
       if (!m) continue;
-      if (method !== '*' && method !== ctx.method) throw new OsError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
+      pathKnown = true;
+      if (method !== '*' && method !== ctx.method) continue;
       return route(ctx, accountId, m.slice(1).map((p) => safeDecode(p ?? '')));
     }
+    if (pathKnown) throw new OsError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
     throw new OsError(404, 'NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
   };
+}
+
+/** 202 with an empty body (Koa's default text would be read as JSON by the SDKs). */
+function accepted(ctx: Context): void {
+  ctx.body = '';
+  ctx.status = 202;
 }
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {

@@ -268,3 +268,41 @@ export function openExecdToken(hashKey: string, token: string | undefined, sessi
     return undefined;
   }
 }
+
+/** execd's Metrics. */
+export interface Metrics { cpu_count: number; cpu_used_pct: number; mem_total_mib: number; mem_used_mib: number; timestamp: number }
+
+/**
+ * Metrics from what the sandbox's metrics command printed, a line each: the CPUs; MemTotal and
+ * MemAvailable (kB); the cgroup's memory.current and memory.max (bytes or `max`; empty without cgroup v2);
+ * the cgroup's CPU time (µs) before and after 0.2 s. The cgroup's numbers win where it has them.
+ */
+export function metricsOf(stdout: string, sampleMs = 200, now = Date.now()): Metrics {
+  const lines = stdout.split('\n').map((l) => l.trim().split(/\s+/).filter(Boolean));
+  const num = (s: string | undefined) => (s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined);
+  const cpus = num(lines[0]?.[0]) ?? 1;
+  const mib = 1024 * 1024;
+  const hostTotal = (num(lines[1]?.[0]) ?? 0) * 1024;
+  const hostUsed = hostTotal - (num(lines[1]?.[1]) ?? 0) * 1024;
+  const cgUsed = num(lines[2]?.[0]);
+  const cgMax = num(lines[2]?.[1]);
+  const u1 = num(lines[3]?.[0]);
+  const u2 = num(lines[4]?.[0]);
+  const busy = u1 !== undefined && u2 !== undefined && u2 >= u1 ? ((u2 - u1) / (sampleMs * 1000) / cpus) * 100 : 0;
+  return {
+    cpu_count: cpus,
+    cpu_used_pct: Math.min(100, Math.max(0, busy)),
+    mem_total_mib: (cgMax ?? hostTotal) / mib,
+    mem_used_mib: Math.max(0, cgUsed ?? hostUsed) / mib,
+    timestamp: now,
+  };
+}
+
+/**
+ * The code interpreter SDK's readiness probe: a TCP connect to Jupyter's port (44771) in the sandbox.
+ * durabox's interpreters are no Jupyter server; they start with their first cell, so the probe is
+ * answered "ready" without running (docs/peers/opensandbox.md).
+ */
+export function isInterpreterProbe(command: string): boolean {
+  return /^bash -c 'exec 3<>\/dev\/tcp\/127\.0\.0\.1\/\$\{JUPYTER_PORT:-44771\}' && exit 0 \|\| exit 1$/.test(command.trim());
+}

@@ -82,7 +82,7 @@ async def main() -> None:
         # The stream itself, as execd's wire carries it (the SDK keeps only results' text).
         ep = await sandbox.get_endpoint(44772)
         async with httpx.AsyncClient(timeout=120) as http:
-            raw = await http.post(f"http://{ep.endpoint}/code", headers=ep.headers, json={"code": "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nimport pandas as pd\nplt.plot([1, 2, 3])\nplt.show()\ndisplay(pd.DataFrame({'b': [3]}))", "context": {"id": ctx.id, "language": "python"}})
+            raw = await http.post(f"http://{ep.endpoint}/code", headers=ep.headers, json={"code": "import matplotlib.pyplot as plt\nimport pandas as pd\nplt.plot([1, 2, 3])\nplt.show()\ndisplay(pd.DataFrame({'b': [3]}))", "context": {"id": ctx.id, "language": "python"}})
             events = [json.loads(line[5:]) for line in raw.text.splitlines() if line.startswith("data:")]
             kinds = [k for e in events if e["type"] == "result" for k in e["results"].keys()]
             out["rich"] = {"status": raw.status_code, "kinds": kinds, "png_magic": next((e["results"]["image/png"][:8] for e in events if e["type"] == "result" and "image/png" in e["results"]), None)}
@@ -97,7 +97,7 @@ async def main() -> None:
         out["metrics"] = {"cpu_count": m.cpu_count, "mem_total": m.memory_total_in_mib}
 
         # Renew, pause, resume with files kept.
-        renewed = await sandbox.renew(timedelta(minutes=15))
+        renewed = await sandbox.renew(timedelta(minutes=9))
         out["renewed"] = renewed.expires_at.isoformat()
         await sandbox.pause()
         paused = await sandbox.get_info()
