@@ -219,6 +219,16 @@ async function upload(deps: AppDeps, ctx: Context, c: ExecdCaller): Promise<void
   ctx.status = 200;
 }
 
+/** The JS SDK's `offset`/`limit` query parameters, as the Range header they mean. */
+function rangeOfQuery(ctx: Context): string | undefined {
+  const { offset, limit } = ctx.query;
+  if (offset === undefined && limit === undefined) return undefined;
+  const from = typeof offset === 'string' && /^\d+$/.test(offset) ? Number(offset) : undefined;
+  const count = typeof limit === 'string' && /^\d+$/.test(limit) ? Number(limit) : undefined;
+  if ((offset !== undefined && from === undefined) || (limit !== undefined && (count === undefined || count === 0))) throw bad('offset, limit: must be whole numbers, limit above 0');
+  return `bytes=${from ?? 0}-${count !== undefined ? (from ?? 0) + count - 1 : ''}`;
+}
+
 async function download(deps: AppDeps, ctx: Context, c: ExecdCaller): Promise<void> {
   const [path] = pathsOf(ctx);
   const r = await deps.sessions.file(c.accountId, c.sessionId, { op: 'read', path: path!, maxBytes: DOWNLOAD_MAX }).catch((e: unknown) => {
@@ -227,7 +237,7 @@ async function download(deps: AppDeps, ctx: Context, c: ExecdCaller): Promise<vo
   });
   if (r.op !== 'read') throw new Error('a read answered another op');
   let bytes = Buffer.from(r.contentBase64, 'base64');
-  const range = byteRange(ctx.get('range') || undefined, bytes.length);
+  const range = byteRange(ctx.get('range') || rangeOfQuery(ctx), bytes.length);
   if (range === 'bad') {
     ctx.set('Content-Range', `bytes */${bytes.length}`);
     throw new OsError(416, 'INVALID_RANGE', `range ${ctx.get('range')} is not within the file's ${bytes.length} bytes`);

@@ -88,6 +88,9 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
       assert.match(all, /second/);
       assert.match(all, /yes from-call/);
       assert.match(all, /^\/tmp$/m);
+      const bg = await sbx.commands.run('sleep 1; echo later > /tmp/bg.txt', { background: true });
+      assert.ok(Date.now() - t1 < 900, 'a background command answers at once');
+      assert.equal(bg.error, undefined);
       const bad = await sbx.commands.run('echo oops >&2; exit 3');
       assert.equal(bad.exitCode, 3);
       assert.match(bad.logs.stderr.map((m) => m.text).join(''), /oops/);
@@ -106,6 +109,13 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
       const deep = await sbx.files.listDirectory({ path: '/workspace/js', depth: 3 });
       assert.ok(deep.some((f) => f.path === '/workspace/js/sub/one.txt' && f.type === 'file'), JSON.stringify(deep));
       assert.ok(deep.some((f) => f.path === '/workspace/js/sub/deeper' && f.type === 'directory'), JSON.stringify(deep));
+      const replaced = await sbx.files.replaceContentsDetailed([{ path: '/workspace/js/sub/one.txt', oldContent: 'one', newContent: 'uno' }]);
+      assert.deepEqual(replaced, [{ path: '/workspace/js/sub/one.txt', replacedCount: 1 }]);
+      assert.equal(await sbx.files.readFile('/workspace/js/sub/one.txt'), 'uno');
+      assert.equal(await sbx.files.readFile('/workspace/js/two.txt', { range: 'bytes=1-2' }), 'wo');
+      await sbx.files.deleteFiles(['/workspace/js/two.txt']);
+      await sbx.files.deleteDirectories(['/workspace/js/sub']);
+      assert.deepEqual((await sbx.files.listDirectory({ path: '/workspace/js' })).map((f) => f.path), []);
       const missing = await refused(sbx.files.readFile('/workspace/js/nope.txt'));
       assert.equal(missing.statusCode, 404);
     });
@@ -138,6 +148,10 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
       const ep = await sbx.getEndpoint(44772);
       const r = await fetch(`http://${ep.endpoint}/ping`, { headers: { 'OPEN-SANDBOX-API-KEY': otherToken } });
       assert.equal(r.status, 404);
+      // The sandbox's own token opens that sandbox only.
+      assert.equal((await fetch(`http://${ep.endpoint}/ping`, { headers: ep.headers })).status, 200);
+      const elsewhere = await fetch(`http://${ep.endpoint.replace(sbx.id, 'sess_0123456789abcdef0123456789abcdef')}/ping`, { headers: ep.headers });
+      assert.equal(elsewhere.status, 401);
       const noKey = await call('GET', '/opensandbox/v1/sandboxes', {});
       assert.equal(noKey.status, 401);
       assert.equal(noKey.body.code, 'MISSING_API_KEY');
