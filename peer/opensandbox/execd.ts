@@ -88,7 +88,7 @@ class EventWriter {
       this.ctx.req.socket.setNoDelay(true);
       this.ctx.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', connection: 'keep-alive' });
     }
-    if (!this.ctx.res.writableEnded) this.ctx.res.write(sseFrame(e));
+    if (!this.ctx.res.writableEnded && !this.ctx.res.destroyed) this.ctx.res.write(sseFrame(e));
   }
 
   output(c: OutputPiece): void {

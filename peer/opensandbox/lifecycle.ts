@@ -106,15 +106,15 @@ async function create(deps: AppDeps, ctx: Context, accountId: string): Promise<v
   const bad = badEnvName(body.env ?? {});
   if (bad !== undefined) throw badRequest(`env: ${JSON.stringify(bad)} is not a valid environment variable name`);
   const s = deps.api.session;
-  // No timeout asks for no expiry: a durabox session lives at most its longest lease between calls.
-  const ttl = body.timeout === null || body.timeout === undefined ? (body.timeout === null ? s.leaseMaxSec : undefined) : body.timeout;
-  if (ttl !== undefined && (ttl < s.leaseMinSec || ttl > s.leaseMaxSec)) {
+  // No timeout (omitted or null) asks for no expiry: a durabox session lives at most its longest lease between calls.
+  const ttl = body.timeout ?? s.leaseMaxSec;
+  if (ttl < s.leaseMinSec || ttl > s.leaseMaxSec) {
     throw badRequest(`timeout: must be between ${s.leaseMinSec} and ${s.leaseMaxSec} seconds on this durabox (renew-expiration extends it later)`);
   }
   const uri = body.image.uri;
   const summary = await deps.sessions.create(accountId, {
     template: sessionTemplateOf(uri),
-    ...(ttl !== undefined ? { lease_ttl_sec: ttl } : {}),
+    lease_ttl_sec: ttl,
     peer: { kind: 'opensandbox', alias: uri, metadata: body.metadata ?? {}, envs: body.env ?? {} },
   }).catch((e: unknown) => { throw imageError(e, uri); });
   const view = sandboxView({ id: summary.session_id, state: stateOf(summary.status), createdAt: summary.created_at ?? new Date(), leaseExpiresMs: summary.lease_expires_unix_ms, peer: { kind: 'opensandbox', alias: uri, metadata: body.metadata ?? {}, envs: {} } });
