@@ -70,7 +70,8 @@ async function lifecycleAccount(deps: AppDeps, ctx: Context) {
  */
 async function execdCaller(deps: AppDeps, ctx: Context, sessionId: string): Promise<ExecdCaller> {
   const claims = openExecdToken(deps.hashKey, ctx.get(EXECD_TOKEN_HEADER) || undefined, sessionId);
-  let accountId = claims?.a;
+  // The token holds while the API key it was issued for does: a deleted key's tokens open nothing.
+  let accountId = claims && (await deps.accounts.byTokenHash(claims.k))?.id === claims.a ? claims.a : undefined;
   if (!accountId) {
     const key = ctx.get('open-sandbox-api-key');
     if (!key && !ctx.get(EXECD_TOKEN_HEADER)) throw new OsError(401, 'MISSING_API_KEY', `send the ${EXECD_TOKEN_HEADER} header the sandbox's endpoint answered, or OPEN-SANDBOX-API-KEY`);

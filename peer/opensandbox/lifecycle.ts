@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AppDeps } from '../../api/context.js';
 import { DuraboxError } from '../../contract/errors.js';
+import { keyedHash } from '../../control/security.js';
 import { signLink } from '../../tunnel/links.js';
 import { sessionTemplateOf } from '../common.js';
 import { badRequest, notFound, OsError, unsupported, zodMessage } from './errors.js';
@@ -177,7 +178,7 @@ async function endpoint(deps: AppDeps, ctx: Context, accountId: string, id: stri
   if (port === EXECD_PORT) {
     ctx.body = {
       endpoint: `${ctx.host}/opensandbox/sandboxes/${encodeURIComponent(id)}/execd`,
-      headers: { [EXECD_TOKEN_HEADER]: signExecdToken(deps.hashKey, { a: accountId, s: id, x: expires }) },
+      headers: { [EXECD_TOKEN_HEADER]: signExecdToken(deps.hashKey, { a: accountId, s: id, x: expires, k: keyedHash(deps.hashKey, ctx.get('open-sandbox-api-key')) }) },
     };
     return;
   }

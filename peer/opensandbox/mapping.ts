@@ -240,7 +240,8 @@ export function byteRange(header: string | undefined, size: number): { start: nu
 
 // ---- the execd endpoint's token ---------------------------------------------------------------------
 
-interface TokenClaims { a: string; s: string; x: number }
+/** Account, sandbox, expiry, and `k`: the hash of the API key it was issued for (revoking the key ends it). */
+interface TokenClaims { a: string; s: string; x: number; k: string }
 
 function tokenKey(hashKey: string): Buffer {
   return createHmac('sha256', hashKey).update('durabox opensandbox execd v1').digest();
@@ -262,7 +263,7 @@ export function openExecdToken(hashKey: string, token: string | undefined, sessi
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
   try {
     const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as TokenClaims;
-    if (typeof c.a !== 'string' || c.s !== sessionId || typeof c.x !== 'number' || c.x < nowMs) return undefined;
+    if (typeof c.a !== 'string' || typeof c.k !== 'string' || c.s !== sessionId || typeof c.x !== 'number' || c.x < nowMs) return undefined;
     return c;
   } catch {
     return undefined;

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConnectionConfig, Sandbox, SandboxManager } from '@alibaba-group/opensandbox';
 import { platform } from './support/hooks.js';
-import { call, newToken } from './support/http.js';
+import { call, login, newToken } from './support/http.js';
 
 const PYTHON = `${process.env.DURABOX_PEER_VENV ?? '/opt/durabox/peer-venv'}/bin/python`;
 const FLOW = fileURLToPath(new URL('../../../test/peers/opensandbox/flow.py', import.meta.url));
@@ -156,6 +156,18 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
       assert.equal(noKey.status, 401);
       assert.equal(noKey.body.code, 'MISSING_API_KEY');
       assert.equal((await sbx.getInfo()).status.state, 'Running');
+    });
+
+    it('closes the execd endpoint\'s token when the API key it was issued for is deleted', async () => {
+      const cookie = await login();
+      const made = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: `os-revoke-${process.pid}` } });
+      assert.equal(made.status, 201);
+      const viaKey = await Sandbox.connect({ sandboxId: sbx.id, connectionConfig: conn({ apiKey: made.body.token, endpointCacheDisabled: true }) });
+      const ep = await viaKey.getEndpoint(44772);
+      const ping = () => fetch(`http://${ep.endpoint}/ping`, { headers: ep.headers });
+      assert.equal((await ping()).status, 200);
+      assert.equal((await call('DELETE', `/api/v1/console/tokens/${made.body.id}`, { cookie })).status, 204);
+      assert.equal((await ping()).status, 401, 'a deleted key\'s execd token still opened the sandbox');
     });
 
     it('pauses and resumes, the files kept; renews; kills', async () => {

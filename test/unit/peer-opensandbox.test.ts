@@ -143,13 +143,13 @@ describe('peer: OpenSandbox mapping', () => {
 
   it('opens an execd token only for its own sandbox, unaltered and unexpired', () => {
     const key = 'k'.repeat(32);
-    const t = signExecdToken(key, { a: 'acc_1', s: 'sess_a', x: 2_000 });
-    assert.deepEqual(openExecdToken(key, t, 'sess_a', 1_000), { a: 'acc_1', s: 'sess_a', x: 2_000 });
+    const t = signExecdToken(key, { a: 'acc_1', s: 'sess_a', x: 2_000, k: 'h' });
+    assert.deepEqual(openExecdToken(key, t, 'sess_a', 1_000), { a: 'acc_1', s: 'sess_a', x: 2_000, k: 'h' });
     assert.equal(openExecdToken(key, t, 'sess_b', 1_000), undefined, 'another sandbox');
     assert.equal(openExecdToken(key, t, 'sess_a', 3_000), undefined, 'expired');
     assert.equal(openExecdToken('other-key'.repeat(4), t, 'sess_a', 1_000), undefined, 'another key');
     const [v, , mac] = t.split('.');
-    const forged = `${v}.${Buffer.from(JSON.stringify({ a: 'acc_2', s: 'sess_a', x: 2_000 })).toString('base64url')}.${mac}`;
+    const forged = `${v}.${Buffer.from(JSON.stringify({ a: 'acc_2', s: 'sess_a', x: 2_000, k: 'h' })).toString('base64url')}.${mac}`;
     assert.equal(openExecdToken(key, forged, 'sess_a', 1_000), undefined, 'altered claims');
     assert.equal(openExecdToken(key, undefined, 'sess_a'), undefined);
     assert.equal(openExecdToken(key, 'x1.e30.AAAA', 'sess_a'), undefined);
