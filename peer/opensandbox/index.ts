@@ -3,14 +3,12 @@
 // durabox session; the API key is a durabox access token.
 import type { Context, Middleware } from 'koa';
 import type { AppDeps, AppState } from '../../api/context.js';
-import { componentLog, errorFields } from '../../config/log.js';
 import { accountOfKey } from '../common.js';
 import { answerOf, OsError } from './errors.js';
 import { execdRoutes, type ExecdCaller } from './execd.js';
 import { lifecycleRoutes } from './lifecycle.js';
 import { EXECD_TOKEN_HEADER, openExecdToken } from './mapping.js';
 
-const log = componentLog('opensandbox');
 const PREFIX = '/opensandbox';
 const EXECD_PATH = /^\/sandboxes\/([^/]{1,128})\/execd(\/.*)?$/;
 
@@ -41,10 +39,8 @@ async function answering(ctx: Context, plane: 'lifecycle' | 'execd', route: () =
     await route();
   } catch (e) {
     const a = answerOf(e, plane);
-    if (a.unexpected) {
-      (ctx.state as AppState).failure = e;
-      log.error({ path: ctx.path, ...errorFields(e) }, 'an OpenSandbox call failed');
-    }
+    // The request's log line carries an unexpected failure with its stack.
+    if (a.unexpected) (ctx.state as AppState).failure = e;
     if (ctx.headerSent || ctx.respond === false) {
       if (!ctx.res.writableEnded) ctx.res.end();
       return;

@@ -170,6 +170,41 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
       assert.equal((await ping()).status, 401, 'a deleted key\'s execd token still opened the sandbox');
     });
 
+    it('answers hostile execd and lifecycle requests with a 4xx, never a 500, and keeps serving', async () => {
+      const ep = await sbx.getEndpoint(44772);
+      const base = `http://${ep.endpoint}`;
+      const headers = ep.headers as Record<string, string>;
+      const cases: Array<[string, string, RequestInit]> = [
+        ['POST', '/command', { body: 'not json', headers: { ...headers, 'content-type': 'application/json' } }],
+        ['POST', '/command', { body: JSON.stringify({ command: 'true', envs: { 'A;rm -rf /': 'x' } }), headers }],
+        ['POST', '/command', { body: JSON.stringify({ command: '   ' }), headers }],
+        ['POST', '/command', { body: JSON.stringify({ command: 'id', uid: 0 }), headers }],
+        ['POST', '/files/upload', { body: '--x\r\nbroken', headers: { ...headers, 'content-type': 'multipart/form-data; boundary=x' } }],
+        ['POST', '/files/upload', { body: 'a', headers: { ...headers, 'content-type': 'text/plain' } }],
+        ['GET', '/files/info?path=%00', { headers }],
+        ['GET', '/files/download?path=/workspace/../etc/passwd', { headers }],
+        ['GET', '/directories/list?path=/workspace&depth=-1', { headers }],
+        ['POST', '/directories', { body: JSON.stringify({ '/workspace/x': { mode: 999 } }), headers }],
+        ['POST', '/code/context', { body: JSON.stringify({ language: 'cobol' }), headers }],
+        ['GET', '/code/contexts/%E0%A4%A', { headers }],
+        ['POST', '/files/mv', { body: JSON.stringify([{ src: '/workspace/nope', dest: '/workspace/x' }]), headers }],
+      ];
+      for (const [method, path, init] of cases) {
+        const r = await fetch(`${base}${path}`, { method, ...init });
+        const body = await r.text();
+        assert.ok((r.status >= 400 && r.status < 500) || r.status === 501, `${method} ${path}: ${r.status} ${body}`);
+        assert.ok(typeof JSON.parse(body).message === 'string', body);
+      }
+      const key = { 'OPEN-SANDBOX-API-KEY': token, 'content-type': 'application/json' };
+      for (const [method, path, body] of [['POST', '/v1/sandboxes', '[]'], ['POST', '/v1/sandboxes', '{"image":{"uri":"terminal"},"env":{"BAD NAME":"x"}}'], ['GET', '/v1/sandboxes?page=0', undefined], ['GET', '/v1/sandboxes?metadata=%25zz', undefined], ['POST', `/v1/sandboxes/${sbx.id}/renew-expiration`, '{"expiresAt":"yesterday"}'], ['DELETE', '/v1/sandboxes/%E0%A4%A', undefined]] as const) {
+        const r = await fetch(`${domain}${path}`, { method, headers: key, ...(body ? { body } : {}) });
+        const text = await r.text();
+        assert.ok(r.status >= 400 && r.status < 500, `${method} ${path}: ${r.status} ${text}`);
+        assert.deepEqual(Object.keys(JSON.parse(text)).sort(), ['code', 'message']);
+      }
+      assert.equal((await sbx.commands.run('echo still-here')).logs.stdout.map((m) => m.text).join('').trim(), 'still-here');
+    });
+
     it('pauses and resumes, the files kept; renews; kills', async () => {
       await sbx.files.writeFiles([{ path: '/workspace/kept.txt', data: 'kept across pause' }]);
       await sbx.renew(500);
