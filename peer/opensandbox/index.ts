@@ -5,6 +5,7 @@ import type { Context, Middleware } from 'koa';
 import type { AppDeps, AppState } from '../../api/context.js';
 import { accountOfKey } from '../common.js';
 import { answerOf, OsError } from './errors.js';
+import { safeDecode } from './http.js';
 import { execdRoutes, type ExecdCaller } from './execd.js';
 import { lifecycleRoutes } from './lifecycle.js';
 import { EXECD_TOKEN_HEADER, openExecdToken } from './mapping.js';
@@ -20,7 +21,7 @@ export function openSandboxApi(deps: AppDeps): Middleware<AppState> {
     const ex = EXECD_PATH.exec(rest);
     if (ex) {
       return answering(ctx, 'execd', async () => {
-        const sessionId = decodeURIComponent(ex[1]!);
+        const sessionId = safeDecode(ex[1]!);
         await execd(ctx, await execdCaller(deps, ctx, sessionId), ex[2] ?? '/');
       });
     }
