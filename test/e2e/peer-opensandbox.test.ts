@@ -196,7 +196,7 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
         assert.ok(typeof JSON.parse(body).message === 'string', body);
       }
       const key = { 'OPEN-SANDBOX-API-KEY': token, 'content-type': 'application/json' };
-      for (const [method, path, body] of [['POST', '/v1/sandboxes', '[]'], ['POST', '/v1/sandboxes', '{"image":{"uri":"terminal"},"env":{"BAD NAME":"x"}}'], ['GET', '/v1/sandboxes?page=0', undefined], ['GET', '/v1/sandboxes?metadata=%25zz', undefined], ['POST', `/v1/sandboxes/${sbx.id}/renew-expiration`, '{"expiresAt":"yesterday"}'], ['DELETE', '/v1/sandboxes/%E0%A4%A', undefined]] as const) {
+      for (const [method, path, body] of [['POST', '/v1/sandboxes', '[]'], ['POST', '/v1/sandboxes', '{"image":{"uri":"terminal"},"env":{"BAD NAME":"x"}}'], ['GET', '/v1/sandboxes?page=0', undefined], ['GET', '/v1/sandboxes?metadata=%25zz', undefined], ['POST', `/v1/sandboxes/${sbx.id}/renew-expiration`, '{"expiresAt":"yesterday"}'], ['DELETE', '/v1/sandboxes/%E0%A4%A', undefined], ['GET', '/sandboxes/%E0%A4%A/execd/ping', undefined]] as const) {
         const r = await fetch(`${domain}${path}`, { method, headers: key, ...(body ? { body } : {}) });
         const text = await r.text();
         assert.ok(r.status >= 400 && r.status < 500, `${method} ${path}: ${r.status} ${text}`);
@@ -255,6 +255,9 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
     assert.deepEqual(r.context.text, ['42']);
     assert.match(r.dataframe_text.join(''), /a\s*\n0\s+1\s*\n1\s+2/);
     assert.equal(r.code_error.name, 'ZeroDivisionError');
+    assert.equal(r.bash_context, 'from-bash-42\n');
+    assert.deepEqual(r.contexts, ['python', 'bash']);
+    assert.deepEqual(r.sync, { stdout: 'sync-2\n', exit_code: 4, state: 'Running' });
     assert.equal(r.rich.status, 200);
     assert.ok(r.rich.kinds.includes('image/png') && r.rich.kinds.includes('text/html'), JSON.stringify(r.rich));
     assert.equal(r.rich.png_magic, 'iVBORw0K');

@@ -77,6 +77,10 @@ async def main() -> None:
         out["context"] = {"id": ctx.id, "text": [x.text for x in r.result]}
         df = await ci.codes.run("import pandas as pd\npd.DataFrame({'a': [1, 2]})", context=ctx)
         out["dataframe_text"] = [x.text for x in df.result]
+        bash_ctx = await ci.codes.create_context("bash")
+        b = await ci.codes.run("echo from-bash-$((6*7))", context=bash_ctx)
+        out["bash_context"] = "".join(m.text for m in b.logs.stdout)
+        out["contexts"] = sorted(c.language for c in await ci.codes.list_contexts("python")) + sorted(c.language for c in await ci.codes.list_contexts("bash"))
         err = await ci.codes.run("1/0", context=ctx)
         out["code_error"] = {"name": err.error.name if err.error else None, "value": err.error.value if err.error else None}
         # The stream itself, as execd's wire carries it (the SDK keeps only results' text).
@@ -138,5 +142,20 @@ async def main() -> None:
             out[name] = failure(e)
 
 
+def sync_flow() -> None:
+    """The synchronous SDK, through the server proxy setting: the same API over blocking calls."""
+    from opensandbox.config.connection_sync import ConnectionConfigSync
+    from opensandbox.sync import SandboxSync
+
+    config = ConnectionConfigSync(domain=domain, api_key=key, request_timeout=timedelta(seconds=120), use_server_proxy=True)
+    s = SandboxSync.create("terminal", connection_config=config, timeout=timedelta(minutes=5))
+    try:
+        ex = s.commands.run("echo sync-$((1+1)); exit 4")
+        out["sync"] = {"stdout": "".join(m.text for m in ex.logs.stdout), "exit_code": ex.exit_code, "state": s.get_info().status.state}
+    finally:
+        s.kill()
+
+
 asyncio.run(main())
+sync_flow()
 print(json.dumps(out))
