@@ -59,14 +59,16 @@ export function fileRoutes(deps: AppDeps): (ctx: Context, c: ExecdCaller, path: 
   const routes: Record<string, Route> = {
     'GET /files/info': async (ctx, c) => {
       const paths = pathsOf(ctx);
+      const asked = ([] as string[]).concat(ctx.query.path ?? []);
       const out = await sh(c, `stat --printf ${shQuote(STAT_FORMAT)} -- ${paths.map(shQuote).join(' ')} 2>/dev/null; true`);
       const infos = new Map(parseFileRecords(out.stdout).map((i) => [i.path, i]));
+      // Keyed and named as the caller asked (a /home/user path stays one).
       const answer: Record<string, FileInfo> = {};
-      for (const p of paths) {
+      paths.forEach((p, i) => {
         const info = infos.get(p);
-        if (!info) throw missing(p);
-        answer[p] = info;
-      }
+        if (!info) throw missing(asked[i]!);
+        answer[asked[i]!] = { ...info, path: asked[i]! };
+      });
       ctx.body = answer;
     },
     'DELETE /files': async (ctx, c) => {

@@ -104,6 +104,9 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
       const info = await sbx.files.getFileInfo(['/workspace/js/two.txt']);
       assert.equal(info['/workspace/js/two.txt']!.size, 4);
       assert.equal(info['/workspace/js/two.txt']!.mode, 600);
+      // The peer home, /home/user, is the workspace: asked by that name, answered by that name.
+      const home = await sbx.files.getFileInfo(['/home/user/js/two.txt']);
+      assert.equal(home['/home/user/js/two.txt']!.size, 4);
       await sbx.files.createDirectories([{ path: '/workspace/js/sub/deeper', mode: 755 }]);
       await sbx.files.moveFiles([{ src: '/workspace/js/one.txt', dest: '/workspace/js/sub/one.txt' }]);
       const deep = await sbx.files.listDirectory({ path: '/workspace/js', depth: 3 });
