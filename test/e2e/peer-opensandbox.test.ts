@@ -239,7 +239,7 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
     });
   });
 
-  it('the Python SDKs: create, streamed and failing commands, files, code contexts with rich results, metrics, renew, pause/resume, kill, bad input, another account', async () => {
+  it('the Python SDKs: create, streamed and failing commands, files, code contexts with rich results, a port\'s endpoint, metrics, renew, pause/resume, kill, bad input, another account', async () => {
     const r = await python(FLOW, [domain, token, otherToken]);
     assert.equal(r.info.state, 'Running');
     assert.deepEqual(r.info.metadata, { suite: 'py' });
@@ -266,6 +266,7 @@ describe('peer: the OpenSandbox SDKs drive durabox unchanged', function () {
     assert.equal(r.rich.png_magic, 'iVBORw0K');
     assert.equal(r.anon_ping, 401);
     assert.equal(r.forged_ping, 401);
+    assert.deepEqual(r.port, { status: 200, body: 'py-served\n' });
     assert.ok(r.metrics.cpu_count >= 1 && r.metrics.mem_total > 0);
     assert.ok(Date.parse(r.renewed) > Date.now() + 7 * 60_000);
     assert.equal(r.paused_state, 'Paused');

@@ -96,6 +96,13 @@ async def main() -> None:
             forged = await http.get(f"http://{ep.endpoint}/ping", headers={"OPEN-SANDBOX-EXECD-TOKEN": "x1.e30.AAAA"})
             out["forged_ping"] = forged.status_code
 
+        # A server in the sandbox, reached through its port's endpoint.
+        await sandbox.commands.run("mkdir -p /workspace/www && echo py-served > /workspace/www/index.html && (nohup python3 -m http.server 8766 --directory /workspace/www >/tmp/www.log 2>&1 &) ; sleep 1")
+        port_ep = await sandbox.get_endpoint(8766)
+        async with httpx.AsyncClient(timeout=30) as http:
+            page = await http.get(f"http://{port_ep.endpoint}/index.html", headers=port_ep.headers)
+            out["port"] = {"status": page.status_code, "body": page.text}
+
         # Metrics.
         m = await sandbox.get_metrics()
         out["metrics"] = {"cpu_count": m.cpu_count, "mem_total": m.memory_total_in_mib}
