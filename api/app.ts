@@ -3,7 +3,7 @@ import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { componentLog, errorFields } from '../config/log.js';
 import { DuraboxError } from '../contract/errors.js';
-import { ForkBody, leaseWithin, TerminalCommandBody } from '../contract/schemas.js';
+import { ForkBody, leaseWithin, SessionLeaseBody, TerminalCommandBody } from '../contract/schemas.js';
 import { leaseBounds, type AppDeps, type AppState } from './context.js';
 import { dashboardMiddleware } from './dashboard-files.js';
 import { errorMiddleware } from './errors.js';
@@ -72,7 +72,10 @@ export function createApp(deps: AppDeps, opts: AppOptions = {}): Koa<AppState> {
   // Before the body parser: a request to a session's port passes through with its body untouched.
   app.use(portProxy(deps));
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_BODY_LIMIT, encoding: 'utf-8' }));
-  const router = operationsRouter(deps, handlersOf(deps), { terminalCommand: leaseWithin(TerminalCommandBody, leaseBounds(deps.api)), forkSession: leaseWithin(ForkBody, leaseBounds(deps.api)) });
+  const lease = leaseBounds(deps.api);
+  const router = operationsRouter(deps, handlersOf(deps), {
+    terminalCommand: leaseWithin(TerminalCommandBody, lease), forkSession: leaseWithin(ForkBody, lease), setSessionLease: leaseWithin(SessionLeaseBody, lease, 'ttl_sec'),
+  });
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.use(dashboardMiddleware());

@@ -12,7 +12,7 @@ import { PRODUCT_VERSION } from '../config/paths.js';
 import { DuraboxError, mcpErrorText } from '../contract/errors.js';
 import {
   describeIssues, EchoInput, ExposedPort, ExposePortToolInput, ListPortsToolInput, SessionPorts, EchoOutput, ForkedSession, ListFilesToolInput, FileListing, PythonExecInput, PythonExecOutput, ReadFileOutput, RunCodeInput, RunCodeOutput,
-  ReadFileToolInput, ReadImageToolInput, leaseWithin, SessionForkToolInput, SnapshotCreateToolInput, SnapshotDeleted, SnapshotDeleteToolInput, SnapshotList,
+  ReadFileToolInput, ReadImageToolInput, leaseWithin, SessionForkToolInput, SessionSummarySchema, SessionToolInput, SnapshotCreateToolInput, SnapshotDeleted, SnapshotDeleteToolInput, SnapshotList,
   SnapshotListToolInput, SnapshotView, TerminalExecInput, TerminalExecOutput, WriteFileOutput, WriteFileToolInput,
   CopyFileToolInput, DirectoryMade, EditFileToolInput, FileCopied, FileEdited, FileGlobResult, FileGrepResult, FileMoved, GlobToolInput, GrepToolInput,
   MakeDirectoryToolInput, MoveFileToolInput,
@@ -181,6 +181,33 @@ function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
       },
       input: leaseWithin(SessionForkToolInput, leaseBounds(deps.api)),
       run: async (args, accountId) => (await deps.sessions.fork(accountId, args.session_id, { lease_ttl_sec: args.lease_ttl_sec })) as unknown as Record<string, unknown>,
+    },
+    sessionPause: {
+      config: {
+        title: 'Pause a terminal session',
+        description:
+          'Pauses the session now instead of when it has idled long enough: its /workspace is saved and its container removed, so it ' +
+          'holds no host while you are away. Running processes end (files stay). The next call naming the session (or sessionResume) ' +
+          'brings it back, on any host, with its files. A command or file call running at the time keeps the session live: the ' +
+          'answer then says status busy (or active) and nothing is paused. Fails with conflict when the platform keeps no checkpoints. ' +
+          'The lease still runs while paused: a paused session whose lease runs out ends.',
+        outputSchema: SessionSummarySchema,
+        annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      },
+      input: SessionToolInput,
+      run: async (args, accountId) => (await deps.sessions.pause(accountId, args.session_id)) as unknown as Record<string, unknown>,
+    },
+    sessionResume: {
+      config: {
+        title: 'Resume a paused terminal session',
+        description:
+          'Brings a paused session back into a container now (restored from its saved /workspace, on any host), so the next command ' +
+          'starts at once; any call naming the session would do the same. A live session is left as it is. Extends the lease as any call does.',
+        outputSchema: SessionSummarySchema,
+        annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      },
+      input: SessionToolInput,
+      run: async (args, accountId) => (await deps.sessions.resume(accountId, args.session_id)) as unknown as Record<string, unknown>,
     },
     snapshotCreate: {
       config: {

@@ -174,18 +174,21 @@ export interface LeaseBounds { minSec: number; maxSec: number }
  * Why a lease_ttl_sec is refused, or undefined. The bounds are settings, so this is checked after the
  * static schema, with the reference's wording.
  */
-export function leaseProblem(leaseTtlSec: number | undefined, b: LeaseBounds): string | undefined {
+export function leaseProblem(leaseTtlSec: number | undefined, b: LeaseBounds, field = 'lease_ttl_sec'): string | undefined {
   if (leaseTtlSec === undefined || (leaseTtlSec >= b.minSec && leaseTtlSec <= b.maxSec)) return undefined;
-  return `lease_ttl_sec must be between ${b.minSec} and ${b.maxSec}`;
+  return `${field} must be between ${b.minSec} and ${b.maxSec}`;
 }
 
-/** `schema` that also refuses a lease_ttl_sec outside the configured bounds (REST body, MCP and task input). */
-export function leaseWithin<T extends z.ZodType<{ lease_ttl_sec?: number }>>(schema: T, b: LeaseBounds): T {
+/**
+ * `schema` that also refuses a lease outside the configured bounds (REST body, MCP and task input): its
+ * `lease_ttl_sec`, or the field named (a set-lease call's `ttl_sec`).
+ */
+export function leaseWithin<T extends z.ZodType>(schema: T, b: LeaseBounds, field: 'lease_ttl_sec' | 'ttl_sec' = 'lease_ttl_sec'): T {
   return schema.superRefine((v, ctx) => {
     // Runs even when other fields failed: only a lease that is a number is judged here.
-    const lease = (v as { lease_ttl_sec?: unknown } | null)?.lease_ttl_sec;
-    const problem = typeof lease === 'number' ? leaseProblem(lease, b) : undefined;
-    if (problem) ctx.addIssue({ code: 'custom', path: ['lease_ttl_sec'], message: problem });
+    const lease = (v as Record<string, unknown> | null)?.[field];
+    const problem = typeof lease === 'number' ? leaseProblem(lease, b, field) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: [field], message: problem });
   }) as unknown as T;
 }
 export const FilePathQuery = z.object({ path: sessionPath });
@@ -492,6 +495,10 @@ export const ForkedSession = SessionSummarySchema.extend({
 export const ForkBody = z.strictObject({
   lease_ttl_sec: z.int().min(1).max(86_400).optional().describe('The new session\'s first lease (within the configured lease bounds, else refused); default the configured one.'),
 }).default({});
+/** A set-lease call: the lease ends ttl_sec from now, shorter or longer than it was. */
+export const SessionLeaseBody = z.strictObject({
+  ttl_sec: z.int().min(1).max(86_400).describe('The lease ends this many seconds from now, sooner or later than it would have (within the configured lease bounds, else refused; never past the session\'s max lifetime).'),
+});
 export const SnapshotCreateBody = z.strictObject({ name: nonBlank('name').pipe(snapshotName).describe('The snapshot\'s name within the account.') });
 export const SnapshotView = z.object({
   name: z.string(),
@@ -518,6 +525,8 @@ export const ReadFileToolInput = z.strictObject(readFileInput);
 export const WriteFileToolInput = z.strictObject(writeFileInput);
 export const ListFilesToolInput = z.strictObject(listFilesInput);
 export const SessionForkToolInput = z.strictObject({ session_id: nonBlank('session_id').pipe(sessionId).describe('The session to fork.'), lease_ttl_sec: ForkBody.unwrap().shape.lease_ttl_sec });
+/** sessionPause and sessionResume: the session is all they name. */
+export const SessionToolInput = z.strictObject({ session_id: nonBlank('session_id').pipe(sessionId).describe('The session.') });
 export const SnapshotCreateToolInput = z.strictObject({ session_id: nonBlank('session_id').pipe(sessionId).describe('The session to snapshot.'), name: SnapshotCreateBody.shape.name });
 export const SnapshotListToolInput = z.strictObject({});
 export const SnapshotDeleteToolInput = z.strictObject({ name: SnapshotCreateBody.shape.name.describe('The snapshot to delete.') });

@@ -610,7 +610,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   setHandler(pauseUpdate, async () => {
     await ready();
-    if (!state!.paused) {
+    // A command or file call running now keeps the container: the caller is told so at once (busy), not
+    // once the step ends, which may be minutes away, and no pause is left pending behind it.
+    if (!state!.paused && !busy && !fileBusy) {
       pauseAsked = true;
       await condition(() => !pauseAsked || ended !== undefined || closing);
     }
@@ -622,17 +624,24 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     },
   });
 
+  /** A resume's restore is under way: other resumes wait for it rather than answer busy. */
+  let resuming = false;
   setHandler(resumeUpdate, async () => {
     await ready();
-    // A command running meanwhile holds the container already; after it, see whether one is still needed.
-    await condition(() => !busy || ended !== undefined);
+    // A restore under way (another resume's, or a step's) is waited for: the session is then live. A command
+    // running in a live container already holds one: the caller is told so at once (busy), not once the
+    // command ends, which may be minutes away. Checked again after each wait: resumes woken together go one by one.
+    while ((moving || resuming) && ended === undefined) await condition(() => (!moving && !resuming) || ended !== undefined);
     rejectIfEnded();
-    if (state!.paused || state!.homeless || moving) {
+    if (busy) return summary();
+    if (state!.paused || state!.homeless) {
       busy = true;
+      resuming = true;
       try {
         await ensureContainer({});
       } finally {
         busy = false;
+        resuming = false;
         stepsDone++;
       }
     }
@@ -648,7 +657,15 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     showMemo({ lease_expires_unix_ms: state!.leaseExpiresAtMs });
     leaseSets++;
     return summary();
-  }, { validator: (_req: { ttl_sec: number }) => rejectIfEnded() });
+  }, {
+    validator: (req: { ttl_sec: number }) => {
+      rejectIfEnded();
+      // A lease of no number would make the idle loop's wake-up no number either: refused before history.
+      if (typeof req?.ttl_sec !== 'number' || !Number.isFinite(req.ttl_sec)) {
+        throw ApplicationFailure.create({ type: 'invalid_input', message: 'ttl_sec: expected a number of seconds', nonRetryable: true });
+      }
+    },
+  });
 
   setHandler(closeUpdate, async () => {
     closing = true;

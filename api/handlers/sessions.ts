@@ -8,7 +8,9 @@ import { ErrorAnswer } from '../errors.js';
 import type { Handlers } from '../routes.js';
 import { fileToolHandlers } from './files.js';
 
-export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand' | 'listSessions' | 'getSession' | 'deleteSession' | 'readSessionFile' | 'writeSessionFile' | 'deleteSessionFile'> & ReturnType<typeof fileToolHandlers> {
+type SessionOps = 'terminalCommand' | 'listSessions' | 'getSession' | 'deleteSession' | 'pauseSession' | 'resumeSession' | 'setSessionLease' | 'readSessionFile' | 'writeSessionFile' | 'deleteSessionFile';
+
+export function sessionHandlers(deps: AppDeps): Pick<Handlers, SessionOps> & ReturnType<typeof fileToolHandlers> {
   const sessions = deps.sessions;
   const maxBytes = deps.api.session.fileMaxBytes;
 
@@ -37,6 +39,19 @@ export function sessionHandlers(deps: AppDeps): Pick<Handlers, 'terminalCommand'
     async deleteSession(ctx) {
       await answer(() => sessions.close(ctx.state.account!.id, sessionIdOf(ctx.params.id)));
       ctx.status = 204;
+    },
+
+    async pauseSession(ctx) {
+      ctx.body = await answer(() => sessions.pause(ctx.state.account!.id, sessionIdOf(ctx.params.id)));
+    },
+
+    async resumeSession(ctx) {
+      ctx.body = await answer(() => sessions.resume(ctx.state.account!.id, sessionIdOf(ctx.params.id)));
+    },
+
+    // ttl_sec is within the lease bounds already: the route's body schema checks them (api/app.ts).
+    async setSessionLease(ctx, { body }) {
+      ctx.body = await answer(() => sessions.setLease(ctx.state.account!.id, sessionIdOf(ctx.params.id), body.ttl_sec));
     },
 
     async readSessionFile(ctx, { query: { path } }) {

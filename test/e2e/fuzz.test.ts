@@ -157,6 +157,8 @@ const TERMINAL: Shape = {
   timeout_ms: { t: 'int', min: 1, max: 600_000 },
 };
 const TERMINAL_BODY: Shape = { ...TERMINAL, request_id: { t: 'str', max: 128 } };
+/** PUT /sessions/{id}/lease: within the harness's lease bounds, as lease_ttl_sec. */
+const LEASE: Shape = { ttl_sec: { t: 'int', min: 1, max: 600, required: true } };
 const TOKEN: Shape = { name: { t: 'str', min: 1, max: 64, nonBlank: true, db: true, required: true }, token: { t: 'str', min: 1, max: 256, nonBlank: true } };
 const LOGIN: Shape = { username: { t: 'str', min: 1, max: 64, db: true, required: true }, password: { t: 'str', min: 1, max: 1024, required: true } };
 const REGISTER: Shape = { username: { t: 'str', min: 1, max: 64, nonBlank: true, db: true, required: true }, password: { t: 'str', min: 1, max: 1024, nonBlank: true, required: true } };
@@ -230,6 +232,8 @@ function restRequests(r: Rng, n: number, ids: Ids): Req[] {
     () => ({ method: 'POST', path: '/api/v1/tasks', auth: 'token', body: JSON.stringify({ capability: r.pick(['rmRf', 'python_exec', 'echo!', '', '   ', '__proto__']), input: {} }), contentType: 'application/json', expect: [400], names: /capability/, what: 'unknown capability' }),
     () => json(mutate({ message: 'fuzz' }, ECHO, r), 'POST', '/api/v1/commands/echo', 'token', 'echo body'),
     () => json(mutate({ command: 'true', lease_ttl_sec: 60 }, TERMINAL_BODY, r), 'POST', '/api/v1/commands/terminal', 'token', 'terminal body'),
+    // The body is judged before the session is looked up: any id will do.
+    () => json(mutate({ ttl_sec: 60 }, LEASE, r), 'PUT', `/api/v1/sessions/sess_${r.int(1e9)}/lease`, 'token', 'lease body'),
     () => json(mutate({ name: 'fz' }, TOKEN, r), 'POST', '/api/v1/console/tokens', 'admin', 'token body'),
     () => json(mutate({ username: 'nobody-fuzz', password: 'x' }, LOGIN, r), 'POST', '/api/v1/console/login', 'none', 'login body'),
     () => json(mutate({ username: 'fuzz-user', password: 'pw' }, REGISTER, r), 'POST', '/api/v1/console/register', 'admin', 'register body'),
@@ -267,6 +271,12 @@ function restRequests(r: Rng, n: number, ids: Ids): Req[] {
       ] as Array<[string, string, number[]]>);
       // "mine" ids are another account's: the other account must see nothing of them.
       return { method, path, auth: mine ? 'other' : r.pick(['token', 'other'] as Auth[]), body: method === 'PUT' ? 'x' : undefined, contentType: 'application/octet-stream', expect, what: `${method} another's or an unknown id` };
+    },
+    // Pausing, resuming or setting the lease of another account's session, or of an unknown one.
+    () => {
+      const mine = r.chance(0.3);
+      const [method, action, body] = r.pick([['POST', 'pause', undefined], ['POST', 'resume', undefined], ['PUT', 'lease', JSON.stringify({ ttl_sec: 60 })]] as Array<[string, string, string | undefined]>);
+      return { method, path: `/api/v1/sessions/${mine ? ids.mySession : oddId()}/${action}`, auth: mine ? 'other' : r.pick(['token', 'other'] as Auth[]), body, contentType: 'application/json', expect: [404], what: `${method} ${action} of another's or an unknown session` };
     },
     () => {
       const id = r.chance(0.3) ? ids.otherTokenId : oddId();
@@ -327,6 +337,7 @@ function restRequests(r: Rng, n: number, ids: Ids): Req[] {
 const JSON_ENDPOINTS: Array<[string, string, Auth]> = [
   ['POST', '/api/v1/tasks', 'token'], ['POST', '/api/v1/commands/echo', 'token'], ['POST', '/api/v1/commands/terminal', 'token'],
   ['POST', '/api/v1/console/login', 'none'], ['POST', '/api/v1/console/tokens', 'admin'], ['POST', '/api/v1/console/register', 'admin'],
+  ['PUT', '/api/v1/sessions/sess_fuzz/lease', 'token'],
 ];
 
 // ---- MCP tools -----------------------------------------------------------------------------------------
@@ -347,6 +358,8 @@ const TOOLS: Record<string, { shape: Shape; valid: Record<string, unknown> }> = 
     valid: { session_id: 'sess_x', port: 3000 },
   },
   listPorts: { shape: { session_id: { t: 'str', pattern: 'session', required: true } }, valid: { session_id: 'sess_x' } },
+  sessionPause: { shape: { session_id: { t: 'str', pattern: 'session', required: true } }, valid: { session_id: 'sess_x' } },
+  sessionResume: { shape: { session_id: { t: 'str', pattern: 'session', required: true } }, valid: { session_id: 'sess_x' } },
   browserNavigate: {
     shape: { session_id: { t: 'str', pattern: 'session', required: true }, url: { t: 'str', max: 8192, required: true }, wait_until: { t: 'enum', values: ['load', 'domcontentloaded', 'networkidle', 'commit'] }, timeout_ms: { t: 'int', min: 1, max: 120_000 } },
     valid: { session_id: 'sess_x', url: 'http://localhost:3000/' },

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { HostActivities, SessionStartActivities } from '../../activities/terminal.js';
@@ -22,7 +22,7 @@ const GRANT_KEY = 'workflow-test-grant-key';
 const { signSnapshotGrant } = createControlActivities({ hashKey: GRANT_KEY } as ControlDeps);
 import {
   closeUpdate, codeUpdate, contextsQuery, createContextUpdate, deleteContextUpdate, execUpdate, fileUpdate, HOST_FULL_ATTEMPTS, MAX_CONTEXTS_PER_SESSION,
-  readyUpdate, sessionWorkflow, stateQuery, templateQuery, usedSignal,
+  leaseUpdate, pauseUpdate, readyUpdate, resumeUpdate, sessionWorkflow, stateQuery, templateQuery, usedSignal,
 } from '../../workflows/session.js';
 import {
   deferred, eventually, heartbeatUntil, runsOf, startTestEnv, startWorker, stopAll, terminateRunning,
@@ -678,6 +678,215 @@ describe('sessionWorkflow', function () {
       await eventually(async () => (await s.handle.query(stateQuery)).status === 'paused', 'the session to pause');
       const n = removes.length;
       await closeAndWait(s);
+      assert.equal(removes.length, n, 'no second removal');
+      assert.deepEqual(dropped, [s.sessionId]);
+    });
+  });
+  describe('pause, resume and lease updates (explicit calls)', () => {
+    // Checkpoints on, but no idle pause and a period long enough that only the calls act.
+    const explicit = { checkpointMs: 60_000, pauseAfterMs: 0, lease_ttl_sec: 10 };
+    /** Settles within `ms`, or says 'pending' (an update that never answers fails its test instead of its suite). */
+    const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms))]);
+
+    it('pauseUpdate pauses now (checkpoint, container removed) and the next command resumes it, restored: true', async () => {
+      const s = await createSession(explicit);
+      const paused = await s.handle.executeUpdate(pauseUpdate);
+      assert.equal(paused.status, 'paused');
+      assert.equal(paused.host, null);
+      assert.ok(paused.checkpoint, 'the pause answers with the checkpoint it took');
+      assert.equal(checkpoints.length, 1, 'a dirty workspace is checkpointed before the container goes');
+      assert.deepEqual(removes, [containerOf(s.sessionId)]);
+      assert.equal((await s.handle.describe()).memo?.paused, true);
+      // A second pause of a paused session answers at once and does nothing more.
+      assert.equal((await s.handle.executeUpdate(pauseUpdate)).status, 'paused');
+      assert.equal(checkpoints.length, 1);
+
+      const out = await exec(s, 'cat notes');
+      assert.equal(out.restored, true);
+      assert.match(out.restored_note ?? '', /paused/);
+      assert.equal(creates.at(-1)!.restore, true);
+      assert.equal(creates.at(-1)!.firstCommand?.command, 'cat notes');
+      assert.equal((await s.handle.query(stateQuery)).status, 'active');
+      await closeAndWait(s);
+      assert.deepEqual(removes, [containerOf(s.sessionId), `${containerOf(s.sessionId)}-restored`]);
+    });
+
+    it('resumeUpdate brings a paused session back into a container now; on a live session it only extends the lease', async () => {
+      const s = await createSession(explicit);
+      await s.handle.executeUpdate(pauseUpdate);
+      const resumed = await s.handle.executeUpdate(resumeUpdate);
+      assert.equal(resumed.status, 'active');
+      assert.equal(resumed.host, HOST_ID);
+      assert.equal(creates.length, 2);
+      assert.equal(creates[1].restore, true);
+      assert.equal(creates[1].firstCommand, undefined, 'no command rode along');
+      const d = await s.handle.describe();
+      assert.equal(d.memo?.paused, false);
+      assert.equal(d.memo?.container_id, `${containerOf(s.sessionId)}-restored`);
+
+      const out = await exec(s, 'ls');
+      assert.equal(out.restored, undefined, 'the command finds the session live: the resume did the restore');
+      assert.equal(execs.at(-1)!.containerId, `${containerOf(s.sessionId)}-restored`);
+      // A live session: nothing to restore.
+      assert.equal((await s.handle.executeUpdate(resumeUpdate)).status, 'active');
+      assert.equal(creates.length, 2);
+      await closeAndWait(s);
+    });
+
+    it('a pause asked while a command runs never removes the container under it, and answers', async () => {
+      const s = await createSession(explicit);
+      const release = deferred();
+      const running = deferred();
+      execImpl = async (req) => {
+        running.resolve();
+        return heartbeatUntil(release.promise.then(() => ran(req.command)));
+      };
+      const slow = exec(s, 'sleep 5');
+      await running.promise;
+      const pausing = s.handle.executeUpdate(pauseUpdate);
+      const early = await within(pausing, 1_500);
+      assert.notEqual(early, 'pending', 'the pause waited for the command');
+      assert.equal((early as SessionSummary).status, 'busy', 'not paused under its command');
+      assert.deepEqual(removes, []);
+      assert.deepEqual(checkpoints, []);
+      release.resolve();
+      assert.equal((await slow).stdout, 'ran: sleep 5\n');
+      // The pause was not remembered for later: the session stays live once the command is done.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await s.handle.query(stateQuery)).status, 'active');
+      assert.deepEqual(removes, []);
+      await closeAndWait(s);
+    });
+
+    it('a resume while a command runs answers at once (busy); two resumes of a paused session restore it once, both answering active', async () => {
+      const s = await createSession(explicit);
+      const release = deferred();
+      const running = deferred();
+      execImpl = async (req) => {
+        running.resolve();
+        return heartbeatUntil(release.promise.then(() => ran(req.command)));
+      };
+      const slow = exec(s, 'sleep 5');
+      await running.promise;
+      const early = await within(s.handle.executeUpdate(resumeUpdate), 1_500);
+      assert.notEqual(early, 'pending', 'the resume waited for the command');
+      assert.equal((early as SessionSummary).status, 'busy');
+      release.resolve();
+      await slow;
+      assert.equal(creates.length, 1, 'nothing to restore');
+
+      await s.handle.executeUpdate(pauseUpdate);
+      const slowRestore = deferred();
+      createImpl = async (req) => { if (req.restore) await slowRestore.promise; };
+      const first = s.handle.executeUpdate(resumeUpdate);
+      const second = s.handle.executeUpdate(resumeUpdate);
+      await eventually(async () => creates.length === 2, 'the restore to begin');
+      slowRestore.resolve();
+      const answers = await Promise.all([first, second]);
+      assert.deepEqual(answers.map((a) => a.status), ['active', 'active']);
+      assert.equal(creates.length, 2, 'one restore for both');
+      assert.equal((await exec(s, 'ls')).restored, undefined);
+      await closeAndWait(s);
+    });
+
+    it('a pause asked while continue-as-new waits for a running file operation answers, and the session continues as new', async () => {
+      const s = await createSession({ ...explicit, commandsPerRun: 2 });
+      const release = deferred();
+      const inFile = deferred();
+      fileImpl = async (req) => {
+        inFile.resolve();
+        await heartbeatUntil(release.promise);
+        return fakeFile(req.op);
+      };
+      const file = s.handle.executeUpdate(fileUpdate, { args: [{ op: 'list', path: '.' }] });
+      await inFile.promise;
+      await exec(s, 'echo two'); // the run's second command: continue-as-new is due, after the file operation
+      const answer = await within(s.handle.executeUpdate(pauseUpdate), 5_000);
+      assert.notEqual(answer, 'pending', 'the pause never answered');
+      assert.equal((answer as SessionSummary).status, 'active', 'a file operation holds the container: no pause under it');
+      assert.deepEqual(removes, []);
+      release.resolve();
+      await file;
+      await eventually(async () => (await env.client.workflow.getHandle(s.workflowId, s.firstRunId).describe()).status.name === 'CONTINUED_AS_NEW', 'the run to continue as new');
+      // The next run pauses on request as any.
+      const paused = await within(s.handle.executeUpdate(pauseUpdate), 5_000);
+      assert.equal((paused as SessionSummary).status, 'paused');
+      assert.deepEqual(removes, [containerOf(s.sessionId)]);
+      await closeAndWait(s);
+    });
+
+    it('a pause sent as continue-as-new falls due answers paused, in whichever run takes it, and the paused session carries over', async () => {
+      const s = await createSession({ ...explicit, commandsPerRun: 2 });
+      await exec(s, 'echo two'); // the run's second command: continue-as-new is due
+      const answer = await within(s.handle.executeUpdate(pauseUpdate), 5_000);
+      assert.notEqual(answer, 'pending', 'the pause never answered');
+      assert.equal((answer as SessionSummary).status, 'paused');
+      await eventually(async () => (await env.client.workflow.getHandle(s.workflowId, s.firstRunId).describe()).status.name === 'CONTINUED_AS_NEW', 'the run to continue as new');
+      assert.equal((await s.handle.query(stateQuery)).status, 'paused');
+      assert.deepEqual(removes, [containerOf(s.sessionId)]);
+      const out = await exec(s, 'echo three');
+      assert.equal(out.restored, true);
+      await closeAndWait(s);
+    });
+
+    it('refuses a pause with conflict when checkpoints are off; an ended session takes none of the three', async () => {
+      const s = await createSession({ lease_ttl_sec: 10 });
+      const off = await updateFailure(s.handle.executeUpdate(pauseUpdate));
+      assert.equal(off.type, 'conflict');
+      assert.match(off.message, /checkpoints are off/);
+      await closeAndWait(s);
+      // Its workflow has completed: Temporal refuses the updates (the API tells them as session_not_found).
+      await assert.rejects(s.handle.executeUpdate(pauseUpdate), WorkflowNotFoundError);
+      await assert.rejects(s.handle.executeUpdate(resumeUpdate), WorkflowNotFoundError);
+      await assert.rejects(s.handle.executeUpdate(leaseUpdate, { args: [{ ttl_sec: 5 }] }), WorkflowNotFoundError);
+      assert.equal(creates.length, 1, 'no resume of an ended session');
+    });
+
+    it('a shortened lease ends the session at its new time, not at the old one', async () => {
+      const s = await createSession({ ...explicit, lease_ttl_sec: 10, lease: { defaultSec: 5, minSec: 1, maxSec: 30, maxLifetimeMs: 60_000 } });
+      const before = (await s.handle.query(stateQuery)).lease_expires_unix_ms!;
+      const t0 = Date.now();
+      const set = await s.handle.executeUpdate(leaseUpdate, { args: [{ ttl_sec: 1 }] });
+      assert.ok(set.lease_expires_unix_ms! < before, 'the lease was not shortened');
+      assert.ok(Math.abs(set.lease_expires_unix_ms! - (t0 + 1_000)) < 1_000, `lease ${set.lease_expires_unix_ms! - t0} ms away, expected 1 s`);
+      assert.equal((await s.handle.describe()).memo?.lease_expires_unix_ms, set.lease_expires_unix_ms);
+      const summary = await s.handle.result();
+      const endedAt = Date.now();
+      assert.equal(summary.ended_reason, 'lease_expired');
+      assert.ok(endedAt >= set.lease_expires_unix_ms! - 100, 'ended before its new lease ran out');
+      assert.ok(endedAt < before - 5_000, `ended ${endedAt - t0} ms after the call: it kept the old wake-up`);
+      assert.deepEqual(removes, [containerOf(s.sessionId)]);
+    });
+
+    it('a lengthened lease keeps the session past its old end (bounded by maxSec), and ends it at the new one', async () => {
+      const s = await createSession({ ...explicit, lease_ttl_sec: 1, lease: { defaultSec: 1, minSec: 1, maxSec: 4, maxLifetimeMs: 60_000 } });
+      const old = (await s.handle.query(stateQuery)).lease_expires_unix_ms!;
+      const t0 = Date.now();
+      const set = await s.handle.executeUpdate(leaseUpdate, { args: [{ ttl_sec: 3 }] });
+      assert.ok(set.lease_expires_unix_ms! >= t0 + 3_000 - 50, 'the lease was not lengthened');
+      await new Promise((r) => setTimeout(r, Math.max(0, old - Date.now()) + 800));
+      assert.equal((await s.handle.query(stateQuery)).status, 'active', 'ended at its old lease');
+      // More than maxSec is held to it (the API refuses it before it gets here).
+      // No number is refused before it reaches the session's timers (a caller other than the API may send one).
+      for (const bad of [{}, { ttl_sec: 'soon' }, { ttl_sec: null }]) {
+        const refused = await updateFailure(s.handle.executeUpdate(leaseUpdate, { args: [bad as unknown as { ttl_sec: number }] }));
+        assert.equal(refused.type, 'invalid_input');
+        assert.match(refused.message, /^ttl_sec: /);
+      }
+      const capped = await s.handle.executeUpdate(leaseUpdate, { args: [{ ttl_sec: 100 }] });
+      assert.ok(capped.lease_expires_unix_ms! <= Date.now() + 4_000);
+      const summary = await s.handle.result();
+      assert.equal(summary.ended_reason, 'lease_expired');
+      assert.ok(Date.now() >= capped.lease_expires_unix_ms! - 100);
+    });
+
+    it('a shortened lease of a paused session ends it without sending anything to a host', async () => {
+      const s = await createSession(explicit);
+      await s.handle.executeUpdate(pauseUpdate);
+      const n = removes.length;
+      await s.handle.executeUpdate(leaseUpdate, { args: [{ ttl_sec: 1 }] });
+      const summary = await within(s.handle.result(), 5_000);
+      assert.equal((summary as SessionSummary).ended_reason, 'lease_expired');
       assert.equal(removes.length, n, 'no second removal');
       assert.deepEqual(dropped, [s.sessionId]);
     });
