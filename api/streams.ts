@@ -65,6 +65,7 @@ async function callerOf(deps: AppDeps, req: IncomingMessage, want: { sessionId: 
     const claims = openSandboxToken(deps.hashKey, traffic, 'traffic');
     if (!claims) throw new DuraboxError('unauthenticated', `${E2B_TRAFFIC_HEADER}: not a valid traffic token`);
     if (claims.s !== want.sessionId) throw new DuraboxError('forbidden', `${E2B_TRAFFIC_HEADER}: the token is for another sandbox`);
+    if ((await deps.accounts.byTokenHash(claims.h))?.id !== claims.a) throw new DuraboxError('unauthenticated', `${E2B_TRAFFIC_HEADER}: the API key it was given for has been deleted`);
     return claims.a;
   }
   const url = new URL(req.url ?? '/', 'http://x');

@@ -33,6 +33,9 @@ const NewSandbox = z.object({
 const Timeout = z.object({ timeout: z.int().min(0) });
 const Connect = z.object({ timeout: z.int().min(1).optional(), memory: z.boolean().nullish() });
 
+/** Who a control call is: the account, and the keyed hash of the API key it came with. */
+export interface KeyCaller { accountId: string; keyHash: string }
+
 export function controlApi(deps: AppDeps) {
   const bounds = deps.api.session;
   const leaseOf = (timeout: number | undefined, field = 'timeout') => {
@@ -41,15 +44,18 @@ export function controlApi(deps: AppDeps) {
     return sec;
   };
 
-  /** The sandbox as create, connect and resume answer it: with the tokens its envd calls carry. */
-  const created = (accountId: string, sandboxId: string, alias: string) => ({
+  /**
+   * The sandbox as create, connect and resume answer it: with the tokens its envd calls and its ports take,
+   * bound to the account, the sandbox and the API key of this call (deleting the key closes them).
+   */
+  const created = (caller: KeyCaller, sandboxId: string, alias: string) => ({
     sandboxID: sandboxId,
     templateID: alias,
     alias,
     clientID: 'durabox',
     envdVersion: ENVD_VERSION,
-    envdAccessToken: signSandboxToken(deps.hashKey, { a: accountId, s: sandboxId, k: 'envd' }),
-    trafficAccessToken: signSandboxToken(deps.hashKey, { a: accountId, s: sandboxId, k: 'traffic' }),
+    envdAccessToken: signSandboxToken(deps.hashKey, { a: caller.accountId, s: sandboxId, k: 'envd', h: caller.keyHash }),
+    trafficAccessToken: signSandboxToken(deps.hashKey, { a: caller.accountId, s: sandboxId, k: 'traffic', h: caller.keyHash }),
     domain: deps.api.previewDomain ?? null,
   });
 
@@ -85,7 +91,8 @@ export function controlApi(deps: AppDeps) {
   };
 
   return {
-    async create(ctx: Context, accountId: string) {
+    async create(ctx: Context, caller: KeyCaller) {
+      const accountId = caller.accountId;
       const body = await jsonBody(ctx, NewSandbox);
       const alias = body.templateID;
       const lease = leaseOf(body.timeout);
@@ -96,7 +103,7 @@ export function controlApi(deps: AppDeps) {
       try {
         const s = await deps.sessions.create(accountId, { ...(template ? { template } : {}), lease_ttl_sec: lease, peer });
         ctx.status = 201;
-        ctx.body = created(accountId, s.session_id, alias);
+        ctx.body = created(caller, s.session_id, alias);
       } catch (e) {
         if (e instanceof DuraboxError && (e.code === 'template_not_found' || e.code === 'invalid_input')) throw new E2bError(e.code === 'template_not_found' ? 404 : 400, `templateID: ${e.message}`);
         throw e;
@@ -143,7 +150,8 @@ export function controlApi(deps: AppDeps) {
     },
 
     /** connect (v1, v2) and resume: a paused sandbox comes back; a timeout given sets its lease. */
-    async connect(ctx: Context, accountId: string, id: string, resume: boolean) {
+    async connect(ctx: Context, caller: KeyCaller, id: string, resume: boolean) {
+      const accountId = caller.accountId;
       const body = await jsonBody(ctx, Connect);
       const known = await sandboxOf(accountId, id);
       const s = await deps.sessions.get(accountId, id);
@@ -152,7 +160,7 @@ export function controlApi(deps: AppDeps) {
       if (wasPaused) await deps.sessions.resume(accountId, id);
       if (body.timeout !== undefined || resume) await deps.sessions.setLease(accountId, id, leaseOf(body.timeout));
       ctx.status = wasPaused ? 201 : 200;
-      ctx.body = created(accountId, id, known.peer?.alias ?? DEFAULT_TEMPLATE);
+      ctx.body = created(caller, id, known.peer?.alias ?? DEFAULT_TEMPLATE);
     },
   };
 }

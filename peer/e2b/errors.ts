@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import type { z } from 'zod';
 import { DuraboxError } from '../../contract/errors.js';
-import { CONNECT_STATUS, connectCodeOf, type ConnectCode } from './protocol.js';
+import { CONNECT_STATUS, connectCodeOf, connectCodeOfStatus, type ConnectCode } from './protocol.js';
 
 /** A failure a handler answers with, in its API's shape. */
 export class E2bError extends Error {
@@ -37,10 +37,7 @@ export function connectError(ctx: Context, e: unknown): void {
 
 export function connectCodeFor(e: unknown): ConnectCode {
   if (e instanceof DuraboxError) return connectCodeOf(e.code);
-  if (e instanceof E2bError) {
-    const byStatus = Object.entries(CONNECT_STATUS).find(([, s]) => s === e.status);
-    return (byStatus?.[0] as ConnectCode | undefined) ?? 'unknown';
-  }
+  if (e instanceof E2bError) return connectCodeOfStatus(e.status);
   return 'internal';
 }
 

@@ -4,9 +4,10 @@
 import type { Context, Middleware } from 'koa';
 import type { AppDeps, AppState } from '../../api/context.js';
 import { DuraboxError } from '../../contract/errors.js';
+import { keyedHash } from '../../control/security.js';
 import { accountOfKey } from '../common.js';
 import { interpreterApi } from './code.js';
-import { controlApi } from './control.js';
+import { controlApi, type KeyCaller } from './control.js';
 import { envdApi, type Caller } from './envd.js';
 import { connectError, E2bError, restError, unsupported } from './errors.js';
 import { E2B_TRAFFIC_HEADER, ENVD_PORT, JUPYTER_PORT, openSandboxToken } from './protocol.js';
@@ -19,12 +20,12 @@ export function e2bApi(deps: AppDeps): Middleware<AppState> {
   const interpreter = interpreterApi(deps);
 
   /** The account a control call acts for: its X-API-KEY (or bearer token) is one of its access tokens. */
-  const accountOf = async (ctx: Context): Promise<string> => {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))?.[1];
-    const account = await accountOfKey(deps, ctx.get('x-api-key') || bearer);
-    if (!account) throw new E2bError(401, 'X-API-KEY: not a valid durabox access token');
+  const accountOf = async (ctx: Context): Promise<KeyCaller> => {
+    const key = ctx.get('x-api-key') || /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))?.[1];
+    const account = await accountOfKey(deps, key);
+    if (!account || !key) throw new E2bError(401, 'X-API-KEY: not a valid durabox access token');
     ctx.state.account = account;
-    return account.id;
+    return { accountId: account.id, keyHash: keyedHash(deps.hashKey, key) };
   };
 
   /** The sandbox an in-sandbox call acts on: its token (envd's or the traffic one) must be that sandbox's. */
@@ -34,19 +35,22 @@ export function e2bApi(deps: AppDeps): Middleware<AppState> {
     const claims = openSandboxToken(deps.hashKey, ctx.get('x-access-token'), 'envd') ?? openSandboxToken(deps.hashKey, ctx.get(E2B_TRAFFIC_HEADER), 'traffic');
     if (!claims) throw new E2bError(401, 'X-Access-Token: send the envdAccessToken the sandbox was created or connected with');
     if (claims.s !== sandboxId) throw new E2bError(403, 'X-Access-Token: the token is for another sandbox');
+    // The key it was given for must still be the account's: deleting a key closes its sandboxes' tokens.
+    if ((await deps.accounts.byTokenHash(claims.h))?.id !== claims.a) throw new E2bError(401, 'X-Access-Token: the API key this token was given for has been deleted; connect again');
     const known = await deps.sessions.peerOf(claims.a, sandboxId).catch(() => undefined);
     if (!known) throw new E2bError(404, `sandbox ${sandboxId} not found`);
     return { accountId: claims.a, sandboxId, ...(known.peer ? { peer: known.peer } : {}) };
   };
 
   const controlRoute = async (ctx: Context, path: string) => {
-    const accountId = await accountOf(ctx);
+    const caller = await accountOf(ctx);
+    const accountId = caller.accountId;
     const m = /^(\/v2)?\/sandboxes(?:\/([^/]+))?(?:\/([a-z]+))?$/.exec(path);
     if (!m) throw new E2bError(404, `no route for ${ctx.method} ${ctx.path}`);
     const [, v2, id, action] = m;
     const method = ctx.method;
     if (!id && !action) {
-      if (method === 'POST') return control.create(ctx, accountId);
+      if (method === 'POST') return control.create(ctx, caller);
       if (method === 'GET') return control.list(ctx, accountId, Boolean(v2));
     } else if (id && !action) {
       if (method === 'GET' && !v2) return control.get(ctx, accountId, id);
@@ -54,8 +58,8 @@ export function e2bApi(deps: AppDeps): Middleware<AppState> {
     } else if (id && method === 'POST') {
       if (action === 'timeout' && !v2) return control.setTimeout(ctx, accountId, id);
       if (action === 'pause' && !v2) return control.pause(ctx, accountId, id);
-      if (action === 'resume' && !v2) return control.connect(ctx, accountId, id, true);
-      if (action === 'connect') return control.connect(ctx, accountId, id, false);
+      if (action === 'resume' && !v2) return control.connect(ctx, caller, id, true);
+      if (action === 'connect') return control.connect(ctx, caller, id, false);
       if (action === 'refreshes') return control.setTimeout(ctx, accountId, id);
       if (action === 'fork') throw unsupported('forking a sandbox');
       if (action === 'snapshots') throw unsupported('sandbox snapshots');
@@ -81,7 +85,7 @@ export function e2bApi(deps: AppDeps): Middleware<AppState> {
       if (path === '/contexts' && ctx.method === 'GET') return interpreter.listContexts(ctx, caller);
       const m = /^\/contexts\/([^/]+)(\/restart)?$/.exec(path);
       if (m && m[2] && ctx.method === 'POST') throw unsupported('restarting a code context');
-      if (m && ctx.method === 'DELETE') return interpreter.deleteContext(ctx, caller, decodeURIComponent(m[1]));
+      if (m && ctx.method === 'DELETE') return interpreter.deleteContext(ctx, caller, m[1]);
     } else {
       throw new E2bError(400, `E2b-Sandbox-Port: ${port} is neither envd's (${ENVD_PORT}) nor the code interpreter's (${JUPYTER_PORT}); reach other ports through get_host`);
     }

@@ -18,7 +18,8 @@ export const E2B_TRAFFIC_HEADER = 'e2b-traffic-access-token';
 
 /** What a sandbox token opens: envd (X-Access-Token) or the sandbox's traffic (E2B-Traffic-Access-Token). */
 export type TokenKind = 'envd' | 'traffic';
-export interface SandboxClaims { a: string; s: string; k: TokenKind }
+/** `a` the account, `s` the sandbox, `k` the kind, `h` the keyed hash of the API key it was given for (revoked with it). */
+export interface SandboxClaims { a: string; s: string; k: TokenKind; h: string }
 
 function tokenKey(hashKey: string): Buffer {
   return createHmac('sha256', hashKey).update('durabox e2b sandbox tokens v1').digest();
@@ -26,7 +27,7 @@ function tokenKey(hashKey: string): Buffer {
 
 /** A token bound to one account's sandbox, signed with a key derived from DURABOX_HASH_KEY. */
 export function signSandboxToken(hashKey: string, claims: SandboxClaims): string {
-  const body = Buffer.from(JSON.stringify({ a: claims.a, s: claims.s, k: claims.k })).toString('base64url');
+  const body = Buffer.from(JSON.stringify({ a: claims.a, s: claims.s, k: claims.k, h: claims.h })).toString('base64url');
   return `e2b1.${body}.${createHmac('sha256', tokenKey(hashKey)).update(body).digest('base64url')}`;
 }
 
@@ -40,8 +41,8 @@ export function openSandboxToken(hashKey: string, token: string | undefined, kin
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
   try {
     const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<SandboxClaims>;
-    if (typeof c.a !== 'string' || typeof c.s !== 'string' || c.k !== kind) return undefined;
-    return { a: c.a, s: c.s, k: c.k };
+    if (typeof c.a !== 'string' || typeof c.s !== 'string' || typeof c.h !== 'string' || c.k !== kind) return undefined;
+    return { a: c.a, s: c.s, k: c.k, h: c.h };
   } catch {
     return undefined;
   }
@@ -72,6 +73,15 @@ export function connectCodeOf(code: string): ConnectCode {
     case 'no_worker': case 'session_lost': case 'host_unreachable': case 'not_ready': return 'unavailable';
     default: return 'internal';
   }
+}
+
+/** An HTTP status as the Connect code nearest to it (a 4xx never becomes a 5xx code). */
+export function connectCodeOfStatus(status: number): ConnectCode {
+  const exact: Record<number, ConnectCode> = {
+    400: 'invalid_argument', 401: 'unauthenticated', 403: 'permission_denied', 404: 'not_found', 409: 'already_exists',
+    413: 'resource_exhausted', 429: 'resource_exhausted', 499: 'canceled', 501: 'unimplemented', 503: 'unavailable', 504: 'deadline_exceeded',
+  };
+  return exact[status] ?? (status >= 400 && status < 500 ? 'invalid_argument' : 'internal');
 }
 
 /** One enveloped message of a Connect stream: a flags byte, a big-endian length, the JSON. */

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Sandbox as BaseSandbox, CommandExitError, FileType, NotFoundError } from 'e2b';
 import { Sandbox } from '@e2b/code-interpreter';
 import { platform } from './support/hooks.js';
-import { newToken } from './support/http.js';
+import { call, login, newToken } from './support/http.js';
 import { onOwnHosts } from './support/own-hosts.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -254,6 +254,73 @@ describe('the E2B SDKs on durabox (peer API at /e2b)', function () {
       const elsewhere = await fetch(`${platform.url}/e2b/sandbox/files?path=/home/user/x`, { headers: { 'e2b-sandbox-id': `sess_${'0'.repeat(32)}`, 'e2b-sandbox-port': '49983', 'x-access-token': envdAccessToken } });
       assert.equal(elsewhere.status, 403);
       assert.equal((await BaseSandbox.getInfo(sbx.sandboxId)).state, 'running');
+    });
+
+    it('closes the sandbox tokens an API key was given when the key is deleted', async () => {
+      const cookie = await login();
+      const made = await call('POST', '/api/v1/console/tokens', { cookie, body: { name: `e2b-revoke-${process.pid}` } });
+      assert.equal(made.status, 201);
+      const viaKey = await BaseSandbox.connect(sbx.sandboxId, { apiKey: made.body.token });
+      assert.equal((await viaKey.commands.run('echo via-key')).stdout, 'via-key\n');
+      const host = viaKey.getHost(8767);
+      assert.equal((await call('DELETE', `/api/v1/console/tokens/${made.body.id}`, { cookie })).status, 204);
+      // Each SDK call says it its own way: the message, or the Connect code.
+      await assert.rejects(viaKey.files.read('/home/user/keep.txt'), /API key this token was given for has been deleted|unauthenticated/);
+      await assert.rejects(viaKey.commands.run('echo after'), /API key this token was given for has been deleted|unauthenticated/);
+      assert.equal((await getWithHost(`${platform.url}/`, host, { 'e2b-traffic-access-token': viaKey.trafficAccessToken! })).status, 401);
+      // The sandbox itself, and the tokens of keys still there, go on.
+      assert.equal((await sbx.commands.run('echo still-mine')).stdout, 'still-mine\n');
+    });
+
+    it('answers hostile envd, interpreter and control requests with a 4xx (or 501), never a 500, and keeps serving', async () => {
+      const joined = await fetch(`${platform.url}/e2b/v2/sandboxes/${sbx.sandboxId}/connect`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json' }, body: '{}' });
+      const { envdAccessToken } = await joined.json() as { envdAccessToken: string };
+      const envd = { 'e2b-sandbox-id': sbx.sandboxId, 'e2b-sandbox-port': '49983', 'x-access-token': envdAccessToken };
+      const jupyter = { ...envd, 'e2b-sandbox-port': '49999' };
+      const json = { 'content-type': 'application/json' };
+      const stream = { 'content-type': 'application/connect+json' };
+      const cases: Array<[string, string, RequestInit]> = [
+        ['POST', '/filesystem.Filesystem/Stat', { body: 'not json', headers: { ...envd, ...json } }],
+        ['POST', '/filesystem.Filesystem/Stat', { body: '{"path":"/etc/../../root/x"}', headers: { ...envd, ...json } }],
+        ['POST', '/filesystem.Filesystem/ListDir', { body: '{"path":"/home/user","depth":-1}', headers: { ...envd, ...json } }],
+        ['POST', '/filesystem.Filesystem/Remove', { body: '{"path":"/etc/passwd"}', headers: { ...envd, ...json } }],
+        ['POST', '/filesystem.Filesystem/Nope', { body: '{}', headers: { ...envd, ...json } }],
+        ['POST', '/filesystem.Filesystem/Stat', { body: '{"path":"/home/user"}', headers: { ...envd, 'content-type': 'text/plain' } }],
+        ['POST', '/process.Process/SendSignal', { body: '{"process":{"pid":1},"signal":"SIGNAL_SIGHUP"}', headers: { ...envd, ...json } }],
+        ['POST', '/process.Process/SendInput', { body: '{"process":{"pid":999999},"input":{"stdin":"aGk="}}', headers: { ...envd, ...json } }],
+        ['GET', '/files?path=/workspace/../etc/shadow', { headers: envd }],
+        ['GET', '/files', { headers: envd }],
+        ['POST', '/files?path=/home/user/x', { body: '--x\r\nbroken', headers: { ...envd, 'content-type': 'multipart/form-data; boundary=x' } }],
+        ['POST', '/execute', { body: '{"code": 5}', headers: { ...jupyter, ...json } }],
+        ['POST', '/execute', { body: '{"code":"1","language":"cobol"}', headers: { ...jupyter, ...json } }],
+        ['POST', '/contexts', { body: '{"language":"python","cwd":"/etc"}', headers: { ...jupyter, ...json } }],
+        ['DELETE', '/contexts/%E0%A4%A', { headers: jupyter }],
+        ['GET', '/health', { headers: { ...envd, 'e2b-sandbox-port': '8080' } }],
+        ['GET', '/health', { headers: { ...envd, 'e2b-sandbox-id': '' } }],
+      ];
+      for (const [method, path, init] of cases) {
+        const r = await fetch(`${platform.url}/e2b/sandbox${path}`, { method, ...init });
+        const body = await r.text();
+        assert.ok((r.status >= 400 && r.status < 500) || r.status === 501, `${method} ${path}: ${r.status} ${body}`);
+        assert.equal(typeof JSON.parse(body).message, 'string', body);
+      }
+      // A broken Connect stream request: the stream's own end names what is wrong.
+      for (const body of [Buffer.from([0, 0]), Buffer.from([1, 0, 0, 0, 2, 123, 125]), Buffer.concat([Buffer.from([0, 0, 0, 0, 2]), Buffer.from('{}')])]) {
+        const r = await fetch(`${platform.url}/e2b/sandbox/process.Process/Start`, { method: 'POST', headers: { ...envd, ...stream }, body });
+        const bytes = Buffer.from(await r.arrayBuffer());
+        assert.equal(bytes.readUInt8(0), 2, bytes.toString());
+        const end = JSON.parse(bytes.subarray(5).toString()) as { error: { code: string; message: string } };
+        assert.equal(end.error.code, 'invalid_argument', JSON.stringify(end));
+      }
+      const key = { 'x-api-key': token, 'content-type': 'application/json' };
+      for (const [method, path, body] of [['POST', '/v2/sandboxes', '[]'], ['POST', '/v2/sandboxes', '{"templateID":"base","envVars":{"BAD NAME":"x"}}'], ['POST', '/v2/sandboxes', '{"templateID":"base","timeout":-5}'], ['POST', `/sandboxes/${sbx.sandboxId}/timeout`, '{"timeout":"soon"}'], ['DELETE', '/sandboxes/%E0%A4%A', undefined], ['GET', '/sandboxes/..%2F..%2Fetc', undefined], ['POST', `/sandboxes/${sbx.sandboxId}/fork`, '{}']] as const) {
+        const r = await fetch(`${platform.url}/e2b${path}`, { method, headers: key, ...(body ? { body } : {}) });
+        const text = await r.text();
+        assert.ok((r.status >= 400 && r.status < 500) || r.status === 501, `${method} ${path}: ${r.status} ${text}`);
+        assert.deepEqual(Object.keys(JSON.parse(text)).sort(), ['code', 'message']);
+      }
+      assert.equal((await fetch(`${platform.url}/e2b/sandboxes`, { headers: { 'x-api-key': 'nope' } })).status, 401);
+      assert.equal((await sbx.commands.run('echo still-here')).stdout, 'still-here\n');
     });
 
     it('pauses and resumes with its files kept; kill ends it', async () => {

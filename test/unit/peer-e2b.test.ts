@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
-  badEnvName, commandLine, connectCodeOf, endOfStream, entryInfo, envelope, firstEnveloped, languageOf, launcherCommand, stdinCommand, closeStdinCommand,
+  badEnvName, commandLine, connectCodeOf, connectCodeOfStatus, endOfStream, entryInfo, envelope, firstEnveloped, languageOf, launcherCommand, stdinCommand, closeStdinCommand,
   metadataFilter, openSandboxToken, processEvent, shellQuote, signalCommand, signSandboxToken, splitPath, stateFilter,
 } from '../../peer/e2b/protocol.js';
 import { changes } from '../../peer/e2b/watch.js';
@@ -9,9 +9,9 @@ import { changes } from '../../peer/e2b/watch.js';
 describe('E2B peer: mappings', () => {
   describe('sandbox tokens', () => {
     const key = 'a hash key';
-    const claims = { a: 'acct-1', s: 'sess_abc', k: 'envd' as const };
+    const claims = { a: 'acct-1', s: 'sess_abc', k: 'envd' as const, h: 'keyhash' };
 
-    it('opens a genuine token of its kind, bound to its account and sandbox', () => {
+    it('opens a genuine token of its kind, bound to its account, sandbox and API key', () => {
       const t = signSandboxToken(key, claims);
       assert.deepEqual(openSandboxToken(key, t, 'envd'), claims);
       assert.equal(openSandboxToken(key, t, 'traffic'), undefined);
@@ -55,6 +55,9 @@ describe('E2B peer: mappings', () => {
       assert.equal(connectCodeOf('timeout'), 'deadline_exceeded');
       assert.equal(connectCodeOf('session_lost'), 'unavailable');
       assert.equal(connectCodeOf('anything else'), 'internal');
+      assert.equal(connectCodeOfStatus(415), 'invalid_argument');
+      assert.equal(connectCodeOfStatus(501), 'unimplemented');
+      assert.equal(connectCodeOfStatus(502), 'internal');
     });
 
     it('says process events as envd does: bytes in base64, the end with its exit code', () => {
