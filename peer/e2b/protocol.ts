@@ -221,11 +221,14 @@ export function splitPath(path: string): { dir: string; name: string } {
 
 // ---- the control API ----------------------------------------------------------------------------
 
-/** A sandbox's metadata filter of a list (`k=v&k2=v2`, each part URL-encoded), as pairs. */
+/**
+ * A sandbox's metadata filter of a list (`k=v&k2=v2`, each part form-encoded by the SDKs), as pairs. The
+ * form decoding is the only one: a value the SDK encoded once (`100%` as `100%25`) is not decoded again.
+ */
 export function metadataFilter(raw: string | undefined): Record<string, string> {
   if (!raw) return {};
   const out: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(raw)) out[decodeURIComponent(k)] = decodeURIComponent(v);
+  for (const [k, v] of new URLSearchParams(raw)) out[k] = v;
   return out;
 }
 

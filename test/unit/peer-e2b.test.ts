@@ -115,6 +115,8 @@ describe('E2B peer: mappings', () => {
     it('reads a list\'s metadata and state filters', () => {
       assert.deepEqual(metadataFilter('suite=peer%20e2b&k=v'), { suite: 'peer e2b', k: 'v' });
       assert.deepEqual(metadataFilter(undefined), {});
+      // As the SDKs send it (URLSearchParams / urlencode): a value with a percent sign is decoded once, never thrown on.
+      assert.deepEqual(metadataFilter(new URLSearchParams({ load: '100%', raw: 'a%20b', sp: 'x y' }).toString()), { load: '100%', raw: 'a%20b', sp: 'x y' });
       assert.deepEqual([...stateFilter('paused')], ['paused']);
       assert.deepEqual([...stateFilter(['running,paused'])].sort(), ['paused', 'running']);
       assert.deepEqual([...stateFilter(undefined)].sort(), ['paused', 'running']);
