@@ -20,6 +20,8 @@ const KEEPALIVE_MS = 20_000;
 
 const WatchRequest = z.object({ path: z.string().min(1), recursive: z.boolean().optional(), include_entry: z.boolean().optional(), includeEntry: z.boolean().optional() });
 const WatcherRequest = z.object({ watcherId: z.string().regex(/^w_[a-f0-9]{32}$/, 'not a watcher id') });
+/** A watcher's record as saveState writes it. */
+const WatcherState = z.object({ root: z.string().min(1), recursive: z.boolean(), listing: z.record(z.string(), z.string()) });
 
 /** A listing as `relative path → type:size:modified`: what a change is measured against. */
 export type Listing = Record<string, string>;
@@ -71,7 +73,16 @@ export function watchApi(deps: AppDeps) {
       throw e;
     });
     if (r.op !== 'read') throw new E2bError(404, `watcher ${id} not found`);
-    return JSON.parse(Buffer.from(r.contentBase64, 'base64').toString('utf8')) as { root: string; recursive: boolean; listing: Listing };
+    // The record lives in the container, where the sandbox's own code may have changed it: checked, never trusted.
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(r.contentBase64, 'base64').toString('utf8'));
+    } catch {
+      json = undefined;
+    }
+    const state = WatcherState.safeParse(json);
+    if (!state.success) throw new E2bError(404, `watcher ${id} not found: its record in the sandbox (${stateFile(id)}) is not readable`);
+    return state.data;
   };
   const saveState = (c: Caller, id: string, s: { root: string; recursive: boolean; listing: Listing }) =>
     file(c, { op: 'write', path: stateFile(id), contentBase64: Buffer.from(JSON.stringify(s)).toString('base64') });

@@ -4,7 +4,9 @@ import {
   badEnvName, commandLine, connectCodeOf, connectCodeOfStatus, endOfStream, entryInfo, envelope, firstEnveloped, languageOf, launcherCommand, stdinCommand, closeStdinCommand,
   metadataFilter, openSandboxToken, processEvent, shellQuote, signalCommand, signSandboxToken, splitPath, stateFilter,
 } from '../../peer/e2b/protocol.js';
-import { changes } from '../../peer/e2b/watch.js';
+import type { AppDeps } from '../../api/context.js';
+import { E2bError } from '../../peer/e2b/errors.js';
+import { changes, watchApi } from '../../peer/e2b/watch.js';
 
 describe('E2B peer: mappings', () => {
   describe('sandbox tokens', () => {
@@ -135,6 +137,34 @@ describe('E2B peer: mappings', () => {
       assert.equal(languageOf('js'), 'javascript');
       assert.equal(languageOf('Bash'), 'bash');
       assert.equal(languageOf('r'), undefined);
+    });
+  });
+
+  describe('a watcher\'s record, written by the sandbox', () => {
+    const caller = { accountId: 'acct-1', sandboxId: 'sess_abc' };
+    const watcherId = `w_${'a'.repeat(32)}`;
+    /** A session whose watcher record holds `text`, and whose directory lists one file. */
+    const depsWith = (text: string) => ({
+      api: { session: { fileMaxBytes: 1 << 20 } },
+      sessions: {
+        file: async (_a: string, _s: string, op: { op: string; path: string }) => (op.op === 'read'
+          ? { op: 'read', path: op.path, size: text.length, contentBase64: Buffer.from(text).toString('base64') }
+          : { op: 'list', path: op.path, entries: [{ name: 'a.txt', type: 'file', size: 1, modified: 't1' }] }),
+      },
+    }) as unknown as AppDeps;
+
+    for (const [what, text] of [['not JSON', 'garbage'], ['no listing', '{"root":"/workspace","recursive":false,"listing":null}'], ['a number', '7']]) {
+      it(`answers 404 naming the watcher, never a 500, when the sandbox left ${what} in it`, async () => {
+        const e = await watchApi(depsWith(text)).events(caller, { watcherId }).then(() => undefined, (x: unknown) => x);
+        assert.ok(e instanceof E2bError, `an E2B error, not ${String(e)}`);
+        assert.equal(e.status, 404);
+        assert.match(e.message, new RegExp(watcherId));
+      });
+    }
+
+    it('still reads a genuine record', async () => {
+      const r = await watchApi(depsWith('{"root":"/workspace","recursive":false,"listing":{}}')).events(caller, { watcherId });
+      assert.deepEqual(r, { events: [{ name: 'a.txt', type: 'EVENT_TYPE_CREATE' }] });
     });
   });
 });
