@@ -208,6 +208,10 @@ async function upload(deps: AppDeps, ctx: Context, c: ExecdCaller): Promise<void
     }
   }
   if (files.length === 0) throw bad('file: no file part in the upload');
+  // Each file travels as one file call (a workflow Update): past durabox's file limit it would not fit Temporal's payloads.
+  const max = deps.api.session.fileMaxBytes;
+  const big = files.find((f) => f.data.length > max);
+  if (big) throw new OsError(413, 'PAYLOAD_TOO_LARGE', `file: ${big.meta.path} is ${big.data.length} bytes, more than durabox's file limit of ${max} bytes`);
   const after: string[] = [];
   for (const f of files) {
     const path = containerPath(f.meta.path, 'metadata.path');

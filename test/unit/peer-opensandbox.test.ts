@@ -1,5 +1,10 @@
 // The OpenSandbox peer's mapping between its wire shapes and durabox's (peer/opensandbox/mapping.ts).
 import assert from 'node:assert/strict';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import Koa from 'koa';
+import type { AppDeps } from '../../api/context.js';
+import { fileRoutes } from '../../peer/opensandbox/files.js';
 import { ZodError, z } from 'zod';
 import { DuraboxError } from '../../contract/errors.js';
 import type { RunCodeOutput } from '../../contract/messages.js';
@@ -166,5 +171,44 @@ describe('peer: OpenSandbox mapping', () => {
     const unknown = answerOf(new Error('boom'), 'execd');
     assert.deepEqual([unknown.status, unknown.body.code, unknown.unexpected], [500, 'RUNTIME_ERROR', true]);
     assert.equal(unknown.body.message.includes('boom'), false, 'an unexpected failure is not told to the caller');
+  });
+});
+
+describe('peer: OpenSandbox uploads', () => {
+  const caller = { accountId: 'acct-1', sessionId: 'sess_abc', envs: {} };
+  const boundary = 'b0undary';
+  /** A Koa context of a multipart upload of one file of `size` bytes to /workspace/big.bin. */
+  const uploadOf = (size: number) => {
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{"path":"/workspace/big.bin"}\r\n`),
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      Buffer.alloc(size, 0x61),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const req = Object.assign(Readable.from([body]), {
+      method: 'POST', url: '/files/upload', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) },
+    }) as unknown as IncomingMessage;
+    return new Koa().createContext(req, new ServerResponse(req));
+  };
+  const sessionWith = (writes: string[]) => ({
+    api: { session: { fileMaxBytes: 1000 } },
+    sessions: { file: async (_a: string, _s: string, op: { op: string; path: string }) => { writes.push(op.path); return { op: 'write', path: op.path, size: 0 }; } },
+  }) as unknown as AppDeps;
+
+  it('refuses a file past durabox\'s file limit with 413 naming it, before any file call (it would not fit a workflow Update)', async () => {
+    const writes: string[] = [];
+    const e = await fileRoutes(sessionWith(writes))(uploadOf(1001), caller, '/files/upload').then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof OsError, `an OpenSandbox error, not ${String(e)}`);
+    assert.equal(e.status, 413);
+    assert.match(e.message, /\/workspace\/big\.bin/);
+    assert.deepEqual(writes, []);
+  });
+
+  it('writes a file within the limit', async () => {
+    const writes: string[] = [];
+    const ctx = uploadOf(1000);
+    assert.equal(await fileRoutes(sessionWith(writes))(ctx, caller, '/files/upload'), true);
+    assert.deepEqual(writes, ['/workspace/big.bin']);
+    assert.equal(ctx.status, 200);
   });
 });
