@@ -3,6 +3,7 @@
 import type { Account } from '../db/accounts.js';
 import { keyedHash } from '../control/security.js';
 import type { AppDeps } from '../api/context.js';
+import { SOURCE_MAX_JSON_BYTES } from '../contract/schemas.js';
 
 /** The home peer SDKs name by default (E2B's user home); in a durabox container it is a link to /workspace. */
 export const PEER_HOME = '/home/user';
@@ -38,4 +39,14 @@ export function toPeerPath(path: string, home = PEER_HOME): string {
   if (home === WORKSPACE) return path;
   if (path === WORKSPACE || path.startsWith(`${WORKSPACE}/`)) return home + path.slice(WORKSPACE.length);
   return path;
+}
+
+/**
+ * Why a command or a cell (as it will run: with its exports) is too large for durabox, or undefined. It
+ * travels in a workflow Update, so it gets durabox's own API bound (contract/schemas.ts), checked before
+ * anything runs or streams: past Temporal's payload limit the Update would fail unexpectedly.
+ */
+export function tooLargeToRun(text: string): string | undefined {
+  const bytes = Buffer.byteLength(JSON.stringify(text));
+  return bytes > SOURCE_MAX_JSON_BYTES ? `is ${bytes} bytes once JSON-encoded (with the sandbox's variables), more than durabox's ${SOURCE_MAX_JSON_BYTES}` : undefined;
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../api/context.js';
 import { newStreamId, relayingOutput } from '../../api/events.js';
 import type { ContextView, RunCodeInput } from '../../contract/messages.js';
+import { tooLargeToRun } from '../common.js';
 import { E2bError, jsonBody, statusOf, unsupported } from './errors.js';
 import { languageOf } from './protocol.js';
 import type { Caller } from './envd.js';
@@ -36,6 +37,8 @@ export function interpreterApi(deps: AppDeps) {
       const body = await jsonBody(ctx, Execute, 4 << 20);
       if (body.context_id && body.language) throw new E2bError(400, 'language: give context_id or language, not both');
       if (body.env_vars && Object.keys(body.env_vars).length > 0) throw unsupported('env_vars of a code cell (envs)');
+      const tooLarge = tooLargeToRun(body.code);
+      if (tooLarge) throw new E2bError(413, `code: ${tooLarge}`);
       const language = body.context_id ? undefined : languageOrRefuse(body.language);
       // An unknown context is 404 before the stream's 200, as the interpreter answers it.
       if (body.context_id && !(await deps.sessions.contexts(c.accountId, c.sandboxId)).some((x) => x.context_id === body.context_id)) {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../api/context.js';
 import { newStreamId, relayingOutput, type OutputPiece } from '../../api/events.js';
 import { DuraboxError } from '../../contract/errors.js';
+import { tooLargeToRun } from '../common.js';
 import { badRequest, OsError, unsupported, zodMessage } from './errors.js';
 import { fileRoutes } from './files.js';
 import { jsonBody, safeDecode } from './http.js';
@@ -133,6 +134,8 @@ async function runCommand(deps: AppDeps, ctx: Context, c: ExecdCaller): Promise<
   if (body.timeout !== undefined && body.timeout > MAX_RUN_MS) throw new OsError(400, 'INVALID_REQUEST_BODY', `timeout: at most ${MAX_RUN_MS} ms on durabox`);
   const timeoutMs = body.timeout ? body.timeout : MAX_RUN_MS;
   const command = commandText(body.command, { envs, ...(body.cwd ? { cwd: body.cwd } : {}), ...(body.background ? { background: true } : {}) });
+  const tooLarge = tooLargeToRun(command);
+  if (tooLarge) throw new OsError(413, 'INVALID_REQUEST_BODY', `command: ${tooLarge}`);
   const streamId = newStreamId();
   const started = Date.now();
   await streaming(ctx, async (w) => {

@@ -6,6 +6,10 @@ import {
 } from '../../peer/e2b/protocol.js';
 import type { AppDeps } from '../../api/context.js';
 import { E2bError } from '../../peer/e2b/errors.js';
+import { interpreterApi } from '../../peer/e2b/code.js';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import Koa from 'koa';
 import { changes, watchApi } from '../../peer/e2b/watch.js';
 
 describe('E2B peer: mappings', () => {
@@ -166,5 +170,24 @@ describe('E2B peer: mappings', () => {
       const r = await watchApi(depsWith('{"root":"/workspace","recursive":false,"listing":{}}')).events(caller, { watcherId });
       assert.deepEqual(r, { events: [{ name: 'a.txt', type: 'EVENT_TYPE_CREATE' }] });
     });
+  });
+
+  it('refuses a cell past durabox\'s payload bound with 413 before its stream opens, nothing run', async () => {
+    const calls: string[] = [];
+    const deps = {
+      output: { follow: () => ({ drain: async () => undefined, stop: () => undefined }) },
+      sessions: { runCode: async () => { calls.push('runCode'); return { execution_count: 1, results: [], logs: { stdout: [], stderr: [] } }; } },
+    } as unknown as AppDeps;
+    const body = Buffer.from(JSON.stringify({ code: `x = "${'\u20ac'.repeat(600_000)}"`, language: 'python' }));
+    const req = Object.assign(Readable.from([body]), {
+      method: 'POST', url: '/execute', headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, socket: { setNoDelay: () => undefined },
+    }) as unknown as IncomingMessage;
+    const ctx = new Koa().createContext(req, new ServerResponse(req));
+    const e = await interpreterApi(deps).execute(ctx, { accountId: 'acct-1', sandboxId: 'sess_abc' }).then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof E2bError, `an E2B error, not ${String(e)}`);
+    assert.equal(e.status, 413);
+    assert.match(e.message, /^code: /);
+    assert.deepEqual(calls, []);
+    assert.equal(ctx.res.headersSent, false);
   });
 });

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import Koa from 'koa';
 import type { AppDeps } from '../../api/context.js';
 import { fileRoutes } from '../../peer/opensandbox/files.js';
+import { execdRoutes } from '../../peer/opensandbox/execd.js';
 import { ZodError, z } from 'zod';
 import { DuraboxError } from '../../contract/errors.js';
 import type { RunCodeOutput } from '../../contract/messages.js';
@@ -210,5 +211,34 @@ describe('peer: OpenSandbox uploads', () => {
     assert.equal(await fileRoutes(sessionWith(writes))(ctx, caller, '/files/upload'), true);
     assert.deepEqual(writes, ['/workspace/big.bin']);
     assert.equal(ctx.status, 200);
+  });
+});
+
+describe('peer: OpenSandbox commands past the payload bound', () => {
+  /** A Koa context of a JSON POST to `url`. */
+  const post = (url: string, json: unknown) => {
+    const body = Buffer.from(JSON.stringify(json));
+    const req = Object.assign(Readable.from([body]), {
+      method: 'POST', url, headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, socket: { setNoDelay: () => undefined },
+    }) as unknown as IncomingMessage;
+    return new Koa().createContext(req, new ServerResponse(req));
+  };
+  const sessionRecording = (calls: string[]) => ({
+    output: { follow: () => ({ drain: async () => undefined, stop: () => undefined }) },
+    sessions: {
+      exec: async () => { calls.push('exec'); return { exit_code: 0, stdout: '', stderr: '' }; },
+      runCode: async () => { calls.push('runCode'); return { execution_count: 1, results: [], logs: { stdout: [], stderr: [] } }; },
+    },
+  }) as unknown as AppDeps;
+
+  it('refuses a command that, with the sandbox\'s variables, would not fit a workflow Update: 413 naming it, nothing run', async () => {
+    const calls: string[] = [];
+    const caller = { accountId: 'acct-1', sessionId: 'sess_abc', envs: { BIG: 'x'.repeat(900_000) } };
+    const ctx = post('/command', { command: `echo ${'y'.repeat(700_000)}` });
+    const e = await execdRoutes(sessionRecording(calls))(ctx, caller, '/command').then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof OsError, `an OpenSandbox error, not ${String(e)}`);
+    assert.equal(e.status, 413);
+    assert.match(e.message, /^command: /);
+    assert.deepEqual(calls, []);
   });
 });
