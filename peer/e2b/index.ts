@@ -28,11 +28,16 @@ export function e2bApi(deps: AppDeps): Middleware<AppState> {
     return { accountId: account.id, keyHash: keyedHash(deps.hashKey, key) };
   };
 
-  /** The sandbox an in-sandbox call acts on: its token (envd's or the traffic one) must be that sandbox's. */
-  const callerOf = async (ctx: Context): Promise<Caller> => {
+  /**
+   * The sandbox an in-sandbox call acts on: its token must be that sandbox's. envd takes only its own token
+   * (X-Access-Token); the code interpreter, a port as in E2B, also the traffic token (its SDK sends only that
+   * for contexts). A traffic token, the one handed out to open a sandbox's ports, never reaches envd.
+   */
+  const callerOf = async (ctx: Context, port: number): Promise<Caller> => {
     const sandboxId = ctx.get('e2b-sandbox-id');
     if (!sandboxId) throw new E2bError(400, 'E2b-Sandbox-Id: required');
-    const claims = openSandboxToken(deps.hashKey, ctx.get('x-access-token'), 'envd') ?? openSandboxToken(deps.hashKey, ctx.get(E2B_TRAFFIC_HEADER), 'traffic');
+    const claims = openSandboxToken(deps.hashKey, ctx.get('x-access-token'), 'envd')
+      ?? (port === JUPYTER_PORT ? openSandboxToken(deps.hashKey, ctx.get(E2B_TRAFFIC_HEADER), 'traffic') : undefined);
     if (!claims) throw new E2bError(401, 'X-Access-Token: send the envdAccessToken the sandbox was created or connected with');
     if (claims.s !== sandboxId) throw new E2bError(403, 'X-Access-Token: the token is for another sandbox');
     // The key it was given for must still be the account's: deleting a key closes its sandboxes' tokens.
@@ -73,7 +78,7 @@ export function e2bApi(deps: AppDeps): Middleware<AppState> {
 
   const sandboxRoute = async (ctx: Context, path: string) => {
     const port = Number(ctx.get('e2b-sandbox-port') || ENVD_PORT);
-    const caller = await callerOf(ctx);
+    const caller = await callerOf(ctx, port);
     if (port === ENVD_PORT) {
       if (path === '/files' && ctx.method === 'GET') return envd.download(ctx, caller);
       if (path === '/files' && ctx.method === 'POST') return envd.upload(ctx, caller);

@@ -7,6 +7,7 @@ import {
 import type { AppDeps } from '../../api/context.js';
 import { E2bError } from '../../peer/e2b/errors.js';
 import { interpreterApi } from '../../peer/e2b/code.js';
+import { e2bApi } from '../../peer/e2b/index.js';
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import Koa from 'koa';
@@ -189,5 +190,49 @@ describe('E2B peer: mappings', () => {
     assert.match(e.message, /^code: /);
     assert.deepEqual(calls, []);
     assert.equal(ctx.res.headersSent, false);
+  });
+
+  describe('which token opens what inside a sandbox', () => {
+    const hashKey = 'a hash key';
+    const claims = { a: 'acct-1', s: 'sess_abc', h: 'keyhash' };
+    const envd = signSandboxToken(hashKey, { ...claims, k: 'envd' });
+    const traffic = signSandboxToken(hashKey, { ...claims, k: 'traffic' });
+    const calls: string[] = [];
+    const deps = {
+      hashKey,
+      api: { session: { fileMaxBytes: 1 << 20 } },
+      accounts: { byTokenHash: async (h: string) => (h === 'keyhash' ? { id: 'acct-1' } : undefined) },
+      sessions: {
+        peerOf: async () => ({ createdAt: new Date() }),
+        file: async (_a: string, _s: string, op: { op: string; path: string }) => { calls.push(`file ${op.op}`); return { op: 'list', path: op.path, entries: [] }; },
+        contexts: async () => { calls.push('contexts'); return []; },
+      },
+    } as unknown as AppDeps;
+    /** A request into the sandbox at `port` with `headers`, through the E2B middleware: its status. */
+    const call = async (path: string, port: number, headers: Record<string, string>, method = 'POST', json: unknown = { path: '/home/user' }) => {
+      const body = Buffer.from(method === 'POST' ? JSON.stringify(json) : '');
+      const req = Object.assign(Readable.from([body]), {
+        method, url: `/e2b/sandbox${path}`,
+        headers: { 'content-type': 'application/json', 'content-length': String(body.length), 'e2b-sandbox-id': 'sess_abc', 'e2b-sandbox-port': String(port), ...headers },
+      }) as unknown as IncomingMessage;
+      const ctx = new Koa().createContext(req, new ServerResponse(req));
+      await e2bApi(deps)(ctx, async () => undefined);
+      return ctx.status;
+    };
+
+    it('envd takes its own token, never the traffic token (the one a sandbox\'s ports are shared with)', async () => {
+      calls.length = 0;
+      assert.equal(await call('/filesystem.Filesystem/ListDir', 49983, { 'e2b-traffic-access-token': traffic }), 401);
+      assert.equal(await call('/files?path=/home/user/a.txt', 49983, { 'e2b-traffic-access-token': traffic }, 'GET'), 401);
+      assert.deepEqual(calls, []);
+      assert.equal(await call('/filesystem.Filesystem/ListDir', 49983, { 'x-access-token': envd }), 200);
+      assert.deepEqual(calls, ['file list']);
+    });
+
+    it('the code interpreter takes the traffic token, as its SDK sends only that for contexts', async () => {
+      calls.length = 0;
+      assert.equal(await call('/contexts', 49999, { 'e2b-traffic-access-token': traffic }, 'GET'), 200);
+      assert.deepEqual(calls, ['contexts']);
+    });
   });
 });
