@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../api/context.js';
 import { readRawBody } from '../../api/raw-body.js';
 import { DuraboxError } from '../../contract/errors.js';
-import { toSessionPath } from '../common.js';
+import { tooLargeToRun, toSessionPath } from '../common.js';
 import { OsError, zodMessage } from './errors.js';
 import type { ExecdCaller } from './execd.js';
 import { jsonBody } from './http.js';
@@ -55,7 +55,12 @@ function modeOf(mode: number | null | undefined, field: string): string | undefi
 type Route = (ctx: Context, c: ExecdCaller) => Promise<void>;
 
 export function fileRoutes(deps: AppDeps): (ctx: Context, c: ExecdCaller, path: string) => Promise<boolean> {
-  const sh = (c: ExecdCaller, command: string) => deps.sessions.exec(c.accountId, { session_id: c.sessionId, create_if_missing: false, command, timeout_ms: 60_000 });
+  const sh = (c: ExecdCaller, command: string) => {
+    // Many paths (a large directory map, a search's many matches) make a long command: it must fit an Update.
+    const tooLarge = tooLargeToRun(command);
+    if (tooLarge) throw new OsError(413, 'PAYLOAD_TOO_LARGE', `the paths of this call make a command that ${tooLarge}: send fewer at a time`);
+    return deps.sessions.exec(c.accountId, { session_id: c.sessionId, create_if_missing: false, command, timeout_ms: 60_000 });
+  };
   const routes: Record<string, Route> = {
     'GET /files/info': async (ctx, c) => {
       const paths = pathsOf(ctx);

@@ -241,4 +241,14 @@ describe('peer: OpenSandbox commands past the payload bound', () => {
     assert.match(e.message, /^command: /);
     assert.deepEqual(calls, []);
   });
+
+  it('refuses a directory map whose command would not fit a workflow Update: 413, nothing run', async () => {
+    const calls: string[] = [];
+    const dirs = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`/workspace/${String(i).padStart(4, '0')}${'d'.repeat(4000)}`, { mode: 755, owner: 'user' }]));
+    const ctx = post('/directories', dirs);
+    const e = await execdRoutes(sessionRecording(calls))(ctx, { accountId: 'acct-1', sessionId: 'sess_abc', envs: {} }, '/directories').then(() => undefined, (x: unknown) => x);
+    assert.ok(e instanceof OsError, `an OpenSandbox error, not ${String(e)}`);
+    assert.equal(e.status, 413);
+    assert.deepEqual(calls, []);
+  });
 });
