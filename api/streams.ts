@@ -16,6 +16,7 @@ import { componentLog, errorFields } from '../config/log.js';
 import { DuraboxError, type ErrorCode, ERROR_TABLE } from '../contract/errors.js';
 import { keyedHash } from '../control/security.js';
 import { openLink, PTY_LINK, type LinkClaims } from '../tunnel/links.js';
+import { PEER_CREDENTIAL_HEADERS } from '../peer/common.js';
 import { E2B_TRAFFIC_HEADER, openSandboxToken } from '../peer/e2b/protocol.js';
 import { readUntil, splice } from '../tunnel/lines.js';
 import { SESSION_COOKIE } from './auth.js';
@@ -35,7 +36,7 @@ const PTY_PATH = /^\/api\/v1\/sessions\/([^/]+)\/pty$/;
 const CDP_PATH = /^\/api\/v1\/sessions\/([^/]+)\/browser\/cdp$/;
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) end at each hop; the caller's credentials never reach the session.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', E2B_TRAFFIC_HEADER]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', ...PEER_CREDENTIAL_HEADERS]);
 /**
  * A page served from a session on the API's own origin would run its scripts there, beside the dashboard's
  * login cookie: it gets a sandboxed, opaque origin instead (a preview domain gives it a real one).

@@ -1,5 +1,6 @@
 // What the peer APIs (OpenSandbox, E2B) share: every peer sandbox is a durabox session, its API key a
 // durabox access token, its template a durabox template, its home the session's /workspace.
+import { z } from 'zod';
 import type { Account } from '../db/accounts.js';
 import { keyedHash } from '../control/security.js';
 import type { AppDeps } from '../api/context.js';
@@ -50,3 +51,20 @@ export function tooLargeToRun(text: string): string | undefined {
   const bytes = Buffer.byteLength(JSON.stringify(text));
   return bytes > SOURCE_MAX_JSON_BYTES ? `is ${bytes} bytes once JSON-encoded (with the sandbox's variables), more than durabox's ${SOURCE_MAX_JSON_BYTES}` : undefined;
 }
+
+/**
+ * The headers peer SDKs carry their credentials in: an API key (a durabox access token), OpenSandbox's execd
+ * token, E2B's envd and traffic tokens. The port proxy never passes them to a sandbox's own servers, as it
+ * never passes `Authorization` or the login cookie: the code in a sandbox must not learn a key of the account.
+ */
+export const PEER_CREDENTIAL_HEADERS: readonly string[] = ['open-sandbox-api-key', 'open-sandbox-execd-token', 'x-api-key', 'x-access-token', 'e2b-traffic-access-token'];
+
+/** Most entries of a sandbox's metadata or variables: they live in its workflow's memo, read by every list. */
+export const PEER_MAP_MAX_ENTRIES = 64;
+/**
+ * A sandbox's metadata or environment map as the peers send it, bounded: 64 entries, names up to 256
+ * characters, values up to 4 KiB (a few hundred KiB of memo at most, not the megabyte an unbounded map made).
+ */
+export const peerStringMap = z.record(z.string().min(1).max(256), z.string().max(4096))
+  .refine((m) => Object.keys(m).length <= PEER_MAP_MAX_ENTRIES, { message: `at most ${PEER_MAP_MAX_ENTRIES} entries` });
+

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../api/context.js';
 import { DuraboxError } from '../../contract/errors.js';
 import type { PeerMemo } from '../../control/session-service.js';
-import { sessionTemplateOf } from '../common.js';
+import { peerStringMap, sessionTemplateOf } from '../common.js';
 import { E2bError, jsonBody } from './errors.js';
 import { ENVD_VERSION, metadataFilter, signSandboxToken, stateFilter } from './protocol.js';
 
@@ -14,7 +14,7 @@ const DEFAULT_TEMPLATE = 'base';
 /** E2B's default sandbox timeout, in seconds. */
 const DEFAULT_TIMEOUT_SEC = 300;
 
-const stringMap = z.record(z.string(), z.string());
+const stringMap = peerStringMap;
 const NewSandbox = z.object({
   templateID: z.string().min(1).max(200),
   timeout: z.int().min(1).optional(),

@@ -6,7 +6,7 @@ import type { AppDeps } from '../../api/context.js';
 import { DuraboxError } from '../../contract/errors.js';
 import { keyedHash } from '../../control/security.js';
 import { signLink } from '../../tunnel/links.js';
-import { sessionTemplateOf } from '../common.js';
+import { peerStringMap, sessionTemplateOf } from '../common.js';
 import { badRequest, notFound, OsError, unsupported, zodMessage } from './errors.js';
 import { jsonBody, safeDecode } from './http.js';
 import {
@@ -16,7 +16,7 @@ import {
 /** How long a port's endpoint (a signed link) opens it: the longest a signed link may live. */
 const PORT_LINK_SEC = 86_400;
 
-const strings = z.record(z.string().max(256), z.string().max(16_384));
+const strings = peerStringMap;
 
 const CreateBody = z.object({
   image: z.object({ uri: z.string().min(1).max(256), auth: z.unknown().optional() }).optional(),

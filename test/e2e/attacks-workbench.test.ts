@@ -472,6 +472,8 @@ describe('attack suite: the workbench\'s streams', function () {
       ['a token, the login cookie and a link cookie', '', { authorization: `Bearer ${token}`, cookie: `${cookie}; durabox_link=${ownLink}; theme=dark`, 'proxy-authorization': `Bearer ${token}` }],
       ['the login cookie alone', '', { cookie: `theme=dark; ${cookie}` }],
       ['the link in the query', `?durabox_link=${encodeURIComponent(ownLink)}&page=2`, { cookie: 'theme=dark' }],
+      // The peer SDKs' credential headers (an API key is an access token; their sandbox tokens open sandboxes).
+      ['a token in each peer SDK\'s credential header', '', { authorization: `Bearer ${token}`, cookie: 'theme=dark', 'open-sandbox-api-key': token, 'x-api-key': token, 'x-access-token': token, 'open-sandbox-execd-token': token }],
     ];
     for (const [what, query, headers] of tries) {
       const got = await echo(query, headers);
