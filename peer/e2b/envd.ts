@@ -19,6 +19,9 @@ const MoveRequest = z.object({ source: z.string().min(1), destination: z.string(
 
 export interface Caller { accountId: string; sandboxId: string; peer?: PeerMemo }
 
+/** The most directories one ListDir with a depth walks (each is a session call). */
+const LIST_MAX_DIRS = 64;
+
 export function envdApi(deps: AppDeps) {
   const processes = processApi(deps);
   const watches = watchApi(deps);
@@ -42,7 +45,9 @@ export function envdApi(deps: AppDeps) {
     return entryInfo(dir, found);
   };
 
-  const listDir = async (c: Caller, path: string, depth: number): Promise<Record<string, unknown>[]> => {
+  /** A listing with depth walks one directory per session call: at most LIST_MAX_DIRS of them per call. */
+  const listDir = async (c: Caller, path: string, depth: number, budget = { dirs: LIST_MAX_DIRS }): Promise<Record<string, unknown>[]> => {
+    if (--budget.dirs < 0) throw new E2bError(400, `depth: the tree holds more than ${LIST_MAX_DIRS} directories to that depth; list with a smaller depth`);
     const abs = toSessionPath(path);
     const r = await file(c, { op: 'list', path: abs }).catch((e: unknown) => {
       if (e instanceof DuraboxError && e.code === 'file_not_found') throw new E2bError(404, `directory ${path} does not exist`);
@@ -52,7 +57,7 @@ export function envdApi(deps: AppDeps) {
     const out: Record<string, unknown>[] = [];
     for (const e of r.entries as FileEntry[]) {
       out.push(entryInfo(abs, e));
-      if (e.type === 'dir' && depth > 1) out.push(...(await listDir(c, `${abs.replace(/\/+$/, '')}/${e.name}`, depth - 1)));
+      if (e.type === 'dir' && depth > 1) out.push(...(await listDir(c, `${abs.replace(/\/+$/, '')}/${e.name}`, depth - 1, budget)));
     }
     return out;
   };

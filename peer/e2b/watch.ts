@@ -41,13 +41,15 @@ export function watchApi(deps: AppDeps) {
   const file = <K extends FileResult['op']>(c: Caller, op: Parameters<AppDeps['sessions']['file']>[2] & { op: K }) =>
     deps.sessions.file(c.accountId, c.sandboxId, op) as Promise<Extract<FileResult, { op: K }>>;
 
-  const listing = async (c: Caller, root: string, recursive: boolean): Promise<Listing> => {
+  /** Directories the last listing of each watch walked: its next poll waits in proportion (see pollMs). */
+  const listing = async (c: Caller, root: string, recursive: boolean, walkedDirs?: { n: number }): Promise<Listing> => {
     const out: Listing = {};
     const dirs = [''];
     let walked = 0;
     while (dirs.length > 0) {
       const rel = dirs.shift()!;
       if (++walked > MAX_DIRS) throw new E2bError(400, `recursive: a watch walks at most ${MAX_DIRS} directories`);
+      if (walkedDirs) walkedDirs.n = walked;
       const r = await file(c, { op: 'list', path: rel ? `${root}/${rel}` : root }).catch((e: unknown) => {
         if (e instanceof DuraboxError && e.code === 'file_not_found') {
           if (rel === '') throw new E2bError(404, `directory ${root} does not exist`);
@@ -93,7 +95,8 @@ export function watchApi(deps: AppDeps) {
       const req = parsed(WatchRequest, body);
       const root = toSessionPath(req.path).replace(/\/+$/, '') || '/';
       const recursive = req.recursive === true;
-      let last = await listing(c, root, recursive);
+      const walked = { n: 1 };
+      let last = await listing(c, root, recursive, walked);
       const asked = Number(ctx.get('connect-timeout-ms'));
       const deadline = Date.now() + (Number.isFinite(asked) && asked > 0 ? Math.min(asked, 24 * 3600_000) : 60_000);
       ctx.respond = false;
@@ -105,9 +108,11 @@ export function watchApi(deps: AppDeps) {
       const alive = setInterval(() => write({ keepalive: {} }), KEEPALIVE_MS);
       try {
         while (!closed && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, POLL_MS));
+          // Each directory is one read-only session call: a watch of many waits longer between looks, so
+          // one watch makes at most about four calls a second whatever the tree.
+          await new Promise((r) => setTimeout(r, Math.max(POLL_MS, walked.n * 250)));
           if (closed) break;
-          const now = await listing(c, root, recursive);
+          const now = await listing(c, root, recursive, walked);
           for (const ev of changes(last, now)) write({ filesystem: ev });
           last = now;
         }
