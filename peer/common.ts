@@ -1,5 +1,6 @@
 // What the peer APIs (OpenSandbox, E2B) share: every peer sandbox is a durabox session, its API key a
 // durabox access token, its template a durabox template, its home the session's /workspace.
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Account } from '../db/accounts.js';
 import { keyedHash } from '../control/security.js';
@@ -67,4 +68,47 @@ export const PEER_MAP_MAX_ENTRIES = 64;
  */
 export const peerStringMap = z.record(z.string().min(1).max(256), z.string().max(4096))
   .refine((m) => Object.keys(m).length <= PEER_MAP_MAX_ENTRIES, { message: `at most ${PEER_MAP_MAX_ENTRIES} entries` });
+
+/**
+ * A peer's signed token: `<version>.<claims, base64url JSON>.<HMAC-SHA256>`, under a key derived from
+ * DURABOX_HASH_KEY for that version alone, so a token of one peer or kind is never taken for another's.
+ */
+export function signPeerToken(hashKey: string, version: string, claims: object): string {
+  const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  return `${version}.${body}.${createHmac('sha256', peerTokenKey(hashKey, version)).update(body).digest('base64url')}`;
+}
+
+/** The claims of a genuine token of `version` (still to be checked by the caller), else undefined. */
+export function openPeerToken(hashKey: string, version: string, token: string | undefined): Record<string, unknown> | undefined {
+  if (!token || token.length > 1024) return undefined;
+  const [v, body, mac, ...rest] = token.split('.');
+  if (v !== version || !body || !mac || rest.length > 0) return undefined;
+  const expected = createHmac('sha256', peerTokenKey(hashKey, version)).update(body).digest();
+  const given = Buffer.from(mac, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown;
+    return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? claims as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The keys of tokens made before they shared this code keep their labels, so tokens already out stay valid. */
+const PEER_TOKEN_LABELS: Record<string, string> = { e2b1: 'durabox e2b sandbox tokens v1', x1: 'durabox opensandbox execd v1' };
+function peerTokenKey(hashKey: string, version: string): Buffer {
+  return createHmac('sha256', hashKey).update(PEER_TOKEN_LABELS[version] ?? `durabox peer tokens ${version}`).digest();
+}
+
+/** A word for a POSIX shell, single-quoted: every peer field that reaches a shell goes through this. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A variable name a shell cannot export (the first), or undefined: sandbox and call variables alike. */
+export function badEnvName(envs: Record<string, string>): string | undefined {
+  return Object.keys(envs).find((k) => !ENV_NAME.test(k));
+}
 

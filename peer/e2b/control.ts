@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../api/context.js';
 import { DuraboxError } from '../../contract/errors.js';
 import type { PeerMemo } from '../../control/session-service.js';
-import { peerStringMap, sessionTemplateOf } from '../common.js';
+import { badEnvName, peerStringMap, sessionTemplateOf } from '../common.js';
 import { E2bError, jsonBody } from './errors.js';
 import { ENVD_VERSION, metadataFilter, signSandboxToken, stateFilter } from './protocol.js';
 
@@ -97,7 +97,7 @@ export function controlApi(deps: AppDeps) {
       const alias = body.templateID;
       const lease = leaseOf(body.timeout);
       const peer: PeerMemo = { kind: 'e2b', alias, metadata: body.metadata ?? {}, envs: body.envVars ?? {} };
-      const bad = Object.keys(peer.envs).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
+      const bad = badEnvName(peer.envs);
       if (bad !== undefined) throw new E2bError(400, `envVars: ${JSON.stringify(bad)} is not a variable name`);
       const template = sessionTemplateOf(alias);
       try {

@@ -1,9 +1,8 @@
 // The E2B peer's pure mappings (docs/peers/e2b.md): its tokens, the Connect protocol's framing and
 // error codes, envd's file entries and process events, and how a command becomes one shell line.
 // Nothing here touches the network or a session, so it is tested on its own (test/unit/peer-e2b.test.ts).
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FileEntry } from '../../contract/messages.js';
-import { PEER_HOME, toPeerPath } from '../common.js';
+import { openPeerToken, PEER_HOME, shellQuote, signPeerToken, toPeerPath } from '../common.js';
 
 /** The envd version durabox answers as: new enough for the SDKs' defaults and closing stdin, old enough for multipart uploads. */
 export const ENVD_VERSION = '0.5.2';
@@ -21,31 +20,16 @@ export type TokenKind = 'envd' | 'traffic';
 /** `a` the account, `s` the sandbox, `k` the kind, `h` the keyed hash of the API key it was given for (revoked with it). */
 export interface SandboxClaims { a: string; s: string; k: TokenKind; h: string }
 
-function tokenKey(hashKey: string): Buffer {
-  return createHmac('sha256', hashKey).update('durabox e2b sandbox tokens v1').digest();
-}
-
 /** A token bound to one account's sandbox, signed with a key derived from DURABOX_HASH_KEY. */
 export function signSandboxToken(hashKey: string, claims: SandboxClaims): string {
-  const body = Buffer.from(JSON.stringify({ a: claims.a, s: claims.s, k: claims.k, h: claims.h })).toString('base64url');
-  return `e2b1.${body}.${createHmac('sha256', tokenKey(hashKey)).update(body).digest('base64url')}`;
+  return signPeerToken(hashKey, 'e2b1', { a: claims.a, s: claims.s, k: claims.k, h: claims.h });
 }
 
 /** The token's claims when it is genuine, of `kind`, else undefined. */
 export function openSandboxToken(hashKey: string, token: string | undefined, kind: TokenKind): SandboxClaims | undefined {
-  if (!token || token.length > 1024) return undefined;
-  const [version, body, mac] = token.split('.');
-  if (version !== 'e2b1' || !body || !mac) return undefined;
-  const expected = createHmac('sha256', tokenKey(hashKey)).update(body).digest();
-  const given = Buffer.from(mac, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-  try {
-    const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<SandboxClaims>;
-    if (typeof c.a !== 'string' || typeof c.s !== 'string' || typeof c.h !== 'string' || c.k !== kind) return undefined;
-    return { a: c.a, s: c.s, k: c.k, h: c.h };
-  } catch {
-    return undefined;
-  }
+  const c = openPeerToken(hashKey, 'e2b1', token);
+  if (!c || typeof c.a !== 'string' || typeof c.s !== 'string' || typeof c.h !== 'string' || c.k !== kind) return undefined;
+  return { a: c.a, s: c.s, k: kind, h: c.h };
 }
 
 // ---- Connect ----------------------------------------------------------------------------------------
@@ -111,17 +95,7 @@ export function firstEnveloped(body: Buffer): unknown {
 
 export interface ProcessConfig { cmd: string; args: string[]; envs: Record<string, string>; cwd?: string }
 
-/** Single-quoted for a POSIX shell. */
-export function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", "'\\''")}'`;
-}
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** An environment variable name a shell can export; else the name of the field that is wrong. */
-export function badEnvName(envs: Record<string, string>): string | undefined {
-  return Object.keys(envs).find((k) => !ENV_NAME.test(k));
-}
+export { badEnvName, shellQuote } from '../common.js';
 
 /**
  * The process envd would start, as one line for the session's shell: in its directory (the peer home is the

@@ -1,7 +1,7 @@
 // What OpenSandbox's wire shapes are in durabox's terms, as pure functions: sandbox states and views, the
 // list's metadata filter and pages, a command with its environment and directory, execd's stream events,
 // a cell's rich results, file metadata from stat/find, and the execd endpoint's per-sandbox token.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { openPeerToken, shellQuote as shQuote, signPeerToken } from '../common.js';
 import type { PeerMemo, RunningSession } from '../../control/session-service.js';
 import type { RunCodeOutput, SessionSummary } from '../../contract/messages.js';
 
@@ -88,17 +88,7 @@ export function pageOf<T>(items: T[], page: number, pageSize: number): { items: 
   };
 }
 
-/** A word for sh, single-quoted. */
-export function shQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** An environment variable name sh cannot export, or undefined. */
-export function badEnvName(envs: Record<string, string>): string | undefined {
-  return Object.keys(envs).find((k) => !ENV_NAME.test(k));
-}
+export { badEnvName, shellQuote as shQuote } from '../common.js';
 
 /**
  * The shell text a command runs as: the sandbox's and the call's environment exported, in its directory,
@@ -243,31 +233,16 @@ export function byteRange(header: string | undefined, size: number): { start: nu
 /** Account, sandbox, expiry, and `k`: the hash of the API key it was issued for (revoking the key ends it). */
 interface TokenClaims { a: string; s: string; x: number; k: string }
 
-function tokenKey(hashKey: string): Buffer {
-  return createHmac('sha256', hashKey).update('durabox opensandbox execd v1').digest();
-}
-
 /** A token that opens one sandbox's execd endpoint (account, session, expiry), signed with a key of its own. */
 export function signExecdToken(hashKey: string, claims: TokenClaims): string {
-  const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
-  return `x1.${body}.${createHmac('sha256', tokenKey(hashKey)).update(body).digest('base64url')}`;
+  return signPeerToken(hashKey, 'x1', claims);
 }
 
 /** The token's claims when it is genuine, current and for this sandbox; else undefined. */
 export function openExecdToken(hashKey: string, token: string | undefined, sessionId: string, nowMs = Date.now()): TokenClaims | undefined {
-  if (!token || token.length > 1024) return undefined;
-  const [version, body, mac] = token.split('.');
-  if (version !== 'x1' || !body || !mac) return undefined;
-  const expected = createHmac('sha256', tokenKey(hashKey)).update(body).digest();
-  const given = Buffer.from(mac, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-  try {
-    const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as TokenClaims;
-    if (typeof c.a !== 'string' || typeof c.k !== 'string' || c.s !== sessionId || typeof c.x !== 'number' || c.x < nowMs) return undefined;
-    return c;
-  } catch {
-    return undefined;
-  }
+  const c = openPeerToken(hashKey, 'x1', token);
+  if (!c || typeof c.a !== 'string' || typeof c.k !== 'string' || c.s !== sessionId || typeof c.x !== 'number' || c.x < nowMs) return undefined;
+  return { a: c.a, s: c.s, x: c.x, k: c.k };
 }
 
 /** execd's Metrics. */
