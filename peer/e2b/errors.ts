@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import type { z } from 'zod';
 import { DuraboxError } from '../../contract/errors.js';
-import { CONNECT_STATUS, connectCodeOf, connectCodeOfStatus, type ConnectCode } from './protocol.js';
+import { CONNECT_STATUS, connectCodeOf, connectCodeOfStatus, endOfStream, envelope, type ConnectCode } from './protocol.js';
 
 /** A failure a handler answers with, in its API's shape. */
 export class E2bError extends Error {
@@ -76,3 +76,38 @@ export function parsed<T extends z.ZodType>(schema: T, value: unknown): z.output
   const field = issue.path.join('.') || 'body';
   throw new E2bError(400, `${field}: ${issue.message}`);
 }
+
+/** A silent stream says it is alive this often (proxies close idle streams). */
+const KEEPALIVE_MS = 20_000;
+
+/** An open Connect server stream: its messages, whether the client left, and its end (with a failure or not). */
+export interface ConnectStream { write(m: unknown): void; readonly closed: boolean; end(e?: unknown): void }
+
+/**
+ * Opens a Connect server stream (application/connect+json, enveloped messages): `first` goes out at once,
+ * `keepalive` while it is quiet. end() sends the end-of-stream message, a failure told in Connect's terms
+ * (an unexpected one kept for the request's log line), and stops the keepalive.
+ */
+export function openConnectStream(ctx: Context, first: unknown, keepalive: unknown): ConnectStream {
+  ctx.respond = false;
+  ctx.req.socket.setNoDelay(true);
+  ctx.res.writeHead(200, { 'content-type': 'application/connect+json', 'cache-control': 'no-cache' });
+  let closed = false;
+  ctx.res.on('close', () => { closed = true; });
+  const write = (m: unknown) => { if (!closed && !ctx.res.writableEnded) ctx.res.write(envelope(m)); };
+  write(first);
+  const alive = setInterval(() => write(keepalive), KEEPALIVE_MS);
+  return {
+    write,
+    get closed() { return closed; },
+    end(e?: unknown) {
+      clearInterval(alive);
+      if (closed || ctx.res.writableEnded) return;
+      if (e === undefined) return void ctx.res.end(endOfStream());
+      let message = 'internal error';
+      try { message = statusOf(e).message; } catch { ctx.state.failure = e; }
+      ctx.res.end(endOfStream({ code: connectCodeFor(e), message }));
+    },
+  };
+}
+

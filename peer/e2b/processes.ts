@@ -9,16 +9,14 @@ import { z } from 'zod';
 import type { AppDeps } from '../../api/context.js';
 import { DuraboxError } from '../../contract/errors.js';
 import type { FileEntry, FileResult, TerminalExecInput } from '../../contract/messages.js';
-import { connectCodeFor, E2bError, parsed, statusOf, unsupported } from './errors.js';
-import { badEnvName, closeStdinCommand, commandLine, endOfStream, envelope, launcherCommand, PROC_DIR, processEvent, signalCommand, stdinCommand } from './protocol.js';
+import { E2bError, openConnectStream, parsed, unsupported } from './errors.js';
+import { badEnvName, closeStdinCommand, commandLine, launcherCommand, PROC_DIR, processEvent, signalCommand, stdinCommand } from './protocol.js';
 import type { Caller } from './envd.js';
 
 /** The longest a process's stream stays open: durabox's command limit. */
 const MAX_STREAM_MS = 24 * 3600_000;
 /** With no deadline from the client, a stream stays open this long (the SDKs always send one). */
 const DEFAULT_STREAM_MS = 60_000;
-/** A silent process's stream says it is alive this often (proxies close idle streams). */
-const KEEPALIVE_MS = 20_000;
 /** How often a stream looks for new output: soon after a change, less often while it is quiet. */
 const POLL_MIN_MS = 250;
 /** How long a process's start, signal or stdin waits for the session's command slot. */
@@ -121,14 +119,8 @@ export function processApi(deps: AppDeps) {
 
   /** A process's events as a Connect server stream: start, its output as its files grow, then its end. */
   const follow = async (ctx: Context, c: Caller, pid: number, deadlineMs: number) => {
-    ctx.respond = false;
-    ctx.req.socket.setNoDelay(true);
-    ctx.res.writeHead(200, { 'content-type': 'application/connect+json', 'cache-control': 'no-cache' });
-    let closed = false;
-    ctx.res.on('close', () => { closed = true; });
-    const write = (m: unknown) => { if (!closed && !ctx.res.writableEnded) ctx.res.write(envelope(m)); };
-    write(processEvent.start(pid));
-    const alive = setInterval(() => write(processEvent.keepalive()), KEEPALIVE_MS);
+    const stream = openConnectStream(ctx, processEvent.start(pid), processEvent.keepalive());
+    const write = stream.write;
     const sent = { out: 0, err: 0 };
     const capped = { out: false, err: false };
     const relay = async (entries: Map<string, FileEntry>, name: 'out' | 'err') => {
@@ -148,7 +140,7 @@ export function processApi(deps: AppDeps) {
     try {
       let wait = POLL_MIN_MS;
       let missing = 0;
-      while (!closed) {
+      while (!stream.closed) {
         const entries = await entriesOf(c, pid);
         if (!entries) {
           // Just started (its directory is made by the process itself), or no such process.
@@ -168,13 +160,9 @@ export function processApi(deps: AppDeps) {
         if (Date.now() >= deadlineMs) throw new E2bError(504, `the stream of process ${pid} reached its timeout; the process goes on (connect to it again, or kill it)`);
         await new Promise((r) => setTimeout(r, wait));
       }
-      if (!closed) ctx.res.end(endOfStream());
+      stream.end();
     } catch (e) {
-      let message = 'internal error';
-      try { message = statusOf(e).message; } catch { ctx.state.failure = e; }
-      if (!closed) ctx.res.end(endOfStream({ code: connectCodeFor(e), message }));
-    } finally {
-      clearInterval(alive);
+      stream.end(e);
     }
   };
 

@@ -8,15 +8,13 @@ import type { AppDeps } from '../../api/context.js';
 import { DuraboxError } from '../../contract/errors.js';
 import type { FileEntry, FileResult } from '../../contract/messages.js';
 import { toSessionPath } from '../common.js';
-import { connectCodeFor, E2bError, parsed, statusOf } from './errors.js';
+import { E2bError, openConnectStream, parsed } from './errors.js';
 import type { Caller } from './envd.js';
-import { endOfStream, envelope } from './protocol.js';
 
 const WATCH_DIR = '/tmp/.e2b-watch';
 /** A recursive watch walks at most this many directories per look. */
 const MAX_DIRS = 64;
 const POLL_MS = 500;
-const KEEPALIVE_MS = 20_000;
 
 const WatchRequest = z.object({ path: z.string().min(1), recursive: z.boolean().optional(), include_entry: z.boolean().optional(), includeEntry: z.boolean().optional() });
 const WatcherRequest = z.object({ watcherId: z.string().regex(/^w_[a-f0-9]{32}$/, 'not a watcher id') });
@@ -99,30 +97,20 @@ export function watchApi(deps: AppDeps) {
       let last = await listing(c, root, recursive, walked);
       const asked = Number(ctx.get('connect-timeout-ms'));
       const deadline = Date.now() + (Number.isFinite(asked) && asked > 0 ? Math.min(asked, 24 * 3600_000) : 60_000);
-      ctx.respond = false;
-      ctx.res.writeHead(200, { 'content-type': 'application/connect+json', 'cache-control': 'no-cache' });
-      let closed = false;
-      ctx.res.on('close', () => { closed = true; });
-      const write = (m: unknown) => { if (!closed && !ctx.res.writableEnded) ctx.res.write(envelope(m)); };
-      write({ start: {} });
-      const alive = setInterval(() => write({ keepalive: {} }), KEEPALIVE_MS);
+      const stream = openConnectStream(ctx, { start: {} }, { keepalive: {} });
       try {
-        while (!closed && Date.now() < deadline) {
+        while (!stream.closed && Date.now() < deadline) {
           // Each directory is one read-only session call: a watch of many waits longer between looks, so
           // one watch makes at most about four calls a second whatever the tree.
           await new Promise((r) => setTimeout(r, Math.max(POLL_MS, walked.n * 250)));
-          if (closed) break;
+          if (stream.closed) break;
           const now = await listing(c, root, recursive, walked);
-          for (const ev of changes(last, now)) write({ filesystem: ev });
+          for (const ev of changes(last, now)) stream.write({ filesystem: ev });
           last = now;
         }
-        if (!closed) ctx.res.end(endOfStream());
+        stream.end();
       } catch (e) {
-        let message = 'internal error';
-        try { message = statusOf(e).message; } catch { ctx.state.failure = e; }
-        if (!closed) ctx.res.end(endOfStream({ code: connectCodeFor(e), message }));
-      } finally {
-        clearInterval(alive);
+        stream.end(e);
       }
     },
 

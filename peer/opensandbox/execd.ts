@@ -9,7 +9,7 @@ import { DuraboxError } from '../../contract/errors.js';
 import { tooLargeToRun } from '../common.js';
 import { badRequest, OsError, unsupported, zodMessage } from './errors.js';
 import { fileRoutes } from './files.js';
-import { jsonBody, safeDecode } from './http.js';
+import { dispatch, jsonBody, noRoute, type Route } from './http.js';
 import { badEnvName, cellEnd, isInterpreterProbe, metricsOf, commandEnd, commandText, contextLanguage, sseFrame, type StreamEvent } from './mapping.js';
 
 /** Who calls execd, for which sandbox, and the environment the sandbox was created with. */
@@ -40,11 +40,10 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   return r.data;
 }
 
-type Route = (ctx: Context, c: ExecdCaller, params: string[]) => Promise<void>;
 
 export function execdRoutes(deps: AppDeps): (ctx: Context, caller: ExecdCaller, path: string) => Promise<void> {
   const files = fileRoutes(deps);
-  const routes: Array<[string, RegExp, Route]> = [
+  const routes: Array<Route<ExecdCaller>> = [
     ['GET', /^\/ping$/, async (ctx) => { ctx.body = ''; ctx.status = 200; }],
     ['POST', /^\/command$/, (ctx, c) => runCommand(deps, ctx, c)],
     ['DELETE', /^\/command$/, () => { throw unsupported('interrupting a command (its timeout ends it)'); }],
@@ -63,17 +62,9 @@ export function execdRoutes(deps: AppDeps): (ctx: Context, caller: ExecdCaller, 
     ['GET', /^\/metrics$/, (ctx, c) => metrics(deps, ctx, c)],
   ];
   return async (ctx, caller, path) => {
-    let pathKnown = false;
-    for (const [method, re, route] of routes) {
-      const m = re.exec(path);
-      if (!m) continue;
-      pathKnown = true;
-      if (method !== '*' && method !== ctx.method) continue;
-      return route(ctx, caller, m.slice(1).map((p) => safeDecode(p ?? '')));
-    }
-    if (await files(ctx, caller, path)) return;
-    if (pathKnown) throw new OsError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${path}`);
-    throw new OsError(404, 'NOT_FOUND', `no route for ${ctx.method} ${path}`);
+    const found = await dispatch(routes, ctx, caller, path);
+    if (found === 'answered' || (await files(ctx, caller, path))) return;
+    noRoute(ctx, path, found);
   };
 }
 

@@ -28,3 +28,28 @@ export function safeDecode(p: string): string {
   }
 }
 
+/** A route of a peer API: method (`*` any), the path's pattern, and what answers it with the caller and the path's groups. */
+export type Route<C> = [method: string, path: RegExp, answer: (ctx: Context, caller: C, params: string[]) => Promise<void>];
+
+/**
+ * Answers `path` by the first route whose pattern and method match: 'answered'. Else 'method' (a pattern
+ * matched, with another method: 405 unless the caller has other routes), or undefined (none matched).
+ */
+export async function dispatch<C>(routes: ReadonlyArray<Route<C>>, ctx: Context, caller: C, path: string): Promise<'answered' | 'method' | undefined> {
+  let pathKnown = false;
+  for (const [method, re, answer] of routes) {
+    const m = re.exec(path);
+    if (!m) continue;
+    pathKnown = true;
+    if (method !== '*' && method !== ctx.method) continue;
+    await answer(ctx, caller, m.slice(1).map((p) => safeDecode(p ?? '')));
+    return 'answered';
+  }
+  return pathKnown ? 'method' : undefined;
+}
+
+/** 405 or 404 for a path no route answered. */
+export function noRoute(ctx: Context, path: string, found: 'method' | undefined): never {
+  if (found === 'method') throw new OsError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${path}`);
+  throw new OsError(404, 'NOT_FOUND', `no route for ${ctx.method} ${path}`);
+}

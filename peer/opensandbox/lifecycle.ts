@@ -7,8 +7,8 @@ import { DuraboxError } from '../../contract/errors.js';
 import { keyedHash } from '../../control/security.js';
 import { signLink } from '../../tunnel/links.js';
 import { peerStringMap, sessionTemplateOf } from '../common.js';
-import { badRequest, notFound, OsError, unsupported, zodMessage } from './errors.js';
-import { jsonBody, safeDecode } from './http.js';
+import { badRequest, notFound, unsupported, zodMessage } from './errors.js';
+import { dispatch, jsonBody, noRoute, type Route } from './http.js';
 import {
   badEnvName, EXECD_PORT, EXECD_TOKEN_HEADER, listed, pageOf, parseMetadataFilter, sandboxView, signExecdToken, stateOf,
 } from './mapping.js';
@@ -41,10 +41,9 @@ const ListQuery = z.object({
   pageSize: z.coerce.number().pipe(z.int().min(1).max(1000)).default(20),
 });
 
-type Route = (ctx: Context, accountId: string, params: string[]) => Promise<void>;
 
 export function lifecycleRoutes(deps: AppDeps): (ctx: Context, accountId: string, path: string) => Promise<void> {
-  const routes: Array<[string, RegExp, Route]> = [
+  const routes: Array<Route<string>> = [
     ['POST', /^\/sandboxes$/, (ctx, a) => create(deps, ctx, a)],
     ['GET', /^\/sandboxes$/, (ctx, a) => list(deps, ctx, a)],
     ['GET', /^\/sandboxes\/([^/]+)$/, (ctx, a, [id]) => get(deps, ctx, a, id!)],
@@ -62,16 +61,8 @@ export function lifecycleRoutes(deps: AppDeps): (ctx: Context, accountId: string
     ['POST', /^\/metrics\/events$/, async (ctx) => { ctx.status = 204; }],
   ];
   return async (ctx, accountId, path) => {
-    let pathKnown = false;
-    for (const [method, re, route] of routes) {
-      const m = re.exec(path);
-      if (!m) continue;
-      pathKnown = true;
-      if (method !== '*' && method !== ctx.method) continue;
-      return route(ctx, accountId, m.slice(1).map((p) => safeDecode(p ?? '')));
-    }
-    if (pathKnown) throw new OsError(405, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
-    throw new OsError(404, 'NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+    const found = await dispatch(routes, ctx, accountId, path);
+    if (found !== 'answered') noRoute(ctx, ctx.path, found);
   };
 }
 
