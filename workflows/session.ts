@@ -461,10 +461,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
         return result;
       },
       (err: unknown) => {
-        if (err instanceof ApplicationFailure) {
-          const failure = { type: err.type ?? 'execution_failed', message: err.message, ...(err.details?.length ? { details: [...err.details] } : {}) };
-          answered = keepAnswer(answered, keptAnswer(key, kind, { failure }));
-        }
+        // A step's own failure (an activity's timeout, say) is kept as what the API would call it.
+        const failure = err instanceof ApplicationFailure
+          ? { type: err.type ?? 'execution_failed', message: err.message, ...(err.details?.length ? { details: [...err.details] } : {}) }
+          : { type: 'execution_failed', message: err instanceof Error ? causeMessage(err) : String(err) };
+        answered = keepAnswer(answered, keptAnswer(key, kind, { failure }));
         throw err;
       },
     );
