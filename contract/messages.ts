@@ -66,6 +66,11 @@ export interface SessionWorkflowInput {
   };
   /** Carried over by continue-as-new. */
   carried?: SessionState;
+  /**
+   * The answers of the session's latest keyed calls (a request_id's hash), carried over by continue-as-new:
+   * Temporal dedupes an Update id only within one run, so a retry in a later run is answered from here.
+   */
+  answered?: KeptAnswer[];
   /** Least time between two checkpoints; absent or 0: no checkpoints (sessions started before there were any). */
   checkpointMs?: number;
   /** Idle this long, the session is checkpointed and its container removed; absent or 0: never. */
@@ -168,6 +173,21 @@ export interface SessionCodeRequest {
   stream_id?: string;
   /** The host's grant to post to that stream (control/host-grants.ts). */
   stream_grant?: string;
+  /** The hash of the caller's request_id (also the Update's id): a retry in a later run gets this call's answer. */
+  request_hash?: string;
+}
+
+/**
+ * A keyed call's answer, as a session keeps it past continue-as-new: its result or its failure, or only
+ * that it ran, when the answer was too large to carry (a retry is then refused, never run again).
+ */
+export interface KeptAnswer {
+  key: string;
+  /** What kind of call it was: a retry of another kind under the same key is refused. */
+  kind: 'exec' | 'code';
+  answer?: { result: unknown } | { failure: { type: string; message: string; details?: unknown[] } };
+  /** The answer's size as carried (UTF-8 bytes of its JSON). */
+  bytes: number;
 }
 
 /** What a host answers for one cell (before the session adds its ids); `context_state`: what a restarted context loaded back. */
@@ -194,6 +214,8 @@ export interface SessionExecRequest {
   from_snapshot?: string;
   /** The session a creating call forks: a live session not forked from it refuses it. */
   fork_from?: string;
+  /** The hash of the caller's request_id (also the Update's id): a retry in a later run gets this call's answer. */
+  request_hash?: string;
 }
 
 export interface HostExecResult {

@@ -171,7 +171,8 @@ export class SessionService {
       if (input.from_snapshot !== undefined) throw new DuraboxError('invalid_input', 'fork_from: a new session starts from a snapshot (from_snapshot) or a fork of a session (fork_from), not both');
       if (input.template !== undefined) throw new DuraboxError('invalid_input', 'template: a fork runs in the template of the session it forks (fork_from)');
     }
-    // The same request key never runs a command twice in a session run: Temporal dedupes update ids.
+    // The same request key never runs a command twice in a session: Temporal dedupes update ids within a
+    // run, and the session answers a retry in a later run (after continue-as-new) from its kept answers.
     const requestHash = requestKey ? createHash('sha256').update(`${accountId}\0${requestKey}`).digest('hex') : undefined;
     const updateId = requestHash;
     // A new session asked for with a request key is named after it, so a retry finds the same session
@@ -182,6 +183,7 @@ export class SessionService {
     const streamGrant = this.streamGrant(streamId, input.timeout_ms);
     const req: SessionExecRequest = {
       command: input.command, timeout_ms: input.timeout_ms, lease_ttl_sec: input.lease_ttl_sec, created: false, stream_id: streamId, stream_grant: streamGrant,
+      ...(requestHash !== undefined ? { request_hash: requestHash } : {}),
       ...(input.template !== undefined ? { template: input.template } : {}),
       ...(input.from_snapshot !== undefined ? { from_snapshot: input.from_snapshot } : {}),
       ...(input.fork_from !== undefined ? { fork_from: input.fork_from } : {}),
@@ -356,7 +358,10 @@ export class SessionService {
     const sessionId = input.session_id!;
     const updateId = requestKey ? createHash('sha256').update(`${accountId}\0code\0${requestKey}`).digest('hex') : undefined;
     return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(codeUpdate, {
-      args: [{ code: input.code, language: input.language, context_id: input.context_id, timeout_ms: input.timeout_ms, stream_id: streamId, stream_grant: this.streamGrant(streamId, input.timeout_ms) }],
+      args: [{
+        code: input.code, language: input.language, context_id: input.context_id, timeout_ms: input.timeout_ms, stream_id: streamId, stream_grant: this.streamGrant(streamId, input.timeout_ms),
+        ...(updateId !== undefined ? { request_hash: updateId } : {}),
+      }],
       updateId,
     }));
   }

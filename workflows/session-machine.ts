@@ -13,7 +13,7 @@
 //   paused    idle long enough: checkpointed, its container removed; the next step resumes it anywhere
 //   closing   a close arrived: running steps finish, then the container and the chain go
 //   ended     closed, lease expired, lifetime over, start failed or lost
-import type { CheckpointRecord, CheckpointResult, Language, SessionState } from '../contract/messages.js';
+import type { CheckpointRecord, CheckpointResult, KeptAnswer, Language, SessionState } from '../contract/messages.js';
 
 export type Phase = 'starting' | 'active' | 'busy' | 'moving' | 'homeless' | 'paused' | 'closing' | 'ended';
 
@@ -285,3 +285,52 @@ function whyRestored(reason: RestoreReason, at: string): string {
 
 /** The context a cell without context_id runs in: one per language, made on first use. */
 export const defaultContextId = (language: Language): string => `default-${language}`;
+
+// ---- keyed calls across runs ----------------------------------------------------------------------
+
+/**
+ * How many keyed calls (a request_id) a session remembers past continue-as-new, and how many bytes of their
+ * answers it carries: the next run's input is one Temporal payload (2 MB at most, a warning from 512 KB), and
+ * the session's state travels in it too. An answer that does not fit is remembered by its key alone.
+ */
+export const KEPT_ANSWERS = 64;
+export const KEPT_ANSWER_BYTES = 256 * 1024;
+
+/** A keyed call's answer, ready to keep: its size is that of its JSON in UTF-8, as it travels. */
+export function keptAnswer(key: string, kind: KeptAnswer['kind'], answer: NonNullable<KeptAnswer['answer']>): KeptAnswer {
+  return { key, kind, answer, bytes: utf8Bytes(JSON.stringify(answer)) };
+}
+
+/**
+ * The session's kept answers with `next` added: the latest KEPT_ANSWERS keys, and the answers of the newest
+ * of them whole as long as together they fit KEPT_ANSWER_BYTES (a retry is likeliest soon after its call);
+ * older or larger ones keep only their key, so their retry is refused rather than run again.
+ */
+export function keepAnswer(kept: readonly KeptAnswer[], next: KeptAnswer, limits = { count: KEPT_ANSWERS, bytes: KEPT_ANSWER_BYTES }): KeptAnswer[] {
+  const latest = [...kept.filter((k) => k.key !== next.key), next].slice(-limits.count);
+  let room = limits.bytes;
+  const fitted = latest.reverse().map((k): KeptAnswer => {
+    if (!k.answer) return k;
+    if (k.bytes <= room) {
+      room -= k.bytes;
+      return k;
+    }
+    return { key: k.key, kind: k.kind, bytes: k.bytes };
+  });
+  return fitted.reverse();
+}
+
+/** Bytes of a string in UTF-8 (the workflow sandbox has no Buffer). */
+export function utf8Bytes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}

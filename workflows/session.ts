@@ -8,14 +8,14 @@ import {
 import type { Durable, HostActivities, SessionStartActivities, Stored } from '../activities/terminal.js';
 import type { ControlActivities } from '../control/activities.js';
 import type {
-  CheckpointResult, ContextView, FileOp, FileResult, HostExecResult, Language, RunCodeOutput, SessionCodeRequest, SessionEndReason, SessionExecRequest,
+  CheckpointResult, ContextView, FileOp, FileResult, HostExecResult, KeptAnswer, Language, RunCodeOutput, SessionCodeRequest, SessionEndReason, SessionExecRequest,
   SessionState, SessionSummary, SessionWorkflowInput, TerminalExecOutput,
 } from '../contract/messages.js';
 import { ANY_HOST, CONTROL_TASK_QUEUE, runtimeTaskQueue } from '../contract/queues.js';
 import { SA_ERROR, SA_HOST } from '../contract/search-attributes.js';
 import type { TemplateRef } from '../contract/templates.js';
 import {
-  afterMove, afterStep, afterStored, compactionDue, defaultContextId, dueAction, failureAction, hostVerdict, idlePlan, nextGeneration, phaseOf,
+  afterMove, afterStep, afterStored, compactionDue, defaultContextId, dueAction, failureAction, hostVerdict, idlePlan, keepAnswer, keptAnswer, nextGeneration, phaseOf,
   restoredFields, startedFromNote, statusOf,
   type Kept, type Refused, type RestoreReason, type StepFailure,
 } from './session-machine.js';
@@ -66,6 +66,8 @@ export const HOST_FULL_ATTEMPTS = 4;
 const MEMO_CHANGES_ONLY = 'memo-changes-only';
 /** Patch id: checkpoint steps carry a grant for the session's checkpoint, signed by a local activity. */
 const HOST_GRANTS = 'host-grants';
+/** Patch id: a keyed call retried in a later run is answered from the answers carried over (no step, no memo). */
+const KEPT_ANSWERS = 'kept-answers';
 /** How long a step's grant to store a checkpoint lives (its step's bound, with room). */
 const CHECKPOINT_GRANT_MS = 15 * 60_000;
 /** How long a restore's grant to read the checkpoint lives: the longest wait for a host and the restore. */
@@ -97,6 +99,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   let startRefused: Refused | undefined;
   /** The result of the creating call's command, run by the start activity; consumed by its update. */
   let firstResult: HostExecResult | undefined;
+  /** The answers of the latest keyed calls, this run's and those carried over (see KeptAnswer). */
+  let answered: KeptAnswer[] = input.answered ?? [];
   const createdAtMs = state?.createdAtMs ?? Date.now();
   const deadlineMs = createdAtMs + input.lease.maxLifetimeMs;
   /** A session of checkpoint chains and container generations (one started since they exist). */
@@ -422,6 +426,51 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
     if (state) state = afterStep(state, stored, Date.now());
   };
 
+  // Temporal answers a retried Update id (a request_id's hash) within one run; after continue-as-new the
+  // next run answers it from the answers carried over, so a command never runs twice for one request_id.
+  /** The kept answer of an earlier call of this kind under this key, if any. */
+  const knownKey = (kind: KeptAnswer['kind'], key: string | undefined): KeptAnswer | undefined =>
+    (key === undefined ? undefined : answered.find((a) => a.key === key && a.kind === kind));
+
+  /**
+   * A keyed call that ran in an earlier run: its answer again, or its failure, or (an answer too large to
+   * carry) a refusal; never a second run. Undefined when the key is new here, or when replaying a run
+   * recorded before this existed (which ran the call again: replay does the same).
+   */
+  const earlierAnswer = <T>(kind: KeptAnswer['kind'], key: string | undefined): Promise<T> | undefined => {
+    const kept = knownKey(kind, key);
+    if (!kept || !patched(KEPT_ANSWERS)) return undefined;
+    if (!kept.answer) {
+      return Promise.reject(ApplicationFailure.create({
+        type: 'conflict',
+        message: `request_id was already used in session ${input.sessionId}: that call ran, and its answer (${kept.bytes} bytes) was too large to keep for a retry this late; use a new request_id`,
+        nonRetryable: true,
+      }));
+    }
+    if ('failure' in kept.answer) return Promise.reject(ApplicationFailure.create({ ...kept.answer.failure, nonRetryable: true }));
+    return Promise.resolve(kept.answer.result as T);
+  };
+
+  /** Runs a call, keeping its answer (or its failure) under its key, to be carried to the next run. */
+  const keeping = <T>(kind: KeptAnswer['kind'], key: string | undefined, call: () => Promise<T>): Promise<T> => {
+    // An unkeyed call is the very promise it always was: no step of it moves by a tick.
+    if (key === undefined) return call();
+    return call().then(
+      (result) => {
+        answered = keepAnswer(answered, keptAnswer(key, kind, { result }));
+        return result;
+      },
+      (err: unknown) => {
+        // A step's own failure (an activity's timeout, say) is kept as what the API would call it.
+        const failure = err instanceof ApplicationFailure
+          ? { type: err.type ?? 'execution_failed', message: err.message, ...(err.details?.length ? { details: [...err.details] } : {}) }
+          : { type: 'execution_failed', message: err instanceof Error ? causeMessage(err) : String(err) };
+        answered = keepAnswer(answered, keptAnswer(key, kind, { failure }));
+        throw err;
+      },
+    );
+  };
+
   setHandler(stateQuery, summary);
   setHandler(templateQuery, () => input.template ?? null);
   setHandler(usedSignal, () => {
@@ -431,7 +480,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
   });
   setHandler(placementQuery, () => (state && !ended && !closing && !state.paused && !state.homeless ? { hostId: state.hostId, containerId: state.containerId } : null));
 
-  setHandler(execUpdate, async (req) => {
+  setHandler(execUpdate, (req) => earlierAnswer<TerminalExecOutput>('exec', req.request_hash) ?? keeping('exec', req.request_hash, async () => {
     // Busy before the first await, so the validator of a command arriving meanwhile already sees it.
     busy = true;
     const note: CallNote = {};
@@ -473,10 +522,12 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       stepsDone++;
       extendLease(req.lease_ttl_sec);
     }
-  }, {
+  }), {
     // Validators run before anything is written to history: a refused update costs nothing.
     validator: (req: SessionExecRequest) => {
       rejectIfEnded();
+      // A retry of a call an earlier run answered is answered again, busy or not (as Temporal answers a known Update).
+      if (knownKey('exec', req.request_hash)) return;
       if (busy) throw ApplicationFailure.create({ type: 'session_busy', message: `a command is already running in session ${input.sessionId}`, nonRetryable: true });
       // create_if_missing joining a live session: it must be the template the caller asked for.
       const runsIn = input.template?.name ?? 'terminal';
@@ -521,7 +572,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
 
   setHandler(contextsQuery, () => Object.keys(state?.contexts ?? {}).map(contextView));
 
-  setHandler(codeUpdate, async (req) => {
+  setHandler(codeUpdate, (req) => earlierAnswer<RunCodeOutput>('code', req.request_hash) ?? keeping('code', req.request_hash, async () => {
     busy = true;
     const note: CallNote = {};
     try {
@@ -547,9 +598,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       stepsDone++;
       extendLease();
     }
-  }, {
+  }), {
     validator: (req: SessionCodeRequest) => {
       rejectIfEnded();
+      if (knownKey('code', req.request_hash)) return;
       if (busy) throw ApplicationFailure.create({ type: 'session_busy', message: `a command is already running in session ${input.sessionId}`, nonRetryable: true });
       contextFor(req);
     },
@@ -749,7 +801,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<Sess
       // A pause asked for meanwhile is done first (its handler waits for this loop).
       await condition(() => allHandlersFinished() || closing || pauseAsked);
       if (pauseAsked) continue;
-      if (!closing) return continueAsNew<typeof sessionWorkflow>({ ...input, firstCommand: undefined, carried: state });
+      if (!closing) return continueAsNew<typeof sessionWorkflow>({ ...input, firstCommand: undefined, carried: state, answered: answered.length > 0 ? answered : undefined });
       continue;
     }
     const due = dueAction(plan, Date.now(), idle);

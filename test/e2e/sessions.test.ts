@@ -63,6 +63,36 @@ describe('terminal sessions (a session is a workflow)', function () {
     await call('DELETE', `/api/v1/sessions/${sid}`, { token });
   });
 
+  it('a request_id retried after the session continued as new gets its first answer, and its command ran once', async () => {
+    const acc = (await platform.api.deps.accounts.byTokenHash(keyedHash(HASH_KEY, token)))!;
+    const runsOf = async (sid: string) => (await platform.api.deps.client.workflow.count(`WorkflowId = '${platform.api.deps.sessions.workflowId(acc.id, sid)}'`)).count;
+    // A new session made by a keyed call (named after its key), then a keyed command in it: each counts its runs in a file.
+    const made = { command: 'echo ran >> made; wc -l < made', request_id: `make-${Date.now()}` };
+    const a = await term(made);
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    assert.equal(a.body.created, true);
+    const sid = a.body.session_id;
+    const keyed = { command: 'echo ran >> runs; wc -l < runs', session_id: sid, request_id: `cmd-${Date.now()}` };
+    const first = await term(keyed);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.stdout, '1\n');
+    // More commands than a run holds (DURABOX_SESSION_COMMANDS_PER_RUN=5 here): the session continues as new, twice.
+    for (let i = 0; i < 8; i++) assert.equal((await term({ command: 'true', session_id: sid })).status, 200);
+    await eventually('the session to continue as new twice', async () => (await runsOf(sid)) >= 3);
+
+    const retried = await term(keyed);
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.deepEqual(retried.body, first.body);
+    const remade = await term(made);
+    assert.equal(remade.status, 200, JSON.stringify(remade.body));
+    assert.deepEqual(remade.body, a.body);
+    const counts = await term({ command: 'wc -l < runs; wc -l < made', session_id: sid });
+    assert.equal(counts.body.stdout, '1\n1\n', 'a retried command ran again');
+    const s = await call('GET', `/api/v1/sessions/${sid}`, { token });
+    assert.equal(s.body.commands, 11, 'the retries answered from the session are not commands');
+    await call('DELETE', `/api/v1/sessions/${sid}`, { token });
+  });
+
   it('files: a directory holding a file whose name contains a newline or a tab still lists, names whole', async () => {
     const a = await term({ command: `mkdir odd && touch "odd/$(printf 'two\\nlines')" "odd/$(printf 'a\\tb')" odd/plain` });
     assert.equal(a.status, 200, JSON.stringify(a.body));

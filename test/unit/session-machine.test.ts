@@ -1,11 +1,11 @@
 // The session as a state machine (workflows/session-machine.ts), without Temporal: its phases and where
 // they go, the idle loop's plan, what a failed step does, how a stored part or a move changes the session,
-// and what a restored call says about the interpreter contexts.
+// what a restored call says about the interpreter contexts, and which keyed answers go on to the next run.
 import assert from 'node:assert/strict';
 import type { SessionState } from '../../contract/messages.js';
 import {
-  afterMove, afterStep, afterStored, compactionDue, dueAction, failureAction, hostVerdict, idlePlan, nextGeneration, phaseOf,
-  restoredFields, statusOf, TRANSITIONS, type FailureView, type Phase,
+  afterMove, afterStep, afterStored, compactionDue, dueAction, failureAction, hostVerdict, idlePlan, keepAnswer, keptAnswer, KEPT_ANSWER_BYTES, KEPT_ANSWERS,
+  nextGeneration, phaseOf, restoredFields, statusOf, TRANSITIONS, utf8Bytes, type FailureView, type Phase,
 } from '../../workflows/session-machine.js';
 
 const base: SessionState = { hostQueue: 'q-a', hostId: 'a', containerId: 'c1', createdAtMs: 0, leaseExpiresAtMs: 100_000, commands: 3, generation: 1 };
@@ -167,5 +167,45 @@ describe('restored calls', () => {
     const interval = restoredFields('container_gone', 0, undefined, { zeroLoss: false });
     assert.match(interval.restored_note!, /container was gone.*\/workspace is as of 1970-01-01T00:00:00.000Z/);
     assert.deepEqual(restoredFields(undefined, 5), {});
+  });
+});
+
+describe('keyed answers carried to the next run', () => {
+  const answer = (key: string, stdout: string) => keptAnswer(key, 'exec', { result: { stdout } });
+
+  it('measure an answer as its JSON in UTF-8', () => {
+    assert.equal(utf8Bytes('aé€😀'), 1 + 2 + 3 + 4);
+    assert.equal(answer('k', 'é').bytes, Buffer.byteLength(JSON.stringify({ result: { stdout: 'é' } })));
+    const failed = keptAnswer('k', 'exec', { failure: { type: 'timeout', message: 'm', details: [{ stdout: 'x' }] } });
+    assert.equal(failed.bytes, Buffer.byteLength(JSON.stringify(failed.answer)));
+  });
+
+  it('keep the latest KEPT_ANSWERS keys; a key answered again is kept once, as the newest', () => {
+    let kept = [answer('dup', 'old')];
+    for (let i = 0; i < KEPT_ANSWERS + 10; i++) kept = keepAnswer(kept, answer(`k${i}`, `${i}`));
+    assert.equal(kept.length, KEPT_ANSWERS);
+    assert.equal(kept[0].key, 'k10', 'the oldest keys go first');
+    assert.equal(kept.at(-1)!.key, `k${KEPT_ANSWERS + 9}`);
+    kept = keepAnswer(kept, answer('k20', 'again'));
+    assert.equal(kept.filter((k) => k.key === 'k20').length, 1);
+    assert.deepEqual(kept.at(-1)!.answer, { result: { stdout: 'again' } });
+  });
+
+  it('carry the newest answers whole within KEPT_ANSWER_BYTES; older or larger ones keep only their key', () => {
+    // Each of these answers is 64 bytes of JSON: one fits 100 bytes, two do not.
+    const limits = { count: 10, bytes: 100 };
+    let kept = keepAnswer([], answer('a', 'x'.repeat(40)), limits);
+    assert.equal(kept[0].bytes, 64);
+    assert.ok(kept[0].answer);
+    kept = keepAnswer(kept, answer('b', 'y'.repeat(40)), limits);
+    assert.deepEqual(kept.map((k) => [k.key, k.answer !== undefined, k.bytes]), [['a', false, 64], ['b', true, 64]]);
+    // One larger than the whole budget keeps only its key, and leaves the room to the smaller ones before it.
+    kept = keepAnswer(kept, answer('c', 'z'.repeat(200)), limits);
+    assert.deepEqual(kept.map((k) => [k.key, k.answer !== undefined]), [['a', false], ['b', true], ['c', false]]);
+    // The default: half of Temporal's 512 KB payload warning, so the next run's input stays well under its 2 MB limit.
+    assert.equal(KEPT_ANSWER_BYTES, 256 * 1024);
+    const big = keepAnswer([], answer('big', 'x'.repeat(KEPT_ANSWER_BYTES)));
+    assert.equal(big[0].answer, undefined);
+    assert.ok(big[0].bytes > KEPT_ANSWER_BYTES);
   });
 });

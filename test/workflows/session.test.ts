@@ -16,6 +16,7 @@ import { SA_ERROR, SA_HOST } from '../../contract/search-attributes.js';
 import { sessionStartOperation, sessionWorkflowId } from '../../control/session-service.js';
 import { createControlActivities, type ControlDeps } from '../../control/activities.js';
 import { grantRefusal } from '../../control/host-grants.js';
+import { KEPT_ANSWER_BYTES } from '../../workflows/session-machine.js';
 
 /** The key the control worker of these tests signs host grants with (its real activity, no platform around it). */
 const GRANT_KEY = 'workflow-test-grant-key';
@@ -193,13 +194,16 @@ describe('sessionWorkflow', function () {
     handle: WorkflowHandle<typeof sessionWorkflow>;
     firstRunId: string;
     first: TerminalExecOutput;
+    /** What started it and its creating call, for a retry of that call. */
+    input: SessionWorkflowInput;
+    req: SessionExecRequest;
   }
 
   /** Creates a session with its first command, exactly as SessionService.exec does (Update-with-Start). */
   async function createSession(
-    opts: { command?: string; lease_ttl_sec?: number; timeout_ms?: number; updateId?: string; durableGrant?: string } & Partial<SessionWorkflowInput> = {},
+    opts: { command?: string; lease_ttl_sec?: number; timeout_ms?: number; updateId?: string; requestHash?: string; durableGrant?: string } & Partial<SessionWorkflowInput> = {},
   ): Promise<Session> {
-    const { command = 'echo hello', lease_ttl_sec, timeout_ms = 5_000, updateId, durableGrant, ...over } = opts;
+    const { command = 'echo hello', lease_ttl_sec, timeout_ms = 5_000, requestHash, updateId = requestHash, durableGrant, ...over } = opts;
     const sessionId = `sess_${randomUUID().replaceAll('-', '')}`;
     const workflowId = sessionWorkflowId(ACCOUNT, sessionId);
     const firstCommand = { id: randomUUID(), command, timeoutMs: timeout_ms, ...(durableGrant ? { durableGrant } : {}) };
@@ -215,7 +219,7 @@ describe('sessionWorkflow', function () {
       ...over,
     };
     const startOp = sessionStartOperation(input);
-    const req: SessionExecRequest = { command, timeout_ms, lease_ttl_sec, created: true, first_id: firstCommand.id };
+    const req: SessionExecRequest = { command, timeout_ms, lease_ttl_sec, created: true, first_id: firstCommand.id, ...(requestHash ? { request_hash: requestHash } : {}) };
     const outcome = env.client.workflow.executeUpdateWithStart(execUpdate, { args: [req], startWorkflowOperation: startOp, updateId });
     await startOp.workflowHandle();
     const handle = env.client.workflow.getHandle<typeof sessionWorkflow>(workflowId);
@@ -223,7 +227,7 @@ describe('sessionWorkflow', function () {
     const first = await outcome;
     // The run that took the first command (no test continues as new on the first command alone).
     const firstRunId = (await handle.describe()).runId;
-    return { sessionId, workflowId, handle, firstRunId, first };
+    return { sessionId, workflowId, handle, firstRunId, first, input, req };
   }
 
   /** A later command in the session (SessionService.exec without create_if_missing). */
@@ -233,7 +237,7 @@ describe('sessionWorkflow', function () {
 
   /** The ApplicationFailure an update was refused or failed with. */
   async function updateFailure(p: Promise<unknown>): Promise<ApplicationFailure> {
-    const err = await p.then((r) => assert.fail(`expected the update to fail, it returned ${JSON.stringify(r)}`), (e: unknown) => e);
+    const err = await p.then((r) => assert.fail(`expected the update to fail, it returned ${JSON.stringify(r).slice(0, 500)}`), (e: unknown) => e);
     assert.ok(err instanceof WorkflowUpdateFailedError, `expected WorkflowUpdateFailedError, got ${String(err)}`);
     assert.ok(err.cause instanceof ApplicationFailure, `expected an ApplicationFailure cause, got ${String(err.cause)}`);
     return err.cause;
@@ -478,6 +482,119 @@ describe('sessionWorkflow', function () {
     assert.equal(summary.ended_reason, 'start_failed');
     assert.equal((await handle.describe()).typedSearchAttributes.get(SA_ERROR), 'start_failed');
     assert.equal(creates.length, 1, 'a start carrying the first command must not be retried');
+  });
+
+  describe('a request_id retried after the session continued as new', () => {
+    /** The fake shell numbers its runs: a command run a second time answers differently. */
+    let shellRuns: number;
+    beforeEach(() => {
+      shellRuns = 0;
+      execImpl = async (req) => ran(req.command, { stdout: `run ${++shellRuns}: ${req.command}\n` });
+    });
+
+    /** A later command under a request key, as SessionService.exec sends it: the key's hash is the Update id and rides in the request. */
+    const keyedExec = (s: Session, command: string, key: string, more: Partial<SessionExecRequest> = {}) => exec(s, command, { request_hash: key, ...more }, key);
+    const keyedCell = (s: Session, code: string, key: string) =>
+      s.handle.executeUpdate(codeUpdate, { args: [{ code, timeout_ms: 5_000, request_hash: key }], updateId: key });
+    const runIdOf = async (s: Session) => (await s.handle.describe()).runId;
+    const continuedFrom = (s: Session, runId: string) => eventually(async () => (await runIdOf(s)) !== runId, 'continue-as-new');
+    const keyOf = (c: string) => c.repeat(64);
+
+    it('answers a command\'s retry in a later run, and the run after, with the first answer, and never runs it again', async () => {
+      const s = await createSession({ commandsPerRun: 2 });
+      const first = await keyedExec(s, 'echo keyed', keyOf('a'));
+      assert.equal(first.stdout, 'run 1: echo keyed\n');
+      await continuedFrom(s, s.firstRunId);
+
+      assert.deepEqual(await keyedExec(s, 'echo keyed', keyOf('a')), first);
+      assert.deepEqual(execs.map((e) => e.command), ['echo keyed'], 'the retry ran the command again');
+      assert.equal((await s.handle.query(stateQuery)).commands, 2, 'a retry answered from the record is not a command');
+
+      // Two more commands: the session continues as new once more, and still knows the key.
+      const second = await runIdOf(s);
+      await exec(s, 'echo three');
+      await exec(s, 'echo four');
+      await continuedFrom(s, second);
+      assert.deepEqual(await keyedExec(s, 'echo keyed', keyOf('a')), first);
+      assert.deepEqual(execs.map((e) => e.command), ['echo keyed', 'echo three', 'echo four']);
+      await closeAndWait(s);
+    });
+
+    it('answers a retried creating call (Update-with-Start joining the continued session) with its first answer: no second container, no second run', async () => {
+      const key = keyOf('b');
+      const s = await createSession({ commandsPerRun: 2, requestHash: key, command: 'echo created' });
+      assert.equal(s.first.created, true);
+      await exec(s, 'echo two');
+      await continuedFrom(s, s.firstRunId);
+
+      // SessionService.exec retried: a new first command id, the same session and update id.
+      const firstCommand = { ...s.input.firstCommand!, id: randomUUID() };
+      const retry = await env.client.workflow.executeUpdateWithStart(execUpdate, {
+        args: [{ ...s.req, first_id: firstCommand.id }], startWorkflowOperation: sessionStartOperation({ ...s.input, firstCommand }), updateId: key,
+      });
+      assert.deepEqual(retry, s.first);
+      assert.equal(creates.length, 1);
+      assert.deepEqual(execs.map((e) => e.command), ['echo two']);
+      await closeAndWait(s);
+    });
+
+    it('answers a retried command that timed out with the same timeout failure and output', async () => {
+      execImpl = async (req) => ran(req.command, { stdout: `run ${++shellRuns}\n`, exit_code: 137, timed_out: true });
+      const s = await createSession({ commandsPerRun: 2 });
+      const first = await updateFailure(keyedExec(s, 'sleep 100', keyOf('c'), { timeout_ms: 500 }));
+      assert.equal(first.type, 'timeout');
+      await continuedFrom(s, s.firstRunId);
+      const again = await updateFailure(keyedExec(s, 'sleep 100', keyOf('c'), { timeout_ms: 500 }));
+      assert.equal(again.type, 'timeout');
+      assert.equal(again.message, first.message);
+      assert.deepEqual(again.details, [{ stdout: 'run 1\n', stderr: '' }]);
+      assert.equal(execs.length, 1);
+      await closeAndWait(s);
+    });
+
+    it('answers a retried cell from its first answer', async () => {
+      const s = await createSession({ commandsPerRun: 2 });
+      const first = await keyedCell(s, 'x = 1', keyOf('d'));
+      await continuedFrom(s, s.firstRunId);
+      assert.deepEqual(await keyedCell(s, 'x = 1', keyOf('d')), first);
+      assert.equal(cells.length, 1);
+      await closeAndWait(s);
+    });
+
+    it('refuses the retry of a command whose answer was too large to carry (conflict), and never runs it again; smaller ones are kept', async () => {
+      const big = 'x'.repeat(KEPT_ANSWER_BYTES + 1);
+      execImpl = async (req) => ran(req.command, { stdout: req.command === 'big' ? big : `run ${++shellRuns}\n` });
+      const s = await createSession({ commandsPerRun: 3 });
+      const small = await keyedExec(s, 'small', keyOf('e'));
+      assert.equal((await keyedExec(s, 'big', keyOf('f'))).stdout.length, big.length);
+      await continuedFrom(s, s.firstRunId);
+
+      const refusal = await updateFailure(keyedExec(s, 'big', keyOf('f')));
+      assert.equal(refusal.type, 'conflict');
+      assert.match(refusal.message, /request_id/);
+      assert.deepEqual(await keyedExec(s, 'small', keyOf('e')), small);
+      assert.deepEqual(execs.map((e) => e.command), ['small', 'big']);
+      await closeAndWait(s);
+    });
+
+    it('answers a kept retry even while another command runs (as Temporal answers a known Update)', async () => {
+      const s = await createSession({ commandsPerRun: 2 });
+      const first = await keyedExec(s, 'echo keyed', keyOf('0'));
+      await continuedFrom(s, s.firstRunId);
+      const release = deferred();
+      const running = deferred();
+      execImpl = async (req) => {
+        running.resolve();
+        return heartbeatUntil(release.promise.then(() => ran(req.command)));
+      };
+      const slow = exec(s, 'sleep 1');
+      await running.promise;
+      assert.deepEqual(await keyedExec(s, 'echo keyed', keyOf('0')), first);
+      release.resolve();
+      await slow;
+      assert.deepEqual(execs.map((e) => e.command), ['echo keyed', 'sleep 1']);
+      await closeAndWait(s);
+    });
   });
 
   describe('interpreter contexts', () => {
