@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import { sandboxProgramsDir } from '../config/paths.js';
 import { componentLog, type Logger } from '../config/log.js';
@@ -55,6 +56,58 @@ export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /** What a container's stderr may put in the worker's log over its life (bytes, lines); the rest is dropped. */
 export const MAX_STDERR_LOG_BYTES = 64 * 1024;
 export const MAX_STDERR_LOG_LINES = 100;
+/** The longest line of a container's stderr the log keeps (characters); the rest of a longer one is dropped. */
+export const MAX_STDERR_LINE_CHARS = 1000;
+
+/** One line of a stream, as the log keeps it. */
+export interface CutLine { text: string; cut: boolean }
+
+/**
+ * Cuts a stream's bytes into lines, whatever the blocks they arrive in: each line one piece (a traceback
+ * is as many log lines as it has lines, never one block of several nor a line in halves), at most
+ * `maxChars` of it, its end-of-line dropped. What is held between blocks is at most one line's `maxChars`.
+ */
+export class LineCutter {
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+  /** The line being read was already given, cut: the rest of it, up to its newline, is dropped. */
+  private skipping = false;
+
+  constructor(private readonly maxChars: number) {}
+
+  /** The lines `chunk` ends, or cuts for being too long. */
+  push(chunk: Buffer): CutLine[] {
+    const parts = (this.partial + this.decoder.write(chunk)).split('\n');
+    this.partial = parts.pop()!;
+    const lines: CutLine[] = [];
+    for (const part of parts) {
+      if (this.skipping) this.skipping = false;
+      else this.give(part, lines);
+    }
+    if (this.skipping) this.partial = '';
+    else if (this.partial.length > this.maxChars) {
+      this.give(this.partial, lines);
+      this.partial = '';
+      this.skipping = true;
+    }
+    return lines;
+  }
+
+  /** The last line, when the stream ends without a newline. */
+  end(): CutLine[] {
+    const rest = this.partial + this.decoder.end();
+    this.partial = '';
+    const lines: CutLine[] = [];
+    if (!this.skipping) this.give(rest, lines);
+    return lines;
+  }
+
+  private give(line: string, into: CutLine[]): void {
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (text.trim() === '') return; // blank lines say nothing in a log
+    into.push(text.length > this.maxChars ? { text: text.slice(0, this.maxChars), cut: true } : { text, cut: false });
+  }
+}
 
 export class FrameChannel {
   /** Received bytes not yet cut into frames, as they came (joined only once a whole frame is there). */
@@ -65,6 +118,7 @@ export class FrameChannel {
   private queuedBytes = 0;
   private stderrLogged = 0;
   private stderrLines = 0;
+  private readonly stderrCutter = new LineCutter(MAX_STDERR_LINE_CHARS);
   private failure: Error | undefined;
   closed = false;
 
@@ -80,7 +134,10 @@ export class FrameChannel {
       }
     });
     err.on('data', (chunk: Buffer) => this.onStderr(chunk));
-    const gone = () => this.fail(new ChannelClosed(`${label} container exited`));
+    const gone = () => {
+      this.logStderr(this.stderrCutter.end());
+      this.fail(new ChannelClosed(`${label} container exited`));
+    };
     stream.on('end', gone);
     stream.on('close', gone);
     stream.on('error', gone);
@@ -134,16 +191,28 @@ export class FrameChannel {
     this.frames.push({ frame, bytes });
   }
 
-  /** A container's stderr goes to the worker's log, bounded over the container's life. */
+  /**
+   * A container's stderr goes to the worker's log a line at a time (one JSON line each, naming the
+   * container), bounded over the container's life.
+   */
   private onStderr(chunk: Buffer): void {
-    const room = MAX_STDERR_LOG_BYTES - this.stderrLogged;
-    if (this.stderrLines >= MAX_STDERR_LOG_LINES || room <= 0) return;
-    this.stderrLines++;
-    this.stderrLogged += Math.min(room, chunk.length, 4096);
-    this.log.warn({ stderr: chunk.subarray(0, Math.min(room, 4096)).toString('utf8') }, `${this.label} container wrote to stderr`);
-    if (chunk.length >= room || this.stderrLines === MAX_STDERR_LOG_LINES) {
-      this.stderrLines = MAX_STDERR_LOG_LINES;
-      this.log.warn({ most_bytes: MAX_STDERR_LOG_BYTES, most_lines: MAX_STDERR_LOG_LINES }, `${this.label} container's stderr is past what the log keeps of it; the rest is dropped`);
+    if (this.stderrLines >= MAX_STDERR_LOG_LINES) return;
+    this.logStderr(this.stderrCutter.push(chunk));
+  }
+
+  private logStderr(lines: CutLine[]): void {
+    for (const line of lines) {
+      if (this.stderrLines >= MAX_STDERR_LOG_LINES) return;
+      const room = MAX_STDERR_LOG_BYTES - this.stderrLogged;
+      const bytes = Buffer.from(line.text);
+      const text = bytes.length > room ? bytes.subarray(0, room).toString('utf8') : line.text;
+      this.stderrLines++;
+      this.stderrLogged += Math.min(bytes.length, room);
+      this.log.warn({ stderr: text, ...(line.cut || text !== line.text ? { cut: true } : {}) }, `${this.label} container wrote to stderr`);
+      if (this.stderrLogged >= MAX_STDERR_LOG_BYTES || this.stderrLines === MAX_STDERR_LOG_LINES) {
+        this.stderrLines = MAX_STDERR_LOG_LINES;
+        this.log.warn({ most_bytes: MAX_STDERR_LOG_BYTES, most_lines: MAX_STDERR_LOG_LINES }, `${this.label} container's stderr is past what the log keeps of it; the rest is dropped`);
+      }
     }
   }
 

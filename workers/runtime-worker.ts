@@ -25,8 +25,26 @@ import { RegistryClient } from './registry-client.js';
 import { LABEL_RELAY, Relays } from '../tunnel/relay.js';
 import { TunnelServer } from '../tunnel/host-server.js';
 
+/** Where this host's Temporal connection really goes: the host gateway the API named, or TEMPORAL_ADDRESS. */
+export interface TemporalRoute { address: string; via: 'gateway' | 'direct' }
+
+export function temporalRouteOf(temporal: TemporalSettings, gatewayAddress: string | undefined): TemporalRoute {
+  return gatewayAddress ? { address: gatewayAddress, via: 'gateway' } : { address: temporal.address ?? '127.0.0.1:7233', via: 'direct' };
+}
+
+/** The worker's start line: what it serves, and the Temporal address it really connects to (not TEMPORAL_ADDRESS behind a gateway). */
+export function startLine(workerId: string, runtimes: readonly string[], route: TemporalRoute): { fields: Record<string, unknown>; msg: string } {
+  const through = route.via === 'gateway' ? ' through the host gateway' : '';
+  return {
+    fields: { runtimes, temporal: route.address, temporal_via: route.via },
+    msg: `runtime worker ${workerId} serving ${runtimes.join(', ')} on ${route.address}${through}`,
+  };
+}
+
 export interface RuntimeWorker {
   workerId: string;
+  /** The Temporal this worker reaches, as its start line names it. */
+  temporal: TemporalRoute;
   inflight: Map<string, number>;
   /** Resolves when every Temporal worker has stopped (after shutdown, or on a fatal error). */
   done: Promise<void>;
@@ -177,6 +195,8 @@ export async function startRuntimeWorker(config: WorkerSettings, temporal: Tempo
   let stopping: Promise<void> | undefined;
   const worker: RuntimeWorker = {
     workerId: config.workerId,
+    // A connection handed in is the caller's: it went wherever TEMPORAL_ADDRESS says.
+    temporal: temporalRouteOf(temporal, connection ? undefined : gateway?.address),
     inflight,
     done,
     shutdown(opts = {}) {

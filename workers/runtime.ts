@@ -4,7 +4,7 @@ import { exitStartFailed, logUnexpectedErrors, onShutdownSignal } from '../confi
 import { componentLog, errorFields } from '../config/log.js';
 import { installTemporalRuntime } from '../temporal/connection.js';
 import { startTracing } from '../telemetry/tracing.js';
-import { startRuntimeWorker } from './runtime-worker.js';
+import { startLine, startRuntimeWorker } from './runtime-worker.js';
 
 let log = componentLog('worker');
 logUnexpectedErrors(log);
@@ -16,8 +16,8 @@ try {
   installTemporalRuntime(temporal, log);
   const tracing = startTracing(loadTracingSettings(), 'durabox-worker', config.workerId);
   const worker = await startRuntimeWorker(config, temporal, { tracing });
-  const address = temporal.address ?? '127.0.0.1:7233';
-  log.info({ runtimes: config.runtimes, temporal: address }, `runtime worker ${worker.workerId} serving ${config.runtimes.join(', ')} on ${address}`);
+  const line = startLine(worker.workerId, config.runtimes, worker.temporal);
+  log.info(line.fields, line.msg);
   onShutdownSignal(log, async () => {
     await worker.shutdown();
     // Last, so the spans of the activities that just ended still go out.

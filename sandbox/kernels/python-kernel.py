@@ -5,7 +5,8 @@
 # and stderr are this process's fd 1 and 2.
 # Rich output goes through IPython's own machinery: a DisplayPublisher for display(), a DisplayHook for
 # the last expression's value, _showtraceback for errors; matplotlib through IPython's inline backend
-# (MPLBACKEND=module://matplotlib_inline.backend_inline), which displays every figure left open.
+# (MPLBACKEND=module://matplotlib_inline.backend_inline), which displays every figure left open; a cell that
+# switches to another backend (matplotlib.use("Agg")) has its open figures shown by show_figures_left_open.
 import base64, json, os, shutil, signal, sys
 
 requests = os.fdopen(3, "rb", buffering=0)
@@ -120,6 +121,34 @@ shell = Shell.instance(
 )
 # `!cmd` runs with the kernel's own stdout and stderr (the default runs it on a pseudo-terminal: CRLF lines).
 shell.system = shell.system_raw
+
+
+def show_figures_left_open():
+    # Code that picks a backend itself (matplotlib.use("Agg"), common in scripts written for headless
+    # machines) leaves the inline backend, whose own post-execute hook shows what is left open, and its
+    # plt.show() shows nothing: every figure still open after the cell is shown here instead, as a PNG,
+    # and closed, as the inline backend would.
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None or "backend_inline" in plt.get_backend():
+        return
+    from matplotlib._pylab_helpers import Gcf
+    from IPython.core.pylabtools import print_figure
+    try:
+        for manager in Gcf.get_all_fig_managers():
+            fig = manager.canvas.figure
+            data = {"text/plain": repr(fig)}
+            png = print_figure(fig, "png")  # None for a figure with nothing drawn: then its text only
+            if png:
+                data["image/png"] = png
+            shell.display_pub.publish(data)
+    except Exception:  # noqa: BLE001 - a figure that cannot be drawn is the cell's error, as inline's would be
+        shell.showtraceback()
+    finally:
+        if Gcf.get_all_fig_managers():
+            plt.close("all")
+
+
+shell.events.register("post_execute", show_figures_left_open)
 
 
 # The context's variables over a pause or a move (docs/sessions/durability.md). Given a state file (its

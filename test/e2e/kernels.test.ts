@@ -166,6 +166,25 @@ describe('code interpreter kernels in real sandbox containers', function () {
       assert.equal(again.results.filter((x) => x.png).length, 0);
     });
 
+    it('python: a cell that switches to the Agg backend still has every figure shown or left open as a png', async () => {
+      // pyplot is already loaded on the inline backend in this context: matplotlib.use switches it away.
+      await cell('python', 'import matplotlib.pyplot as plt', { context: 'agg' });
+      const r = await cell('python', [
+        'import matplotlib',
+        'matplotlib.use("Agg")',
+        'import matplotlib.pyplot as plt',
+        'plt.plot([1, 2, 3], [3, 1, 2]); plt.show()',
+        'plt.figure(); plt.bar(["a", "b"], [2, 5]); plt.savefig("/tmp/bars.png")',
+      ].join('\n'), { context: 'agg' });
+      assert.equal(r.error, null, JSON.stringify(r.error));
+      const pngs = r.results.filter((x) => x.png);
+      assert.equal(pngs.length, 2, JSON.stringify(r.results.map((x) => Object.keys(x))));
+      for (const p of pngs) assert.ok(Buffer.from(p.png!, 'base64').subarray(0, 8).equals(PNG_SIGNATURE), 'decodes to a PNG');
+      // closed after display: the next cell shows nothing again
+      const again = await cell('python', 'plt.get_fignums()', { context: 'agg' });
+      assert.deepEqual(again.results, [{ is_main_result: true, text: '[]' }]);
+    });
+
     it('python: a pandas DataFrame as the last expression gives html and text', async () => {
       const r = await cell('python', "import pandas as pd\ndf = pd.DataFrame({'city': ['Oslo', 'Lima'], 'temp': [3, 19]})\ndf");
       assert.equal(r.error, null);
@@ -340,6 +359,18 @@ describe('code interpreter kernels in real sandbox containers', function () {
       box.send({ cell: { language: 'bash', code: 'ls -A /workspace | wc -l', timeout_ms: 30_000 }, limit: 1000 });
       const after = (await box.until('cell_result')).pop()!.frame.cell_result as CellResult;
       assert.equal(text(after).trim(), '0', 'nothing of the previous run is left');
+      assert.deepEqual((await box.next()).frame, { ready: true });
+    });
+
+    it('a one-shot cell that picks the Agg backend before pyplot still gives its figure left open as a png', async () => {
+      const code = 'import matplotlib\nmatplotlib.use("Agg")\nimport matplotlib.pyplot as plt\nplt.plot([1, 4, 9])\n"drawn"';
+      box.send({ cell: { language: 'python', code, timeout_ms: 30_000 }, limit: 1000 });
+      const r = (await box.until('cell_result')).pop()!.frame.cell_result as CellResult;
+      assert.equal(r.error, null, JSON.stringify(r.error));
+      assert.deepEqual(r.results.filter((x) => x.is_main_result), [{ is_main_result: true, text: "'drawn'" }]);
+      const pngs = r.results.filter((x) => x.png);
+      assert.equal(pngs.length, 1, JSON.stringify(r.results.map((x) => Object.keys(x))));
+      assert.ok(Buffer.from(pngs[0].png!, 'base64').subarray(0, 8).equals(PNG_SIGNATURE), 'decodes to a PNG');
       assert.deepEqual((await box.next()).frame, { ready: true });
     });
 

@@ -12,6 +12,9 @@ import { repoRoot } from '../../config/paths.js';
 import { call, login, newToken, startCommandOf } from './support/http.js';
 import { platform } from './support/hooks.js';
 import { eventually } from './support/docker.js';
+import { PythonSandboxPool } from '../../sandbox/python-pool.js';
+import { loadWorkerSettings } from '../../config/index.js';
+import type { Pid1Runtime } from '../../sandbox/pid1-runtime.js';
 
 type Line = Record<string, unknown> & { level: string; time: string; msg: string };
 
@@ -111,7 +114,12 @@ describe('logs: JSON lines from every process, and no secret in them (spec §11)
       'worker w-logs': jsonLines(worker.output(), 'worker w-logs'),
     };
     const workerLines = [...places['worker w-main'], ...places['worker w-logs']];
-    assert.ok(places['worker w-logs'].some((l) => l.worker_id === worker.id && /serving/.test(l.msg)), 'the worker says it serves, with its id');
+    const serving = places['worker w-logs'].find((l) => l.worker_id === worker.id && /serving/.test(l.msg));
+    assert.ok(serving, 'the worker says it serves, with its id');
+    // ... and names the Temporal it really connects to: the host gateway when there is one, not TEMPORAL_ADDRESS.
+    const reached = platform.gateway ? platform.gateway.address : platform.devServer.address;
+    assert.equal(serving.temporal, reached, serving.msg);
+    assert.ok(serving.msg.includes(`on ${reached}`), serving.msg);
     assert.ok(places['worker w-logs'].some((l) => /SIGTERM/.test(l.msg)), 'and that it stops');
 
     // The user's timeout: info lines with its code and no stack, from the API (its workflow) and the worker (its activity).
@@ -145,6 +153,32 @@ describe('logs: JSON lines from every process, and no secret in them (spec §11)
       for (const [where, lines] of Object.entries(places)) {
         assert.ok(!lines.some((l) => JSON.stringify(l).includes(secret)), `the ${what} appears in the lines of ${where}`);
       }
+    }
+  });
+
+  it("a sandbox container's stderr (a PID 1's traceback) is one JSON line per line, at warn, naming the container", async () => {
+    // A sandbox whose PID 1 writes a Python traceback to its stderr, as a keeper dying under a fork bomb does, and ends.
+    const workerId = `logs-stderr-${process.pid}`;
+    const traceback = ['Traceback (most recent call last):', '  File "<string>", line 1, in <module>', 'RuntimeError: can\'t start new thread'];
+    const script = `printf '%s\\n' ${traceback.map((l) => `'${l.replace(/'/g, "'\\''")}'`).join(' ')} >&2; sleep 1`;
+    const pid1 = async (): Promise<Pid1Runtime> => ({ mount: { Type: 'tmpfs', Source: '', Target: '/opt/none' }, command: () => ['sh', '-c', script] });
+    const settings = loadWorkerSettings({ ...process.env, DURABOX_WORKER_ID: workerId });
+    const pool = new PythonSandboxPool({ docker: platform.docker, workerId, limits: settings.python, warm: 0, maxUses: 1, outputLimitBytes: 1024, pid1 });
+    const from = platform.apiLog.length;
+    try {
+      await assert.rejects(pool.run('print(1)', 20_000));
+    } finally {
+      await pool.close();
+    }
+    const said = await eventually('the traceback\'s lines', async () => {
+      const ls = jsonLines(platform.apiLog.slice(from).join(''), 'the worker').filter((l) => l.stderr !== undefined);
+      return ls.length >= traceback.length && ls;
+    });
+    assert.deepEqual(said.map((l) => l.stderr), traceback, 'each line its own JSON line, whole');
+    for (const l of said) {
+      assert.equal(l.level, 'warn');
+      assert.equal(l.program, 'keeper');
+      assert.match(String(l.container_id), /^[0-9a-f]{12}$/);
     }
   });
 

@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { BadFrame, FrameChannel, MAX_FRAME_BYTES, MAX_QUEUED_BYTES, MAX_STDERR_LOG_BYTES, MAX_STDERR_LOG_LINES } from '../../sandbox/frame-channel.js';
+import {
+  BadFrame, FrameChannel, LineCutter, MAX_FRAME_BYTES, MAX_QUEUED_BYTES, MAX_STDERR_LINE_CHARS, MAX_STDERR_LOG_BYTES, MAX_STDERR_LOG_LINES,
+} from '../../sandbox/frame-channel.js';
 import { sendLogLinesTo } from '../../config/log.js';
 
 /** Docker's multiplexed stream: an 8-byte header (stream 1 stdout / 2 stderr, length) per block. */
@@ -78,10 +80,10 @@ describe('frame channel', () => {
     const lines: Array<{ stderr?: string; msg: string }> = [];
     sendLogLinesTo((line) => lines.push(JSON.parse(line)));
     try {
-      for (const [size, count] of [[10_000, 200], [1, 1000]]) {
+      for (const [size, count] of [[10_000, 200], [2, 1000]]) {
         const { channel, state, write } = await fakeChannel();
         lines.length = 0;
-        for (let i = 0; i < count; i++) write(Buffer.alloc(size, 0x61), 2);
+        for (let i = 0; i < count; i++) write(Buffer.from(`${'a'.repeat(size - 1)}\n`), 2);
         write(frame({ ok: true }));
         assert.deepEqual(await channel.next(), { ok: true });
         assert.equal(state.killed, 0);
@@ -93,6 +95,45 @@ describe('frame channel', () => {
     } finally {
       sendLogLinesTo((line) => process.stdout.write(line));
     }
+  });
+
+  it("a container's stderr is one JSON log line per line it wrote, however it arrived, naming the container", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    sendLogLinesTo((line) => lines.push(JSON.parse(line)));
+    try {
+      const { channel, write } = await fakeChannel();
+      const traceback = 'Traceback (most recent call last):\n  File "<string>", line 1, in <module>\nBlockingIOError: [Errno 11] Resource temporarily unavailable\n';
+      // in two blocks cut mid-line, the last line ending only when the container does
+      write(Buffer.from(traceback.slice(0, 40)), 2);
+      write(Buffer.from(`${traceback.slice(40)}exiting`), 2);
+      write(frame({ ok: true }));
+      assert.deepEqual(await channel.next(), { ok: true });
+      channel.close();
+      await tick();
+      const said = lines.filter((l) => l.stderr !== undefined);
+      assert.deepEqual(said.map((l) => l.stderr), [...traceback.trimEnd().split('\n'), 'exiting']);
+      for (const l of said) {
+        assert.equal(l.level, 'warn');
+        assert.equal(l.container_id, 'f'.repeat(12));
+        assert.equal(l.program, 'test');
+        assert.equal(l.msg, 'test container wrote to stderr');
+      }
+    } finally {
+      sendLogLinesTo((line) => process.stdout.write(line));
+    }
+  });
+
+  it('cuts bytes into lines: across blocks and UTF-8 sequences, CRLF and blank lines, a long line cut and the rest of it dropped', () => {
+    const c = new LineCutter(10);
+    const e = Buffer.from('é');
+    assert.deepEqual(c.push(Buffer.concat([Buffer.from('ab'), e.subarray(0, 1)])), []);
+    assert.deepEqual(c.push(Buffer.concat([e.subarray(1), Buffer.from('\r\n\n  \nx\ny')])), [{ text: 'abé', cut: false }, { text: 'x', cut: false }]);
+    assert.deepEqual(c.push(Buffer.from('0123456789ABC')), [{ text: 'y012345678', cut: true }]);
+    assert.deepEqual(c.push(Buffer.from('more of the same line'.repeat(100))), [], 'the rest of a cut line is not held');
+    assert.deepEqual(c.push(Buffer.from('DEF\nnext\nlast')), [{ text: 'next', cut: false }]);
+    assert.deepEqual(c.end(), [{ text: 'last', cut: false }]);
+    assert.deepEqual(c.end(), []);
+    assert.equal(MAX_STDERR_LINE_CHARS, 1000);
   });
 
   it('a chunk frame of the wrong shape is skipped, not passed on', async () => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import { ConfigError, loadLogSettings } from '../../config/index.js';
+import { ConfigError, loadLogSettings, loadTemporalSettings } from '../../config/index.js';
 import { createLogger } from '../../config/log.js';
 import { isOrdinaryOutcome } from '../../contract/errors.js';
 import { SdkLogForwarder } from '../../temporal/sdk-log.js';
+import { startLine, temporalRouteOf } from '../../workers/runtime-worker.js';
 
 /** A logger whose lines land in `lines`, parsed. */
 function capture(level: Parameters<typeof createLogger>[0] = 'info') {
@@ -137,5 +138,23 @@ describe('the Temporal SDK\'s lines', () => {
     sdk.warn('Workflow failed', { error: new Error('the host holding the session is gone'), error_code: 'session_lost' });
     assert.deepEqual(lines.map((l) => l.level), ['warn', 'warn', 'warn']);
     for (const l of lines) assert.match((l.err as { stack: string }).stack, /\n\s+at /);
+  });
+});
+
+describe("a runtime worker's start line", () => {
+  const temporal = loadTemporalSettings({ TEMPORAL_ADDRESS: 'temporal.internal:7233' });
+
+  it('names the host gateway it connects through, not TEMPORAL_ADDRESS', () => {
+    const line = startLine('w-1', ['python', 'terminal'], temporalRouteOf(temporal, 'gateway.example:7443'));
+    assert.equal(line.msg, 'runtime worker w-1 serving python, terminal on gateway.example:7443 through the host gateway');
+    assert.deepEqual(line.fields, { runtimes: ['python', 'terminal'], temporal: 'gateway.example:7443', temporal_via: 'gateway' });
+    assert.doesNotMatch(JSON.stringify(line), /temporal\.internal/);
+  });
+
+  it('names TEMPORAL_ADDRESS (or its default) without a gateway', () => {
+    const line = startLine('w-1', ['python'], temporalRouteOf(temporal, undefined));
+    assert.equal(line.msg, 'runtime worker w-1 serving python on temporal.internal:7233');
+    assert.deepEqual(line.fields, { runtimes: ['python'], temporal: 'temporal.internal:7233', temporal_via: 'direct' });
+    assert.equal(temporalRouteOf(loadTemporalSettings({}), undefined).address, '127.0.0.1:7233');
   });
 });
