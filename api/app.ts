@@ -22,15 +22,13 @@ import { workbenchHandlers } from './handlers/workbench.js';
 import { mcpHandlers } from './mcp.js';
 import { peerApis } from '../peer/index.js';
 import { browserHandlers } from './workbench/browser-routes.js';
+import { JSON_BODY_LIMIT } from './raw-body.js';
 import { requestLog } from './request-log.js';
 import { portProxy } from './streams.js';
 import { operationsRouter, responseCheck, type Handlers } from './routes.js';
 import { tracingMiddleware } from './tracing.js';
 
 const log = componentLog('api');
-
-/** Largest JSON body accepted: a 1 MB program plus its JSON escaping. */
-export const JSON_BODY_LIMIT = '4mb';
 
 /** One handler per operation record; the compiler refuses a record without one. */
 export function handlersOf(deps: AppDeps): Handlers {

@@ -5,11 +5,12 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { z } from 'zod';
-import { OPERATIONS, responsesOf, type Operation, type OperationId } from '../contract/operations.js';
+import { OPERATIONS, responsesOf, type Auth, type Operation, type OperationId } from '../contract/operations.js';
 import { DuraboxError } from '../contract/errors.js';
 import { describeIssues, parseOr400 } from '../contract/schemas.js';
 import { guard } from './auth.js';
 import type { AppDeps, AppState } from './context.js';
+import { readJsonBody } from './raw-body.js';
 
 type Ctx = Context & { state: AppState; params: Record<string, string> };
 
@@ -37,9 +38,7 @@ export function operationsRouter(deps: AppDeps, handlers: Handlers, bodies: Sett
     const handler = handlers[id] as Handler<Operation>;
     const bodySchema = (bodies[id] as z.ZodType | undefined) ?? op.body;
     const run = async (ctx: Ctx) => {
-      // A body in another format is refused as such: a form a foreign page posts is never read as empty.
-      if (bodySchema && ctx.request.type && !ctx.is('json')) throw new DuraboxError('unsupported_media_type');
-      const body = bodySchema ? parseOr400(bodySchema, ctx.request.body) : undefined;
+      const body = bodySchema ? parseOr400(bodySchema, await jsonBody(ctx, op.auth)) : undefined;
       const query = op.query ? parseOr400(op.query, ctx.query, 'query') : undefined;
       await handler(ctx, { body, query } as Input<Operation>);
     };
@@ -52,6 +51,19 @@ export function operationsRouter(deps: AppDeps, handlers: Handlers, bodies: Sett
     else router[op.method](koaPath(op.path), mark, run);
   }
   return router;
+}
+
+/**
+ * A JSON operation's body. A bearer-token route reads JSON whatever the declared type (`curl -d` declares
+ * a form, a byte body nothing): a browser never adds the token on its own, so no foreign page can send
+ * one. Where a cookie opens the route, another format is refused as such: a form a foreign page posts
+ * is never read, not even as empty.
+ */
+async function jsonBody(ctx: Ctx, auth: Auth): Promise<unknown> {
+  // A body declared as JSON was read by the body parser already.
+  if (auth === 'token') return ctx.req.readableEnded ? ctx.request.body : readJsonBody(ctx);
+  if (ctx.request.type && !ctx.is('json')) throw new DuraboxError('unsupported_media_type');
+  return ctx.request.body;
 }
 
 /** Checks the answer against its operation's response record; a mismatch becomes a 500 that says why. */

@@ -52,28 +52,59 @@ export function temporalClient(connection: NativeConnection, config: TemporalSet
 }
 
 /**
- * Creates the namespace when missing, sets its retention (how long finished tasks stay readable) and
- * registers durabox's search attributes. Safe to call at every start.
+ * How long a namespace registered moments earlier may still be unknown to the server's other calls: the
+ * server keeps a name it looked up and missed as "not found" for a while (a second on the dev server,
+ * its cache refresh elsewhere), whoever registered it since, this process included.
  */
-export async function prepareNamespace(connection: NativeConnection, config: TemporalSettings): Promise<void> {
+export const NAMESPACE_READY_MS = 30_000;
+
+/**
+ * Creates the namespace when missing, sets its retention (how long finished tasks stay readable) and
+ * registers durabox's search attributes. Safe to call at every start, and moments after the namespace
+ * was registered (here or by an operator): calls the server answers NotFound are tried again within
+ * `readyWithinMs`, then it fails saying so.
+ */
+export async function prepareNamespace(connection: NativeConnection, config: TemporalSettings, readyWithinMs = NAMESPACE_READY_MS): Promise<void> {
   const namespace = config.namespace;
   const retention = msToTs(config.retentionDays * 86_400_000);
-  try {
-    const ns = await connection.workflowService.describeNamespace({ namespace });
-    const current = Number(ns.config?.workflowExecutionRetentionTtl?.seconds ?? 0);
-    if (current !== config.retentionDays * 86400) {
-      await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: retention } });
-    }
-  } catch (e) {
-    if ((e as { code?: number }).code !== 5 /* NOT_FOUND */) throw e;
-    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: retention });
+  const known = <T>(call: () => Promise<T>) => onceKnown(namespace, readyWithinMs, call);
+  const ns = await connection.workflowService.describeNamespace({ namespace }).catch(async (e: { code?: number }) => {
+    if (e.code !== GRPC_NOT_FOUND) throw e;
+    // Another control plane starting beside this one may have registered it meanwhile: that is as good.
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: retention }).catch((r: { code?: number }) => {
+      if (r.code !== GRPC_ALREADY_EXISTS) throw r;
+    });
+    return known(() => connection.workflowService.describeNamespace({ namespace }));
+  });
+  const current = Number(ns.config?.workflowExecutionRetentionTtl?.seconds ?? 0);
+  if (current !== config.retentionDays * 86400) {
+    await known(() => connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: retention } }));
   }
-  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const existing = await known(() => connection.operatorService.listSearchAttributes({ namespace }));
   const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));
   if (missing.length > 0) {
-    await connection.operatorService.addSearchAttributes({
+    await known(() => connection.operatorService.addSearchAttributes({
       namespace,
       searchAttributes: Object.fromEntries(missing.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-    });
+    }));
+  }
+}
+
+const GRPC_ALREADY_EXISTS = 6;
+const GRPC_NOT_FOUND = 5;
+
+/** Runs `call` until the server stops answering NotFound for the namespace, for at most `withinMs`. */
+async function onceKnown<T>(namespace: string, withinMs: number, call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+    try {
+      return await call();
+    } catch (e) {
+      if ((e as { code?: number }).code !== GRPC_NOT_FOUND) throw e;
+      if (Date.now() + pause > deadline) {
+        throw new Error(`Temporal namespace ${namespace} is registered but the server still answers "${(e as Error).message}" after ${withinMs} ms: check that TEMPORAL_NAMESPACE names it and that every frontend of the cluster sees it`, { cause: e });
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
 }

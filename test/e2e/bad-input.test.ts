@@ -38,13 +38,31 @@ describe('bad input and auth answer 4xx naming the field', () => {
     assert.match(r.body.error, /JSON/);
   });
 
-  it('a body in another format than JSON → 415, even where an empty body is fine (POST /workers)', async () => {
-    const form = await call('POST', '/api/v1/tasks', { token, raw: 'capability=echo', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    assert.equal(form.status, 415);
-    assert.match(form.body.error, /application\/json/);
+  it('a token route reads JSON whatever the declared type, as `curl -d` sends it; a body that is not JSON → 400', async () => {
+    const echo = JSON.stringify({ capability: 'echo', input: { message: 'curl' }, mode: 'sync' });
+    // `curl -d` declares a form; a client with a byte body may declare nothing at all.
+    const form = await call('POST', '/api/v1/tasks', { token, raw: echo, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(form.status, 200, JSON.stringify(form.body));
+    assert.equal(form.body.result.message, 'curl');
+    const untyped = await fetch(`${platform.url}/api/v1/tasks`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: Buffer.from(echo) });
+    assert.equal(untyped.status, 200, await untyped.clone().text());
+    assert.equal((await untyped.json()).result.message, 'curl');
+    const notJson = await call('POST', '/api/v1/tasks', { token, raw: 'capability=echo', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(notJson.status, 400);
+    assert.match(notJson.body.error, /JSON/);
+    const fields = await call('POST', '/api/v1/tasks', { token, raw: '{"capability":"echo"}', headers: { 'content-type': 'text/plain' } });
+    assert.equal(fields.status, 400, 'read as JSON, the body is judged field by field');
+    assert.match(fields.body.error, /input/);
+  });
+
+  it('a cookie route takes JSON only: a form a foreign page posts → 415, even where an empty body is fine (POST /workers)', async () => {
     const cookie = await login();
-    const worker = await call('POST', '/api/v1/workers', { cookie, raw: 'type=normal', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    assert.equal(worker.status, 415, 'a form a foreign page posts never creates a worker credential');
+    const json = JSON.stringify({ type: 'normal' });
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+      const worker = await call('POST', '/api/v1/workers', { cookie, raw: json, headers: { 'content-type': type } });
+      assert.equal(worker.status, 415, `a ${type} body a foreign page posts never creates a worker credential`);
+      assert.match(worker.body.error, /application\/json/);
+    }
     const made = await call('POST', '/api/v1/workers', { cookie });
     assert.equal(made.status, 201, 'no body at all, as the reference sends it, is fine');
     assert.equal((await call('DELETE', `/api/v1/workers/${made.body.node_id}`, { cookie })).status, 204);
