@@ -1,5 +1,5 @@
 // Every setting durabox reads, what it defaults to, which process reads it and what it means: the one
-// source of the README's settings table (kept equal by a unit test) and of `durabox <command> --help`.
+// source of the settings table in docs/settings.md (kept equal by a unit test) and of `durabox <command> --help`.
 // The loaders in config/index.ts read the values; this file only describes them.
 
 /** Who reads a setting: a process, `all` of them, or the tooling around them. */
@@ -8,10 +8,10 @@ export type SettingUser = 'api' | 'worker' | 'gateway' | 'all' | '`npm start`' |
 export interface SettingDoc {
   /** Variables documented together (a pair like the TLS files shares one row). */
   names: string[];
-  /** Markdown, as the README shows it. */
+  /** Markdown, as docs/settings.md shows it. */
   default: string;
   usedBy: SettingUser[];
-  /** Markdown, as the README shows it. */
+  /** Markdown, as docs/settings.md shows it. */
   meaning: string;
 }
 
@@ -398,7 +398,7 @@ export const SETTINGS: SettingDoc[] = [
   },
 ];
 
-/** The README's settings table, in markdown. */
+/** The settings table of docs/settings.md, in markdown. */
 export function settingsTable(settings: SettingDoc[] = SETTINGS): string {
   const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [

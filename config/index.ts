@@ -1,6 +1,6 @@
 // The one module that reads the environment. Each process takes the section it needs: the API its
 // `api` section, a runtime worker its `worker` section, both the `temporal` one, `npm start` all of
-// them. The README's reference table lists every variable read here.
+// them. The settings table in docs/settings.md lists every variable read here.
 import { hostname, tmpdir } from 'node:os';
 import type { AccountLimits } from '../contract/limits.js';
 import { AllowList, NETWORK_POLICIES, type NetworkPolicy } from '../contract/templates.js';
