@@ -1,5 +1,5 @@
 // Every dependency with an install script has a recorded decision (package.json `allowScripts`, which npm
-// reads) and the reason for it (`//allowScripts`, and a line in the README): `npm install` then runs the
+// reads) and the reason for it (`//allowScripts`, and a line in docs/decisions.md): `npm install` then runs the
 // approved scripts, skips the denied ones and asks no newcomer to review them.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -34,14 +34,16 @@ describe('install scripts of dependencies', () => {
     for (const spec of Object.keys(pkg.allowScripts ?? {})) assert.ok(withScripts.includes(specName(spec)), `allowScripts["${spec}"] names no package with an install script`);
   });
 
-  it('each decision has its reason beside it and a line in the README', () => {
+  it('each decision has its reason beside it and a line in docs/decisions.md', () => {
     const reasons = pkg['//allowScripts'] ?? {};
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    const from = readme.indexOf('## Dependencies and why');
-    const deps = readme.slice(from, readme.indexOf('\n## ', from + 1));
+    const page = readFileSync(join(repoRoot, 'docs', 'decisions.md'), 'utf8');
+    const from = page.indexOf('## Dependencies and why');
+    assert.ok(from >= 0, 'docs/decisions.md has no "Dependencies and why" section');
+    const next = page.indexOf('\n## ', from + 1);
+    const deps = page.slice(from, next < 0 ? undefined : next);
     for (const name of withScripts) {
       assert.ok(typeof reasons[name] === 'string' && (reasons[name] as string).length > 20, `//allowScripts gives no reason for ${name}`);
-      assert.ok(deps.includes(`\`${name}\``), `the README's "Dependencies and why" does not name ${name}`);
+      assert.ok(deps.includes(`\`${name}\``), `docs/decisions.md's "Dependencies and why" does not name ${name}`);
     }
   });
 });
