@@ -44,7 +44,7 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-/** A README cell as plain text for a terminal. */
+/** A settings-table cell (markdown, as docs/settings.md shows it) as plain text for a terminal. */
 const plain = (md: string) => md.replaceAll('`', '').replaceAll('\\|', '|');
 
 function usage(): string {

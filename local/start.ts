@@ -63,7 +63,7 @@ try {
   if (!config.temporal.address) {
     devServer = await startTemporalDevServer({
       dataDir: config.dev.dataDir, port: config.dev.temporalPort, uiPort: config.dev.temporalUiPort, namespace: config.temporal.namespace, cli: config.dev.temporalCli,
-      // The UI opens sealed payloads through the API (an admin logged in to the dashboard; see README).
+      // The UI opens sealed payloads through the API (an admin logged in to the dashboard; see docs/security/model.md).
       codecEndpoint: `${localApi}/api/v1/codec`,
     });
   }

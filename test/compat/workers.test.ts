@@ -59,7 +59,7 @@ describe('reference API §5 worker management', () => {
     });
 
     it('400 for invalid query values', async () => {
-      // page_size above 100: durabox answers 400 (documented in its README) where the limit is stated as "max 100".
+      // page_size above 100: durabox answers 400 (documented in docs/compatibility.md) where the limit is stated as "max 100".
       for (const q of ['page=0', 'page=-1', 'page=abc', 'page_size=0', 'page_size=abc', 'page_size=101', 'status=busy']) {
         assertError(await call('GET', `/api/v1/workers?${q}`, { cookie: admin }), 400);
       }

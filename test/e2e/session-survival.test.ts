@@ -1,4 +1,4 @@
-// What a session survives, each row of the README's table proven by killing the real thing.
+// What a session survives, each row of the table in docs/sessions/terminal-sessions.md proven by killing the real thing.
 import assert from 'node:assert/strict';
 import { platform } from './support/hooks.js';
 import { call, newToken } from './support/http.js';
