@@ -13,7 +13,7 @@ import { SnapshotStore } from '../db/snapshots.js';
 import { openPartBlobs, S3Blobs } from '../db/snapshot-blobs.js';
 import { TemplateStore } from '../db/templates.js';
 import { WorkerStore } from '../db/workers.js';
-import { HostCa } from '../gateway/certs.js';
+import { HostCa } from '../temporal/certs.js';
 import { connectTemporal, prepareNamespace, temporalClient } from '../temporal/connection.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { createControlActivities } from './activities.js';

@@ -15,7 +15,7 @@ import type { GatewaySettings } from '../config/index.js';
 import { componentLog } from '../config/log.js';
 import { hostTaskQueue, runtimeTaskQueue } from '../contract/queues.js';
 import { KNOWN_RUNTIMES } from '../config/index.js';
-import { credentialMark, hostOfCertificate, type HostCa } from './certs.js';
+import { credentialMark, hostOfCertificate, type HostCa } from '../temporal/certs.js';
 import { TaskTokenBindings, attemptTtlMs } from './task-tokens.js';
 
 const { temporal } = proto;

@@ -5,7 +5,7 @@ import { exitStartFailed, logUnexpectedErrors, onShutdownSignal } from '../confi
 import { componentLog } from '../config/log.js';
 import { openDb } from '../db/index.js';
 import { WorkerStore } from '../db/workers.js';
-import { HostCa } from './certs.js';
+import { HostCa } from '../temporal/certs.js';
 import { startHostGateway } from './host-gateway.js';
 
 const log = componentLog('gateway');

@@ -14,7 +14,7 @@ import { rootCertificates } from 'node:tls';
 import type { PayloadKeys, WorkerSettings } from '../config/index.js';
 import { PRODUCT_VERSION } from '../config/paths.js';
 import { componentLog } from '../config/log.js';
-import { createHostRequest } from '../gateway/certs.js';
+import { createHostRequest } from '../temporal/certs.js';
 import { BUILD_LOG_MAX_CHARS, type TemplateBuildResult, type TemplateRef } from '../contract/templates.js';
 import { GRANT_HEADER } from '../contract/schemas.js';
 

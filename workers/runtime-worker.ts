@@ -15,7 +15,7 @@ import { Egress } from '../sandbox/egress.js';
 import { TemplateImages, TemplatePools } from '../sandbox/template-images.js';
 import { createTemplateActivities, type TemplateActivityDeps } from '../activities/templates.js';
 import { connectTemporal } from '../temporal/connection.js';
-import { GATEWAY_SERVER_NAME } from '../gateway/certs.js';
+import { GATEWAY_SERVER_NAME } from '../temporal/certs.js';
 import { dataConverterOf } from '../temporal/codec.js';
 import { tracedWorkerOptions } from '../temporal/tracing.js';
 import type { Tracing } from '../telemetry/tracing.js';

@@ -8,7 +8,7 @@ import { Fenced, type ChainPart } from '../../db/snapshots.js';
 import { PartTooLarge } from '../../db/snapshot-blobs.js';
 import { CheckpointTooLarge, DigestMismatch } from '../../sandbox/checkpoint-stream.js';
 import { generateWorkerSecret, keyedHash, newId } from '../../control/security.js';
-import { CertificateRequestInvalid, type HostCa } from '../../gateway/certs.js';
+import { CertificateRequestInvalid, type HostCa } from '../../temporal/certs.js';
 import { liveSessionContainers } from '../../control/visibility.js';
 import type { AppDeps } from '../context.js';
 import type { Handlers } from '../routes.js';

@@ -11,7 +11,7 @@ import { call, login, newToken } from './support/http.js';
 import { eventually } from './support/docker.js';
 import { HASH_KEY } from '../../harness/platform.js';
 import { generateWorkerSecret, keyedHash } from '../../control/security.js';
-import { createHostRequest, GATEWAY_SERVER_NAME, HostCa } from '../../gateway/certs.js';
+import { createHostRequest, GATEWAY_SERVER_NAME, HostCa } from '../../temporal/certs.js';
 import { hostTaskQueue, runtimeTaskQueue } from '../../contract/queues.js';
 import { codecOf } from '../../temporal/codec.js';
 import type { PayloadKeys } from '../../config/index.js';

@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import proto from '@temporalio/proto';
 import { bindPollAnswer, pollRefusal, reportRefusal } from '../../gateway/host-gateway.js';
 import { TaskTokenBindings, attemptTtlMs } from '../../gateway/task-tokens.js';
-import { CertificateRequestInvalid, createHostRequest, credentialMark, hostOfCertificate, HostCa } from '../../gateway/certs.js';
+import { CertificateRequestInvalid, createHostRequest, credentialMark, hostOfCertificate, HostCa } from '../../temporal/certs.js';
 import { hostTaskQueue, runtimeTaskQueue } from '../../contract/queues.js';
 
 const { temporal } = proto;
