@@ -1,5 +1,5 @@
 // The interactive terminal's WebSocket (GET /api/v1/sessions/:id/pty, docs/workbench/terminal.md) joined
-// to its stream through the tunnel, whose frames the session agent speaks (sandbox/session-relay.py, Viewer).
+// to its stream through the tunnel, whose frames the session agent speaks (sandbox/inside/session-relay.py, Viewer).
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 

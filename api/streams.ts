@@ -439,7 +439,7 @@ async function bridgeCdp(deps: AppDeps, req: IncomingMessage, socket: Duplex, he
   passUpgrade(req, socket, head, upstream, path, headers, undefined);
 }
 
-/** The port the session's browser serves DevTools on (sandbox/session-relay.py). */
+/** The port the session's browser serves DevTools on (sandbox/inside/session-relay.py). */
 export const BROWSER_PORT = 9222;
 
 /** The path of the browser's DevTools WebSocket, from its /json/version (starting the browser if need be). */

@@ -19,6 +19,7 @@ export const workflowBundlePath = join(repoRoot, 'dist', 'workflow-bundle.js');
 /** The same workflows with the OpenTelemetry workflow interceptors built in, for a process with tracing. */
 export const tracedWorkflowBundlePath = join(repoRoot, 'dist', 'workflow-bundle-traced.js');
 export const dashboardBuildDir = join(repoRoot, 'dist', 'dashboard');
-export const sandboxProgramsDir = join(repoRoot, 'sandbox');
+/** The programs that run inside the containers (sandbox/inside/): read when a container is made. */
+export const sandboxProgramsDir = join(repoRoot, 'sandbox', 'inside');
 
 export const PRODUCT_VERSION: string = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;

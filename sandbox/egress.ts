@@ -1,7 +1,7 @@
 // Egress for sandboxes of templates with a network (spec §3.2), enforced outside the sandbox. Each such
 // sandbox, allow-list or `full`, gets a Docker network of its own: internal (no route out) and with no
 // address on the host (the bridge's IPv4 is inhibited), so neither the host's services nor other
-// sandboxes are reachable. Its only other member is this host's egress proxy (egress-proxy.py), which
+// sandboxes are reachable. Its only other member is this host's egress proxy (inside/egress-proxy.py), which
 // listens there with the sandbox's policy (its allow-list, or any public destination for `full`): an
 // HTTP proxy (CONNECT, so any TCP protocol) and the sandbox's DNS server. The proxy refuses private,
 // local and special addresses and the host's own, whatever the policy (docs/security/egress.md). The
@@ -12,7 +12,8 @@ import { networkInterfaces } from 'node:os';
 import type Docker from 'dockerode';
 import type { EgressPolicy, RuntimeLimits } from '../config/index.js';
 import { componentLog, errorFields } from '../config/log.js';
-import { FrameChannel, pid1Program } from './frame-channel.js';
+import { FrameChannel } from './frame-channel.js';
+import { pid1Program } from './pid1-runtime.js';
 import { LABEL_MANAGED, LABEL_WORKER, sandboxLabels, SANDBOX_USER } from './profile.js';
 
 const PROXY_SOURCE = pid1Program('egress-proxy.py');

@@ -1,38 +1,9 @@
 // Length-prefixed JSON frames over a container's attached stdin/stdout: how a worker talks to the
 // keeper of a python sandbox and to the agent of a terminal session without a `docker exec` per call.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
-import { sandboxProgramsDir } from '../config/paths.js';
 import { componentLog, type Logger } from '../config/log.js';
-
-const read = (f: string) => readFileSync(join(sandboxProgramsDir, f), 'utf8');
-
-/**
- * A PID 1 program for `python3 -c`: the shared prelude (set-up, send()), then, for a session's agent, the
- * checkpoint restore, then, for programs that run code cells, the interpreter kernels' sources and their
- * driver, then the script.
- */
-export function pid1Program(script: string, opts: { kernels?: boolean; restore?: boolean; relay?: boolean } = {}): string {
-  const parts = [read('pid1-prelude.py')];
-  // The rules a checkpoint is unpacked by (restore_workspace), shared with the `docker exec` restore.
-  if (opts.restore) parts.push(read('workspace-restore.py'));
-  if (opts.kernels) {
-    const kernels = {
-      python: read('kernels/python-kernel.py'),
-      javascript: read('kernels/javascript-kernel.js'),
-      bash: read('kernels/bash-kernel.py'),
-    };
-    // JSON string literals are Python string literals too.
-    parts.push(`KERNEL_SOURCES = ${JSON.stringify(kernels)}`, read('kernel-driver.py'));
-  }
-  // The workbench's streams (ports, the browser, terminals): threads of the session agent.
-  if (opts.relay) parts.push(read('session-relay.py'));
-  parts.push(read(script));
-  return parts.join('\n');
-}
 
 /** A piece of output as the program writes it, forwarded while the work runs. */
 export interface OutputChunk { stream: 'stdout' | 'stderr'; text: string }

@@ -7,7 +7,11 @@
 // read-only at PID1_MOUNT and runs `python -I -S` from there: isolated from PYTHON* variables, the user's
 // site directory and the working directory, and without `site`, so no installed package is imported.
 // A volume, not a host folder, so that a worker that runs in a container itself (compose) works alike.
+// The source it runs is composed here too (pid1Program), from the programs in sandbox/inside/.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { sandboxProgramsDir } from '../config/paths.js';
 import { LABEL_MANAGED } from './profile.js';
 
 /** Where a sandbox sees the runtime; read-only. */
@@ -80,4 +84,31 @@ export function pid1RuntimeOf(docker: Docker, baseImage: string): () => Promise<
     });
     return made;
   };
+}
+
+const read = (f: string) => readFileSync(join(sandboxProgramsDir, f), 'utf8');
+
+/**
+ * A PID 1 program for `python3 -c`, composed of the programs in sandbox/inside/: the shared prelude
+ * (imports, set-up), the frames (send(), read_frame()), then, for a session's agent, the checkpoint
+ * restore, then, for programs that run code cells, the interpreter kernels' sources and their driver,
+ * then the script.
+ */
+export function pid1Program(script: string, opts: { kernels?: boolean; restore?: boolean; relay?: boolean } = {}): string {
+  const parts = [read('pid1-prelude.py'), read('frames.py')];
+  // The rules a checkpoint is unpacked by (restore_workspace), shared with the `docker exec` restore.
+  if (opts.restore) parts.push(read('workspace-restore.py'));
+  if (opts.kernels) {
+    const kernels = {
+      python: read('kernels/python-kernel.py'),
+      javascript: read('kernels/javascript-kernel.js'),
+      bash: read('kernels/bash-kernel.py'),
+    };
+    // JSON string literals are Python string literals too.
+    parts.push(`KERNEL_SOURCES = ${JSON.stringify(kernels)}`, read('kernel-driver.py'));
+  }
+  // The workbench's streams (ports, the browser, terminals): threads of the session agent.
+  if (opts.relay) parts.push(read('session-relay.py'));
+  parts.push(read(script));
+  return parts.join('\n');
 }

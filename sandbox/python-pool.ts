@@ -1,4 +1,4 @@
-// Warm python sandboxes. Each container runs the keeper (sandbox-keeper.py) as PID 1; an execution is
+// Warm python sandboxes. Each container runs the keeper (inside/sandbox-keeper.py) as PID 1; an execution is
 // one frame written to its attached stdin and one frame read back, so the hot path makes no Docker API
 // call at all. A container serves one execution at a time, is reset in between (all processes killed,
 // writable paths wiped, fresh environment) and is replaced after `maxUses` executions, on any doubt,
@@ -8,11 +8,11 @@ import type { RuntimeLimits } from '../config/index.js';
 import { componentLog, errorFields } from '../config/log.js';
 import type { CellResult, Language } from '../contract/messages.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
-import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
+import { ChannelClosed, FrameChannel, type Frame, type OnChunk } from './frame-channel.js';
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
 import { inExecSpan } from './exec-span.js';
 import { sandboxNetwork, type Egress } from './egress.js';
-import type { Pid1Runtime } from './pid1-runtime.js';
+import { pid1Program, type Pid1Runtime } from './pid1-runtime.js';
 
 /** The python keeper as the worker composes it (the kernels test runs it as is). */
 export const KEEPER_SOURCE = pid1Program('sandbox-keeper.py', { kernels: true });

@@ -6,14 +6,14 @@ import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../config/index.js';
 import { componentLog, errorFields } from '../config/log.js';
 import type { CellResult, HostExecResult, Language } from '../contract/messages.js';
-import { ChannelClosed, FrameChannel, pid1Program, type Frame, type OnChunk } from './frame-channel.js';
+import { ChannelClosed, FrameChannel, type Frame, type OnChunk } from './frame-channel.js';
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER, writableTmpfsBytes } from './profile.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 import { inExecSpan } from './exec-span.js';
 import { sandboxNetwork, type Egress } from './egress.js';
 import type { TemplateRef } from '../contract/templates.js';
 import { templateLimits, type TemplateImages } from './template-images.js';
-import type { Pid1Runtime } from './pid1-runtime.js';
+import { pid1Program, type Pid1Runtime } from './pid1-runtime.js';
 import { restoreAnswerOf, type RestoreAnswer } from './workspace-checkpoint.js';
 import type { Relays } from '../tunnel/relay.js';
 

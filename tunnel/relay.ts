@@ -1,4 +1,4 @@
-// The host's end of the relay into each session container (sandbox/session-relay.py has the other).
+// The host's end of the relay into each session container (sandbox/inside/session-relay.py has the other).
 // Each container gets a directory of its own, mounted read-only at /run/durabox, where this worker listens
 // on a Unix socket. The container's agent connects out to it: one control connection that takes requests,
 // and one connection per stream it opens. The host never connects into a path the container controls, and

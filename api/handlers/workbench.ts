@@ -7,7 +7,7 @@ import type { Handlers } from '../routes.js';
 import { LINK_PARAM } from '../streams.js';
 import { answer, sessionErrorAnswer, sessionIdOf } from './sessions.js';
 
-/** Where a session keeps its services (sandbox/session-relay.py reads it). */
+/** Where a session keeps its services (sandbox/inside/session-relay.py reads it). */
 export const SERVICES_FILE = '/workspace/.durabox/services.json';
 
 export function workbenchHandlers(deps: AppDeps): Pick<Handlers, 'listSessionPorts' | 'createSessionService' | 'createSessionLink' | 'sessionPty' | 'sessionBrowserCdp'> {

@@ -23,7 +23,7 @@ import { platform } from './support/hooks.js';
 import { eventually, sessionContainer } from './support/docker.js';
 
 const CHROMIUM = process.env.DURABOX_CHROMIUM ?? '/usr/bin/chromium';
-/** The session agent's command line for Chromium (sandbox/session-agent.py), but on a free port of this host. */
+/** The session agent's command line for Chromium (sandbox/inside/session-agent.py), but on a free port of this host. */
 const AGENT_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--remote-debugging-address=127.0.0.1'];
 /** Nothing of Chromium's own goes past this machine while the test runs (updates, sync, field trials). */
 const QUIET_FLAGS = ['--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { pid1Program } from '../../sandbox/frame-channel.js';
+import { pid1Program } from '../../sandbox/pid1-runtime.js';
 import { AGENT_SOURCE } from '../../sandbox/session-containers.js';
 import { KEEPER_SOURCE } from '../../sandbox/python-pool.js';
 
@@ -12,7 +12,7 @@ const PYTHON_IMAGE = process.env.DURABOX_PYTHON_IMAGE?.trim() || 'durabox/python
 const TERMINAL_IMAGE = process.env.DURABOX_TERMINAL_IMAGE?.trim() || 'durabox/terminal:6';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** prelude + `KERNEL_SOURCES = {...}` + kernel-driver.py (+ the agent's parts) + the PID 1 program, exactly as the worker composes it. */
+/** prelude + frames + `KERNEL_SOURCES = {...}` + kernel-driver.py (+ the agent's parts) + the PID 1 program, exactly as the worker composes it. */
 function program(script: string): string {
   const composed = script === 'session-agent.py' ? AGENT_SOURCE : script === 'sandbox-keeper.py' ? KEEPER_SOURCE : pid1Program(script, { kernels: true });
   assert.match(composed, /\nKERNEL_SOURCES = \{"python":/);

@@ -39,7 +39,10 @@ describe('the installable package: a worker host without a checkout', () => {
     const dist = readdirSync(join(pkg, 'dist'));
     for (const d of ['cli', 'workers', 'api', 'gateway', 'workflow-bundle.js', 'dashboard']) assert.ok(dist.includes(d), `dist/${d} is packed`);
     for (const d of ['test', 'bench', 'harness']) assert.ok(!dist.includes(d), `dist/${d} is not packed`);
-    assert.ok(readdirSync(join(pkg, 'sandbox')).includes('session-agent.py'));
+    // Only the programs that run inside containers: the host's TypeScript beside them is packed as dist/.
+    assert.deepEqual(readdirSync(join(pkg, 'sandbox')), ['inside']);
+    assert.ok(readdirSync(join(pkg, 'sandbox', 'inside')).includes('session-agent.py'));
+    assert.ok(readdirSync(join(pkg, 'sandbox', 'inside', 'kernels')).includes('javascript-kernel.js'));
   });
 
   it('`durabox --help` lists the commands; `durabox worker --help` the settings a worker reads, and no others', async () => {

@@ -1,5 +1,5 @@
 // The egress proxy's own unit tests (test/unit/egress_proxy_test.py, Python's unittest against
-// sandbox/egress-proxy.py), run with this host's python3: special IPv6 ranges, the host's own addresses,
+// sandbox/inside/egress-proxy.py), run with this host's python3: special IPv6 ranges, the host's own addresses,
 // strict request heads, Host headers, what a tunnel carries, ClientHello server names and DNS bounds.
 // And what the worker tells the proxy about its host.
 import assert from 'node:assert/strict';

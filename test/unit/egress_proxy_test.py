@@ -1,4 +1,4 @@
-# The egress proxy's pure parts (sandbox/egress-proxy.py), run by test/unit/egress-proxy.test.ts: which
+# The egress proxy's pure parts (sandbox/inside/egress-proxy.py), run by test/unit/egress-proxy.test.ts: which
 # addresses it never reaches, how strictly it reads a request head and its Host header, and the server
 # names of a TLS ClientHello. Addresses here are only classified: nothing is sent anywhere.
 import asyncio, importlib.util, os, sys, unittest
@@ -7,7 +7,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # The operator opened 10.9.0.0/16 and one address of this (pretend) host; the host also has a public address.
 os.environ["EGRESS_PRIVATE_CIDRS"] = '["10.9.0.0/16", "198.51.100.7/32"]'
 os.environ["EGRESS_HOST_ADDRS"] = '["172.17.0.1", "127.0.0.1", "8.8.4.4", "198.51.100.7", "2001:4860:4860::8844", "fe80::1%eth0"]'
-_spec = importlib.util.spec_from_file_location("egress_proxy", os.path.join(ROOT, "sandbox", "egress-proxy.py"))
+_spec = importlib.util.spec_from_file_location("egress_proxy", os.path.join(ROOT, "sandbox", "inside", "egress-proxy.py"))
 proxy = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(proxy)
 

@@ -1,4 +1,4 @@
-// The rules a checkpoint is unpacked by (sandbox/workspace-restore.py), run by this machine's python3 into a
+// The rules a checkpoint is unpacked by (sandbox/inside/workspace-restore.py), run by this machine's python3 into a
 // scratch directory that stands for /workspace, beside one that stands for everything outside it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

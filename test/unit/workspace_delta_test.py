@@ -1,5 +1,5 @@
 # Checkpoints by difference, in Python, run by test/unit/workspace-delta.test.ts: the session agent's delta
-# (sandbox/session-agent.py) applied by the restore's rules (sandbox/workspace-restore.py) to a copy must
+# (sandbox/inside/session-agent.py) applied by the restore's rules (sandbox/inside/workspace-restore.py) to a copy must
 # give the same tree, step after step: new, changed, deleted and retyped entries, symlinks kept as they are;
 # an unchanged workspace gives no delta; an uncommitted delta is sent again with the next; and a delta's
 # deletion never reaches outside the workspace or through a symlink.
@@ -9,8 +9,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def load(workspace):
-    restore_src = read(os.path.join(ROOT, "sandbox", "workspace-restore.py")).decode()
-    agent = read(os.path.join(ROOT, "sandbox", "session-agent.py")).decode()
+    restore_src = read(os.path.join(ROOT, "sandbox", "inside", "workspace-restore.py")).decode()
+    agent = read(os.path.join(ROOT, "sandbox", "inside", "session-agent.py")).decode()
     agent = agent[agent.index("# Checkpoints by difference"):agent.index("\ndef main():")]
     g = {}
     exec(compile("import os, stat, json\n" + restore_src + f"\nWORKSPACE = {workspace!r}\n" + agent, "agent", "exec"), g)

@@ -1,7 +1,7 @@
 # The code interpreter's kernels, as the PID 1 programs drive them (the keeper: one cell, then the reset; the
-# session agent: long-lived contexts). Concatenated after pid1-prelude.py (its imports and send()) and after
+# session agent: long-lived contexts). Concatenated after pid1-prelude.py (its imports), frames.py (send()) and after
 # the line `KERNEL_SOURCES = {"python": ..., "javascript": ..., "bash": ...}` that the worker inserts with the
-# sources of sandbox/kernels/*.
+# sources of sandbox/inside/kernels/*.
 #
 # A kernel is one long-lived process per context, in its own session: cell requests go to its fd 3 as JSON
 # lines, its one-line reply per cell comes back on its fd 4 (after one {"ready": true} line once it has

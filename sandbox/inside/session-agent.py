@@ -10,9 +10,9 @@
 # refused: the members it left out, and why); {id, delta: {mode, max_bytes}} -> what changed in /workspace
 # since the last stored checkpoint (see below), and {delta_commit: token}, answered by nothing. With stream, {id, chunk: {stream, text}} frames come first, as the output
 # is written. Also {adopt} and {ping}, answered by nothing.
-# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker;
-# restore_workspace from workspace-restore.py, Kernel and reap_children from kernel-driver.py, and the
-# workbench's relay (ports, browser, terminals) from session-relay.py, after it.)
+# (The imports and the PID 1 set-up come from pid1-prelude.py, prepended by the worker; send() and
+# read_frame() from frames.py; restore_workspace from workspace-restore.py, Kernel and reap_children from
+# kernel-driver.py, and the workbench's relay (ports, browser, terminals) from session-relay.py, after them.)
 import codecs
 import stat
 
@@ -28,25 +28,6 @@ ENV = {
 # A warm container not yet given to a session ends when its worker stops pinging it (the worker died);
 # once adopted by a session it stays, whatever happens to the worker, until the session removes it.
 UNADOPTED_IDLE_SEC = 10
-pending = bytearray()
-
-
-def read_frame(idle_timeout=None):
-    # Reads the fd directly, so select() sees exactly what is left to read. Returns None at EOF,
-    # "idle" when nothing arrived within idle_timeout seconds.
-    while True:
-        if len(pending) >= 4:
-            (n,) = struct.unpack(">I", pending[:4])
-            if len(pending) >= 4 + n:
-                body = bytes(pending[4:4 + n])
-                del pending[:4 + n]
-                return json.loads(body)
-        if idle_timeout is not None and not select.select([0], [], [], idle_timeout)[0]:
-            return "idle"
-        chunk = os.read(0, 65536)
-        if not chunk:
-            return None
-        pending.extend(chunk)
 
 
 def reap():

@@ -7,8 +7,8 @@
 # code-interpreter cell {cell: {language, code, timeout_ms}, limit, stream?} -> {cell_result: ...}, run by a
 # kernel started for that cell alone. With stream, {chunk: {stream, text}} frames come first, as the output
 # is written. Then {ready}, once the container is clean again.
-# (The imports, the PID 1 set-up and send() come from pid1-prelude.py, prepended by the worker; Kernel from
-# kernel-driver.py, prepended after it.)
+# (The imports and the PID 1 set-up come from pid1-prelude.py, prepended by the worker; send() and
+# read_frame() from frames.py, after it; Kernel from kernel-driver.py, prepended after those.)
 import codecs, resource
 
 # /dev/mqueue holds POSIX message queues: they outlive their processes like files do.
@@ -21,18 +21,6 @@ CHILD_ENV = {
     **PROXY_ENV,
     **TEMPLATE_ENV,
 }
-
-rx = sys.stdin.buffer
-
-
-def read_frame():
-    head = rx.read(4)
-    if len(head) < 4:
-        return None
-    (n,) = struct.unpack(">I", head)
-    body = rx.read(n)
-    return json.loads(body) if len(body) == n else None
-
 
 def drain(stream, limit, out, name=None):
     # Keep the first `limit` bytes, read and drop the rest, so memory stays bounded by the limit. With a

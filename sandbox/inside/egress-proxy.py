@@ -12,7 +12,8 @@
 # (EGRESS_PRIVATE_CIDRS). Every request of a kept-alive connection is checked, and its Host header must
 # name its target; a CONNECT tunnel's TLS ClientHello must ask for the name it was opened to, and plain
 # HTTP inside a tunnel must name its server. docs/security/egress.md says what is and is not covered.
-# The worker sends {listen, allow} and {drop} frames on stdin.
+# The worker sends {listen, allow} and {drop} frames on stdin. (send() and read_frame() come from frames.py,
+# prepended by the worker with pid1-prelude.py.)
 import asyncio, concurrent.futures, ipaddress, json, os, re, socket, struct, sys, threading, urllib.parse
 
 HTTP_PORT = 3128
@@ -736,13 +737,7 @@ async def handle(frame):
 
 
 def read_frames(loop, stop):
-    rx = sys.stdin.buffer
-    while True:
-        head = rx.read(4)
-        if len(head) < 4:
-            break
-        (n,) = struct.unpack(">I", head)
-        frame = json.loads(rx.read(n))
+    while (frame := read_frame()) is not None:
         asyncio.run_coroutine_threadsafe(handle(frame), loop)
     # The worker detached (it stopped or died): this proxy goes with it.
     loop.call_soon_threadsafe(stop.set)
