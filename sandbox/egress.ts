@@ -13,6 +13,7 @@ import type Docker from 'dockerode';
 import type { EgressPolicy, RuntimeLimits } from '../config/index.js';
 import { componentLog, errorFields } from '../config/log.js';
 import { FrameChannel } from './frame-channel.js';
+import type { ProxyAnswer, ProxyRequest, ReadyFrame } from './frames.js';
 import { pid1Program } from './pid1-runtime.js';
 import { LABEL_MANAGED, LABEL_WORKER, sandboxLabels, SANDBOX_USER } from './profile.js';
 
@@ -97,11 +98,11 @@ class Proxy {
 
   constructor(readonly id: string, readonly channel: FrameChannel) {}
 
-  request(body: Record<string, unknown>): Promise<void> {
+  request(body: ProxyRequest): Promise<void> {
     const r = this.turn.then(async () => {
       const id = randomBytes(8).toString('hex');
       this.channel.send({ id, ...body });
-      const answer = await this.channel.reply(id);
+      const answer = await this.channel.reply<ProxyAnswer>(id);
       if (answer.error) throw new Error(`egress proxy: ${String(answer.error)}`);
     });
     this.turn = r.catch(() => undefined);
@@ -268,7 +269,7 @@ export class Egress {
     const channel = await FrameChannel.attach(container, 'egress');
     try {
       await container.start();
-      if ((await channel.next()).ready !== true) throw new Error('egress proxy did not start');
+      if ((await channel.next<ReadyFrame>()).ready !== true) throw new Error('egress proxy did not start');
     } catch (e) {
       channel.close();
       await container.remove({ force: true }).catch(() => undefined);

@@ -1,15 +1,15 @@
 // Length-prefixed JSON frames over a container's attached stdin/stdout: how a worker talks to the
-// keeper of a python sandbox and to the agent of a terminal session without a `docker exec` per call.
+// keeper of a python sandbox, to the agent of a terminal session and to the egress proxy without a
+// `docker exec` per call. What each frame holds is in frames.ts.
 import { PassThrough, type Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import { componentLog, type Logger } from '../config/log.js';
+import type { AnyFrame, HostFrame, OutputChunk, Received } from './frames.js';
 
-/** A piece of output as the program writes it, forwarded while the work runs. */
-export interface OutputChunk { stream: 'stdout' | 'stderr'; text: string }
+export type { OutputChunk } from './frames.js';
+/** Where a request's output goes while it runs (the chunk frames before its answer). */
 export type OnChunk = (chunk: OutputChunk) => void;
-
-export type Frame = Record<string, unknown>;
 
 /** The container's process is gone, or the attachment broke. */
 export class ChannelClosed extends Error {}
@@ -84,8 +84,8 @@ export class FrameChannel {
   /** Received bytes not yet cut into frames, as they came (joined only once a whole frame is there). */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private waiters: Array<{ resolve: (f: Frame) => void; reject: (e: Error) => void }> = [];
-  private frames: Array<{ frame: Frame; bytes: number }> = [];
+  private waiters: Array<{ resolve: (f: AnyFrame) => void; reject: (e: Error) => void }> = [];
+  private frames: Array<{ frame: AnyFrame; bytes: number }> = [];
   private queuedBytes = 0;
   private stderrLogged = 0;
   private stderrLines = 0;
@@ -154,7 +154,7 @@ export class FrameChannel {
     return this.pending[0];
   }
 
-  private deliver(frame: Frame, bytes: number): void {
+  private deliver(frame: AnyFrame, bytes: number): void {
     const w = this.waiters.shift();
     if (w) return w.resolve(frame);
     this.queuedBytes += bytes;
@@ -204,7 +204,12 @@ export class FrameChannel {
     for (const w of this.waiters.splice(0)) w.reject(e);
   }
 
-  next(): Promise<Frame> {
+  /** The next frame, named as the caller expects it (`T`), its values not yet checked. */
+  next<T = AnyFrame>(): Promise<Received<T>> {
+    return this.nextFrame() as Promise<Received<T>>;
+  }
+
+  private nextFrame(): Promise<AnyFrame> {
     const f = this.frames.shift();
     if (f) {
       this.queuedBytes -= f.bytes;
@@ -218,22 +223,22 @@ export class FrameChannel {
    * The frame answering request `id` (or, with no id, the next answer); output chunks sent before it go
    * to `onChunk`, and frames of abandoned earlier requests are skipped.
    */
-  async reply(id: string | undefined, onChunk?: OnChunk): Promise<Frame> {
+  async reply<T = AnyFrame>(id: string | undefined, onChunk?: OnChunk): Promise<Received<T>> {
     for (;;) {
-      const f = await this.next();
+      const f = await this.nextFrame();
       if (f.id !== id) continue;
       if (f.chunk) {
         const c = f.chunk as OutputChunk;
         if ((c.stream === 'stdout' || c.stream === 'stderr') && typeof c.text === 'string') onChunk?.(c);
         continue;
       }
-      return f;
+      return f as Received<T>;
     }
   }
 
-  send(obj: unknown): void {
+  send(frame: HostFrame): void {
     if (this.closed) return;
-    const body = Buffer.from(JSON.stringify(obj), 'utf8');
+    const body = Buffer.from(JSON.stringify(frame), 'utf8');
     const head = Buffer.alloc(4);
     head.writeUInt32BE(body.length, 0);
     this.stream.write(Buffer.concat([head, body]));
@@ -247,7 +252,7 @@ export class FrameChannel {
 }
 
 /** One frame's body: JSON, and an object (every frame of the protocol is one). */
-function parseFrame(body: Buffer): Frame {
+function parseFrame(body: Buffer): AnyFrame {
   let v: unknown;
   try {
     v = JSON.parse(body.toString('utf8'));
@@ -255,5 +260,5 @@ function parseFrame(body: Buffer): Frame {
     throw new BadFrame(`a frame that is not JSON (${(e as Error).message})`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadFrame('a frame that is not a JSON object');
-  return v as Frame;
+  return v as AnyFrame;
 }

@@ -8,7 +8,8 @@ import type { RuntimeLimits } from '../config/index.js';
 import { componentLog, errorFields } from '../config/log.js';
 import type { CellResult, Language } from '../contract/messages.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
-import { ChannelClosed, FrameChannel, type Frame, type OnChunk } from './frame-channel.js';
+import { ChannelClosed, FrameChannel, type OnChunk } from './frame-channel.js';
+import type { KeeperAnswer, KeeperRequest, ReadyFrame, Received } from './frames.js';
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
 import { inExecSpan } from './exec-span.js';
 import { sandboxNetwork, type Egress } from './egress.js';
@@ -41,13 +42,13 @@ class WarmSandbox {
   constructor(readonly channel: FrameChannel, private readonly onGone?: () => void) {}
 
   /** The next frame; a closed channel means the container is gone, not the user's doing. */
-  next(): Promise<Frame> {
-    return this.channel.next().catch(broken);
+  next(): Promise<Received<ReadyFrame>> {
+    return this.channel.next<ReadyFrame>().catch(broken);
   }
 
   /** The answer to the request in flight; output chunks before it go to `onChunk`. */
-  answer(onChunk?: OnChunk): Promise<Frame> {
-    return this.channel.reply(undefined, onChunk).catch(broken);
+  answer(onChunk?: OnChunk): Promise<KeeperAnswer> {
+    return this.channel.reply<KeeperAnswer>(undefined, onChunk).catch(broken);
   }
 
   async destroy(): Promise<void> {
@@ -122,8 +123,8 @@ export class PythonSandboxPool {
   }
 
   /** One request to a warm sandbox, its answer, and the sandbox's recycling (or its end, on any doubt). */
-  private execute(request: Frame, timeoutMs: number, signal: AbortSignal | undefined, onChunk: OnChunk | undefined): Promise<Frame> {
-    return inExecSpan({ runtime: 'python', request: request.cell ? 'cell' : 'code' }, async (span) => {
+  private execute(request: KeeperRequest, timeoutMs: number, signal: AbortSignal | undefined, onChunk: OnChunk | undefined): Promise<KeeperAnswer> {
+    return inExecSpan({ runtime: 'python', request: 'cell' in request ? 'cell' : 'code' }, async (span) => {
       const warm = this.ready.shift();
       const sb = warm ?? (await this.create());
       span.container(sb.channel.container.id, { 'durabox.sandbox.warm': warm !== undefined, 'durabox.sandbox.use': sb.uses + 1 });
@@ -133,7 +134,7 @@ export class PythonSandboxPool {
     });
   }
 
-  private async runIn(sb: WarmSandbox, request: Frame, timeoutMs: number, signal: AbortSignal | undefined, onChunk: OnChunk | undefined): Promise<Frame> {
+  private async runIn(sb: WarmSandbox, request: KeeperRequest, timeoutMs: number, signal: AbortSignal | undefined, onChunk: OnChunk | undefined): Promise<KeeperAnswer> {
     this.refill();
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;

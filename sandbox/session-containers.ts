@@ -6,7 +6,8 @@ import type Docker from 'dockerode';
 import type { RuntimeLimits } from '../config/index.js';
 import { componentLog, errorFields } from '../config/log.js';
 import type { CellResult, HostExecResult, Language } from '../contract/messages.js';
-import { ChannelClosed, FrameChannel, type Frame, type OnChunk } from './frame-channel.js';
+import { ChannelClosed, FrameChannel, type OnChunk } from './frame-channel.js';
+import type { AgentRequest, CellAnswer, DeltaAnswer, ReadyFrame, Received, RestoreFrame, RunAnswer, SavedContexts } from './frames.js';
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER, writableTmpfsBytes } from './profile.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 import { inExecSpan } from './exec-span.js';
@@ -39,8 +40,7 @@ export class HostFull extends Error {}
 /** Checkpoints up to this size are unpacked by the session's agent (one frame); larger ones by `docker exec tar`. */
 export const RESTORE_BY_AGENT_BYTES = 8 * 1024 * 1024;
 
-/** What each interpreter context of a restored workspace had saved: its variables, and those it could not. */
-export type SavedContexts = Record<string, { saved: string[]; unsaved: string[] }>;
+export type { SavedContexts } from './frames.js';
 
 /** A session agent's answer to a delta request (session-agent.py). */
 export type AgentDelta =
@@ -144,14 +144,14 @@ export class SessionContainers {
 
   async exec(containerId: string, req: { command: string; timeoutMs: number; limitBytes: number }, onChunk?: OnChunk): Promise<HostExecResult> {
     // The agent enforces the timeout itself; the guard here only catches an agent that stopped answering.
-    const r = (await this.request(containerId, { command: req.command, timeout_ms: req.timeoutMs, limit: req.limitBytes, stream: onChunk !== undefined }, req.timeoutMs + 15_000, onChunk)) as unknown as HostExecResult;
+    const r = (await this.request<RunAnswer>(containerId, { command: req.command, timeout_ms: req.timeoutMs, limit: req.limitBytes, stream: onChunk !== undefined }, req.timeoutMs + 15_000, onChunk)) as unknown as HostExecResult;
     const fit = fitOutputToPayload(r.stdout, r.stderr);
     return { ...r, stdout: fit.stdout, stderr: fit.stderr, stdout_truncated: r.stdout_truncated || fit.stdoutCut, stderr_truncated: r.stderr_truncated || fit.stderrCut };
   }
 
   /** Runs a cell in one of the session's interpreter contexts; the agent starts the context's process on first use. */
   async cell(containerId: string, req: { contextId: string; language: Language; code: string; timeoutMs: number; limitBytes: number }, onChunk?: OnChunk): Promise<CellResult> {
-    const frame = await this.request(
+    const frame = await this.request<CellAnswer>(
       containerId,
       { cell: { language: req.language, code: req.code, context_id: req.contextId, timeout_ms: req.timeoutMs }, limit: req.limitBytes, stream: onChunk !== undefined },
       req.timeoutMs + CELL_INTERRUPT_GRACE_MS + 15_000,
@@ -166,7 +166,7 @@ export class SessionContainers {
    * `docker exec`; for checkpoints up to RESTORE_BY_AGENT_BYTES (larger ones stream: writeWorkspaceStream).
    */
   async restore(containerId: string, tar: Buffer): Promise<RestoreAnswer> {
-    return restoreAnswerOf(await this.request(containerId, { restore: tar.toString('base64') }, 120_000));
+    return restoreAnswerOf(await this.request<RestoreFrame>(containerId, { restore: tar.toString('base64') }, 120_000));
   }
 
   /**
@@ -176,7 +176,7 @@ export class SessionContainers {
    * now, for a full checkpoint or a restore. Whatever is answered counts as stored only once `commitDelta`.
    */
   async delta(containerId: string, mode: 'delta' | 'walk', maxBytes: number, opts: { contexts?: boolean } = {}): Promise<AgentDelta> {
-    const f = await this.request(containerId, { delta: { mode, max_bytes: maxBytes, ...(opts.contexts ? { contexts: true } : {}) } }, 120_000);
+    const f = await this.request<DeltaAnswer>(containerId, { delta: { mode, max_bytes: maxBytes, ...(opts.contexts ? { contexts: true } : {}) } }, 120_000);
     if (f.unchanged === true) return { kind: 'unchanged' };
     const token = Number(f.token);
     if (!Number.isSafeInteger(token)) throw new Error(`the session agent answered no delta: ${String(f.message ?? f.error ?? 'no token')}`);
@@ -201,24 +201,24 @@ export class SessionContainers {
   }
 
   /** One request to the session's agent and its answer; a gone container or a silent agent is SessionGone. */
-  private request(containerId: string, body: Record<string, unknown>, guardMs: number, onChunk?: OnChunk): Promise<Frame> {
-    const kind = body.cell ? 'cell' : body.command !== undefined ? 'command' : body.restore !== undefined ? 'restore' : body.delta !== undefined ? 'delta' : 'drop_context';
+  private request<T>(containerId: string, body: AgentRequest, guardMs: number, onChunk?: OnChunk): Promise<Received<T>> {
+    const kind = 'cell' in body ? 'cell' : 'command' in body ? 'command' : 'restore' in body ? 'restore' : 'delta' in body ? 'delta' : 'drop_context';
     return inExecSpan({ runtime: 'terminal', request: kind }, async (span) => {
       span.container(containerId);
-      const answer = await this.ask(containerId, body, guardMs, onChunk);
-      span.exitCode(answer.exit_code);
+      const answer = await this.ask<T>(containerId, body, guardMs, onChunk);
+      span.exitCode((answer as Received<RunAnswer>).exit_code);
       return answer;
     });
   }
 
-  private async ask(containerId: string, body: Record<string, unknown>, guardMs: number, onChunk?: OnChunk): Promise<Frame> {
+  private async ask<T>(containerId: string, body: AgentRequest, guardMs: number, onChunk?: OnChunk): Promise<Received<T>> {
     const ch = await this.channel(containerId);
     const id = randomUUID();
     ch.send({ id, ...body });
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        ch.reply(id, onChunk),
+        ch.reply<T>(id, onChunk),
         new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new SessionGone('the session agent stopped answering')), guardMs); }),
       ]);
     } catch (e) {
@@ -335,7 +335,7 @@ export class SessionContainers {
       const ch = await FrameChannel.attach(container, 'session');
       this.channels.set(container.id, Promise.resolve(ch));
       await container.start();
-      const first = await ch.next();
+      const first = await ch.next<ReadyFrame>();
       if (first.ready !== true) throw new Error('session agent did not start');
       return container.id;
     } catch (e) {

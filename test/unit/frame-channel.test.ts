@@ -62,7 +62,7 @@ describe('frame channel', () => {
       assert.equal(state.killed, 1);
       assert.equal(channel.closed, true);
       await assert.rejects(channel.next(), BadFrame);
-      channel.send({ after: 'close' }); // a send on an ended channel is a no-op, not a write after destroy
+      channel.send({ ping: true }); // a send on an ended channel is a no-op, not a write after destroy
     });
   }
 
