@@ -12,6 +12,7 @@ import { ChannelClosed, FrameChannel, type OnChunk } from './frame-channel.js';
 import type { KeeperAnswer, KeeperRequest, ReadyFrame, Received } from './frames.js';
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER } from './profile.js';
 import { inExecSpan } from './exec-span.js';
+import { WarmPool } from './warm-pool.js';
 import { sandboxNetwork, type Egress } from './egress.js';
 import { pid1Program, type Pid1Runtime } from './pid1-runtime.js';
 
@@ -75,27 +76,23 @@ export interface PythonPoolOptions {
 }
 
 export class PythonSandboxPool {
-  private readonly ready: WarmSandbox[] = [];
-  private starting = 0;
-  private closed = false;
+  private readonly pool: WarmPool<WarmSandbox>;
 
-  constructor(private readonly opts: PythonPoolOptions) {}
+  constructor(private readonly opts: PythonPoolOptions) {
+    this.pool = new WarmPool({
+      warm: opts.warm,
+      create: () => this.create(),
+      discard: (sb) => sb.destroy(),
+      onError: (e) => componentLog('worker', { worker_id: opts.workerId }).error(errorFields(e), 'python sandbox warm-up failed'),
+    });
+  }
 
   /** Keeps `warm` idle sandboxes ready; called at start and after every execution. */
   refill(): void {
-    while (!this.closed && this.ready.length + this.starting < this.opts.warm) {
-      this.starting++;
-      this.create()
-        .then((sb) => {
-          if (this.closed) return sb.destroy();
-          this.ready.push(sb);
-        })
-        .catch((e) => componentLog('worker', { worker_id: this.opts.workerId }).error(errorFields(e), 'python sandbox warm-up failed'))
-        .finally(() => { this.starting--; });
-    }
+    this.pool.refill();
   }
 
-  get idle(): number { return this.ready.length; }
+  get idle(): number { return this.pool.idle.length; }
 
   async run(code: string, timeoutMs: number, signal?: AbortSignal, onChunk?: OnChunk): Promise<PythonRunResult> {
     const result = (await this.execute({ code, limit: this.opts.outputLimitBytes, stream: onChunk !== undefined }, timeoutMs, signal, onChunk)) as unknown as PythonRunResult;
@@ -125,7 +122,7 @@ export class PythonSandboxPool {
   /** One request to a warm sandbox, its answer, and the sandbox's recycling (or its end, on any doubt). */
   private execute(request: KeeperRequest, timeoutMs: number, signal: AbortSignal | undefined, onChunk: OnChunk | undefined): Promise<KeeperAnswer> {
     return inExecSpan({ runtime: 'python', request: 'cell' in request ? 'cell' : 'code' }, async (span) => {
-      const warm = this.ready.shift();
+      const warm = this.pool.take();
       const sb = warm ?? (await this.create());
       span.container(sb.channel.container.id, { 'durabox.sandbox.warm': warm !== undefined, 'durabox.sandbox.use': sb.uses + 1 });
       const answer = await this.runIn(sb, request, timeoutMs, signal, onChunk);
@@ -164,10 +161,7 @@ export class PythonSandboxPool {
   private async recycle(sb: WarmSandbox): Promise<void> {
     try {
       const frame = await sb.next();
-      if (frame.ready === true && sb.uses < this.opts.maxUses && !this.closed && this.ready.length < (this.opts.keepIdle ?? Infinity)) {
-        this.ready.push(sb);
-        return;
-      }
+      if (frame.ready === true && sb.uses < this.opts.maxUses && this.pool.giveBack(sb, this.opts.keepIdle)) return;
     } catch { /* fall through: replace it */ }
     await sb.destroy();
     this.refill();
@@ -211,8 +205,7 @@ export class PythonSandboxPool {
     }
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all(this.ready.splice(0).map((sb) => sb.destroy()));
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }

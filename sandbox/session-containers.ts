@@ -11,6 +11,7 @@ import type { AgentRequest, CellAnswer, DeltaAnswer, ReadyFrame, Received, Resto
 import { fitCellToPayload, fitOutputToPayload, hardenedHostConfig, sandboxLabels, SANDBOX_USER, writableTmpfsBytes } from './profile.js';
 import { CELL_INTERRUPT_GRACE_MS, cellResultOf } from './cells.js';
 import { inExecSpan } from './exec-span.js';
+import { WarmPool } from './warm-pool.js';
 import { sandboxNetwork, type Egress } from './egress.js';
 import type { TemplateRef } from '../contract/templates.js';
 import { templateLimits, type TemplateImages } from './template-images.js';
@@ -70,7 +71,8 @@ export interface SessionContainerOptions {
 }
 
 export class SessionContainers {
-  private readonly ready: string[] = [];
+  /** Warm containers (their ids), not yet given to a session. */
+  private readonly pool: WarmPool<string>;
   /** Containers owned by sessions, each with the time before which the reaper must spare it (Infinity while its session starts). */
   private readonly held = new Map<string, number>();
   /** Takes under way, counted against the most sessions before their container exists. */
@@ -80,24 +82,23 @@ export class SessionContainers {
   private readonly channels = new Map<string, Promise<FrameChannel>>();
   /** Gives back the allow-list network of a container that has one (made by this worker). */
   private readonly networks = new Map<string, () => void>();
-  private starting = 0;
-  private closed = false;
 
   private readonly pinger: NodeJS.Timeout;
 
   constructor(private readonly o: SessionContainerOptions) {
+    this.pool = new WarmPool({
+      warm: o.warm,
+      create: () => this.create(),
+      discard: (id) => this.remove(id),
+      onError: (e) => componentLog('worker', { worker_id: o.workerId }).error(errorFields(e), 'session container warm-up failed'),
+    });
     this.pinger = setInterval(() => this.pingWarm(), 2000);
     this.pinger.unref();
   }
 
+  /** Keeps `warm` containers ready; called at start and after every take. */
   refill(): void {
-    while (!this.closed && this.ready.length + this.starting < this.o.warm) {
-      this.starting++;
-      this.create()
-        .then((id) => (this.closed ? this.remove(id) : void this.ready.push(id)))
-        .catch((e) => componentLog('worker', { worker_id: this.o.workerId }).error(errorFields(e), 'session container warm-up failed'))
-        .finally(() => { this.starting--; });
-    }
+    this.pool.refill();
   }
 
   /** Session containers this host holds, found alive when its worker started. */
@@ -119,7 +120,7 @@ export class SessionContainers {
       const limits = template ? templateLimits(this.o.limits, template) : undefined;
       if (template) await this.o.images.ready(template);
       // A warm container that died meanwhile (removed under this worker) is dropped for a fresh one.
-      for (let warm = limits ? undefined : this.ready.shift(); ; warm = undefined) {
+      for (let warm = limits ? undefined : this.pool.take(); ; warm = undefined) {
         const id = warm ?? (await this.create(limits));
         this.held.set(id, Infinity);
         try {
@@ -139,7 +140,7 @@ export class SessionContainers {
 
   /** Warm containers end themselves when their worker stops pinging, so a killed worker leaves none. */
   private pingWarm(): void {
-    for (const id of this.ready) this.channels.get(id)?.then((c) => c.send({ ping: true }), () => undefined);
+    for (const id of this.pool.idle) this.channels.get(id)?.then((c) => c.send({ ping: true }), () => undefined);
   }
 
   async exec(containerId: string, req: { command: string; timeoutMs: number; limitBytes: number }, onChunk?: OnChunk): Promise<HostExecResult> {
@@ -240,7 +241,7 @@ export class SessionContainers {
   /** What the reaper must not remove besides the live sessions': warm containers and sessions still starting. */
   spared(): Set<string> {
     const now = Date.now();
-    return new Set([...this.ready, ...this.creating, ...[...this.held].filter(([, t]) => t > now).map(([id]) => id)]);
+    return new Set([...this.pool.idle, ...this.creating, ...[...this.held].filter(([, t]) => t > now).map(([id]) => id)]);
   }
 
   async remove(containerId: string): Promise<void> {
@@ -262,9 +263,8 @@ export class SessionContainers {
 
   /** Removes the warm containers and detaches from the sessions' (which live on without this worker). */
   async close(): Promise<void> {
-    this.closed = true;
     clearInterval(this.pinger);
-    await Promise.all(this.ready.splice(0).map((id) => this.remove(id)));
+    await this.pool.close();
     for (const ch of this.channels.values()) ch.then((c) => c.close(), () => undefined);
     this.channels.clear();
   }
