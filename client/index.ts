@@ -16,7 +16,8 @@ type Ops = typeof OPERATIONS;
 type ParamNames<P extends string> = P extends `${string}{${infer N}}${infer Rest}` ? N | ParamNames<Rest> : never;
 /** The path's `{…}` parameters, given as strings (the client encodes them). */
 type PathParams<P extends string> = [ParamNames<P>] extends [never] ? unknown : { [N in ParamNames<P>]: string };
-type Optional<T, Key extends string> = object extends T ? { [k in Key]?: T } : { [k in Key]: T };
+/** A part the caller may leave out when its schema takes undefined or every field of it is optional. */
+type Optional<T, Key extends string> = undefined extends T ? { [k in Key]?: T } : {} extends T ? { [k in Key]?: T } : { [k in Key]: T };
 type QueryPart<O> = O extends { query: infer Q extends z.ZodType } ? Optional<z.input<Q>, 'query'> : unknown;
 
 /**
@@ -95,7 +96,7 @@ export class DuraboxApiError extends Error {
   }
 }
 
-type Method<K extends OperationId> = object extends Input<K>
+type Method<K extends OperationId> = {} extends Input<K>
   ? (input?: Input<K>, options?: CallOptions) => Promise<Output<K>>
   : (input: Input<K>, options?: CallOptions) => Promise<Output<K>>;
 
