@@ -21,10 +21,10 @@ type Optional<T, Key extends string> = undefined extends T ? { [k in Key]?: T } 
 type QueryPart<O> = O extends { query: infer Q extends z.ZodType } ? Optional<z.input<Q>, 'query'> : unknown;
 
 /**
- * An upload's bytes: anything `fetch` sends (a Uint8Array, Blob, string, web stream), or an async iterable
+ * An upload's bytes: anything `fetch` sends (a Uint8Array or Buffer, Blob, string, web stream), or an async iterable
  * of chunks (a Node stream), sent as it is read.
  */
-export type RawBody = BodyInit | AsyncIterable<Uint8Array>;
+export type RawBody = BodyInit | Uint8Array | AsyncIterable<Uint8Array>;
 type BodyPart<O> = O extends { rawBody: true }
   ? { body: RawBody; contentType?: string }
   : O extends { body: infer B extends z.ZodType } ? Optional<z.input<B>, 'body'> : unknown;
