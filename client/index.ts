@@ -40,7 +40,7 @@ type Answer<R> = R extends { schema: infer S extends z.ZodType } ? z.output<S> |
   : undefined;
 /**
  * What a call answers: the JSON of its 2xx answers, undefined for an empty one (204), and the unread
- * `Response` for a body that is not JSON (a file's bytes, a PNG, metrics text).
+ * `Response` for a body that is not JSON (a PNG, metrics text) or is a download (a session's file).
  */
 export type Output<K extends OperationId> = { [C in keyof Ops[K]['responses']]: C extends SuccessCode ? Answer<Ops[K]['responses'][C]> : never }[keyof Ops[K]['responses']];
 
@@ -122,7 +122,8 @@ export class DuraboxClient {
     const json = /\bjson\b/i.test(type);
     if (res.status < 200 || res.status >= 300) throw new DuraboxApiError(id, res.status, await readBody(res, json));
     if (res.status === 204 || res.status === 205) return undefined as Output<K>;
-    if (!json) return res as Output<K>;
+    // A download (a session's file) is bytes even when they are JSON: it is not the record's listing.
+    if (!json || /^\s*attachment/i.test(res.headers.get('content-disposition') ?? '')) return res as Output<K>;
     const text = await res.text();
     return (text ? JSON.parse(text) : undefined) as Output<K>;
   }

@@ -126,6 +126,16 @@ describe('typed client', () => {
     assert.equal(seen[0].url, '/api/v1/sessions/s/browser/screenshot');
   });
 
+  it('answers a download as the unread Response even when its bytes are JSON, and a directory as its listing', async () => {
+    const client = new DuraboxClient({ baseUrl, token: 't' });
+    reply = (res) => res.writeHead(200, { 'content-type': 'application/json', 'content-disposition': 'attachment; filename="a.json"' }).end('{"path":"not a listing"}');
+    const file = await client.readSessionFile({ id: 's', query: { path: '/workspace/a.json' } });
+    assert.ok(file instanceof Response);
+    assert.equal(await file.text(), '{"path":"not a listing"}');
+    reply = answer(200, { path: '/workspace', entries: [] });
+    assert.deepEqual(await client.readSessionFile({ id: 's', query: { path: '/workspace' } }), { path: '/workspace', entries: [] });
+  });
+
   it('throws DuraboxApiError with the status, the body\'s error and a session error\'s code and message', async () => {
     const client = new DuraboxClient({ baseUrl, token: 't' });
     reply = answer(404, { error: 'session not found', code: 'session_not_found', message: 'session s9 is not running' });
