@@ -30,9 +30,11 @@ export interface Operation {
   responses: Record<number, Response>;
 }
 
-const json = (description: string, schema: z.ZodType): Response => ({ description, schema });
-const error = (description: string): Response => ({ description, schema: S.ErrorBody });
-const sessionError = (description: string): Response => ({ description, schema: S.SessionErrorBody });
+// Each helper keeps its schema's own type (not Response's z.ZodType), so the typed client
+// (client/index.ts) knows what every answer holds.
+const json = <S extends z.ZodType>(description: string, schema: S) => ({ description, schema });
+const error = (description: string) => ({ description, schema: S.ErrorBody });
+const sessionError = (description: string) => ({ description, schema: S.SessionErrorBody });
 const empty = (description: string): Response => ({ description });
 
 const bad = error('invalid input: the message names the field');
@@ -70,8 +72,8 @@ const browserFailures = {
   503: sessionError('host_unreachable: the host holding the session does not answer'),
   504: sessionError('timeout: the page did not answer'),
 };
-const browserPost = <B extends z.ZodType>(action: string, summary: string, body: B, ok: Response) =>
-  ({ method: 'post' as const, path: `/api/v1/sessions/{id}/browser/${action}`, summary, auth: 'token' as const, body, responses: { 200: ok, ...browserFailures } });
+const browserPost = <A extends string, B extends z.ZodType, R extends Response>(action: A, summary: string, body: B, ok: R) =>
+  ({ method: 'post' as const, path: `/api/v1/sessions/{id}/browser/${action}` as const, summary, auth: 'token' as const, body, responses: { 200: ok, ...browserFailures } });
 
 /** Answers of the file tools besides their own (docs/workbench/file-tools.md). */
 const fileTools = {

@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
+import { DuraboxClient, type Input, type OperationId } from '../client/index.js';
 import { PRODUCT_VERSION, repoRoot } from '../config/paths.js';
 import { generateToken, keyedHash, maskToken, newId } from '../control/security.js';
 import { HASH_KEY, PlatformHarness } from './platform.js';
@@ -15,12 +16,9 @@ import { HASH_KEY, PlatformHarness } from './platform.js';
 const out = join(repoRoot, 'test', 'workflows', 'histories');
 const platform = new PlatformHarness();
 
-async function call(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const r = await fetch(`${platform.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
+/** An operation through the typed client, answered whatever its status (the recording expects some refusals). */
+async function call<K extends OperationId>(token: string, id: K, input: Input<K>): Promise<{ status: number; body: any }> {
+  const r = await new DuraboxClient({ baseUrl: platform.url, token }).send(id, input);
   const text = await r.text();
   return { status: r.status, body: text && r.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
 }
@@ -38,67 +36,66 @@ try {
   await platform.api.deps.accounts.createToken({ id: newId('tok'), accountId: admin.id, name: 'recorder', tokenHash: keyedHash(HASH_KEY, token), masked: maskToken(token), generated: true });
 
   // Tasks: a result, a non-zero exit, a timeout, a cancel, an echo, a terminal command in a session.
-  expect('pythonExec', await call(token, 'POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code: 'print(1)' }, mode: 'sync' }), 200);
-  expect('pythonExec exit 3', await call(token, 'POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code: 'import sys; sys.exit(3)' }, mode: 'sync' }), 200);
-  expect('pythonExec timeout', await call(token, 'POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code: 'import time; time.sleep(5)' }, timeout_ms: 1000, mode: 'sync' }), 504);
-  const slow = await call(token, 'POST', '/api/v1/tasks', { capability: 'pythonExec', input: { code: 'import time; time.sleep(30)' }, mode: 'async' });
+  expect('pythonExec', await call(token, 'createTask', { body: { capability: 'pythonExec', input: { code: 'print(1)' }, mode: 'sync' } }), 200);
+  expect('pythonExec exit 3', await call(token, 'createTask', { body: { capability: 'pythonExec', input: { code: 'import sys; sys.exit(3)' }, mode: 'sync' } }), 200);
+  expect('pythonExec timeout', await call(token, 'createTask', { body: { capability: 'pythonExec', input: { code: 'import time; time.sleep(5)' }, timeout_ms: 1000, mode: 'sync' } }), 504);
+  const slow = await call(token, 'createTask', { body: { capability: 'pythonExec', input: { code: 'import time; time.sleep(30)' }, mode: 'async' } });
   expect('async task', slow, 202);
   await new Promise((r) => setTimeout(r, 1500));
-  expect('cancel', await call(token, 'POST', `/api/v1/tasks/${slow.body.task_id}/cancel`), 200);
-  expect('echo', await call(token, 'POST', '/api/v1/commands/echo', { message: 'hi' }), 200);
-  const term = await call(token, 'POST', '/api/v1/tasks', { capability: 'terminalExec', input: { command: 'echo task' }, mode: 'sync' });
+  expect('cancel', await call(token, 'cancelTask', { id: slow.body.task_id }), 200);
+  expect('echo', await call(token, 'echo', { body: { message: 'hi' } }), 200);
+  const term = await call(token, 'createTask', { body: { capability: 'terminalExec', input: { command: 'echo task' }, mode: 'sync' } });
   expect('terminalExec task', term, 200);
-  expect('terminalExec task, unknown session', await call(token, 'POST', '/api/v1/tasks', { capability: 'terminalExec', input: { command: 'true', session_id: 'sess_nope' }, mode: 'sync' }), 404);
+  expect('terminalExec task, unknown session', await call(token, 'createTask', { body: { capability: 'terminalExec', input: { command: 'true', session_id: 'sess_nope' }, mode: 'sync' } }), 404);
 
   // A session: created by its first command, commands past continue-as-new (5 per run in the harness),
   // a busy refusal, a timed-out command, file calls, then closed.
-  const first = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'echo start > notes.txt' });
+  const first = await call(token, 'terminalCommand', { body: { command: 'echo start > notes.txt' } });
   expect('new session', first, 200);
   const sid = first.body.session_id as string;
-  for (let i = 0; i < 6; i++) expect(`command ${i}`, await call(token, 'POST', '/api/v1/commands/terminal', { command: `echo ${i} >> notes.txt`, session_id: sid }), 200);
+  for (let i = 0; i < 6; i++) expect(`command ${i}`, await call(token, 'terminalCommand', { body: { command: `echo ${i} >> notes.txt`, session_id: sid } }), 200);
   const [slowCmd, busy] = await Promise.all([
-    call(token, 'POST', '/api/v1/commands/terminal', { command: 'sleep 1', session_id: sid }),
-    new Promise((r) => setTimeout(r, 300)).then(() => call(token, 'POST', '/api/v1/commands/terminal', { command: 'true', session_id: sid })),
+    call(token, 'terminalCommand', { body: { command: 'sleep 1', session_id: sid } }),
+    new Promise((r) => setTimeout(r, 300)).then(() => call(token, 'terminalCommand', { body: { command: 'true', session_id: sid } })),
   ]);
   expect('slow command', slowCmd, 200);
   expect('busy', busy, 409);
-  expect('timed-out command', await call(token, 'POST', '/api/v1/commands/terminal', { command: 'sleep 5', session_id: sid, timeout_ms: 500 }), 504);
-  const put = await fetch(`${platform.url}/api/v1/sessions/${sid}/files?path=data.bin`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: 'bytes' });
-  if (put.status !== 201) throw new Error(`upload: ${put.status}`);
-  expect('read', await call(token, 'GET', `/api/v1/sessions/${sid}/files?path=notes.txt`), 200);
-  expect('list', await call(token, 'GET', `/api/v1/sessions/${sid}/files?path=/workspace`), 200);
-  expect('delete file', await call(token, 'DELETE', `/api/v1/sessions/${sid}/files?path=data.bin`), 204);
-  expect('close', await call(token, 'DELETE', `/api/v1/sessions/${sid}`), 204);
+  expect('timed-out command', await call(token, 'terminalCommand', { body: { command: 'sleep 5', session_id: sid, timeout_ms: 500 } }), 504);
+  expect('upload', await call(token, 'writeSessionFile', { id: sid, query: { path: 'data.bin' }, body: 'bytes' }), 201);
+  expect('read', await call(token, 'readSessionFile', { id: sid, query: { path: 'notes.txt' } }), 200);
+  expect('list', await call(token, 'readSessionFile', { id: sid, query: { path: '/workspace' } }), 200);
+  expect('delete file', await call(token, 'deleteSessionFile', { id: sid, query: { path: 'data.bin' } }), 204);
+  expect('close', await call(token, 'deleteSession', { id: sid }), 204);
   // The code interpreter: a one-shot cell, then a session with its default context, a named context,
   // a cell in it, and the context deleted.
-  expect('runCode once', await call(token, 'POST', '/api/v1/tasks', { capability: 'runCode', input: { code: '1+1' }, mode: 'sync' }), 200);
-  const coder = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'true' });
+  expect('runCode once', await call(token, 'createTask', { body: { capability: 'runCode', input: { code: '1+1' }, mode: 'sync' } }), 200);
+  const coder = await call(token, 'terminalCommand', { body: { command: 'true' } });
   expect('session for code', coder, 200);
   const csid = coder.body.session_id as string;
-  expect('default context', await call(token, 'POST', '/api/v1/commands/code', { session_id: csid, code: 'x = 1' }), 200);
-  const ctx = await call(token, 'POST', `/api/v1/sessions/${csid}/contexts`, { language: 'javascript' });
+  expect('default context', await call(token, 'runCode', { body: { session_id: csid, code: 'x = 1' } }), 200);
+  const ctx = await call(token, 'createContext', { id: csid, body: { language: 'javascript' } });
   expect('new context', ctx, 201);
-  expect('cell in context', await call(token, 'POST', '/api/v1/commands/code', { session_id: csid, context_id: ctx.body.context_id, code: '1 + 1' }), 200);
-  expect('runCode task in session', await call(token, 'POST', '/api/v1/tasks', { capability: 'runCode', input: { code: 'x', session_id: csid }, mode: 'sync' }), 200);
-  expect('delete context', await call(token, 'DELETE', `/api/v1/sessions/${csid}/contexts/${ctx.body.context_id}`), 204);
-  expect('close code session', await call(token, 'DELETE', `/api/v1/sessions/${csid}`), 204);
+  expect('cell in context', await call(token, 'runCode', { body: { session_id: csid, context_id: ctx.body.context_id, code: '1 + 1' } }), 200);
+  expect('runCode task in session', await call(token, 'createTask', { body: { capability: 'runCode', input: { code: 'x', session_id: csid }, mode: 'sync' } }), 200);
+  expect('delete context', await call(token, 'deleteContext', { id: csid, context_id: ctx.body.context_id }), 204);
+  expect('close code session', await call(token, 'deleteSession', { id: csid }), 204);
   // A session checkpointed, paused when idle (as if DURABOX_SESSION_PAUSE_AFTER_SEC=2), resumed by its
   // next command, checkpointed again and closed.
   const policy = platform.api.deps.api.session;
   const pauseAfter = policy.pauseAfterSec;
   policy.pauseAfterSec = 2;
-  const pausing = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'echo kept > kept.txt' }).finally(() => { policy.pauseAfterSec = pauseAfter; });
+  const pausing = await call(token, 'terminalCommand', { body: { command: 'echo kept > kept.txt' } }).finally(() => { policy.pauseAfterSec = pauseAfter; });
   expect('session to pause', pausing, 200);
   const psid = pausing.body.session_id as string;
-  for (let i = 0; (await call(token, 'GET', `/api/v1/sessions/${psid}`)).body.status !== 'paused'; i++) {
+  for (let i = 0; (await call(token, 'getSession', { id: psid })).body.status !== 'paused'; i++) {
     if (i > 300) throw new Error('the session never paused');
     await new Promise((r) => setTimeout(r, 100));
   }
-  expect('resumed', await call(token, 'POST', '/api/v1/commands/terminal', { command: 'echo more >> kept.txt', session_id: psid }), 200);
+  expect('resumed', await call(token, 'terminalCommand', { body: { command: 'echo more >> kept.txt', session_id: psid } }), 200);
   await new Promise((r) => setTimeout(r, 2500));
-  expect('close resumed session', await call(token, 'DELETE', `/api/v1/sessions/${psid}`), 204);
+  expect('close resumed session', await call(token, 'deleteSession', { id: psid }), 204);
   // A session left to its lease.
-  const leased = await call(token, 'POST', '/api/v1/commands/terminal', { command: 'true', lease_ttl_sec: 1 });
+  const leased = await call(token, 'terminalCommand', { body: { command: 'true', lease_ttl_sec: 1 } });
   expect('leased session', leased, 200);
   const client = platform.api.deps.client;
   await client.workflow.getHandle(`session-${admin.id}-${leased.body.session_id}`).result();

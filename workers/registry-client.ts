@@ -1,13 +1,15 @@
 // A runtime worker's side of the host registry (spec §4.3). At start it reports itself with its
 // credential (DURABOX_WORKER_ID + DURABOX_WORKER_SECRET) and refuses to start when the API rejects it;
 // then it reports on a jittered heartbeat: runtimes, capacity, in-flight counts, labels, version. A
-// refused heartbeat means the credential was deleted: the worker stops taking work.
+// refused heartbeat means the credential was deleted: the worker stops taking work. Its calls are the typed
+// client's (client/), sent over this worker's own connections (its CA, keep-alive, timeouts and streams).
+import { DuraboxClient, ROUTES, type Fetch, type Input, type OperationId, type Output } from '../client/index.js';
 import { DuraboxError } from '../contract/errors.js';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
 import { rootCertificates } from 'node:tls';
@@ -32,13 +34,6 @@ const UNTRUSTED_CERT_CODES = new Set([
 /** A part the snapshot store took: its number in the chain and what it measured. */
 export interface StoredPart { seq?: number; digest?: string; raw_bytes?: number; bytes?: number }
 
-interface StartAck {
-  tunnel_key?: string;
-  payload_keys?: PayloadKeys;
-  host_certificate?: { cert: string; ca: string };
-  temporal_address?: string;
-}
-
 /** How long a worker keeps trying to reach the API at start (it may be starting too) before giving up. */
 const START_PATIENCE_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -61,18 +56,15 @@ export class RegistryClient {
   /** Told the API's tunnel grant key with every answer (it changes only with DURABOX_HASH_KEY). */
   onTunnelKey: ((key: string | undefined) => void) | undefined;
 
-  /** Kept-alive connections to the API; over HTTPS trusting the system's CAs and DURABOX_API_CA's. */
-  private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
+  /** The API's operations, with this worker's credential, over its own connections (see nodeFetch). */
+  private readonly api: DuraboxClient;
 
-  private constructor(private readonly config: WorkerSettings, private readonly secret: string) {
-    if (new URL(config.apiUrl).protocol === 'https:') {
-      this.agent = new HttpsAgent({ keepAlive: true, ca: config.apiCa ? [...rootCertificates, readFileSync(config.apiCa, 'utf8')] : undefined });
-      this.send = httpsRequest;
-    } else {
-      this.agent = new HttpAgent({ keepAlive: true });
-      this.send = httpRequest;
-    }
+  private constructor(private readonly config: WorkerSettings, secret: string) {
+    // Kept-alive connections to the API; over HTTPS trusting the system's CAs and DURABOX_API_CA's.
+    const fetch = new URL(config.apiUrl).protocol === 'https:'
+      ? nodeFetch(new HttpsAgent({ keepAlive: true, ca: config.apiCa ? [...rootCertificates, readFileSync(config.apiCa, 'utf8')] : undefined }), httpsRequest)
+      : nodeFetch(new HttpAgent({ keepAlive: true }), httpRequest);
+    this.api = new DuraboxClient({ baseUrl: config.apiUrl, worker: { id: config.workerId, secret }, fetch });
   }
 
   /** Proves the credential with the start report; throws CredentialRejected when the API refuses it. */
@@ -138,11 +130,11 @@ export class RegistryClient {
     const wasOpen = !this.closed;
     this.closed = true;
     clearTimeout(this.timer);
-    if (wasOpen) await this.post('/api/v1/registry/goodbye', undefined).catch(() => undefined);
+    if (wasOpen) await this.json('registryGoodbye', {}).catch(() => undefined);
   }
 
-  private async report(event: 'start' | 'heartbeat', inflight: ReadonlyMap<string, number>, csr?: string): Promise<StartAck> {
-    const ack = await this.post('/api/v1/registry/heartbeat', {
+  private async report(event: 'start' | 'heartbeat', inflight: ReadonlyMap<string, number>, csr?: string) {
+    const ack = await this.json('registryHeartbeat', { body: {
       event,
       node_name: hostname(),
       executor_kind: 'docker',
@@ -153,7 +145,7 @@ export class RegistryClient {
       heartbeat_jitter_pct: this.config.heartbeatJitterPct,
       ...(csr ? { csr } : {}),
       ...(this.tunnelAddress ? { tunnel_address: this.tunnelAddress } : {}),
-    }) as StartAck;
+    } });
     this.tunnelKey = ack.tunnel_key;
     this.onTunnelKey?.(ack.tunnel_key);
     return ack;
@@ -164,24 +156,22 @@ export class RegistryClient {
 
   /** The containers of this host's running sessions, from the API (a host has no access to Temporal's visibility). */
   async liveSessions(): Promise<Set<string>> {
-    const body = (await this.request('GET', '/api/v1/registry/sessions', undefined)) as { container_ids: string[] };
-    return new Set(body.container_ids);
+    return new Set((await this.json('registrySessions', {})).container_ids);
   }
 
   /** The ready account templates of the runtimes this host serves: it builds what it lacks before it serves. */
   async templates(): Promise<TemplateRef[]> {
-    const body = (await this.request('GET', `/api/v1/registry/templates?${new URLSearchParams({ runtimes: this.config.runtimes.join(',') })}`, undefined)) as { items: TemplateRef[] };
-    return body.items;
+    return (await this.json('registryTemplates', { query: { runtimes: this.config.runtimes.join(',') } })).items;
   }
 
   /** Reports this host's build of a template image (outside a build workflow: a host that came online later). */
   async templateBuilt(image: string, r: TemplateBuildResult): Promise<void> {
-    await this.post('/api/v1/registry/templates/built', { image, ok: r.ok, seconds: r.seconds, log: r.log.slice(-BUILD_LOG_MAX_CHARS) });
+    await this.json('registryTemplateBuilt', { body: { image, ok: r.ok, seconds: r.seconds, log: r.log.slice(-BUILD_LOG_MAX_CHARS) } });
   }
 
   /** Forwards output chunks of running work (see OutputPublisher). */
-  async postOutput(body: unknown): Promise<void> {
-    await this.post('/api/v1/registry/output', body);
+  async postOutput(body: Input<'registryOutput'>['body']): Promise<void> {
+    await this.json('registryOutput', { body });
   }
 
   /**
@@ -190,101 +180,100 @@ export class RegistryClient {
    * that fails (its workspace outgrew the cap) breaks the request off, and nothing is stored.
    */
   async putSnapshot(q: { accountId: string; sessionId: string; digest?: string; grant: string; kind?: 'full' | 'delta' }, data: Buffer | Readable): Promise<StoredPart> {
-    const path = `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, ...(q.digest ? { digest: q.digest } : {}), ...(q.kind ? { kind: q.kind } : {}) })}`;
-    const r = await this.exchange('PUT', path, data, 'application/gzip', SNAPSHOT_TIMEOUT_MS, [409], q.grant);
+    const query = { account_id: q.accountId, session_id: q.sessionId, ...(q.digest ? { digest: q.digest } : {}), ...(q.kind ? { kind: q.kind } : {}) };
+    // A Buffer must go within the time; a stream may take longer, but not stall that long (see nodeFetch).
+    const r = await this.exchange('registryPutSnapshot', { query, body: data, contentType: 'application/gzip' }, { timeoutMs: data instanceof Readable ? undefined : SNAPSHOT_TIMEOUT_MS, allowed: [409], grant: q.grant });
     refuseFenced(r);
     return JSON.parse(r.body.toString('utf8')) as StoredPart;
   }
 
   /** A session's checkpoint chain, claimed for the generation the grant names: older containers may no longer write to it. */
   async claimSnapshot(q: { accountId: string; sessionId: string; grant: string }): Promise<Array<{ seq: number; kind: 'full' | 'delta'; digest: string; raw_bytes: number; bytes: number }>> {
-    const path = `/api/v1/registry/snapshots/claim?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId })}`;
-    const r = await this.exchange('POST', path, undefined, undefined, REQUEST_TIMEOUT_MS, [409], q.grant);
+    const r = await this.exchange('registryClaimSnapshot', { query: { account_id: q.accountId, session_id: q.sessionId } }, { timeoutMs: REQUEST_TIMEOUT_MS, allowed: [409], grant: q.grant });
     refuseFenced(r);
     return (JSON.parse(r.body.toString('utf8')) as { parts: Array<{ seq: number; kind: 'full' | 'delta'; digest: string; raw_bytes: number; bytes: number }> }).parts;
   }
 
   /** One part of a session's checkpoint (`seq`), or its base; undefined when there is none. */
   async getSnapshot(q: { accountId: string; sessionId: string; grant: string; seq?: number }): Promise<{ data: Buffer; digest: string } | undefined> {
-    const r = await this.exchange('GET', this.snapshotPath(q), undefined, undefined, SNAPSHOT_TIMEOUT_MS, [404], q.grant);
-    return r.status === 404 ? undefined : { data: r.body, digest: String(r.headers['x-snapshot-digest'] ?? '') };
+    const r = await this.exchange('registryGetSnapshot', { query: snapshotPart(q) }, { timeoutMs: SNAPSHOT_TIMEOUT_MS, allowed: [404], grant: q.grant });
+    return r.status === 404 ? undefined : { data: r.body, digest: r.headers.get('x-snapshot-digest') ?? '' };
   }
 
   /** One part of a session's checkpoint as a stream, read as fast as its reader takes it; undefined when there is none. */
   async openSnapshot(q: { accountId: string; sessionId: string; grant: string; seq?: number }): Promise<{ body: Readable; digest: string } | undefined> {
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.send(new URL(this.snapshotPath(q), this.config.apiUrl), { method: 'GET', agent: this.agent, headers: this.headers(q.grant) }, resolve);
-      // A stalled transfer (not a long one) is given up.
-      req.setTimeout(SNAPSHOT_TIMEOUT_MS, () => req.destroy(new Error(`reading a checkpoint part stalled for ${SNAPSHOT_TIMEOUT_MS} ms`)));
-      req.on('error', reject);
-      req.end();
-    });
-    if (res.statusCode === 200) return { body: res, digest: String(res.headers['x-snapshot-digest'] ?? '') };
-    const text = (await buffer(res)).toString('utf8');
-    if (res.statusCode === 404) return undefined;
-    if (res.statusCode === 401 || res.statusCode === 403) throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(text)}`);
-    throw new Error(`/api/v1/registry/snapshots answered ${res.statusCode}: ${errorOf(text)}`);
+    // No time limit of the whole: a stalled transfer (not a long one) is given up (see nodeFetch).
+    const res = await this.api.send('registryGetSnapshot', { query: snapshotPart(q) }, { headers: { [GRANT_HEADER]: q.grant } });
+    if (res.status === 200 && res.body) return { body: Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), digest: res.headers.get('x-snapshot-digest') ?? '' };
+    const text = await res.text();
+    if (res.status === 404) return undefined;
+    if (res.status === 401 || res.status === 403) throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(text)}`);
+    throw new Error(`/api/v1/registry/snapshots answered ${res.status}: ${errorOf(text)}`);
   }
 
-  private snapshotPath(q: { accountId: string; sessionId: string; seq?: number }): string {
-    return `/api/v1/registry/snapshots?${new URLSearchParams({ account_id: q.accountId, session_id: q.sessionId, ...(q.seq !== undefined ? { seq: String(q.seq) } : {}) })}`;
-  }
-
-  private headers(grant?: string): Record<string, string> {
-    return { authorization: `Bearer ${this.config.workerId}:${this.secret}`, ...(grant ? { [GRANT_HEADER]: grant } : {}) };
-  }
-
-  private post(path: string, body: unknown): Promise<any> {
-    return this.request('POST', path, body);
-  }
-
-  private async request(method: 'GET' | 'POST', path: string, body: unknown): Promise<any> {
-    const r = await this.exchange(method, path, body === undefined ? undefined : Buffer.from(JSON.stringify(body)), 'application/json', REQUEST_TIMEOUT_MS);
+  /** A JSON call of the registry within REQUEST_TIMEOUT_MS: its answer, or undefined for an empty one. */
+  private async json<K extends OperationId>(id: K, input: Input<K>): Promise<Output<K>> {
+    const r = await this.exchange(id, input, { timeoutMs: REQUEST_TIMEOUT_MS });
     const text = r.body.toString('utf8');
-    return text ? JSON.parse(text) : undefined;
+    return (text ? JSON.parse(text) : undefined) as Output<K>;
   }
 
   /**
    * One call to the API with this worker's credential; a refused credential is CredentialRejected, another
-   * failure an Error. A stream payload goes chunked as it is read; one that fails breaks the request off
-   * (the API stores nothing of it) and its failure is the call's. A Buffer call must end within
-   * `timeoutMs`; a stream's may take longer, but not stall that long.
+   * failure (a status not 2xx nor `allowed`) an Error naming the path.
    */
-  private async exchange(method: 'GET' | 'POST' | 'PUT', path: string, payload: Buffer | Readable | undefined, contentType: string | undefined, timeoutMs: number, allowed: number[] = [], grant?: string): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
-    const streamed = payload instanceof Readable;
-    const res = await new Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
-      const req = this.send(new URL(path, this.config.apiUrl), {
-        method,
-        agent: this.agent,
-        headers: { ...this.headers(grant), ...(payload === undefined ? {} : { 'content-type': contentType ?? 'application/octet-stream' }) },
-        ...(streamed ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
-      }, (r) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => {
-          // An answer before the whole stream went (fenced, refused): the rest would only be thrown away.
-          if (streamed && !req.writableFinished) payload.destroy();
-          resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks), headers: r.headers });
-        });
-        r.on('error', reject);
-      });
-      req.on('error', reject);
-      if (!streamed) {
-        req.end(payload);
-        return;
-      }
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${path.split('?')[0]}: the transfer stalled for ${timeoutMs} ms`)));
-      pipeline(payload, req).catch((e: Error) => {
-        req.destroy(e);
-        reject(e);
-      });
-    });
+  private async exchange<K extends OperationId>(id: K, input: Input<K>, opts: { timeoutMs?: number; allowed?: number[]; grant?: string }): Promise<{ status: number; body: Buffer; headers: Headers }> {
+    const res = await this.api.send(id, input, { timeoutMs: opts.timeoutMs, headers: opts.grant ? { [GRANT_HEADER]: opts.grant } : undefined });
+    const body = Buffer.from(await res.arrayBuffer());
     if (res.status === 401 || res.status === 403) {
-      throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(res.body.toString('utf8'))}`);
+      throw new CredentialRejected(`the API at ${this.config.apiUrl} rejected the credential of worker ${this.config.workerId}: ${errorOf(body.toString('utf8'))}`);
     }
-    if ((res.status < 200 || res.status >= 300) && !allowed.includes(res.status)) throw new Error(`${path.split('?')[0]} answered ${res.status}: ${errorOf(res.body.toString('utf8'))}`);
-    return res;
+    if ((res.status < 200 || res.status >= 300) && !(opts.allowed ?? []).includes(res.status)) throw new Error(`${ROUTES[id][1]} answered ${res.status}: ${errorOf(body.toString('utf8'))}`);
+    return { status: res.status, body, headers: res.headers };
   }
+}
+
+function snapshotPart(q: { accountId: string; sessionId: string; seq?: number }) {
+  return { account_id: q.accountId, session_id: q.sessionId, ...(q.seq !== undefined ? { seq: q.seq } : {}) };
+}
+
+/** Answers that carry no body, whatever the connection says. */
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+/**
+ * The client's `fetch` over node:http(s) with this worker's agent (its CA and kept-alive connections).
+ * A call with a signal (a time limit) ends with it; one without (a stream going up or coming down) is given
+ * up when it stalls for SNAPSHOT_TIMEOUT_MS. A stream payload goes chunked as it is read; one that fails
+ * breaks the request off (the API stores nothing of it) and its failure is the call's. Connection errors
+ * keep their own codes (an untrusted certificate is told apart by them).
+ */
+function nodeFetch(agent: HttpAgent, send: typeof httpRequest): Fetch {
+  return (url, init) => new Promise<Response>((resolve, reject) => {
+    const payload = init.body as string | Uint8Array | Readable | null | undefined;
+    const streamed = payload instanceof Readable;
+    const signal = init.signal ?? undefined;
+    const req = send(url, { method: init.method, agent, headers: init.headers as Record<string, string>, ...(signal ? { signal } : {}) }, (r: IncomingMessage) => {
+      r.on('end', () => {
+        // An answer before the whole stream went (fenced, refused): the rest would only be thrown away.
+        if (streamed && !req.writableFinished) payload.destroy();
+      });
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(r.headers)) for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, v);
+      const status = r.statusCode ?? 0;
+      if (NULL_BODY_STATUSES.has(status)) r.resume();
+      resolve(new Response(NULL_BODY_STATUSES.has(status) ? null : (Readable.toWeb(r) as ReadableStream<Uint8Array>), { status, headers }));
+    });
+    req.on('error', reject);
+    if (!signal) req.setTimeout(SNAPSHOT_TIMEOUT_MS, () => req.destroy(new Error(`${new URL(url).pathname}: the transfer stalled for ${SNAPSHOT_TIMEOUT_MS} ms`)));
+    if (!streamed) {
+      req.end(payload ?? undefined);
+      return;
+    }
+    pipeline(payload, req).catch((e: Error) => {
+      req.destroy(e);
+      reject(e);
+    });
+  });
 }
 
 /** The store refused a write or claim from a container older than the session's chain: the session moved. */

@@ -2,10 +2,11 @@
 // checkout beside it, whose `durabox worker` runs the start command of POST /workers and serves tasks.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { repoRoot } from '../../config/paths.js';
 import { LABEL_RUNTIME, LABEL_WORKER } from '../../sandbox/profile.js';
 import { call, login, newToken, startCommandOf } from './support/http.js';
 import { platform } from './support/hooks.js';
@@ -13,6 +14,28 @@ import { eventually } from './support/docker.js';
 import { packedPackage } from './support/pack.js';
 
 const run = promisify(execFile);
+
+/** An application of the client's users: its own types only from `durabox/client`. */
+const CLIENT_APP = `
+import { DuraboxApiError, DuraboxClient } from 'durabox/client';
+declare const process: { env: Record<string, string | undefined> };
+
+const durabox = new DuraboxClient({ baseUrl: process.env.DURABOX_URL, token: process.env.DURABOX_TOKEN, timeoutMs: 60_000 });
+const first = await durabox.terminalCommand({ body: { command: 'echo hello from the client' } });
+await durabox.writeSessionFile({ id: first.session_id, query: { path: '/workspace/data.csv' }, body: 'a,b\\n1,2\\n' });
+const file = await durabox.readSessionFile({ id: first.session_id, query: { path: '/workspace/data.csv' } });
+const dir = await durabox.readSessionFile({ id: first.session_id, query: { path: '/workspace' } });
+const missing = await durabox.getSession({ id: 'sess_none' }).catch((e: unknown) => e);
+await durabox.deleteSession({ id: first.session_id });
+const after = await durabox.getSession({ id: first.session_id }).then((s) => s.status, (e: unknown) => (e instanceof DuraboxApiError ? e.code ?? e.error : String(e)));
+console.log(JSON.stringify({
+  said: first.stdout,
+  read: file instanceof Response ? await file.text() : 'not a file',
+  listed: !(dir instanceof Response) && dir.entries.some((e) => e.name === 'data.csv'),
+  missing: missing instanceof DuraboxApiError ? [missing.status, missing.code ?? missing.error] : String(missing),
+  ended: after,
+}));
+`;
 
 describe('the installable package: a worker host without a checkout', () => {
   let dir: string;
@@ -43,6 +66,24 @@ describe('the installable package: a worker host without a checkout', () => {
     assert.deepEqual(readdirSync(join(pkg, 'sandbox')), ['inside']);
     assert.ok(readdirSync(join(pkg, 'sandbox', 'inside')).includes('session-agent.py'));
     assert.ok(readdirSync(join(pkg, 'sandbox', 'inside', 'kernels')).includes('javascript-kernel.js'));
+  });
+
+  it('a TypeScript application imports durabox/client from the installed package, type-checks, and calls the API with it', async function () {
+    this.timeout(120_000);
+    const app = join(dir, 'host');
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { durabox: '*' } }));
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: [], outDir: 'out' }, files: ['app.ts'] }));
+    writeFileSync(join(app, 'app.ts'), CLIENT_APP);
+    // The checkout's compiler, the installed package's declarations (and its zod): what an application sees.
+    await run(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', app], { cwd: app });
+    const token = await newToken(await login());
+    const { stdout } = await run(process.execPath, [join(app, 'out', 'app.js')], { cwd: app, env: { ...process.env, DURABOX_URL: platform.url, DURABOX_TOKEN: token } });
+    const got = JSON.parse(stdout) as { said: string; read: string; listed: boolean; missing: [number, string]; ended: string };
+    assert.deepEqual({ said: got.said, read: got.read, listed: got.listed }, { said: 'hello from the client\n', read: 'a,b\n1,2\n', listed: true }, stdout);
+    assert.equal(got.missing[0], 404, stdout);
+    assert.match(got.missing[1], /session.not.found/, stdout);
+    // An ended session is either still shown as ended or already gone.
+    assert.match(got.ended, /^ended$|session.not.found/, stdout);
   });
 
   it('`durabox --help` lists the commands; `durabox worker --help` the settings a worker reads, and no others', async () => {

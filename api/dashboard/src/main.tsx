@@ -47,7 +47,7 @@ function App() {
   const [path, go] = usePath();
   useEffect(() => {
     setOnUnauthorized(() => setSession(null));
-    api<Session>('GET', '/api/v1/console/session').then(setSession, () => setSession(null));
+    api.consoleSession().then(setSession, () => setSession(null));
   }, []);
   if (session === undefined) return <p class="muted center">loading…</p>;
   if (session === null) return <Login onLogin={setSession} />;
@@ -68,7 +68,7 @@ function App() {
         <div class="who">
           <span>{session.account.username}{session.account.is_admin ? ' (admin)' : ''}</span>
           <button type="button" class="secondary small" onClick={async () => {
-            await api('POST', '/api/v1/console/logout').catch(() => undefined);
+            await api.logout().catch(() => undefined);
             setSession(null);
             go('/');
           }}>Sign out</button>

@@ -1,10 +1,10 @@
 // Accounts (admin): register non-admin accounts when registration is enabled, list, delete.
 import { useState } from 'preact/hooks';
-import { api, type AccountItem, type Page, type Session } from '../api.js';
+import { api, type Session } from '../api.js';
 import { ErrorLine, Time, messageOf, usePoll } from '../ui.js';
 
 export function Accounts({ session }: { session: Session }) {
-  const accounts = usePoll(() => api<Page<AccountItem>>('GET', '/api/v1/console/accounts?page_size=100'), 0);
+  const accounts = usePoll(() => api.listAccounts({ query: { page_size: 100 } }), 0);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string>();
@@ -19,7 +19,7 @@ export function Accounts({ session }: { session: Session }) {
           onSubmit={async (e) => {
             e.preventDefault();
             try {
-              const r = await api<{ account: { username: string } }>('POST', '/api/v1/console/register', { username, password });
+              const r = await api.register({ body: { username, password } });
               setNotice(`Account ${r.account.username} created.`);
               setUsername('');
               setPassword('');
@@ -52,7 +52,7 @@ export function Accounts({ session }: { session: Session }) {
                 {!a.is_admin && a.account_id !== session.account.account_id && (
                   <button type="button" class="danger small" onClick={async () => {
                     if (!confirm(`Delete account ${a.username} with its tokens?`)) return;
-                    try { await api('DELETE', `/api/v1/console/accounts/${encodeURIComponent(a.account_id)}`); } catch (err) { setError(messageOf(err)); }
+                    try { await api.deleteAccount({ id: a.account_id }); } catch (err) { setError(messageOf(err)); }
                     await accounts.reload();
                   }}>delete</button>
                 )}

@@ -15,7 +15,7 @@ export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
           e.preventDefault();
           setBusy(true);
           try {
-            onLogin(await api<Session>('POST', '/api/v1/console/login', { username, password }));
+            onLogin(await api.login({ body: { username, password } }));
           } catch (err) {
             setError(messageOf(err));
           } finally {

@@ -1,21 +1,21 @@
 // Live numbers: workers (admin) and the account's tasks, polled every few seconds.
-import { api, type Page, type Session, type Task, type WorkerInflight, type WorkerStats } from '../api.js';
+import { api, type Session } from '../api.js';
 import { Card, ErrorLine, usePoll } from '../ui.js';
 
 const POLL_MS = 3000;
 const STATUSES = ['running', 'succeeded', 'failed', 'timeout', 'canceled'] as const;
 
 async function taskCounts(): Promise<Record<string, number>> {
-  const counts = await Promise.all(STATUSES.map((s) => api<Page<Task>>('GET', `/api/v1/console/tasks?status=${s}&page_size=1`).then((p) => [s, p.total] as const)));
-  const all = await api<Page<Task>>('GET', '/api/v1/console/tasks?page_size=1');
+  const counts = await Promise.all(STATUSES.map((s) => api.consoleTasks({ query: { status: s, page_size: 1 } }).then((p) => [s, p.total] as const)));
+  const all = await api.consoleTasks({ query: { page_size: 1 } });
   return { ...Object.fromEntries(counts), total: all.total };
 }
 
 export function Overview({ session }: { session: Session }) {
   const admin = session.account.is_admin;
   const tasks = usePoll(taskCounts, POLL_MS);
-  const workers = usePoll(() => (admin ? api<WorkerStats>('GET', '/api/v1/workers/stats') : Promise.resolve(undefined)), POLL_MS);
-  const inflight = usePoll(() => (admin ? api<WorkerInflight>('GET', '/api/v1/workers/inflight') : Promise.resolve(undefined)), POLL_MS);
+  const workers = usePoll(() => (admin ? api.workerStats() : Promise.resolve(undefined)), POLL_MS);
+  const inflight = usePoll(() => (admin ? api.workerInflight() : Promise.resolve(undefined)), POLL_MS);
   const busy = inflight.data?.workers.reduce((n, w) => n + w.capabilities.reduce((m, c) => m + c.inflight, 0), 0);
   const slots = inflight.data?.workers.reduce((n, w) => n + w.capabilities.reduce((m, c) => m + c.max_inflight, 0), 0);
   return (

@@ -4,7 +4,7 @@
 // the ports are the session routes themselves, which take the cookie from the dashboard's own origin.
 import type { TargetedDragEvent } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, failure, temporalLink, type FileEntry, type Session, type SessionDetail } from '../api.js';
+import { api, listDirectory, temporalLink, type FileEntry, type Session, type SessionDetail } from '../api.js';
 import { SessionTerminal } from '../Terminal.js';
 import { Badge, ErrorLine, Time, bytes, count, messageOf, navigate, usePoll } from '../ui.js';
 
@@ -12,8 +12,7 @@ const POLL_MS = 5000;
 const ROOT = '/workspace';
 
 export function SessionPage({ session, id }: { session: Session; id: string }) {
-  const base = `/api/v1/console/sessions/${encodeURIComponent(id)}`;
-  const detail = usePoll(() => api<SessionDetail>('GET', base), POLL_MS, [id]);
+  const detail = usePoll(() => api.consoleGetSession({ id }), POLL_MS, [id]);
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const s = detail.data;
@@ -21,7 +20,7 @@ export function SessionPage({ session, id }: { session: Session; id: string }) {
 
   const fork = async () => {
     try {
-      const forked = await api<{ session_id: string }>('POST', `${base}/fork`, {});
+      const forked = await api.consoleForkSession({ id });
       setError(undefined);
       navigate(`/sessions/${encodeURIComponent(forked.session_id)}`);
     } catch (e) {
@@ -31,7 +30,7 @@ export function SessionPage({ session, id }: { session: Session; id: string }) {
   const end = async () => {
     if (!confirm(`End session ${id}? Its container is removed and its checkpoint dropped; named snapshots stay.`)) return;
     try {
-      await api('DELETE', base);
+      await api.consoleDeleteSession({ id });
       setNotice('The session has ended.');
       setError(undefined);
     } catch (e) {
@@ -65,9 +64,9 @@ export function SessionPage({ session, id }: { session: Session; id: string }) {
             {live ? <SessionTerminal sessionId={id} /> : <p class="muted">The session has ended.</p>}
           </div>
           <div class="session-side">
-            {live && <Files base={base} />}
-            <Ports base={base} live={live} />
-            <Checkpoints detail={s} base={base} live={live} onChange={detail.reload} />
+            {live && <Files id={id} />}
+            <Ports id={id} live={live} />
+            <Checkpoints detail={s} id={id} live={live} onChange={detail.reload} />
           </div>
         </div>
       )}
@@ -76,13 +75,13 @@ export function SessionPage({ session, id }: { session: Session; id: string }) {
 }
 
 /** The files of /workspace: one directory at a time, with upload (picker or drop), download and delete. */
-function Files({ base }: { base: string }) {
+function Files({ id }: { id: string }) {
   const [dir, setDir] = useState(ROOT);
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [over, setOver] = useState(false);
-  const url = (path: string) => `${base}/files?path=${encodeURIComponent(path)}`;
-  const listing = usePoll(() => api<{ path: string; entries: FileEntry[] }>('GET', url(dir)), 0, [dir]);
+  const url = (path: string) => api.url('consoleReadSessionFile', { id, query: { path } });
+  const listing = usePoll(() => listDirectory(id, dir), 0, [dir]);
   const entries = [...(listing.data?.path === dir ? listing.data.entries : [])].sort((a, b) => Number(b.type === 'dir') - Number(a.type === 'dir') || a.name.localeCompare(b.name));
   const join = (name: string) => `${dir.replace(/\/+$/, '')}/${name}`;
 
@@ -92,8 +91,7 @@ function Files({ base }: { base: string }) {
     try {
       for (const f of Array.from(files)) {
         // Raw bytes by PUT: not JSON, so the JSON body parser leaves the stream to the upload.
-        const res = await fetch(url(join(f.name)), { method: 'PUT', credentials: 'same-origin', headers: { 'content-type': 'application/octet-stream' }, body: f });
-        if (!res.ok) throw failure(res, await res.json().catch(() => ({})), url(join(f.name)));
+        await api.consoleWriteSessionFile({ id, query: { path: join(f.name) }, body: f });
       }
       setError(undefined);
     } catch (e) {
@@ -106,7 +104,7 @@ function Files({ base }: { base: string }) {
   const remove = async (e: FileEntry) => {
     if (!confirm(`Delete ${join(e.name)}${e.type === 'dir' ? ' and everything in it' : ''}?`)) return;
     try {
-      await api('DELETE', url(join(e.name)));
+      await api.consoleDeleteSessionFile({ id, query: { path: join(e.name) } });
       setError(undefined);
     } catch (err) {
       setError(messageOf(err));
@@ -168,8 +166,8 @@ function Files({ base }: { base: string }) {
 }
 
 /** The ports listening in the session, each served through the API (and on a preview host where there is one). */
-function Ports({ base, live }: { base: string; live: boolean }) {
-  const ports = usePoll(() => (live ? api<{ ports: Array<{ port: number; path: string; preview_url?: string }> }>('GET', `${base}/ports`) : Promise.resolve(undefined)), live ? POLL_MS : 0, [base, live]);
+function Ports({ id, live }: { id: string; live: boolean }) {
+  const ports = usePoll(() => (live ? api.consoleSessionPorts({ id }) : Promise.resolve(undefined)), live ? POLL_MS : 0, [id, live]);
   if (!live) return null;
   return (
     <section aria-label="Ports" data-testid="ports">
@@ -192,7 +190,7 @@ function Ports({ base, live }: { base: string; live: boolean }) {
 }
 
 /** The checkpoint chain of /workspace, and the named snapshots taken from this session. */
-function Checkpoints({ detail, base, live, onChange }: { detail: SessionDetail; base: string; live: boolean; onChange: () => Promise<void> }) {
+function Checkpoints({ detail, id, live, onChange }: { detail: SessionDetail; id: string; live: boolean; onChange: () => Promise<void> }) {
   const [name, setName] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -214,7 +212,7 @@ function Checkpoints({ detail, base, live, onChange }: { detail: SessionDetail; 
             e.preventDefault();
             setBusy(true);
             try {
-              await api('POST', `${base}/snapshots`, { name: name.trim() });
+              await api.consoleCreateSnapshot({ id, body: { name: name.trim() } });
               setName('');
               setError(undefined);
               await onChange();

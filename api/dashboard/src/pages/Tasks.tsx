@@ -1,7 +1,7 @@
 // The account's tasks (each a Temporal workflow, linked in the Temporal UI) and, where the API has
 // them, its terminal sessions, each opening its own page.
 import { useState } from 'preact/hooks';
-import { api, temporalLink, type Page, type Session, type SessionItem, type Task } from '../api.js';
+import { api, temporalLink, type Session, type Task } from '../api.js';
 import { Badge, ErrorLine, Time, navigate, usePoll } from '../ui.js';
 
 const PAGE_SIZE = 20;
@@ -11,7 +11,7 @@ export function Tasks({ session }: { session: Session }) {
   const [status, setStatus] = useState('');
   const [page, setPage] = useState(1);
   const tasks = usePoll(
-    () => api<Page<Task>>('GET', `/api/v1/console/tasks?page=${page}&page_size=${PAGE_SIZE}${status ? `&status=${status}` : ''}`),
+    () => api.consoleTasks({ query: { page, page_size: PAGE_SIZE, status: (status || undefined) as Task['status'] | undefined } }),
     5000,
     [status, page],
   );
@@ -58,7 +58,7 @@ export function Tasks({ session }: { session: Session }) {
 
 /** Terminal sessions: shown only when the API answers GET /sessions. */
 function Sessions({ session }: { session: Session }) {
-  const sessions = usePoll(() => api<Page<SessionItem>>('GET', '/api/v1/console/sessions?page_size=50').catch(() => undefined), 5000);
+  const sessions = usePoll(() => api.consoleSessions({ query: { page_size: 50 } }).catch(() => undefined), 5000);
   if (!sessions.data) return null;
   return (
     <>

@@ -2,7 +2,7 @@
 // (polled while it builds), a form to create one and, for the account's own, delete.
 import type { JSX, TargetedEvent } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api, fieldProblems, type TemplateItem, type TemplateOffer } from '../api.js';
+import { ApiError, api, fieldProblems, type TemplateCreate, type TemplateItem, type TemplateOffer } from '../api.js';
 import { Badge, ErrorLine, Time, messageOf, usePoll } from '../ui.js';
 
 const BUILDING_POLL_MS = 2000;
@@ -24,14 +24,14 @@ function splitList(text: string): string[] {
 export function Templates() {
   const [selected, setSelected] = useState<string>();
   const [anyBuilding, setAnyBuilding] = useState(false);
-  const list = usePoll(() => api<{ items: TemplateItem[]; total: number; offered: TemplateOffer }>('GET', '/api/v1/console/templates'), anyBuilding ? BUILDING_POLL_MS : 0, [anyBuilding]);
+  const list = usePoll(() => api.consoleTemplates(), anyBuilding ? BUILDING_POLL_MS : 0, [anyBuilding]);
   const [error, setError] = useState<string>();
   useEffect(() => setAnyBuilding(!!list.data?.items.some((t) => t.status === 'building')), [list.data]);
 
   const remove = async (t: TemplateItem) => {
     if (!confirm(`Delete template “${t.name}”? New calls naming it are refused; work already running on it finishes.`)) return;
     try {
-      await api('DELETE', `/api/v1/console/templates/${encodeURIComponent(t.name)}`);
+      await api.consoleDeleteTemplate({ name: t.name });
       setError(undefined);
       if (selected === t.name) setSelected(undefined);
     } catch (err) {
@@ -87,7 +87,7 @@ function Packages({ t }: { t: TemplateItem }) {
 /** One template with each host's build: polled every 2 s while it builds. */
 function Detail({ name, onChange, onClose }: { name: string; onChange: () => void; onClose: () => void }) {
   const [building, setBuilding] = useState(true);
-  const detail = usePoll(() => api<TemplateItem>('GET', `/api/v1/console/templates/${encodeURIComponent(name)}`), building ? BUILDING_POLL_MS : 0, [name, building]);
+  const detail = usePoll(() => api.consoleGetTemplate({ name }), building ? BUILDING_POLL_MS : 0, [name, building]);
   const t = detail.data?.name === name ? detail.data : undefined;
   const status = t?.status;
   useEffect(() => {
@@ -176,7 +176,8 @@ function CreateForm({ offered, onCreated }: { offered: TemplateOffer; onCreated:
     if (form.cpus.trim()) body.cpus = Number(form.cpus);
     setBusy(true);
     try {
-      const created = await api<TemplateItem>('POST', '/api/v1/console/templates', body);
+      // The form's text goes as typed: the API names each field it refuses (shown beside the field).
+      const created = await api.consoleCreateTemplate({ body: body as TemplateCreate });
       setForm(EMPTY);
       setProblems({});
       setError(undefined);

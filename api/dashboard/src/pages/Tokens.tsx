@@ -1,10 +1,10 @@
 // Access tokens: a new token's value is shown once; the list shows only masked values.
 import { useState } from 'preact/hooks';
-import { api, type CreatedToken, type Token } from '../api.js';
+import { api, type CreatedToken } from '../api.js';
 import { ErrorLine, OnceBox, Time, messageOf, usePoll } from '../ui.js';
 
 export function Tokens() {
-  const tokens = usePoll(() => api<{ items: Token[]; total: number }>('GET', '/api/v1/console/tokens'), 0);
+  const tokens = usePoll(() => api.listTokens(), 0);
   const [name, setName] = useState('');
   const [created, setCreated] = useState<CreatedToken>();
   const [error, setError] = useState<string>();
@@ -17,7 +17,7 @@ export function Tokens() {
         onSubmit={async (e) => {
           e.preventDefault();
           try {
-            setCreated(await api<CreatedToken>('POST', '/api/v1/console/tokens', { name }));
+            setCreated(await api.createToken({ body: { name } }));
             setName('');
             setError(undefined);
             await tokens.reload();
@@ -42,7 +42,7 @@ export function Tokens() {
               <td class="actions">
                 <button type="button" class="danger small" onClick={async () => {
                   if (!confirm(`Delete token “${t.name}”? Clients using it get 401 from now on.`)) return;
-                  try { await api('DELETE', `/api/v1/console/tokens/${encodeURIComponent(t.id)}`); } catch (err) { setError(messageOf(err)); }
+                  try { await api.deleteToken({ id: t.id }); } catch (err) { setError(messageOf(err)); }
                   await tokens.reload();
                 }}>delete</button>
               </td>

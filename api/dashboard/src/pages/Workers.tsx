@@ -1,14 +1,14 @@
 // Execution hosts (admin): credentials with their start command (shown once), status, in-flight work.
 import { useState } from 'preact/hooks';
-import { api, type Page, type WorkerInflight, type WorkerItem, type WorkerStats } from '../api.js';
+import { api } from '../api.js';
 import { Badge, Card, ErrorLine, OnceBox, Time, messageOf, usePoll } from '../ui.js';
 
 const POLL_MS = 3000;
 
 export function Workers() {
-  const list = usePoll(() => api<Page<WorkerItem>>('GET', '/api/v1/workers?page_size=100'), POLL_MS);
-  const stats = usePoll(() => api<WorkerStats>('GET', '/api/v1/workers/stats'), POLL_MS);
-  const inflight = usePoll(() => api<WorkerInflight>('GET', '/api/v1/workers/inflight'), POLL_MS);
+  const list = usePoll(() => api.listWorkers({ query: { page_size: 100 } }), POLL_MS);
+  const stats = usePoll(() => api.workerStats(), POLL_MS);
+  const inflight = usePoll(() => api.workerInflight(), POLL_MS);
   const [created, setCreated] = useState<{ node_id: string; command: string }>();
   const [error, setError] = useState<string>();
   const running = new Map((inflight.data?.workers ?? []).map((w) => [w.node_id, new Map(w.capabilities.map((c) => [c.name, c.inflight]))]));
@@ -19,7 +19,7 @@ export function Workers() {
         <h2>Workers</h2>
         <button type="button" onClick={async () => {
           try {
-            setCreated(await api<{ node_id: string; command: string }>('POST', '/api/v1/workers', {}));
+            setCreated(await api.createWorker());
             setError(undefined);
             await reload();
           } catch (err) {
@@ -53,7 +53,7 @@ export function Workers() {
               <td class="actions">
                 <button type="button" class="danger small" onClick={async () => {
                   if (!confirm(`Delete worker ${w.node_id}? Its credential stops working and the worker stops taking work.`)) return;
-                  try { await api('DELETE', `/api/v1/workers/${encodeURIComponent(w.node_id)}`); } catch (err) { setError(messageOf(err)); }
+                  try { await api.deleteWorker({ node_id: w.node_id }); } catch (err) { setError(messageOf(err)); }
                   await reload();
                 }}>delete</button>
               </td>
