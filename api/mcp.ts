@@ -21,6 +21,7 @@ import { PRODUCT_VERSION } from '../config/paths.js';
 import { DuraboxError, mcpErrorText } from '../contract/errors.js';
 import { describeIssues } from '../contract/schemas.js';
 import type { AppDeps } from './context.js';
+import { ModernHandlers } from './mcp-events.js';
 import { FILES_TEMPLATE, listFileResources, readFileResource } from './mcp-resources.js';
 import { declaresTasks, McpTasks, MISSING_CLIENT_CAPABILITY, TASK_TOOLS, TASKS_EXTENSION, TaskProtocolError, taskAsks, type TaskShape } from './mcp-tasks.js';
 import { accountOf, asToolResult, codeToolResult, originOf, toolSpecs, type Extra, type Progress, type ToolSpec } from './mcp-tools.js';
@@ -68,7 +69,7 @@ export function buildMcpServer(deps: AppDeps, tools = toolSpecs(deps), req: PerR
 /** The 2026-07-28 server (2.x SDK): the same tools, the Tasks extension and file resources. */
 export function buildModernServer(deps: AppDeps, authInfo: modern.AuthInfo | undefined, tools = toolSpecs(deps)): modern.McpServer {
   const server = new modern.McpServer({ name: 'durabox', version: PRODUCT_VERSION }, {
-    capabilities: { extensions: { [TASKS_EXTENSION]: {} } },
+    capabilities: { extensions: { [TASKS_EXTENSION]: {} }, resources: { subscribe: true, listChanged: true } },
   });
   const extra: Extra = { authInfo: authInfo as Extra['authInfo'] };
   const req = (authInfo?.extra?.perRequest ?? { asks: new Map(), listing: false }) as PerRequest;
@@ -191,19 +192,27 @@ function callsTools(body: unknown): boolean {
 }
 
 /** The request as a web Request, for the 2.x SDK's fetch-shaped handler (the body already parsed and checked). */
-function webRequest(ctx: { href: string; method: string; req: { headers: Record<string, string | string[] | undefined> }; request: { body?: unknown } }): Request {
+function webRequest(ctx: { href: string; method: string; req: { headers: Record<string, string | string[] | undefined> }; request: { body?: unknown } }): Request | undefined {
   const headers = new Headers();
   for (const [name, value] of Object.entries(ctx.req.headers)) {
     if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
-    headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    try {
+      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    } catch {
+      return undefined; // a header value web Headers refuse: not a request of the 2026 revision's clients
+    }
   }
-  return new Request(ctx.href, { method: ctx.method, headers, body: JSON.stringify(ctx.request.body ?? null) });
+  let url: URL;
+  try {
+    url = new URL(ctx.href);
+  } catch {
+    url = new URL('http://localhost/mcp'); // a Host header no URL can hold: the request's own address is not needed
+  }
+  return new Request(url, { method: ctx.method, headers, body: JSON.stringify(ctx.request.body ?? null) });
 }
 
 export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'mcpDelete'> {
-  // 2026-07-28 requests only: a 2025 one is routed to the 1.x server before it gets here.
-  let handler: modern.McpHttpHandler | undefined;
-  const modernHandler = () => (handler ??= modern.createMcpHandler((c) => buildModernServer(deps, c.authInfo), { legacy: 'reject' }));
+  const modernHandlers = new ModernHandlers(deps, (c) => buildModernServer(deps, c.authInfo));
   const notAllowed = (ctx: { set(name: string, value: string): void }) => {
     ctx.set('Allow', 'POST');
     throw new DuraboxError('method_not_allowed', 'method not allowed: the MCP endpoint is stateless and takes POST only');
@@ -229,8 +238,9 @@ export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'm
       const auth = { accountId: ctx.state.account!.id, origin: { protocol: ctx.protocol, host: ctx.host } };
       const perRequest: PerRequest = { asks: taskAsks(ctx.request.body), listing: !callsTools(ctx.request.body) };
       const request = webRequest(ctx);
-      if (!(await modern.isLegacyRequest(request, ctx.request.body))) {
-        const answer = await modernHandler().fetch(request, {
+      // The 2.x SDK's classifier decides the revision; anything it cannot place stays with the 1.x server, as before.
+      if (request && !(await modern.isLegacyRequest(request, ctx.request.body).catch(() => true))) {
+        const answer = await modernHandlers.of(ctx.state.account!.id).fetch(request, {
           parsedBody: ctx.request.body,
           authInfo: { token: ctx.state.token!, clientId: ctx.state.account!.id, scopes: [], extra: { ...auth, perRequest } },
         });

@@ -91,6 +91,12 @@ const DURABLE_GRANT_SLACK_MS = 10 * 60_000;
 /** How often a session in use through its streams tells its workflow so. */
 const USED_SIGNAL_MS = 15_000;
 
+/** A change to a session's files made through this process (SessionService.onChange). */
+export interface SessionChange { accountId: string; sessionId: string; paths: string[] }
+
+/** File calls that change nothing. */
+const READING_OPS = new Set<FileOp['op']>(['read', 'list', 'glob', 'grep']);
+
 export class SessionService {
   /** Calls in flight per session workflow from this process; the rest queue (see KeyedGate). */
   private readonly inflight: KeyedGate;
@@ -157,8 +163,35 @@ export class SessionService {
     };
   }
 
+  /**
+   * Tells `listener` of every change to a session's files this process made: the paths a file call wrote,
+   * or none when a command or a cell ran (it may have changed any file) or the session began or ended.
+   */
+  onChange(listener: (change: SessionChange) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private readonly changeListeners = new Set<(change: SessionChange) => void>();
+
+  private changed(change: SessionChange): void {
+    for (const l of this.changeListeners) {
+      try {
+        l(change);
+      } catch {
+        // A listener's failure is its own: the call it observes has already succeeded.
+      }
+    }
+  }
+
   /** Runs a command; with no session_id (or create_if_missing) the session is created by this call. */
   async exec(accountId: string, input: TerminalExecInput, requestKey?: string, streamId?: string): Promise<TerminalExecOutput> {
+    const out = await this.execCommand(accountId, input, requestKey, streamId);
+    this.changed({ accountId, sessionId: out.session_id, paths: [] });
+    return out;
+  }
+
+  private async execCommand(accountId: string, input: TerminalExecInput, requestKey?: string, streamId?: string): Promise<TerminalExecOutput> {
     const creating = !input.session_id || input.create_if_missing;
     if (input.template !== undefined && !creating) {
       throw new DuraboxError('invalid_input', 'template: only when the call creates the session (no session_id, or create_if_missing); a session runs in the template it was created with');
@@ -355,6 +388,12 @@ export class SessionService {
 
   /** Runs a cell in one of the session's interpreter contexts (the session must exist). */
   async runCode(accountId: string, input: RunCodeInput, requestKey?: string, streamId?: string): Promise<RunCodeOutput> {
+    const out = await this.runCell(accountId, input, requestKey, streamId);
+    this.changed({ accountId, sessionId: input.session_id!, paths: [] });
+    return out;
+  }
+
+  private async runCell(accountId: string, input: RunCodeInput, requestKey?: string, streamId?: string): Promise<RunCodeOutput> {
     const sessionId = input.session_id!;
     const updateId = requestKey ? createHash('sha256').update(`${accountId}\0code\0${requestKey}`).digest('hex') : undefined;
     return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(codeUpdate, {
@@ -385,7 +424,9 @@ export class SessionService {
   }
 
   async file(accountId: string, sessionId: string, op: FileOp): Promise<FileResult> {
-    return this.updateSession(accountId, sessionId, (h) => h.executeUpdate(fileUpdate, { args: [op] }));
+    const r = await this.updateSession(accountId, sessionId, (h) => h.executeUpdate(fileUpdate, { args: [op] }));
+    if (!READING_OPS.has(op.op)) this.changed({ accountId, sessionId, paths: 'to' in r ? [r.path, r.to] : [r.path] });
+    return r;
   }
 
   /**
@@ -424,6 +465,7 @@ export class SessionService {
   async close(accountId: string, sessionId: string): Promise<SessionSummary> {
     const summary = await this.updateSession(accountId, sessionId, (h) => h.executeUpdate(closeUpdate));
     this.quotas.sessionEnded(accountId, this.workflowId(accountId, sessionId));
+    this.changed({ accountId, sessionId, paths: [] });
     return summary;
   }
 

@@ -33,7 +33,7 @@ export class OutputStore {
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
       client.on('notification', (n) => {
-        if (n.channel === CHANNEL && n.payload) store.local.emit(n.payload);
+        if (n.channel === CHANNEL && n.payload) store.heard(n.payload);
       });
       client.on('error', (e) => log.error(errorFields(e), 'output stream listener failed'));
       await client.query(`LISTEN ${CHANNEL}`);
@@ -52,8 +52,40 @@ export class OutputStore {
     if (this.listener) {
       await this.db.raw(`select pg_notify('${CHANNEL}', id) from unnest(?::text[]) as id`, [ids]);
     } else {
-      for (const id of ids) this.local.emit(id);
+      for (const id of ids) this.heard(id);
     }
+  }
+
+  /**
+   * Tells every API process of a small event on a topic (MCP resource changes), over the same channel as
+   * output. Its payload starts with `@`, which no stream id does.
+   */
+  async announce(topic: string, event: unknown): Promise<void> {
+    const payload = `@${topic}\n${JSON.stringify(event)}`;
+    if (this.listener) await this.db.raw(`select pg_notify('${CHANNEL}', ?)`, [payload]);
+    else this.heard(payload);
+  }
+
+  /** Calls `onEvent` with each event announced on the topic by any API process; returns the unsubscribe. */
+  onAnnouncement(topic: string, onEvent: (event: unknown) => void): () => void {
+    const listener = (json: string) => {
+      try {
+        onEvent(JSON.parse(json));
+      } catch (e) {
+        log.warn(errorFields(e as Error), 'an announcement could not be handled');
+      }
+    };
+    this.local.on(`@${topic}`, listener);
+    return () => this.local.off(`@${topic}`, listener);
+  }
+
+  private heard(payload: string): void {
+    if (!payload.startsWith('@')) {
+      this.local.emit(payload);
+      return;
+    }
+    const cut = payload.indexOf('\n');
+    if (cut > 0) this.local.emit(payload.slice(0, cut), payload.slice(cut + 1));
   }
 
   /** The stream's chunks after `afterSeq`, in order. */

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { EventEmitter } from 'node:events';
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import { Client as Client1 } from '@modelcontextprotocol/sdk/client/index.js';
@@ -65,14 +66,31 @@ function fakeTasks() {
 
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cf00000301010018dd8db00000000049454e44ae426082', 'hex');
 
+/** The announcements of db/output.ts within one process, as with the embedded database. */
+function fakeOutput() {
+  const bus = new EventEmitter();
+  return {
+    async announce(topic: string, event: unknown) { bus.emit(topic, event); },
+    onAnnouncement(topic: string, fn: (e: unknown) => void) { bus.on(topic, fn); return () => bus.off(topic, fn); },
+  };
+}
+
 function fakeSessions() {
+  const listeners = new Set<(c: { accountId: string; sessionId: string; paths: string[] }) => void>();
   const files: Record<string, { mime: string; bytes: Buffer }> = { 'notes.txt': { mime: 'text/plain', bytes: Buffer.from('hello\n') }, 'out/plot.png': { mime: 'image/png', bytes: PNG } };
   return {
+    onChange(l: (c: { accountId: string; sessionId: string; paths: string[] }) => void) { listeners.add(l); return () => listeners.delete(l); },
     async list(accountId: string) {
       return { items: accountId === 'acc-a' ? [{ session_id: 'ses_1', status: 'active' }, { session_id: 'ses_2', status: 'paused' }] : [], total: 2, page: 1, page_size: 20 };
     },
     async file(accountId: string, sessionId: string, op: { op: string; path: string }) {
       if (accountId !== 'acc-a' || sessionId !== 'ses_1') throw Object.assign(new (await import('../../contract/errors.js')).DuraboxError('session_not_found', `no session ${sessionId}`));
+      if (op.op === 'write') {
+        const c = op as unknown as { path: string; contentBase64: string };
+        files[c.path] = { mime: 'text/plain', bytes: Buffer.from(c.contentBase64, 'base64') };
+        for (const l of listeners) l({ accountId, sessionId, paths: [`/workspace/${c.path}`] });
+        return { op: 'write', path: `/workspace/${c.path}`, size: files[c.path].bytes.length };
+      }
       if (op.op === 'glob') return { op: 'glob', path: '/workspace', matches: ['/workspace/notes.txt', '/workspace/out', '/workspace/out/plot.png'], truncated: false };
       const f = files[op.path];
       if (!f) throw new (await import('../../contract/errors.js')).DuraboxError('file_not_found', `no file ${op.path}`);
@@ -94,6 +112,7 @@ describe('MCP tasks, resources and protocol revisions (real SDK clients, service
       temporal: { retentionDays: 30 },
       tasks: tasks.service,
       sessions: fakeSessions(),
+      output: fakeOutput(),
     } as unknown as AppDeps;
     const { mcp } = mcpHandlers(deps);
     const app = new Koa();
@@ -238,6 +257,26 @@ describe('MCP tasks, resources and protocol revisions (real SDK clients, service
     const b = await client1('token-b');
     await assert.rejects(b.readResource({ uri: fileUri('ses_1', 'notes.txt') }), /session_not_found/);
     await b.close();
+  });
+
+  it('2026-07-28: a listener hears of a file written through a file call, and only its own account\'s', async () => {
+    const c = await client2();
+    const other = await client2('token-b');
+    const heard: string[] = [];
+    const heardByOther: string[] = [];
+    c.setNotificationHandler('notifications/resources/updated', (n: { params: { uri: string } }) => { heard.push(n.params.uri); });
+    other.setNotificationHandler('notifications/resources/updated', (n: { params: { uri: string } }) => { heardByOther.push(n.params.uri); });
+    const uri = fileUri('ses_1', 'notes.txt');
+    const sub = await c.listen({ resourceSubscriptions: [uri], resourcesListChanged: true });
+    const subOther = await other.listen({ resourceSubscriptions: [uri] });
+    await c.callTool({ name: 'writeFile', arguments: { session_id: 'ses_1', path: 'notes.txt', content: 'changed\n' } });
+    for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(heard, [uri]);
+    assert.deepEqual(heardByOther, [], 'another account hears nothing');
+    await sub.close();
+    await subOther.close();
+    await c.close();
+    await other.close();
   });
 });
 
