@@ -161,7 +161,7 @@ function asksProgress(body: unknown): boolean {
 /** Messages one POST may batch: each tools/call may hold a sandbox, so one request cannot take a host's worth. */
 export const MCP_MAX_BATCH = 20;
 
-type JsonRpcMessage = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown; _meta?: { progressToken?: unknown } } };
+type JsonRpcMessage = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: { name?: unknown; arguments?: unknown; task?: unknown; _meta?: { progressToken?: unknown } } };
 
 /** The -32602 answers for tools/call messages naming no tool of ours or breaking its schema; none when all are fine. */
 export function invalidToolCalls(body: unknown, tools: Record<string, ToolSpec>): object[] {
@@ -177,6 +177,9 @@ export function invalidToolCalls(body: unknown, tools: Record<string, ToolSpec>)
     const parsed = tool.input.safeParse(m.params?.arguments ?? {});
     if (!parsed.success) {
       errors.push({ jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InvalidParams, message: `invalid arguments for ${m.params!.name}: ${describeIssues(parsed.error)}` } });
+    } else if (m.params?.task !== undefined && !Object.hasOwn(TASK_TOOLS, m.params.name as string)) {
+      // 2025-11-25: a task asked of a tool whose listing forbids tasks is -32601.
+      errors.push({ jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.MethodNotFound, message: `${m.params!.name} does not run as a task (tools that do: ${Object.keys(TASK_TOOLS).join(', ')}); call it without params.task` } });
     }
   }
   if (errors.length === 0 || !Array.isArray(body)) return errors;

@@ -114,4 +114,12 @@ describe('MCP argument checks (invalidToolCalls)', () => {
       assert.match(r[1].error.message, /message: /);
     });
   });
+
+  it('answers a task asked of a tool that does not run as one with -32601 naming the tools that do', () => {
+    const r = answers({ ...call(11, 'echo', { message: 'hi' }), params: { name: 'echo', arguments: { message: 'hi' }, task: {} } });
+    assert.equal(r.length, 1);
+    assert.equal(r[0].error.code, -32601);
+    assert.match(r[0].error.message, /echo does not run as a task \(tools that do: pythonExec, terminalExec, runCode\)/);
+    assert.deepEqual(answers({ ...call(12, 'pythonExec', { code: '1' }), params: { name: 'pythonExec', arguments: { code: '1' }, task: {} } }), []);
+  });
 });
