@@ -67,7 +67,8 @@ describe('browser tools against a real Chromium', function () {
     site = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
     profile = mkdtempSync(join(tmpdir(), 'durabox-browser-tools-'));
-    chrome = spawn(CHROMIUM, [...AGENT_FLAGS, '--remote-debugging-port=0', `--user-data-dir=${profile}`, ...QUIET_FLAGS, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Its own process group, so its helpers (renderers, the GPU and network processes) end with it.
+    chrome = spawn(CHROMIUM, [...AGENT_FLAGS, '--remote-debugging-port=0', `--user-data-dir=${profile}`, ...QUIET_FLAGS, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     // Chromium says where its DevTools listen on stderr: the browser's CDP WebSocket URL.
     const wsUrl = await new Promise<string>((resolve, reject) => {
       let err = '';
@@ -83,10 +84,18 @@ describe('browser tools against a real Chromium', function () {
   });
 
   after(async () => {
-    chrome?.kill('SIGKILL');
+    if (chrome?.pid !== undefined && chrome.exitCode === null && chrome.signalCode === null) {
+      const exited = new Promise((r) => chrome.once('exit', r));
+      try {
+        process.kill(-chrome.pid, 'SIGKILL'); // the whole group: a helper left alive kept writing the profile
+      } catch {
+        chrome.kill('SIGKILL');
+      }
+      await exited;
+    }
     await new Promise((r) => server?.close(r));
-    // Chromium may still be writing its profile as it dies: removed with retries.
-    if (profile) rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    // A helper process may still be flushing the profile as it dies: removed with retries.
+    if (profile) rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
   it('navigates and answers url, title and status; the page outlives each call\'s connection', async () => {
