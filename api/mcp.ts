@@ -211,7 +211,13 @@ function webRequest(ctx: { href: string; method: string; req: { headers: Record<
   } catch {
     url = new URL('http://localhost/mcp'); // a Host header no URL can hold: the request's own address is not needed
   }
-  return new Request(url, { method: ctx.method, headers, body: JSON.stringify(ctx.request.body ?? null) });
+  let body: string;
+  try {
+    body = JSON.stringify(ctx.request.body ?? null);
+  } catch {
+    return undefined; // nested past the stack (a hostile body): the 1.x server answers it as before
+  }
+  return new Request(url, { method: ctx.method, headers, body });
 }
 
 export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'mcpDelete'> {
@@ -247,9 +253,18 @@ export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'm
           parsedBody: ctx.request.body,
           authInfo: { token: ctx.state.token!, clientId: ctx.state.account!.id, scopes: [], extra: { ...auth, perRequest } },
         });
-        ctx.status = answer.status;
-        answer.headers.forEach((value, name) => ctx.set(name, value));
-        ctx.body = answer.body ? Readable.fromWeb(answer.body as never) : '';
+        // Written as the SDK answered it, as the 1.x transport writes its own (an event stream may stay open).
+        ctx.respond = false;
+        ctx.res.statusCode = answer.status;
+        answer.headers.forEach((value, name) => ctx.res.setHeader(name, value));
+        if (!answer.body) {
+          ctx.res.end();
+          return;
+        }
+        const stream = Readable.fromWeb(answer.body as never);
+        ctx.res.on('close', () => stream.destroy());
+        stream.on('error', () => ctx.res.destroy());
+        stream.pipe(ctx.res);
         return;
       }
       const server = buildMcpServer(deps, tools, perRequest);
