@@ -13,6 +13,7 @@ import {
 import type { Capability } from '../contract/capabilities.js';
 import type { RunCodeOutput as CodeOutput, FileOp, FileResult } from '../contract/messages.js';
 import { leaseBounds, type AppDeps } from './context.js';
+import { TASKS_NOTE } from './mcp-tasks.js';
 import { newStreamId, relayingOutput, type OutputPiece } from './events.js';
 import { runCommand, startCommand } from './handlers/commands.js';
 import { snapshotView } from './handlers/snapshots.js';
@@ -101,7 +102,7 @@ export function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           '(use terminalExec sessions or runCode contexts for state). numpy, pandas, matplotlib, scipy, scikit-learn, pillow, openpyxl, sympy ' +
           'and requests are installed; no network access. template names one of the account\'s templates (more packages). ' +
           'A non-zero exit_code is a normal result (read stderr). Limits: timeout_ms 1..600000 (default 60000), 256 MiB memory, ' +
-          'each output stream capped (stdout_truncated/stderr_truncated tell when cut).',
+          'each output stream capped (stdout_truncated/stderr_truncated tell when cut).' + TASKS_NOTE,
         outputSchema: PythonExecOutput,
         annotations: EXECUTES_CODE,
       },
@@ -120,7 +121,7 @@ export function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           'template (only when creating the session) names one of the account\'s terminal templates: more packages, its limits and network policy. ' +
           'from_snapshot (only when creating the session) starts it from one of the account\'s named snapshots (snapshotCreate): its /workspace is the snapshot\'s; ' +
           'fork_from (only when creating) makes the new session a fork of a live session (as sessionFork) and runs the command there, in one call. ' +
-          'A command past timeout_ms is killed; the session is kept. Output streams are capped (stdout_truncated/stderr_truncated).',
+          'A command past timeout_ms is killed; the session is kept. Output streams are capped (stdout_truncated/stderr_truncated).' + TASKS_NOTE,
         outputSchema: TerminalExecOutput,
         annotations: EXECUTES_CODE,
       },
@@ -144,7 +145,7 @@ export function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
           'context per session. A cell past timeout_ms (1..600000, default 60000) is interrupted and the context kept (timed_out); ' +
           'a context whose process died says so and the next call starts it fresh (context_restarted). Packages: numpy, pandas, ' +
           'matplotlib, scipy, scikit-learn, pillow, openpyxl, sympy, requests (one-shot runs may name an account template for more); ' +
-          'no network. Output streams are capped.',
+          'no network. Output streams are capped.' + TASKS_NOTE,
         outputSchema: RunCodeOutput,
         annotations: EXECUTES_CODE,
       },
