@@ -1,4 +1,5 @@
 // Every figure the bench reports, with its target from spec §10: one table to check against the spec.
+import { POLL_INTERVAL_MS } from '../api/mcp-tasks.js';
 import type { FigureSpec } from './figures.js';
 
 const baseline = (id: string, title: string, unit: string): FigureSpec => ({ id, title, unit, target: { kind: 'none' }, zeroErrors: true });
@@ -121,6 +122,28 @@ export const PTY_ECHO_P99: FigureSpec = {
   target: { kind: 'none' }, zeroErrors: true,
 };
 
+// MCP (POST /mcp): the same pythonExec print(1) through real MCP clients, beside REST, timed side
+// by side round by round (mcp-figures.ts).
+/** REST's sync pythonExec timed in the same rounds as the MCP calls: what they are read against. */
+export const MCP_REST_P50 = baseline('rest pythonExec p50', 'baseline REST: POST /tasks pythonExec print(1) sync, timed side by side with the MCP calls, p50', 'ms');
+export const MCP_P50: FigureSpec = {
+  id: 'mcp pythonExec p50', title: 'pythonExec print(1) as an MCP tools/call (TS SDK 1.x client, Streamable HTTP, 2025-11-25), one client, p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true, versus: MCP_REST_P50.id,
+};
+/**
+ * A short task's client polls once at once (still working), sleeps one poll interval, polls again and
+ * fetches the result: about the plain call plus one interval and two small requests. Two intervals allow
+ * for one more poll when the task is not done by the second; more than that is a fault, not the protocol.
+ */
+export const MCP_TASK_P50: FigureSpec = {
+  id: 'mcp task pythonExec p50', title: 'the same as a 2025-11-25 task (TS SDK 1.x callToolStream: tools/call with task, tasks/get each pollInterval, tasks/result) to its result, p50', unit: 'ms',
+  target: { kind: 'offset', op: '<=', offset: 2 * POLL_INTERVAL_MS, baseline: MCP_P50.id }, zeroErrors: true,
+};
+export const MCP_2026_P50: FigureSpec = {
+  id: 'mcp 2026 pythonExec p50', title: 'pythonExec print(1) as an MCP tools/call on 2026-07-28 (TS client 2.x, versionNegotiation auto, served by the 2.x SDK), p50', unit: 'ms',
+  target: { kind: 'none' }, zeroErrors: true, versus: MCP_REST_P50.id,
+};
+
 /** Every figure, in report order: one that a run never reached is still listed, as an error. */
 export const ALL_FIGURES: FigureSpec[] = [
   COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FLOOR_P50,
@@ -128,4 +151,5 @@ export const ALL_FIGURES: FigureSpec[] = [
   CODE_CONTEXT_P50, CODE_ONESHOT_P50, FIRST_CHUNK_P50,
   APPEND_OFF_P50, APPEND_INTERVAL_P50, APPEND_ZERO_P50, APPEND_10K_OFF_P50, APPEND_10K_INTERVAL_P50, APPEND_10K_ZERO_P50, APPEND_10K_OVERHEAD,
   PORT_DIRECT_P50, PORT_PROXY_P50, PORT_PROXY_OVERHEAD, PTY_ECHO_P50, PTY_ECHO_P99,
+  MCP_REST_P50, MCP_P50, MCP_TASK_P50, MCP_2026_P50,
 ];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../config/paths.js';
 import type { BenchTables } from './context.js';
 import type { Environment } from './environment.js';
-import { formatNumber, formatRatio, type Figure } from './figures.js';
+import { comparisonText, formatNumber, type Figure } from './figures.js';
 import { renderTables, TABLES_HOW_MEASURED } from './report-tables.js';
 import type { BenchSettings } from './settings.js';
 
@@ -59,6 +59,7 @@ function notesCell(f: Figure): string {
   if (d.latency && d.clients === undefined) parts.push(`n=${d.latency.n}, p90 ${formatNumber(d.latency.p90)} ms, p99 ${formatNumber(d.latency.p99)} ms, max ${formatNumber(d.latency.max)} ms`);
   if (d.p99OverheadMs !== undefined) parts.push(`p50 ${formatNumber(d.zero.p50)} − ${formatNumber(d.interval.p50)} ms; p99 overhead ${formatNumber(d.p99OverheadMs)} ms`);
   if (d.p99DifferenceMs !== undefined) parts.push(`p50 ${formatNumber(d.proxy.p50)} − ${formatNumber(d.direct.p50)} ms; p99 ${formatNumber(d.proxy.p99)} − ${formatNumber(d.direct.p99)} = ${formatNumber(d.p99DifferenceMs)} ms`);
+  if (d.task) parts.push(`task created after p50 ${formatNumber(d.task.createdMs.p50)} ms; tasks/get per task ${Object.entries(d.task.polls).map(([polls, n]) => `${polls} (×${n})`).join(', ')}, poll interval ${d.task.pollIntervalMs} ms`);
   if (d.clients !== undefined) parts.push(`${d.clients} clients × ${d.windowSec} s, ${d.completed} ok${d.latency ? `, latency p50 ${formatNumber(d.latency.p50)} ms` : ''}`);
   if (d.held !== undefined && f.unit === 'sessions') parts.push(`requested ${d.requested}, opened ${d.opened} in ${formatNumber(d.openSec)} s, lease ${d.leaseTtlSecRequested} s asked, ${d.minLeaseLeftSecAfterRun} s left at the end`);
   if (d.containerMiBPerSession !== undefined) parts.push(`containers ${formatNumber(d.containerMiBPerSession)} MiB + worker RSS ${formatNumber(d.workerRssMiBPerSession)} MiB per session; not counted: control plane Temporal ${formatNumber(d.controlPlane.temporalRssMiBPerSession)} MiB, API ${formatNumber(d.controlPlane.apiRssMiBPerSession)} MiB, Docker engine ${formatNumber(d.dockerEnginePssMiBPerSession)} MiB (PSS) per session`);
@@ -77,6 +78,7 @@ const HOW_MEASURED = [
   '- `exec`: Docker API exec create + start + read output + inspect of `echo hi` in an already running `durabox/terminal:6` container.',
   '- platform figures: REST calls with a bearer token to an API started in the bench process (`PlatformHarness`), one runtime worker as a child process; pythonExec through `POST /tasks` mode `sync`, terminal commands through `POST /commands/terminal`; a call counts only with the expected output.',
   '- workbench: `port proxy` is a `GET` of a 3-byte file through `/sessions/:id/ports/8000/` (bearer token) from `python3 -m http.server` started in a live session; `port direct` the same `GET` straight to the same server in a container of the same image, profile and limits on the Docker bridge, by its address; both timed side by side, round by round, each request on a connection of its own (no keep-alive on either path: the server speaks HTTP/1.0). `pty keystroke echo`: one letter sent on the terminal\'s WebSocket of a live session until its echo comes back, then an untimed backspace erases it.',
+  '- MCP: `POST /mcp` with the same bearer token, through the SDKs\' own clients connected once (tools listed, so each checks results against the output schemas): `mcp pythonExec` is `tools/call` through `@modelcontextprotocol/sdk` 1.x (`Client` + `StreamableHTTPClientTransport`, 2025-11-25); `mcp task pythonExec` the same call as a 2025-11-25 task through that client\'s `experimental.tasks.callToolStream` (tools/call with `task`, tasks/get at once and then every `pollInterval`, tasks/result), timed to its result; `mcp 2026 pythonExec` is `tools/call` through `@modelcontextprotocol/client` 2.x negotiating 2026-07-28. Each must answer `1\\n` as `structuredContent.output`. The three and REST\'s sync pythonExec are timed side by side, round by round.',
   '- memory per idle session: (change in the summed memory of the worker\'s containers, `docker stats` usage minus inactive file cache, + change in the worker\'s process-tree RSS) / sessions open; the control plane\'s change is in the notes, not in the figure.',
 ];
 
@@ -113,14 +115,14 @@ export function renderMarkdown(report: BenchReport): string {
         `- revision: ${env.revision}`,
       ].join('\n')
       : '- environment: not recorded (the platform did not start)',
-    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, scaling ${s.scalingClients.join('/')} clients × ${s.scalingSec} s, idle sessions ${s.sessionLevels.join(' then ')} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, ${s.only ? `only ${s.only.join(', ')} (and their baselines), ` : ''}worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `- settings: samples ${s.samples}, cold samples ${s.coldSamples}, MCP rounds ${s.mcpSamples}, new-session samples ${s.sessionSamples}, warm-up ${s.warmup}, ${s.clients} clients × ${s.throughputSec} s, scaling ${s.scalingClients.join('/')} clients × ${s.scalingSec} s, idle sessions ${s.sessionLevels.join(' then ')} (lease ${s.idleLeaseSec} s, held ${s.idleHoldSec} s, opened ${s.idleOpenConcurrency} at a time), settle ${s.settleSec} s, ${s.only ? `only ${s.only.join(', ')} (and their baselines), ` : ''}worker ${Object.entries(s.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`,
     ...busyMachineWarning(report),
     `- duration: ${Math.round(report.durationSec)} s; result: ${report.passed ? 'all targets met' : 'NOT all targets met'} (${tally(report.figures)})`,
     '',
     '| figure | value | baseline | ratio | target | result | notes |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...report.figures.map((f) => `| ${[
-      f.title, valueCell(f), baselineCell(f, byId), f.ratio === undefined ? '' : formatRatio(f.ratio, f.baseline?.factor), f.target, resultCell(f), notesCell(f),
+      f.title, valueCell(f), baselineCell(f, byId), comparisonText(f), f.target, resultCell(f), notesCell(f),
     ].map(cell).join(' | ')} |`),
   ];
   lines.push('', ...renderTables(report.tables, s), '', ...HOW_MEASURED, ...TABLES_HOW_MEASURED);

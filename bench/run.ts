@@ -10,7 +10,7 @@ import { measureColdBaseline, measureExecBaseline } from './baseline-figures.js'
 import { removeBenchContainers } from './bench-containers.js';
 import {
   ALL_FIGURES, CODE_CONTEXT_P50, CODE_ONESHOT_P50, COLD_P50, COLD_P99, COLD_THROUGHPUT, EXEC_P50, FIRST_CHUNK_P50, FLOOR_P50,
-  FORK_P50, FORK_THEN_COMMAND_P50, IDLE_SESSION_MEMORY, PORT_DIRECT_P50, PORT_PROXY_OVERHEAD, PORT_PROXY_P50, PTY_ECHO_P50, PTY_ECHO_P99, IDLE_SESSIONS_HELD, NEW_SESSION_P50, PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50,
+  FORK_P50, FORK_THEN_COMMAND_P50, IDLE_SESSION_MEMORY, MCP_2026_P50, MCP_P50, MCP_REST_P50, MCP_TASK_P50, PORT_DIRECT_P50, PORT_PROXY_OVERHEAD, PORT_PROXY_P50, PTY_ECHO_P50, PTY_ECHO_P99, IDLE_SESSIONS_HELD, NEW_SESSION_P50, PYTHON_P50, PYTHON_P99, PYTHON_THROUGHPUT, RESUME_LARGE_P50, RESUME_P50, TERMINAL_P50,
 } from './catalog.js';
 import { addFigure, type BenchContext, type PlatformContext } from './context.js';
 import { record } from './figures.js';
@@ -18,6 +18,7 @@ import { describeEnvironment, type Environment } from './environment.js';
 import { measureRunCode } from './code-figures.js';
 import { measureZeroLoss, ZERO_LOSS_FIGURES } from './durability-figures.js';
 import { measureIdleSessions } from './idle-sessions.js';
+import { measureMcp } from './mcp-figures.js';
 import { measurePythonExec, measureTemporalFloor } from './python-figures.js';
 import { startTemporalFloor, type TemporalFloor } from './temporal-floor.js';
 import { measureThroughputScaling } from './scaling.js';
@@ -114,6 +115,7 @@ async function main(): Promise<number> {
       { figures: ZERO_LOSS_FIGURES, run: () => measureZeroLoss(pctx) },
       { figures: [PORT_DIRECT_P50, PORT_PROXY_P50, PORT_PROXY_OVERHEAD], run: () => measurePortProxy(pctx) },
       { figures: [PTY_ECHO_P50, PTY_ECHO_P99], run: () => measurePtyEcho(pctx) },
+      { figures: [MCP_REST_P50, MCP_P50, MCP_TASK_P50, MCP_2026_P50], run: () => measureMcp(pctx) },
       { figures: [IDLE_SESSIONS_HELD, IDLE_SESSION_MEMORY], run: () => measureIdleSessions(pctx) },
     ];
     for (const phase of phasesToRun(phases, owed, settings.only)) {

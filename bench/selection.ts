@@ -1,6 +1,6 @@
 // BENCH_ONLY: a short run of a few figures. A figure is measured by the phase that measures it, and a
 // figure judged against a baseline needs that baseline in the same run, so both come along.
-import type { FigureSpec } from './figures.js';
+import { baselinesOf, type FigureSpec } from './figures.js';
 
 export interface Phase {
   /** Every figure the phase records; none for a phase that only fills a table. */
@@ -8,17 +8,18 @@ export interface Phase {
   run(): Promise<void>;
 }
 
-/** The figures a run owes: those named, with the baselines their targets refer to (and theirs); all when none are named. */
+/** The figures a run owes: those named, with the baselines they are judged or read against (and theirs); all when none are named. */
 export function figuresOwed(only: string[] | undefined, all: FigureSpec[]): FigureSpec[] {
   if (!only) return all;
   const wanted = new Set(only);
   const byId = new Map(all.map((f) => [f.id, f]));
   const pending = [...wanted];
   while (pending.length > 0) {
-    const t = byId.get(pending.pop()!)?.target;
-    if (t?.kind === 'relative' && !wanted.has(t.baseline)) {
-      wanted.add(t.baseline);
-      pending.push(t.baseline);
+    const spec = byId.get(pending.pop()!);
+    for (const id of spec ? baselinesOf(spec) : []) {
+      if (wanted.has(id)) continue;
+      wanted.add(id);
+      pending.push(id);
     }
   }
   return all.filter((f) => wanted.has(f.id));

@@ -6,6 +6,8 @@ export interface BenchSettings {
   samples: number;
   /** Timed `docker run --rm` runs for the cold baseline; each costs ~0.3 s, so it has its own, smaller default. */
   coldSamples: number;
+  /** Timed rounds of the MCP figures; a round holds a task polled to its end (about a second), so it has its own, smaller default. */
+  mcpSamples: number;
   /** Timed new sessions (each creates and then deletes a container). */
   sessionSamples: number;
   /** Untimed runs before each latency figure. */
@@ -41,6 +43,7 @@ export function readBenchSettings(env: Record<string, string | undefined> = proc
   return {
     samples,
     coldSamples: positiveInt(env, 'BENCH_COLD_SAMPLES', Math.min(samples, 100)),
+    mcpSamples: positiveInt(env, 'BENCH_MCP_SAMPLES', Math.min(samples, 40)),
     sessionSamples: positiveInt(env, 'BENCH_SESSION_SAMPLES', 50),
     warmup: positiveInt(env, 'BENCH_WARMUP', 5, 0),
     clients: positiveInt(env, 'BENCH_CLIENTS', 16),
@@ -58,17 +61,21 @@ export function readBenchSettings(env: Record<string, string | undefined> = proc
   };
 }
 
-/** A comma-separated list of figure ids from the catalog; a misspelt id is refused, not silently skipped. */
+/**
+ * A comma-separated list of figure ids from the catalog, each may end in `*` for every id it begins
+ * (`mcp*`); a misspelt id, or a prefix that matches none, is refused, not silently skipped.
+ */
 function figureIds(env: Record<string, string | undefined>, name: string): { only?: string[] } {
   const raw = env[name]?.trim();
   if (!raw) return {};
-  const ids = raw.split(',').map((x) => x.trim());
-  const known = new Set(ALL_FIGURES.map((f) => f.id));
-  const unknown = ids.filter((id) => !known.has(id));
+  const entries = raw.split(',').map((x) => x.trim());
+  const known = ALL_FIGURES.map((f) => f.id);
+  const matches = (entry: string) => (entry.endsWith('*') ? known.filter((id) => id.startsWith(entry.slice(0, -1))) : known.filter((id) => id === entry));
+  const unknown = entries.filter((entry) => matches(entry).length === 0);
   if (unknown.length > 0) {
-    throw new Error(`${name}: unknown figure id(s) ${unknown.map((id) => JSON.stringify(id)).join(', ')}; known: ${[...known].join(', ')}`);
+    throw new Error(`${name}: unknown figure id(s) ${unknown.map((id) => JSON.stringify(id)).join(', ')}; known: ${known.join(', ')}`);
   }
-  return { only: [...new Set(ids)] };
+  return { only: [...new Set(entries.flatMap(matches))] };
 }
 
 function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number, min = 1): number {

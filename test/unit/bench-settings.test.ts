@@ -9,6 +9,12 @@ describe('bench: settings', () => {
     assert.deepEqual(s.sessionLevels, [200, 1000]);
   });
 
+  it('MCP rounds default to BENCH_SAMPLES, at most 40 (a round holds a task polled for about a second)', () => {
+    assert.equal(readBenchSettings({}).mcpSamples, 40);
+    assert.equal(readBenchSettings({ BENCH_SAMPLES: '10' }).mcpSamples, 10);
+    assert.equal(readBenchSettings({ BENCH_SAMPLES: '10', BENCH_MCP_SAMPLES: '100' }).mcpSamples, 100);
+  });
+
   it('reads ascending comma-separated lists', () => {
     const s = readBenchSettings({ BENCH_SCALING_CLIENTS: '2, 8', BENCH_SESSION_LEVELS: '10,30' });
     assert.deepEqual(s.scalingClients, [2, 8]);
@@ -35,6 +41,12 @@ describe('bench: BENCH_ONLY', () => {
   it('reads comma-separated figure ids, which may hold spaces, once each', () => {
     const s = readBenchSettings({ BENCH_ONLY: 'append zero-loss p50, zero-loss 10k files overhead,append zero-loss p50' });
     assert.deepEqual(s.only, ['append zero-loss p50', 'zero-loss 10k files overhead']);
+  });
+
+  it('reads an entry ending in * as every id it begins, in catalog order, beside exact ids', () => {
+    const s = readBenchSettings({ BENCH_ONLY: 'append 10k files*, terminal p50' });
+    assert.deepEqual(s.only, ['append 10k files off p50', 'append 10k files interval p50', 'append 10k files zero-loss p50', 'terminal p50']);
+    assert.throws(() => readBenchSettings({ BENCH_ONLY: 'nothing like this*' }), /unknown figure id\(s\) "nothing like this\*"/);
   });
 
   it('refuses an id the catalog does not have, naming it and the known ones', () => {
