@@ -4,6 +4,7 @@
 // every API process over PostgreSQL NOTIFY (as output does), and each process hands it to the listen
 // streams it holds for that account only: one handler, and so one event bus, per account, so no account
 // hears of another's sessions.
+import { posix } from 'node:path';
 import * as modern from '@modelcontextprotocol/server';
 import { componentLog, errorFields } from '../config/log.js';
 import type { AppDeps } from './context.js';
@@ -39,8 +40,18 @@ export class ModernHandlers {
     const h = this.byAccount.get(e.a);
     if (!h) return; // nobody of that account listens through this process
     for (const path of e.p) {
-      if (path.startsWith('/workspace/')) h.notify.resourceUpdated(fileUri(e.s, path.slice('/workspace/'.length)));
+      const relative = workspaceRelative(path);
+      if (relative) h.notify.resourceUpdated(fileUri(e.s, relative));
     }
     h.notify.resourcesChanged();
   }
+}
+
+/**
+ * A path as a file call named it (relative to /workspace, or absolute) as the resource path it is, relative
+ * to /workspace; undefined outside it (/tmp is no resource).
+ */
+export function workspaceRelative(path: string): string | undefined {
+  const absolute = posix.normalize(path.startsWith('/') ? path : `/workspace/${path}`);
+  return absolute.startsWith('/workspace/') ? absolute.slice('/workspace/'.length) : undefined;
 }

@@ -301,6 +301,35 @@ describe('MCP tasks: long executions past the clients\' request timeouts, cancel
     }
   });
 
+  it('a 2026-07-28 listener on API process B hears of a file written and a command run through the other process; another account hears nothing', async () => {
+    const made = await v1.callTool({ name: 'terminalExec', arguments: { command: 'echo first > watched.txt', lease_ttl_sec: 600 } });
+    const sessionId = structured(made).session_id as string;
+    const uri = `durabox://sessions/${sessionId}/files/watched.txt`;
+    const listener = await connectV2(`http://${addressB}`, token, 'auto');
+    const stranger = await connectV2(`http://${addressB}`, otherToken, 'auto');
+    clients.push(listener, stranger);
+    const heard: string[] = [];
+    const strangerHeard: string[] = [];
+    listener.setNotificationHandler('notifications/resources/updated', (n) => { heard.push(`updated ${n.params.uri}`); });
+    listener.setNotificationHandler('notifications/resources/list_changed', () => { heard.push('list_changed'); });
+    stranger.setNotificationHandler('notifications/resources/updated', (n) => { strangerHeard.push(`updated ${n.params.uri}`); });
+    stranger.setNotificationHandler('notifications/resources/list_changed', () => { strangerHeard.push('list_changed'); });
+    const sub = await listener.listen({ resourceSubscriptions: [uri], resourcesListChanged: true });
+    const strangerSub = await stranger.listen({ resourceSubscriptions: [uri], resourcesListChanged: true });
+
+    // A file call through the in-process API: B's listener hears the file it wrote (PostgreSQL NOTIFY between processes).
+    await v1.callTool({ name: 'writeFile', arguments: { session_id: sessionId, path: 'watched.txt', content: 'second\n' } });
+    await eventually(`the listener to hear the write (heard: ${JSON.stringify(heard)})`, async () => heard.includes(`updated ${uri}`) || undefined, 15_000);
+    // A command may change any file: the list is said to have changed.
+    heard.length = 0;
+    await v1.callTool({ name: 'terminalExec', arguments: { session_id: sessionId, command: 'touch another.txt' } });
+    await eventually('the listener to hear the command', async () => heard.includes('list_changed') || undefined, 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(strangerHeard, [], 'another account\'s listener, subscribed to the same URI, hears nothing');
+    await sub.close();
+    await strangerSub.close();
+  });
+
   it('tasks/cancel (1.x) ends the task as cancelled and removes its sandbox container', async () => {
     // The program sleeps in a child process with a command line of its own, to find its container by.
     const marker = 'sleep 299.7';

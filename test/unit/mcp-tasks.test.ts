@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { mcpHandlers } from '../../api/mcp.js';
 import { declaresTasks, mcpStatus, taskAsks, TASKS_EXTENSION } from '../../api/mcp-tasks.js';
 import { fileUri, parseFileUri } from '../../api/mcp-resources.js';
+import { workspaceRelative } from '../../api/mcp-events.js';
 import type { AppDeps } from '../../api/context.js';
 import type { TaskBody } from '../../control/task-service.js';
 
@@ -88,8 +89,9 @@ function fakeSessions() {
       if (op.op === 'write') {
         const c = op as unknown as { path: string; contentBase64: string };
         files[c.path] = { mime: 'text/plain', bytes: Buffer.from(c.contentBase64, 'base64') };
-        for (const l of listeners) l({ accountId, sessionId, paths: [`/workspace/${c.path}`] });
-        return { op: 'write', path: `/workspace/${c.path}`, size: files[c.path].bytes.length };
+        // As the session answers a write: the path as the call named it.
+        for (const l of listeners) l({ accountId, sessionId, paths: [c.path] });
+        return { op: 'write', path: c.path, size: files[c.path].bytes.length };
       }
       if (op.op === 'glob') return { op: 'glob', path: '/workspace', matches: ['/workspace/notes.txt', '/workspace/out', '/workspace/out/plot.png'], truncated: false };
       const f = files[op.path];
@@ -295,6 +297,14 @@ describe('MCP task helpers', () => {
   it('maps durabox task statuses onto MCP task statuses', () => {
     assert.deepEqual(['queued', 'running', 'succeeded', 'failed', 'timeout', 'canceled'].map((s) => mcpStatus(s as TaskBody['status'])),
       ['working', 'working', 'completed', 'completed', 'completed', 'cancelled']);
+  });
+
+  it('names a written path as its resource path, relative or absolute, and none outside /workspace', () => {
+    assert.equal(workspaceRelative('notes.txt'), 'notes.txt');
+    assert.equal(workspaceRelative('./a/../b/c.txt'), 'b/c.txt');
+    assert.equal(workspaceRelative('/workspace/x/y.png'), 'x/y.png');
+    assert.equal(workspaceRelative('/tmp/scratch'), undefined);
+    assert.equal(workspaceRelative('../etc/passwd'), undefined);
   });
 
   it('reads resource URIs back, spaces and nested paths included, and refuses others', () => {
