@@ -13,6 +13,7 @@ import { fileUri } from './mcp-resources.js';
 const log = componentLog('api');
 const TOPIC = 'mcp-resources';
 type Announced = { a: string; s: string; p: string[] };
+const MAX_PATHS_BYTES = 6000;
 
 /** The 2.x SDK's handlers, one per account, and the feed of changes into their listen streams. */
 export class ModernHandlers {
@@ -20,7 +21,9 @@ export class ModernHandlers {
 
   constructor(deps: Pick<AppDeps, 'sessions' | 'output'>, private readonly factory: modern.McpServerFactory) {
     deps.sessions.onChange((c) => {
-      deps.output.announce(TOPIC, { a: c.accountId, s: c.sessionId, p: c.paths } satisfies Announced)
+      // NOTIFY takes under 8000 bytes: paths that long are left out, and the list change still goes.
+      const paths = Buffer.byteLength(JSON.stringify(c.paths)) > MAX_PATHS_BYTES ? [] : c.paths;
+      deps.output.announce(TOPIC, { a: c.accountId, s: c.sessionId, p: paths } satisfies Announced)
         .catch((e: Error) => log.warn(errorFields(e), 'a resource change could not be announced'));
     });
     deps.output.onAnnouncement(TOPIC, (e) => this.deliver(e as Announced));

@@ -2,6 +2,7 @@
 // path relative to /workspace. Listing reads only live sessions (a paused one would be resumed by
 // reading it); reading goes through the same confined file call as readFile.
 import { DuraboxError } from '../contract/errors.js';
+import { describeIssues, sessionId as SessionIdSchema, sessionPath } from '../contract/schemas.js';
 import type { AppDeps } from './context.js';
 
 export const FILES_TEMPLATE = 'durabox://sessions/{session_id}/files/{+path}';
@@ -28,11 +29,26 @@ export function parseFileUri(uri: string): { sessionId: string; path: string } |
   }
 }
 
+/** The URI's session and path, held to the rules every file call's are (a clear refusal naming what is wrong). */
+export function checkedFileUri(uri: string): { sessionId: string; path: string } {
+  const at = parseFileUri(uri);
+  if (!at) throw new DuraboxError('invalid_input', `uri: not a durabox file resource (expected ${FILES_TEMPLATE})`);
+  const id = SessionIdSchema.safeParse(at.sessionId);
+  if (!id.success) throw new DuraboxError('invalid_input', `uri: the session id ${describeIssues(id.error)}`);
+  const path = sessionPath.safeParse(at.path);
+  if (!path.success) throw new DuraboxError('invalid_input', `uri: the path ${describeIssues(path.error)}`);
+  if (at.path.startsWith('/')) throw new DuraboxError('invalid_input', 'uri: the path is relative to /workspace (a resource is a file of /workspace)');
+  return at;
+}
+
 /** The files of the account's live sessions; directories are left out (their files are listed). */
 export async function listFileResources(deps: AppDeps, accountId: string): Promise<FileResource[]> {
   const sessions = (await deps.sessions.list(accountId, { status: 'active', page: 1, page_size: LIST_SESSIONS })).items.filter((s) => s.status === 'active');
   const out: FileResource[] = [];
   for (const s of sessions) {
+    // The list is eventually consistent: a session paused a moment ago is left out, so listing never resumes one.
+    const now = await deps.sessions.get(accountId, s.session_id).catch(() => undefined);
+    if (now?.status === 'paused' || now?.status === 'ended') continue;
     const found = await deps.sessions.file(accountId, s.session_id, { op: 'glob', path: '/workspace', pattern: '**/*', limit: LIST_FILES_PER_SESSION }).catch(() => undefined);
     if (!found || found.op !== 'glob') continue;
     const paths = found.matches.map((p) => p.replace(/^\/workspace\//, ''));
@@ -47,8 +63,7 @@ export async function listFileResources(deps: AppDeps, accountId: string): Promi
 
 /** One file as resource contents: text when it is UTF-8, else base64 (images included). */
 export async function readFileResource(deps: AppDeps, accountId: string, uri: string): Promise<ResourceContents> {
-  const at = parseFileUri(uri);
-  if (!at) throw new DuraboxError('invalid_input', `not a durabox file resource: ${uri} (expected ${FILES_TEMPLATE})`);
+  const at = checkedFileUri(uri);
   const f = await deps.sessions.file(accountId, at.sessionId, { op: 'read', path: at.path, maxBytes: deps.api.session.fileMaxBytes });
   if (f.op === 'list') return { uri, mimeType: 'application/json', text: JSON.stringify({ path: f.path, entries: f.entries }) };
   if (f.op !== 'read') throw new DuraboxError('file_not_found', `no file at ${at.path}`);

@@ -47,12 +47,15 @@ type Message = { method?: unknown; id?: unknown; params?: { task?: unknown; _met
  * Which tools/call requests of a body asked for a task, by JSON-RPC id, and in which shape: a 2025-11-25
  * call carries `params.task`; a 2026 call's envelope declares the extension in the client's capabilities.
  */
-export function taskAsks(body: unknown): Map<unknown, TaskShape> {
-  const asks = new Map<unknown, TaskShape>();
+export function taskAsks(body: unknown): Map<unknown, TaskShape[]> {
+  const asks = new Map<unknown, TaskShape[]>();
   for (const m of (Array.isArray(body) ? body : [body]) as Message[]) {
     if (!m || typeof m !== 'object' || m.method !== 'tools/call' || m.id === undefined) continue;
-    if (m.params?.task && typeof m.params.task === 'object') asks.set(m.id, '2025');
-    else if (declaresTasks(m.params?._meta)) asks.set(m.id, 'ext');
+    // Both may be present; the revision that serves the request decides which one counts.
+    const shapes: TaskShape[] = [];
+    if (m.params?.task && typeof m.params.task === 'object') shapes.push('2025');
+    if (declaresTasks(m.params?._meta)) shapes.push('ext');
+    if (shapes.length > 0) asks.set(m.id, shapes);
   }
   return asks;
 }
@@ -132,7 +135,8 @@ export class McpTasks {
   /** tasks/result (2025-11-25): waits for the end, then the call's own result, marked with its task. */
   async result(taskId: unknown): Promise<CallToolResult> {
     const id = (await this.find(taskId)).task_id;
-    const ended = (await this.deps.tasks.final(id, this.accountId))!;
+    const ended = await this.deps.tasks.final(id, this.accountId);
+    if (!ended) throw new TaskProtocolError(INVALID_PARAMS, `task not found: ${id}`); // gone with the retention meanwhile
     const r = toolResultOfTask(ended, this.codeResult);
     return { ...r, _meta: { ...(r._meta ?? {}), [RELATED_TASK]: { taskId: id } } };
   }
@@ -152,6 +156,10 @@ export class McpTasks {
   async cancel(taskId: unknown, shape: TaskShape): Promise<Record<string, unknown>> {
     const id = (await this.find(taskId)).task_id;
     const done = await this.deps.tasks.cancel(id, this.accountId);
+    // 2025-11-25: a task already in a terminal status cannot be cancelled (-32602); the extension only acknowledges.
+    if (done && !done.accepted && shape === '2025') {
+      throw new TaskProtocolError(INVALID_PARAMS, `cannot cancel task ${id}: it is already ${mcpStatus(done.task.status)}`);
+    }
     if (done?.accepted) {
       await Promise.race([this.deps.tasks.final(id, this.accountId), new Promise((r) => setTimeout(r, 10_000).unref())]);
     }

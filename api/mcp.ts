@@ -18,6 +18,7 @@ import {
 import * as modern from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { PRODUCT_VERSION } from '../config/paths.js';
+import { keyedHash } from '../control/security.js';
 import { DuraboxError, mcpErrorText } from '../contract/errors.js';
 import { describeIssues } from '../contract/schemas.js';
 import type { AppDeps } from './context.js';
@@ -28,7 +29,7 @@ import { accountOf, asToolResult, codeToolResult, originOf, toolSpecs, type Extr
 import type { Handlers } from './routes.js';
 
 /** What one request carries to its server: which of its calls asked for a task, in which shape. */
-type PerRequest = { asks: Map<unknown, TaskShape>; listing: boolean };
+type PerRequest = { asks: Map<unknown, TaskShape[]>; listing: boolean; created: Map<unknown, Record<string, unknown>> };
 
 const FILES_RESOURCE = {
   title: 'Files of your terminal sessions',
@@ -36,15 +37,16 @@ const FILES_RESOURCE = {
 };
 
 /** The 2025-revision server (1.x SDK): tools, 2025-11-25 tasks and file resources. */
-export function buildMcpServer(deps: AppDeps, tools = toolSpecs(deps), req: PerRequest = { asks: new Map(), listing: false }): McpServer {
+export function buildMcpServer(deps: AppDeps, tools = toolSpecs(deps), req: PerRequest = { asks: new Map(), listing: false, created: new Map() }): McpServer {
   const server = new McpServer({ name: 'durabox', version: PRODUCT_VERSION }, {
     capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
   });
   const tasksOf = (extra: Extra) => new McpTasks(deps, accountOf(extra), codeToolResult);
   for (const [name, tool] of Object.entries(tools)) {
     const registered = server.registerTool(name, { ...tool.config, inputSchema: tool.input }, async (args, extra) => {
-      const asked = req.asks.get(extra.requestId) === '2025' && Object.hasOwn(TASK_TOOLS, name);
-      if (asked) return (await asTaskCreation(() => tasksOf(extra as Extra).create(name, args as { timeout_ms: number }, '2025'))) as CallToolResult;
+      // A 2025-11-25 task was made before the SDK saw the request (startLegacyTasks): its answer is handed back.
+      const made = req.created.get(extra.requestId);
+      if (made && Object.hasOwn(TASK_TOOLS, name)) return made as CallToolResult;
       return inToolSpan(deps, name, () => asToolResult(() => tool.run(args, accountOf(extra as Extra), progressOf(extra), originOf(extra as Extra))));
     });
     // The SDK refuses a plain call of a tool listed as task-capable unless its own task runtime runs it,
@@ -72,13 +74,13 @@ export function buildModernServer(deps: AppDeps, authInfo: modern.AuthInfo | und
     capabilities: { extensions: { [TASKS_EXTENSION]: {} }, resources: { subscribe: true, listChanged: true } },
   });
   const extra: Extra = { authInfo: authInfo as Extra['authInfo'] };
-  const req = (authInfo?.extra?.perRequest ?? { asks: new Map(), listing: false }) as PerRequest;
+  const req = (authInfo?.extra?.perRequest ?? { asks: new Map(), listing: false, created: new Map() }) as PerRequest;
   const tasks = () => new McpTasks(deps, accountOf(extra), codeToolResult);
   for (const [name, tool] of Object.entries(tools)) {
-    const asked = (id: unknown) => req.asks.get(id) === 'ext' && Object.hasOwn(TASK_TOOLS, name);
+    const asked = (id: unknown) => !!req.asks.get(id)?.includes('ext') && Object.hasOwn(TASK_TOOLS, name);
     // A call answered with a task has no structured output of its own: its server lists no output
     // schema for that tool, so the SDK does not hold the task to the result's schema.
-    const askedHere = [...req.asks.values()].includes('ext') && Object.hasOwn(TASK_TOOLS, name);
+    const askedHere = [...req.asks.values()].some((shapes) => shapes.includes('ext')) && Object.hasOwn(TASK_TOOLS, name);
     const { outputSchema, ...config } = tool.config;
     server.registerTool(name, { ...config, ...(askedHere ? {} : { outputSchema }), inputSchema: tool.input }, async (args: unknown, ctx: modern.ServerContext) => {
       if (asked(ctx.mcpReq.id)) return (await asTaskCreation(() => tasks().create(name, args as { timeout_ms: number }, 'ext'))) as never;
@@ -104,6 +106,28 @@ export function buildModernServer(deps: AppDeps, authInfo: modern.AuthInfo | und
     list: async () => ({ resources: await listFileResources(deps, accountOf(extra)) }),
   }), FILES_RESOURCE, async (uri) => ({ contents: [await resourceOrError(() => readFileResource(deps, accountOf(extra), uri.href), (m) => new modern.ProtocolError(modern.ProtocolErrorCode.InvalidParams, m))] }));
   return server;
+}
+
+/**
+ * Makes the 2025-11-25 tasks a body asks for before the 1.x SDK sees it: the SDK holds a task-augmented
+ * call's answer to CreateTaskResult's schema, so a task that cannot be made (a quota, an unknown template)
+ * is answered here as a JSON-RPC error with its code, not as a tool result the schema check would mangle.
+ * The answers made go to the tool handlers through `created`; the errors are returned to send instead.
+ */
+async function startLegacyTasks(deps: AppDeps, accountId: string, body: unknown, tools: Record<string, ToolSpec>, req: PerRequest): Promise<object[]> {
+  const errors: object[] = [];
+  for (const m of (Array.isArray(body) ? body : [body]) as JsonRpcMessage[]) {
+    if (!m || typeof m !== 'object' || !req.asks.get(m.id)?.includes('2025')) continue;
+    const name = m.params?.name as string;
+    const args = tools[name]!.input.parse(m.params?.arguments ?? {}) as { timeout_ms: number }; // checked by invalidToolCalls
+    try {
+      req.created.set(m.id, await new McpTasks(deps, accountId, codeToolResult).create(name, args, '2025'));
+    } catch (e) {
+      if (!(e instanceof DuraboxError)) throw e;
+      errors.push({ jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InvalidRequest, message: `task not created: ${mcpErrorText(e.code, e.message)}`, data: { code: e.code } } });
+    }
+  }
+  return errors;
 }
 
 /** A task that could not be made (a quota, an unknown template, no such session) is a tool error, as a plain call's would be. */
@@ -189,13 +213,29 @@ export function invalidToolCalls(body: unknown, tools: Record<string, ToolSpec>)
       ?? { jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InvalidParams, message: 'not run: another call in this batch has invalid arguments' } });
 }
 
+/** How often an open event stream checks that its token is still valid. */
+export const STREAM_TOKEN_CHECK_MS = 30_000;
+
+/** Ends `res` once the bearer token it was opened with no longer authenticates (deleted, or its account gone). */
+export function endWhenRevoked(deps: Pick<AppDeps, 'accounts' | 'hashKey'>, authorization: string, res: { once(e: 'close', f: () => void): unknown; destroy(): void }, everyMs = STREAM_TOKEN_CHECK_MS): void {
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
+  if (!token) return;
+  const timer = setInterval(() => {
+    void deps.accounts.byTokenHash(keyedHash(deps.hashKey, token)).then((account) => {
+      if (!account) res.destroy();
+    }, () => undefined);
+  }, everyMs);
+  timer.unref();
+  res.once('close', () => clearInterval(timer));
+}
+
 /** Whether a body holds a tools/call (its server then lists tools as the SDK runs them; see buildMcpServer). */
 function callsTools(body: unknown): boolean {
   return (Array.isArray(body) ? body : [body]).some((m) => (m as JsonRpcMessage | null)?.method === 'tools/call');
 }
 
 /** The request as a web Request, for the 2.x SDK's fetch-shaped handler (the body already parsed and checked). */
-function webRequest(ctx: { href: string; method: string; req: { headers: Record<string, string | string[] | undefined> }; request: { body?: unknown } }): Request | undefined {
+function webRequest(ctx: { href: string; method: string; req: { headers: Record<string, string | string[] | undefined> }; request: { body?: unknown } }, signal: AbortSignal): Request | undefined {
   const headers = new Headers();
   for (const [name, value] of Object.entries(ctx.req.headers)) {
     if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
@@ -217,7 +257,7 @@ function webRequest(ctx: { href: string; method: string; req: { headers: Record<
   } catch {
     return undefined; // nested past the stack (a hostile body): the 1.x server answers it as before
   }
-  return new Request(url, { method: ctx.method, headers, body });
+  return new Request(url, { method: ctx.method, headers, body, signal });
 }
 
 export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'mcpDelete'> {
@@ -245,8 +285,12 @@ export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'm
         return;
       }
       const auth = { accountId: ctx.state.account!.id, origin: { protocol: ctx.protocol, host: ctx.host } };
-      const perRequest: PerRequest = { asks: taskAsks(ctx.request.body), listing: !callsTools(ctx.request.body) };
-      const request = webRequest(ctx);
+      const perRequest: PerRequest = { asks: taskAsks(ctx.request.body), listing: !callsTools(ctx.request.body), created: new Map() };
+      // Aborted when the client leaves, also before the SDK answered: a listen stream then ends with it.
+      const left = new AbortController();
+      ctx.res.once('close', () => left.abort());
+      if (ctx.res.destroyed || ctx.req.socket?.destroyed) left.abort(); // (the request stream itself ends once its body is read)
+      const request = webRequest(ctx, left.signal);
       // The 2.x SDK's classifier decides the revision; anything it cannot place stays with the 1.x server, as before.
       if (request && !(await modern.isLegacyRequest(request, ctx.request.body).catch(() => true))) {
         const answer = await modernHandlers.of(ctx.state.account!.id).fetch(request, {
@@ -255,6 +299,10 @@ export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'm
         });
         // Written as the SDK answered it, as the 1.x transport writes its own (an event stream may stay open).
         ctx.respond = false;
+        if (left.signal.aborted) {
+          await answer.body?.cancel().catch(() => undefined);
+          return;
+        }
         ctx.res.statusCode = answer.status;
         answer.headers.forEach((value, name) => ctx.res.setHeader(name, value));
         if (!answer.body) {
@@ -265,6 +313,22 @@ export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'm
         ctx.res.on('close', () => stream.destroy());
         stream.on('error', () => ctx.res.destroy());
         stream.pipe(ctx.res);
+        // A stream that stays open (subscriptions/listen) lasts only as long as the token that opened it.
+        if (answer.headers.get('content-type')?.startsWith('text/event-stream')) endWhenRevoked(deps, ctx.get('authorization'), ctx.res);
+        return;
+      }
+      if (Array.isArray(ctx.request.body) && perRequest.asks.size > 0) {
+        // Task-augmented requests came with 2025-11-25, which has no batches.
+        ctx.body = ctx.request.body.filter((m) => m && typeof m === 'object' && (m as JsonRpcMessage).id !== undefined)
+          .map((m) => ({ jsonrpc: '2.0', id: (m as JsonRpcMessage).id, error: { code: ErrorCode.InvalidRequest, message: 'a task-augmented request (params.task) is not taken in a batch: send it alone' } }));
+        return;
+      }
+      // Made only for a request the SDK will take (it refuses one whose Accept lacks either type, 406).
+      const accepts = ctx.get('accept');
+      const notCreated = accepts.includes('application/json') && accepts.includes('text/event-stream')
+        ? await startLegacyTasks(deps, ctx.state.account!.id, ctx.request.body, tools, perRequest) : [];
+      if (notCreated.length > 0) {
+        ctx.body = notCreated[0];
         return;
       }
       const server = buildMcpServer(deps, tools, perRequest);

@@ -12,7 +12,7 @@ import { StreamableHTTPClientTransport as Transport1 } from '@modelcontextprotoc
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Client as Client2, StreamableHTTPClientTransport as Transport2 } from '@modelcontextprotocol/client';
 import { z } from 'zod';
-import { mcpHandlers } from '../../api/mcp.js';
+import { endWhenRevoked, mcpHandlers } from '../../api/mcp.js';
 import { declaresTasks, mcpStatus, taskAsks, TASKS_EXTENSION } from '../../api/mcp-tasks.js';
 import { fileUri, parseFileUri } from '../../api/mcp-resources.js';
 import { workspaceRelative } from '../../api/mcp-events.js';
@@ -36,6 +36,7 @@ function fakeTasks() {
     },
     service: {
       async start(req: { accountId: string; capability: string; input: unknown }) {
+        if ((req.input as { code?: string }).code === 'over quota') throw new (await import('../../contract/errors.js')).DuraboxError('quota_exceeded', 'the account runs 64 tasks, its limit');
         const id = `task_${(++n).toString(16).padStart(32, '0')}`;
         const now = new Date();
         tasks.set(id, { account: req.accountId, body: { task_id: id, request_id: null, capability: req.capability, status: 'running', created_at: now.toISOString(), updated_at: now.toISOString(), deadline_at: now.toISOString() } });
@@ -53,6 +54,7 @@ function fakeTasks() {
       async cancel(id: string, accountId: string) {
         const t = await this.get(id, accountId);
         if (!t) return undefined;
+        if (t.status !== 'running') return { accepted: false, task: t };
         tasks.get(id)!.body = { ...t, status: 'canceled', error: { code: 'canceled', message: 'canceled' } };
         ended.get(id)!();
         return { accepted: true, task: t };
@@ -81,6 +83,9 @@ function fakeSessions() {
   const files: Record<string, { mime: string; bytes: Buffer }> = { 'notes.txt': { mime: 'text/plain', bytes: Buffer.from('hello\n') }, 'out/plot.png': { mime: 'image/png', bytes: PNG } };
   return {
     onChange(l: (c: { accountId: string; sessionId: string; paths: string[] }) => void) { listeners.add(l); return () => listeners.delete(l); },
+    async get(accountId: string, sessionId: string) {
+      return accountId === 'acc-a' && sessionId === 'ses_1' ? { session_id: 'ses_1', status: 'active' } : undefined;
+    },
     async list(accountId: string) {
       return { items: accountId === 'acc-a' ? [{ session_id: 'ses_1', status: 'active' }, { session_id: 'ses_2', status: 'paused' }] : [], total: 2, page: 1, page_size: 20 };
     },
@@ -194,6 +199,27 @@ describe('MCP tasks, resources and protocol revisions (real SDK clients, service
     await b.close();
   });
 
+  it('2025-11-25: a task that cannot be made is a JSON-RPC error with its code; a finished task cannot be cancelled', async () => {
+    const c = await client1();
+    await assert.rejects(
+      c.request({ method: 'tools/call', params: { name: 'pythonExec', arguments: { code: 'over quota' }, task: {} } }, z.object({ task: z.object({ taskId: z.string() }) })),
+      (e: { code?: number; message: string }) => e.code === -32600 && /task not created: quota_exceeded: the account runs 64 tasks/.test(e.message),
+    );
+    const made = await c.request({ method: 'tools/call', params: { name: 'pythonExec', arguments: { code: 'x' }, task: {} } }, z.object({ task: z.object({ taskId: z.string() }) }));
+    tasks.finish(made.task.taskId, { status: 'succeeded', result: { output: '', stderr: '', exit_code: 0, stdout_truncated: false, stderr_truncated: false } });
+    await assert.rejects(c.experimental.tasks.cancelTask(made.task.taskId), (e: { code?: number; message: string }) => e.code === -32602 && /already completed/.test(e.message));
+    await c.close();
+  });
+
+  it('a resource URI is held to the file calls\' rules: traversal, NUL, an absolute path or a bad session id is -32602 naming the uri', async () => {
+    const c = await client1();
+    for (const uri of ['durabox://sessions/ses_1/files/..%2F..%2Fetc%2Fpasswd', 'durabox://sessions/ses_1/files/a%00b', 'durabox://sessions/ses_1/files//tmp/secret', 'durabox://sessions/ses%2F..%2Fx/files/a']) {
+      await assert.rejects(c.readResource({ uri }), (e: { code?: number; message: string }) => e.code === -32602 && /invalid_input: uri: /.test(e.message), uri);
+    }
+    await assert.rejects(c.readResource({ uri: 'file:///etc/passwd' }), /not found/i, 'a URI of no template of ours');
+    await c.close();
+  });
+
   it('a call that asks for no task is answered as before', async () => {
     const c = await client1();
     const r = await c.callTool({ name: 'readFile', arguments: { session_id: 'ses_1', path: 'notes.txt' } });
@@ -290,7 +316,9 @@ describe('MCP task helpers', () => {
       { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'pythonExec' } },
       { jsonrpc: '2.0', id: 4, method: 'tools/list', params: { task: {} } },
     ]);
-    assert.deepEqual([...asks], [[1, '2025'], [2, 'ext']]);
+    assert.deepEqual([...asks], [[1, ['2025']], [2, ['ext']]]);
+    const both = taskAsks({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'pythonExec', task: {}, _meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS_EXTENSION]: {} } } } } });
+    assert.deepEqual([...both], [[5, ['2025', 'ext']]], 'the revision serving it decides which counts');
     assert.equal(declaresTasks({ 'io.modelcontextprotocol/clientCapabilities': { extensions: {} } }), false);
   });
 
@@ -311,5 +339,24 @@ describe('MCP task helpers', () => {
     assert.deepEqual(parseFileUri(fileUri('ses_1', 'a dir/b c.txt')), { sessionId: 'ses_1', path: 'a dir/b c.txt' });
     assert.equal(parseFileUri('file:///etc/passwd'), undefined);
     assert.equal(parseFileUri('durabox://sessions/x/files/%E0%A4%A'), undefined);
+  });
+});
+
+describe('an open MCP event stream and its token', () => {
+  it('ends once the token that opened it no longer authenticates, and stops checking when it closes', async () => {
+    let valid = true;
+    let checks = 0;
+    const deps = { hashKey: 'k', accounts: { byTokenHash: async () => { checks++; return valid ? { id: 'acc-a' } : undefined; } } } as never;
+    const emitter = new EventEmitter();
+    const res = Object.assign(emitter, { destroyed: false, destroy() { res.destroyed = true; emitter.emit('close'); } });
+    endWhenRevoked(deps, 'Bearer tok', res, 20);
+    await new Promise((r) => setTimeout(r, 70));
+    assert.equal(res.destroyed, false, 'kept while the token is valid');
+    valid = false;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(res.destroyed, true, 'ended once the token was deleted');
+    const after = checks;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(checks, after, 'no checks after the stream closed');
   });
 });
