@@ -10,7 +10,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Capability } from '../contract/capabilities.js';
 import { DuraboxError, mcpErrorText } from '../contract/errors.js';
 import type { RunCodeOutput } from '../contract/messages.js';
-import type { TaskBody } from '../control/task-service.js';
+import { baseBody, type TaskBody } from '../control/task-service.js';
 import type { AppDeps } from './context.js';
 
 /** The extension's identifier, as clients declare it and servers advertise it. */
@@ -118,12 +118,9 @@ export class McpTasks {
   async create(tool: string, args: { timeout_ms: number }, shape: TaskShape): Promise<Record<string, unknown>> {
     const capability = TASK_TOOLS[tool];
     if (!capability) throw new TaskProtocolError(INVALID_PARAMS, `${tool} does not run as a task (tools that do: ${Object.keys(TASK_TOOLS).join(', ')})`);
+    // The workflow's start returns once Temporal has it, so a tasks/get right after finds it (SEP-2663 asks that).
     const { handle, createdAt } = await this.deps.tasks.start({ accountId: this.accountId, capability, input: args, timeoutMs: args.timeout_ms });
-    // Answered only once the task is readable (the workflow exists), so a tasks/get right after finds it.
-    const body = (await this.deps.tasks.get(handle.workflowId, this.accountId)) ?? {
-      task_id: handle.workflowId, request_id: null, capability, status: 'queued', created_at: createdAt.toISOString(),
-      updated_at: createdAt.toISOString(), deadline_at: new Date(createdAt.getTime() + args.timeout_ms).toISOString(),
-    } satisfies TaskBody;
+    const body: TaskBody = { ...baseBody(handle.workflowId, capability, { timeout_ms: args.timeout_ms }, createdAt), status: 'queued', updated_at: createdAt.toISOString() };
     const view = taskView(body, shape, this.ttlMs, this.codeResult);
     return shape === '2025' ? { task: view } : { resultType: 'task', ...view };
   }
@@ -154,13 +151,16 @@ export class McpTasks {
 
   /** Cancels the workflow (its activity kills the sandbox) and waits briefly for it to end, so the answer says cancelled. */
   async cancel(taskId: unknown, shape: TaskShape): Promise<Record<string, unknown>> {
-    const id = (await this.find(taskId)).task_id;
+    if (typeof taskId !== 'string') throw new TaskProtocolError(INVALID_PARAMS, 'taskId must be a string');
+    const id = taskId;
+    // TaskService.cancel reads the task first (undefined when unknown or another account's).
     const done = await this.deps.tasks.cancel(id, this.accountId);
+    if (!done) throw new TaskProtocolError(INVALID_PARAMS, `task not found: ${id}`);
     // 2025-11-25: a task already in a terminal status cannot be cancelled (-32602); the extension only acknowledges.
-    if (done && !done.accepted && shape === '2025') {
+    if (!done.accepted && shape === '2025') {
       throw new TaskProtocolError(INVALID_PARAMS, `cannot cancel task ${id}: it is already ${mcpStatus(done.task.status)}`);
     }
-    if (done?.accepted) {
+    if (done.accepted) {
       await Promise.race([this.deps.tasks.final(id, this.accountId), new Promise((r) => setTimeout(r, 10_000).unref())]);
     }
     if (shape === 'ext') return {};
