@@ -4,6 +4,7 @@
 import { DuraboxError } from '../contract/errors.js';
 import { describeIssues, sessionId as SessionIdSchema, sessionPath } from '../contract/schemas.js';
 import type { AppDeps } from './context.js';
+import { utf8Text } from './mcp-tools.js';
 
 export const FILES_TEMPLATE = 'durabox://sessions/{session_id}/files/{+path}';
 /** Bounds of one listing: a model's context is the audience, not a file browser. */
@@ -68,8 +69,6 @@ export async function readFileResource(deps: AppDeps, accountId: string, uri: st
   if (f.op === 'list') return { uri, mimeType: 'application/json', text: JSON.stringify({ path: f.path, entries: f.entries }) };
   if (f.op !== 'read') throw new DuraboxError('file_not_found', `no file at ${at.path}`);
   const mimeType = f.mime ?? 'application/octet-stream';
-  const bytes = Buffer.from(f.contentBase64, 'base64');
-  const text = bytes.toString('utf8');
-  const isText = !mimeType.startsWith('image/') && Buffer.from(text, 'utf8').equals(bytes) && !text.includes('\0');
-  return isText ? { uri, mimeType, text } : { uri, mimeType, blob: f.contentBase64 };
+  const text = mimeType.startsWith('image/') ? undefined : utf8Text(Buffer.from(f.contentBase64, 'base64'));
+  return text !== undefined ? { uri, mimeType, text } : { uri, mimeType, blob: f.contentBase64 };
 }

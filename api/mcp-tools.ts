@@ -64,6 +64,12 @@ async function runTask(deps: AppDeps, accountId: string, capability: Capability,
   return relaying(deps, progress, started.taskId, () => started.outcome());
 }
 
+/** The bytes as text when they are UTF-8 without NUL bytes (text a model can read); otherwise undefined. */
+export function utf8Text(bytes: Buffer): string | undefined {
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) && !text.includes('\0') ? text : undefined;
+}
+
 /** Execution failures are tool results with isError and `<code>: <message>`, so an agent can act on them. */
 export async function asToolResult(work: () => Promise<Record<string, unknown> | Content>): Promise<CallToolResult> {
   try {
@@ -270,10 +276,8 @@ export function toolSpecs(deps: AppDeps): Record<string, ToolSpec> {
         const f = await file(accountId, args.session_id, { op: 'read', path: args.path, maxBytes: fileMaxBytes });
         if (f.op === 'list') return { path: f.path, entries: f.entries };
         if (f.op !== 'read') return { path: args.path };
-        const bytes = Buffer.from(f.contentBase64, 'base64');
-        const text = bytes.toString('utf8');
-        const isText = Buffer.from(text, 'utf8').equals(bytes) && !text.includes('\0');
-        return { path: f.path, size: f.size, mime: f.mime, encoding: isText ? 'utf8' : 'base64', content: isText ? text : f.contentBase64 };
+        const text = utf8Text(Buffer.from(f.contentBase64, 'base64'));
+        return { path: f.path, size: f.size, mime: f.mime, encoding: text !== undefined ? 'utf8' : 'base64', content: text ?? f.contentBase64 };
       },
     },
     writeFile: {

@@ -25,7 +25,7 @@ import type { AppDeps } from './context.js';
 import { ModernHandlers } from './mcp-events.js';
 import { FILES_TEMPLATE, listFileResources, readFileResource } from './mcp-resources.js';
 import { declaresTasks, McpTasks, MISSING_CLIENT_CAPABILITY, TASK_TOOLS, TASKS_EXTENSION, TaskProtocolError, taskAsks, type TaskShape } from './mcp-tasks.js';
-import { accountOf, asToolResult, codeToolResult, originOf, toolSpecs, type Extra, type Progress, type ToolSpec } from './mcp-tools.js';
+import { accountOf, asToolResult, codeToolResult, Content, originOf, toolSpecs, type Extra, type Progress, type ToolSpec } from './mcp-tools.js';
 import type { Handlers } from './routes.js';
 
 /** What one request carries to its server: which of its calls asked for a task, in which shape. */
@@ -83,7 +83,8 @@ export function buildModernServer(deps: AppDeps, authInfo: modern.AuthInfo | und
     const askedHere = [...req.asks.values()].some((shapes) => shapes.includes('ext')) && Object.hasOwn(TASK_TOOLS, name);
     const { outputSchema, ...config } = tool.config;
     server.registerTool(name, { ...config, ...(askedHere ? {} : { outputSchema }), inputSchema: tool.input }, async (args: unknown, ctx: modern.ServerContext) => {
-      if (asked(ctx.mcpReq.id)) return (await asTaskCreation(() => tasks().create(name, args as { timeout_ms: number }, 'ext'))) as never;
+      // A task that cannot be made (a quota, a template) is a tool error, as a plain call's would be: the extension lets the server answer either way.
+      if (asked(ctx.mcpReq.id)) return (await asToolResult(async () => new Content(await tasks().create(name, args as { timeout_ms: number }, 'ext') as CallToolResult))) as never;
       const progress = progressOf({ _meta: ctx.mcpReq._meta as never, sendNotification: (n) => ctx.mcpReq.notify(n as never) });
       return inToolSpan(deps, name, () => asToolResult(() => tool.run(args, accountOf(extra), progress, originOf(extra)))) as never;
     });
@@ -128,17 +129,6 @@ async function startLegacyTasks(deps: AppDeps, accountId: string, body: unknown,
     }
   }
   return errors;
-}
-
-/** A task that could not be made (a quota, an unknown template, no such session) is a tool error, as a plain call's would be. */
-async function asTaskCreation(work: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
-  try {
-    return await work();
-  } catch (e) {
-    if (e instanceof TaskProtocolError) throw e;
-    const text = e instanceof DuraboxError ? mcpErrorText(e.code, e.message) : mcpErrorText('execution_failed', (e as Error).message);
-    return { content: [{ type: 'text', text }], isError: true };
-  }
 }
 
 /** A file that cannot be read is a JSON-RPC error naming why (resources have no error result). */
@@ -234,7 +224,7 @@ function callsTools(body: unknown): boolean {
   return (Array.isArray(body) ? body : [body]).some((m) => (m as JsonRpcMessage | null)?.method === 'tools/call');
 }
 
-/** The request as a web Request, for the 2.x SDK's fetch-shaped handler (the body already parsed and checked). */
+/** The request as a web Request for the 2.x SDK's fetch-shaped handler: its headers and signal; the body goes as parsedBody. */
 function webRequest(ctx: { href: string; method: string; req: { headers: Record<string, string | string[] | undefined> }; request: { body?: unknown } }, signal: AbortSignal): Request | undefined {
   const headers = new Headers();
   for (const [name, value] of Object.entries(ctx.req.headers)) {
@@ -251,13 +241,8 @@ function webRequest(ctx: { href: string; method: string; req: { headers: Record<
   } catch {
     url = new URL('http://localhost/mcp'); // a Host header no URL can hold: the request's own address is not needed
   }
-  let body: string;
-  try {
-    body = JSON.stringify(ctx.request.body ?? null);
-  } catch {
-    return undefined; // nested past the stack (a hostile body): the 1.x server answers it as before
-  }
-  return new Request(url, { method: ctx.method, headers, body, signal });
+  // No body: the SDK is handed the parsed one (parsedBody), so it is never serialized again.
+  return new Request(url, { method: ctx.method, headers, signal });
 }
 
 export function mcpHandlers(deps: AppDeps): Pick<Handlers, 'mcp' | 'mcpGet' | 'mcpDelete'> {
