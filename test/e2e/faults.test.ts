@@ -173,7 +173,14 @@ describe('faults under load: kill -9 of a worker, an API process and Temporal, t
 
   /** A file inside a running container, read as root (empty when it is not there). */
   async function containerFile(id: string, path: string): Promise<string> {
-    const exec = await platform.docker.getContainer(id).exec({ Cmd: ['cat', path], AttachStdout: true, AttachStderr: false, User: '0' });
+    let exec;
+    try {
+      exec = await platform.docker.getContainer(id).exec({ Cmd: ['cat', path], AttachStdout: true, AttachStderr: false, User: '0' });
+    } catch (e) {
+      // Listed a moment ago, stopped or removed since (a stale container going away): it holds nothing now.
+      if ([404, 409].includes((e as { statusCode?: number }).statusCode ?? 0)) return '';
+      throw e;
+    }
     const stream = await exec.start({ hijack: true, stdin: false });
     const chunks: Buffer[] = [];
     await new Promise<void>((resolve) => { stream.on('data', (c: Buffer) => chunks.push(c)); stream.on('end', () => resolve()); stream.on('error', () => resolve()); });
